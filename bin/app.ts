@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+import { App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { TrackingStack } from '../lib/tracking-stack';
+
+const app = new App();
+
+/** Reads a numeric context value (`-c name=value` or cdk.json), with a message the user can act on. */
+function numberContext(name: string): number | undefined {
+  const raw: unknown = app.node.tryGetContext(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`Context "${name}" must be a positive number, got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
+const removal: unknown = app.node.tryGetContext('removalPolicy') ?? 'retain';
+if (removal !== 'retain' && removal !== 'destroy') {
+  throw new Error(`Context "removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(removal)}.`);
+}
+const minutes = numberContext('workflowTimeoutMinutes');
+const days = numberContext('taskRetentionDays');
+const grace = numberContext('redriveGraceSeconds');
+
+new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
+  description: 'Idempotent video-analysis task creation (API Gateway, Lambda, DynamoDB, Step Functions)',
+  // Environment-agnostic: synth needs no credentials and makes no lookups.
+  removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+  workflowTimeout: minutes === undefined ? undefined : Duration.minutes(minutes),
+  taskRetention: days === undefined ? undefined : Duration.days(days),
+  redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
+  throttleRateLimit: numberContext('throttleRateLimit'),
+  throttleBurstLimit: numberContext('throttleBurstLimit'),
+});
+
+// Any unacknowledged AwsSolutions finding stops synthesis; acknowledgements carry their reason (lib/nag-acknowledgements.ts).
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

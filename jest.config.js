@@ -1,0 +1,17 @@
+/** Three projects: unit (mocked AWS SDK), infra (synthesized template), integration (DynamoDB Local + local workflow). */
+const transform = { '^.+\\.ts$': 'ts-jest' };
+const common = { testEnvironment: 'node', transform, setupFilesAfterEnv: ['aws-sdk-client-mock-jest'] };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,290 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { TaskAlreadyActive, TaskNotInExpectedState } from '../core/errors';
+import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../core/ports';
+import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../core/task';
+import { translate } from './aws-errors';
+import { activeTaskKey, taskRecordKey } from './task-keys';
+
+/** Kinds of item in the single table. */
+export const ItemType = { Active: 'active', Link: 'link', Final: 'final' } as const;
+
+/** Attribute names shared with the state machine definition (lib/analysis-workflow.ts). */
+export const Attr = {
+  pk: 'pk',
+  itemType: 'item_type',
+  taskId: 'task_id',
+  tenantId: 'tenant_id',
+  videoFilename: 'video_filename',
+  status: 'status',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  result: 'result',
+  error: 'error',
+  taskKey: 'task_key',
+  leaseExpiresAt: 'lease_expires_at',
+  retainUntil: 'retain_until',
+  expiresAt: 'expires_at',
+} as const;
+
+type Item = Record<string, unknown>;
+const MAX_CLAIM_ATTEMPTS = 3;
+
+export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** The only code that knows the table's keys, attributes and conditions. */
+export class DynamoDbTaskStore implements TaskStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  keyOf(tenantId: string, videoFilename: string): string {
+    return activeTaskKey(tenantId, videoFilename);
+  }
+
+  async claim(task: ActiveTask): Promise<ClaimResult> {
+    const taskKey = this.keyOf(task.tenantId, task.videoFilename);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: toActiveItem(task, taskKey),
+            // The single point where the race is decided. An expired lease may be taken over.
+            ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
+            ExpressionAttributeNames: { '#pk': Attr.pk, '#lease': Attr.leaseExpiresAt },
+            ExpressionAttributeValues: { ':now': epochSeconds(task.createdAt) },
+            ReturnValues: 'ALL_OLD',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { taskKey, replaced: out.Attributes ? fromActiveItem(out.Attributes) : undefined };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translate(error, 'dynamodb', 'PutItem');
+        // lib-dynamodb leaves error.Item marshalled (DynamoDB JSON).
+        const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+        const winner = raw ? unmarshall(raw) : await this.getItem(taskKey);
+        if (winner) throw new TaskAlreadyActive(fromActiveItem(winner));
+        // Only without Item: the winner finished between our put and our read. Try to claim again.
+        if (attempt >= MAX_CLAIM_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async link(task: ActiveTask, taskKey: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            [Attr.pk]: taskRecordKey(task.taskId),
+            [Attr.itemType]: ItemType.Link,
+            [Attr.taskId]: task.taskId,
+            [Attr.tenantId]: task.tenantId,
+            [Attr.videoFilename]: task.videoFilename,
+            [Attr.createdAt]: task.createdAt,
+            [Attr.taskKey]: taskKey,
+            // An orphaned link expires with the task it points to.
+            [Attr.expiresAt]: task.retainUntil,
+          },
+          // Never overwrite the final record of a task that has already finished.
+          ConditionExpression: 'attribute_not_exists(#status)',
+          ExpressionAttributeNames: { '#status': Attr.status },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw translate(error, 'dynamodb', 'PutItem');
+    }
+  }
+
+  async finish(finish: FinishTask): Promise<Task> {
+    const final: Task = {
+      taskId: finish.task.taskId,
+      tenantId: finish.task.tenantId,
+      videoFilename: finish.task.videoFilename,
+      status: finish.status,
+      createdAt: finish.task.createdAt,
+      updatedAt: finish.at,
+      startedAt: finish.task.startedAt,
+      finishedAt: finish.at,
+      error: finish.error,
+    };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toFinalItem(final, finish.task.retainUntil),
+                ConditionExpression: 'attribute_not_exists(#status)',
+                ExpressionAttributeNames: { '#status': Attr.status },
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: { [Attr.pk]: finish.taskKey },
+                ConditionExpression: '#task_id = :task_id AND #status = :expected',
+                ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
+                ExpressionAttributeValues: { ':task_id': finish.task.taskId, ':expected': finish.expected },
+              },
+            },
+          ],
+        }),
+      );
+      return final;
+    } catch (error) {
+      if ((error as Error).name === 'TransactionCanceledException') throw new TaskNotInExpectedState(finish.task.taskId);
+      throw translate(error, 'dynamodb', 'TransactWriteItems');
+    }
+  }
+
+  async recordReplaced(task: ActiveTask, at: string): Promise<void> {
+    const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
+    const final: Task = { ...withoutStoreTimes(task), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: toFinalItem(final, task.retainUntil),
+          ConditionExpression: 'attribute_not_exists(#status)',
+          ExpressionAttributeNames: { '#status': Attr.status },
+        }),
+      );
+    } catch (e) {
+      if (!isConditionFailure(e)) throw translate(e, 'dynamodb', 'PutItem');
+    }
+  }
+
+  async getById(taskId: string): Promise<FoundTask | undefined> {
+    const record = await this.getItem(taskRecordKey(taskId));
+    if (!record) return undefined;
+    if (record[Attr.itemType] === ItemType.Final) return { task: fromFinalItem(record) };
+
+    const taskKey = String(record[Attr.taskKey]);
+    const active = await this.getItem(taskKey);
+    if (active && active[Attr.taskId] === taskId) return { task: fromActiveItem(active), taskKey };
+
+    // The active item is gone: the task finished between our two reads, so its final record is there now.
+    const again = await this.getItem(taskRecordKey(taskId));
+    if (again?.[Attr.itemType] === ItemType.Final) return { task: fromFinalItem(again) };
+    if (!again) return undefined;
+    return { task: lostTask(again) };
+  }
+
+  async getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined> {
+    const item = await this.getItem(this.keyOf(tenantId, videoFilename));
+    return item ? fromActiveItem(item) : undefined;
+  }
+
+  private async getItem(pk: string): Promise<Item | undefined> {
+    try {
+      const out = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: { [Attr.pk]: pk }, ConsistentRead: true }),
+      );
+      return out.Item;
+    } catch (error) {
+      throw translate(error, 'dynamodb', 'GetItem');
+    }
+  }
+}
+
+function isConditionFailure(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+function epochSeconds(iso: string): number {
+  return Math.floor(Date.parse(iso) / 1000);
+}
+
+function withoutStoreTimes(task: ActiveTask): Task {
+  const { leaseExpiresAt: _lease, retainUntil: _retain, ...rest } = task;
+  return rest;
+}
+
+function toActiveItem(task: ActiveTask, taskKey: string): Item {
+  return {
+    [Attr.pk]: taskKey,
+    [Attr.itemType]: ItemType.Active,
+    [Attr.taskId]: task.taskId,
+    [Attr.tenantId]: task.tenantId,
+    [Attr.videoFilename]: task.videoFilename,
+    [Attr.status]: task.status,
+    [Attr.createdAt]: task.createdAt,
+    [Attr.updatedAt]: task.updatedAt,
+    [Attr.leaseExpiresAt]: task.leaseExpiresAt,
+    [Attr.retainUntil]: task.retainUntil,
+  };
+}
+
+function fromActiveItem(item: Item): ActiveTask {
+  return {
+    ...commonFields(item),
+    leaseExpiresAt: Number(item[Attr.leaseExpiresAt]),
+    retainUntil: Number(item[Attr.retainUntil]),
+  };
+}
+
+function toFinalItem(task: Task, expiresAt: number): Item {
+  return {
+    [Attr.pk]: taskRecordKey(task.taskId),
+    [Attr.itemType]: ItemType.Final,
+    [Attr.taskId]: task.taskId,
+    [Attr.tenantId]: task.tenantId,
+    [Attr.videoFilename]: task.videoFilename,
+    [Attr.status]: task.status,
+    [Attr.createdAt]: task.createdAt,
+    [Attr.updatedAt]: task.updatedAt,
+    [Attr.startedAt]: task.startedAt,
+    [Attr.finishedAt]: task.finishedAt,
+    [Attr.result]: task.result === undefined ? undefined : JSON.stringify(task.result),
+    [Attr.error]: task.error,
+    [Attr.expiresAt]: expiresAt,
+  };
+}
+
+function fromFinalItem(item: Item): Task {
+  const result = item[Attr.result];
+  return {
+    ...commonFields(item),
+    finishedAt: optionalString(item[Attr.finishedAt]),
+    result: typeof result === 'string' ? JSON.parse(result) : undefined,
+    error: item[Attr.error] as TaskError | undefined,
+  };
+}
+
+/** A link whose active item vanished without a final record: report it failed rather than pretend it is unknown. */
+function lostTask(link: Item): Task {
+  return {
+    taskId: String(link[Attr.taskId]),
+    tenantId: String(link[Attr.tenantId]),
+    videoFilename: String(link[Attr.videoFilename]),
+    status: TaskStatus.Failed,
+    createdAt: String(link[Attr.createdAt]),
+    updatedAt: String(link[Attr.createdAt]),
+    error: { error: 'TaskLost', cause: 'the task was replaced before its end could be recorded' },
+  };
+}
+
+function commonFields(item: Item): Task {
+  return {
+    taskId: String(item[Attr.taskId]),
+    tenantId: String(item[Attr.tenantId]),
+    videoFilename: String(item[Attr.videoFilename]),
+    status: item[Attr.status] as TaskStatus,
+    createdAt: String(item[Attr.createdAt]),
+    updatedAt: String(item[Attr.updatedAt]),
+    startedAt: optionalString(item[Attr.startedAt]),
+  };
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,77 @@
+import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { WorkflowAlreadyStarted } from '../core/errors';
+import type { Workflow } from '../core/ports';
+import type { WorkflowInput } from '../core/task';
+import { translate } from './aws-errors';
+
+/** The execution input, as the state machine definition reads it (lib/analysis-workflow.ts). */
+export interface ExecutionInput {
+  readonly task_id: string;
+  readonly tenant_id: string;
+  readonly video_filename: string;
+  readonly created_at: string;
+  readonly retain_until: number;
+  readonly task_key: string;
+}
+
+export function toExecutionInput(input: WorkflowInput): ExecutionInput {
+  return {
+    task_id: input.taskId,
+    tenant_id: input.tenantId,
+    video_filename: input.videoFilename,
+    created_at: input.createdAt,
+    retain_until: input.retainUntil,
+    task_key: input.taskKey,
+  };
+}
+
+export function fromExecutionInput(input: ExecutionInput): WorkflowInput {
+  return {
+    taskId: input.task_id,
+    tenantId: input.tenant_id,
+    videoFilename: input.video_filename,
+    createdAt: input.created_at,
+    retainUntil: input.retain_until,
+    taskKey: input.task_key,
+  };
+}
+
+/** arn:aws:states:R:A:stateMachine:NAME -> arn:aws:states:R:A:execution:NAME:EXECUTION */
+export function executionArn(stateMachineArn: string, executionName: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${executionName}`;
+}
+
+/** The only code that knows executions: one per task, named after the task id. */
+export class StepFunctionsWorkflow implements Workflow {
+  constructor(
+    private readonly sfn: SFNClient,
+    private readonly stateMachineArn: string,
+  ) {}
+
+  async start(input: WorkflowInput): Promise<void> {
+    try {
+      // A Standard workflow treats a second start with the same name and input as the same, running execution.
+      await this.sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: input.taskId,
+          input: JSON.stringify(toExecutionInput(input)),
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionAlreadyExists') throw new WorkflowAlreadyStarted((error as Error).message);
+      throw translate(error, 'stepfunctions', 'StartExecution');
+    }
+  }
+
+  async stop(taskId: string, cause: string): Promise<void> {
+    try {
+      await this.sfn.send(
+        new StopExecutionCommand({ executionArn: executionArn(this.stateMachineArn, taskId), cause }),
+      );
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionDoesNotExist') return;
+      throw translate(error, 'stepfunctions', 'StopExecution');
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from './task-service';
+
+type Env = Record<string, string | undefined>;
+
+export function requireEnv(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`Environment variable ${name} is not set; the stack (lib/) sets it for every function.`);
+  return value;
+}
+
+function seconds(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`Environment variable ${name} must be a non-negative number, got "${raw}".`);
+  return value;
+}
+
+/** Service timings from the environment; each falls back to DEFAULT_TASK_SERVICE_CONFIG. */
+export function serviceConfigFromEnv(env: Env): TaskServiceConfig {
+  const d = DEFAULT_TASK_SERVICE_CONFIG;
+  return {
+    redriveGraceSeconds: seconds(env, 'REDRIVE_GRACE_SECONDS', d.redriveGraceSeconds),
+    workflowTimeoutSeconds: seconds(env, 'WORKFLOW_TIMEOUT_SECONDS', d.workflowTimeoutSeconds),
+    leaseMarginSeconds: seconds(env, 'LEASE_MARGIN_SECONDS', d.leaseMarginSeconds),
+    retentionSeconds: seconds(env, 'TASK_RETENTION_DAYS', d.retentionSeconds / 86400) * 86400,
+  };
+}

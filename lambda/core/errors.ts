@@ -1,0 +1,60 @@
+import type { ActiveTask, Task } from './task';
+
+/** The request broke a documented input rule; nothing was touched. */
+export class InvalidRequest extends Error {
+  override readonly name = 'InvalidRequest';
+  constructor(
+    readonly field: string | undefined,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The conditional claim lost: another task is active for the same (tenant, video). */
+export class TaskAlreadyActive extends Error {
+  override readonly name = 'TaskAlreadyActive';
+  constructor(readonly existing: ActiveTask) {
+    super(`task ${existing.taskId} is already active`);
+  }
+}
+
+/** A conditional finish lost: the task had already left the expected state. */
+export class TaskNotInExpectedState extends Error {
+  override readonly name = 'TaskNotInExpectedState';
+  constructor(readonly taskId: string) {
+    super(`task ${taskId} is no longer in the expected state`);
+  }
+}
+
+/** The task already finished and cannot be cancelled. */
+export class TaskAlreadyFinished extends Error {
+  override readonly name = 'TaskAlreadyFinished';
+  constructor(readonly task: Task) {
+    super(`task ${task.taskId} already finished with status ${task.status}`);
+  }
+}
+
+export class TaskNotFound extends Error {
+  override readonly name = 'TaskNotFound';
+  constructor(what: string) {
+    super(`no ${what}`);
+  }
+}
+
+/** An execution with this name already exists and cannot be started again (it closed, or its input differs). */
+export class WorkflowAlreadyStarted extends Error {
+  override readonly name = 'WorkflowAlreadyStarted';
+}
+
+/** A dependency (DynamoDB, Step Functions) was throttled or unavailable after the SDK's own retries. */
+export class DependencyUnavailable extends Error {
+  override readonly name = 'DependencyUnavailable';
+  constructor(
+    readonly dependency: 'dynamodb' | 'stepfunctions',
+    readonly operation: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} ${operation} failed`, options);
+  }
+}

@@ -1,0 +1,66 @@
+import type { ActiveTask, Task, TaskError, TaskStatus, WorkflowInput } from './task';
+
+export interface ClaimResult {
+  /** Opaque key of the active-task item; handed to the workflow. */
+  readonly taskKey: string;
+  /** A task whose lease had expired and that this claim replaced; it must be recorded as failed. */
+  readonly replaced?: ActiveTask;
+}
+
+export interface FinishTask {
+  /** The active task as last read; its fields become the final record. */
+  readonly task: ActiveTask;
+  readonly taskKey: string;
+  readonly status: TaskStatus;
+  /** The status the active task must still have for the finish to apply. */
+  readonly expected: TaskStatus;
+  readonly error?: TaskError;
+  readonly at: string;
+}
+
+export interface FoundTask {
+  /** An ActiveTask while active, the final record once finished. */
+  readonly task: Task;
+  /** Present while the task is active. */
+  readonly taskKey?: string;
+}
+
+/** Persistence port. The DynamoDB adapter is the only implementation that knows keys and conditions. */
+export interface TaskStore {
+  /**
+   * Conditionally creates the active task for (tenant, video).
+   * @throws TaskAlreadyActive with the winner when another task is active.
+   */
+  claim(task: ActiveTask): Promise<ClaimResult>;
+  /** Makes the task readable by its id (idempotent). */
+  link(task: ActiveTask, taskKey: string): Promise<void>;
+  /**
+   * Atomically records the final state and frees the video.
+   * @throws TaskNotInExpectedState when the task is not active in one of `expected` any more.
+   */
+  finish(finish: FinishTask): Promise<Task>;
+  /** Records a task that was replaced after its lease expired (its key is already taken by another task). */
+  recordReplaced(task: ActiveTask, at: string): Promise<void>;
+  /** Strongly consistent read by task id; undefined when unknown. */
+  getById(taskId: string): Promise<FoundTask | undefined>;
+  /** Strongly consistent read of the active task for (tenant, video). */
+  getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined>;
+  keyOf(tenantId: string, videoFilename: string): string;
+}
+
+/** Workflow port. The Step Functions adapter is the only implementation that knows executions. */
+export interface Workflow {
+  /**
+   * Starts the task's execution, named after the task id. Starting again with the same input while it runs is a no-op.
+   * @throws WorkflowAlreadyStarted when the name is taken by a closed execution or a different input.
+   */
+  start(input: WorkflowInput): Promise<void>;
+  /** Stops the task's execution if it is running; unknown executions are ignored. */
+  stop(taskId: string, cause: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export type IdGenerator = () => string;

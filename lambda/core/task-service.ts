@@ -1,0 +1,223 @@
+import {
+  DependencyUnavailable,
+  TaskAlreadyActive,
+  TaskAlreadyFinished,
+  TaskNotFound,
+  TaskNotInExpectedState,
+  WorkflowAlreadyStarted,
+} from './errors';
+import type { Clock, IdGenerator, TaskStore, Workflow } from './ports';
+import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
+import type { TrackRequest } from './validation';
+
+export interface TaskServiceConfig {
+  /** A `not_started` task older than this has lost its start (crash or failed StartExecution) and is started again. */
+  readonly redriveGraceSeconds: number;
+  /** The state machine's TimeoutSeconds: no execution lives longer. */
+  readonly workflowTimeoutSeconds: number;
+  /** Past timeout + margin an active task no longer blocks its video. */
+  readonly leaseMarginSeconds: number;
+  /** How long a finished task stays readable. */
+  readonly retentionSeconds: number;
+}
+
+export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
+  redriveGraceSeconds: 10,
+  workflowTimeoutSeconds: 3600,
+  leaseMarginSeconds: 300,
+  retentionSeconds: 30 * 24 * 3600,
+};
+
+export type TrackOutcome = { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };
+
+/** Logger surface the service needs; Powertools' Logger satisfies it. */
+export interface ServiceLog {
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
+}
+
+const silent: ServiceLog = { info() {}, warn() {}, error() {} };
+const MAX_FINISH_ATTEMPTS = 3;
+
+/** The idempotent task rules. Pure TypeScript: the same instance shape runs in Lambda, under `npm start` and in tests. */
+export class TaskService {
+  constructor(
+    private readonly store: TaskStore,
+    private readonly workflow: Workflow,
+    private readonly clock: Clock,
+    private readonly newId: IdGenerator,
+    private readonly config: TaskServiceConfig = DEFAULT_TASK_SERVICE_CONFIG,
+    private readonly log: ServiceLog = silent,
+  ) {}
+
+  /** POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. */
+  async track(request: TrackRequest): Promise<TrackOutcome> {
+    const now = this.clock.now();
+    const epoch = Math.floor(now.getTime() / 1000);
+    const task: ActiveTask = {
+      taskId: this.newId(),
+      tenantId: request.tenantId,
+      videoFilename: request.videoFilename,
+      status: TaskStatus.NotStarted,
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      leaseExpiresAt: epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds,
+      retainUntil: epoch + this.config.workflowTimeoutSeconds + this.config.retentionSeconds,
+    };
+
+    let taskKey: string;
+    try {
+      const claim = await this.store.claim(task);
+      taskKey = claim.taskKey;
+      if (claim.replaced) await this.recordReplaced(claim.replaced, now);
+    } catch (error) {
+      if (!(error instanceof TaskAlreadyActive)) throw error;
+      // The SDK retried a put whose first attempt had landed: the "winner" is this very request.
+      if (error.existing.taskId !== task.taskId) return this.answerExisting(error.existing, now);
+      taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+    }
+
+    await this.startCreated(task, taskKey, now);
+    return { kind: 'created', task };
+  }
+
+  async get(tenantId: string, taskId: string): Promise<Task> {
+    const found = await this.store.getById(taskId);
+    if (!found || found.task.tenantId !== tenantId) throw new TaskNotFound(`task ${taskId}`);
+    return found.task;
+  }
+
+  async getActive(tenantId: string, videoFilename: string): Promise<Task> {
+    const active = await this.store.getActive(tenantId, videoFilename);
+    if (!active) throw new TaskNotFound('active task for this video');
+    return active;
+  }
+
+  /** DELETE: cancelled wins only over an active state; a cancelled task answers the same on every call. */
+  async cancel(tenantId: string, taskId: string): Promise<Task> {
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.store.getById(taskId);
+      if (!found || found.task.tenantId !== tenantId) throw new TaskNotFound(`task ${taskId}`);
+      if (found.task.status === TaskStatus.Cancelled) return found.task;
+      if (!found.taskKey || !isActive(found.task.status)) throw new TaskAlreadyFinished(found.task);
+      try {
+        const cancelled = await this.store.finish({
+          task: found.task as ActiveTask,
+          taskKey: found.taskKey,
+          status: TaskStatus.Cancelled,
+          expected: found.task.status,
+          error: { error: 'Cancelled', cause: 'cancelled through the API' },
+          at: this.clock.now().toISOString(),
+        });
+        await this.workflow.stop(taskId, 'cancelled through the API').catch((error: unknown) => {
+          // The task is already cancelled and its video free; the execution's own writes will fail their conditions.
+          this.log.warn('could not stop the execution of a cancelled task', { task_id: taskId, error });
+        });
+        return cancelled;
+      } catch (error) {
+        // The task moved on (started running or finished) between our read and our write: read again.
+        if (!(error instanceof TaskNotInExpectedState) || attempt >= MAX_FINISH_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Finalises a task whose execution ended outside the state machine's own Catch (timed out, aborted, failed early).
+   * Duplicate and late events are no-ops.
+   */
+  async finalizeExecution(input: WorkflowInput, status: TaskStatus, error: TaskError): Promise<Task | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.store.getById(input.taskId);
+      if (!found?.taskKey || !isActive(found.task.status)) return undefined;
+      try {
+        return await this.store.finish({
+          task: found.task as ActiveTask,
+          taskKey: found.taskKey,
+          status,
+          expected: found.task.status,
+          error,
+          at: this.clock.now().toISOString(),
+        });
+      } catch (e) {
+        if (!(e instanceof TaskNotInExpectedState) || attempt >= MAX_FINISH_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private async startCreated(task: ActiveTask, taskKey: string, now: Date): Promise<void> {
+    try {
+      await this.store.link(task, taskKey);
+      await this.workflow.start(workflowInput(task, taskKey));
+    } catch (error) {
+      if (error instanceof WorkflowAlreadyStarted) return;
+      await this.compensate(task, taskKey, now, error);
+      throw error;
+    }
+  }
+
+  /** StartExecution (or the link) failed: fail the task and free the video so the client's retry creates a new one. */
+  private async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<void> {
+    try {
+      await this.store.finish({
+        task,
+        taskKey,
+        status: TaskStatus.Failed,
+        expected: TaskStatus.NotStarted,
+        error: { error: 'WorkflowNotStarted', cause: describe(cause) },
+        at: now.toISOString(),
+      });
+      this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId });
+    } catch (error) {
+      // Left not_started: the first POST after the grace period starts it again (see answerExisting).
+      this.log.error('compensation failed; task left for re-drive', { task_id: task.taskId, error });
+    }
+  }
+
+  private async answerExisting(existing: ActiveTask, now: Date): Promise<TrackOutcome> {
+    const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
+    if (existing.status === TaskStatus.NotStarted && ageSeconds > this.config.redriveGraceSeconds) {
+      await this.redrive(existing);
+    }
+    return { kind: 'existing', task: existing };
+  }
+
+  /** Same name, same input: Step Functions returns the running execution or starts the one that never began. */
+  private async redrive(task: ActiveTask): Promise<void> {
+    const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+    this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
+    await this.store.link(task, taskKey);
+    try {
+      await this.workflow.start(workflowInput(task, taskKey));
+    } catch (error) {
+      // Closed already: its end was recorded or will be, by the state machine, the finalizer or the lease.
+      if (!(error instanceof WorkflowAlreadyStarted)) throw error;
+    }
+  }
+
+  private async recordReplaced(replaced: ActiveTask, now: Date): Promise<void> {
+    try {
+      await this.store.recordReplaced(replaced, now.toISOString());
+      this.log.warn('replaced an active task whose lease had expired', { task_id: replaced.taskId });
+    } catch (error) {
+      // Reads of the replaced id still answer (as a lost task) from its link record.
+      this.log.error('could not record the replaced task', { task_id: replaced.taskId, error });
+      if (!(error instanceof DependencyUnavailable)) throw error;
+    }
+  }
+}
+
+export function workflowInput(task: ActiveTask, taskKey: string): WorkflowInput {
+  return {
+    taskId: task.taskId,
+    tenantId: task.tenantId,
+    videoFilename: task.videoFilename,
+    createdAt: task.createdAt,
+    retainUntil: task.retainUntil,
+    taskKey,
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,76 @@
+import * as v from 'valibot';
+import { InvalidRequest } from './errors';
+
+export const TENANT_ID_MAX_LENGTH = 128;
+export const VIDEO_FILENAME_MAX_BYTES = 1024;
+
+const utf8 = new TextEncoder();
+
+const requiredString = (issue: v.StringIssue): string =>
+  issue.input === undefined ? 'is required' : `must be a string, got ${issue.received}`;
+
+const TenantId = v.pipe(
+  v.string(requiredString),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(TENANT_ID_MAX_LENGTH, `must be at most ${TENANT_ID_MAX_LENGTH} characters`),
+  v.regex(/^[A-Za-z0-9._:@-]+$/, 'may only contain letters, digits and the characters . _ : @ -'),
+);
+
+const VideoFilename = v.pipe(
+  v.string(requiredString),
+  // A lone surrogate cannot be stored as UTF-8, so it could never name a real file.
+  v.check((s) => s.isWellFormed(), 'must be well-formed Unicode (no lone surrogates)'),
+  // macOS clients send NFD; one name typed on two machines must be one video.
+  v.transform((s) => s.normalize('NFC')),
+  v.check((s) => s.trim().length > 0, 'must not be blank'),
+  v.check((s) => !/\p{Cc}/u.test(s), 'must not contain control characters'),
+  v.check(
+    (s) => utf8.encode(s).length <= VIDEO_FILENAME_MAX_BYTES,
+    `must be at most ${VIDEO_FILENAME_MAX_BYTES} UTF-8 bytes after Unicode NFC normalisation`,
+  ),
+);
+
+const TaskId = v.pipe(
+  v.string(requiredString),
+  v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a lowercase UUID v4'),
+);
+
+// A missing key is reported by the object schema, with the key in the issue's path.
+const objectMessage = (issue: v.ObjectIssue): string => (issue.path?.length ? 'is required' : 'must be a JSON object');
+
+const TrackRequest = v.object({ tenant_id: TenantId, video_filename: VideoFilename }, objectMessage);
+const TenantQuery = v.object({ tenant_id: TenantId }, objectMessage);
+const VideoQuery = v.object({ video_filename: VideoFilename }, objectMessage);
+
+export interface TrackRequest {
+  readonly tenantId: string;
+  readonly videoFilename: string;
+}
+
+function parse<T extends v.GenericSchema>(schema: T, input: unknown): v.InferOutput<T> {
+  const result = v.safeParse(schema, input, { abortEarly: true });
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const field = v.getDotPath(issue) ?? undefined;
+  throw new InvalidRequest(field, field ? `${field} ${issue.message}` : `The request body ${issue.message}`);
+}
+
+/** Validates and normalises a POST /api/v1/track body (already JSON-parsed). */
+export function parseTrackRequest(body: unknown): TrackRequest {
+  const parsed = parse(TrackRequest, body);
+  return { tenantId: parsed.tenant_id, videoFilename: parsed.video_filename };
+}
+
+/** Validates the tenant a read or cancel acts for. */
+export function parseTenantId(tenantId: unknown): string {
+  return parse(TenantQuery, { tenant_id: tenantId }).tenant_id;
+}
+
+export function parseVideoFilename(videoFilename: unknown): string {
+  return parse(VideoQuery, { video_filename: videoFilename }).video_filename;
+}
+
+/** True when the id has the shape of a task id; anything else is simply not found. */
+export function isTaskId(taskId: unknown): taskId is string {
+  return v.is(TaskId, taskId);
+}

@@ -1,0 +1,37 @@
+import type { TaskService } from '../core/task-service';
+import { type Task, type TaskError, TaskStatus } from '../core/task';
+import { type ExecutionInput, fromExecutionInput } from '../adapters/sfn-workflow';
+
+/** The part of an EventBridge "Step Functions Execution Status Change" event the finalizer reads. */
+export interface ExecutionStatusChange {
+  readonly 'detail-type'?: string;
+  readonly detail: {
+    readonly executionArn: string;
+    readonly status: string;
+    readonly input?: string | null;
+    readonly error?: string | null;
+    readonly cause?: string | null;
+  };
+}
+
+const ENDINGS: Record<string, { status: TaskStatus; error: string }> = {
+  FAILED: { status: TaskStatus.Failed, error: 'ExecutionFailed' },
+  TIMED_OUT: { status: TaskStatus.Failed, error: 'States.Timeout' },
+  ABORTED: { status: TaskStatus.Cancelled, error: 'ExecutionAborted' },
+};
+
+export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 'ignored'; reason: string };
+
+/**
+ * Records the end of an execution that finished outside the state machine's own Catch, and frees the video.
+ * Conditional on the task still being active with this task id, so duplicate and late events change nothing.
+ */
+export async function finalizeExecution(service: TaskService, event: ExecutionStatusChange): Promise<FinalizeOutcome> {
+  const ending = ENDINGS[event.detail.status];
+  if (!ending) return { outcome: 'ignored', reason: `status ${event.detail.status} needs no repair` };
+  if (!event.detail.input) return { outcome: 'ignored', reason: 'the event carries no execution input' };
+  const input = fromExecutionInput(JSON.parse(event.detail.input) as ExecutionInput);
+  const error: TaskError = { error: event.detail.error || ending.error, cause: event.detail.cause ?? undefined };
+  const task = await service.finalizeExecution(input, ending.status, error);
+  return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active' };
+}

@@ -1,0 +1,57 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import {
+  DependencyUnavailable,
+  InvalidRequest,
+  TaskAlreadyFinished,
+  TaskNotFound,
+} from '../core/errors';
+
+export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; headers: Record<string, string> };
+
+export const RETRY_AFTER_SECONDS = 2;
+
+const BASE_HEADERS = { 'Cache-Control': 'no-store' };
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/** An RFC 9457 problem document. `type` is a relative URI documented in the README. */
+export function problem(
+  statusCode: number,
+  slug: string,
+  title: string,
+  detail: string,
+  extra: { headers?: Record<string, string>; members?: Record<string, unknown> } = {},
+): HttpResponse {
+  return {
+    statusCode,
+    headers: { ...BASE_HEADERS, 'Content-Type': 'application/problem+json', ...extra.headers },
+    body: JSON.stringify({ type: `/problems/${slug}`, title, status: statusCode, detail, ...extra.members }),
+  };
+}
+
+/** The one place a failure becomes an HTTP answer. Internal errors never reach the client. */
+export function errorResponse(error: unknown): HttpResponse {
+  if (error instanceof InvalidRequest) {
+    return problem(400, 'invalid-request', 'Invalid request', error.message, {
+      members: error.field ? { field: error.field } : {},
+    });
+  }
+  if (error instanceof TaskNotFound) return problem(404, 'not-found', 'Not found', `There is ${error.message}.`);
+  if (error instanceof TaskAlreadyFinished) {
+    return problem(409, 'task-finished', 'Task already finished', `Task ${error.task.taskId} already ended as ${error.task.status}; it cannot be cancelled.`, {
+      members: { task_id: error.task.taskId, task_status: error.task.status },
+    });
+  }
+  if (error instanceof DependencyUnavailable) {
+    return problem(503, 'service-unavailable', 'Service unavailable', 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.', {
+      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+    });
+  }
+  return problem(500, 'internal-error', 'Internal error', 'The request failed unexpectedly. It has been logged.');
+}

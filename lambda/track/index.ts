@@ -1,0 +1,32 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { requireEnv, serviceConfigFromEnv } from '../core/config';
+import { TaskService } from '../core/task-service';
+import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
+import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
+import { createTrackHandler } from './track-handler';
+
+const logger = new Logger({ serviceName: 'track-api' });
+
+/** Built on first use, so a missing variable fails loudly in the log instead of at import. */
+let handle: ReturnType<typeof createTrackHandler> | undefined;
+
+function build(): ReturnType<typeof createTrackHandler> {
+  const env = process.env;
+  const service = new TaskService(
+    new DynamoDbTaskStore(createDocumentClient(), requireEnv(env, 'TABLE_NAME')),
+    new StepFunctionsWorkflow(new SFNClient({}), requireEnv(env, 'STATE_MACHINE_ARN')),
+    { now: () => new Date() },
+    randomUUID,
+    serviceConfigFromEnv(env),
+    logger,
+  );
+  return createTrackHandler(service, logger);
+}
+
+export async function handler(event: APIGatewayProxyEventV2) {
+  handle ??= build();
+  return handle(event);
+}

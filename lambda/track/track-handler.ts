@@ -1,0 +1,136 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { InvalidRequest, TaskNotFound } from '../core/errors';
+import type { ServiceLog, TaskService } from '../core/task-service';
+import type { Task } from '../core/task';
+import { isTaskId, parseTenantId, parseTrackRequest, parseVideoFilename } from '../core/validation';
+import { errorResponse, type HttpResponse, json, problem } from './http';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+const COLLECTION = '/api/v1/track';
+const ITEM = /^\/api\/v1\/track\/([^/]+)$/;
+
+/** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
+export function createTrackHandler(service: TaskService, log: ServiceLog) {
+  return async function handle(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
+    const started = performance.now();
+    const method = event.requestContext.http.method;
+    const path = event.rawPath;
+    let response: HttpResponse;
+    let taskId: string | undefined;
+    try {
+      ({ response, taskId } = await route(service, event, method, path));
+    } catch (error) {
+      response = errorResponse(error);
+      if (response.statusCode >= 500) log.error('request failed', { error, method, path });
+    }
+    log.info('request', {
+      method,
+      path,
+      status: response.statusCode,
+      task_id: taskId,
+      duration_ms: Math.round(performance.now() - started),
+    });
+    return response;
+  };
+}
+
+async function route(
+  service: TaskService,
+  event: APIGatewayProxyEventV2,
+  method: string,
+  path: string,
+): Promise<{ response: HttpResponse; taskId?: string }> {
+  if (path === COLLECTION) {
+    if (method === 'POST') return track(service, event);
+    if (method === 'GET') {
+      const q = event.queryStringParameters ?? {};
+      const task = await service.getActive(parseTenantId(q.tenant_id), parseVideoFilename(q.video_filename));
+      return { response: json(200, taskBody(task)), taskId: task.taskId };
+    }
+    return { response: methodNotAllowed(method, 'GET, POST') };
+  }
+  const item = ITEM.exec(path);
+  if (item) {
+    const id = decodeURIComponent(item[1]);
+    if (method !== 'GET' && method !== 'DELETE') return { response: methodNotAllowed(method, 'GET, DELETE') };
+    const tenantId = parseTenantId(event.queryStringParameters?.tenant_id);
+    if (!isTaskId(id)) throw new TaskNotFound(`task ${id}`);
+    const task = method === 'GET' ? await service.get(tenantId, id) : await service.cancel(tenantId, id);
+    return { response: json(200, taskBody(task)), taskId: id };
+  }
+  return { response: problem(404, 'not-found', 'Not found', `No route for ${method} ${path}.`) };
+}
+
+async function track(service: TaskService, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string }> {
+  const contentType = header(event, 'content-type');
+  if (contentType && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
+    return {
+      response: problem(415, 'unsupported-media-type', 'Unsupported media type', `The body must be application/json, got ${contentType}.`, {
+        headers: { 'Accept-Post': 'application/json' },
+      }),
+    };
+  }
+  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
+    return { response: problem(413, 'payload-too-large', 'Payload too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`) };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new InvalidRequest(undefined, 'The request body must be a JSON object; it is not valid JSON.');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidRequest(undefined, 'The request body must be a JSON object.');
+  }
+  const outcome = await service.track(parseTrackRequest(body));
+  const task = outcome.task;
+  if (outcome.kind === 'created') {
+    return {
+      response: json(
+        201,
+        {
+          task_id: task.taskId,
+          status: task.status,
+          tenant_id: task.tenantId,
+          video_filename: task.videoFilename,
+          created_at: task.createdAt,
+        },
+        { Location: `${COLLECTION}/${task.taskId}` },
+      ),
+      taskId: task.taskId,
+    };
+  }
+  return {
+    response: json(200, { task_id: task.taskId, status: task.status, message: 'Analysis already in progress' }),
+    taskId: task.taskId,
+  };
+}
+
+function methodNotAllowed(method: string, allow: string): HttpResponse {
+  return problem(405, 'method-not-allowed', 'Method not allowed', `${method} is not supported here; use ${allow}.`, {
+    headers: { Allow: allow },
+  });
+}
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key ? headers[key] : undefined;
+}
+
+/** The public shape of a task: snake_case, optional members only when known. */
+export function taskBody(task: Task): Record<string, unknown> {
+  return {
+    task_id: task.taskId,
+    tenant_id: task.tenantId,
+    video_filename: task.videoFilename,
+    status: task.status,
+    created_at: task.createdAt,
+    updated_at: task.updatedAt,
+    started_at: task.startedAt,
+    finished_at: task.finishedAt,
+    result: task.result,
+    error: task.error,
+  };
+}

@@ -1,0 +1,236 @@
+import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import { Attr, ItemType } from '../lambda/adapters/dynamodb-task-store';
+import { TASK_PREFIX } from '../lambda/adapters/task-keys';
+import { TaskStatus } from '../lambda/core/task';
+import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+
+export interface AnalysisWorkflowProps {
+  /** The task table whose items the workflow moves through their statuses. */
+  readonly table: dynamodb.ITable;
+  /**
+   * The longest an execution may run; past it the execution is TIMED_OUT.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * How long one analysis attempt may run (the Analyse function's timeout).
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly analysisTimeout?: Duration;
+  /**
+   * How long the placeholder analysis pretends to work.
+   *
+   * @default Duration.seconds(2)
+   */
+  readonly placeholderDelay?: Duration;
+  /**
+   * Removal policy of the workflow's log groups.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+const S = (value: string) => ({ S: value });
+const SPath = (jsonPath: string) => ({ S: sfn.JsonPath.stringAt(jsonPath) });
+const ENTERED = '$$.State.EnteredTime';
+
+/**
+ * MarkRunning -> Analyse -> MarkCompleted, with every failure caught into MarkFailed.
+ * Each status change is one conditional write on (task_key, task_id, expected status), so a late step can never
+ * overwrite a newer state; the finishing steps free the video in the same transaction that records the end.
+ */
+export class AnalysisWorkflow extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly analyseFunction: nodejs.NodejsFunction;
+  readonly timeout: Duration;
+
+  constructor(scope: Construct, id: string, props: AnalysisWorkflowProps) {
+    super(scope, id);
+    this.timeout = props.timeout ?? Duration.hours(1);
+    const analysisTimeout = props.analysisTimeout ?? Duration.minutes(5);
+    if (analysisTimeout.toSeconds() > 900) throw new Error('analysisTimeout must be at most 15 minutes (the Lambda limit).');
+    if (this.timeout.toSeconds() <= analysisTimeout.toSeconds()) {
+      throw new Error('timeout must be longer than analysisTimeout, or no analysis could ever finish.');
+    }
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const table = props.table;
+
+    this.analyseFunction = new nodejs.NodejsFunction(this, 'AnalyseFunction', {
+      ...FUNCTION_DEFAULTS,
+      entry: path.join(__dirname, '../lambda/analyse/index.ts'),
+      description: 'Analyses one video. Placeholder: replace lambda/analyse/analyse.ts.',
+      timeout: analysisTimeout,
+      logGroup: functionLogGroup(this, 'AnalyseLogs', removalPolicy),
+      environment: {
+        ...FUNCTION_ENVIRONMENT,
+        ANALYSIS_DELAY_MS: String((props.placeholderDelay ?? Duration.seconds(2)).toMilliseconds()),
+      },
+    });
+
+    acknowledgeFunctionDefaults(this.analyseFunction);
+
+    const taskKey = { [Attr.pk]: SPath('$.task_key') };
+    const taskRecord = { [Attr.pk]: { S: sfn.JsonPath.format(`${TASK_PREFIX}{}`, sfn.JsonPath.stringAt('$.task_id')) } };
+
+    const markRunning = new tasks.DynamoUpdateItem(this, 'MarkRunning', {
+      table,
+      key: { [Attr.pk]: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.task_key')) },
+      updateExpression: 'SET #status = :running, #started_at = :now, #updated_at = :now',
+      conditionExpression: '#task_id = :task_id AND #status = :not_started',
+      expressionAttributeNames: {
+        '#status': Attr.status,
+        '#task_id': Attr.taskId,
+        '#started_at': Attr.startedAt,
+        '#updated_at': Attr.updatedAt,
+      },
+      expressionAttributeValues: {
+        ':running': tasks.DynamoAttributeValue.fromString(TaskStatus.Running),
+        ':not_started': tasks.DynamoAttributeValue.fromString(TaskStatus.NotStarted),
+        ':task_id': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.task_id')),
+        ':now': tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt(ENTERED)),
+      },
+      returnValues: tasks.DynamoReturnValues.UPDATED_NEW,
+      resultSelector: { started_at: sfn.JsonPath.stringAt(`$.Attributes.${Attr.startedAt}.S`) },
+      resultPath: '$.run',
+    });
+
+    const analyse = new tasks.LambdaInvoke(this, 'Analyse', {
+      lambdaFunction: this.analyseFunction,
+      payloadResponseOnly: true,
+      payload: sfn.TaskInput.fromObject({
+        task_id: sfn.JsonPath.stringAt('$.task_id'),
+        tenant_id: sfn.JsonPath.stringAt('$.tenant_id'),
+        video_filename: sfn.JsonPath.stringAt('$.video_filename'),
+      }),
+      resultPath: '$.analysis',
+      taskTimeout: sfn.Timeout.duration(analysisTimeout.plus(Duration.seconds(30))),
+    });
+    // A rejected video fails the same way every time: do not retry it.
+    analyse.addRetry({ errors: ['AnalysisRejected'], maxAttempts: 0 });
+    analyse.addRetry({
+      errors: [sfn.Errors.ALL],
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 2,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+
+    const finish = (id: string, status: TaskStatus, extra: Record<string, unknown>, expectedStatuses: TaskStatus[]) => {
+      const expected = Object.fromEntries(expectedStatuses.map((s, i) => [`:expected${i}`, S(s)]));
+      const step = new tasks.CallAwsService(this, id, {
+        service: 'dynamodb',
+        action: 'transactWriteItems',
+        iamAction: 'dynamodb:PutItem',
+        iamResources: [table.tableArn],
+        additionalIamStatements: [
+          // TransactWriteItems is authorised per item action: PutItem for the record, DeleteItem for the key.
+          new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [table.tableArn] }),
+        ],
+        parameters: {
+          TransactItems: [
+            {
+              Put: {
+                TableName: table.tableName,
+                Item: {
+                  ...taskRecord,
+                  [Attr.itemType]: S(ItemType.Final),
+                  [Attr.taskId]: SPath('$.task_id'),
+                  [Attr.tenantId]: SPath('$.tenant_id'),
+                  [Attr.videoFilename]: SPath('$.video_filename'),
+                  [Attr.status]: S(status),
+                  [Attr.createdAt]: SPath('$.created_at'),
+                  [Attr.updatedAt]: SPath(ENTERED),
+                  [Attr.finishedAt]: SPath(ENTERED),
+                  [Attr.expiresAt]: { N: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.retain_until')) },
+                  ...extra,
+                },
+                // Never overwrite a final record: only a link (or nothing) may be replaced.
+                ConditionExpression: 'attribute_not_exists(#status)',
+                ExpressionAttributeNames: { '#status': Attr.status },
+              },
+            },
+            {
+              Delete: {
+                TableName: table.tableName,
+                Key: taskKey,
+                ConditionExpression: `#task_id = :task_id AND #status IN (${Object.keys(expected).join(', ')})`,
+                ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
+                ExpressionAttributeValues: { ':task_id': SPath('$.task_id'), ...expected },
+              },
+            },
+          ],
+        },
+        resultPath: sfn.JsonPath.DISCARD,
+      });
+      // A transaction cancelled by a concurrent write is tried once more; by then the conditions tell the truth.
+      step.addRetry({ errors: ['DynamoDb.TransactionCanceledException'], maxAttempts: 1, interval: Duration.seconds(1) });
+      step.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
+      return step;
+    };
+
+    const markCompleted = finish(
+      'MarkCompleted',
+      TaskStatus.Completed,
+      {
+        [Attr.startedAt]: SPath('$.run.started_at'),
+        [Attr.result]: { S: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.analysis')) },
+      },
+      [TaskStatus.Running],
+    );
+    const markFailed = finish(
+      'MarkFailed',
+      TaskStatus.Failed,
+      { [Attr.error]: { M: { error: SPath('$.error.Error'), cause: SPath('$.error.Cause') } } },
+      [TaskStatus.NotStarted, TaskStatus.Running],
+    );
+
+    // The task was cancelled, finished or replaced meanwhile: its end is already recorded.
+    const noLongerActive = new sfn.Succeed(this, 'NoLongerActive');
+    const alreadyFinished = new sfn.Succeed(this, 'AlreadyFinished');
+
+    markRunning.addCatch(noLongerActive, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: '$.error' });
+    markRunning.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    analyse.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    markCompleted.addCatch(alreadyFinished, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+    markCompleted.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    markFailed.addCatch(alreadyFinished, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+
+    const definition = markRunning.next(analyse).next(markCompleted).next(new sfn.Succeed(this, 'Done'));
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      timeout: this.timeout,
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy }),
+        level: sfn.LogLevel.ERROR,
+      },
+    });
+    Validations.of(this.stateMachine).acknowledge(
+      {
+        id: 'AwsSolutions-SF1',
+        reason: 'ERROR-level logging: ALL would bill a log event per state transition; the execution history keeps every event for 90 days.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'X-Ray tracing and CloudWatch Logs delivery actions support no resource-level permissions.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.analyseFunction.node.defaultChild as CfnResource)}.Arn>:*]`,
+        reason: 'lambda:InvokeFunction on the Analyse function and its versions/aliases only (CDK LambdaInvoke default).',
+      },
+    );
+  }
+}

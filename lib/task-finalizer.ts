@@ -1,0 +1,82 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+
+export interface TaskFinalizerProps {
+  readonly table: dynamodb.ITable;
+  readonly stateMachine: sfn.IStateMachine;
+  readonly serviceEnvironment: Record<string, string>;
+  /**
+   * Removal policy of the finalizer's log group and dead-letter queue.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Execution ends the state machine's Catch cannot see. */
+export const REPAIRED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'];
+
+/**
+ * Frees the video of a task whose execution failed, timed out or was aborted outside the state machine's Catch,
+ * driven by Step Functions' execution status change events. Undeliverable events land in a dead-letter queue.
+ */
+export class TaskFinalizer extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly rule: events.Rule;
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: TaskFinalizerProps) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      ...FUNCTION_DEFAULTS,
+      entry: path.join(__dirname, '../lambda/finalizer/index.ts'),
+      description: 'Records executions that ended outside the state machine Catch and frees their video',
+      logGroup: functionLogGroup(this, 'Logs', removalPolicy),
+      environment: {
+        ...FUNCTION_ENVIRONMENT,
+        ...props.serviceEnvironment,
+        TABLE_NAME: props.table.tableName,
+        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        POWERTOOLS_SERVICE_NAME: 'task-finalizer',
+      },
+    });
+    acknowledgeFunctionDefaults(this.function);
+    // GetItem to read the task, PutItem + DeleteItem inside the finishing transaction.
+    props.table.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      removalPolicy,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the finalizer rule target.',
+    });
+    this.rule = new events.Rule(this, 'ExecutionEnded', {
+      description: 'Step Functions executions of the analysis workflow that failed, timed out or were aborted',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: REPAIRED_EXECUTION_STATUSES, stateMachineArn: [props.stateMachine.stateMachineArn] },
+      },
+      targets: [
+        new targets.LambdaFunction(this.function, {
+          retryAttempts: 20,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      ],
+    });
+  }
+}

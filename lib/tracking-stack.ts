@@ -1,0 +1,85 @@
+import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { AnalysisWorkflow } from './analysis-workflow';
+import { TaskFinalizer } from './task-finalizer';
+import { TaskTable } from './task-table';
+import { TrackApi } from './track-api';
+
+export interface TrackingStackProps extends StackProps {
+  /**
+   * Removal policy of the table and log groups. DESTROY suits a throwaway personal stack.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * State machine timeout: the longest one analysis task may live.
+   *
+   * @default Duration.hours(1)
+   */
+  readonly workflowTimeout?: Duration;
+  /**
+   * How long finished tasks stay readable.
+   *
+   * @default Duration.days(30)
+   */
+  readonly taskRetention?: Duration;
+  /**
+   * Age after which a `not_started` task whose execution never started is started again by the next POST.
+   *
+   * @default Duration.seconds(10)
+   */
+  readonly redriveGrace?: Duration;
+  /**
+   * How long past the workflow timeout an active task still blocks its video.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly leaseMargin?: Duration;
+  /** @default 50 */
+  readonly throttleRateLimit?: number;
+  /** @default 100 */
+  readonly throttleBurstLimit?: number;
+}
+
+/** The whole backend: table, analysis workflow, finalizer and HTTP API. */
+export class TrackingStack extends Stack {
+  readonly table: TaskTable;
+  readonly workflow: AnalysisWorkflow;
+  readonly api: TrackApi;
+  readonly finalizer: TaskFinalizer;
+
+  constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
+    super(scope, id, props);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const retention = props.taskRetention ?? Duration.days(30);
+    if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
+
+    this.table = new TaskTable(this, 'Tasks', { removalPolicy });
+    this.workflow = new AnalysisWorkflow(this, 'Analysis', {
+      table: this.table.table,
+      timeout: props.workflowTimeout,
+      removalPolicy,
+    });
+    const serviceEnvironment = {
+      WORKFLOW_TIMEOUT_SECONDS: String(this.workflow.timeout.toSeconds()),
+      REDRIVE_GRACE_SECONDS: String((props.redriveGrace ?? Duration.seconds(10)).toSeconds()),
+      LEASE_MARGIN_SECONDS: String((props.leaseMargin ?? Duration.minutes(5)).toSeconds()),
+      TASK_RETENTION_DAYS: String(retention.toDays()),
+    };
+    this.api = new TrackApi(this, 'Track', {
+      table: this.table.table,
+      stateMachine: this.workflow.stateMachine,
+      serviceEnvironment,
+      throttleRateLimit: props.throttleRateLimit,
+      throttleBurstLimit: props.throttleBurstLimit,
+      removalPolicy,
+    });
+    this.finalizer = new TaskFinalizer(this, 'Finalizer', {
+      table: this.table.table,
+      stateMachine: this.workflow.stateMachine,
+      serviceEnvironment,
+      removalPolicy,
+    });
+  }
+}

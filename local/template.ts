@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** The slice of a CloudFormation template the local tools read. */
+export interface CfnTemplate {
+  Resources: Record<string, { Type: string; Properties?: Record<string, any>; Metadata?: Record<string, any> }>;
+}
+
+export type Intrinsic = { Ref: string } | { 'Fn::GetAtt': [string, string] } | { 'Fn::Join': [string, unknown[]] };
+
+/** Supplies local values for the template's references (the table name, function ARNs, pseudo parameters). */
+export interface LocalNames {
+  ref(logicalId: string): string;
+  getAtt(logicalId: string, attribute: string): string;
+}
+
+export function loadTemplate(cdkOut: string, stackName: string): CfnTemplate {
+  return JSON.parse(readFileSync(path.join(cdkOut, `${stackName}.template.json`), 'utf8')) as CfnTemplate;
+}
+
+/** Resolves Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split, the only intrinsics CDK puts in these properties. */
+export function resolve(value: unknown, names: LocalNames): any {
+  if (Array.isArray(value)) return value.map((v) => resolve(v, names));
+  if (value === null || typeof value !== 'object') return value;
+  const obj = value as Record<string, any>;
+  const keys = Object.keys(obj);
+  if (keys.length === 1) {
+    const [k] = keys;
+    const arg = obj[k];
+    if (k === 'Ref') return names.ref(arg);
+    if (k === 'Fn::GetAtt') return names.getAtt(arg[0], arg[1]);
+    if (k === 'Fn::Join') return (resolve(arg[1], names) as unknown[]).join(arg[0]);
+    if (k === 'Fn::Select') return (resolve(arg[1], names) as unknown[])[Number(arg[0])];
+    if (k === 'Fn::Split') return String(resolve(arg[1], names)).split(arg[0]);
+    if (k.startsWith('Fn::')) throw new Error(`Unsupported intrinsic ${k} in the synthesized template`);
+  }
+  return Object.fromEntries(keys.map((k) => [k, resolve(obj[k], names)]));
+}
+
+export function resourcesOfType(template: CfnTemplate, type: string): [string, CfnTemplate['Resources'][string]][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+export function onlyResource(template: CfnTemplate, type: string): [string, CfnTemplate['Resources'][string]] {
+  const found = resourcesOfType(template, type);
+  if (found.length !== 1) throw new Error(`Expected exactly one ${type} in the template, found ${found.length}`);
+  return found[0];
+}
+
+/** The state machine's ASL, with every reference replaced by its local value. */
+export function stateMachineDefinition(template: CfnTemplate, names: LocalNames): any {
+  const [, sm] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
+  return JSON.parse(resolve(sm.Properties!.DefinitionString, names));
+}

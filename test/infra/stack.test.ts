@@ -1,0 +1,191 @@
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AnalysisWorkflow } from '../../lib/analysis-workflow';
+import { TrackApi } from '../../lib/track-api';
+import { TrackingStack } from '../../lib/tracking-stack';
+import { type CfnTemplate, stateMachineDefinition } from '../../local/template';
+
+const placeholders = {
+  ref: (id: string) => `<${id}>`,
+  getAtt: (id: string, attr: string) => `<${id}.${attr}>`,
+};
+
+let stack: TrackingStack;
+let template: Template;
+let json: CfnTemplate;
+
+beforeAll(() => {
+  // GIVEN the app as bin/app.ts builds it
+  const app = new App();
+  stack = new TrackingStack(app, 'Test');
+  template = Template.fromStack(stack);
+  json = template.toJSON() as CfnTemplate;
+});
+
+describe('table', () => {
+  test('pk string key, on-demand, PITR, TTL on expires_at, retained by default', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  test('removalPolicy DESTROY (the throwaway switch) deletes it', () => {
+    const t = Template.fromStack(new TrackingStack(new App(), 'Throwaway', { removalPolicy: RemovalPolicy.DESTROY }));
+    t.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+});
+
+describe('functions', () => {
+  test('every function runs nodejs24.x on arm64 with its own log group', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(fns)).toHaveLength(3);
+    for (const fn of Object.values(fns)) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+  });
+
+  test('the API handler knows the table and the state machine', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: { Ref: Match.stringLikeRegexp('^TasksTable') },
+          STATE_MACHINE_ARN: { Ref: Match.stringLikeRegexp('^AnalysisStateMachine') },
+          WORKFLOW_TIMEOUT_SECONDS: '3600',
+        }),
+      },
+    });
+  });
+});
+
+describe('IAM is least privilege', () => {
+  const statements = () =>
+    Object.entries(template.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as any[]).map((s) => ({ policy: id, ...s })),
+    );
+  const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
+
+  test('no wildcard actions', () => {
+    for (const s of statements()) for (const a of list(s.Action)) expect(a).not.toMatch(/\*/);
+  });
+
+  test('no "*" resource on any DynamoDB or Step Functions action', () => {
+    for (const s of statements()) {
+      if (list(s.Action).some((a: string) => /^(dynamodb|states):/.test(a))) expect(list(s.Resource)).not.toContain('*');
+    }
+  });
+
+  test('the API handler may only Get/Put/Delete items of the table, start executions of the state machine and stop its executions', () => {
+    const handlerPolicy = statements().filter((s) => s.policy.startsWith('TrackHandlerServiceRole'));
+    const actions = handlerPolicy.flatMap((s) => list(s.Action)).filter((a: string) => !a.startsWith('xray:')).sort();
+    expect(actions).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'states:StartExecution', 'states:StopExecution']);
+    const ddb = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:PutItem'));
+    expect(list(ddb.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^TasksTable/), 'Arn'] }]);
+  });
+});
+
+describe('API', () => {
+  test.each(['POST /api/v1/track', 'GET /api/v1/track', 'ANY /api/v1/track', 'GET /api/v1/track/{task_id}', 'DELETE /api/v1/track/{task_id}', 'ANY /api/v1/track/{task_id}'])(
+    'route %s goes to the handler',
+    (routeKey) => {
+      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, Target: Match.anyValue() });
+    },
+  );
+
+  test('the stage is throttled and access-logged', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  test('the URL is a stack output', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs).some((k) => k.includes('ApiUrl'))).toBe(true);
+  });
+
+  test('invalid throttling is refused with a message', () => {
+    const s = new Stack();
+    const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const wf = new AnalysisWorkflow(s, 'W', { table });
+    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, serviceEnvironment: {}, throttleBurstLimit: 0 })).toThrow(
+      /throttleBurstLimit an integer >= 1/,
+    );
+  });
+});
+
+describe('state machine', () => {
+  const definition = () => stateMachineDefinition(json, placeholders);
+
+  test('Standard, JSONPath, with a timeout', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
+    expect(definition().QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    expect(definition().TimeoutSeconds).toBe(3600);
+  });
+
+  test('MarkRunning is a conditional DynamoDB update on the task id and not_started', () => {
+    const s = definition().States.MarkRunning;
+    expect(s.Resource).toBe('arn:<AWS::Partition>:states:::dynamodb:updateItem');
+    expect(s.Parameters.ConditionExpression).toBe('#task_id = :task_id AND #status = :not_started');
+    expect(s.Parameters.Key).toEqual({ pk: { 'S.$': '$.task_key' } });
+  });
+
+  test('every Catch ends in a state that frees the key, conditionally on the task id', () => {
+    const states = definition().States;
+    const freesKey = (name: string) => {
+      const items = states[name].Parameters?.TransactItems ?? [];
+      const del = items.find((i: any) => i.Delete)?.Delete;
+      return (
+        del?.Key?.pk?.['S.$'] === '$.task_key' &&
+        /#task_id = :task_id/.test(del.ConditionExpression) &&
+        items.some((i: any) => i.Put?.Item?.pk?.['S.$'] === "States.Format('TASK#{}', $.task_id)")
+      );
+    };
+    for (const name of ['MarkRunning', 'Analyse', 'MarkCompleted']) {
+      const catchAll = states[name].Catch.find((c: any) => c.ErrorEquals.includes('States.ALL'));
+      expect(catchAll.Next).toBe('MarkFailed');
+    }
+    expect(freesKey('MarkFailed')).toBe(true);
+    expect(freesKey('MarkCompleted')).toBe(true);
+    expect(states.MarkFailed.Parameters.TransactItems[0].Put.Item.status).toEqual({ S: 'failed' });
+    expect(states.MarkCompleted.Parameters.TransactItems[0].Put.Item.status).toEqual({ S: 'completed' });
+  });
+
+  test('Analyse retries with backoff, but never a rejected video', () => {
+    const retry = definition().States.Analyse.Retry;
+    expect(retry).toEqual(
+      expect.arrayContaining([
+        { ErrorEquals: ['AnalysisRejected'], MaxAttempts: 0 },
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], BackoffRate: 2, MaxAttempts: 2 }),
+      ]),
+    );
+  });
+
+  test('an analysis timeout over the Lambda limit is refused', () => {
+    const s = new Stack();
+    const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    expect(() => new AnalysisWorkflow(s, 'W', { table, analysisTimeout: Duration.minutes(16) })).toThrow(/15 minutes/);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  test('no finding left without an acknowledged reason', () => {
+    const report = new AwsSolutionsChecks().validateScope(stack);
+    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(',')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+});

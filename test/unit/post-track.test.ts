@@ -1,0 +1,206 @@
+import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { postTrack } from '../support/events';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE, TASK_ID } from '../support/mocked-handler';
+
+const KEY = 'ACTIVE#7#tenant1#test.mp4';
+const EPOCH = Math.floor(NOW.getTime() / 1000);
+const WINNER = {
+  pk: KEY,
+  item_type: 'active',
+  task_id: '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11',
+  tenant_id: 'tenant1',
+  video_filename: 'test.mp4',
+  status: 'running',
+  created_at: '2026-11-28T11:59:59.000Z',
+  updated_at: '2026-11-28T11:59:59.500Z',
+  started_at: '2026-11-28T11:59:59.500Z',
+  lease_expires_at: EPOCH + 3900,
+  retain_until: EPOCH + 3600 + 30 * 86400,
+};
+const body = { tenant_id: 'tenant1', video_filename: 'test.mp4' };
+
+function conditionFailed(item?: Record<string, unknown>) {
+  return new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: { httpStatusCode: 400 },
+    Item: item ? marshall(item) : undefined,
+  });
+}
+
+describe('POST /api/v1/track', () => {
+  test('a new task: one conditional put, a link record, one StartExecution named after the task; 201 with Location', async () => {
+    // GIVEN
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
+
+    // WHEN
+    const res = await handle(postTrack(body));
+
+    // THEN
+    expect(res.statusCode).toBe(201);
+    expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}`);
+    expect(JSON.parse(res.body as string)).toEqual({
+      task_id: TASK_ID,
+      status: 'not_started',
+      tenant_id: 'tenant1',
+      video_filename: 'test.mp4',
+      created_at: NOW.toISOString(),
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(1, PutCommand, {
+      TableName: TABLE,
+      Item: {
+        pk: KEY,
+        item_type: 'active',
+        task_id: TASK_ID,
+        tenant_id: 'tenant1',
+        video_filename: 'test.mp4',
+        status: 'not_started',
+        created_at: NOW.toISOString(),
+        updated_at: NOW.toISOString(),
+        lease_expires_at: EPOCH + 3600 + 300,
+        retain_until: EPOCH + 3600 + 30 * 86400,
+      },
+      ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
+      ExpressionAttributeNames: { '#pk': 'pk', '#lease': 'lease_expires_at' },
+      ExpressionAttributeValues: { ':now': EPOCH },
+      ReturnValues: 'ALL_OLD',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(2, PutCommand, {
+      Item: expect.objectContaining({ pk: `TASK#${TASK_ID}`, item_type: 'link', task_key: KEY }),
+      ConditionExpression: 'attribute_not_exists(#status)',
+    });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      stateMachineArn: STATE_MACHINE_ARN,
+      name: TASK_ID,
+      input: JSON.stringify({
+        task_id: TASK_ID,
+        tenant_id: 'tenant1',
+        video_filename: 'test.mp4',
+        created_at: NOW.toISOString(),
+        retain_until: EPOCH + 3600 + 30 * 86400,
+        task_key: KEY,
+      }),
+    });
+  });
+
+  test('a duplicate is answered from the failed put (ALL_OLD): one DynamoDB call, no GetItem, no StartExecution', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).rejects(conditionFailed(WINNER));
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body as string)).toEqual({
+      task_id: WINNER.task_id,
+      status: 'running',
+      message: 'Analysis already in progress',
+    });
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('without Item on the failure (some emulators) it falls back to one strongly consistent GetItem', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(GetCommand).resolves({ Item: WINNER });
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body as string).task_id).toBe(WINNER.task_id);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: TABLE, Key: { pk: KEY }, ConsistentRead: true });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('a put retried by the SDK after its first attempt landed finds its own task and carries on as created', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(conditionFailed({ ...WINNER, task_id: TASK_ID, status: 'not_started', created_at: NOW.toISOString() }))
+      .resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(201);
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: TASK_ID });
+  });
+
+  test('DynamoDB throttled after the SDK retries: 503 with Retry-After, nothing started', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).rejects(
+      new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
+    );
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['Retry-After']).toBe('2');
+    expect(res.headers['Content-Type']).toBe('application/problem+json');
+    expect(JSON.parse(res.body as string)).toMatchObject({ status: 503, type: '/problems/service-unavailable' });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('StartExecution failing: the task is marked failed and its key freed in one transaction (conditional on task id), then 503', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    sfn.on(StartExecutionCommand).rejects(
+      new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'down' }),
+    );
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['Retry-After']).toBe('2');
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    const tx = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+    expect(tx[0].Put).toMatchObject({
+      Item: { pk: `TASK#${TASK_ID}`, item_type: 'final', status: 'failed', error: { error: 'WorkflowNotStarted' } },
+      ConditionExpression: 'attribute_not_exists(#status)',
+    });
+    expect(tx[1].Delete).toEqual({
+      TableName: TABLE,
+      Key: { pk: KEY },
+      ConditionExpression: '#task_id = :task_id AND #status = :expected',
+      ExpressionAttributeNames: { '#task_id': 'task_id', '#status': 'status' },
+      ExpressionAttributeValues: { ':task_id': TASK_ID, ':expected': 'not_started' },
+    });
+  });
+
+  test('StartExecution and the compensation both failing: 503, task left not_started for the next POST to re-drive', async () => {
+    const { handle, ddb, sfn, lines } = mockedHandler();
+    ddb.on(PutCommand).resolves({});
+    ddb.on(TransactWriteCommand).rejects(
+      new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
+    );
+    sfn.on(StartExecutionCommand).rejects(
+      new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'throttled' }),
+    );
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(503);
+    expect(lines.some((l) => l.level === 'error' && /left for re-drive/.test(l.message))).toBe(true);
+  });
+
+  test('an unexpected error is a 500 problem without internals', async () => {
+    const { handle, ddb } = mockedHandler();
+    ddb.on(PutCommand).rejects(Object.assign(new Error('User is not authorized to perform dynamodb:PutItem'), { name: 'AccessDeniedException' }));
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toMatch(/authorized|dynamodb/i);
+  });
+});

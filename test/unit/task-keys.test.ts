@@ -1,0 +1,37 @@
+import fc from 'fast-check';
+import { activeTaskKey, parseActiveTaskKey } from '../../lambda/adapters/task-keys';
+
+const text = fc.oneof(
+  fc.string({ unit: 'grapheme' }),
+  fc.string({ unit: fc.constantFrom('#', '%', 'a', '1', ':', 'é', '\u0301', '😀') }),
+);
+
+describe('active-task key encoding', () => {
+  test('the documented collision of naive joining does not happen', () => {
+    expect(activeTaskKey('a#b', 'c')).not.toBe(activeTaskKey('a', 'b#c'));
+  });
+
+  test('decodes back to the pair it encodes (so it is injective)', () => {
+    fc.assert(
+      fc.property(text, text, (tenant, video) => {
+        expect(parseActiveTaskKey(activeTaskKey(tenant, video))).toEqual({ tenantId: tenant, videoFilename: video });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('two different pairs never share a key', () => {
+    fc.assert(
+      fc.property(text, text, text, text, (t1, v1, t2, v2) => {
+        fc.pre(t1 !== t2 || v1 !== v2);
+        expect(activeTaskKey(t1, v1)).not.toBe(activeTaskKey(t2, v2));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('the largest valid input fits DynamoDB\'s 2048-byte partition key', () => {
+    const key = activeTaskKey('t'.repeat(128), 'é'.repeat(512));
+    expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(2048);
+  });
+});
