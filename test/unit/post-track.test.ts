@@ -1,3 +1,4 @@
+import 'aws-sdk-client-mock-jest';
 import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';

@@ -1,0 +1,84 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
+import { LocalSetupError } from './errors';
+
+export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface ApiServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** API Gateway's own payload limit; the handler enforces the API's smaller one. */
+const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Serves the handler the way API Gateway (HTTP API, payload 2.0) does: each request becomes an event, the result
+ * becomes the response. Unknown paths get API Gateway's own 404 and never reach the handler.
+ */
+export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void): Promise<ApiServer> {
+  const server: Server = createServer((req, res) => void serve(handler, req, res, log));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new LocalSetupError(`Port ${port} is already in use. Stop what uses it or start with PORT=<another port> npm start.`) : error),
+    );
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const { port: actual } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  let status = 500;
+  let taskId: string | undefined;
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_REQUEST_BYTES) {
+        status = 413;
+        return sendJson(res, 413, { message: 'Request Entity Too Large' });
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const path = new URL(url, 'http://localhost').pathname;
+    if (!matchRoute(path)) {
+      status = 404;
+      return sendJson(res, 404, { message: 'Not Found' });
+    }
+    const event = toApiGatewayEvent({ method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), sourceIp: req.socket.remoteAddress });
+    const result = await handler(event);
+    status = result.statusCode ?? 200;
+    const body = result.body ?? '';
+    taskId = /"task_id":"([^"]+)"/.exec(body)?.[1];
+    res.writeHead(status, { ...(result.headers as Record<string, string>), 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  } catch (error) {
+    // What API Gateway answers when the integration fails.
+    status = 500;
+    log(`[api] handler threw: ${(error as Error).stack ?? error}`);
+    sendJson(res, 500, { message: 'Internal Server Error' });
+  } finally {
+    const ms = (performance.now() - started).toFixed(1);
+    log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}

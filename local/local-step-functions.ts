@@ -1,0 +1,246 @@
+import * as ddb from '@aws-sdk/client-dynamodb';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+export interface Execution {
+  readonly executionArn: string;
+  readonly stateMachineArn: string;
+  readonly name: string;
+  readonly input: string;
+  readonly startDate: Date;
+  status: ExecutionStatus;
+  stopDate?: Date;
+  output?: string;
+  error?: string;
+  cause?: string;
+}
+
+/** A task state's local stand-in: receives the state's resolved Parameters, returns its result or throws a named error. */
+export type TaskHandler = (input: any) => Promise<any>;
+export type LambdaHandler = (event: any) => Promise<unknown>;
+
+export interface LocalStepFunctionsOptions {
+  /** The ASL definition, references already resolved to local names. */
+  readonly definition: any;
+  readonly stateMachineArn: string;
+  /** Client for DynamoDB Local; DynamoDB task states run against it with their real parameters. */
+  readonly dynamodb: ddb.DynamoDBClient;
+  /** In-process Lambda handlers by function ARN, for Lambda task states. */
+  readonly lambdas: Record<string, LambdaHandler>;
+  /** Human-readable transition log. */
+  readonly log?: (line: string) => void;
+}
+
+export type ExecutionEndListener = (execution: Execution) => void | Promise<void>;
+
+export class ExecutionAlreadyExists extends Error {
+  override readonly name = 'ExecutionAlreadyExists';
+}
+export class ExecutionDoesNotExist extends Error {
+  override readonly name = 'ExecutionDoesNotExist';
+}
+
+const OPTIMIZED_DYNAMODB = /^arn:[^:]+:states:::dynamodb:(\w+)$/;
+const SDK_DYNAMODB = /^arn:[^:]+:states:::aws-sdk:dynamodb:(\w+)$/;
+const LAMBDA_INVOKE = /^arn:[^:]+:states:::lambda:invoke$/;
+const LAMBDA_ARN = /^arn:[^:]+:lambda:/;
+
+/** Error names as Step Functions reports them, so Retry and Catch clauses match locally exactly as on AWS. */
+class NamedError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * Runs the synthesized state machine with aws-local-stepfunctions and keeps executions by name with the semantics
+ * of a Standard workflow: starting a name again with the same input while it runs returns that execution;
+ * any other reuse of a name is ExecutionAlreadyExists.
+ */
+export class LocalStepFunctions {
+  private readonly machine: StateMachine;
+  private readonly handlers: Record<string, TaskHandler>;
+  private readonly executions = new Map<string, Execution>();
+  private readonly running = new Map<string, { abort: () => void; done: Promise<void> }>();
+  private readonly listeners: ExecutionEndListener[] = [];
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.log = options.log ?? (() => {});
+    this.machine = new StateMachine(options.definition, { validationOptions: { checkArn: false, checkPaths: false } });
+    this.handlers = taskHandlers(options.definition, options.dynamodb, options.lambdas);
+  }
+
+  get stateMachineArn(): string {
+    return this.options.stateMachineArn;
+  }
+
+  onExecutionEnd(listener: ExecutionEndListener): void {
+    this.listeners.push(listener);
+  }
+
+  startExecution(name: string, input: string): Execution {
+    const existing = this.executions.get(name);
+    if (existing) {
+      if (existing.status === 'RUNNING' && existing.input === input) return existing;
+      throw new ExecutionAlreadyExists(`Execution Already Exists: '${existing.executionArn}'`);
+    }
+    const execution: Execution = {
+      executionArn: `${this.options.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
+      stateMachineArn: this.options.stateMachineArn,
+      name,
+      input,
+      startDate: new Date(),
+      status: 'RUNNING',
+    };
+    this.executions.set(name, execution);
+    const run = this.machine.run(JSON.parse(input), {
+      overrides: { taskResourceLocalHandlers: this.handlers },
+      context: {
+        Execution: { Id: execution.executionArn, Name: name },
+        StateMachine: { Id: this.options.stateMachineArn },
+        // Read when a state's parameters are evaluated, which is when the state is entered.
+        State: {
+          get EnteredTime() {
+            return new Date().toISOString();
+          },
+        },
+      },
+    });
+    void this.logTransitions(name, run.eventLogs);
+    const done = run.result.then(
+      (output) => this.end(execution, 'SUCCEEDED', { output: JSON.stringify(output) }),
+      (error: unknown) => this.end(execution, ...ending(error)),
+    );
+    this.running.set(name, { abort: run.abort, done });
+    this.log(`[sfn] ${name} started`);
+    return execution;
+  }
+
+  stopExecution(executionArn: string, error?: string, cause?: string): Execution {
+    const execution = this.describeExecution(executionArn);
+    if (execution.status === 'RUNNING') {
+      execution.error = error;
+      execution.cause = cause;
+      this.running.get(execution.name)?.abort();
+    }
+    return execution;
+  }
+
+  describeExecution(executionArn: string): Execution {
+    const execution = [...this.executions.values()].find((e) => e.executionArn === executionArn);
+    if (!execution) throw new ExecutionDoesNotExist(`Execution Does Not Exist: '${executionArn}'`);
+    return execution;
+  }
+
+  listExecutions(): Execution[] {
+    return [...this.executions.values()];
+  }
+
+  /** Resolves when every running execution has ended (and its end listeners ran). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Aborts every running execution and waits for them. */
+  async stopAll(): Promise<void> {
+    for (const r of this.running.values()) r.abort();
+    await this.idle();
+  }
+
+  private async end(execution: Execution, status: ExecutionStatus, details: Partial<Execution>): Promise<void> {
+    Object.assign(execution, { error: execution.error, cause: execution.cause }, details, { status, stopDate: new Date() });
+    this.log(`[sfn] ${execution.name} ${status}${execution.error ? ` (${execution.error})` : ''}`);
+    for (const listener of this.listeners) {
+      try {
+        await listener(execution);
+      } catch (error) {
+        this.log(`[sfn] ${execution.name} end listener failed: ${(error as Error).message}`);
+      }
+    }
+    this.running.delete(execution.name);
+  }
+
+  private async logTransitions(name: string, events: AsyncGenerator<any>): Promise<void> {
+    for await (const event of events) {
+      if (event.type === 'StateEntered') this.log(`[sfn] ${name} → ${event.state.name}`);
+      else if (event.type === 'StateRetried') this.log(`[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''}`);
+      else if (event.type === 'StateCaught') this.log(`[sfn] ${name}   ${event.state.name} caught ${event.error ?? event.Error ?? ''}`);
+    }
+  }
+}
+
+function ending(error: unknown): [ExecutionStatus, Partial<Execution>] {
+  if (error instanceof ExecutionAbortedError) return ['ABORTED', {}];
+  if (error instanceof ExecutionTimeoutError) return ['TIMED_OUT', { error: 'States.Timeout', cause: 'The execution timed out' }];
+  const cause = error instanceof ExecutionError ? (error.cause as Error) : (error as Error);
+  return ['FAILED', { error: cause?.name ?? 'Error', cause: cause?.message ?? String(error) }];
+}
+
+/** One local handler per Task state, chosen by its Resource, searched through Parallel and Map states too. */
+function taskHandlers(definition: any, client: ddb.DynamoDBClient, lambdas: Record<string, LambdaHandler>): Record<string, TaskHandler> {
+  const handlers: Record<string, TaskHandler> = {};
+  const visit = (states: Record<string, any>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task') handlers[name] = handlerFor(name, state.Resource, client, lambdas);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+      const processor = state.ItemProcessor ?? state.Iterator;
+      if (processor) visit(processor.States);
+    }
+  };
+  visit(definition.States);
+  return handlers;
+}
+
+function handlerFor(stateName: string, resource: string, client: ddb.DynamoDBClient, lambdas: Record<string, LambdaHandler>): TaskHandler {
+  let m = OPTIMIZED_DYNAMODB.exec(resource);
+  // Optimized integrations name errors "DynamoDB.<Exception>"; AWS SDK integrations "DynamoDb.<Exception>".
+  if (m) return dynamoDbCall(client, m[1], 'DynamoDB');
+  m = SDK_DYNAMODB.exec(resource);
+  if (m) return dynamoDbCall(client, m[1], 'DynamoDb');
+  if (LAMBDA_INVOKE.test(resource)) {
+    return async (params: { FunctionName: string; Payload?: unknown }) => {
+      const payload = await invokeLambda(lambdas, params.FunctionName, params.Payload);
+      return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+    };
+  }
+  if (LAMBDA_ARN.test(resource)) return (input) => invokeLambda(lambdas, resource, input);
+  return async () => {
+    throw new NamedError('States.Runtime', `State ${stateName}: resource ${resource} has no local implementation`);
+  };
+}
+
+function dynamoDbCall(client: ddb.DynamoDBClient, action: string, errorPrefix: string): TaskHandler {
+  const commandName = `${action[0].toUpperCase()}${action.slice(1)}Command` as keyof typeof ddb;
+  const Command = ddb[commandName] as unknown as new (input: unknown) => any;
+  if (typeof Command !== 'function') {
+    return async () => {
+      throw new NamedError('States.Runtime', `DynamoDB action ${action} is not supported locally`);
+    };
+  }
+  return async (params) => {
+    try {
+      const { $metadata: _metadata, ...output } = (await client.send(new Command(params))) as unknown as Record<string, unknown>;
+      return output;
+    } catch (error) {
+      const e = error as Error;
+      throw new NamedError(`${errorPrefix}.${e.name}`, e.message);
+    }
+  };
+}
+
+async function invokeLambda(lambdas: Record<string, LambdaHandler>, functionArn: string, payload: unknown): Promise<unknown> {
+  const handler = lambdas[functionArn];
+  if (!handler) throw new NamedError('Lambda.ResourceNotFoundException', `Function not found: ${functionArn}`);
+  try {
+    // Through JSON both ways, as the Lambda service does.
+    const result = await handler(JSON.parse(JSON.stringify(payload ?? {})));
+    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+  } catch (error) {
+    const e = error as Error;
+    // Step Functions reports a function error by its errorType, which Node.js runtimes take from error.name.
+    throw new NamedError(e?.name ?? 'Error', e?.message ?? String(error));
+  }
+}

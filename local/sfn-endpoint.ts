@@ -1,0 +1,106 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Execution, LocalStepFunctions } from './local-step-functions';
+
+/**
+ * A Step Functions endpoint on loopback speaking the service's JSON 1.0 protocol, for the operations this app uses
+ * (StartExecution, StopExecution) plus DescribeExecution and ListExecutions for inspection. The unchanged handler
+ * reaches it through the AWS SDK with AWS_ENDPOINT_URL_SFN, exactly as it reaches Step Functions in AWS.
+ */
+export interface SfnEndpoint {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+class ServiceError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export async function startSfnEndpoint(sfn: LocalStepFunctions, port = 0): Promise<SfnEndpoint> {
+  const server: Server = createServer((req, res) => void handle(sfn, req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const { port: actual } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function handle(sfn: LocalStepFunctions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
+  try {
+    const input = body ? JSON.parse(body) : {};
+    const output = operate(sfn, operation, input);
+    send(res, 200, output);
+  } catch (error) {
+    const e = error instanceof ServiceError ? error : new ServiceError((error as Error).name, (error as Error).message);
+    send(res, e.status, { __type: e.type, message: e.message });
+  }
+}
+
+function operate(sfn: LocalStepFunctions, operation: string, input: any): unknown {
+  const checkMachine = (arn: string) => {
+    if (arn !== sfn.stateMachineArn) throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+  };
+  switch (operation) {
+    case 'StartExecution': {
+      checkMachine(input.stateMachineArn);
+      if (!input.name) throw new ServiceError('ValidationException', 'name is required locally');
+      const e = sfn.startExecution(input.name, input.input ?? '{}');
+      return { executionArn: e.executionArn, startDate: seconds(e.startDate) };
+    }
+    case 'StopExecution': {
+      const e = sfn.stopExecution(input.executionArn, input.error, input.cause);
+      return { stopDate: seconds(e.stopDate ?? new Date()) };
+    }
+    case 'DescribeExecution':
+      return describe(sfn.describeExecution(input.executionArn));
+    case 'ListExecutions':
+      checkMachine(input.stateMachineArn);
+      return {
+        executions: sfn
+          .listExecutions()
+          .filter((e) => !input.statusFilter || e.status === input.statusFilter)
+          .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startDate) })),
+      };
+    default:
+      throw new ServiceError('UnknownOperationException', `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`);
+  }
+}
+
+function describe(e: Execution) {
+  return {
+    executionArn: e.executionArn,
+    stateMachineArn: e.stateMachineArn,
+    name: e.name,
+    status: e.status,
+    startDate: seconds(e.startDate),
+    stopDate: e.stopDate ? seconds(e.stopDate) : undefined,
+    input: e.input,
+    output: e.output,
+    error: e.error,
+    cause: e.cause,
+  };
+}
+
+/** The JSON protocol carries timestamps as epoch seconds. */
+function seconds(date: Date): number {
+  return date.getTime() / 1000;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.0', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
