@@ -65,6 +65,9 @@ export class LocalStepFunctions {
   private readonly executions = new Map<string, Execution>();
   private readonly running = new Map<string, { abort: () => void; done: Promise<void> }>();
   private readonly listeners: ExecutionEndListener[] = [];
+  /** Executions whose input matches a hold wait (RUNNING, before their first state) until released. */
+  private readonly holds: { field: string; value: string }[] = [];
+  private readonly held: { execution: Execution; begin: () => void }[] = [];
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
@@ -96,7 +99,43 @@ export class LocalStepFunctions {
       status: 'RUNNING',
     };
     this.executions.set(name, execution);
-    const run = this.machine.run(JSON.parse(input), {
+    const begin = () => this.begin(execution);
+    if (this.isHeld(execution)) {
+      this.held.push({ execution, begin });
+      this.log(`[sfn] ${name} started (held)`);
+    } else begin();
+    return execution;
+  }
+
+  /**
+   * Test and demo control, not a Step Functions API: executions whose input has `field` equal to `value` stay
+   * RUNNING before their first state until released, so a race can be observed without a clock.
+   */
+  hold(field: string, value: string): void {
+    this.holds.push({ field, value });
+  }
+
+  release(field: string, value: string): number {
+    const i = this.holds.findIndex((h) => h.field === field && h.value === value);
+    if (i >= 0) this.holds.splice(i, 1);
+    const ready = this.held.filter((h) => !this.isHeld(h.execution));
+    for (const h of ready) {
+      this.held.splice(this.held.indexOf(h), 1);
+      h.begin();
+    }
+    return ready.length;
+  }
+
+  private isHeld(execution: Execution): boolean {
+    if (this.holds.length === 0) return false;
+    const input = JSON.parse(execution.input) as Record<string, unknown>;
+    return this.holds.some((h) => input[h.field] === h.value);
+  }
+
+  private begin(execution: Execution): void {
+    const name = execution.name;
+    if (execution.status !== 'RUNNING') return;
+    const run = this.machine.run(JSON.parse(execution.input), {
       overrides: { taskResourceLocalHandlers: this.handlers },
       context: {
         Execution: { Id: execution.executionArn, Name: name },
@@ -116,7 +155,6 @@ export class LocalStepFunctions {
     );
     this.running.set(name, { abort: run.abort, done });
     this.log(`[sfn] ${name} started`);
-    return execution;
   }
 
   stopExecution(executionArn: string, error?: string, cause?: string): Execution {
@@ -124,7 +162,11 @@ export class LocalStepFunctions {
     if (execution.status === 'RUNNING') {
       execution.error = error;
       execution.cause = cause;
-      this.running.get(execution.name)?.abort();
+      const held = this.held.findIndex((h) => h.execution === execution);
+      if (held >= 0) {
+        this.held.splice(held, 1);
+        void this.end(execution, 'ABORTED', {});
+      } else this.running.get(execution.name)?.abort();
     }
     return execution;
   }
@@ -146,6 +188,8 @@ export class LocalStepFunctions {
 
   /** Aborts every running execution and waits for them. */
   async stopAll(): Promise<void> {
+    this.holds.length = 0;
+    for (const h of this.held.splice(0)) await this.end(h.execution, 'ABORTED', {});
     for (const r of this.running.values()) r.abort();
     await this.idle();
   }

@@ -74,6 +74,12 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
           .filter((e) => !input.statusFilter || e.status === input.statusFilter)
           .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startDate) })),
       };
+    // Local-only controls (see LocalStepFunctions.hold); no AWS SDK sends these.
+    case 'LocalHold':
+      sfn.hold(input.field, input.value);
+      return {};
+    case 'LocalRelease':
+      return { released: sfn.release(input.field, input.value) };
     default:
       throw new ServiceError('UnknownOperationException', `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`);
   }

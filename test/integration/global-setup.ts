@@ -1,1 +1,14 @@
-export default async function globalSetup(): Promise<void> {}
+import { startLocalSystem } from '../../local/system';
+
+/** Starts the local system once per test run (free loopback ports) and hands its addresses to the test workers. */
+export default async function globalSetup(): Promise<void> {
+  process.env.ANALYSIS_DELAY_MS ??= '1500';
+  process.env.ANALYSIS_FAIL_PATTERN ??= '^fail-';
+  const lines: string[] = [];
+  const system = await startLocalSystem({ port: 0, log: (line) => lines.push(line) });
+  (globalThis as { __LOCAL_SYSTEM__?: unknown }).__LOCAL_SYSTEM__ = { system, lines };
+  Object.assign(process.env, system.environment, {
+    LOCAL_API_URL: system.apiUrl,
+    LOCAL_CDK_OUT: system.cdkOut,
+  });
+}

@@ -1,0 +1,59 @@
+import { env, eventually, executionsOf, getTask, itemsOf, post, uniqueTenant } from './support';
+
+describe('the synthesized workflow on the local runner', () => {
+  test('a task runs not_started -> running -> completed and frees its video; the next POST creates a new task', async () => {
+    const tenant = uniqueTenant('complete');
+    const first = await post(tenant, 'movie.mp4');
+    expect(first.status).toBe(201);
+    const id = first.body.task_id;
+
+    const running = await eventually(async () => {
+      const t = await getTask(tenant, id);
+      return t.body.status === 'running' ? t.body : undefined;
+    }, 10_000, 'running');
+    expect(running.started_at).toEqual(expect.any(String));
+
+    const done = await eventually(async () => {
+      const t = await getTask(tenant, id);
+      return t.body.status === 'completed' ? t.body : undefined;
+    }, 20_000, 'completed');
+    expect(done).toMatchObject({ task_id: id, tenant_id: tenant, video_filename: 'movie.mp4', result: { placeholder: true } });
+    expect(Date.parse(done.finished_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at));
+
+    const items = await itemsOf(tenant);
+    expect(items.filter((i) => i.item_type === 'active')).toHaveLength(0);
+    const final = items.find((i) => i.pk === `TASK#${id}`);
+    expect(final).toMatchObject({ item_type: 'final', status: 'completed' });
+    // The finished record expires by TTL after the retention period.
+    expect(final!.expires_at).toBeGreaterThan(Date.now() / 1000 + 29 * 86400);
+
+    const second = await post(tenant, 'movie.mp4');
+    expect(second.status).toBe(201);
+    expect(second.body.task_id).not.toBe(id);
+    const executions = await executionsOf(tenant);
+    expect(executions.find((e) => e.name === id)?.status).toBe('SUCCEEDED');
+  });
+
+  test('a failing analysis ends the task failed, with the error, and frees the video', async () => {
+    const tenant = uniqueTenant('fail');
+    // The placeholder rejects names matching ANALYSIS_FAIL_PATTERN (set to ^fail- for the test run).
+    const first = await post(tenant, 'fail-broken.mp4');
+    expect(first.status).toBe(201);
+    const id = first.body.task_id;
+
+    const failed = await eventually(async () => {
+      const t = await getTask(tenant, id);
+      return t.body.status === 'failed' ? t.body : undefined;
+    }, 20_000, 'failed');
+    expect(failed.error).toEqual({ error: 'AnalysisRejected', cause: expect.stringContaining('fail-broken.mp4') });
+    expect((await itemsOf(tenant)).filter((i) => i.item_type === 'active')).toHaveLength(0);
+
+    const again = await post(tenant, 'fail-broken.mp4');
+    expect(again.status).toBe(201);
+    expect(again.body.task_id).not.toBe(id);
+  });
+
+  test('the local state machine is the synthesized one', () => {
+    expect(env.stateMachineArn).toMatch(/:stateMachine:AnalysisStateMachine/);
+  });
+});

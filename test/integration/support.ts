@@ -1,0 +1,112 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { randomUUID } from 'node:crypto';
+
+/** Addresses of the local system started by global-setup.ts (loopback only). */
+export const env = {
+  apiUrl: required('LOCAL_API_URL'),
+  dynamoDbEndpoint: required('AWS_ENDPOINT_URL_DYNAMODB'),
+  sfnEndpoint: required('AWS_ENDPOINT_URL_SFN'),
+  tableName: required('TABLE_NAME'),
+  stateMachineArn: required('STATE_MACHINE_ARN'),
+  cdkOut: required('LOCAL_CDK_OUT'),
+};
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: integration tests run under jest's integration project (global-setup.ts).`);
+  return value;
+}
+
+export const dynamodb = new DynamoDBClient({ endpoint: env.dynamoDbEndpoint });
+export const doc = DynamoDBDocumentClient.from(dynamodb);
+export const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
+
+/** A tenant no other test uses, so tests can share one table and one state machine. */
+export function uniqueTenant(label: string): string {
+  return `${label}-${randomUUID().slice(0, 8)}`;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export async function call(method: string, path: string, body?: unknown): Promise<Answer> {
+  const res = await fetch(`${env.apiUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export const post = (tenant_id: string, video_filename: string) => call('POST', '/api/v1/track', { tenant_id, video_filename });
+export const getTask = (tenant: string, id: string) => call('GET', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
+export const getActive = (tenant: string, video: string) =>
+  call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}&video_filename=${encodeURIComponent(video)}`);
+export const cancel = (tenant: string, id: string) => call('DELETE', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
+
+/** Every item of a tenant (active items, links and final records). */
+export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
+  const items: Record<string, any>[] = [];
+  let ExclusiveStartKey: Record<string, any> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({ TableName: env.tableName, FilterExpression: 'tenant_id = :t', ExpressionAttributeValues: { ':t': tenant }, ExclusiveStartKey, ConsistentRead: true }),
+    );
+    items.push(...(page.Items ?? []));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return items;
+}
+
+/** Executions of the local state machine whose input names this tenant. */
+export async function executionsOf(tenant: string) {
+  const all = await sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn }));
+  const described = await Promise.all(
+    (all.executions ?? []).map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))),
+  );
+  return described.filter((d) => JSON.parse(d.input ?? '{}').tenant_id === tenant);
+}
+
+/** Local-only control of the runner: executions for this tenant wait before their first state until released. */
+async function control(operation: 'LocalHold' | 'LocalRelease', tenant: string): Promise<void> {
+  const res = await fetch(env.sfnEndpoint, {
+    method: 'POST',
+    headers: { 'x-amz-target': `AWSStepFunctions.${operation}`, 'content-type': 'application/x-amz-json-1.0' },
+    body: JSON.stringify({ field: 'tenant_id', value: tenant }),
+  });
+  if (!res.ok) throw new Error(`${operation} failed: ${res.status} ${await res.text()}`);
+}
+export const holdExecutions = (tenant: string) => control('LocalHold', tenant);
+export const releaseExecutions = (tenant: string) => control('LocalRelease', tenant);
+
+/** Polls until check() returns a value (not undefined), or fails after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return results;
+}
