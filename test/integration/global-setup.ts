@@ -4,6 +4,8 @@ import { startLocalSystem } from '../../local/system';
 export default async function globalSetup(): Promise<void> {
   process.env.ANALYSIS_DELAY_MS ??= '1500';
   process.env.ANALYSIS_FAIL_PATTERN ??= '^fail-';
+  // The scenarios provoke warnings on purpose (re-drives, lease takeovers); keep the test output for failures.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const lines: string[] = [];
   const system = await startLocalSystem({ port: 0, log: (line) => lines.push(line) });
   (globalThis as { __LOCAL_SYSTEM__?: unknown }).__LOCAL_SYSTEM__ = { system, lines };
