@@ -189,3 +189,45 @@ describe('cdk-nag AwsSolutions', () => {
     expect(report.success).toBe(true);
   });
 });
+
+describe('finalizer (executions that end outside the Catch)', () => {
+  test('an EventBridge rule on this state machine\'s FAILED, TIMED_OUT and ABORTED executions targets the finalizer, with a DLQ', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^AnalysisStateMachine') }] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FinalizerFunction'), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^FinalizerDeadLetterQueue'), 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 86400 },
+        }),
+      ],
+    });
+  });
+
+  test('the finalizer may only read and finish tasks: GetItem, PutItem, DeleteItem on the table', () => {
+    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('FinalizerFunctionServiceRole'))![1];
+    const statements = policy.Properties.PolicyDocument.Statement as any[];
+    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).filter((a: string) => !a.startsWith('xray:'));
+    expect(actions.sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem']);
+  });
+
+  test('the state machine role may update, put and delete items of the table and invoke the Analyse function', () => {
+    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('AnalysisStateMachineRole'))![1];
+    const actions = (policy.Properties.PolicyDocument.Statement as any[])
+      .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+      .filter((a: string) => /^(dynamodb|lambda):/.test(a));
+    expect(new Set(actions)).toEqual(new Set(['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'lambda:InvokeFunction']));
+  });
+});
+
+describe('cdk-nag catches what it should', () => {
+  test('an unacknowledged finding fails the check', () => {
+    const s = new Stack();
+    new dynamodb.Table(s, 'NoPitr', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    expect(new AwsSolutionsChecks().validateScope(s).success).toBe(false);
+  });
+});

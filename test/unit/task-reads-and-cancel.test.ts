@@ -1,0 +1,157 @@
+import 'aws-sdk-client-mock-jest';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { SFNServiceException, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { finalizeExecution } from '../../lambda/finalizer/finalizer';
+import { request } from '../support/events';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
+
+const ID = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
+const KEY = 'ACTIVE#7#tenant1#test.mp4';
+const LINK = { pk: `TASK#${ID}`, item_type: 'link', task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: '2026-11-28T11:00:00.000Z', task_key: KEY, expires_at: 1 };
+const ACTIVE = {
+  pk: KEY,
+  item_type: 'active',
+  task_id: ID,
+  tenant_id: 'tenant1',
+  video_filename: 'test.mp4',
+  status: 'running',
+  created_at: '2026-11-28T11:00:00.000Z',
+  updated_at: '2026-11-28T11:00:01.000Z',
+  started_at: '2026-11-28T11:00:01.000Z',
+  lease_expires_at: 2_000_000_000,
+  retain_until: 2_100_000_000,
+};
+const FINAL = { ...ACTIVE, pk: `TASK#${ID}`, item_type: 'final', status: 'completed', finished_at: '2026-11-28T11:00:03.000Z', result: '{"score":1}', expires_at: 2_100_000_000 };
+
+describe('GET /api/v1/track/{task_id}', () => {
+  test('an active task: its link, then the active item, both strongly consistent', async () => {
+    const { handle, ddb } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+
+    const res = await handle(request('GET', `/api/v1/track/${ID}?tenant_id=tenant1`));
+
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body as string)).toEqual({
+      task_id: ID,
+      tenant_id: 'tenant1',
+      video_filename: 'test.mp4',
+      status: 'running',
+      created_at: ACTIVE.created_at,
+      updated_at: ACTIVE.updated_at,
+      started_at: ACTIVE.started_at,
+    });
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 2);
+    for (const call of ddb.commandCalls(GetCommand)) expect(call.args[0].input).toMatchObject({ TableName: TABLE, ConsistentRead: true });
+  });
+
+  test('a finished task: one read of its final record, result parsed', async () => {
+    const { handle, ddb } = mockedHandler();
+    ddb.on(GetCommand).resolves({ Item: FINAL });
+    const res = await handle(request('GET', `/api/v1/track/${ID}?tenant_id=tenant1`));
+    expect(JSON.parse(res.body as string)).toMatchObject({ status: 'completed', result: { score: 1 }, finished_at: FINAL.finished_at });
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+  });
+
+  test('another tenant\'s task is 404, like an unknown one', async () => {
+    const { handle, ddb } = mockedHandler();
+    ddb.on(GetCommand).resolves({ Item: FINAL });
+    const res = await handle(request('GET', `/api/v1/track/${ID}?tenant_id=tenant2`));
+    expect(res.statusCode).toBe(404);
+    expect(res.body).not.toContain('tenant1');
+  });
+
+  test('a malformed id is 404 without any AWS call; a missing tenant is 400', async () => {
+    const { handle, ddb } = mockedHandler();
+    expect((await handle(request('GET', '/api/v1/track/abc?tenant_id=t'))).statusCode).toBe(404);
+    const missing = await handle(request('GET', `/api/v1/track/${ID}`));
+    expect(missing.statusCode).toBe(400);
+    expect(JSON.parse(missing.body as string).detail).toBe('tenant_id is required');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('DELETE /api/v1/track/{task_id}', () => {
+  test('cancels: one transaction conditional on the status read, then StopExecution of the task\'s execution', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+    ddb.on(TransactWriteCommand).resolves({});
+    sfn.on(StopExecutionCommand).resolves({ stopDate: NOW });
+
+    const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
+
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body as string)).toMatchObject({ status: 'cancelled', finished_at: NOW.toISOString(), started_at: ACTIVE.started_at });
+    const [put, del] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+    expect(put.Put!.Item).toMatchObject({ pk: `TASK#${ID}`, status: 'cancelled', expires_at: ACTIVE.retain_until });
+    expect(del.Delete!.ExpressionAttributeValues).toEqual({ ':task_id': ID, ':expected': 'running' });
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
+      executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${ID}`,
+    });
+  });
+
+  test('StopExecution failing does not undo the cancel: 200 and a warning', async () => {
+    const { handle, ddb, sfn, lines } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+    ddb.on(TransactWriteCommand).resolves({});
+    sfn.on(StopExecutionCommand).rejects(new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'x' }));
+    const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
+    expect(res.statusCode).toBe(200);
+    expect(lines.some((l) => l.level === 'warn' && /could not stop/.test(l.message))).toBe(true);
+  });
+
+  test('a task that completes between the read and the cancel: the transaction is refused, re-read, 409', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolvesOnce({ Item: LINK }).resolves({ Item: FINAL });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] }));
+
+    const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
+
+    expect(res.statusCode).toBe(409);
+    expect(JSON.parse(res.body as string)).toMatchObject({ task_id: ID, task_status: 'completed' });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('cancelling a cancelled task answers 200 with it, and writes nothing', async () => {
+    const { handle, ddb } = mockedHandler();
+    ddb.on(GetCommand).resolves({ Item: { ...FINAL, status: 'cancelled' } });
+    const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
+    expect(res.statusCode).toBe(200);
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+});
+
+describe('finalizer event mapping', () => {
+  const event = (status: string, error: string | null = null) => ({
+    detail: {
+      executionArn: 'arn',
+      status,
+      error,
+      cause: 'c',
+      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: ACTIVE.created_at, retain_until: 1, task_key: KEY }),
+    },
+  });
+
+  test.each([
+    ['TIMED_OUT', null, 'failed', 'States.Timeout'],
+    ['FAILED', 'States.Runtime', 'failed', 'States.Runtime'],
+    ['ABORTED', null, 'cancelled', 'ExecutionAborted'],
+  ])('%s ends the task %s', async (status, error, expected, errorName) => {
+    const { service, ddb } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+    ddb.on(TransactWriteCommand).resolves({});
+    const result = await finalizeExecution(service, event(status, error));
+    expect(result).toMatchObject({ outcome: 'finalized', task: { status: expected, error: { error: errorName } } });
+  });
+
+  test('SUCCEEDED needs no repair and reads nothing', async () => {
+    const { service, ddb } = mockedHandler();
+    expect(await finalizeExecution(service, event('SUCCEEDED'))).toMatchObject({ outcome: 'ignored' });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
