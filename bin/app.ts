@@ -14,6 +14,14 @@ function numberContext(name: string): number | undefined {
   return value;
 }
 
+/** A comma-separated context value (`-c name=a,b`) or a JSON list in cdk.json. */
+function stringListContext(name: string): string[] | undefined {
+  const raw: unknown = app.node.tryGetContext(name);
+  if (raw === undefined || raw === '') return undefined;
+  const list = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+  return list.map((s) => s.trim()).filter(Boolean);
+}
+
 const removal: unknown = app.node.tryGetContext('removalPolicy') ?? 'retain';
 if (removal !== 'retain' && removal !== 'destroy') {
   throw new Error(`Context "removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(removal)}.`);
@@ -29,6 +37,8 @@ new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
   workflowTimeout: minutes === undefined ? undefined : Duration.minutes(minutes),
   taskRetention: days === undefined ? undefined : Duration.days(days),
   redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
+  corsAllowOrigins: stringListContext('corsAllowOrigins'),
+  localEndpoints: ['true', true].includes(app.node.tryGetContext('localEndpoints')),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
 });

@@ -105,6 +105,10 @@ export class AnalysisWorkflow extends Construct {
       resultPath: '$.run',
     });
 
+    // Losing the condition is final (cancelled, finished or replaced); anything else (throttling) is worth retrying.
+    markRunning.addRetry({ errors: ['DynamoDB.ConditionalCheckFailedException'], maxAttempts: 0 });
+    markRunning.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
+
     const analyse = new tasks.LambdaInvoke(this, 'Analyse', {
       lambdaFunction: this.analyseFunction,
       payloadResponseOnly: true,

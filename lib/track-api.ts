@@ -28,6 +28,12 @@ export interface TrackApiProps {
    */
   readonly throttleBurstLimit?: number;
   /**
+   * Browser origins allowed to call the API (CORS), e.g. `https://app.example.com`.
+   *
+   * @default - no CORS: only same-origin and non-browser clients
+   */
+  readonly corsAllowOrigins?: string[];
+  /**
    * Removal policy of the API's log groups.
    *
    * @default RemovalPolicy.RETAIN
@@ -89,6 +95,15 @@ export class TrackApi extends Construct {
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'Idempotent video-analysis tasks',
       createDefaultStage: false,
+      corsPreflight: props.corsAllowOrigins?.length
+        ? {
+            allowOrigins: props.corsAllowOrigins,
+            allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.DELETE],
+            allowHeaders: ['content-type'],
+            exposeHeaders: ['location', 'retry-after'],
+            maxAge: Duration.hours(1),
+          }
+        : undefined,
     });
     new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,

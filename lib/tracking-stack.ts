@@ -36,11 +36,31 @@ export interface TrackingStackProps extends StackProps {
    * @default Duration.minutes(5)
    */
   readonly leaseMargin?: Duration;
+  /**
+   * Browser origins allowed to call the API (CORS).
+   *
+   * @default - none
+   */
+  readonly corsAllowOrigins?: string[];
+  /**
+   * Declare AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SFN in the functions' environment, pointing at the
+   * containers of the `sam local invoke` setup (see README). `sam local invoke --env-vars` can only override
+   * variables the template declares. Never deploy a template synthesized with this.
+   *
+   * @default false
+   */
+  readonly localEndpoints?: boolean;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
   readonly throttleBurstLimit?: number;
 }
+
+/** Where the `sam local invoke` setup's containers answer, on its Docker network (README, "sam local invoke"). */
+export const SAM_LOCAL_ENDPOINTS = {
+  AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000',
+  AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
+};
 
 /** The whole backend: table, analysis workflow, finalizer and HTTP API. */
 export class TrackingStack extends Stack {
@@ -66,6 +86,7 @@ export class TrackingStack extends Stack {
       REDRIVE_GRACE_SECONDS: String((props.redriveGrace ?? Duration.seconds(10)).toSeconds()),
       LEASE_MARGIN_SECONDS: String((props.leaseMargin ?? Duration.minutes(5)).toSeconds()),
       TASK_RETENTION_DAYS: String(retention.toDays()),
+      ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
     };
     this.api = new TrackApi(this, 'Track', {
       table: this.table.table,
@@ -73,6 +94,7 @@ export class TrackingStack extends Stack {
       serviceEnvironment,
       throttleRateLimit: props.throttleRateLimit,
       throttleBurstLimit: props.throttleBurstLimit,
+      corsAllowOrigins: props.corsAllowOrigins,
       removalPolicy,
     });
     this.finalizer = new TaskFinalizer(this, 'Finalizer', {

@@ -231,3 +231,26 @@ describe('cdk-nag catches what it should', () => {
     expect(new AwsSolutionsChecks().validateScope(s).success).toBe(false);
   });
 });
+
+describe('CORS', () => {
+  test('off by default; corsAllowOrigins enables a preflight for exactly those origins', () => {
+    expect(template.findResources('AWS::ApiGatewayV2::Api', { Properties: { CorsConfiguration: Match.anyValue() } })).toEqual({});
+    const t = Template.fromStack(new TrackingStack(new App(), 'Cors', { corsAllowOrigins: ['https://app.example.com'] }));
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'], AllowMethods: ['GET', 'POST', 'DELETE'] }),
+    });
+  });
+});
+
+describe('sam local invoke support', () => {
+  test('the deployable template never points the SDK at local endpoints', () => {
+    expect(JSON.stringify(json)).not.toMatch(/AWS_ENDPOINT_URL/);
+  });
+
+  test('localEndpoints declares the endpoint variables so `sam local invoke --env-vars` can set them', () => {
+    const t = Template.fromStack(new TrackingStack(new App(), 'Sam', { localEndpoints: true }));
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000', AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083' }) },
+    });
+  });
+});

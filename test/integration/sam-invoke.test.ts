@@ -98,3 +98,39 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
     expect(res.headers.Allow).toBe('GET, POST');
   });
 });
+
+describe('npm run sam:prepare', () => {
+  test('creates the table from a template synthesized with localEndpoints and writes the --env-vars file', async () => {
+    // GIVEN a cloud assembly synthesized for sam local invoke
+    const { App } = await import('aws-cdk-lib');
+    const { TrackingStack } = await import('../../lib/tracking-stack');
+    const { samPrepare } = await import('../../local/sam-prepare');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const outdir = mkdtempSync(path.join(PROJECT_ROOT, 'cdk.out.sam-'));
+    try {
+      const app = new App({ outdir });
+      new TrackingStack(app, STACK_NAME, { localEndpoints: true });
+      app.synth();
+
+      // WHEN
+      const { env: vars } = await samPrepare({ cdkOut: outdir, dynamodbEndpoint: env.dynamoDbEndpoint });
+
+      // THEN
+      const [id] = Object.keys(vars).filter((k) => k.startsWith('TrackHandler'));
+      expect(vars[id]).toEqual({
+        TABLE_NAME: env.tableName,
+        STATE_MACHINE_ARN: env.stateMachineArn,
+        AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000',
+        AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
+      });
+      expect(JSON.parse(readFileSync(path.join(outdir, 'sam-env.json'), 'utf8'))).toEqual(vars);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  test('refuses a template synthesized without localEndpoints, saying how to fix it', async () => {
+    const { samPrepare } = await import('../../local/sam-prepare');
+    await expect(samPrepare({ cdkOut: env.cdkOut, dynamodbEndpoint: env.dynamoDbEndpoint })).rejects.toThrow(/cdk synth -c localEndpoints=true/);
+  });
+});
