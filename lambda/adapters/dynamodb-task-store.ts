@@ -85,10 +85,7 @@ export class DynamoDbTaskStore implements TaskStore {
           Item: {
             [Attr.pk]: taskRecordKey(task.taskId),
             [Attr.itemType]: ItemType.Link,
-            [Attr.taskId]: task.taskId,
-            [Attr.tenantId]: task.tenantId,
-            [Attr.videoFilename]: task.videoFilename,
-            [Attr.createdAt]: task.createdAt,
+            ...identityAttributes(task),
             [Attr.taskKey]: taskKey,
             // An orphaned link expires with the task it points to.
             [Attr.expiresAt]: task.retainUntil,
@@ -213,14 +210,28 @@ function toActiveItem(task: ActiveTask, taskKey: string): Item {
   return {
     [Attr.pk]: taskKey,
     [Attr.itemType]: ItemType.Active,
+    ...statusAttributes(task),
+    [Attr.leaseExpiresAt]: task.leaseExpiresAt,
+    [Attr.retainUntil]: task.retainUntil,
+  };
+}
+
+/** What names a task; every item kind carries it. */
+function identityAttributes(task: Task): Item {
+  return {
     [Attr.taskId]: task.taskId,
     [Attr.tenantId]: task.tenantId,
     [Attr.videoFilename]: task.videoFilename,
-    [Attr.status]: task.status,
     [Attr.createdAt]: task.createdAt,
+  };
+}
+
+function statusAttributes(task: Task): Item {
+  return {
+    ...identityAttributes(task),
+    [Attr.status]: task.status,
     [Attr.updatedAt]: task.updatedAt,
-    [Attr.leaseExpiresAt]: task.leaseExpiresAt,
-    [Attr.retainUntil]: task.retainUntil,
+    [Attr.startedAt]: task.startedAt,
   };
 }
 
@@ -236,13 +247,7 @@ function toFinalItem(task: Task, expiresAt: number): Item {
   return {
     [Attr.pk]: taskRecordKey(task.taskId),
     [Attr.itemType]: ItemType.Final,
-    [Attr.taskId]: task.taskId,
-    [Attr.tenantId]: task.tenantId,
-    [Attr.videoFilename]: task.videoFilename,
-    [Attr.status]: task.status,
-    [Attr.createdAt]: task.createdAt,
-    [Attr.updatedAt]: task.updatedAt,
-    [Attr.startedAt]: task.startedAt,
+    ...statusAttributes(task),
     [Attr.finishedAt]: task.finishedAt,
     [Attr.result]: task.result === undefined ? undefined : JSON.stringify(task.result),
     [Attr.error]: task.error,
