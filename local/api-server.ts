@@ -11,6 +11,22 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/** Fails fast, before minutes of setup, when the API port is taken. */
+export async function checkPortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? portInUse(port) : error),
+    );
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+function portInUse(port: number): LocalSetupError {
+  return new LocalSetupError(`Port ${port} is already in use. Stop what uses it or start with PORT=<another port> npm start.`);
+}
+
 /** API Gateway's own payload limit; the handler enforces the API's smaller one. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 
@@ -22,7 +38,7 @@ export async function startApiServer(handler: ApiHandler, port: number, log: (li
   const server: Server = createServer((req, res) => void serve(handler, req, res, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new LocalSetupError(`Port ${port} is already in use. Stop what uses it or start with PORT=<another port> npm start.`) : error),
+      reject(error.code === 'EADDRINUSE' ? portInUse(port) : error),
     );
     server.listen(port, '127.0.0.1', () => resolve());
   });

@@ -28,7 +28,8 @@ function bundledDynamoDbLocal(): string {
   return path.join(libDir, versions[versions.length - 1]);
 }
 
-function checkJava(): void {
+/** Fails with install instructions when Java 17+ is missing. */
+export function checkJava(): void {
   const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
   if (result.error || result.status !== 0) {
     throw new LocalSetupError(

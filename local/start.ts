@@ -1,3 +1,4 @@
+import { checkPortFree } from './api-server';
 import { LocalSetupError } from './errors';
 import { startLocalSystem } from './system';
 
@@ -8,6 +9,7 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LocalSetupError(`PORT must be a TCP port number, got "${process.env.PORT}".`);
 
+  await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
   const system = await startLocalSystem({ port, dataDir: process.env.DATA_DIR || undefined });
   console.log(`[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`);

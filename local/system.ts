@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
-import { createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
+import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
 import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
 import { type Execution, LocalStepFunctions } from './local-step-functions';
@@ -90,6 +90,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const s of stops.reverse()) await s().catch((e: Error) => log(`[local] stop: ${e.message}`));
     stops.length = 0;
   };
+  checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
     const [, dynamo] = await Promise.all([synth(cdkOut, log), startDynamoDbLocal({ dataDir: options.dataDir })]);
