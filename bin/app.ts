@@ -43,5 +43,5 @@ new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
   throttleBurstLimit: numberContext('throttleBurstLimit'),
 });
 
-// Any unacknowledged AwsSolutions finding stops synthesis; acknowledgements carry their reason (lib/nag-acknowledgements.ts).
+// Any unacknowledged AwsSolutions finding stops synthesis; each acknowledgement sits beside its construct in lib/, with its reason.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -87,7 +87,8 @@ export class AnalysisWorkflow extends Construct {
       table,
       key: { [Attr.pk]: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.task_key')) },
       updateExpression: 'SET #status = :running, #started_at = :now, #updated_at = :now',
-      conditionExpression: '#task_id = :task_id AND #status = :not_started',
+      // `running` too: a retry after an update that landed (answer lost) must not look like a lost task.
+      conditionExpression: '#task_id = :task_id AND #status IN (:not_started, :running)',
       expressionAttributeNames: {
         '#status': Attr.status,
         '#task_id': Attr.taskId,
@@ -177,8 +178,15 @@ export class AnalysisWorkflow extends Construct {
         },
         resultPath: sfn.JsonPath.DISCARD,
       });
-      // A transaction cancelled by a concurrent write is tried once more; by then the conditions tell the truth.
-      step.addRetry({ errors: ['DynamoDb.TransactionCanceledException'], maxAttempts: 1, interval: Duration.seconds(1) });
+      // Cancelled by a failed condition (the task already ended) or by a conflicting write: try again a few times;
+      // CheckStillActive then tells which it was.
+      step.addRetry({
+        errors: ['DynamoDb.TransactionCanceledException'],
+        maxAttempts: 3,
+        interval: Duration.seconds(1),
+        backoffRate: 2,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
       step.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
       return step;
     };
@@ -202,13 +210,36 @@ export class AnalysisWorkflow extends Construct {
     // The task was cancelled, finished or replaced meanwhile: its end is already recorded.
     const noLongerActive = new sfn.Succeed(this, 'NoLongerActive');
     const alreadyFinished = new sfn.Succeed(this, 'AlreadyFinished');
+    // A finishing transaction kept being cancelled. If the task is still this execution's, its end is not recorded:
+    // fail the execution so the finalizer (EventBridge) records it and frees the video.
+    const checkStillActive = new tasks.DynamoGetItem(this, 'CheckStillActive', {
+      table,
+      key: { [Attr.pk]: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.task_key')) },
+      consistentRead: true,
+      resultPath: '$.check',
+    });
+    const finishNotRecorded = new sfn.Fail(this, 'FinishNotRecorded', {
+      error: 'FinishNotRecorded',
+      cause: 'The task is still active but its end could not be written; the finalizer records it.',
+    });
+    checkStillActive.next(
+      new sfn.Choice(this, 'StillThisTask')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent(`$.check.Item.${Attr.taskId}.S`),
+            sfn.Condition.stringEqualsJsonPath(`$.check.Item.${Attr.taskId}.S`, '$.task_id'),
+          ),
+          finishNotRecorded,
+        )
+        .otherwise(alreadyFinished),
+    );
 
     markRunning.addCatch(noLongerActive, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: '$.error' });
     markRunning.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     analyse.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    markCompleted.addCatch(alreadyFinished, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+    markCompleted.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
     markCompleted.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    markFailed.addCatch(alreadyFinished, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+    markFailed.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
 
     const definition = markRunning.next(analyse).next(markCompleted).next(new sfn.Succeed(this, 'Done'));
 

@@ -19,9 +19,17 @@ export const ROUTES = [
 export function matchRoute(path: string): { routePath: string; pathParameters?: Record<string, string> } | undefined {
   for (const route of ROUTES) {
     const m = route.pattern.exec(path);
-    if (m) return { routePath: route.template, pathParameters: 'param' in route ? { [route.param]: decodeURIComponent(m[1]) } : undefined };
+    if (m) return { routePath: route.template, pathParameters: 'param' in route ? { [route.param]: safeDecode(m[1]) } : undefined };
   }
   return undefined;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** Builds the API Gateway HTTP API payload format 2.0 event that the handler receives in Lambda. */

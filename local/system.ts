@@ -121,6 +121,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       AWS_ENDPOINT_URL_SFN: sfnEndpoint.url,
       // Powertools' JSON lines stay for warnings and errors; the server prints one readable line per request.
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      // No CloudWatch locally: metrics would only be EMF lines on stdout.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...trackFunctionEnvironment(functions),
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.

@@ -13,14 +13,20 @@ const UNAVAILABLE_NAMES = new Set([
   'TimeoutError',
   'RequestTimeout',
   'RequestTimeoutException',
+  // A conflicting transaction on the same item; the SDK does not retry it.
+  'TransactionConflictException',
 ]);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Reasons a transaction is cancelled that a later retry can fix. */
+const UNAVAILABLE_CANCELLATION_CODES = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded', 'TransactionConflict']);
 
 interface AwsLikeError {
   name?: string;
   code?: string;
   $metadata?: { httpStatusCode?: number };
   $retryable?: unknown;
+  CancellationReasons?: { Code?: string }[];
 }
 
 /** True for failures a later retry can fix: throttling, 5xx, timeouts, a connection that failed. */
@@ -31,7 +37,8 @@ export function isUnavailable(error: unknown): boolean {
     UNAVAILABLE_NAMES.has(e.name ?? '') ||
     NETWORK_CODES.has(e.code ?? '') ||
     (e.$metadata?.httpStatusCode ?? 0) >= 500 ||
-    Boolean(e.$retryable)
+    Boolean(e.$retryable) ||
+    (e.CancellationReasons ?? []).some((r) => UNAVAILABLE_CANCELLATION_CODES.has(r.Code ?? ''))
   );
 }
 

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { TaskAlreadyActive, TaskNotInExpectedState } from '../core/errors';
+import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../core/errors';
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../core/task';
 import { translate } from './aws-errors';
@@ -50,30 +50,94 @@ export class DynamoDbTaskStore implements TaskStore {
 
   async claim(task: ActiveTask): Promise<ClaimResult> {
     const taskKey = this.keyOf(task.tenantId, task.videoFilename);
+    const now = epochSeconds(task.createdAt);
     for (let attempt = 1; ; attempt++) {
       try {
-        const out = await this.doc.send(
+        await this.doc.send(
           new PutCommand({
             TableName: this.tableName,
             Item: toActiveItem(task, taskKey),
-            // The single point where the race is decided. An expired lease may be taken over.
-            ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
-            ExpressionAttributeNames: { '#pk': Attr.pk, '#lease': Attr.leaseExpiresAt },
-            ExpressionAttributeValues: { ':now': epochSeconds(task.createdAt) },
-            ReturnValues: 'ALL_OLD',
+            // The single point where the race is decided.
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': Attr.pk },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
-        return { taskKey, replaced: out.Attributes ? fromActiveItem(out.Attributes) : undefined };
+        return { taskKey };
       } catch (error) {
+        const retry = attempt < MAX_CLAIM_ATTEMPTS;
+        // A finishing transaction on this item is in flight; it resolves in milliseconds.
+        if ((error as Error).name === 'TransactionConflictException' && retry) continue;
         if (!isConditionFailure(error)) throw translate(error, 'dynamodb', 'PutItem');
         // lib-dynamodb leaves error.Item marshalled (DynamoDB JSON).
         const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-        const winner = raw ? unmarshall(raw) : await this.getItem(taskKey);
-        if (winner) throw new TaskAlreadyActive(fromActiveItem(winner));
-        // Only without Item: the winner finished between our put and our read. Try to claim again.
-        if (attempt >= MAX_CLAIM_ATTEMPTS) throw error;
+        const item = raw ? unmarshall(raw) : await this.getItem(taskKey);
+        if (item) {
+          const winner = fromActiveItem(item);
+          if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) throw new TaskAlreadyActive(winner);
+          if (await this.takeOver(task, taskKey, winner)) return { taskKey, replaced: winner };
+        }
+        // The item changed under us (the winner finished, or another request took the lease over): look again.
+        if (!retry) throw new DependencyUnavailable('dynamodb', 'PutItem', { cause: error });
       }
+    }
+  }
+
+  /**
+   * Lease of last resort: in one transaction, replace an active task whose lease has expired and record it failed.
+   * @returns false when the item changed meanwhile (the caller looks again).
+   */
+  private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask): Promise<boolean> {
+    const at = task.createdAt;
+    const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
+    const final: Task = { ...withoutStoreTimes(expired), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toActiveItem(task, taskKey),
+                ConditionExpression: '#task_id = :expired_id AND #lease < :now',
+                ExpressionAttributeNames: { '#task_id': Attr.taskId, '#lease': Attr.leaseExpiresAt },
+                ExpressionAttributeValues: { ':expired_id': expired.taskId, ':now': epochSeconds(at) },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: toFinalItem(final, expired.retainUntil),
+                ConditionExpression: 'attribute_not_exists(#status)',
+                ExpressionAttributeNames: { '#status': Attr.status },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isTransactionLost(e)) return false;
+      throw translate(e, 'dynamodb', 'TransactWriteItems');
+    }
+  }
+
+  async renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [Attr.pk]: this.keyOf(task.tenantId, task.videoFilename) },
+          UpdateExpression: 'SET #lease = :lease',
+          ConditionExpression: '#task_id = :task_id AND #status = :not_started',
+          ExpressionAttributeNames: { '#lease': Attr.leaseExpiresAt, '#task_id': Attr.taskId, '#status': Attr.status },
+          ExpressionAttributeValues: { ':lease': leaseExpiresAt, ':task_id': task.taskId, ':not_started': TaskStatus.NotStarted },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw translate(error, 'dynamodb', 'UpdateItem');
     }
   }
 
@@ -138,25 +202,8 @@ export class DynamoDbTaskStore implements TaskStore {
       );
       return final;
     } catch (error) {
-      if ((error as Error).name === 'TransactionCanceledException') throw new TaskNotInExpectedState(finish.task.taskId);
+      if (isTransactionLost(error)) throw new TaskNotInExpectedState(finish.task.taskId);
       throw translate(error, 'dynamodb', 'TransactWriteItems');
-    }
-  }
-
-  async recordReplaced(task: ActiveTask, at: string): Promise<void> {
-    const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
-    const final: Task = { ...withoutStoreTimes(task), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: toFinalItem(final, task.retainUntil),
-          ConditionExpression: 'attribute_not_exists(#status)',
-          ExpressionAttributeNames: { '#status': Attr.status },
-        }),
-      );
-    } catch (e) {
-      if (!isConditionFailure(e)) throw translate(e, 'dynamodb', 'PutItem');
     }
   }
 
@@ -195,6 +242,16 @@ export class DynamoDbTaskStore implements TaskStore {
 
 function isConditionFailure(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * A transaction cancelled because a condition failed or a concurrent write conflicted: the caller should read
+ * again. Cancellations for throttling or validation are not this; they are translated like any other failure.
+ */
+function isTransactionLost(error: unknown): boolean {
+  if ((error as Error | undefined)?.name !== 'TransactionCanceledException') return false;
+  const codes = ((error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? []).map((r) => r.Code);
+  return codes.length === 0 || codes.some((c) => c === 'ConditionalCheckFailed' || c === 'TransactionConflict');
 }
 
 function epochSeconds(iso: string): number {

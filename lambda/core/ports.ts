@@ -3,7 +3,7 @@ import type { ActiveTask, Task, TaskError, TaskStatus, WorkflowInput } from './t
 export interface ClaimResult {
   /** Opaque key of the active-task item; handed to the workflow. */
   readonly taskKey: string;
-  /** A task whose lease had expired and that this claim replaced; it must be recorded as failed. */
+  /** A task whose lease had expired and that this claim replaced (already recorded failed, atomically). */
   readonly replaced?: ActiveTask;
 }
 
@@ -28,7 +28,7 @@ export interface FoundTask {
 /** Persistence port. The DynamoDB adapter is the only implementation that knows keys and conditions. */
 export interface TaskStore {
   /**
-   * Conditionally creates the active task for (tenant, video).
+   * Conditionally creates the active task for (tenant, video); takes over a task whose lease has expired.
    * @throws TaskAlreadyActive with the winner when another task is active.
    */
   claim(task: ActiveTask): Promise<ClaimResult>;
@@ -39,8 +39,8 @@ export interface TaskStore {
    * @throws TaskNotInExpectedState when the task is not active in one of `expected` any more.
    */
   finish(finish: FinishTask): Promise<Task>;
-  /** Records a task that was replaced after its lease expired (its key is already taken by another task). */
-  recordReplaced(task: ActiveTask, at: string): Promise<void>;
+  /** Extends a `not_started` task's lease before its execution is started again; false if it moved on. */
+  renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean>;
   /** Strongly consistent read by task id; undefined when unknown. */
   getById(taskId: string): Promise<FoundTask | undefined>;
   /** Strongly consistent read of the active task for (tenant, video). */

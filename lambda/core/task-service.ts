@@ -1,5 +1,4 @@
 import {
-  DependencyUnavailable,
   TaskAlreadyActive,
   TaskAlreadyFinished,
   TaskNotFound,
@@ -70,7 +69,7 @@ export class TaskService {
     try {
       const claim = await this.store.claim(task);
       taskKey = claim.taskKey;
-      if (claim.replaced) await this.recordReplaced(claim.replaced, now);
+      if (claim.replaced) await this.stopReplaced(claim.replaced);
     } catch (error) {
       if (!(error instanceof TaskAlreadyActive)) throw error;
       // The SDK retried a put whose first attempt had landed: the "winner" is this very request.
@@ -99,7 +98,11 @@ export class TaskService {
     for (let attempt = 1; ; attempt++) {
       const found = await this.store.getById(taskId);
       if (!found || found.task.tenantId !== tenantId) throw new TaskNotFound(`task ${taskId}`);
-      if (found.task.status === TaskStatus.Cancelled) return found.task;
+      if (found.task.status === TaskStatus.Cancelled) {
+        // On a second pass our own cancel may have landed with its answer lost: make sure the execution stops.
+        if (attempt > 1) await this.stopQuietly(taskId);
+        return found.task;
+      }
       if (!found.taskKey || !isActive(found.task.status)) throw new TaskAlreadyFinished(found.task);
       try {
         const cancelled = await this.store.finish({
@@ -110,10 +113,7 @@ export class TaskService {
           error: { error: 'Cancelled', cause: 'cancelled through the API' },
           at: this.clock.now().toISOString(),
         });
-        await this.workflow.stop(taskId, 'cancelled through the API').catch((error: unknown) => {
-          // The task is already cancelled and its video free; the execution's own writes will fail their conditions.
-          this.log.warn('could not stop the execution of a cancelled task', { task_id: taskId, error });
-        });
+        await this.stopQuietly(taskId);
         return cancelled;
       } catch (error) {
         // The task moved on (started running or finished) between our read and our write: read again.
@@ -175,16 +175,22 @@ export class TaskService {
   }
 
   private async answerExisting(existing: ActiveTask, now: Date): Promise<TrackOutcome> {
-    const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
-    if (existing.status === TaskStatus.NotStarted && ageSeconds > this.config.redriveGraceSeconds) {
-      await this.redrive(existing);
+    if (existing.status === TaskStatus.NotStarted) {
+      const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
+      if (ageSeconds > this.config.redriveGraceSeconds) await this.redrive(existing, now);
+      // The creator may not have written the link yet; this caller must be able to read the id at once.
+      // Only racing duplicates pay this second (idempotent) write: once running, the link exists.
+      else await this.store.link(existing, this.store.keyOf(existing.tenantId, existing.videoFilename));
     }
     return { kind: 'existing', task: existing };
   }
 
   /** Same name, same input: Step Functions returns the running execution or starts the one that never began. */
-  private async redrive(task: ActiveTask): Promise<void> {
+  private async redrive(task: ActiveTask, now: Date): Promise<void> {
     const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+    // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
+    const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
+    if (!(await this.store.renewLease(task, lease))) return;
     this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
     await this.store.link(task, taskKey);
     try {
@@ -195,15 +201,17 @@ export class TaskService {
     }
   }
 
-  private async recordReplaced(replaced: ActiveTask, now: Date): Promise<void> {
-    try {
-      await this.store.recordReplaced(replaced, now.toISOString());
-      this.log.warn('replaced an active task whose lease had expired', { task_id: replaced.taskId });
-    } catch (error) {
-      // Reads of the replaced id still answer (as a lost task) from its link record.
-      this.log.error('could not record the replaced task', { task_id: replaced.taskId, error });
-      if (!(error instanceof DependencyUnavailable)) throw error;
-    }
+  /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */
+  private async stopReplaced(replaced: ActiveTask): Promise<void> {
+    this.log.warn('replaced an active task whose lease had expired', { task_id: replaced.taskId });
+    await this.stopQuietly(replaced.taskId);
+  }
+
+  /** Best effort: the task's state is already final; a still-running execution's writes fail their conditions. */
+  private async stopQuietly(taskId: string): Promise<void> {
+    await this.workflow.stop(taskId, 'the task ended outside its execution').catch((error: unknown) => {
+      this.log.warn('could not stop the execution of a finished task', { task_id: taskId, error });
+    });
   }
 }
 

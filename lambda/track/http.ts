@@ -4,6 +4,7 @@ import {
   InvalidRequest,
   TaskAlreadyFinished,
   TaskNotFound,
+  TaskNotInExpectedState,
 } from '../core/errors';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; headers: Record<string, string> };
@@ -48,7 +49,8 @@ export function errorResponse(error: unknown): HttpResponse {
       members: { task_id: error.task.taskId, task_status: error.task.status },
     });
   }
-  if (error instanceof DependencyUnavailable) {
+  // TaskNotInExpectedState here: the task kept changing under repeated attempts; a retry will see it settled.
+  if (error instanceof DependencyUnavailable || error instanceof TaskNotInExpectedState) {
     return problem(503, 'service-unavailable', 'Service unavailable', 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.', {
       headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
     });

@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -9,6 +10,7 @@ import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
 import { createTrackHandler } from './track-handler';
 
 const logger = new Logger({ serviceName: 'track-api' });
+const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-api' });
 
 /** Built on first use, so a missing variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
@@ -23,7 +25,10 @@ function build(): ReturnType<typeof createTrackHandler> {
     serviceConfigFromEnv(env),
     logger,
   );
-  return createTrackHandler(service, logger);
+  return createTrackHandler(service, logger, (outcome) => {
+    metrics.addMetric(outcome, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  });
 }
 
 export async function handler(event: APIGatewayProxyEventV2) {

@@ -10,15 +10,28 @@ const COLLECTION = '/api/v1/track';
 const ITEM = /^\/api\/v1\/track\/([^/]+)$/;
 
 /** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
-export function createTrackHandler(service: TaskService, log: ServiceLog) {
+/** Counts each request's outcome; Powertools Metrics (CloudWatch EMF) in Lambda. */
+export type RecordOutcome = (outcome: RequestOutcome) => void;
+export type RequestOutcome = 'TaskCreated' | 'TaskExisting' | 'Success' | 'ClientError' | 'DependencyUnavailable' | 'InternalError';
+
+export function outcomeOf(status: number, created: boolean): RequestOutcome {
+  if (status === 201 && created) return 'TaskCreated';
+  if (status === 503) return 'DependencyUnavailable';
+  if (status >= 500) return 'InternalError';
+  if (status >= 400) return 'ClientError';
+  return 'Success';
+}
+
+export function createTrackHandler(service: TaskService, log: ServiceLog, recordOutcome: RecordOutcome = () => undefined) {
   return async function handle(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
     const started = performance.now();
     const method = event.requestContext.http.method;
     const path = event.rawPath;
     let response: HttpResponse;
     let taskId: string | undefined;
+    let duplicate = false;
     try {
-      ({ response, taskId } = await route(service, event, method, path));
+      ({ response, taskId, duplicate = false } = await route(service, event, method, path));
     } catch (error) {
       response = errorResponse(error);
       if (response.statusCode >= 500) log.error('request failed', { error, method, path });
@@ -30,6 +43,7 @@ export function createTrackHandler(service: TaskService, log: ServiceLog) {
       task_id: taskId,
       duration_ms: Math.round(performance.now() - started),
     });
+    recordOutcome(duplicate ? 'TaskExisting' : outcomeOf(response.statusCode, method === 'POST'));
     return response;
   };
 }
@@ -39,7 +53,7 @@ async function route(
   event: APIGatewayProxyEventV2,
   method: string,
   path: string,
-): Promise<{ response: HttpResponse; taskId?: string }> {
+): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   if (path === COLLECTION) {
     if (method === 'POST') return track(service, event);
     if (method === 'GET') {
@@ -51,7 +65,7 @@ async function route(
   }
   const item = ITEM.exec(path);
   if (item) {
-    const id = decodeURIComponent(item[1]);
+    const id = safeDecode(item[1]);
     if (method !== 'GET' && method !== 'DELETE') return { response: methodNotAllowed(method, 'GET, DELETE') };
     const tenantId = parseTenantId(event.queryStringParameters?.tenant_id);
     if (!isTaskId(id)) throw new TaskNotFound(`task ${id}`);
@@ -61,7 +75,7 @@ async function route(
   return { response: problem(404, 'not-found', 'Not found', `No route for ${method} ${path}.`) };
 }
 
-async function track(service: TaskService, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string }> {
+async function track(service: TaskService, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   const contentType = header(event, 'content-type');
   if (contentType && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
     return {
@@ -104,7 +118,17 @@ async function track(service: TaskService, event: APIGatewayProxyEventV2): Promi
   return {
     response: json(200, { task_id: task.taskId, status: task.status, message: 'Analysis already in progress' }),
     taskId: task.taskId,
+    duplicate: true,
   };
+}
+
+/** A malformed escape (e.g. %E0) cannot name a task: treated like any other unknown id. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function methodNotAllowed(method: string, allow: string): HttpResponse {

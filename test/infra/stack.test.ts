@@ -137,10 +137,11 @@ describe('state machine', () => {
     expect(definition().TimeoutSeconds).toBe(3600);
   });
 
-  test('MarkRunning is a conditional DynamoDB update on the task id and not_started', () => {
+  test('MarkRunning is a conditional DynamoDB update on the task id (idempotent for its own retry)', () => {
     const s = definition().States.MarkRunning;
     expect(s.Resource).toBe('arn:<AWS::Partition>:states:::dynamodb:updateItem');
-    expect(s.Parameters.ConditionExpression).toBe('#task_id = :task_id AND #status = :not_started');
+    expect(s.Parameters.ConditionExpression).toBe('#task_id = :task_id AND #status IN (:not_started, :running)');
+    expect(s.Catch[0]).toMatchObject({ ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], Next: 'NoLongerActive' });
     expect(s.Parameters.Key).toEqual({ pk: { 'S.$': '$.task_key' } });
   });
 
@@ -163,6 +164,23 @@ describe('state machine', () => {
     expect(freesKey('MarkCompleted')).toBe(true);
     expect(states.MarkFailed.Parameters.TransactItems[0].Put.Item.status).toEqual({ S: 'failed' });
     expect(states.MarkCompleted.Parameters.TransactItems[0].Put.Item.status).toEqual({ S: 'completed' });
+  });
+
+  test('a finishing transaction that keeps being cancelled never ends the execution as a success while the task is still its own', () => {
+    const states = definition().States;
+    for (const name of ['MarkCompleted', 'MarkFailed']) {
+      expect(states[name].Catch[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], Next: 'CheckStillActive' });
+      expect(states[name].Retry[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], MaxAttempts: 3, JitterStrategy: 'FULL' });
+    }
+    expect(states.CheckStillActive).toMatchObject({
+      Resource: 'arn:<AWS::Partition>:states:::dynamodb:getItem',
+      Parameters: { Key: { pk: { 'S.$': '$.task_key' } }, ConsistentRead: true },
+      Next: 'StillThisTask',
+    });
+    const choice = states.StillThisTask;
+    expect(JSON.stringify(choice.Choices[0])).toContain('"StringEqualsPath":"$.task_id"');
+    expect(states[choice.Choices[0].Next].Type).toBe('Fail');
+    expect(states[choice.Default].Type).toBe('Succeed');
   });
 
   test('Analyse retries with backoff, but never a rejected video', () => {
@@ -220,7 +238,7 @@ describe('finalizer (executions that end outside the Catch)', () => {
     const actions = (policy.Properties.PolicyDocument.Statement as any[])
       .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
       .filter((a: string) => /^(dynamodb|lambda):/.test(a));
-    expect(new Set(actions)).toEqual(new Set(['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'lambda:InvokeFunction']));
+    expect(new Set(actions)).toEqual(new Set(['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'lambda:InvokeFunction']));
   });
 });
 

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { templateFunctions } from '../../local/lambdas';
@@ -25,11 +26,14 @@ const apiFunction = (() => {
 
 async function samLocalInvoke(eventFile: string): Promise<{ statusCode: number; headers: Record<string, string>; body: any }> {
   const [file, exportName] = apiFunction.handlerName.split('.');
+  // The function's own stdout is its log (Powertools JSON, EMF metrics); the answer goes to a file, as SAM keeps them apart.
+  const answerFile = path.join(mkdtempSync(path.join(tmpdir(), 'sam-invoke-')), 'answer.json');
   const script = `
-    const event = JSON.parse(require('node:fs').readFileSync(${JSON.stringify(path.join(EVENTS_DIR, eventFile))}, 'utf8'));
+    const fs = require('node:fs');
+    const event = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(EVENTS_DIR, eventFile))}, 'utf8'));
     require(${JSON.stringify(path.join(apiFunction.assetDir, `${file}.js`))})[${JSON.stringify(exportName)}](event)
-      .then((r) => process.stdout.write(JSON.stringify(r)), (e) => { console.error(e); process.exit(1); });`;
-  const { stdout } = await run(process.execPath, ['-e', script], {
+      .then((r) => fs.writeFileSync(${JSON.stringify(answerFile)}, JSON.stringify(r)), (e) => { console.error(e); process.exit(1); });`;
+  await run(process.execPath, ['-e', script], {
     env: {
       PATH: process.env.PATH,
       ...apiFunction.environment,
@@ -42,7 +46,8 @@ async function samLocalInvoke(eventFile: string): Promise<{ statusCode: number; 
       POWERTOOLS_LOG_LEVEL: 'ERROR',
     },
   });
-  const result = JSON.parse(stdout);
+  const result = JSON.parse(readFileSync(answerFile, 'utf8'));
+  rmSync(path.dirname(answerFile), { recursive: true, force: true });
   return { ...result, body: result.body ? JSON.parse(result.body) : undefined };
 }
 

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
 import { executionArn, StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import { activeTaskKey } from '../../lambda/adapters/task-keys';
-import { DependencyUnavailable } from '../../lambda/core/errors';
-import type { Workflow } from '../../lambda/core/ports';
+import { DependencyUnavailable, WorkflowAlreadyStarted } from '../../lambda/core/errors';
+import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
@@ -13,8 +13,13 @@ import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTas
 
 const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
 const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
-const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }) =>
-  new TaskService(store, wf, clock, randomUUID, { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 });
+const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
+  new TaskService(taskStore, wf, clock, randomUUID, { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 });
+
+/** The real store, except that writing the link never returns: a creator that died right after its put. */
+function hangingLink(): TaskStore {
+  return Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
+}
 
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
 const until = (tenant: string, id: string, status: string, ms = 20_000) =>
@@ -131,28 +136,47 @@ describe('never blocked for good', () => {
     expect((await post(tenant, 'f.mp4')).status).toBe(201);
   });
 
-  test('a crash between the put and StartExecution: the first POST after the grace period starts the same execution', async () => {
+  test('a crash between the put and its link: the first POST after the grace period links and starts the same execution', async () => {
     const tenant = uniqueTenant('crash');
-    // GIVEN a creator that claimed the video 11 s ago and died before StartExecution (and before its link).
+    // GIVEN a creator that claimed the video 11 s ago and died right after the conditional put.
     const past = new Date(Date.now() - 11_000);
-    const crashed = serviceWith({ start: () => new Promise(() => undefined), stop: async () => undefined }, { now: () => past });
+    const crashed = serviceWith(workflow, { now: () => past }, hangingLink());
     void crashed.track({ tenantId: tenant, videoFilename: 'crash.mp4' });
     const [active] = await eventually(async () => {
       const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
       return items.length ? items : undefined;
     });
+    expect((await getTask(tenant, active.task_id)).status).toBe(404);
     expect(await executionsOf(tenant)).toHaveLength(0);
 
     // WHEN a POST for that video arrives
     const res = await post(tenant, 'crash.mp4');
 
-    // THEN it answers the stranded task and starts its execution, named after it
+    // THEN it answers the stranded task, makes it readable and starts its execution, named after it
     expect(res.status).toBe(200);
     expect(res.body.task_id).toBe(active.task_id);
+    expect((await getTask(tenant, active.task_id)).status).toBe(200);
     expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
     await until(tenant, active.task_id, 'completed');
-    // A late duplicate of the original start is refused by name: the execution runs once.
-    await expect(workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk })).rejects.toThrow();
+    // A late duplicate of the original start is refused by name: the execution ran once.
+    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk };
+    await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
+  });
+
+  test('a duplicate answered before the creator wrote its link can still read the task at once', async () => {
+    const tenant = uniqueTenant('early-dup');
+    // GIVEN a creator stalled between its conditional put and its link
+    void serviceWith(workflow, undefined, hangingLink()).track({ tenantId: tenant, videoFilename: 'early.mp4' });
+    await eventually(async () => ((await itemsOf(tenant)).some((i) => i.item_type === 'active') ? true : undefined));
+
+    // WHEN a duplicate POST is answered and its caller reads the id
+    const dup = await post(tenant, 'early.mp4');
+    const read = await getTask(tenant, dup.body.task_id);
+
+    // THEN
+    expect(dup.status).toBe(200);
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ task_id: dup.body.task_id, status: 'not_started' });
   });
 
   test('lease of last resort: an active task past its lease no longer blocks a POST and is recorded failed', async () => {

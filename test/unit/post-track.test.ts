@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
 import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { postTrack } from '../support/events';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE, TASK_ID } from '../support/mocked-handler';
@@ -51,7 +51,7 @@ describe('POST /api/v1/track', () => {
       video_filename: 'test.mp4',
       created_at: NOW.toISOString(),
     });
-    expect(ddb).toHaveReceivedNthCommandWith(1, PutCommand, {
+    expect(ddb.commandCalls(PutCommand)[0].args[0].input).toEqual({
       TableName: TABLE,
       Item: {
         pk: KEY,
@@ -62,13 +62,12 @@ describe('POST /api/v1/track', () => {
         status: 'not_started',
         created_at: NOW.toISOString(),
         updated_at: NOW.toISOString(),
+        started_at: undefined,
         lease_expires_at: EPOCH + 3600 + 300,
         retain_until: EPOCH + 3600 + 30 * 86400,
       },
-      ConditionExpression: 'attribute_not_exists(#pk) OR #lease < :now',
-      ExpressionAttributeNames: { '#pk': 'pk', '#lease': 'lease_expires_at' },
-      ExpressionAttributeValues: { ':now': EPOCH },
-      ReturnValues: 'ALL_OLD',
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk' },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
     expect(ddb).toHaveReceivedNthCommandWith(2, PutCommand, {
@@ -107,6 +106,83 @@ describe('POST /api/v1/track', () => {
     expect(ddb.calls()).toHaveLength(1);
     expect(ddb).not.toHaveReceivedCommand(GetCommand);
     expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('a racing duplicate of a task that is not started yet also writes its link, so its caller can read the id at once', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).rejectsOnce(conditionFailed({ ...WINNER, status: 'not_started', created_at: NOW.toISOString() })).resolves({});
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(200);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+    expect(ddb.commandCalls(PutCommand)[1].args[0].input).toMatchObject({
+      Item: { pk: `TASK#${WINNER.task_id}`, item_type: 'link', task_key: KEY },
+      ConditionExpression: 'attribute_not_exists(#status)',
+    });
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('a not_started task older than the grace period is re-driven: lease renewed, link, StartExecution with the same name and input', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    const stranded = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString() };
+    ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(200);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ConditionExpression: '#task_id = :task_id AND #status = :not_started',
+      ExpressionAttributeValues: { ':lease': EPOCH + 3600 + 300, ':task_id': WINNER.task_id, ':not_started': 'not_started' },
+    });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
+      name: WINNER.task_id,
+      input: JSON.stringify({
+        task_id: WINNER.task_id,
+        tenant_id: 'tenant1',
+        video_filename: 'test.mp4',
+        created_at: stranded.created_at,
+        retain_until: WINNER.retain_until,
+        task_key: KEY,
+      }),
+    });
+  });
+
+  test('an active task past its lease is replaced and recorded failed in one transaction, and its execution stopped', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    const expired = { ...WINNER, lease_expires_at: EPOCH - 1 };
+    ddb.on(PutCommand).rejectsOnce(conditionFailed(expired)).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    sfn.onAnyCommand().resolves({});
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(201);
+    const [replace, record] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+    expect(replace.Put).toMatchObject({
+      Item: { pk: KEY, task_id: TASK_ID, status: 'not_started' },
+      ConditionExpression: '#task_id = :expired_id AND #lease < :now',
+      ExpressionAttributeValues: { ':expired_id': WINNER.task_id, ':now': EPOCH },
+    });
+    expect(record.Put).toMatchObject({
+      Item: { pk: `TASK#${WINNER.task_id}`, status: 'failed', error: { error: 'LeaseExpired' } },
+      ConditionExpression: 'attribute_not_exists(#status)',
+    });
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, { executionArn: expect.stringMatching(new RegExp(`:execution:analysis:${WINNER.task_id}$`)) });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: TASK_ID });
+  });
+
+  test('a claim that meets a conflicting transaction is tried again', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb
+      .on(PutCommand)
+      .rejectsOnce(Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException', $metadata: { httpStatusCode: 400 } }))
+      .resolves({});
+    sfn.on(StartExecutionCommand).resolves({});
+    const res = await handle(postTrack(body));
+    expect(res.statusCode).toBe(201);
   });
 
   test('without Item on the failure (some emulators) it falls back to one strongly consistent GetItem', async () => {

@@ -65,6 +65,7 @@ describe('GET /api/v1/track/{task_id}', () => {
   test('a malformed id is 404 without any AWS call; a missing tenant is 400', async () => {
     const { handle, ddb } = mockedHandler();
     expect((await handle(request('GET', '/api/v1/track/abc?tenant_id=t'))).statusCode).toBe(404);
+    expect((await handle(request('GET', '/api/v1/track/%E0%A4%A?tenant_id=t'))).statusCode).toBe(404);
     const missing = await handle(request('GET', `/api/v1/track/${ID}`));
     expect(missing.statusCode).toBe(400);
     expect(JSON.parse(missing.body as string).detail).toBe('tenant_id is required');
@@ -114,6 +115,30 @@ describe('DELETE /api/v1/track/{task_id}', () => {
     expect(res.statusCode).toBe(409);
     expect(JSON.parse(res.body as string)).toMatchObject({ task_id: ID, task_status: 'completed' });
     expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('a cancel transaction refused for throttling is a 503, not a conflict', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'throttled', $metadata: {}, CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }] }));
+    const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['Retry-After']).toBe('2');
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 1);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('a cancel whose transaction landed but whose answer was lost still stops the execution', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolvesOnce({ Item: LINK }).resolves({ Item: { ...FINAL, status: 'cancelled' } });
+    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
+    // The SDK's retry of a committed transaction is refused by its own conditions.
+    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'x', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'ConditionalCheckFailed' }] }));
+    sfn.on(StopExecutionCommand).resolves({});
+    const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
+    expect(res.statusCode).toBe(200);
+    expect(sfn).toHaveReceivedCommandTimes(StopExecutionCommand, 1);
   });
 
   test('cancelling a cancelled task answers 200 with it, and writes nothing', async () => {
