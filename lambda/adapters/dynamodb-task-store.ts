@@ -104,14 +104,7 @@ export class DynamoDbTaskStore implements TaskStore {
                 ExpressionAttributeValues: { ':expired_id': expired.taskId, ':now': epochSeconds(at) },
               },
             },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: toFinalItem(final, expired.retainUntil),
-                ConditionExpression: 'attribute_not_exists(#status)',
-                ExpressionAttributeNames: { '#status': Attr.status },
-              },
-            },
+            this.finalRecordPut(final, expired.retainUntil),
           ],
         }),
       );
@@ -180,14 +173,7 @@ export class DynamoDbTaskStore implements TaskStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: toFinalItem(final, finish.task.retainUntil),
-                ConditionExpression: 'attribute_not_exists(#status)',
-                ExpressionAttributeNames: { '#status': Attr.status },
-              },
-            },
+            this.finalRecordPut(final, finish.task.retainUntil),
             {
               Delete: {
                 TableName: this.tableName,
@@ -205,6 +191,18 @@ export class DynamoDbTaskStore implements TaskStore {
       if (isTransactionLost(error)) throw new TaskNotInExpectedState(finish.task.taskId);
       throw translate(error, 'dynamodb', 'TransactWriteItems');
     }
+  }
+
+  /** Records a task's end; never replaces another final record (only its link, or nothing). */
+  private finalRecordPut(task: Task, expiresAt: number) {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: toFinalItem(task, expiresAt),
+        ConditionExpression: 'attribute_not_exists(#status)',
+        ExpressionAttributeNames: { '#status': Attr.status },
+      },
+    };
   }
 
   async getById(taskId: string): Promise<FoundTask | undefined> {
