@@ -70,8 +70,9 @@ export class TrackApi extends Construct {
       },
     });
     acknowledgeFunctionDefaults(this.handler);
-    // Exactly the calls the handler makes: GetItem, PutItem and (inside transactions) PutItem/DeleteItem.
-    props.table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
+    // transactions, PutItem and DeleteItem.
+    props.table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     props.stateMachine.grantStartExecution(this.handler);
     this.handler.addToRolePolicy(
       new iam.PolicyStatement({

@@ -13,8 +13,8 @@ import { parseArgs } from 'node:util';
 import { SAM_LOCAL_ENDPOINTS } from '../lib/tracking-stack';
 import { createTable, LOCAL_AWS_ENV } from './dynamodb-local';
 import { LocalSetupError } from './errors';
-import { localNames, PROJECT_ROOT, STACK_NAME } from './system';
-import { loadTemplate, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
+import { localNames, PROJECT_ROOT } from './system';
+import { loadStack, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
 
 export interface SamPrepareOptions {
   readonly cdkOut: string;
@@ -23,9 +23,11 @@ export interface SamPrepareOptions {
   readonly sfnEndpoint?: string;
 }
 
-export async function samPrepare(options: SamPrepareOptions): Promise<{ envFile: string; env: Record<string, Record<string, string>> }> {
-  const template = loadTemplate(options.cdkOut, STACK_NAME);
-  const names = localNames(template);
+export async function samPrepare(
+  options: SamPrepareOptions,
+): Promise<{ envFile: string; templateFile: string; env: Record<string, Record<string, string>> }> {
+  const { template, stackName, templateFile } = loadStack(options.cdkOut);
+  const names = localNames(template, stackName);
   const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
   const [smId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
   const credentials = { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY };
@@ -59,7 +61,7 @@ export async function samPrepare(options: SamPrepareOptions): Promise<{ envFile:
   );
   const envFile = path.join(options.cdkOut, 'sam-env.json');
   writeFileSync(envFile, `${JSON.stringify(env, null, 2)}\n`);
-  return { envFile, env };
+  return { envFile, templateFile, env };
 }
 
 if (require.main === module) {
@@ -72,9 +74,10 @@ if (require.main === module) {
     },
   });
   samPrepare({ cdkOut: values['cdk-out']!, dynamodbEndpoint: values.dynamodb!, sfnEndpoint: values['no-sfn'] ? undefined : values.sfn })
-    .then(({ envFile, env }) => {
-      console.log(`Table and state machine ready. --env-vars file: ${path.relative(process.cwd(), envFile)}`);
-      for (const id of Object.keys(env)) console.log(`  sam local invoke ${id} -t cdk.out/${STACK_NAME}.template.json -e events/post-track.json --env-vars ${path.relative(process.cwd(), envFile)} --docker-network sam-local`);
+    .then(({ envFile, templateFile, env }) => {
+      const rel = (p: string) => path.relative(process.cwd(), p);
+      console.log(`Table and state machine ready. --env-vars file: ${rel(envFile)}`);
+      for (const id of Object.keys(env)) console.log(`  sam local invoke ${id} -t ${rel(templateFile)} -e events/post-track.json --env-vars ${rel(envFile)} --docker-network sam-local`);
     })
     .catch((error: unknown) => {
       console.error(error instanceof LocalSetupError ? error.message : error);

@@ -24,6 +24,11 @@ async function main(): Promise<void> {
     await system.stop();
     process.exit(code);
   };
+  // npm does not always pass SIGTERM through its shell: if whatever started us goes away, stop too.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown('parent process exited', 0);
+  }, 1000).unref();
   process.on('SIGINT', () => void shutdown('SIGINT', 0));
   process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.on('uncaughtException', (error) => {

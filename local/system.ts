@@ -7,10 +7,9 @@ import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
 import { type Execution, LocalStepFunctions } from './local-step-functions';
 import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
-import { type CfnTemplate, loadTemplate, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
+import { type CfnTemplate, loadStack, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
-export const STACK_NAME = 'VideoTracking';
 
 export interface LocalSystemOptions {
   /** API port; 0 picks a free one. */
@@ -39,7 +38,7 @@ export interface LocalSystem {
 }
 
 /** Local stand-ins for the template's references: table and state machine by logical id, fixed pseudo parameters. */
-export function localNames(template: CfnTemplate): LocalNames {
+export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): LocalNames {
   return {
     ref(id) {
       const pseudo: Record<string, string> = {
@@ -47,7 +46,7 @@ export function localNames(template: CfnTemplate): LocalNames {
         'AWS::Region': LOCAL_AWS_ENV.AWS_REGION,
         'AWS::AccountId': '000000000000',
         'AWS::URLSuffix': 'amazonaws.com',
-        'AWS::StackName': STACK_NAME,
+        'AWS::StackName': stackName,
       };
       if (pseudo[id]) return pseudo[id];
       const type = template.Resources[id]?.Type;
@@ -97,8 +96,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
 
-    const template = loadTemplate(cdkOut, STACK_NAME);
-    const names = localNames(template);
+    const { template, stackName } = loadStack(cdkOut);
+    const names = localNames(template, stackName);
     const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
     const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     stops.push(async () => dynamodb.destroy());

@@ -14,8 +14,22 @@ export interface LocalNames {
   getAtt(logicalId: string, attribute: string): string;
 }
 
-export function loadTemplate(cdkOut: string, stackName: string): CfnTemplate {
-  return JSON.parse(readFileSync(path.join(cdkOut, `${stackName}.template.json`), 'utf8')) as CfnTemplate;
+export interface SynthesizedStack {
+  readonly stackName: string;
+  readonly templateFile: string;
+  readonly template: CfnTemplate;
+}
+
+/** The one stack of the cloud assembly, found through its manifest (so a `stackName` context is followed). */
+export function loadStack(cdkOut: string): SynthesizedStack {
+  const manifest = JSON.parse(readFileSync(path.join(cdkOut, 'manifest.json'), 'utf8')) as {
+    artifacts: Record<string, { type: string; properties?: { templateFile?: string }; displayName?: string }>;
+  };
+  const stacks = Object.entries(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack');
+  if (stacks.length !== 1) throw new Error(`Expected one stack in ${cdkOut}, found ${stacks.length}`);
+  const [stackName, artifact] = stacks[0];
+  const templateFile = path.join(cdkOut, artifact.properties!.templateFile!);
+  return { stackName, templateFile, template: JSON.parse(readFileSync(templateFile, 'utf8')) as CfnTemplate };
 }
 
 /** Resolves Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split, the only intrinsics CDK puts in these properties. */

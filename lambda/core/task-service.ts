@@ -51,7 +51,11 @@ export class TaskService {
   ) {}
 
   /** POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. */
-  async track(request: TrackRequest): Promise<TrackOutcome> {
+  track(request: TrackRequest): Promise<TrackOutcome> {
+    return this.trackAttempt(request, 1);
+  }
+
+  private async trackAttempt(request: TrackRequest, attempt: number): Promise<TrackOutcome> {
     const now = this.clock.now();
     const epoch = Math.floor(now.getTime() / 1000);
     const task: ActiveTask = {
@@ -73,7 +77,12 @@ export class TaskService {
     } catch (error) {
       if (!(error instanceof TaskAlreadyActive)) throw error;
       // The SDK retried a put whose first attempt had landed: the "winner" is this very request.
-      if (error.existing.taskId !== task.taskId) return this.answerExisting(error.existing, now);
+      if (error.existing.taskId !== task.taskId) {
+        const freed = await this.answerExisting(error.existing, now);
+        // The stranded task turned out dead and was recorded failed: the video is free, claim it again (once).
+        if (freed && attempt === 1) return this.trackAttempt(request, 2);
+        return { kind: 'existing', task: error.existing };
+      }
       taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
     }
 
@@ -174,31 +183,48 @@ export class TaskService {
     }
   }
 
-  private async answerExisting(existing: ActiveTask, now: Date): Promise<TrackOutcome> {
+  /** Repairs what a duplicate can see is wrong with the winner. @returns true when the winner was dead and is now freed. */
+  private async answerExisting(existing: ActiveTask, now: Date): Promise<boolean> {
     if (existing.status === TaskStatus.NotStarted) {
       const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
-      if (ageSeconds > this.config.redriveGraceSeconds) await this.redrive(existing, now);
+      if (ageSeconds > this.config.redriveGraceSeconds) return (await this.redrive(existing, now)) === 'ended';
       // The creator may not have written the link yet; this caller must be able to read the id at once.
       // Only racing duplicates pay this second (idempotent) write: once running, the link exists.
-      else await this.store.link(existing, this.store.keyOf(existing.tenantId, existing.videoFilename));
+      await this.store.link(existing, this.store.keyOf(existing.tenantId, existing.videoFilename));
     }
-    return { kind: 'existing', task: existing };
+    return false;
   }
 
   /** Same name, same input: Step Functions returns the running execution or starts the one that never began. */
-  private async redrive(task: ActiveTask, now: Date): Promise<void> {
+  private async redrive(task: ActiveTask, now: Date): Promise<'started' | 'ended' | 'moved-on'> {
     const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
     // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
     const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
-    if (!(await this.store.renewLease(task, lease))) return;
+    if (!(await this.store.renewLease(task, lease))) return 'moved-on';
     this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
     await this.store.link(task, taskKey);
     try {
       await this.workflow.start(workflowInput(task, taskKey));
+      return 'started';
     } catch (error) {
-      // Closed already: its end was recorded or will be, by the state machine, the finalizer or the lease.
       if (!(error instanceof WorkflowAlreadyStarted)) throw error;
     }
+    // The same name with the same input was refused, so that execution has ended, and the task is still not_started:
+    // nothing will ever move it. Record it failed and free the video (conditional: if it moved on, so much the better).
+    this.log.warn('the execution of a not_started task had ended; recording the task failed', { task_id: task.taskId });
+    try {
+      await this.store.finish({
+        task,
+        taskKey,
+        status: TaskStatus.Failed,
+        expected: TaskStatus.NotStarted,
+        error: { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' },
+        at: now.toISOString(),
+      });
+    } catch (error) {
+      if (!(error instanceof TaskNotInExpectedState)) throw error;
+    }
+    return 'ended';
   }
 
   /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */

@@ -87,10 +87,10 @@ describe('IAM is least privilege', () => {
     }
   });
 
-  test('the API handler may only Get/Put/Delete items of the table, start executions of the state machine and stop its executions', () => {
+  test('the API handler may only Get/Put/Update/Delete items of the table, start executions of the state machine and stop its executions', () => {
     const handlerPolicy = statements().filter((s) => s.policy.startsWith('TrackHandlerServiceRole'));
     const actions = handlerPolicy.flatMap((s) => list(s.Action)).filter((a: string) => !a.startsWith('xray:')).sort();
-    expect(actions).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'states:StartExecution', 'states:StopExecution']);
+    expect(actions).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
     const ddb = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:PutItem'));
     expect(list(ddb.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^TasksTable/), 'Arn'] }]);
   });

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { templateFunctions } from '../../local/lambdas';
-import { localNames, PROJECT_ROOT, STACK_NAME } from '../../local/system';
-import { loadTemplate, resolve, resourcesOfType } from '../../local/template';
+import { localNames, PROJECT_ROOT } from '../../local/system';
+import { loadStack, resolve, resourcesOfType } from '../../local/template';
 import { env } from './support';
 
 const run = promisify(execFile);
@@ -16,8 +16,8 @@ const EVENTS_DIR = path.join(PROJECT_ROOT, 'events');
  * Docker: take the API function's built asset, handler and environment from the synthesized template, add the
  * --env-vars overrides (local endpoints), and invoke it with the event in a fresh Node.js process.
  */
-const template = loadTemplate(env.cdkOut, STACK_NAME);
-const names = localNames(template);
+const { template, stackName } = loadStack(env.cdkOut);
+const names = localNames(template, stackName);
 const apiFunction = (() => {
   const [, integration] = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')[0];
   const targetId = integration.Properties!.IntegrationUri['Fn::GetAtt'][0];
@@ -114,7 +114,7 @@ describe('npm run sam:prepare', () => {
     const outdir = mkdtempSync(path.join(PROJECT_ROOT, 'cdk.out.sam-'));
     try {
       const app = new App({ outdir });
-      new TrackingStack(app, STACK_NAME, { localEndpoints: true });
+      new TrackingStack(app, stackName, { localEndpoints: true });
       app.synth();
 
       // WHEN

@@ -163,6 +163,27 @@ describe('never blocked for good', () => {
     await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
   });
 
+  test('a not_started task whose execution has already ended is recorded failed and the video claimed anew', async () => {
+    const tenant = uniqueTenant('dead');
+    // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
+    const past = new Date(Date.now() - 11_000);
+    void serviceWith(workflow, { now: () => past }, hangingLink()).track({ tenantId: tenant, videoFilename: 'dead.mp4' });
+    const [active] = await eventually(async () => {
+      const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+      return items.length ? items : undefined;
+    });
+    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere' });
+    await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
+
+    // WHEN the next POST re-drives it and Step Functions refuses the name
+    const res = await post(tenant, 'dead.mp4');
+
+    // THEN the dead task is failed and the POST gets a new task
+    expect(res.status).toBe(201);
+    expect(res.body.task_id).not.toBe(active.task_id);
+    expect((await getTask(tenant, active.task_id)).body).toMatchObject({ status: 'failed', error: { error: 'ExecutionEnded' } });
+  });
+
   test('a duplicate answered before the creator wrote its link can still read the task at once', async () => {
     const tenant = uniqueTenant('early-dup');
     // GIVEN a creator stalled between its conditional put and its link
