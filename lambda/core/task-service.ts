@@ -168,14 +168,7 @@ export class TaskService {
   /** StartExecution (or the link) failed: fail the task and free the video so the client's retry creates a new one. */
   private async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<void> {
     try {
-      await this.store.finish({
-        task,
-        taskKey,
-        status: TaskStatus.Failed,
-        expected: TaskStatus.NotStarted,
-        error: { error: 'WorkflowNotStarted', cause: describe(cause) },
-        at: now.toISOString(),
-      });
+      await this.failNotStarted(task, taskKey, { error: 'WorkflowNotStarted', cause: describe(cause) }, now);
       this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId });
     } catch (error) {
       // Left not_started: the first POST after the grace period starts it again (see answerExisting).
@@ -213,18 +206,16 @@ export class TaskService {
     // nothing will ever move it. Record it failed and free the video (conditional: if it moved on, so much the better).
     this.log.warn('the execution of a not_started task had ended; recording the task failed', { task_id: task.taskId });
     try {
-      await this.store.finish({
-        task,
-        taskKey,
-        status: TaskStatus.Failed,
-        expected: TaskStatus.NotStarted,
-        error: { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' },
-        at: now.toISOString(),
-      });
+      await this.failNotStarted(task, taskKey, { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' }, now);
     } catch (error) {
       if (!(error instanceof TaskNotInExpectedState)) throw error;
     }
     return 'ended';
+  }
+
+  /** Ends a task that never ran: failed, video freed, conditional on it still being not_started. */
+  private failNotStarted(task: ActiveTask, taskKey: string, error: TaskError, now: Date): Promise<Task> {
+    return this.store.finish({ task, taskKey, status: TaskStatus.Failed, expected: TaskStatus.NotStarted, error, at: now.toISOString() });
   }
 
   /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */
