@@ -36,7 +36,8 @@ export interface TaskStore {
   link(task: ActiveTask, taskKey: string): Promise<void>;
   /**
    * Atomically records the final state and frees the video.
-   * @throws TaskNotInExpectedState when the task is not active in one of `expected` any more.
+   * @throws TaskNotInExpectedState when the task is no longer active with status `expected` (or a concurrent write
+   * conflicted): read it again.
    */
   finish(finish: FinishTask): Promise<Task>;
   /** Extends a `not_started` task's lease before its execution is started again; false if it moved on. */
