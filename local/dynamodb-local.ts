@@ -3,7 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { LocalSetupError } from './errors';
-import { freePort } from './ports';
+import { freePort } from './free-port';
 
 export interface DynamoDbLocalOptions {
   /** Keep the data in this folder instead of in memory. */
