@@ -2,7 +2,7 @@ import { startLocalSystem } from '../../local/system';
 
 /** Starts the local system once per test run (free loopback ports) and hands its addresses to the test workers. */
 export default async function globalSetup(): Promise<void> {
-  process.env.ANALYSIS_DELAY_MS ??= '1500';
+  process.env.ANALYSIS_DELAY_MS ??= '3000';
   process.env.ANALYSIS_FAIL_PATTERN ??= '^fail-';
   // The scenarios provoke warnings on purpose (re-drives, lease takeovers); keep the test output for failures.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
