@@ -114,13 +114,9 @@ export class TaskService {
       }
       if (!found.taskKey || !isActive(found.task.status)) throw new TaskAlreadyFinished(found.task);
       try {
-        const cancelled = await this.store.finish({
-          task: found.task as ActiveTask,
-          taskKey: found.taskKey,
-          status: TaskStatus.Cancelled,
-          expected: found.task.status,
-          error: { error: 'Cancelled', cause: 'cancelled through the API' },
-          at: this.clock.now().toISOString(),
+        const cancelled = await this.finishAsRead(found.task, found.taskKey, TaskStatus.Cancelled, {
+          error: 'Cancelled',
+          cause: 'cancelled through the API',
         });
         await this.stopQuietly(taskId);
         return cancelled;
@@ -140,18 +136,16 @@ export class TaskService {
       const found = await this.store.getById(input.taskId);
       if (!found?.taskKey || !isActive(found.task.status)) return undefined;
       try {
-        return await this.store.finish({
-          task: found.task as ActiveTask,
-          taskKey: found.taskKey,
-          status,
-          expected: found.task.status,
-          error,
-          at: this.clock.now().toISOString(),
-        });
+        return await this.finishAsRead(found.task, found.taskKey, status, error);
       } catch (e) {
         if (!(e instanceof TaskNotInExpectedState) || attempt >= MAX_FINISH_ATTEMPTS) throw e;
       }
     }
+  }
+
+  /** Ends an active task as just read: the write holds only if its status has not changed since. */
+  private finishAsRead(task: Task, taskKey: string, status: TaskStatus, error: TaskError): Promise<Task> {
+    return this.store.finish({ task: task as ActiveTask, taskKey, status, expected: task.status, error, at: this.clock.now().toISOString() });
   }
 
   private async startCreated(task: ActiveTask, taskKey: string, now: Date): Promise<void> {

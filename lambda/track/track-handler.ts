@@ -14,8 +14,9 @@ const ITEM = /^\/api\/v1\/track\/([^/]+)$/;
 export type RecordOutcome = (outcome: RequestOutcome) => void;
 export type RequestOutcome = 'TaskCreated' | 'TaskExisting' | 'Success' | 'ClientError' | 'DependencyUnavailable' | 'InternalError';
 
-export function outcomeOf(status: number, created: boolean): RequestOutcome {
-  if (status === 201 && created) return 'TaskCreated';
+export function outcomeOf(status: number): RequestOutcome {
+  // Only POST answers 201.
+  if (status === 201) return 'TaskCreated';
   if (status === 503) return 'DependencyUnavailable';
   if (status >= 500) return 'InternalError';
   if (status >= 400) return 'ClientError';
@@ -43,7 +44,7 @@ export function createTrackHandler(service: TaskService, log: ServiceLog, record
       task_id: taskId,
       duration_ms: Math.round(performance.now() - started),
     });
-    recordOutcome(duplicate ? 'TaskExisting' : outcomeOf(response.statusCode, method === 'POST'));
+    recordOutcome(duplicate ? 'TaskExisting' : outcomeOf(response.statusCode));
     return response;
   };
 }
