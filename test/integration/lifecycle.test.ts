@@ -1,4 +1,4 @@
-import { env, eventually, executionsOf, getTask, itemsOf, post, uniqueTenant } from './support';
+import { env, executionsOf, itemsOf, post, taskReaches, uniqueTenant } from './support';
 
 describe('the synthesized workflow on the local runner', () => {
   test('a task runs not_started -> running -> completed and frees its video; the next POST creates a new task', async () => {
@@ -7,16 +7,10 @@ describe('the synthesized workflow on the local runner', () => {
     expect(first.status).toBe(201);
     const id = first.body.task_id;
 
-    const running = await eventually(async () => {
-      const t = await getTask(tenant, id);
-      return t.body.status === 'running' ? t.body : undefined;
-    }, 10_000, 'running');
+    const running = await taskReaches(tenant, id, 'running', 10_000);
     expect(running.started_at).toEqual(expect.any(String));
 
-    const done = await eventually(async () => {
-      const t = await getTask(tenant, id);
-      return t.body.status === 'completed' ? t.body : undefined;
-    }, 20_000, 'completed');
+    const done = await taskReaches(tenant, id, 'completed', 20_000);
     expect(done).toMatchObject({ task_id: id, tenant_id: tenant, video_filename: 'movie.mp4', result: { placeholder: true } });
     expect(Date.parse(done.finished_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at));
 
@@ -41,10 +35,7 @@ describe('the synthesized workflow on the local runner', () => {
     expect(first.status).toBe(201);
     const id = first.body.task_id;
 
-    const failed = await eventually(async () => {
-      const t = await getTask(tenant, id);
-      return t.body.status === 'failed' ? t.body : undefined;
-    }, 20_000, 'failed');
+    const failed = await taskReaches(tenant, id, 'failed', 20_000);
     expect(failed.error).toEqual({ error: 'AnalysisRejected', cause: expect.stringContaining('fail-broken.mp4') });
     expect((await itemsOf(tenant)).filter((i) => i.item_type === 'active')).toHaveLength(0);
 

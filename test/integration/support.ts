@@ -50,6 +50,14 @@ export const getActive = (tenant: string, video: string) =>
   call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}&video_filename=${encodeURIComponent(video)}`);
 export const cancel = (tenant: string, id: string) => call('DELETE', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
 
+/** Polls the task by id until it has `status`; returns its body. */
+export function taskReaches(tenant: string, id: string, status: string, timeoutMs = 20_000): Promise<any> {
+  return eventually(async () => {
+    const t = await getTask(tenant, id);
+    return t.body?.status === status ? t.body : undefined;
+  }, timeoutMs, `task ${id} ${status}`);
+}
+
 /** Every item of a tenant (active items, links and final records). */
 export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
   const items: Record<string, any>[] = [];

@@ -9,7 +9,7 @@ import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, post, releaseExecutions, uniqueTenant } from './support';
+import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, post, releaseExecutions, taskReaches, uniqueTenant } from './support';
 
 const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
 const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
@@ -22,8 +22,16 @@ function hangingLink(): TaskStore {
 }
 
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
-const until = (tenant: string, id: string, status: string, ms = 20_000) =>
-  eventually(async () => ((await statusOf(tenant, id)) === status ? true : undefined), ms, `task ${id} ${status}`);
+
+/** A creator that claimed the video at `createdAt` and died right after its conditional put; its active item. */
+async function strandedTask(tenant: string, video: string, createdAt = new Date()): Promise<Record<string, any>> {
+  void serviceWith(workflow, { now: () => createdAt }, hangingLink()).track({ tenantId: tenant, videoFilename: video });
+  const [active] = await eventually(async () => {
+    const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+    return items.length ? items : undefined;
+  });
+  return active;
+}
 
 describe('reads', () => {
   test('a task is readable by id right after the POST that created it, and by every duplicate caller', async () => {
@@ -45,7 +53,7 @@ describe('reads', () => {
     const active = await getActive(tenant, 'caf\u00e9.mp4');
     expect(active.status).toBe(200);
     expect(active.body.task_id).toBe(created.body.task_id);
-    await until(tenant, created.body.task_id, 'completed');
+    await taskReaches(tenant, created.body.task_id, 'completed');
     const none = await getActive(tenant, 'caf\u00e9.mp4');
     expect(none.status).toBe(404);
     expect(none.headers.get('content-type')).toBe('application/problem+json');
@@ -74,7 +82,7 @@ describe('cancel', () => {
   test('cancels a running task, aborts its execution and frees the video; repeating answers the same', async () => {
     const tenant = uniqueTenant('cancel');
     const { body } = await post(tenant, 'c.mp4');
-    await until(tenant, body.task_id, 'running');
+    await taskReaches(tenant, body.task_id, 'running');
 
     const res = await cancel(tenant, body.task_id);
     expect(res.status).toBe(200);
@@ -90,7 +98,7 @@ describe('cancel', () => {
   test('a finished task cannot be cancelled: 409 with its status', async () => {
     const tenant = uniqueTenant('done');
     const { body } = await post(tenant, 'd.mp4');
-    await until(tenant, body.task_id, 'completed');
+    await taskReaches(tenant, body.task_id, 'completed');
     const res = await cancel(tenant, body.task_id);
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ type: '/problems/task-finished', task_id: body.task_id, task_status: 'completed' });
@@ -102,7 +110,7 @@ describe('cancel', () => {
     const outcomes = await Promise.all(
       [-150, -50, 0, 50, 150].map(async (offset, i) => {
         const { body } = await post(tenant, `race-${i}.mp4`);
-        await until(tenant, body.task_id, 'running');
+        await taskReaches(tenant, body.task_id, 'running');
         await new Promise((r) => setTimeout(r, delay + offset));
         const res = await cancel(tenant, body.task_id);
         const final = await eventually(async () => {
@@ -140,12 +148,7 @@ describe('never blocked for good', () => {
     const tenant = uniqueTenant('crash');
     // GIVEN a creator that claimed the video 11 s ago and died right after the conditional put.
     const past = new Date(Date.now() - 11_000);
-    const crashed = serviceWith(workflow, { now: () => past }, hangingLink());
-    void crashed.track({ tenantId: tenant, videoFilename: 'crash.mp4' });
-    const [active] = await eventually(async () => {
-      const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
-      return items.length ? items : undefined;
-    });
+    const active = await strandedTask(tenant, 'crash.mp4', past);
     expect((await getTask(tenant, active.task_id)).status).toBe(404);
     expect(await executionsOf(tenant)).toHaveLength(0);
 
@@ -157,7 +160,7 @@ describe('never blocked for good', () => {
     expect(res.body.task_id).toBe(active.task_id);
     expect((await getTask(tenant, active.task_id)).status).toBe(200);
     expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
-    await until(tenant, active.task_id, 'completed');
+    await taskReaches(tenant, active.task_id, 'completed');
     // A late duplicate of the original start is refused by name: the execution ran once.
     const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk };
     await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
@@ -167,11 +170,7 @@ describe('never blocked for good', () => {
     const tenant = uniqueTenant('dead');
     // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
     const past = new Date(Date.now() - 11_000);
-    void serviceWith(workflow, { now: () => past }, hangingLink()).track({ tenantId: tenant, videoFilename: 'dead.mp4' });
-    const [active] = await eventually(async () => {
-      const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
-      return items.length ? items : undefined;
-    });
+    const active = await strandedTask(tenant, 'dead.mp4', past);
     await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere' });
     await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
 
@@ -187,8 +186,7 @@ describe('never blocked for good', () => {
   test('a duplicate answered before the creator wrote its link can still read the task at once', async () => {
     const tenant = uniqueTenant('early-dup');
     // GIVEN a creator stalled between its conditional put and its link
-    void serviceWith(workflow, undefined, hangingLink()).track({ tenantId: tenant, videoFilename: 'early.mp4' });
-    await eventually(async () => ((await itemsOf(tenant)).some((i) => i.item_type === 'active') ? true : undefined));
+    await strandedTask(tenant, 'early.mp4');
 
     // WHEN a duplicate POST is answered and its caller reads the id
     const dup = await post(tenant, 'early.mp4');
@@ -228,9 +226,9 @@ describe('never blocked for good', () => {
   test('the finalizer: an execution stopped outside the API ends its task cancelled and frees the video', async () => {
     const tenant = uniqueTenant('aborted');
     const { body } = await post(tenant, 'a.mp4');
-    await until(tenant, body.task_id, 'running');
+    await taskReaches(tenant, body.task_id, 'running');
     await new SFNClient({ endpoint: env.sfnEndpoint }).send(new StopExecutionCommand({ executionArn: executionArn(env.stateMachineArn, body.task_id), cause: 'operator' }));
-    await until(tenant, body.task_id, 'cancelled');
+    await taskReaches(tenant, body.task_id, 'cancelled');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'ExecutionAborted' });
     expect((await post(tenant, 'a.mp4')).status).toBe(201);
   });
