@@ -9,6 +9,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { grantTableItems } from './task-table';
 
 export interface TrackApiProps {
   readonly table: dynamodb.ITable;
@@ -72,7 +73,7 @@ export class TrackApi extends Construct {
     acknowledgeFunctionDefaults(this.handler);
     // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
     // transactions, PutItem and DeleteItem.
-    props.table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    grantTableItems(props.table, this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     props.stateMachine.grantStartExecution(this.handler);
     this.handler.addToRolePolicy(
       new iam.PolicyStatement({

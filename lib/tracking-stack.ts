@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { TaskFinalizer } from './task-finalizer';
+import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { TrackApi } from './track-api';
 
@@ -25,7 +26,8 @@ export interface TrackingStackProps extends StackProps {
    */
   readonly taskRetention?: Duration;
   /**
-   * Age after which a `not_started` task whose execution never started is started again by the next POST.
+   * Age after which a `not_started` task whose execution never started is started again (by the repair sweep or
+   * the next POST).
    *
    * @default Duration.seconds(10)
    */
@@ -68,6 +70,7 @@ export class TrackingStack extends Stack {
   readonly workflow: AnalysisWorkflow;
   readonly api: TrackApi;
   readonly finalizer: TaskFinalizer;
+  readonly sweeper: TaskSweeper;
 
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
     super(scope, id, props);
@@ -98,6 +101,12 @@ export class TrackingStack extends Stack {
       removalPolicy,
     });
     this.finalizer = new TaskFinalizer(this, 'Finalizer', {
+      table: this.table.table,
+      stateMachine: this.workflow.stateMachine,
+      serviceEnvironment,
+      removalPolicy,
+    });
+    this.sweeper = new TaskSweeper(this, 'Sweeper', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
       serviceEnvironment,
