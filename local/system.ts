@@ -20,6 +20,13 @@ export interface LocalSystemOptions {
   readonly cdkOut?: string;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
   readonly apiHandler?: () => ApiHandler;
+  /**
+   * How often the template's scheduled rules (the repair sweep) run locally; they also run once at start-up.
+   * 0 runs them only at start-up. @default 20
+   */
+  readonly scheduleSeconds?: number;
+  /** Reuse the cloud assembly already in `cdkOut` instead of running `cdk synth` (tests that restart often). */
+  readonly skipSynth?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -92,7 +99,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
-    const [, dynamo] = await Promise.all([synth(cdkOut, log), startDynamoDbLocal({ dataDir: options.dataDir })]);
+    const onUnexpectedExit = (description: string) =>
+      log(`[local] ERROR: DynamoDB Local has exited (${description}).\n[local] Every request will now fail with 503 and nothing is recorded. Stop npm start (Ctrl-C) and start it again.`);
+    const [, dynamo] = await Promise.all([
+      options.skipSynth ? Promise.resolve() : synth(cdkOut, log),
+      startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),
+    ]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
 
@@ -122,6 +134,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // No CloudWatch locally: metrics would only be EMF lines on stdout.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      // Lets tests and demos fail chosen AWS calls of the API handler (lambda/adapters/fault-injection.ts); idle
+      // until a fault is injected through the local Step Functions endpoint (LocalInjectFault).
+      FAULT_INJECTION: process.env.FAULT_INJECTION ?? 'on',
       ...trackFunctionEnvironment(functions),
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.
@@ -130,6 +145,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
     const api: ApiServer = await startApiServer(handler, options.port, log);
     stops.push(() => api.close());
+    // Last to start, first to stop: no sweep runs while the rest shuts down.
+    stops.push(runSchedules(template, names, lambdas, options.scheduleSeconds ?? 20, log));
 
     return {
       apiUrl: api.url,
@@ -184,6 +201,48 @@ function wireExecutionEvents(
       });
     }
   }
+}
+
+/**
+ * EventBridge schedules locally: each rule with a ScheduleExpression invokes its Lambda targets at start-up, then
+ * every `intervalSeconds` (shorter than on AWS, so a restart is repaired quickly), never two runs at once.
+ * @returns a stop function that waits for a run in progress.
+ */
+function runSchedules(
+  template: CfnTemplate,
+  names: LocalNames,
+  lambdas: Record<string, (event: any) => Promise<unknown>>,
+  intervalSeconds: number,
+  log: (line: string) => void,
+): () => Promise<void> {
+  const jobs: (() => Promise<void>)[] = [];
+  for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    const props = resolve(rule.Properties, names);
+    if (!props.ScheduleExpression) continue;
+    for (const target of props.Targets ?? []) {
+      const invoke = lambdas[target.Arn];
+      if (!invoke) continue;
+      jobs.push(async () => {
+        const report = (await invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [ruleId], detail: {} })) as Record<string, number> | undefined;
+        if (report && (report.started || report.ended || report.errors)) {
+          log(`[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`);
+        }
+      });
+    }
+  }
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    if (running) return;
+    running = Promise.all(jobs.map((job) => job().catch((e: Error) => log(`[sweep] failed: ${e.message}; the next run tries again`)))).then(() => {
+      running = undefined;
+    });
+  };
+  tick();
+  const timer = intervalSeconds > 0 ? setInterval(tick, intervalSeconds * 1000) : undefined;
+  return async () => {
+    if (timer) clearInterval(timer);
+    await running;
+  };
 }
 
 export function executionStatusEvent(execution: Execution) {

@@ -259,7 +259,8 @@ export class DynamoDbTaskStore implements TaskStore {
             IndexName: ACTIVE_BY_AGE_INDEX,
             KeyConditionExpression: '#shard = :shard AND #created_at BETWEEN :from AND :before',
             ExpressionAttributeNames: { '#shard': Attr.sweepShard, '#created_at': Attr.createdAt },
-            ExpressionAttributeValues: { ':shard': shard, ':from': createdFrom, ':before': createdBefore },
+            // A key condition may not compare with an empty string; every ISO instant sorts after '0'.
+            ExpressionAttributeValues: { ':shard': shard, ':from': createdFrom || '0', ':before': createdBefore },
             Limit: limit - tasks.length,
             ExclusiveStartKey,
           }),

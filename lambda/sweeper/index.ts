@@ -36,6 +36,7 @@ export async function handler() {
     logger.info('sweep', { ...report });
     return report;
   } finally {
-    metrics.publishStoredMetrics();
+    // An idle sweep has nothing to count (Powertools would warn about an empty publish every minute).
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }

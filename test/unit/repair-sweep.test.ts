@@ -58,7 +58,7 @@ describe('repair sweep', () => {
       TableName: TABLE,
       IndexName: 'active-by-age',
       KeyConditionExpression: '#shard = :shard AND #created_at BETWEEN :from AND :before',
-      ExpressionAttributeValues: { ':shard': 0, ':from': '', ':before': new Date(NOW.getTime() - 10_000).toISOString() },
+      ExpressionAttributeValues: { ':shard': 0, ':from': '0', ':before': new Date(NOW.getTime() - 10_000).toISOString() },
     });
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
     expect(sfn.calls()).toHaveLength(0);
