@@ -81,6 +81,8 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   let stopping = false;
   child.once('exit', (code, signal) => {
     process.removeListener('exit', kill);
+    // The pipe's end in this process would otherwise keep the event loop alive.
+    child.stdin?.destroy();
     if (!stopping) options.onUnexpectedExit?.(`${signal ? `killed by ${signal}` : `exit code ${code}`}; last output:\n${output.trim().split('\n').slice(-5).join('\n')}`);
   });
 

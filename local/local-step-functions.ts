@@ -85,6 +85,8 @@ export class LocalStepFunctions {
   private readonly held: { execution: Execution; begin: () => void }[] = [];
   private readonly log: (line: string) => void;
   private readonly faults: StateFault[] = [];
+  /** Executions whose input contains one of these lose their end event (as if EventBridge never delivered it). */
+  private readonly droppedEndEvents: { match: string; times: number }[] = [];
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.log = options.log ?? (() => {});
@@ -109,6 +111,11 @@ export class LocalStepFunctions {
   /** Test and demo control, not a Step Functions API: the next `times` attempts of a Task state fail with `error`. */
   injectFault(fault: StateFault): void {
     this.faults.push({ ...fault });
+  }
+
+  /** Test and demo control: the next `times` executions whose input contains `match` end without notifying listeners. */
+  dropEndEvents(match: string, times: number): void {
+    this.droppedEndEvents.push({ match, times });
   }
 
   private takeFault(state: string, input: unknown): StateFault | undefined {
@@ -241,7 +248,12 @@ export class LocalStepFunctions {
   private async end(execution: Execution, status: ExecutionStatus, details: Partial<Execution>, outcome = ''): Promise<void> {
     Object.assign(execution, { error: execution.error, cause: execution.cause }, details, { status, stopDate: new Date() });
     this.log(`[sfn] ${execution.name} ${status}${execution.error ? ` (${execution.error})` : ''}${outcome}`);
-    for (const listener of this.listeners) {
+    const drop = this.droppedEndEvents.find((d) => d.times > 0 && execution.input.includes(d.match));
+    if (drop) {
+      drop.times--;
+      this.log(`[sfn] ${execution.name} end event dropped (injected)`);
+    }
+    for (const listener of drop ? [] : this.listeners) {
       try {
         await listener(execution);
       } catch (error) {

@@ -86,6 +86,9 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
     case 'LocalInjectStateFault':
       sfn.injectFault({ state: input.state, error: input.error, match: input.match, times: Number(input.times ?? 1) });
       return {};
+    case 'LocalDropEndEvents':
+      sfn.dropEndEvents(input.match, Number(input.times ?? 1));
+      return {};
     case 'LocalInjectFault':
       injectFault({ command: input.command, error: input.error, reason: input.reason, match: input.match, times: Number(input.times ?? 1) });
       return {};
