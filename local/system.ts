@@ -125,6 +125,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const sfnEndpoint: SfnEndpoint = await startSfnEndpoint(stepFunctions);
     stops.push(() => sfnEndpoint.close());
+    log(`[local] Step Functions endpoint on ${sfnEndpoint.url} (local controls: local/sfn-endpoint.ts)`);
 
     const environment: Record<string, string> = {
       ...LOCAL_AWS_ENV,
