@@ -30,20 +30,28 @@ function bundledDynamoDbLocal(): string {
   return path.join(libDir, versions[versions.length - 1]);
 }
 
+/** The Java launcher to run: `$JAVA_HOME/bin/java` when JAVA_HOME is set (as Java tools do), else `java` on the PATH. */
+export function javaExecutable(env: NodeJS.ProcessEnv = process.env): string {
+  return env.JAVA_HOME ? path.join(env.JAVA_HOME, 'bin', 'java') : 'java';
+}
+
 /** Fails with install instructions when Java 17+ is missing. */
-export function checkJava(): void {
-  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+export function checkJava(env: NodeJS.ProcessEnv = process.env): void {
+  const java = javaExecutable(env);
+  const which = env.JAVA_HOME ? `\`${java}\` (from JAVA_HOME) could not be run` : '`java` was not found on the PATH (JAVA_HOME is not set)';
+  const result = spawnSync(java, ['-version'], { encoding: 'utf8', env });
   if (result.error || result.status !== 0) {
     throw new LocalSetupError(
-      'DynamoDB Local needs Java 17 or later, and `java` was not found on the PATH.\n' +
+      `DynamoDB Local needs Java 17 or later, and ${which}.\n` +
         '  Debian/Ubuntu: sudo apt-get install openjdk-17-jdk-headless\n' +
         '  macOS:         brew install openjdk@17\n' +
-        '  Windows:       winget install Microsoft.OpenJDK.17',
+        '  Windows:       winget install Microsoft.OpenJDK.17\n' +
+        'Or point JAVA_HOME at an installed JDK 17+.',
     );
   }
   const version = /version "(\d+)/.exec(result.stderr)?.[1];
   if (version && Number(version) < 17) {
-    throw new LocalSetupError(`DynamoDB Local needs Java 17 or later; found Java ${version}. Install a newer JDK.`);
+    throw new LocalSetupError(`DynamoDB Local needs Java 17 or later; ${java} is Java ${version}. Install a newer JDK or set JAVA_HOME to one.`);
   }
 }
 
@@ -72,7 +80,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) does not reach it, so it outlives
   // node's shutdown, which still writes to it. Its stdin is a pipe from this process: when this process dies, even by
   // SIGKILL, the pipe closes and LoopbackDynamoDBLocal.java exits.
-  const child = spawn('java', args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(javaExecutable(), args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout?.on('data', (d) => (output = (output + d).slice(-20_000)));
   child.stderr?.on('data', (d) => (output = (output + d).slice(-20_000)));
