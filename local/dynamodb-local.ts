@@ -10,7 +10,7 @@ export interface DynamoDbLocalOptions {
   readonly dataDir?: string;
   readonly port?: number;
   /** Called when DynamoDB Local exits without stop() having been called. */
-  readonly onUnexpectedExit?: (description: string) => void;
+  readonly onUnexpectedExit?: (reason: string, lastOutput: string) => void;
 }
 
 export interface DynamoDbLocal {
@@ -91,7 +91,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     process.removeListener('exit', kill);
     // The pipe's end in this process would otherwise keep the event loop alive.
     child.stdin?.destroy();
-    if (!stopping) options.onUnexpectedExit?.(`${signal ? `killed by ${signal}` : `exit code ${code}`}; last output:\n${output.trim().split('\n').slice(-5).join('\n')}`);
+    if (!stopping) options.onUnexpectedExit?.(signal ? `killed by ${signal}` : `exit code ${code}`, output.trim().split('\n').slice(-5).join('\n'));
   });
 
   const endpoint = `http://127.0.0.1:${port}`;

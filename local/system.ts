@@ -99,8 +99,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
-    const onUnexpectedExit = (description: string) =>
-      log(`[local] ERROR: DynamoDB Local has exited (${description}).\n[local] Every request will now fail with 503 and nothing is recorded. Stop npm start (Ctrl-C) and start it again.`);
+    const onUnexpectedExit = (reason: string, lastOutput: string) =>
+      log(
+        `[local] ERROR: DynamoDB Local has exited (${reason}). Every request now fails with 503 and nothing is recorded.\n` +
+          `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
+      );
     const [, dynamo] = await Promise.all([
       options.skipSynth ? Promise.resolve() : synth(cdkOut, log),
       startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),
