@@ -127,7 +127,7 @@ describe('repair sweep', () => {
   test('a task younger than the grace period is left to its creator: no DescribeExecution', async () => {
     const young = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 5_000).toISOString() };
     const { service, sfn, ddb } = sweeper([young]);
-    const outcome = await service.repair({ ...young, taskId: ID, tenantId: 'tenant1', videoFilename: 'test.mp4', status: 'not_started', createdAt: young.created_at, updatedAt: young.created_at, leaseExpiresAt: 1, retainUntil: 1 });
+    const outcome = await service.repair({ taskId: ID, tenantId: 'tenant1', videoFilename: 'test.mp4', status: 'not_started', createdAt: young.created_at, updatedAt: young.created_at, leaseExpiresAt: 1, retainUntil: 1 });
     expect(outcome).toBe('young');
     expect(sfn.calls()).toHaveLength(0);
     expect(ddb.calls()).toHaveLength(0);
