@@ -162,6 +162,14 @@ export class TrackApi extends Construct {
       this.api.addRoutes({ path: routePath, methods, integration });
       // Without it API Gateway answers other methods 404; the handler answers 405 with Allow.
       this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.ANY], integration });
+      if (props.corsAllowOrigins?.length && auth.mode !== 'none') {
+        // Browsers send the preflight without credentials; the ANY route's authorizer would refuse it with 401.
+        const [preflight] = this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.OPTIONS], integration, authorizer: new apigwv2.HttpNoneAuthorizer() });
+        Validations.of(preflight).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: 'CORS preflight (OPTIONS) carries no credentials by the Fetch standard; the handler answers it 204 and does nothing else.',
+        });
+      }
     }
 
     if (auth.mode === 'none') {

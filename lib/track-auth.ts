@@ -48,6 +48,8 @@ export class TrackAuth extends Construct {
     this.userPoolClient = this.userPool.addClient('FrontendClient', {
       // A browser cannot keep a secret.
       generateSecret: false,
+      // Frontends sign in with SRP; no hosted-UI OAuth flows (the CDK default enables the implicit grant).
+      disableOAuth: true,
       // SRP for the frontend; admin password auth only for `npm run token`, which needs IAM credentials to call it.
       authFlows: { userSrp: true, adminUserPassword: true },
       preventUserExistenceErrors: true,

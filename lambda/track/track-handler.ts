@@ -40,7 +40,9 @@ export function createTrackHandler(
     let taskId: string | undefined;
     let duplicate = false;
     try {
-      ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
+      // A CORS preflight reaches the function only through its unauthenticated OPTIONS route: nothing to do.
+      if (method === 'OPTIONS') response = { statusCode: 204, headers: { 'Cache-Control': 'no-store' } };
+      else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);
       if (response.statusCode >= 500) log.error('request failed', { error, method, path });
