@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
 
 /** The audience of every local token (`aud`), as the HTTP API's JWT authorizer is configured with one. */
 export const LOCAL_AUDIENCE = 'video-tracking-local';
@@ -21,10 +21,8 @@ export interface LocalIssuer {
  * A local OpenID Connect issuer: one RS256 key pair made at start (never written to disk), identified by a `kid`
  * as a real provider's JWKS is, so the local authorizer selects keys by `kid` exactly as API Gateway does.
  */
-export async function createLocalIssuer(issuer: string): Promise<LocalIssuer> {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const kid = `local-${randomUUID()}`;
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+export async function createLocalIssuer(issuer: string, signingKey?: JWK): Promise<LocalIssuer> {
+  const { privateKey, jwk, kid } = signingKey ? await importSigningKey(signingKey) : await newSigningKey();
   return {
     issuer,
     audience: LOCAL_AUDIENCE,
@@ -41,6 +39,26 @@ export async function createLocalIssuer(issuer: string): Promise<LocalIssuer> {
         .setJti(randomUUID())
         .sign(privateKey),
   };
+}
+
+/**
+ * A private RS256 JWK with a `kid`, for a caller that must sign tokens the issuer's JWKS trusts (the integration
+ * tests forge wrong-audience, wrong-issuer and expired tokens with it).
+ */
+export async function generateSigningKey(): Promise<JWK> {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  return { ...(await exportJWK(privateKey)), kid: `local-${randomUUID()}`, alg: 'RS256' };
+}
+
+async function newSigningKey() {
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const kid = `local-${randomUUID()}`;
+  return { privateKey, kid, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
+}
+
+async function importSigningKey(key: JWK) {
+  if (!key.kid || key.kty !== 'RSA' || !key.d) throw new Error('The signing key must be a private RSA JWK with a kid.');
+  return { privateKey: await importJWK(key, 'RS256'), kid: key.kid, jwk: { kty: 'RSA', n: key.n, e: key.e, kid: key.kid, alg: 'RS256', use: 'sig' } };
 }
 
 /** The discovery document a provider serves at /.well-known/openid-configuration (the parts a JWT authorizer reads). */

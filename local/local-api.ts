@@ -2,6 +2,7 @@ import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
 import { LocalSetupError } from './errors';
 import { freePort } from './free-port';
 import { createJwtAuthorizer } from './jwt-authorizer';
+import type { JWK } from 'jose';
 import { createLocalIssuer } from './jwt-issuer';
 import { localRoutes } from './local-routes';
 
@@ -15,6 +16,8 @@ export interface LocalApiOptions {
   /** The handler, configured for the same mode (AUTH_MODE). */
   readonly handler: ApiHandler;
   readonly log: (line: string) => void;
+  /** The issuer's private key (AUTH=jwt); default: a new one, never shown. See generateSigningKey. */
+  readonly signingKey?: JWK;
 }
 
 export interface LocalApi extends ApiServer {
@@ -28,7 +31,7 @@ export interface LocalApi extends ApiServer {
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   // The issuer URL names the port, so it must be known before the server listens.
   const port = options.port || (await freePort());
-  const issuer = options.auth === 'jwt' ? await createLocalIssuer(`http://localhost:${port}`) : undefined;
+  const issuer = options.auth === 'jwt' ? await createLocalIssuer(`http://localhost:${port}`, options.signingKey) : undefined;
   const server = await startApiServer(options.handler, port, options.log, {
     authorize: issuer && createJwtAuthorizer({ jwks: issuer.jwks, issuer: issuer.issuer, audience: [issuer.audience] }),
     localRoutes: localRoutes(issuer),

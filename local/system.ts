@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { JWK } from 'jose';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { ApiHandler } from './api-server';
@@ -49,7 +50,7 @@ export interface LocalSystem {
    * Another API front end on the same table and state machine, with its own auth mode and handler (e.g. the
    * AUTH=jwt integration tests next to the AUTH=none ones). Stopped with the system.
    */
-  startApi(options: { auth: LocalAuth; port: number }): Promise<LocalApi>;
+  startApi(options: { auth: LocalAuth; port: number; signingKey?: JWK }): Promise<LocalApi>;
   stop(): Promise<void>;
 }
 
@@ -150,7 +151,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
     const api = await startLocalApi({ auth, port: options.port, handler, log });
     stops.push(() => api.close());
-    const startApi = async (extra: { auth: LocalAuth; port: number }) => {
+    const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
       const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
       const front = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log });
       stops.push(() => front.close());

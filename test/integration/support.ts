@@ -34,10 +34,14 @@ export interface Answer {
   body: any;
 }
 
-export async function call(method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${env.apiUrl}${path}`, {
+/**
+ * The one way tests call the API. `path` is relative to the AUTH=none API, or an absolute URL on another local front
+ * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization).
+ */
+export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
