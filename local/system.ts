@@ -1,12 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { JWK } from 'jose';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
+import type { ApiHandler } from './api-server';
 import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
 import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
 import { type Execution, LocalStepFunctions } from './local-step-functions';
 import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
+import { LOCAL_TENANT_CLAIM } from './jwt-issuer';
+import { type LocalApi, type LocalAuth, startLocalApi } from './local-api';
 import { type CfnTemplate, loadStack, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -18,6 +21,13 @@ export interface LocalSystemOptions {
   readonly dataDir?: string;
   /** Where `cdk synth` writes the cloud assembly. */
   readonly cdkOut?: string;
+  /**
+   * How the local API authenticates (`AUTH` of npm start), whatever the template's own mode: `none` trusts the
+   * tenant in the request, `jwt` runs a local issuer and the JWT authorizer. Sets the handler's AUTH_MODE.
+   *
+   * @default 'none'
+   */
+  readonly auth?: LocalAuth;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
   readonly apiHandler?: () => ApiHandler;
   /**
@@ -41,6 +51,13 @@ export interface LocalSystem {
   readonly stepFunctions: LocalStepFunctions;
   /** Environment the handler runs with locally (endpoints, credentials, table, state machine). */
   readonly environment: Record<string, string>;
+  /** The API's auth mode (`AUTH`). */
+  readonly auth: LocalAuth;
+  /**
+   * Another API front end on the same table and state machine, with its own auth mode and handler (e.g. the
+   * AUTH=jwt integration tests next to the AUTH=none ones). Stopped with the system.
+   */
+  startApi(options: { auth: LocalAuth; port: number; signingKey?: JWK }): Promise<LocalApi>;
   stop(): Promise<void>;
 }
 
@@ -96,6 +113,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const s of stops.reverse()) await s().catch((e: Error) => log(`[local] stop: ${e.message}`));
     stops.length = 0;
   };
+  const auth = options.auth ?? 'none';
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
@@ -144,13 +162,22 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       // until a fault is injected through the local Step Functions endpoint (LocalInjectFault).
       FAULT_INJECTION: process.env.FAULT_INJECTION ?? 'on',
       ...trackFunctionEnvironment(functions),
+      ...handlerAuthEnvironment(auth),
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.
-    for (const [k, v] of Object.entries(environment)) process.env[k] = k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') ? v : (process.env[k] ?? v);
+    // AUTH decides the handler's mode locally, not the template (whose default is cognito).
+    const forced = (k: string) => k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
+    for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
-    const api: ApiServer = await startApiServer(handler, options.port, log);
+    const api = await startLocalApi({ auth, port: options.port, handler, log });
     stops.push(() => api.close());
+    const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
+      const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
+      const front = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log });
+      stops.push(() => front.close());
+      return front;
+    };
     // Last to start, first to stop: no sweep runs while the rest shuts down.
     stops.push(runSchedules(template, names, lambdas, options.scheduleSeconds ?? 20, log));
 
@@ -164,12 +191,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       template,
       stepFunctions,
       environment: { ...environment, TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn },
+      auth,
+      startApi,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+function handlerAuthEnvironment(auth: LocalAuth): Record<string, string> {
+  return { AUTH_MODE: auth, TENANT_CLAIM: LOCAL_TENANT_CLAIM };
 }
 
 function trackFunctionEnvironment(functions: LocalFunction[]): Record<string, string> {

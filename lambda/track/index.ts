@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { authConfigFromEnv } from '../core/caller';
 import { requireEnv, serviceConfigFromEnv } from '../core/config';
 import { TaskService } from '../core/task-service';
 import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
@@ -17,8 +18,8 @@ const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-ap
 /** Built on first use, so a missing variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
 
-function build(): ReturnType<typeof createTrackHandler> {
-  const env = process.env;
+/** The handler as configured by `env`; the local system builds a second one for its AUTH=jwt front end. */
+export function buildTrackHandler(env: Record<string, string | undefined> = process.env): ReturnType<typeof createTrackHandler> {
   // Tests and npm start only (FAULT_INJECTION=on): lets them fail chosen AWS calls; the stack never sets it.
   const faults = env.FAULT_INJECTION === 'on' ? withFaultInjection : <C>(client: C) => client;
   const service = new TaskService(
@@ -29,13 +30,18 @@ function build(): ReturnType<typeof createTrackHandler> {
     serviceConfigFromEnv(env),
     logger,
   );
-  return createTrackHandler(service, logger, (outcome) => {
-    metrics.addMetric(outcome, MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
-  });
+  return createTrackHandler(
+    service,
+    logger,
+    (outcome) => {
+      metrics.addMetric(outcome, MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+    },
+    authConfigFromEnv(env),
+  );
 }
 
 export async function handler(event: APIGatewayProxyEventV2) {
-  handle ??= build();
+  handle ??= buildTrackHandler(process.env);
   return handle(event);
 }

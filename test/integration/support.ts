@@ -34,11 +34,15 @@ export interface Answer {
   body: any;
 }
 
-/** Calls the API; a Uint8Array body is sent as those exact bytes (e.g. invalid UTF-8), anything else as JSON. */
-export async function call(method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${env.apiUrl}${path}`, {
+/**
+ * The one way tests call the API. `path` is relative to the AUTH=none API, or an absolute URL on another local front
+ * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization). A Uint8Array body is sent
+ * as those exact bytes (e.g. invalid UTF-8), anything else as JSON.
+ */
+export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await fetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
   });
   const text = await res.text();
