@@ -26,6 +26,13 @@ export interface TaskSweeperProps {
    */
   readonly maxTasksPerRun?: number;
   /**
+   * Up to this many due tasks a run describes each; beyond it, a run lists the running executions first
+   * (ListExecutions, 1,000 a page) and describes only the due tasks missing from the list.
+   *
+   * @default 100
+   */
+  readonly listThreshold?: number;
+  /**
    * Removal policy of the sweeper's log group.
    *
    * @default RemovalPolicy.RETAIN
@@ -46,16 +53,27 @@ export class TaskSweeper extends Construct {
     super(scope, id);
     const schedule = props.schedule ?? Duration.minutes(1);
     const maxTasks = props.maxTasksPerRun ?? 500;
+    const listThreshold = props.listThreshold ?? 100;
     if (!Number.isInteger(maxTasks) || maxTasks < 1) throw new Error('maxTasksPerRun must be a positive integer.');
+    if (!Number.isInteger(listThreshold) || listThreshold < 0 || listThreshold > maxTasks) {
+      throw new Error('listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).');
+    }
     if (schedule.toSeconds() < 60) throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
     this.function = new nodejs.NodejsFunction(this, 'Function', {
       ...FUNCTION_DEFAULTS,
       entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
       description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
-      // 500 tasks at 8 at a time, a few calls each, with room for throttled retries.
-      timeout: Duration.seconds(55),
-      // Runs never overlap: a second one would repeat the first's DescribeExecution calls.
+      // At 10^6 active tasks a run lists 1,000 pages of running executions (~200 s at the default ListExecutions
+      // quota) and streams the index: see docs/ARCHITECTURE.md, "Repair sweep". A run stops itself 15 s before this.
+      timeout: Duration.minutes(10),
+      // The set of 10^6 running execution names (~100 MB measured) plus one index page.
+      memorySize: 512,
+      // Runs never overlap: a second one would repeat the first's calls against the same quotas.
       reservedConcurrentExecutions: 1,
+      // A tick that finds a run in progress is throttled; Lambda retries it for at most a minute, then drops it, so
+      // ticks never queue up behind a long run: the next run starts within a minute of the last one's end.
+      maxEventAge: Duration.minutes(1),
+      retryAttempts: 0,
       logGroup: functionLogGroup(this, 'Logs', props.removalPolicy ?? RemovalPolicy.RETAIN),
       environment: {
         ...FUNCTION_ENVIRONMENT,
@@ -63,6 +81,7 @@ export class TaskSweeper extends Construct {
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         SWEEP_MAX_TASKS: String(maxTasks),
+        SWEEP_LIST_THRESHOLD: String(listThreshold),
         POWERTOOLS_SERVICE_NAME: 'task-sweeper',
       },
     });
@@ -73,6 +92,7 @@ export class TaskSweeper extends Construct {
     grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
     props.stateMachine.grantStartExecution(this.function);
     props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
+    props.stateMachine.grant(this.function, 'states:ListExecutions');
     Validations.of(this.function).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnResource)}"}]}]}:*]`,
       reason: 'states:DescribeExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',

@@ -5,7 +5,7 @@ import type { Execution, LocalStepFunctions } from './local-step-functions';
 
 /**
  * A Step Functions endpoint on loopback speaking the service's JSON 1.0 protocol, for the operations this app uses
- * (StartExecution, StopExecution) plus DescribeExecution and ListExecutions for inspection. The unchanged handler
+ * (StartExecution, StopExecution, DescribeExecution, and ListExecutions paged as the service pages it). The unchanged handler
  * reaches it through the AWS SDK with AWS_ENDPOINT_URL_SFN, exactly as it reaches Step Functions in AWS.
  */
 export interface SfnEndpoint {
@@ -69,12 +69,7 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
       return describe(sfn.describeExecution(input.executionArn));
     case 'ListExecutions':
       checkMachine(input.stateMachineArn);
-      return {
-        executions: sfn
-          .listExecutions()
-          .filter((e) => !input.statusFilter || e.status === input.statusFilter)
-          .map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startDate) })),
-      };
+      return listExecutions(sfn, input);
     // Local-only controls (see LocalStepFunctions.hold); no AWS SDK sends these.
     case 'LocalHold':
       sfn.hold(input.field, input.value);
@@ -94,6 +89,45 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
       return {};
     default:
       throw new ServiceError('UnknownOperationException', `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`);
+  }
+}
+
+/**
+ * As the service pages it: newest first, `maxResults` a page (default 100, at most 1,000; 0 means the default), and a
+ * `nextToken` that resumes after the last execution returned, valid only with the same filter.
+ */
+function listExecutions(sfn: LocalStepFunctions, input: { statusFilter?: string; maxResults?: number; nextToken?: string }) {
+  const maxResults = input.maxResults ?? 0;
+  if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > 1000) {
+    throw new ServiceError('ValidationException', `maxResults must be from 0 to 1000, got ${input.maxResults}`);
+  }
+  const size = maxResults || 100;
+  const all = sfn
+    .listExecutions()
+    .filter((e) => !input.statusFilter || e.status === input.statusFilter)
+    .sort((a, b) => b.startDate.getTime() - a.startDate.getTime() || b.name.localeCompare(a.name));
+  let from = 0;
+  if (input.nextToken) {
+    const token = parseToken(input.nextToken);
+    if (!token || token.statusFilter !== (input.statusFilter ?? '')) throw new ServiceError('InvalidToken', 'Invalid Token');
+    // After the last one returned, even if executions started or ended since.
+    from = all.findIndex((e) => e.startDate.getTime() < token.startDate || (e.startDate.getTime() === token.startDate && e.name < token.name));
+    if (from < 0) from = all.length;
+  }
+  const page = all.slice(from, from + size);
+  const last = page[page.length - 1];
+  return {
+    executions: page.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startDate), stopDate: e.stopDate ? seconds(e.stopDate) : undefined })),
+    nextToken: from + size < all.length ? Buffer.from(JSON.stringify({ statusFilter: input.statusFilter ?? '', startDate: last.startDate.getTime(), name: last.name })).toString('base64') : undefined,
+  };
+}
+
+function parseToken(token: string): { statusFilter: string; startDate: number; name: string } | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    return typeof parsed?.startDate === 'number' && typeof parsed?.name === 'string' ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -240,38 +240,30 @@ export class DynamoDbTaskStore implements TaskStore {
     return item ? fromActiveItem(item) : undefined;
   }
 
-  async activeCreatedBefore(createdBefore: string, limit: number, createdFrom = ''): Promise<ActiveTask[]> {
-    const perShard = await Promise.all(Array.from({ length: SWEEP_SHARDS }, (_, shard) => this.oldestInShard(shard, createdFrom, createdBefore, limit)));
-    return perShard
-      .flat()
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
-      .slice(0, limit);
-  }
-
-  private async oldestInShard(shard: number, createdFrom: string, createdBefore: string, limit: number): Promise<ActiveTask[]> {
-    const tasks: ActiveTask[] = [];
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      try {
-        const page = await this.doc.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: ACTIVE_BY_AGE_INDEX,
-            KeyConditionExpression: '#shard = :shard AND #created_at BETWEEN :from AND :before',
-            ExpressionAttributeNames: { '#shard': Attr.sweepShard, '#created_at': Attr.createdAt },
-            // A key condition may not compare with an empty string; every ISO instant sorts after '0'.
-            ExpressionAttributeValues: { ':shard': shard, ':from': createdFrom || '0', ':before': createdBefore },
-            Limit: limit - tasks.length,
-            ExclusiveStartKey,
-          }),
-        );
-        tasks.push(...(page.Items ?? []).map(fromActiveItem));
+  /** One shard after another, each oldest first: at most one page (<= 1 MB) is in memory at a time. */
+  async *activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
+    for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
+      let ExclusiveStartKey: Item | undefined;
+      do {
+        let page;
+        try {
+          page = await this.doc.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: ACTIVE_BY_AGE_INDEX,
+              KeyConditionExpression: '#shard = :shard AND #created_at < :before',
+              ExpressionAttributeNames: { '#shard': Attr.sweepShard, '#created_at': Attr.createdAt },
+              ExpressionAttributeValues: { ':shard': shard, ':before': createdBefore },
+              ExclusiveStartKey,
+            }),
+          );
+        } catch (error) {
+          throw translate(error, 'dynamodb', 'Query');
+        }
+        if (page.Items?.length) yield page.Items.map(fromActiveItem);
         ExclusiveStartKey = page.LastEvaluatedKey;
-      } catch (error) {
-        throw translate(error, 'dynamodb', 'Query');
-      }
-    } while (ExclusiveStartKey && tasks.length < limit);
-    return tasks;
+      } while (ExclusiveStartKey);
+    }
   }
 
   private async getItem(pk: string): Promise<Item | undefined> {

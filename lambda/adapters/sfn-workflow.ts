@@ -1,4 +1,4 @@
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { WorkflowAlreadyStarted } from '../core/errors';
 import type { ExecutionState, Workflow } from '../core/ports';
 import type { WorkflowInput } from '../core/task';
@@ -86,6 +86,23 @@ export class StepFunctionsWorkflow implements Workflow {
       if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'none' };
       throw translate(error, 'stepfunctions', 'DescribeExecution');
     }
+  }
+
+  /** ListExecutions(RUNNING), 1,000 a page (the most the service returns), paged by nextToken. */
+  async *running(): AsyncIterable<readonly string[]> {
+    let nextToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.sfn.send(
+          new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING', maxResults: 1000, nextToken }),
+        );
+      } catch (error) {
+        throw translate(error, 'stepfunctions', 'ListExecutions');
+      }
+      yield (page.executions ?? []).map((e) => e.name!);
+      nextToken = page.nextToken;
+    } while (nextToken);
   }
 }
 

@@ -28,11 +28,12 @@ export function serviceConfigFromEnv(env: Env): TaskServiceConfig {
   };
 }
 
-/** The repair sweep's bounds from the environment (SWEEP_MAX_TASKS, SWEEP_CONCURRENCY); grace as the service's. */
+/** The repair sweep's bounds from the environment (SWEEP_MAX_TASKS, SWEEP_CONCURRENCY, SWEEP_LIST_THRESHOLD); grace as the service's. */
 export function sweepOptionsFromEnv(env: Env, config: TaskServiceConfig): SweepOptions {
   return {
     graceSeconds: config.redriveGraceSeconds,
     maxTasks: Math.max(1, Math.floor(seconds(env, 'SWEEP_MAX_TASKS', DEFAULT_SWEEP_OPTIONS.maxTasks))),
     concurrency: Math.max(1, Math.floor(seconds(env, 'SWEEP_CONCURRENCY', DEFAULT_SWEEP_OPTIONS.concurrency))),
+    listThreshold: Math.floor(seconds(env, 'SWEEP_LIST_THRESHOLD', DEFAULT_SWEEP_OPTIONS.listThreshold)),
   };
 }

@@ -51,10 +51,10 @@ export interface TaskStore {
   getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined>;
   keyOf(tenantId: string, videoFilename: string): string;
   /**
-   * Active tasks created from `createdFrom` (ISO instant, default the beginning) to `createdBefore`, oldest first,
-   * at most `limit`. Read from an eventually consistent index: a task may already have moved on; repairs re-check.
+   * Every active task created before `createdBefore` (ISO instant), one index page at a time, so a caller never holds
+   * them all. Read from an eventually consistent index: a task may already have moved on; repairs re-check.
    */
-  activeCreatedBefore(createdBefore: string, limit: number, createdFrom?: string): Promise<ActiveTask[]>;
+  activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]>;
 }
 
 /** What Step Functions knows of a task's execution. */
@@ -74,6 +74,11 @@ export interface Workflow {
   stop(taskId: string, cause: string): Promise<void>;
   /** The task's execution as Step Functions reports it now; `none` when no execution has that name. */
   describe(taskId: string): Promise<ExecutionState>;
+  /**
+   * The task ids of the executions running now, one page at a time. A snapshot that is stale by the time it is
+   * read: a filter for what to describe, never a decision.
+   */
+  running(): AsyncIterable<readonly string[]>;
 }
 
 export interface Clock {

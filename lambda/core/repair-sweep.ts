@@ -1,48 +1,127 @@
-import type { Clock, TaskStore } from './ports';
+import type { ActiveTask } from './task';
+import type { Clock, TaskStore, Workflow } from './ports';
 import type { RepairOutcome, ServiceLog, TaskService } from './task-service';
 
 export interface SweepOptions {
   /** Tasks younger than this are left to their creator (the service's re-drive grace). */
   readonly graceSeconds: number;
-  /** At most this many tasks per sweep, so one run fits its time limit and Step Functions' DescribeExecution quota. */
+  /** At most this many tasks are described (and repaired) per run, so a run stays inside DescribeExecution's quota. */
   readonly maxTasks: number;
   /** Repairs in flight at once. */
   readonly concurrency: number;
+  /**
+   * Up to this many due tasks are each described. Beyond it, one pass over the running executions comes first and
+   * only the due tasks missing from it are described.
+   */
+  readonly listThreshold: number;
 }
 
-export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'graceSeconds'> = { maxTasks: 500, concurrency: 8 };
+export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'graceSeconds'> = { maxTasks: 500, concurrency: 8, listThreshold: 100 };
 
-export type SweepReport = Record<RepairOutcome | 'errors', number> & { readonly candidates: number };
+export type SweepReport = Record<RepairOutcome | 'errors', number> & {
+  /** Due tasks read from the index. */
+  readonly candidates: number;
+  /** Running executions listed; absent when the run had few enough due tasks to describe them all. */
+  readonly listed?: number;
+  /** Due tasks not described because their execution was in the list. */
+  readonly skipped: number;
+  /** The run reached its deadline or its describe budget before it had seen every due task. */
+  readonly stoppedEarly: boolean;
+};
 
 /** Counts one repaired task; Powertools Metrics (`TaskRepaired`) in Lambda. */
 export type RecordRepair = (outcome: 'started' | 'ended') => void;
 
+/** Stops a run short of `deadline` (epoch ms): the rest is left for the next run. */
+export interface RunLimits {
+  readonly deadline?: number;
+}
+
 /**
  * The repair that needs no client: each run() checks every active task older than the grace period against its
  * execution (TaskService.repair). A failure on one task is logged and counted; the others are still repaired, and
- * the next run tries that one again. When more tasks are due than `maxTasks`, the next run continues after the
- * last one checked (while this instance lives), so every task is reached in turn.
+ * the next run tries that one again.
+ *
+ * With many due tasks, describing each would take hours at DescribeExecution's quota, so the run first lists the
+ * running executions (a set of names, not items) and describes only the due tasks missing from it. The list is only a
+ * filter: every repair still decides on DescribeExecution and conditional writes, so a list that is stale (an
+ * execution that ended or started after it was read) delays a repair by one run and never causes a wrong one.
  */
 export class RepairSweep {
-  private cursor = '';
-
   constructor(
     private readonly service: TaskService,
     private readonly store: TaskStore,
+    private readonly workflow: Pick<Workflow, 'running'>,
     private readonly clock: Clock,
     private readonly options: SweepOptions,
     private readonly log: ServiceLog,
     private readonly recordRepair: RecordRepair = () => undefined,
   ) {}
 
-  async run(): Promise<SweepReport> {
+  async run(limits: RunLimits = {}): Promise<SweepReport> {
     const cutoff = new Date(this.clock.now().getTime() - this.options.graceSeconds * 1000).toISOString();
-    const tasks = await this.store.activeCreatedBefore(cutoff, this.options.maxTasks, this.cursor);
-    this.cursor = tasks.length >= this.options.maxTasks ? tasks[tasks.length - 1].createdAt : '';
     const counts: Record<RepairOutcome | 'errors', number> = { young: 0, live: 0, started: 0, ended: 0, 'moved-on': 0, errors: 0 };
+    const pages = this.store.activeCreatedBefore(cutoff)[Symbol.asyncIterator]();
+    const pastDeadline = () => limits.deadline !== undefined && this.clock.now().getTime() >= limits.deadline;
+
+    // Read until the due tasks are known to be more than the threshold; no more than that is held.
+    const first: ActiveTask[] = [];
+    let exhausted = false;
+    while (first.length <= this.options.listThreshold) {
+      const page = await pages.next();
+      if (page.done) {
+        exhausted = true;
+        break;
+      }
+      first.push(...page.value);
+    }
+    if (exhausted) {
+      const stopped = await this.repairAll(first.slice(0, this.options.maxTasks), counts, pastDeadline);
+      return { ...counts, candidates: first.length, skipped: 0, stoppedEarly: stopped || first.length > this.options.maxTasks };
+    }
+
+    const running = new Set<string>();
+    for await (const names of this.workflow.running()) {
+      for (const name of names) running.add(name);
+      if (pastDeadline()) {
+        this.log.warn('sweep stopped while listing running executions; the next run starts over', { listed: running.size });
+        await pages.return?.();
+        return { ...counts, candidates: first.length, listed: running.size, skipped: 0, stoppedEarly: true };
+      }
+    }
+
+    let candidates = 0;
+    let skipped = 0;
+    let budget = this.options.maxTasks;
+    let stoppedEarly = false;
+    let page: readonly ActiveTask[] | undefined = first;
+    while (page) {
+      candidates += page.length;
+      const missing = page.filter((task) => !running.has(task.taskId));
+      skipped += page.length - missing.length;
+      const batch = missing.slice(0, budget);
+      budget -= batch.length;
+      if ((await this.repairAll(batch, counts, pastDeadline)) || batch.length < missing.length || pastDeadline()) {
+        stoppedEarly = true;
+        break;
+      }
+      const next = await pages.next();
+      page = next.done ? undefined : next.value;
+    }
+    if (stoppedEarly) await pages.return?.();
+    return { ...counts, candidates, listed: running.size, skipped, stoppedEarly };
+  }
+
+  /** Repairs `tasks`, `concurrency` at a time. @returns true when the deadline stopped it before every task was tried. */
+  private async repairAll(tasks: readonly ActiveTask[], counts: Record<RepairOutcome | 'errors', number>, pastDeadline: () => boolean): Promise<boolean> {
     let next = 0;
+    let stopped = false;
     const worker = async () => {
       while (next < tasks.length) {
+        if (pastDeadline()) {
+          stopped = true;
+          return;
+        }
         const task = tasks[next++];
         try {
           const outcome = await this.service.repair(task);
@@ -55,6 +134,6 @@ export class RepairSweep {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.concurrency, tasks.length)) }, worker));
-    return { ...counts, candidates: tasks.length };
+    return stopped;
   }
 }

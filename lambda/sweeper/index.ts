@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { requireEnv, serviceConfigFromEnv, sweepOptionsFromEnv } from '../core/config';
 import { RepairSweep } from '../core/repair-sweep';
@@ -11,27 +12,32 @@ import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
 const logger = new Logger({ serviceName: 'task-sweeper' });
 const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'task-sweeper' });
 
-/** Kept across invocations of a warm function: its cursor lets the next run continue where a full run stopped. */
+/** Kept across invocations of a warm function (its clients and their connections). */
 let repairSweep: RepairSweep | undefined;
+
+/** A run stops this long before the function's timeout, so it ends on its own terms and publishes its metrics. */
+const STOP_MARGIN_MS = 15_000;
 
 function build(): RepairSweep {
   const env = process.env;
   const config = serviceConfigFromEnv(env);
   const clock = { now: () => new Date() };
   const store = new DynamoDbTaskStore(createDocumentClient(), requireEnv(env, 'TABLE_NAME'));
-  const workflow = new StepFunctionsWorkflow(new SFNClient({}), requireEnv(env, 'STATE_MACHINE_ARN'));
+  // Adaptive retries pace the ListExecutions pages to the account's quota (a token bucket) instead of failing the pass.
+  const workflow = new StepFunctionsWorkflow(new SFNClient({ retryMode: 'adaptive', maxAttempts: 10 }), requireEnv(env, 'STATE_MACHINE_ARN'));
   const service = new TaskService(store, workflow, clock, randomUUID, config, logger);
-  return new RepairSweep(service, store, clock, sweepOptionsFromEnv(env, config), logger, (outcome) => {
+  return new RepairSweep(service, store, workflow, clock, sweepOptionsFromEnv(env, config), logger, (outcome) => {
     metrics.addMetric('TaskRepaired', MetricUnit.Count, 1);
     metrics.addMetric(outcome === 'started' ? 'TaskRepairStarted' : 'TaskRepairEnded', MetricUnit.Count, 1);
   });
 }
 
 /** EventBridge schedule target (every minute): one repair sweep over the active tasks older than the grace period. */
-export async function handler() {
+export async function handler(_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
   repairSweep ??= build();
   try {
-    const report = await repairSweep.run();
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const report = await repairSweep.run(remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS });
     if (report.errors > 0) metrics.addMetric('RepairFailed', MetricUnit.Count, report.errors);
     logger.info('sweep', { ...report });
     return report;

@@ -79,19 +79,22 @@ function statementsOf(template: any, policyPrefix: string): any[] {
 }
 
 test('every AWS call the repair sweep makes, on every path, is granted to its role, the index query on that index only', async () => {
-  // GIVEN the calls of a sweep that finds: a live execution, a lost start, a lost execution, an ended execution
+  // GIVEN the calls of a sweep that finds: a live execution, a lost start, a lost execution, an ended execution,
+  // each describing its few due tasks (threshold 10) and listing the running executions first (threshold 0)
   const { ddb, sfn, service } = mockedHandler();
-  const store = (service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1] }).store;
+  const { store, workflow } = service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1]; workflow: ConstructorParameters<typeof RepairSweep>[2] };
   const created = new Date(NOW.getTime() - 60_000).toISOString();
   const id = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
   const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: 2_000_000_000, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
   const link = { ...active, pk: `TASK#${id}`, item_type: 'link', task_key: active.pk };
   const used = new Set<string>();
-  for (const [status, execution] of [
-    ['running', { status: 'RUNNING' }],
-    ['not_started', undefined],
-    ['running', undefined],
-    ['running', { status: 'TIMED_OUT' }],
+  for (const [status, execution, listThreshold] of [
+    ['running', { status: 'RUNNING' }, 10],
+    ['not_started', undefined, 10],
+    ['running', undefined, 10],
+    ['running', { status: 'TIMED_OUT' }, 10],
+    ['not_started', undefined, 0],
+    ['running', { status: 'TIMED_OUT' }, 0],
   ] as const) {
     ddb.reset();
     sfn.reset();
@@ -102,7 +105,7 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
     ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
     if (execution) sfn.on(DescribeExecutionCommand).resolves(execution);
     else sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'x', $metadata: {} }));
-    const report = await new RepairSweep(service, store, { now: () => NOW }, { graceSeconds: 10, maxTasks: 10, concurrency: 1 }, { info() {}, warn() {}, error() {} }).run();
+    const report = await new RepairSweep(service, store, workflow, { now: () => NOW }, { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold }, { info() {}, warn() {}, error() {} }).run();
     expect(report.errors).toBe(0);
     for (const c of [...ddb.calls(), ...sfn.calls()]) for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
   }
@@ -120,10 +123,15 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
     'dynamodb:Query',
     'dynamodb:UpdateItem',
     'states:DescribeExecution',
+    'states:ListExecutions',
     'states:StartExecution',
   ]);
   for (const action of used) expect(granted).toContain(action);
   expect([...granted].filter((a) => /^(dynamodb|states):/.test(a)).sort()).toEqual([...used].sort());
   const query = statements.find((s) => s.Action === 'dynamodb:Query');
   expect(JSON.stringify(query.Resource)).toContain('/index/active-by-age');
+  // ListExecutions on the state machine itself, not on its executions or on every state machine
+  const list = statements.find((s) => s.Action === 'states:ListExecutions');
+  const [machine] = Object.entries(template.Resources as Record<string, any>).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')!;
+  expect(list.Resource).toEqual({ Ref: machine });
 });

@@ -5,7 +5,7 @@ import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/d
 import { injectFault, withFaultInjection } from '../../lambda/adapters/fault-injection';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { TaskStore } from '../../lambda/core/ports';
-import { RepairSweep } from '../../lambda/core/repair-sweep';
+import { RepairSweep, type SweepReport } from '../../lambda/core/repair-sweep';
 import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
 import {
   call,
@@ -36,19 +36,26 @@ const quiet = { info() {}, warn() {}, error() {} };
  * The sweep as the sweeper Lambda runs it (same core, same adapters, DynamoDB Local and the local runner), every
  * second, but seeing only this tenant's tasks: other test files share the table and build stranded tasks on purpose.
  */
-function sweepOf(tenant: string): { stop: () => Promise<void>; repaired: string[] } {
+function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<void>; repaired: string[]; reports: SweepReport[] } {
   const scoped: TaskStore = Object.assign(Object.create(store) as DynamoDbTaskStore, {
-    activeCreatedBefore: async (before: string, limit: number, from?: string) =>
-      (await store.activeCreatedBefore(before, limit, from)).filter((t) => t.tenantId === tenant),
+    activeCreatedBefore: async function* (before: string) {
+      for await (const page of store.activeCreatedBefore(before)) {
+        const mine = page.filter((t) => t.tenantId === tenant);
+        if (mine.length) yield mine;
+      }
+    },
   });
   const repaired: string[] = [];
-  const sweep = new RepairSweep(new TaskService(scoped, workflow, clock, randomUUID, config, quiet), scoped, clock, { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4 }, quiet, (o) => repaired.push(o));
+  const reports: SweepReport[] = [];
+  const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
+  const sweep = new RepairSweep(new TaskService(scoped, workflow, clock, randomUUID, config, quiet), scoped, workflow, clock, options, quiet, (o) => repaired.push(o));
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    running = running.then(() => sweep.run());
+    running = running.then(async () => reports.push(await sweep.run()));
   }, SWEEP_EVERY_MS);
   return {
     repaired,
+    reports,
     stop: async () => {
       clearInterval(timer);
       await running;

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 
@@ -79,10 +79,9 @@ export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
 
 /** Executions of the local state machine whose input names this tenant. */
 export async function executionsOf(tenant: string) {
-  const all = await sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn }));
-  const described = await Promise.all(
-    (all.executions ?? []).map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))),
-  );
+  const all = [];
+  for await (const page of paginateListExecutions({ client: sfn, pageSize: 1000 }, { stateMachineArn: env.stateMachineArn })) all.push(...(page.executions ?? []));
+  const described = await Promise.all(all.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))));
   return described.filter((d) => JSON.parse(d.input ?? '{}').tenant_id === tenant);
 }
 

@@ -138,6 +138,7 @@ describe('never blocked for good', () => {
       },
       stop: async () => undefined,
       describe: async () => ({ status: 'none' }),
+      running: async function* () {},
     };
     await expect(serviceWith(failing).track({ tenantId: tenant, videoFilename: 'f.mp4' })).rejects.toBeInstanceOf(DependencyUnavailable);
     const [record] = (await itemsOf(tenant)).filter((i) => i.item_type === 'final');

@@ -1,5 +1,5 @@
 import 'aws-sdk-client-mock-jest';
-import { DescribeExecutionCommand, ExecutionDoesNotExist, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sweepShard, SWEEP_SHARDS } from '../../lambda/adapters/dynamodb-task-store';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
@@ -25,22 +25,58 @@ const ACTIVE = {
 const LINK = { pk: `TASK#${ID}`, item_type: 'link', task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, task_key: KEY };
 const notFound = () => new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
 
-/** The real service and adapters with mocked clients; the index answers `items` in their shards. */
-function sweeper(items: Record<string, unknown>[], maxTasks = 500) {
+/** A due task of its own (running, a minute old), in its shard. */
+function task(id: string, video: string, extra: Record<string, unknown> = {}) {
+  return { ...ACTIVE, pk: `ACTIVE#7#tenant1#${video}`, task_id: id, video_filename: video, sweep_shard: sweepShard(id), ...extra };
+}
+const ids = (n: number) => Array.from({ length: n }, (_, i) => `${String(i).padStart(8, '0')}-1111-4111-8111-111111111111`);
+const idOf = (arn: string | undefined) => arn!.split(':').pop();
+
+/**
+ * The real service and adapters with mocked clients; the index answers `items` in their shards, `pageSize` a page
+ * (paged by ExclusiveStartKey, as DynamoDB pages at 1 MB); GetItem finds each item and its link.
+ */
+function sweeper(items: Record<string, any>[], options: { maxTasks?: number; listThreshold?: number; pageSize?: number; clock?: () => Date } = {}) {
   const mocked = mockedHandler();
   const { ddb } = mocked;
-  ddb.on(QueryCommand).callsFake((input) => ({
-    Items: items.filter((i) => i.sweep_shard === input.ExpressionAttributeValues[':shard'] && String(i.created_at) >= input.ExpressionAttributeValues[':from']),
-  }));
-  ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
-  ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: items[0] });
+  const pageSize = options.pageSize ?? 1000;
+  ddb.on(QueryCommand).callsFake((input) => {
+    const values = input.ExpressionAttributeValues;
+    const shard = items.filter((i) => i.sweep_shard === values[':shard'] && String(i.created_at) < values[':before']);
+    const from = input.ExclusiveStartKey?.at ?? 0;
+    return { Items: shard.slice(from, from + pageSize), LastEvaluatedKey: from + pageSize < shard.length ? { at: from + pageSize } : undefined };
+  });
+  ddb.on(GetCommand).callsFake((input) => {
+    const pk = String(input.Key.pk);
+    const item = pk.startsWith('TASK#') ? items.find((i) => `TASK#${i.task_id}` === pk) : items.find((i) => i.pk === pk);
+    if (!item) return {};
+    return { Item: pk.startsWith('TASK#') ? { ...LINK, pk, task_id: item.task_id, video_filename: item.video_filename, task_key: item.pk } : item };
+  });
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
   ddb.on(PutCommand).resolves({});
   const repaired: string[] = [];
-  const store = (mocked.service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1] }).store;
-  const sweep = new RepairSweep(mocked.service, store, { now: () => NOW }, { graceSeconds: 10, maxTasks, concurrency: 4 }, { info() {}, warn() {}, error() {} }, (o) => repaired.push(o));
+  const { store, workflow } = mocked.service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1]; workflow: ConstructorParameters<typeof RepairSweep>[2] };
+  const sweep = new RepairSweep(
+    mocked.service,
+    store,
+    workflow,
+    { now: options.clock ?? (() => NOW) },
+    { graceSeconds: 10, maxTasks: options.maxTasks ?? 500, concurrency: 4, listThreshold: options.listThreshold ?? 100 },
+    { info() {}, warn() {}, error() {} },
+    (o) => repaired.push(o),
+  );
   return { ...mocked, sweep, repaired };
+}
+
+/** ListExecutions(RUNNING) answering `names`, `pageSize` a page, paged by nextToken. */
+function listing(sfn: ReturnType<typeof mockedHandler>['sfn'], names: () => string[], pageSize = 1000) {
+  sfn.on(ListExecutionsCommand).callsFake((input) => {
+    const all = names();
+    const from = input.nextToken ? Number(input.nextToken) : 0;
+    const page = all.slice(from, from + pageSize).map((name) => ({ name, executionArn: `arn:x:${name}`, stateMachineArn: STATE_MACHINE_ARN, status: 'RUNNING', startDate: NOW }));
+    return { executions: page, nextToken: from + pageSize < all.length ? String(from + pageSize) : undefined };
+  });
 }
 
 describe('repair sweep', () => {
@@ -57,8 +93,8 @@ describe('repair sweep', () => {
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: TABLE,
       IndexName: 'active-by-age',
-      KeyConditionExpression: '#shard = :shard AND #created_at BETWEEN :from AND :before',
-      ExpressionAttributeValues: { ':shard': 0, ':from': '0', ':before': new Date(NOW.getTime() - 10_000).toISOString() },
+      KeyConditionExpression: '#shard = :shard AND #created_at < :before',
+      ExpressionAttributeValues: { ':shard': 0, ':before': new Date(NOW.getTime() - 10_000).toISOString() },
     });
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
     expect(sfn.calls()).toHaveLength(0);
@@ -113,7 +149,7 @@ describe('repair sweep', () => {
     ['TIMED_OUT', undefined, 'failed', 'States.Timeout'],
     ['ABORTED', undefined, 'cancelled', 'ExecutionAborted'],
     ['SUCCEEDED', undefined, 'failed', 'ExecutionEnded'],
-  ])('a lost end: execution %s (its event lost) ends the task %s, as the finalizer would', async (status, error, expected, errorName) => {
+  ])('a lost end: execution %s (error %s, its event lost) ends the task %s (%s), as the finalizer would', async (status, error, expected, errorName) => {
     const { sweep, ddb, sfn, repaired } = sweeper([ACTIVE]);
     sfn.on(DescribeExecutionCommand).resolves({ status: status as 'FAILED', error, cause: 'c' });
 
@@ -147,17 +183,151 @@ describe('repair sweep', () => {
     expect(report).toMatchObject({ candidates: 2, errors: 1, live: 1 });
   });
 
-  test('more candidates than one run may check: the next run continues after the last one checked', async () => {
-    const ids = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
-    const items = ids.map((id, i) => ({ ...ACTIVE, pk: `ACTIVE#7#tenant1#${i}.mp4`, task_id: id, created_at: new Date(NOW.getTime() - 60_000 + i).toISOString(), sweep_shard: sweepShard(id) }));
-    const { sweep, sfn } = sweeper(items, 2);
+  test('few due tasks (up to the threshold): each is described, no execution is listed', async () => {
+    // GIVEN as many due tasks as the threshold
+    const [a, b] = ids(2);
+    const { sweep, sfn } = sweeper([task(a, 'a.mp4'), task(b, 'b.mp4')], { listThreshold: 2 });
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
 
-    await sweep.run();
-    await sweep.run();
+    // WHEN a sweep runs
+    const report = await sweep.run();
 
-    const described = sfn.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input.executionArn!.split(':').pop());
-    expect(described.slice(0, 2)).toEqual(ids.slice(0, 2));
-    expect(described.slice(2)).toContain(ids[2]);
+    // THEN both were described and ListExecutions was never called
+    expect(report).toMatchObject({ candidates: 2, live: 2, skipped: 0, stoppedEarly: false });
+    expect(report.listed).toBeUndefined();
+    expect(sfn).toHaveReceivedCommandTimes(DescribeExecutionCommand, 2);
+    expect(sfn).not.toHaveReceivedCommand(ListExecutionsCommand);
+  });
+
+  test('many due tasks: one pass over the running executions (paged), then only the tasks missing from it are described and repaired', async () => {
+    // GIVEN 7 due tasks over the threshold of 2, the index answering 2 items a page: 4 with a running execution
+    // (listed 3 a page), a lost start, a lost execution and a lost end
+    const all = ids(7);
+    const live = all.slice(0, 4);
+    const [lostStart, lostExecution, lostEnd] = all.slice(4);
+    const items = all.map((id, i) => task(id, `${i}.mp4`, id === lostStart ? { status: 'not_started', started_at: undefined } : {}));
+    const { sweep, sfn, ddb, repaired } = sweeper(items, { listThreshold: 2, pageSize: 2 });
+    listing(sfn, () => [...live, 'an-execution-of-a-task-not-yet-due'], 3);
+    sfn.on(DescribeExecutionCommand).callsFake((input) => {
+      if (idOf(input.executionArn) === lostEnd) return { status: 'FAILED', error: 'FinishNotRecorded', cause: 'c' };
+      throw notFound();
+    });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn' });
+
+    // WHEN a sweep runs
+    const report = await sweep.run();
+
+    // THEN the list was read once, to its end, as RUNNING executions of this state machine, 1,000 a page
+    expect(sfn.commandCalls(ListExecutionsCommand).map((c) => c.args[0].input)).toEqual([
+      { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', maxResults: 1000, nextToken: undefined },
+      { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', maxResults: 1000, nextToken: '3' },
+    ]);
+    expect(report).toMatchObject({ candidates: 7, listed: 5, skipped: 4, started: 1, ended: 2, errors: 0, stoppedEarly: false });
+    // AND only the three missing from the list were described, and repaired as a describe of each would have
+    expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => idOf(c.args[0].input.executionArn)).sort()).toEqual([lostStart, lostExecution, lostEnd].sort());
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: lostStart });
+    const ends = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems![0].Put!.Item!);
+    expect(ends.map((i) => [i.task_id, i.error.error]).sort()).toEqual([[lostEnd, 'FinishNotRecorded'], [lostExecution, 'ExecutionLost']].sort());
+    expect(repaired.sort()).toEqual(['ended', 'ended', 'started']);
+  });
+
+  test('the index is paged: every page is read, one at a time', async () => {
+    // GIVEN 5 due tasks in one shard, 2 a page, and no running execution
+    const all = ids(5);
+    const { sweep, sfn, ddb } = sweeper(all.map((id, i) => task(id, `${i}.mp4`, { sweep_shard: 3 })), { listThreshold: 1, pageSize: 2 });
+    listing(sfn, () => all);
+
+    // WHEN a sweep runs
+    const report = await sweep.run();
+
+    // THEN that shard was queried three times, resuming after each page, and every task was skipped as running
+    const shardQueries = ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.ExpressionAttributeValues![':shard'] === 3);
+    expect(shardQueries.map((c) => c.args[0].input.ExclusiveStartKey)).toEqual([undefined, { at: 2 }, { at: 4 }]);
+    expect(report).toMatchObject({ candidates: 5, skipped: 5, live: 0 });
+    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
+  });
+
+  test('an execution that ends after the list was read: skipped by that run, repaired by the next exactly as a describe would', async () => {
+    // GIVEN 3 due tasks over the threshold of 1; all three executions are running when the first run lists them
+    const all = ids(3);
+    const { sweep, sfn, ddb, repaired } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1 });
+    let runningNow = [...all];
+    listing(sfn, () => runningNow);
+    sfn.on(DescribeExecutionCommand).callsFake((input) => (runningNow.includes(idOf(input.executionArn)!) ? { status: 'RUNNING' } : { status: 'TIMED_OUT' }));
+
+    // WHEN the first run lists them, then one execution times out and its end event is lost
+    const first = await sweep.run();
+    runningNow = all.slice(1);
+    const second = await sweep.run();
+
+    // THEN the first run changed nothing (nothing is repaired on the list's word), the second recorded that one end
+    expect(first).toMatchObject({ skipped: 3, ended: 0 });
+    expect(second).toMatchObject({ skipped: 2, ended: 1 });
+    expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => idOf(c.args[0].input.executionArn))).toEqual([all[0]]);
+    const [put] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+    expect(put.Put!.Item).toMatchObject({ task_id: all[0], status: 'failed', error: { error: 'States.Timeout' } });
+    expect(repaired).toEqual(['ended']);
+  });
+
+  test('an execution started after the list was read: described RUNNING and left alone', async () => {
+    const all = ids(3);
+    const { sweep, sfn, ddb } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1 });
+    listing(sfn, () => all.slice(1));
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
+
+    const report = await sweep.run();
+
+    expect(report).toMatchObject({ skipped: 2, live: 1, ended: 0, started: 0 });
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+  });
+
+  test('more missing tasks than one run may describe: it describes maxTasks, says it stopped early, the next run goes on', async () => {
+    // GIVEN 5 lost executions, at most 2 described a run
+    const all = ids(5);
+    const items = all.map((id, i) => task(id, `${i}.mp4`));
+    const { sweep, sfn, ddb } = sweeper(items, { listThreshold: 1, maxTasks: 2 });
+    listing(sfn, () => []);
+    sfn.on(DescribeExecutionCommand).rejects(notFound());
+    // a repaired task leaves the index, as the finishing transaction deletes its active item
+    ddb.on(TransactWriteCommand).callsFake((input) => {
+      const gone = input.TransactItems[0].Put.Item.task_id;
+      items.splice(items.findIndex((i) => i.task_id === gone), 1);
+      return {};
+    });
+
+    const first = await sweep.run();
+    const second = await sweep.run();
+    const third = await sweep.run();
+
+    expect(first).toMatchObject({ ended: 2, stoppedEarly: true });
+    expect(second).toMatchObject({ ended: 2, stoppedEarly: true });
+    expect(third).toMatchObject({ ended: 1, stoppedEarly: false });
+    expect(items).toHaveLength(0);
+  });
+
+  test('a run stops itself at its deadline: past it while listing, nothing is described; the next run starts over', async () => {
+    // GIVEN a clock that moves a minute per call, and a deadline 30 s from the start
+    let now = NOW.getTime();
+    const all = ids(3);
+    const { sweep, sfn } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1, clock: () => new Date((now += 60_000)) });
+    listing(sfn, () => ['other-1', 'other-2'], 1);
+
+    // WHEN a sweep runs
+    const report = await sweep.run({ deadline: NOW.getTime() + 30_000 });
+
+    // THEN it stopped after the first page of the list, with nothing described or changed
+    expect(report).toMatchObject({ listed: 1, stoppedEarly: true, ended: 0 });
+    expect(sfn).toHaveReceivedCommandTimes(ListExecutionsCommand, 1);
+    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
+  });
+
+  test('ListExecutions throttled past its retries: the run fails as a 503-class dependency error, nothing is repaired', async () => {
+    const all = ids(3);
+    const { sweep, sfn, ddb } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1 });
+    sfn.on(ListExecutionsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+
+    await expect(sweep.run()).rejects.toMatchObject({ name: 'DependencyUnavailable', dependency: 'stepfunctions', operation: 'ListExecutions' });
+    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });
 });
