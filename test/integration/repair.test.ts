@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
+import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
 import { injectFault, withFaultInjection } from '../../lambda/adapters/fault-injection';
@@ -19,6 +19,7 @@ import {
   injectHandlerFault,
   injectStateFault,
   itemsOf,
+  localControl,
   post,
   taskReaches,
   uniqueTenant,
@@ -27,7 +28,8 @@ import {
 const GRACE_SECONDS = 2;
 const SWEEP_EVERY_MS = 1000;
 const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
-const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
+const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
+const workflow = new StepFunctionsWorkflow(sfn, env.stateMachineArn);
 const clock = { now: () => new Date() };
 const config = { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: GRACE_SECONDS };
 const quiet = { info() {}, warn() {}, error() {} };
@@ -126,6 +128,90 @@ describe('repair with no client request', () => {
       expect((await post(tenant, 'end.mp4')).status).toBe(201);
     } finally {
       await sweep.stop();
+    }
+  });
+});
+
+describe('repair with many due tasks: one pass over the running executions, then describe only the missing', () => {
+  test('more due tasks than the threshold: a lost start and a lost end among live tasks are repaired with no request, the live ones left alone', async () => {
+    const tenant = uniqueTenant('many-due');
+    const liveVideos = [0, 1, 2].map((i) => `live-${i}-${tenant}.mp4`);
+    // GIVEN a lost end: an execution that failed outside the Catch, its end event lost
+    await dropEndEvent(tenant);
+    await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    const lostEnd = (await post(tenant, 'end.mp4')).body.task_id;
+    await eventually(async () => {
+      const [e] = await executionsOf(tenant);
+      return e && e.status !== 'RUNNING' ? e : undefined;
+    });
+    // AND three live tasks whose executions stay RUNNING (held before their first state)
+    for (const video of liveVideos) await localControl('LocalHold', { field: 'video_filename', value: video });
+    const live: string[] = [];
+    try {
+      for (const video of liveVideos) live.push((await post(tenant, video)).body.task_id);
+      // AND a lost start: a creator that died after its claim
+      const lostStart = (await strandedTask(tenant, 'lost.mp4')).task_id;
+
+      // WHEN only the sweep runs, with a threshold of 2 due tasks (5 are due once the grace period has passed)
+      const sweep = sweepOf(tenant, 2);
+      try {
+        const started = await taskReaches(tenant, lostStart, 'completed', 25_000);
+        const ended = await taskReaches(tenant, lostEnd, 'failed', 25_000);
+
+        // THEN both were repaired by runs that listed the running executions first
+        expect(started.result).toBeDefined();
+        expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
+        expect(sweep.repaired.sort()).toEqual(['ended', 'started']);
+        const repairing = sweep.reports.filter((r) => r.started + r.ended > 0);
+        expect(repairing.length).toBeGreaterThan(0);
+        for (const r of repairing) {
+          expect(r.listed).toBeGreaterThanOrEqual(3);
+          // AND the three live tasks were filtered out by the list, not described
+          expect(r.skipped).toBeGreaterThanOrEqual(3);
+        }
+        // AND the live tasks are untouched, their executions still running
+        for (const id of live) expect((await getTask(tenant, id)).body.status).toBe('not_started');
+        const executions = await executionsOf(tenant);
+        expect(executions.filter((e) => live.includes(e.name!)).map((e) => e.status)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+      } finally {
+        await sweep.stop();
+      }
+    } finally {
+      for (const video of liveVideos) await localControl('LocalRelease', { field: 'video_filename', value: video });
+    }
+    for (const id of live) await taskReaches(tenant, id, 'completed');
+  });
+
+  test('the local ListExecutions pages like the service: maxResults a page, nextToken to the end, each execution once', async () => {
+    // GIVEN three executions held RUNNING
+    const tenant = uniqueTenant('list-pages');
+    await localControl('LocalHold', { field: 'tenant_id', value: tenant });
+    try {
+      const ids = [];
+      for (const video of ['a.mp4', 'b.mp4', 'c.mp4']) ids.push((await post(tenant, video)).body.task_id);
+
+      // WHEN the running executions are listed one a page
+      const names: string[] = [];
+      let nextToken: string | undefined;
+      let pages = 0;
+      do {
+        const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, statusFilter: 'RUNNING', maxResults: 1, nextToken }));
+        expect(page.executions!.length).toBeLessThanOrEqual(1);
+        names.push(...page.executions!.map((e) => e.name!));
+        nextToken = page.nextToken;
+        pages++;
+      } while (nextToken);
+
+      // THEN every page held one, no execution came twice, and this tenant's three were among them
+      expect(pages).toBeGreaterThanOrEqual(3);
+      expect(new Set(names).size).toBe(names.length);
+      expect(names).toEqual(expect.arrayContaining(ids));
+      // AND the service's limits hold: at most 1,000 a page, a token only for the listing it came from
+      await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, maxResults: 1001 }))).rejects.toMatchObject({ name: 'ValidationException' });
+      await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, nextToken: 'not-a-token' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    } finally {
+      await localControl('LocalRelease', { field: 'tenant_id', value: tenant });
     }
   });
 });

@@ -1,0 +1,38 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { TaskSweeper } from '../../lib/task-sweeper';
+import { TrackingStack } from '../../lib/tracking-stack';
+
+// No esbuild bundling: these tests read the template only.
+const template = Template.fromStack(new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Sweep'));
+
+describe('repair sweeper function', () => {
+  test('one run at a time, sized for a pass over 10^6 running executions, with a list threshold', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Repairs active tasks'),
+      Timeout: 600,
+      MemorySize: 512,
+      ReservedConcurrentExecutions: 1,
+      Environment: { Variables: Match.objectLike({ SWEEP_MAX_TASKS: '500', SWEEP_LIST_THRESHOLD: '100' }) },
+    });
+  });
+
+  test('a tick that finds a run in progress is dropped after a minute, never queued behind it', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('^SweeperFunction') },
+      MaximumEventAgeInSeconds: 60,
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  test('a list threshold above the describe budget, or not a whole number, is refused', () => {
+    const s = new Stack();
+    const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    const stateMachine = new sfn.StateMachine(s, 'M', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')) });
+    const props = { table, stateMachine, serviceEnvironment: {} };
+    expect(() => new TaskSweeper(s, 'A', { ...props, maxTasksPerRun: 50, listThreshold: 51 })).toThrow(/listThreshold must be an integer from 0 to maxTasksPerRun/);
+    expect(() => new TaskSweeper(s, 'B', { ...props, listThreshold: 1.5 })).toThrow(/listThreshold/);
+  });
+});
