@@ -136,7 +136,9 @@ describe('repair with many due tasks: one pass over the running executions, then
   test('more due tasks than the threshold: a lost start and a lost end among live tasks are repaired with no request, the live ones left alone', async () => {
     const tenant = uniqueTenant('many-due');
     const liveVideos = [0, 1, 2].map((i) => `live-${i}-${tenant}.mp4`);
-    // GIVEN a lost end: an execution that failed outside the Catch, its end event lost
+    // GIVEN a lost start: a creator that died after its claim
+    const lostStart = (await strandedTask(tenant, 'lost.mp4')).task_id;
+    // AND a lost end: an execution that failed outside the Catch, its end event lost
     await dropEndEvent(tenant);
     await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
     await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
@@ -150,10 +152,9 @@ describe('repair with many due tasks: one pass over the running executions, then
     const live: string[] = [];
     try {
       for (const video of liveVideos) live.push((await post(tenant, video)).body.task_id);
-      // AND a lost start: a creator that died after its claim
-      const lostStart = (await strandedTask(tenant, 'lost.mp4')).task_id;
+      await new Promise((resolve) => setTimeout(resolve, GRACE_SECONDS * 1000 + 100));
 
-      // WHEN only the sweep runs, with a threshold of 2 due tasks (5 are due once the grace period has passed)
+      // WHEN only the sweep runs, with a threshold of 2 due tasks (all 5 are due)
       const sweep = sweepOf(tenant, 2);
       try {
         const started = await taskReaches(tenant, lostStart, 'completed', 25_000);
@@ -163,6 +164,7 @@ describe('repair with many due tasks: one pass over the running executions, then
         expect(started.result).toBeDefined();
         expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
         expect(sweep.repaired.sort()).toEqual(['ended', 'started']);
+        expect(sweep.reports[0]).toMatchObject({ candidates: 5 });
         const repairing = sweep.reports.filter((r) => r.started + r.ended > 0);
         expect(repairing.length).toBeGreaterThan(0);
         for (const r of repairing) {
@@ -180,8 +182,7 @@ describe('repair with many due tasks: one pass over the running executions, then
     } finally {
       for (const video of liveVideos) await localControl('LocalRelease', { field: 'video_filename', value: video });
     }
-    for (const id of live) await taskReaches(tenant, id, 'completed');
-  });
+  }, 60_000);
 
   test('the local ListExecutions pages like the service: maxResults a page, nextToken to the end, each execution once', async () => {
     // GIVEN three executions held RUNNING
