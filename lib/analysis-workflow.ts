@@ -241,7 +241,7 @@ export class AnalysisWorkflow extends Construct {
     markCompleted.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     markFailed.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
 
-    const definition = markRunning.next(analyse).next(markCompleted).next(new sfn.Succeed(this, 'Done'));
+    const definition = markRunning.next(analyse).next(markCompleted);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -20,7 +20,7 @@ const ENDINGS: Record<string, { status: TaskStatus; error: string }> = {
   ABORTED: { status: TaskStatus.Cancelled, error: 'ExecutionAborted' },
 };
 
-export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 'ignored'; reason: string };
+export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 'ignored'; reason: string; taskId?: string };
 
 /**
  * Records the end of an execution that finished outside the state machine's own Catch, and frees the video.
@@ -33,5 +33,5 @@ export async function finalizeExecution(service: TaskService, event: ExecutionSt
   const input = fromExecutionInput(JSON.parse(event.detail.input) as ExecutionInput);
   const error: TaskError = { error: event.detail.error || ending.error, cause: event.detail.cause ?? undefined };
   const task = await service.finalizeExecution(input, ending.status, error);
-  return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active' };
+  return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active', taskId: input.taskId };
 }
