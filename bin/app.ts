@@ -41,6 +41,7 @@ new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
   localEndpoints: ['true', true].includes(app.node.tryGetContext('localEndpoints')),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
+  alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,
 });
 
 // Any unacknowledged AwsSolutions finding stops synthesis; each acknowledgement sits beside its construct in lib/, with its reason.
