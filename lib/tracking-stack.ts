@@ -136,6 +136,7 @@ export class TrackingStack extends Stack {
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
     output('DashboardUrl', `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`, 'CloudWatch dashboard');
     output('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic every alarm notifies; subscribe to it');
+    output('FinalizerFunctionName', this.finalizer.function.functionName, 'Invoke it with a dead-lettered event to redrive it');
     output('DeadLetterQueueUrl', this.finalizer.deadLetterQueue.queueUrl, 'Execution-end events the finalizer could not process');
     output('HandlerLogGroup', this.api.handler.logGroup.logGroupName, 'API handler logs (aws logs tail)');
     output('FinalizerLogGroup', this.finalizer.function.logGroup.logGroupName, 'Finalizer logs');

@@ -160,7 +160,7 @@ describe('saved Logs Insights queries', () => {
 });
 
 describe('outputs', () => {
-  test.each(['TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'HandlerLogGroup', 'FinalizerLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
+  test.each(['TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'FinalizerFunctionName', 'HandlerLogGroup', 'FinalizerLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
     '%s',
     (name) => {
       expect(template.findOutputs(name)).toHaveProperty(name);
