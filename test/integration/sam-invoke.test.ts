@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { templateFunctions } from '../../local/lambdas';
 import { localNames, PROJECT_ROOT } from '../../local/system';
 import { loadStack, resolve, resourcesOfType } from '../../local/template';
-import { env } from './support';
+import { env, holdExecutions, releaseExecutions } from './support';
 
 const run = promisify(execFile);
 const EVENTS_DIR = path.join(PROJECT_ROOT, 'events');
@@ -72,17 +72,23 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
   });
 
   test('post-track.json creates, then answers the existing task; get-active-task.json finds it', async () => {
-    const created = await samLocalInvoke('post-track.json');
-    expect(created.statusCode).toBe(201);
-    expect(created.headers.Location).toBe(`/api/v1/track/${created.body.task_id}`);
+    // Each invoke is a fresh process (seconds on a busy machine): hold the execution so the task is still active.
+    await holdExecutions('tenant1');
+    try {
+      const created = await samLocalInvoke('post-track.json');
+      expect(created.statusCode).toBe(201);
+      expect(created.headers.Location).toBe(`/api/v1/track/${created.body.task_id}`);
 
-    const again = await samLocalInvoke('post-track.json');
-    expect(again.statusCode).toBe(200);
-    expect(again.body).toEqual({ task_id: created.body.task_id, status: expect.stringMatching(/^(not_started|running)$/), message: 'Analysis already in progress' });
+      const again = await samLocalInvoke('post-track.json');
+      expect(again.statusCode).toBe(200);
+      expect(again.body).toEqual({ task_id: created.body.task_id, status: expect.stringMatching(/^(not_started|running)$/), message: 'Analysis already in progress' });
 
-    const active = await samLocalInvoke('get-active-task.json');
-    expect(active.statusCode).toBe(200);
-    expect(active.body.task_id).toBe(created.body.task_id);
+      const active = await samLocalInvoke('get-active-task.json');
+      expect(active.statusCode).toBe(200);
+      expect(active.body.task_id).toBe(created.body.task_id);
+    } finally {
+      await releaseExecutions('tenant1');
+    }
   });
 
   test('post-track-invalid.json -> 400 problem naming the field', async () => {
