@@ -207,7 +207,7 @@ async function main() {
     await scenario('burst: 20 videos x 25 concurrent', system.apiUrl, Array.from({ length: 25 }).flatMap(() => Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` }))), MAX_CONCURRENCY);
     await scenario('invalid bodies (no AWS call)', system.apiUrl, Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })), 50);
 
-    console.log('## Requests (POST /api/v1/track, local system)\n');
+    console.log('### Requests (POST /api/v1/track, local system)\n');
     console.log('| scenario | n | concurrency | req/s | p50 ms | p95 ms | p99 ms | handler mean ms | statuses | AWS calls per request |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
     for (const row of rows) console.log(row);
@@ -220,13 +220,13 @@ async function main() {
     process.env.ANALYSIS_DELAY_MS = '0';
     const success = await transitions(system.apiUrl, tenant, 'done', 10);
     const rejected = await transitions(system.apiUrl, tenant, 'rejected', 5);
-    console.log('\n## State transitions per task (Standard workflow: each state entered is billed)\n');
+    console.log('\n### State transitions per task (Standard workflow: each state entered is billed)\n');
     console.log('| path | states entered | transitions |');
     console.log('|---|---|---:|');
     console.log(`| success (10 tasks) | ${success.join(' → ')} | ${success.length} |`);
     console.log(`| analysis rejected (5 tasks) | ${rejected.join(' → ')} | ${rejected.length} |`);
 
-    console.log('\n## Lambda bundles (minified, source maps, AWS SDK v3 external: provided by the nodejs24.x runtime)\n');
+    console.log('\n### Lambda bundles (minified, source maps, AWS SDK v3 external: provided by the nodejs24.x runtime)\n');
     console.log('| function | files |');
     console.log('|---|---|');
     for (const [id, fn] of resourcesOfType(system.template, 'AWS::Lambda::Function')) {
@@ -238,11 +238,13 @@ async function main() {
     const newTask: RequestProfile = { calls: created.perRequest, handlerMs: created.handlerMeanMs, logBytes: newLogBytes };
     const dup: RequestProfile = { calls: duplicate.perRequest, handlerMs: duplicate.handlerMeanMs, logBytes: dupLogBytes };
     const task: TaskProfile = { states: success };
-    console.log(`\n## Cost per 1M POSTs (list prices ${PRICES.region}, recorded ${PRICES.recorded}; see bench/cost.ts)\n`);
+    console.log(`\n### Cost per 1M POSTs (list prices ${PRICES.region}, recorded ${PRICES.recorded}; see bench/cost.ts)\n`);
     console.log(costTable(newTask, dup, task));
-    console.log('\n## Monthly cost at idle (no requests)\n');
+    console.log('\n### Monthly cost at idle (no requests)\n');
     console.log(idleCost(system.template));
   } finally {
+    // On stderr: whatever the shutdown prints comes after this line, apart from the figures.
+    console.error('[bench] stopping the local system (aborts the parked executions; each ABORTED end runs the finalizer)');
     await system.stop();
   }
 }

@@ -85,16 +85,16 @@ export class Monitoring extends Construct {
     this.action = new actions.SnsAction(this.topic);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
 
-    const app = (metricName: string, service = 'track-api', label?: string) =>
+    const appMetric = (metricName: string, service = 'track-api', label?: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service }, statistic: 'Sum', period: FIVE_MINUTES, label });
     const sm = props.stateMachine;
 
     // The API and the handler's outcomes.
     this.alarm('ApiServerErrors', props.api.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }), 5,
       'The API answered 5xx (5 or more in 5 minutes): handler errors, timeouts or dependency outages. See the HandlerInternalErrors / HandlerDependencyUnavailable alarms for which.');
-    this.alarm('HandlerDependencyUnavailable', app('DependencyUnavailable'), 5,
+    this.alarm('HandlerDependencyUnavailable', appMetric('DependencyUnavailable'), 5,
       'DynamoDB or Step Functions throttled or unavailable after SDK retries (5 or more 503s in 5 minutes); clients were told to retry.');
-    this.alarm('HandlerInternalErrors', app('InternalError'), 1,
+    this.alarm('HandlerInternalErrors', appMetric('InternalError'), 1,
       'The handler answered 500: an unexpected error (a bug or a misconfiguration). The error is logged with the request.');
 
     // The workflow. A deliberate stop (cancel, lease takeover) aborts an execution too: only aborts nobody asked for count.
@@ -109,7 +109,7 @@ export class Monitoring extends Construct {
         expression: 'FILL(aborted, 0) - FILL(stopped, 0)',
         usingMetrics: {
           aborted: sm.metricAborted({ statistic: 'Sum', period: abortPeriod }),
-          stopped: app(ServiceEvent.ExecutionStopped).with({ period: abortPeriod }),
+          stopped: appMetric(ServiceEvent.ExecutionStopped).with({ period: abortPeriod }),
         },
         period: abortPeriod,
         label: 'ExecutionsAborted not stopped by the API',
@@ -121,7 +121,7 @@ export class Monitoring extends Construct {
     // Repairs: a repair means something went wrong first.
     this.alarm('DeadLetterQueueNotEmpty', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1,
       'The finalizer could not process an execution-end event after 20 retries over 24 h. Its task may still block its video: inspect and redrive the queue.');
-    this.alarm('TasksRepaired', app(REPAIR_METRIC.metricName, REPAIR_METRIC.service), 1,
+    this.alarm('TasksRepaired', appMetric(REPAIR_METRIC.metricName, REPAIR_METRIC.service), 1,
       'The repair sweep repaired a task (a lost start or end). Follow the task to learn what was lost.');
 
     // The table.
@@ -138,8 +138,8 @@ export class Monitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      graph('Requests by outcome (track-api)', OUTCOMES.map((o) => app(o)), { stacked: true }),
-      graph('Tasks created vs answered as duplicates', [app('TaskCreated', 'track-api', 'created'), app('TaskExisting', 'track-api', 'duplicate')]),
+      graph('Requests by outcome (track-api)', OUTCOMES.map((o) => appMetric(o)), { stacked: true }),
+      graph('Tasks created vs answered as duplicates', [appMetric('TaskCreated', 'track-api', 'created'), appMetric('TaskExisting', 'track-api', 'duplicate')]),
     );
     this.dashboard.addWidgets(
       graph('API latency (ms)', [
@@ -170,15 +170,15 @@ export class Monitoring extends Construct {
         props.deadLetterQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: 'age of oldest (s)' }),
       ]),
       graph('Repairs', [
-        app(REPAIR_METRIC.metricName, REPAIR_METRIC.service, 'repaired by the sweep'),
-        app(ServiceEvent.Redriven, 'track-api', 're-driven'),
-        app(ServiceEvent.RedriveFoundEnded, 'track-api', 're-drive found execution ended'),
-        app(ServiceEvent.LeaseTakeover, 'track-api', 'lease takeovers'),
-        app(ServiceEvent.Compensated, 'track-api', 'compensations'),
-        app(ServiceEvent.CompensationFailed, 'track-api', 'compensations failed'),
-        app(ServiceEvent.FinalizerRecorded, 'task-finalizer', 'finalizer recorded'),
-        app(ServiceEvent.FinalizerIgnored, 'task-finalizer', 'finalizer ignored'),
-        app(ServiceEvent.ExecutionStopped, 'track-api', 'executions stopped by the API'),
+        appMetric(REPAIR_METRIC.metricName, REPAIR_METRIC.service, 'repaired by the sweep'),
+        appMetric(ServiceEvent.Redriven, 'track-api', 're-driven'),
+        appMetric(ServiceEvent.RedriveFoundEnded, 'track-api', 're-drive found execution ended'),
+        appMetric(ServiceEvent.LeaseTakeover, 'track-api', 'lease takeovers'),
+        appMetric(ServiceEvent.Compensated, 'track-api', 'compensations'),
+        appMetric(ServiceEvent.CompensationFailed, 'track-api', 'compensations failed'),
+        appMetric(ServiceEvent.FinalizerRecorded, 'task-finalizer', 'finalizer recorded'),
+        appMetric(ServiceEvent.FinalizerIgnored, 'task-finalizer', 'finalizer ignored'),
+        appMetric(ServiceEvent.ExecutionStopped, 'track-api', 'executions stopped by the API'),
       ]),
     );
     this.dashboard.addWidgets(
