@@ -190,11 +190,28 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
   return bytes;
 }
 
-async function main() {
-  // Analyses park in a timer for the load scenarios, so every task stays active (running) and the runner stays idle.
-  process.env.ANALYSIS_DELAY_MS = '600000';
+/**
+ * Runs tasks to their end and reports the states they entered (the billed transitions): in a local system of its own,
+ * since each function's environment (the placeholder's delay) is fixed when its local runtime starts.
+ */
+async function measureTransitions(): Promise<{ success: string[]; rejected: string[] }> {
+  process.env.ANALYSIS_DELAY_MS = '0';
   process.env.ANALYSIS_FAIL_PATTERN = '^rejected-';
   const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: recordTransitions });
+  try {
+    const tenant = `bench-${randomUUID().slice(0, 8)}`;
+    return { success: await transitions(system.apiUrl, tenant, 'done', 10), rejected: await transitions(system.apiUrl, tenant, 'rejected', 5) };
+  } finally {
+    await system.stop();
+  }
+}
+
+async function main() {
+  const { success, rejected } = await measureTransitions();
+
+  // Analyses park in a timer for the load scenarios, so every task stays active (running) and the runner stays idle.
+  process.env.ANALYSIS_DELAY_MS = '600000';
+  const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
   try {
     const tenant = `bench-${randomUUID().slice(0, 8)}`;
     const warm = Array.from({ length: 50 }, (_, i) => ({ tenant_id: `${tenant}-warm`, video_filename: `w${i}.mp4` }));
@@ -212,14 +229,6 @@ async function main() {
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
     for (const row of rows) console.log(row);
 
-    // While analyses still park: the duplicate probe's first request stays active.
-    const newLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-new.mp4' }, false);
-    const dupLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-dup.mp4' }, true);
-
-    // Tasks run to their end: the analysis placeholder answers at once (or rejects `rejected-*` videos).
-    process.env.ANALYSIS_DELAY_MS = '0';
-    const success = await transitions(system.apiUrl, tenant, 'done', 10);
-    const rejected = await transitions(system.apiUrl, tenant, 'rejected', 5);
     console.log('\n### State transitions per task (Standard workflow: each state entered is billed)\n');
     console.log('| path | states entered | transitions |');
     console.log('|---|---|---:|');
@@ -235,6 +244,9 @@ async function main() {
       console.log(`| ${id} | ${files.join(', ')} |`);
     }
 
+    // While analyses park: the duplicate probe's first request stays active.
+    const newLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-new.mp4' }, false);
+    const dupLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-dup.mp4' }, true);
     const newTask: RequestProfile = { calls: created.perRequest, handlerMs: created.handlerMeanMs, logBytes: newLogBytes };
     const dup: RequestProfile = { calls: duplicate.perRequest, handlerMs: duplicate.handlerMeanMs, logBytes: dupLogBytes };
     const task: TaskProfile = { states: success };

@@ -1,9 +1,9 @@
 import { type AnalyseInput, analyse } from './analyse';
 
+const delayMs = Number(process.env.ANALYSIS_DELAY_MS ?? 2000);
+const failPattern = process.env.ANALYSIS_FAIL_PATTERN ? new RegExp(process.env.ANALYSIS_FAIL_PATTERN) : undefined;
+
 /** Step Functions invokes this with the Analyse state's payload (see analyse.ts for the contract). */
 export async function handler(input: AnalyseInput) {
-  // Read per invocation, so a local run (npm run bench) can change the placeholder between tasks.
-  const delayMs = Number(process.env.ANALYSIS_DELAY_MS ?? 2000);
-  const failPattern = process.env.ANALYSIS_FAIL_PATTERN ? new RegExp(process.env.ANALYSIS_FAIL_PATTERN) : undefined;
   return analyse(input, { delayMs, failPattern });
 }
