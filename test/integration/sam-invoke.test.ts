@@ -141,8 +141,9 @@ describe('sam local invoke, equivalent: the built finalizer function with events
 
   test('execution-failed.json as shipped names a task that does not exist -> ignored, nothing changed', async () => {
     const result = await samLocalInvoke(finalizerFunction, path.join(EVENTS_DIR, 'execution-failed.json'));
-    // Not "no execution input": the event's input was read, and the task looked up in the table.
-    expect(result).toEqual({ outcome: 'ignored', reason: 'the task is no longer active' });
+    // Not "no execution input": the event's input was read (its task id is named), and the task looked up in the table.
+    const shipped = JSON.parse(readFileSync(path.join(EVENTS_DIR, 'execution-failed.json'), 'utf8'));
+    expect(result).toEqual({ outcome: 'ignored', reason: 'the task is no longer active', taskId: JSON.parse(shipped.detail.input).task_id });
   });
 
   test('execution-failed.json edited to name a real active task -> the task fails with the event error, the video is freed', async () => {
