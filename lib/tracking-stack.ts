@@ -4,10 +4,23 @@ import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { Monitoring } from './monitoring';
 import { TaskFinalizer } from './task-finalizer';
+import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
-import { TrackApi } from './track-api';
+import { type ApiAuthorization, TrackApi } from './track-api';
+import { TrackAuth } from './track-auth';
+
+/** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
+export type TrackingAuth =
+  | { readonly mode: 'cognito'; readonly tenantClaim?: string }
+  | Exclude<ApiAuthorization, { readonly mode: 'cognito' }>;
 
 export interface TrackingStackProps extends StackProps {
+  /**
+   * Authentication of API callers.
+   *
+   * @default - `cognito`: a user pool in this stack, its ID tokens required on every route
+   */
+  readonly auth?: TrackingAuth;
   /**
    * Removal policy of the table and log groups. DESTROY suits a throwaway personal stack.
    *
@@ -27,7 +40,8 @@ export interface TrackingStackProps extends StackProps {
    */
   readonly taskRetention?: Duration;
   /**
-   * Age after which a `not_started` task whose execution never started is started again by the next POST.
+   * Age after which a `not_started` task whose execution never started is started again (by the repair sweep or
+   * the next POST).
    *
    * @default Duration.seconds(10)
    */
@@ -76,6 +90,9 @@ export class TrackingStack extends Stack {
   readonly workflow: AnalysisWorkflow;
   readonly api: TrackApi;
   readonly finalizer: TaskFinalizer;
+  readonly sweeper: TaskSweeper;
+  /** The user pool and client, under `cognito` only. */
+  readonly auth?: TrackAuth;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
@@ -97,7 +114,16 @@ export class TrackingStack extends Stack {
       TASK_RETENTION_DAYS: String(retention.toDays()),
       ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
     };
+    const auth = props.auth ?? { mode: 'cognito' };
+    let authorization: ApiAuthorization;
+    if (auth.mode === 'cognito') {
+      this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
+      authorization = { mode: 'cognito', userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
+    } else {
+      authorization = auth;
+    }
     this.api = new TrackApi(this, 'Track', {
+      authorization,
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
       serviceEnvironment,
@@ -112,6 +138,12 @@ export class TrackingStack extends Stack {
       serviceEnvironment,
       removalPolicy,
     });
+    this.sweeper = new TaskSweeper(this, 'Sweeper', {
+      table: this.table.table,
+      stateMachine: this.workflow.stateMachine,
+      serviceEnvironment,
+      removalPolicy,
+    });
 
     // Created inside AnalysisWorkflow, which does not expose it.
     const executionLogs = this.workflow.node.findChild('ExecutionLogs') as logs.ILogGroup;
@@ -121,6 +153,7 @@ export class TrackingStack extends Stack {
       functions: [
         { name: 'Handler', function: this.api.handler, logGroup: this.api.handler.logGroup },
         { name: 'Finalizer', function: this.finalizer.function, logGroup: this.finalizer.function.logGroup },
+        { name: 'Sweeper', function: this.sweeper.function, logGroup: this.sweeper.function.logGroup },
         // A rejected video is an Error by contract (AnalysisRejected); only a run of them is worth a page.
         { name: 'Analyse', function: this.workflow.analyseFunction, logGroup: this.workflow.analyseFunction.logGroup, errorThreshold: 5 },
       ],
@@ -140,6 +173,7 @@ export class TrackingStack extends Stack {
     output('DeadLetterQueueUrl', this.finalizer.deadLetterQueue.queueUrl, 'Execution-end events the finalizer could not process');
     output('HandlerLogGroup', this.api.handler.logGroup.logGroupName, 'API handler logs (aws logs tail)');
     output('FinalizerLogGroup', this.finalizer.function.logGroup.logGroupName, 'Finalizer logs');
+    output('SweeperLogGroup', this.sweeper.function.logGroup.logGroupName, 'Repair sweep logs');
     output('AnalyseLogGroup', this.workflow.analyseFunction.logGroup.logGroupName, 'Analyse function logs');
     output('ExecutionLogGroup', executionLogs.logGroupName, 'State machine execution logs (ERROR level)');
   }

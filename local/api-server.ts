@@ -3,8 +3,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
 import { LocalSetupError } from './errors';
+import type { Authorize, LocalResponse } from './jwt-authorizer';
+import type { LocalRoutes } from './local-routes';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** What API Gateway does around the function: its authorizer, and (locally only) extra endpoints. */
+export interface ApiServerHooks {
+  /** Runs before the handler on every API route, as the HTTP API's default authorizer. */
+  readonly authorize?: Authorize;
+  /** Local-only endpoints (/local/*, /.well-known/*), answered before API routing. */
+  readonly localRoutes?: LocalRoutes;
+}
 
 export interface ApiServer {
   readonly url: string;
@@ -34,8 +44,8 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  * Serves the handler the way API Gateway (HTTP API, payload 2.0) does: each request becomes an event, the result
  * becomes the response. Unknown paths get API Gateway's own 404 and never reach the handler.
  */
-export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void): Promise<ApiServer> {
-  const server: Server = createServer((req, res) => void serve(handler, req, res, log));
+export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void, hooks: ApiServerHooks = {}): Promise<ApiServer> {
+  const server: Server = createServer((req, res) => void serve(handler, req, res, log, hooks));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? portInUse(port) : error),
@@ -53,7 +63,7 @@ export async function startApiServer(handler: ApiHandler, port: number, log: (li
   };
 }
 
-async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, hooks: ApiServerHooks): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
@@ -71,12 +81,22 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
       chunks.push(chunk as Buffer);
     }
     const path = new URL(url, 'http://localhost').pathname;
+    const local = await hooks.localRoutes?.({ method, path, body: Buffer.concat(chunks).toString('utf8') });
+    if (local) {
+      status = local.statusCode;
+      return send(res, local);
+    }
     if (!matchRoute(path)) {
       status = 404;
       return sendJson(res, 404, { message: 'Not Found' });
     }
-    const event = toApiGatewayEvent({ method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), sourceIp: req.socket.remoteAddress });
-    const result = await handler(event);
+    const event = toApiGatewayEvent({ method, url, headers: req.headers, ...eventBody(Buffer.concat(chunks), req.headers['content-type']), sourceIp: req.socket.remoteAddress });
+    const authorized = hooks.authorize ? await hooks.authorize(event) : { event };
+    if ('reject' in authorized) {
+      status = authorized.reject.statusCode;
+      return send(res, authorized.reject);
+    }
+    const result = await handler(authorized.event);
     status = result.statusCode ?? 200;
     const body = result.body ?? '';
     taskId = /"task_id":"([^"]+)"/.exec(body)?.[1];
@@ -91,6 +111,30 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     const ms = (performance.now() - started).toFixed(1);
     log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
   }
+}
+
+function send(res: ServerResponse, response: LocalResponse): void {
+  res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
+  res.end(response.body);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const TEXT_TYPES = /^(text\/|application\/([\w.+-]+\+)?(json|xml|javascript)\b|application\/x-www-form-urlencoded)/i;
+
+/**
+ * The body as API Gateway hands it over: text when it is valid UTF-8 of a textual content type, otherwise the raw
+ * bytes in base64 with isBase64Encoded, so the handler sees exactly what was sent (and decides about invalid UTF-8).
+ */
+function eventBody(bytes: Buffer, contentType: string | undefined): { body: string; isBase64Encoded: boolean } {
+  if (bytes.length === 0) return { body: '', isBase64Encoded: false };
+  if (contentType === undefined || TEXT_TYPES.test(contentType)) {
+    try {
+      return { body: UTF8.decode(bytes), isBase64Encoded: false };
+    } catch {
+      // Not UTF-8: fall through to the bytes.
+    }
+  }
+  return { body: bytes.toString('base64'), isBase64Encoded: true };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

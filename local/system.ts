@@ -1,12 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { JWK } from 'jose';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
+import type { ApiHandler } from './api-server';
 import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
 import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
 import { type Execution, LocalStepFunctions } from './local-step-functions';
 import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
+import { LOCAL_TENANT_CLAIM } from './jwt-issuer';
+import { type LocalApi, type LocalAuth, startLocalApi } from './local-api';
 import { type CfnTemplate, loadStack, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -18,8 +21,22 @@ export interface LocalSystemOptions {
   readonly dataDir?: string;
   /** Where `cdk synth` writes the cloud assembly. */
   readonly cdkOut?: string;
+  /**
+   * How the local API authenticates (`AUTH` of npm start), whatever the template's own mode: `none` trusts the
+   * tenant in the request, `jwt` runs a local issuer and the JWT authorizer. Sets the handler's AUTH_MODE.
+   *
+   * @default 'none'
+   */
+  readonly auth?: LocalAuth;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
   readonly apiHandler?: () => ApiHandler;
+  /**
+   * How often the template's scheduled rules (the repair sweep) run locally; they also run once at start-up.
+   * 0 runs them only at start-up. @default 20
+   */
+  readonly scheduleSeconds?: number;
+  /** Reuse the cloud assembly already in `cdkOut` instead of running `cdk synth` (tests that restart often). */
+  readonly skipSynth?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -34,6 +51,13 @@ export interface LocalSystem {
   readonly stepFunctions: LocalStepFunctions;
   /** Environment the handler runs with locally (endpoints, credentials, table, state machine). */
   readonly environment: Record<string, string>;
+  /** The API's auth mode (`AUTH`). */
+  readonly auth: LocalAuth;
+  /**
+   * Another API front end on the same table and state machine, with its own auth mode and handler (e.g. the
+   * AUTH=jwt integration tests next to the AUTH=none ones). Stopped with the system.
+   */
+  startApi(options: { auth: LocalAuth; port: number; signingKey?: JWK }): Promise<LocalApi>;
   stop(): Promise<void>;
 }
 
@@ -89,10 +113,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const s of stops.reverse()) await s().catch((e: Error) => log(`[local] stop: ${e.message}`));
     stops.length = 0;
   };
+  const auth = options.auth ?? 'none';
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
-    const [, dynamo] = await Promise.all([synth(cdkOut, log), startDynamoDbLocal({ dataDir: options.dataDir })]);
+    const onUnexpectedExit = (reason: string, lastOutput: string) =>
+      log(
+        `[local] ERROR: DynamoDB Local has exited (${reason}). Every request now fails with 503 and nothing is recorded.\n` +
+          `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
+      );
+    const [, dynamo] = await Promise.all([
+      options.skipSynth ? Promise.resolve() : synth(cdkOut, log),
+      startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),
+    ]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
 
@@ -115,6 +148,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const sfnEndpoint: SfnEndpoint = await startSfnEndpoint(stepFunctions);
     stops.push(() => sfnEndpoint.close());
+    log(`[local] Step Functions endpoint on ${sfnEndpoint.url} (local controls: local/sfn-endpoint.ts)`);
 
     const environment: Record<string, string> = {
       ...LOCAL_AWS_ENV,
@@ -124,14 +158,28 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // No CloudWatch locally: metrics would only be EMF lines on stdout.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      // Lets tests and demos fail chosen AWS calls of the API handler (lambda/adapters/fault-injection.ts); idle
+      // until a fault is injected through the local Step Functions endpoint (LocalInjectFault).
+      FAULT_INJECTION: process.env.FAULT_INJECTION ?? 'on',
       ...trackFunctionEnvironment(functions),
+      ...handlerAuthEnvironment(auth),
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.
-    for (const [k, v] of Object.entries(environment)) process.env[k] = k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') ? v : (process.env[k] ?? v);
+    // AUTH decides the handler's mode locally, not the template (whose default is cognito).
+    const forced = (k: string) => k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
+    for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
-    const api: ApiServer = await startApiServer(handler, options.port, log);
+    const api = await startLocalApi({ auth, port: options.port, handler, log });
     stops.push(() => api.close());
+    const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
+      const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
+      const front = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log });
+      stops.push(() => front.close());
+      return front;
+    };
+    // Last to start, first to stop: no sweep runs while the rest shuts down.
+    stops.push(runSchedules(template, names, lambdas, options.scheduleSeconds ?? 20, log));
 
     return {
       apiUrl: api.url,
@@ -143,12 +191,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       template,
       stepFunctions,
       environment: { ...environment, TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn },
+      auth,
+      startApi,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+function handlerAuthEnvironment(auth: LocalAuth): Record<string, string> {
+  return { AUTH_MODE: auth, TENANT_CLAIM: LOCAL_TENANT_CLAIM };
 }
 
 function trackFunctionEnvironment(functions: LocalFunction[]): Record<string, string> {
@@ -186,6 +240,48 @@ function wireExecutionEvents(
       });
     }
   }
+}
+
+/**
+ * EventBridge schedules locally: each rule with a ScheduleExpression invokes its Lambda targets at start-up, then
+ * every `intervalSeconds` (shorter than on AWS, so a restart is repaired quickly), never two runs at once.
+ * @returns a stop function that waits for a run in progress.
+ */
+function runSchedules(
+  template: CfnTemplate,
+  names: LocalNames,
+  lambdas: Record<string, (event: any) => Promise<unknown>>,
+  intervalSeconds: number,
+  log: (line: string) => void,
+): () => Promise<void> {
+  const jobs: (() => Promise<void>)[] = [];
+  for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    const props = resolve(rule.Properties, names);
+    if (!props.ScheduleExpression) continue;
+    for (const target of props.Targets ?? []) {
+      const invoke = lambdas[target.Arn];
+      if (!invoke) continue;
+      jobs.push(async () => {
+        const report = (await invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [ruleId], detail: {} })) as Record<string, number> | undefined;
+        if (report && (report.started || report.ended || report.errors)) {
+          log(`[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`);
+        }
+      });
+    }
+  }
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    if (running) return;
+    running = Promise.all(jobs.map((job) => job().catch((e: Error) => log(`[sweep] failed: ${e.message}; the next run tries again`)))).then(() => {
+      running = undefined;
+    });
+  };
+  tick();
+  const timer = intervalSeconds > 0 ? setInterval(tick, intervalSeconds * 1000) : undefined;
+  return async () => {
+    if (timer) clearInterval(timer);
+    await running;
+  };
 }
 
 export function executionStatusEvent(execution: Execution) {

@@ -53,8 +53,34 @@ export class DependencyUnavailable extends Error {
   constructor(
     readonly dependency: 'dynamodb' | 'stepfunctions',
     readonly operation: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(`${dependency} ${operation} failed`, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
+  }
+  /** When a retry can succeed, if later than the default (e.g. a task left for re-drive after the grace period). */
+  readonly retryAfterSeconds?: number;
+}
+
+/** The verified token carries no tenant claim, or one that breaks the tenant rules. */
+export class TenantClaimInvalid extends Error {
+  override readonly name = 'TenantClaimInvalid';
+  constructor(
+    readonly claim: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The request names a tenant other than the token's; nothing was touched. */
+export class TenantMismatch extends Error {
+  override readonly name = 'TenantMismatch';
+  constructor(
+    readonly tokenTenantId: string,
+    readonly requestTenantId: string,
+    readonly source: 'body' | 'query',
+  ) {
+    super(`The ${source} names tenant ${requestTenantId}, but the token belongs to tenant ${tokenTenantId}.`);
   }
 }

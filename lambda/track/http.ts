@@ -5,6 +5,8 @@ import {
   TaskAlreadyFinished,
   TaskNotFound,
   TaskNotInExpectedState,
+  TenantClaimInvalid,
+  TenantMismatch,
 } from '../core/errors';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; headers: Record<string, string> };
@@ -43,6 +45,14 @@ export function errorResponse(error: unknown): HttpResponse {
       members: error.field ? { field: error.field } : {},
     });
   }
+  if (error instanceof TenantMismatch) {
+    return problem(403, 'tenant-mismatch', 'Tenant mismatch', error.message, {
+      members: { token_tenant_id: error.tokenTenantId, request_tenant_id: error.requestTenantId, source: error.source },
+    });
+  }
+  if (error instanceof TenantClaimInvalid) {
+    return problem(403, 'tenant-claim-invalid', 'Tenant claim invalid', error.message, { members: { claim: error.claim } });
+  }
   if (error instanceof TaskNotFound) return problem(404, 'not-found', 'Not found', `There is ${error.message}.`);
   if (error instanceof TaskAlreadyFinished) {
     return problem(409, 'task-finished', 'Task already finished', `Task ${error.task.taskId} already ended as ${error.task.status}; it cannot be cancelled.`, {
@@ -52,7 +62,7 @@ export function errorResponse(error: unknown): HttpResponse {
   // TaskNotInExpectedState here: the task kept changing under repeated attempts; a retry will see it settled.
   if (error instanceof DependencyUnavailable || error instanceof TaskNotInExpectedState) {
     return problem(503, 'service-unavailable', 'Service unavailable', 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.', {
-      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      headers: { 'Retry-After': String((error instanceof DependencyUnavailable && error.retryAfterSeconds) || RETRY_AFTER_SECONDS) },
     });
   }
   return problem(500, 'internal-error', 'Internal error', 'The request failed unexpectedly. It has been logged.');

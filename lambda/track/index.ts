@@ -5,9 +5,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { authConfigFromEnv } from '../core/caller';
 import { requireEnv, serviceConfigFromEnv } from '../core/config';
 import { TaskService } from '../core/task-service';
 import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
+import { withFaultInjection } from '../adapters/fault-injection';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
 import { createTrackHandler } from './track-handler';
@@ -20,25 +22,32 @@ const tracer = new Tracer({ serviceName: 'track-api' });
 /** Built on first use, so a missing variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
 
-function build(): ReturnType<typeof createTrackHandler> {
-  const env = process.env;
+/** The handler as configured by `env`; the local system builds a second one for its AUTH=jwt front end. */
+export function buildTrackHandler(env: Record<string, string | undefined> = process.env): ReturnType<typeof createTrackHandler> {
+  // Tests and npm start only (FAULT_INJECTION=on): lets them fail chosen AWS calls; the stack never sets it.
+  const faults = env.FAULT_INJECTION === 'on' ? withFaultInjection : <C>(client: C) => client;
   const service = new TaskService(
     // Each SDK call becomes an X-Ray subsegment of the function's trace.
-    new DynamoDbTaskStore(createDocumentClient(tracer.captureAWSv3Client(new DynamoDBClient({}))), requireEnv(env, 'TABLE_NAME')),
-    new StepFunctionsWorkflow(tracer.captureAWSv3Client(new SFNClient({})), requireEnv(env, 'STATE_MACHINE_ARN')),
+    new DynamoDbTaskStore(createDocumentClient(tracer.captureAWSv3Client(faults(new DynamoDBClient({})))), requireEnv(env, 'TABLE_NAME')),
+    new StepFunctionsWorkflow(tracer.captureAWSv3Client(faults(new SFNClient({}))), requireEnv(env, 'STATE_MACHINE_ARN')),
     { now: () => new Date() },
     randomUUID,
     serviceConfigFromEnv(env),
     logger,
     powertoolsServiceMetrics(metrics),
   );
-  return createTrackHandler(service, logger, (outcome) => {
-    metrics.addMetric(outcome, MetricUnit.Count, 1);
-    metrics.publishStoredMetrics();
-  });
+  return createTrackHandler(
+    service,
+    logger,
+    (outcome) => {
+      metrics.addMetric(outcome, MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+    },
+    authConfigFromEnv(env),
+  );
 }
 
 export async function handler(event: APIGatewayProxyEventV2) {
-  handle ??= build();
+  handle ??= buildTrackHandler(process.env);
   return handle(event);
 }

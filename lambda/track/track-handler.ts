@@ -1,11 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { type AuthConfig, AuthMode, type Caller, callerFromClaims, DEFAULT_TENANT_CLAIM, tenantFor } from '../core/caller';
 import { InvalidRequest, TaskNotFound } from '../core/errors';
 import type { ServiceLog, TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
-import { isTaskId, parseTenantId, parseTrackRequest, parseVideoFilename } from '../core/validation';
+import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validation';
 import { errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const COLLECTION = '/api/v1/track';
 const ITEM = /^\/api\/v1\/track\/([^/]+)$/;
 
@@ -23,7 +25,14 @@ export function outcomeOf(status: number): RequestOutcome {
   return 'Success';
 }
 
-export function createTrackHandler(service: TaskService, log: ServiceLog, recordOutcome: RecordOutcome = () => undefined) {
+const NO_AUTH: AuthConfig = { mode: AuthMode.None, tenantClaim: DEFAULT_TENANT_CLAIM };
+
+export function createTrackHandler(
+  service: TaskService,
+  log: ServiceLog,
+  recordOutcome: RecordOutcome = () => undefined,
+  auth: AuthConfig = NO_AUTH,
+) {
   return async function handle(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
     const started = performance.now();
     const method = event.requestContext.http.method;
@@ -32,7 +41,9 @@ export function createTrackHandler(service: TaskService, log: ServiceLog, record
     let taskId: string | undefined;
     let duplicate = false;
     try {
-      ({ response, taskId, duplicate = false } = await route(service, event, method, path));
+      // A CORS preflight reaches the function only through its unauthenticated OPTIONS route: nothing to do.
+      if (method === 'OPTIONS') response = { statusCode: 204, headers: { 'Cache-Control': 'no-store' } };
+      else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);
       // A failed read or cancel still names its task, so the line is found by task_id.
@@ -53,15 +64,16 @@ export function createTrackHandler(service: TaskService, log: ServiceLog, record
 
 async function route(
   service: TaskService,
+  caller: Caller,
   event: APIGatewayProxyEventV2,
   method: string,
   path: string,
 ): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   if (path === COLLECTION) {
-    if (method === 'POST') return track(service, event);
+    if (method === 'POST') return track(service, caller, event);
     if (method === 'GET') {
       const q = event.queryStringParameters ?? {};
-      const task = await service.getActive(parseTenantId(q.tenant_id), parseVideoFilename(q.video_filename));
+      const task = await service.getActive(tenantFor(caller, q.tenant_id, 'query'), parseVideoFilename(q.video_filename));
       return { response: json(200, taskBody(task)), taskId: task.taskId };
     }
     return { response: methodNotAllowed(method, 'GET, POST') };
@@ -70,7 +82,7 @@ async function route(
   if (item) {
     const id = safeDecode(item[1]);
     if (method !== 'GET' && method !== 'DELETE') return { response: methodNotAllowed(method, 'GET, DELETE') };
-    const tenantId = parseTenantId(event.queryStringParameters?.tenant_id);
+    const tenantId = tenantFor(caller, event.queryStringParameters?.tenant_id, 'query');
     if (!isTaskId(id)) throw new TaskNotFound(`task ${id}`);
     const task = method === 'GET' ? await service.get(tenantId, id) : await service.cancel(tenantId, id);
     return { response: json(200, taskBody(task)), taskId: id };
@@ -78,7 +90,7 @@ async function route(
   return { response: problem(404, 'not-found', 'Not found', `No route for ${method} ${path}.`) };
 }
 
-async function track(service: TaskService, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
+async function track(service: TaskService, caller: Caller, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   const contentType = header(event, 'content-type');
   if (contentType && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
     return {
@@ -87,9 +99,16 @@ async function track(service: TaskService, event: APIGatewayProxyEventV2): Promi
       }),
     };
   }
-  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
+  const bytes = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) {
     return { response: problem(413, 'payload-too-large', 'Payload too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`) };
+  }
+  let raw: string;
+  try {
+    // JSON text is UTF-8 (RFC 8259 §8.1). A lossy decode would turn different byte names into one U+FFFD name.
+    raw = UTF8.decode(bytes);
+  } catch {
+    throw new InvalidRequest(undefined, 'The request body is not valid UTF-8.');
   }
   let body: unknown;
   try {
@@ -100,7 +119,9 @@ async function track(service: TaskService, event: APIGatewayProxyEventV2): Promi
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequest(undefined, 'The request body must be a JSON object.');
   }
-  const outcome = await service.track(parseTrackRequest(body));
+  const fields = body as Record<string, unknown>;
+  const tenantId = tenantFor(caller, fields.tenant_id, 'body');
+  const outcome = await service.track(parseTrackRequest({ ...fields, tenant_id: tenantId }));
   const task = outcome.task;
   if (outcome.kind === 'created') {
     return {
@@ -113,7 +134,8 @@ async function track(service: TaskService, event: APIGatewayProxyEventV2): Promi
           video_filename: task.videoFilename,
           created_at: task.createdAt,
         },
-        { Location: `${COLLECTION}/${task.taskId}` },
+        // Without a token the tenant comes from the request, so the link must carry it to be followable as it stands.
+        { Location: `${COLLECTION}/${task.taskId}${caller.tenantId === undefined ? `?tenant_id=${encodeURIComponent(task.tenantId)}` : ''}` },
       ),
       taskId: task.taskId,
     };
@@ -144,6 +166,12 @@ function methodNotAllowed(method: string, allow: string): HttpResponse {
   return problem(405, 'method-not-allowed', 'Method not allowed', `${method} is not supported here; use ${allow}.`, {
     headers: { Allow: allow },
   });
+}
+
+/** Where API Gateway's JWT authorizer puts the verified claims (payload 2.0: requestContext.authorizer.jwt.claims). */
+function claimsOf(event: APIGatewayProxyEventV2): Record<string, unknown> | undefined {
+  const context = event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } };
+  return context.authorizer?.jwt?.claims;
 }
 
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {

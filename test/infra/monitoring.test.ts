@@ -46,7 +46,7 @@ describe('alarms: each one exists and notifies the alarm topic', () => {
     ['table ThrottledRequests', () => ({ metric: 'ThrottledRequests', namespace: 'AWS/DynamoDB' })],
     ['table SystemErrors', () => ({ metric: 'SystemErrors', namespace: 'AWS/DynamoDB' })],
     ['repairs by the sweep', () => ({ metric: 'TaskRepaired', namespace: 'VideoTracking', dimensions: { service: 'task-sweeper' } })],
-    ...['TrackHandler', 'FinalizerFunction', 'AnalysisAnalyseFunction'].flatMap((fn) =>
+    ...['TrackHandler', 'FinalizerFunction', 'SweeperFunction', 'AnalysisAnalyseFunction'].flatMap((fn) =>
       (['Errors', 'Throttles'] as const).map(
         (metric): [string, () => { metric: string; namespace: string; dimensions: Record<string, unknown> }] => [
           `${fn} ${metric}`,
@@ -149,18 +149,18 @@ describe('dashboard', () => {
 });
 
 describe('saved Logs Insights queries', () => {
-  test('"follow one task" searches the handler, finalizer, analyse and execution log groups by task_id', () => {
+  test('"follow one task" searches the handler, finalizer, sweeper, analyse and execution log groups by task_id', () => {
     template.hasResourceProperties('AWS::Logs::QueryDefinition', {
       Name: 'Test/follow-one-task',
       QueryString: Match.stringLikeRegexp('task_id = "REPLACE-WITH-TASK-ID"'),
-      LogGroupNames: [ref(/^TrackHandlerLogs/), ref(/^FinalizerLogs/), ref(/^AnalysisAnalyseLogs/), ref(/^AnalysisExecutionLogs/)],
+      LogGroupNames: [ref(/^TrackHandlerLogs/), ref(/^FinalizerLogs/), ref(/^SweeperLogs/), ref(/^AnalysisAnalyseLogs/), ref(/^AnalysisExecutionLogs/)],
     });
     expect(Object.keys(template.findResources('AWS::Logs::QueryDefinition')).length).toBeGreaterThanOrEqual(3);
   });
 });
 
 describe('outputs', () => {
-  test.each(['TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'FinalizerFunctionName', 'HandlerLogGroup', 'FinalizerLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
+  test.each(['TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'FinalizerFunctionName', 'HandlerLogGroup', 'FinalizerLogGroup', 'SweeperLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
     '%s',
     (name) => {
       expect(template.findOutputs(name)).toHaveProperty(name);
