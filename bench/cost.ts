@@ -34,6 +34,8 @@ export const PRICES = {
 
 /** Lambda's own START/END/REPORT lines per invocation in JSON log format: an estimate, not measured here. */
 const PLATFORM_LOG_BYTES = 600;
+/** The repair sweep's idle run (lib/task-sweeper.ts, every minute): an estimate, the bench does not run it. */
+const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: 1, logBytes: 300 };
 /** Write units of each write, items under 1 KB (this app's items are); a transaction writes 2 items at 2 units each. */
 const WRITE_UNITS: Record<string, number> = { PutItem: 1, UpdateItem: 1, DeleteItem: 1, TransactWriteItems: 4 };
 /** Strongly consistent reads, items under 4 KB. */
@@ -139,14 +141,22 @@ export function idleCost(template: CfnTemplate): string {
   const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard').length;
   const customMetrics = 6 + Object.keys(ServiceEvent).length;
   const p = PRICES;
+  const gb = FUNCTION_DEFAULTS.memorySize / 1024;
+  const sweep =
+    SWEEP.runsPerMonth *
+    (p.lambdaPerMillionRequests / 1e6 +
+      gb * (SWEEP.ms / 1000) * p.lambdaArmPerGbSecond +
+      (SWEEP.readUnits * p.dynamoDbPerMillionReadUnits) / 1e6 +
+      ((SWEEP.logBytes + PLATFORM_LOG_BYTES) / 1024 ** 3) * p.logsPerGbIngested);
   return [
     '| item | count | per month |',
     '|---|---:|---:|',
     `| CloudWatch alarms (standard resolution, per metric read) | ${alarms.length} alarms, ${alarmMetrics} metrics | ${usd(alarmMetrics * p.alarmMetricPerMonth)} |`,
     `| CloudWatch dashboard (free for the account's first 3) | ${dashboards} | ${usd(dashboards * p.dashboardPerMonth)} |`,
-    '| Lambda, API Gateway, Step Functions, SQS, SNS, DynamoDB requests | 0 requests | $0.00 |',
+    `| repair sweep: scheduled every minute, even at idle (estimate: ${SWEEP.ms} ms, ${SWEEP.readUnits} RRU, ${SWEEP.logBytes} B of logs per run) | ${SWEEP.runsPerMonth.toLocaleString('en-US')} runs | ${usd(sweep)} |`,
+    '| API Gateway, Step Functions, SQS, SNS, the other functions and DynamoDB requests | 0 requests | $0.00 |',
     '| DynamoDB storage and PITR, log storage | about 0 GB at idle | ~$0.00 |',
-    `| **at idle** | | **${usd(alarmMetrics * p.alarmMetricPerMonth + dashboards * p.dashboardPerMonth)}** |`,
-    `| custom metrics once traffic flows (billed per hour a metric is published; ${customMetrics} names at most, the sweep's not counted) | ${customMetrics} | up to ${usd(customMetrics * p.customMetricPerMonth)} |`,
+    `| **at idle** | | **${usd(alarmMetrics * p.alarmMetricPerMonth + dashboards * p.dashboardPerMonth + sweep)}** |`,
+    `| custom metrics once traffic flows (billed per hour a metric is published; the API's and the finalizer's; the sweep's 4 only in hours it repairs) | ${customMetrics} | up to ${usd(customMetrics * p.customMetricPerMonth)} |`,
   ].join('\n');
 }
