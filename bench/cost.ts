@@ -141,11 +141,12 @@ export function idleCost(template: CfnTemplate): string {
   const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard').length;
   const customMetrics = 6 + Object.keys(ServiceEvent).length;
   const p = PRICES;
-  const gb = FUNCTION_DEFAULTS.memorySize / 1024;
+  const sweeper = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.Description).startsWith('Repairs active tasks'));
+  const sweeperGb = Number(sweeper?.Properties?.MemorySize ?? FUNCTION_DEFAULTS.memorySize) / 1024;
   const sweep =
     SWEEP.runsPerMonth *
     (p.lambdaPerMillionRequests / 1e6 +
-      gb * (SWEEP.ms / 1000) * p.lambdaArmPerGbSecond +
+      sweeperGb * (SWEEP.ms / 1000) * p.lambdaArmPerGbSecond +
       (SWEEP.readUnits * p.dynamoDbPerMillionReadUnits) / 1e6 +
       ((SWEEP.logBytes + PLATFORM_LOG_BYTES) / 1024 ** 3) * p.logsPerGbIngested);
   return [
