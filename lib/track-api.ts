@@ -100,7 +100,8 @@ export class TrackApi extends Construct {
         ? {
             allowOrigins: props.corsAllowOrigins,
             allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.DELETE],
-            allowHeaders: ['content-type'],
+            // authorization: the bearer token of the cognito / jwt modes, sent by browsers (client/).
+            allowHeaders: ['authorization', 'content-type'],
             exposeHeaders: ['location', 'retry-after'],
             maxAge: Duration.hours(1),
           }

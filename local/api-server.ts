@@ -2,9 +2,24 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
+import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
 import { LocalSetupError } from './errors';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** A local-only answer (the demo page, /openapi.yaml) for a path outside the API's routes. */
+export interface LocalAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string | Buffer;
+}
+
+export interface ApiServerOptions {
+  /** The stack's CORS configuration: preflights answered and headers added as API Gateway does. */
+  readonly cors?: CorsPolicy;
+  /** Local-only routes, asked for any path outside the API's routes before API Gateway's 404. */
+  readonly localRoutes?: (method: string, path: string) => LocalAnswer | undefined;
+}
 
 export interface ApiServer {
   readonly url: string;
@@ -34,8 +49,8 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  * Serves the handler the way API Gateway (HTTP API, payload 2.0) does: each request becomes an event, the result
  * becomes the response. Unknown paths get API Gateway's own 404 and never reach the handler.
  */
-export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void): Promise<ApiServer> {
-  const server: Server = createServer((req, res) => void serve(handler, req, res, log));
+export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void, options: ApiServerOptions = {}): Promise<ApiServer> {
+  const server: Server = createServer((req, res) => void serve(handler, req, res, log, options));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? portInUse(port) : error),
@@ -53,48 +68,61 @@ export async function startApiServer(handler: ApiHandler, port: number, log: (li
   };
 }
 
-async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, options: ApiServerOptions): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
   let status = 500;
   let taskId: string | undefined;
+  const cors = options.cors ? corsResponseHeaders(options.cors, req.headers) : {};
   try {
+    const preflight = options.cors && preflightResponse(options.cors, method, req.headers);
+    if (preflight) {
+      status = preflight.status;
+      res.writeHead(status, { ...preflight.headers, 'Content-Length': 0 });
+      return void res.end();
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > MAX_REQUEST_BYTES) {
         status = 413;
-        return sendJson(res, 413, { message: 'Request Entity Too Large' });
+        return sendJson(res, 413, { message: 'Request Entity Too Large' }, cors);
       }
       chunks.push(chunk as Buffer);
     }
     const path = new URL(url, 'http://localhost').pathname;
     if (!matchRoute(path)) {
+      const local = options.localRoutes?.(method, path);
+      if (local) {
+        status = local.status;
+        res.writeHead(status, { ...local.headers, 'Content-Length': Buffer.byteLength(local.body) });
+        return void res.end(local.body);
+      }
       status = 404;
-      return sendJson(res, 404, { message: 'Not Found' });
+      return sendJson(res, 404, { message: 'Not Found' }, cors);
     }
     const event = toApiGatewayEvent({ method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), sourceIp: req.socket.remoteAddress });
     const result = await handler(event);
     status = result.statusCode ?? 200;
     const body = result.body ?? '';
     taskId = /"task_id":"([^"]+)"/.exec(body)?.[1];
-    res.writeHead(status, { ...(result.headers as Record<string, string>), 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(status, { ...(result.headers as Record<string, string>), ...cors, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   } catch (error) {
     // What API Gateway answers when the integration fails.
     status = 500;
     log(`[api] handler threw: ${(error as Error).stack ?? error}`);
-    sendJson(res, 500, { message: 'Internal Server Error' });
+    sendJson(res, 500, { message: 'Internal Server Error' }, cors);
   } finally {
     const ms = (performance.now() - started).toFixed(1);
     log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -11,9 +11,9 @@ async function main(): Promise<void> {
 
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
-  const system = await startLocalSystem({ port, dataDir: process.env.DATA_DIR || undefined });
+  const system = await startLocalSystem({ port, dataDir: process.env.DATA_DIR || undefined, corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined });
   console.log(`[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`);
-  console.log(`[local] API on http://localhost:${new URL(system.apiUrl).port}  — try:`);
+  console.log(`[local] API on http://localhost:${new URL(system.apiUrl).port}, demo page at / and the contract at /openapi.yaml — try:`);
   console.log(`  curl -X POST http://localhost:${new URL(system.apiUrl).port}/api/v1/track -H "Content-Type: application/json" -d '{"tenant_id": "tenant1", "video_filename": "test.mp4"}'`);
 
   let stopping = false;

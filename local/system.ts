@@ -2,6 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
+import { corsPolicyFromTemplate } from './cors';
+import { demoSiteRoutes } from './demo-site';
 import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
 import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
@@ -18,6 +20,8 @@ export interface LocalSystemOptions {
   readonly dataDir?: string;
   /** Where `cdk synth` writes the cloud assembly. */
   readonly cdkOut?: string;
+  /** Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth. */
+  readonly corsAllowOrigins?: string;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
   readonly apiHandler?: () => ApiHandler;
   readonly log?: (line: string) => void;
@@ -63,11 +67,12 @@ export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): 
 }
 
 /** Runs `cdk synth` (the project's CDK CLI and cdk.json) so the local system runs what would be deployed. */
-export async function synth(cdkOut: string, log: (line: string) => void): Promise<void> {
+export async function synth(cdkOut: string, log: (line: string) => void, context: Record<string, string> = {}): Promise<void> {
   const started = Date.now();
   const cli = require.resolve('aws-cdk/bin/cdk');
   const env = { ...process.env, PATH: [path.dirname(process.execPath), path.join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter) };
-  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const contextArgs = Object.entries(context).flatMap(([k, v]) => ['--context', `${k}=${v}`]);
+  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut, ...contextArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -92,7 +97,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
-    const [, dynamo] = await Promise.all([synth(cdkOut, log), startDynamoDbLocal({ dataDir: options.dataDir })]);
+    const context = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
+    const [, dynamo, localRoutes] = await Promise.all([synth(cdkOut, log, context), startDynamoDbLocal({ dataDir: options.dataDir }), demoSiteRoutes()]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
 
@@ -128,7 +134,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const [k, v] of Object.entries(environment)) process.env[k] = k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') ? v : (process.env[k] ?? v);
 
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
-    const api: ApiServer = await startApiServer(handler, options.port, log);
+    const api: ApiServer = await startApiServer(handler, options.port, log, { cors: corsPolicyFromTemplate(template), localRoutes });
     stops.push(() => api.close());
 
     return {

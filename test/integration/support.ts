@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Addresses of the local system started by global-setup.ts (loopback only). */
 export const env = {
@@ -34,6 +35,7 @@ export interface Answer {
   body: any;
 }
 
+/** The one way tests call the API: every answer is checked against docs/openapi.yaml (an undocumented status, header or body shape fails the test). */
 export async function call(method: string, path: string, body?: unknown): Promise<Answer> {
   const res = await fetch(`${env.apiUrl}${path}`, {
     method,
@@ -41,6 +43,7 @@ export async function call(method: string, path: string, body?: unknown): Promis
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
+  await assertMatchesContract({ method, path, status: res.status, headers: res.headers, text });
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
 }
 
