@@ -57,6 +57,8 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
   const listeners = new Set<(change: ActiveTaskChange) => void>();
   // BroadcastChannel reaches the other tabs (and workers) of this origin, in browsers and in Node.js alike.
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName ?? 'video-tracking') : undefined;
+  // In Node.js an open channel would keep the process alive.
+  (channel as { unref?: () => void } | undefined)?.unref?.();
   channel?.addEventListener('message', (event) => {
     const change = (event as unknown as { data: ActiveTaskChange }).data;
     for (const listener of listeners) listener(change);
