@@ -146,7 +146,6 @@ analyseButton.addEventListener('click', () => {
   analyses
     .analyse(tenantId, videoFilename)
     .then((analysis) => {
-      notice.textContent = '';
       follow(tenantId, videoFilename, analysis.taskId, analysis.status);
     })
     .catch(fail);
