@@ -37,14 +37,23 @@ export interface Answer {
 
 /** The one way tests call the API: every answer is checked against docs/openapi.yaml (an undocumented status, header or body shape fails the test). */
 export async function call(method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${env.apiUrl}${path}`, {
+  const res = await contractFetch(`${env.apiUrl}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  await assertMatchesContract({ method, path, status: res.status, headers: res.headers, text });
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** fetch, with the answer checked against docs/openapi.yaml; call() and the client (client/) under test use it. */
+export async function contractFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  const res = await fetch(request);
+  const text = await res.text();
+  const url = new URL(request.url);
+  await assertMatchesContract({ method: request.method, path: url.pathname + url.search, status: res.status, headers: res.headers, text });
+  return new Response(text === '' ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 export const post = (tenant_id: string, video_filename: string) => call('POST', '/api/v1/track', { tenant_id, video_filename });
