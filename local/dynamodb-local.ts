@@ -28,20 +28,28 @@ function bundledDynamoDbLocal(): string {
   return path.join(libDir, versions[versions.length - 1]);
 }
 
+/** The Java launcher to run: `$JAVA_HOME/bin/java` when JAVA_HOME is set (as Java tools do), else `java` on the PATH. */
+export function javaExecutable(env: NodeJS.ProcessEnv = process.env): string {
+  return env.JAVA_HOME ? path.join(env.JAVA_HOME, 'bin', 'java') : 'java';
+}
+
 /** Fails with install instructions when Java 17+ is missing. */
-export function checkJava(): void {
-  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+export function checkJava(env: NodeJS.ProcessEnv = process.env): void {
+  const java = javaExecutable(env);
+  const which = env.JAVA_HOME ? `\`${java}\` (from JAVA_HOME) could not be run` : '`java` was not found on the PATH (JAVA_HOME is not set)';
+  const result = spawnSync(java, ['-version'], { encoding: 'utf8', env });
   if (result.error || result.status !== 0) {
     throw new LocalSetupError(
-      'DynamoDB Local needs Java 17 or later, and `java` was not found on the PATH.\n' +
+      `DynamoDB Local needs Java 17 or later, and ${which}.\n` +
         '  Debian/Ubuntu: sudo apt-get install openjdk-17-jdk-headless\n' +
         '  macOS:         brew install openjdk@17\n' +
-        '  Windows:       winget install Microsoft.OpenJDK.17',
+        '  Windows:       winget install Microsoft.OpenJDK.17\n' +
+        'Or point JAVA_HOME at an installed JDK 17+.',
     );
   }
   const version = /version "(\d+)/.exec(result.stderr)?.[1];
   if (version && Number(version) < 17) {
-    throw new LocalSetupError(`DynamoDB Local needs Java 17 or later; found Java ${version}. Install a newer JDK.`);
+    throw new LocalSetupError(`DynamoDB Local needs Java 17 or later; ${java} is Java ${version}. Install a newer JDK or set JAVA_HOME to one.`);
   }
 }
 
@@ -67,7 +75,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     '-sharedDb',
     '-disableTelemetry',
   ];
-  const child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(javaExecutable(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));

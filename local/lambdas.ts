@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { LambdaHandler } from './local-step-functions';
+import { Worker } from 'node:worker_threads';
 import { type CfnTemplate, type LocalNames, resolve, resourcesOfType } from './template';
 
 export interface LocalFunction {
@@ -30,20 +30,83 @@ export function templateFunctions(template: CfnTemplate, cdkOut: string, names: 
   });
 }
 
+/** A function's local runtime: invoke it like Lambda does; stop() ends it, abandoning invocations still in flight. */
+export interface LocalLambda {
+  (event: any): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
 /**
- * Loads a function's bundle in-process, as the Lambda runtime would: its environment is applied first (values already
- * in process.env win, so a developer can override them), then module `index`'s exported handler is called.
+ * The function's runtime, one worker thread per function, started at the first invocation: it loads module
+ * `index` of the bundle with the function's environment (values already in process.env win, so a developer can
+ * override them) and answers each invocation with the handler's JSON result or its error's name and message.
  */
-export function loadHandler(fn: LocalFunction): LambdaHandler {
-  let handler: LambdaHandler | undefined;
-  return async (event) => {
-    if (!handler) {
-      for (const [k, v] of Object.entries(fn.environment)) if (k !== 'NODE_OPTIONS') process.env[k] ??= v;
-      const [file, exportName] = fn.handlerName.split('.');
-      const mod = require(path.join(fn.assetDir, `${file}.js`)) as Record<string, LambdaHandler>;
-      handler = mod[exportName];
-      if (typeof handler !== 'function') throw new Error(`${fn.handlerName} is not a function in ${fn.assetDir}`);
-    }
-    return handler(event);
+const RUNTIME = `
+const { parentPort, workerData } = require('node:worker_threads');
+const handler = require(workerData.module)[workerData.exportName];
+parentPort.on('message', ({ id, event }) => {
+  Promise.resolve()
+    .then(() => {
+      if (typeof handler !== 'function') throw new Error(workerData.handlerName + ' is not a function in ' + workerData.module);
+      return handler(event);
+    })
+    .then(
+      (result) => parentPort.postMessage({ id, result: result === undefined ? undefined : JSON.stringify(result) }),
+      (e) => parentPort.postMessage({ id, error: { name: (e && e.name) || 'Error', message: (e && e.message) || String(e) } }),
+    );
+});`;
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+/**
+ * Runs a function's bundle as Lambda would, in its own worker thread, so that stop() ends whatever the function
+ * still does (a timer, an open socket), as Lambda freezes an abandoned invocation; until then the worker stays warm.
+ */
+export function loadHandler(fn: LocalFunction): LocalLambda {
+  let worker: Worker | undefined;
+  let stopped = false;
+  let nextId = 0;
+  const pending = new Map<number, Pending>();
+  const failAll = (error: Error) => {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
   };
+  const start = (): Worker => {
+    const [file, exportName] = fn.handlerName.split('.');
+    const { NODE_OPTIONS: _node, ...environment } = fn.environment;
+    const w = new Worker(RUNTIME, {
+      eval: true,
+      execArgv: [],
+      env: { ...environment, ...process.env },
+      workerData: { module: path.join(fn.assetDir, `${file}.js`), exportName, handlerName: fn.handlerName },
+    });
+    w.on('message', ({ id, result, error }: { id: number; result?: string; error?: { name: string; message: string } }) => {
+      const p = pending.get(id);
+      pending.delete(id);
+      if (error) p?.reject(Object.assign(new Error(error.message), { name: error.name }));
+      else p?.resolve(result === undefined ? undefined : JSON.parse(result));
+    });
+    w.on('error', (e) => failAll(Object.assign(new Error(e.message), { name: 'Runtime.ExitError' })));
+    w.on('exit', (code) => {
+      if (worker === w) worker = undefined;
+      failAll(Object.assign(new Error(`${fn.logicalId} exited (code ${code})`), { name: 'Runtime.ExitError' }));
+    });
+    return w;
+  };
+  const invoke = (event: any) =>
+    new Promise<unknown>((resolve, reject) => {
+      if (stopped) return reject(Object.assign(new Error(`${fn.logicalId} is stopped`), { name: 'Lambda.ServiceException' }));
+      worker ??= start();
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, event });
+    });
+  return Object.assign(invoke, {
+    async stop() {
+      stopped = true;
+      const w = worker;
+      worker = undefined;
+      if (w) await w.terminate();
+    },
+  });
 }

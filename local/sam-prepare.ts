@@ -1,20 +1,38 @@
 /**
- * Prepares the containers of the `sam local invoke` setup from the synthesized template (README, "sam local invoke"):
- * creates the table in DynamoDB Local, creates the state machine in Step Functions Local, and writes
- * cdk.out/sam-env.json, the --env-vars file for the API function.
+ * Prepares the containers of the `sam local invoke` setup from the template `npm run sam:synth` wrote to cdk.out.sam/
+ * (README, "sam local invoke"): creates the table in DynamoDB Local, creates the state machine in Step Functions
+ * Local, and writes cdk.out.sam/sam-env.json, the --env-vars file of the functions.
  *
- *   npm run sam:prepare -- [--dynamodb http://127.0.0.1:8001] [--sfn http://127.0.0.1:8083 | --no-sfn]
+ *   npm run sam:prepare -- [--dynamodb http://127.0.0.1:8001] [--sfn http://127.0.0.1:8083 | --no-sfn] [--cdk-out cdk.out.sam]
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStateMachineCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAM_LOCAL_ENDPOINTS } from '../lib/tracking-stack';
 import { createTable, LOCAL_AWS_ENV } from './dynamodb-local';
 import { LocalSetupError } from './errors';
 import { localNames, PROJECT_ROOT } from './system';
-import { loadStack, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
+import { type CfnTemplate, loadStack, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
+
+/** The cloud assembly of the sam setup: apart from cdk.out/, which npm start, npm test and npm run bench re-synthesize. */
+export const SAM_CDK_OUT = path.join(PROJECT_ROOT, 'cdk.out.sam');
+
+/** The README's containers of the sam setup, each with the line that starts it (a test keeps them equal to the README). */
+export const SAM_CONTAINERS = {
+  dynamodb: {
+    name: 'DynamoDB Local',
+    run: 'docker run -d --rm --name dynamodb --network sam-local -p 127.0.0.1:8001:8000 \\\n  amazon/dynamodb-local -jar DynamoDBLocal.jar -inMemory -sharedDb',
+  },
+  sfn: {
+    name: 'Step Functions Local',
+    run: 'docker run -d --rm --name stepfunctions --network sam-local -p 127.0.0.1:8083:8083 amazon/aws-stepfunctions-local',
+  },
+} as const;
+
+const STATUS_CHANGE = 'Step Functions Execution Status Change';
 
 export interface SamPrepareOptions {
   readonly cdkOut: string;
@@ -23,21 +41,43 @@ export interface SamPrepareOptions {
   readonly sfnEndpoint?: string;
 }
 
-export async function samPrepare(
-  options: SamPrepareOptions,
-): Promise<{ envFile: string; templateFile: string; env: Record<string, Record<string, string>> }> {
+export interface SamPrepared {
+  readonly tableName: string;
+  /** Undefined with --no-sfn. */
+  readonly stateMachineArn?: string;
+  readonly envFile: string;
+  readonly templateFile: string;
+  /** The --env-vars file's content: per function logical id, the variables sam local invoke overrides. */
+  readonly env: Record<string, Record<string, string>>;
+  /** Per function of the env file, its sample event in events/ (undefined when it has none). */
+  readonly events: Record<string, string | undefined>;
+}
+
+export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepared> {
+  if (!existsSync(path.join(options.cdkOut, 'manifest.json'))) {
+    throw new LocalSetupError(`No synthesized template in ${options.cdkOut}: run \`npm run sam:synth\` first.`);
+  }
   const { template, stackName, templateFile } = loadStack(options.cdkOut);
   const names = localNames(template, stackName);
   const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
   const [smId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
+
+  const samFunctions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties?.Environment?.Variables?.STATE_MACHINE_ARN);
+  const declared = samFunctions.every(([, fn]) => 'AWS_ENDPOINT_URL_DYNAMODB' in fn.Properties!.Environment.Variables);
+  if (!declared) {
+    throw new LocalSetupError(
+      `${options.cdkOut} was not synthesized for sam local invoke (cdk synth -c localEndpoints=true): run \`npm run sam:synth\` first.`,
+    );
+  }
+  await requireContainers(options);
+
   const credentials = { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY };
   const region = LOCAL_AWS_ENV.AWS_REGION;
-
   const dynamodb = new DynamoDBClient({ endpoint: options.dynamodbEndpoint, region, credentials });
   await createTable(dynamodb, tableId, resolve(table.Properties, names));
   dynamodb.destroy();
 
-  let stateMachineArn = names.ref(smId);
+  let stateMachineArn: string | undefined;
   if (options.sfnEndpoint) {
     const sfn = new SFNClient({ endpoint: options.sfnEndpoint, region, credentials });
     const created = await sfn.send(
@@ -51,17 +91,89 @@ export async function samPrepare(
     sfn.destroy();
   }
 
-  const apiFunctions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties?.Environment?.Variables?.STATE_MACHINE_ARN);
-  const declared = apiFunctions.every(([, fn]) => 'AWS_ENDPOINT_URL_DYNAMODB' in fn.Properties!.Environment.Variables);
-  if (!declared) {
-    throw new LocalSetupError('cdk.out was not synthesized for sam local invoke: run `npx cdk synth -c localEndpoints=true` first.');
-  }
   const env = Object.fromEntries(
-    apiFunctions.map(([id]) => [id, { TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn, ...SAM_LOCAL_ENDPOINTS }]),
+    samFunctions.map(([id]) => [id, { TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn ?? names.ref(smId), ...SAM_LOCAL_ENDPOINTS }]),
   );
   const envFile = path.join(options.cdkOut, 'sam-env.json');
   writeFileSync(envFile, `${JSON.stringify(env, null, 2)}\n`);
-  return { envFile, templateFile, env };
+  const samples = sampleEvents(template);
+  const events = Object.fromEntries(Object.keys(env).map((id) => [id, samples[id]]));
+  return { tableName: tableId, stateMachineArn, envFile, templateFile, env, events };
+}
+
+/**
+ * Each function's sample event, by what invokes it in the template: the HTTP API's integration gets an API Gateway
+ * payload 2.0 event, an EventBridge rule on execution status changes gets such an event.
+ */
+export function sampleEvents(template: CfnTemplate): Record<string, string> {
+  const events: Record<string, string> = {};
+  for (const [, integration] of resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')) {
+    const id = getAttTarget(integration.Properties?.IntegrationUri);
+    if (id) events[id] = 'events/post-track.json';
+  }
+  for (const [, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    if (!rule.Properties?.EventPattern?.['detail-type']?.includes(STATUS_CHANGE)) continue;
+    for (const target of rule.Properties.Targets ?? []) {
+      const id = getAttTarget(target.Arn);
+      if (id) events[id] = 'events/execution-failed.json';
+    }
+  }
+  return events;
+}
+
+function getAttTarget(value: unknown): string | undefined {
+  const getAtt = (value as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
+  return getAtt?.[1] === 'Arn' ? getAtt[0] : undefined;
+}
+
+/** Fails, naming each missing container and the line that starts it, when nothing answers on its endpoint. */
+async function requireContainers(options: SamPrepareOptions): Promise<void> {
+  const wanted: { name: string; run: string; endpoint: string }[] = [{ ...SAM_CONTAINERS.dynamodb, endpoint: options.dynamodbEndpoint }];
+  if (options.sfnEndpoint) wanted.push({ ...SAM_CONTAINERS.sfn, endpoint: options.sfnEndpoint });
+  const missing = (await Promise.all(wanted.map(async (c) => ((await answers(c.endpoint)) ? undefined : c)))).filter((c) => c !== undefined);
+  if (missing.length === 0) return;
+  throw new LocalSetupError(
+    [
+      ...missing.map((c) => `Nothing answers on ${c.endpoint}: is the ${c.name} container running?`),
+      `Start ${missing.length > 1 ? 'them' : 'it'} (README, "sam local invoke"):`,
+      '  docker network create sam-local   # once',
+      ...missing.map((c) => `  ${c.run.replace(/\n/g, '\n  ')}`),
+      ...(missing.some((c) => c.name === SAM_CONTAINERS.sfn.name) ? ['Or prepare the table alone: npm run sam:prepare -- --no-sfn'] : []),
+    ].join('\n'),
+  );
+}
+
+/** Whether a TCP connection to the endpoint's host and port opens within two seconds. */
+function answers(endpoint: string): Promise<boolean> {
+  const url = new URL(endpoint);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return new Promise((done) => {
+    const socket = net.connect({ host: url.hostname, port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(2000, () => finish(false));
+    socket.once('connect', () => finish(true));
+    socket.once('error', () => finish(false));
+  });
+}
+
+/** What the command prints once the containers are ready: what was created and each function's invoke line. */
+export function samPrepareReport(prepared: SamPrepared, options: SamPrepareOptions, cwd = process.cwd()): string[] {
+  const rel = (p: string) => path.relative(cwd, p) || '.';
+  const lines = [`Table ${prepared.tableName} ready in DynamoDB Local (${options.dynamodbEndpoint}).`];
+  lines.push(
+    prepared.stateMachineArn
+      ? `State machine ${prepared.stateMachineArn} ready in Step Functions Local (${options.sfnEndpoint}).`
+      : 'No state machine (--no-sfn): a new task cannot start its workflow, so POST answers 503.',
+  );
+  lines.push(`--env-vars file: ${rel(prepared.envFile)}. Invoke each function with its sample event:`);
+  for (const [id, event] of Object.entries(prepared.events)) {
+    const invoke = `sam local invoke ${id} -t ${rel(prepared.templateFile)}${event ? ` -e ${event}` : ''} --env-vars ${rel(prepared.envFile)} --docker-network sam-local`;
+    lines.push(`  ${invoke}${event ? '' : '   # no sample event in events/ for this function'}`);
+  }
+  return lines;
 }
 
 if (require.main === module) {
@@ -70,15 +182,16 @@ if (require.main === module) {
       dynamodb: { type: 'string', default: 'http://127.0.0.1:8001' },
       sfn: { type: 'string', default: 'http://127.0.0.1:8083' },
       'no-sfn': { type: 'boolean', default: false },
-      'cdk-out': { type: 'string', default: path.join(PROJECT_ROOT, 'cdk.out') },
+      'cdk-out': { type: 'string', default: SAM_CDK_OUT },
     },
   });
-  samPrepare({ cdkOut: values['cdk-out']!, dynamodbEndpoint: values.dynamodb!, sfnEndpoint: values['no-sfn'] ? undefined : values.sfn })
-    .then(({ envFile, templateFile, env }) => {
-      const rel = (p: string) => path.relative(process.cwd(), p);
-      console.log(`Table and state machine ready. --env-vars file: ${rel(envFile)}`);
-      for (const id of Object.keys(env)) console.log(`  sam local invoke ${id} -t ${rel(templateFile)} -e events/post-track.json --env-vars ${rel(envFile)} --docker-network sam-local`);
-    })
+  const options: SamPrepareOptions = {
+    cdkOut: path.resolve(values['cdk-out']!),
+    dynamodbEndpoint: values.dynamodb!,
+    sfnEndpoint: values['no-sfn'] ? undefined : values.sfn,
+  };
+  samPrepare(options)
+    .then((prepared) => console.log(samPrepareReport(prepared, options).join('\n')))
     .catch((error: unknown) => {
       console.error(error instanceof LocalSetupError ? error.message : error);
       process.exit(1);

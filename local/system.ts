@@ -113,6 +113,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const stateMachineArn = names.ref(smId);
     const functions = templateFunctions(template, cdkOut, names);
     const lambdas = Object.fromEntries(functions.map((fn) => [fn.arn, loadHandler(fn)]));
+    // Stopped after the executions and their end listeners (stops run in reverse): what the functions still do ends here.
+    stops.push(async () => void (await Promise.all(Object.values(lambdas).map((l) => l.stop()))));
     const stepFunctions = new LocalStepFunctions({ definition: stateMachineDefinition(template, names), stateMachineArn, dynamodb, lambdas, log });
     stops.push(() => stepFunctions.stopAll());
     wireExecutionEvents(template, names, stepFunctions, lambdas, log);
