@@ -97,7 +97,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
-    const context = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
+    const context: Record<string, string> = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
     const [, dynamo, localRoutes] = await Promise.all([synth(cdkOut, log, context), startDynamoDbLocal({ dataDir: options.dataDir }), demoSiteRoutes()]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
