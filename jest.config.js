@@ -1,6 +1,15 @@
 /** Three projects: unit (mocked AWS SDK), infra (synthesized template), integration (DynamoDB Local + local workflow; browser tests too). */
-const transform = { '^.+\\.ts$': 'ts-jest' };
-const common = { testEnvironment: 'node', transform, setupFilesAfterEnv: ['aws-sdk-client-mock-jest'] };
+const transform = {
+  '^.+\\.ts$': 'ts-jest',
+  // jose ships ES modules only; jest's CommonJS runtime needs them compiled.
+  '/node_modules/jose/.+\\.js$': ['ts-jest', { tsconfig: { allowJs: true }, diagnostics: false }],
+};
+const common = {
+  testEnvironment: 'node',
+  transform,
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
+};
 
 module.exports = {
   projects: [

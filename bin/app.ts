@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { authFromContext } from '../lib/auth-context';
 import { TrackingStack } from '../lib/tracking-stack';
 
 const app = new App();
@@ -30,7 +31,9 @@ const minutes = numberContext('workflowTimeoutMinutes');
 const days = numberContext('taskRetentionDays');
 const grace = numberContext('redriveGraceSeconds');
 
-new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
+const { auth, warning } = authFromContext((name) => app.node.tryGetContext(name));
+
+const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
   description: 'Idempotent video-analysis task creation (API Gateway, Lambda, DynamoDB, Step Functions)',
   // Environment-agnostic: synth needs no credentials and makes no lookups.
   removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
@@ -41,7 +44,9 @@ new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
   localEndpoints: ['true', true].includes(app.node.tryGetContext('localEndpoints')),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
+  auth,
 });
+if (warning) Annotations.of(stack).addWarningV2('video-tracking:auth-none', warning);
 
 // Any unacknowledged AwsSolutions finding stops synthesis; each acknowledgement sits beside its construct in lib/, with its reason.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -56,7 +56,43 @@ export interface paths {
                 429: components["responses"]["TooManyRequests"];
             };
         };
-        options?: never;
+        /**
+         * CORS preflight
+         * @description With `corsAllowOrigins` set, a browser's preflight (`Origin` and `Access-Control-Request-Method`) is answered
+         *     by API Gateway itself, with the `Access-Control-*` headers when the origin is allowed. Any other OPTIONS
+         *     reaches the function through its unauthenticated OPTIONS route, which answers 204 and does nothing else.
+         */
+        options: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content; the CORS headers when this is a preflight from an allowed origin. */
+                204: {
+                    headers: {
+                        /** @description Sent by the function (not by API Gateway's preflight answer). */
+                        "Cache-Control"?: "no-store";
+                        /** @description The allowed origin (preflight from an allowed origin). */
+                        "Access-Control-Allow-Origin"?: string;
+                        /** @description The methods allowed (GET, POST, DELETE). */
+                        "Access-Control-Allow-Methods"?: string;
+                        /** @description The requested headers that are allowed (authorization, content-type). */
+                        "Access-Control-Allow-Headers"?: string;
+                        /** @description Seconds the browser may cache this preflight. */
+                        "Access-Control-Max-Age"?: string;
+                        /** @description Only when the stack allows credentials. */
+                        "Access-Control-Allow-Credentials"?: "true";
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                429: components["responses"]["TooManyRequests"];
+            };
+        };
         head?: never;
         /**
          * Not allowed (405 with `Allow`)
@@ -150,7 +186,49 @@ export interface paths {
          *     time; a task that already completed or failed answers 409.
          */
         delete: operations["cancelTask"];
-        options?: never;
+        /**
+         * CORS preflight
+         * @description With `corsAllowOrigins` set, a browser's preflight (`Origin` and `Access-Control-Request-Method`) is answered
+         *     by API Gateway itself, with the `Access-Control-*` headers when the origin is allowed. Any other OPTIONS
+         *     reaches the function through its unauthenticated OPTIONS route, which answers 204 and does nothing else.
+         */
+        options: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description The task's id. A malformed id is simply not found (404).
+                     * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                     */
+                    task_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content; the CORS headers when this is a preflight from an allowed origin. */
+                204: {
+                    headers: {
+                        /** @description Sent by the function (not by API Gateway's preflight answer). */
+                        "Cache-Control"?: "no-store";
+                        /** @description The allowed origin (preflight from an allowed origin). */
+                        "Access-Control-Allow-Origin"?: string;
+                        /** @description The methods allowed (GET, POST, DELETE). */
+                        "Access-Control-Allow-Methods"?: string;
+                        /** @description The requested headers that are allowed (authorization, content-type). */
+                        "Access-Control-Allow-Headers"?: string;
+                        /** @description Seconds the browser may cache this preflight. */
+                        "Access-Control-Max-Age"?: string;
+                        /** @description Only when the stack allows credentials. */
+                        "Access-Control-Allow-Credentials"?: "true";
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                429: components["responses"]["TooManyRequests"];
+            };
+        };
         head?: never;
         /**
          * Not allowed (405 with `Allow`)

@@ -1,5 +1,7 @@
 import { ArnFormat, type CfnResource, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -10,7 +12,33 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
 
+/** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
+export type ApiAuthorization =
+  | {
+      readonly mode: 'cognito';
+      readonly userPool: cognito.IUserPool;
+      readonly userPoolClient: cognito.IUserPoolClient;
+      /** @default 'custom:tenant_id' */
+      readonly tenantClaim?: string;
+    }
+  | {
+      /** An existing OpenID Connect provider. */
+      readonly mode: 'jwt';
+      /** The provider's issuer URL (`iss`), https. */
+      readonly issuer: string;
+      /** Accepted `aud` (or `client_id`) values. */
+      readonly audience: string[];
+      /** @default 'tenant_id' */
+      readonly tenantClaim?: string;
+    }
+  /** SigV4 for trusted service callers; they name the tenant in the request. */
+  | { readonly mode: 'iam' }
+  /** No authentication: the tenant is whatever the caller names. Only on request. */
+  | { readonly mode: 'none' };
+
 export interface TrackApiProps {
+  /** Authorizer on every route (the HTTP API's default authorizer). There is no default: `none` must be asked for. */
+  readonly authorization: ApiAuthorization;
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
   /** Environment for the task rules (timings); see lambda/core/config.ts. */
@@ -54,6 +82,10 @@ export class TrackApi extends Construct {
       throw new Error(`throttleRateLimit must be > 0 and throttleBurstLimit an integer >= 1, got ${rateLimit} and ${burstLimit}.`);
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const auth = props.authorization;
+    if (auth.mode === 'jwt' && (!/^https:\/\/[^\s]+$/.test(auth.issuer) || auth.audience.length === 0)) {
+      throw new Error(`The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`);
+    }
 
     this.handler = new nodejs.NodejsFunction(this, 'Handler', {
       ...FUNCTION_DEFAULTS,
@@ -67,6 +99,7 @@ export class TrackApi extends Construct {
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: 'track-api',
+        ...handlerAuthEnvironment(auth),
       },
     });
     acknowledgeFunctionDefaults(this.handler);
@@ -96,12 +129,13 @@ export class TrackApi extends Construct {
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'Idempotent video-analysis tasks',
       createDefaultStage: false,
+      // The default authorizer covers every route, the ANY routes included, and any route added later.
+      defaultAuthorizer: routeAuthorizer(auth),
       corsPreflight: props.corsAllowOrigins?.length
         ? {
             allowOrigins: props.corsAllowOrigins,
             allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.DELETE],
-            // authorization: the bearer token of the cognito / jwt modes, sent by browsers (client/).
-            allowHeaders: ['authorization', 'content-type'],
+            allowHeaders: ['content-type', 'authorization'],
             exposeHeaders: ['location', 'retry-after'],
             maxAge: Duration.hours(1),
           }
@@ -128,13 +162,48 @@ export class TrackApi extends Construct {
       this.api.addRoutes({ path: routePath, methods, integration });
       // Without it API Gateway answers other methods 404; the handler answers 405 with Allow.
       this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.ANY], integration });
+      if (props.corsAllowOrigins?.length && auth.mode !== 'none') {
+        // Browsers send the preflight without credentials; the ANY route's authorizer would refuse it with 401.
+        const [preflight] = this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.OPTIONS], integration, authorizer: new apigwv2.HttpNoneAuthorizer() });
+        Validations.of(preflight).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: 'CORS preflight (OPTIONS) carries no credentials by the Fetch standard; the handler answers it 204 and does nothing else.',
+        });
+      }
     }
 
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason: 'Authentication is a later issue; until then the tenant is named in the request and the stage is throttled.',
-    });
+    if (auth.mode === 'none') {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: 'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
+      });
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of the API' });
+    if (auth.mode === 'cognito') {
+      // npm run token reads these to create a test user and sign it in.
+      new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Cognito user pool of the API users' });
+      new CfnOutput(this, 'UserPoolClientId', { value: auth.userPoolClient.userPoolClientId, description: 'App client for the frontend (no secret)' });
+    }
   }
+}
+
+function routeAuthorizer(auth: ApiAuthorization): apigwv2.IHttpRouteAuthorizer | undefined {
+  switch (auth.mode) {
+    case 'cognito':
+      return new HttpUserPoolAuthorizer('CognitoAuthorizer', auth.userPool, { userPoolClients: [auth.userPoolClient] });
+    case 'jwt':
+      return new HttpJwtAuthorizer('JwtAuthorizer', auth.issuer, { jwtAudience: auth.audience });
+    case 'iam':
+      return new HttpIamAuthorizer();
+    case 'none':
+      return undefined;
+  }
+}
+
+/** AUTH_MODE and TENANT_CLAIM for the handler (lambda/core/caller.ts). */
+function handlerAuthEnvironment(auth: ApiAuthorization): Record<string, string> {
+  if (auth.mode === 'cognito') return { AUTH_MODE: 'cognito', TENANT_CLAIM: auth.tenantClaim ?? 'custom:tenant_id' };
+  if (auth.mode === 'jwt') return { AUTH_MODE: 'jwt', TENANT_CLAIM: auth.tenantClaim ?? 'tenant_id' };
+  return { AUTH_MODE: auth.mode };
 }

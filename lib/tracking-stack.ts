@@ -3,9 +3,21 @@ import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { TaskFinalizer } from './task-finalizer';
 import { TaskTable } from './task-table';
-import { TrackApi } from './track-api';
+import { type ApiAuthorization, TrackApi } from './track-api';
+import { TrackAuth } from './track-auth';
+
+/** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
+export type TrackingAuth =
+  | { readonly mode: 'cognito'; readonly tenantClaim?: string }
+  | Exclude<ApiAuthorization, { readonly mode: 'cognito' }>;
 
 export interface TrackingStackProps extends StackProps {
+  /**
+   * Authentication of API callers.
+   *
+   * @default - `cognito`: a user pool in this stack, its ID tokens required on every route
+   */
+  readonly auth?: TrackingAuth;
   /**
    * Removal policy of the table and log groups. DESTROY suits a throwaway personal stack.
    *
@@ -68,6 +80,8 @@ export class TrackingStack extends Stack {
   readonly workflow: AnalysisWorkflow;
   readonly api: TrackApi;
   readonly finalizer: TaskFinalizer;
+  /** The user pool and client, under `cognito` only. */
+  readonly auth?: TrackAuth;
 
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
     super(scope, id, props);
@@ -88,7 +102,16 @@ export class TrackingStack extends Stack {
       TASK_RETENTION_DAYS: String(retention.toDays()),
       ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
     };
+    const auth = props.auth ?? { mode: 'cognito' };
+    let authorization: ApiAuthorization;
+    if (auth.mode === 'cognito') {
+      this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
+      authorization = { mode: 'cognito', userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
+    } else {
+      authorization = auth;
+    }
     this.api = new TrackApi(this, 'Track', {
+      authorization,
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
       serviceEnvironment,

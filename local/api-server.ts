@@ -4,21 +4,19 @@ import type { AddressInfo } from 'node:net';
 import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
 import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
 import { LocalSetupError } from './errors';
+import type { Authorize, LocalResponse } from './jwt-authorizer';
+import type { LocalRoutes } from './local-routes';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** A local-only answer (the demo page, /openapi.yaml) for a path outside the API's routes. */
-export interface LocalAnswer {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: string | Buffer;
-}
-
-export interface ApiServerOptions {
-  /** The stack's CORS configuration: preflights answered and headers added as API Gateway does. */
+/** What API Gateway does around the function: its authorizer, and (locally only) extra endpoints. */
+export interface ApiServerHooks {
+  /** Runs before the handler on every API route, as the HTTP API's default authorizer. */
+  readonly authorize?: Authorize;
+  /** Local-only endpoints (/local/*, /.well-known/*), answered before API routing. */
+  readonly localRoutes?: LocalRoutes;
+  /** The stack's CORS configuration: preflights answered and Access-Control-* added, as API Gateway does. */
   readonly cors?: CorsPolicy;
-  /** Local-only routes, asked for any path outside the API's routes before API Gateway's 404. */
-  readonly localRoutes?: (method: string, path: string) => LocalAnswer | undefined;
 }
 
 export interface ApiServer {
@@ -49,8 +47,8 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  * Serves the handler the way API Gateway (HTTP API, payload 2.0) does: each request becomes an event, the result
  * becomes the response. Unknown paths get API Gateway's own 404 and never reach the handler.
  */
-export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void, options: ApiServerOptions = {}): Promise<ApiServer> {
-  const server: Server = createServer((req, res) => void serve(handler, req, res, log, options));
+export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void, hooks: ApiServerHooks = {}): Promise<ApiServer> {
+  const server: Server = createServer((req, res) => void serve(handler, req, res, log, hooks));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? portInUse(port) : error),
@@ -68,19 +66,18 @@ export async function startApiServer(handler: ApiHandler, port: number, log: (li
   };
 }
 
-async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, options: ApiServerOptions): Promise<void> {
+async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, hooks: ApiServerHooks): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
   let status = 500;
   let taskId: string | undefined;
-  const cors = options.cors ? corsResponseHeaders(options.cors, req.headers) : {};
+  const cors = hooks.cors ? corsResponseHeaders(hooks.cors, req.headers) : {};
   try {
-    const preflight = options.cors && preflightResponse(options.cors, method, req.headers);
+    const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
     if (preflight) {
       status = preflight.status;
-      res.writeHead(status, { ...preflight.headers, 'Content-Length': 0 });
-      return void res.end();
+      return send(res, { statusCode: status, headers: preflight.headers, body: '' });
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -93,18 +90,22 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
       chunks.push(chunk as Buffer);
     }
     const path = new URL(url, 'http://localhost').pathname;
+    const local = await hooks.localRoutes?.({ method, path, body: Buffer.concat(chunks).toString('utf8') });
+    if (local) {
+      status = local.statusCode;
+      return send(res, { ...local, headers: { ...local.headers, ...cors } });
+    }
     if (!matchRoute(path)) {
-      const local = options.localRoutes?.(method, path);
-      if (local) {
-        status = local.status;
-        res.writeHead(status, { ...local.headers, 'Content-Length': Buffer.byteLength(local.body) });
-        return void res.end(local.body);
-      }
       status = 404;
       return sendJson(res, 404, { message: 'Not Found' }, cors);
     }
     const event = toApiGatewayEvent({ method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), sourceIp: req.socket.remoteAddress });
-    const result = await handler(event);
+    const authorized = hooks.authorize ? await hooks.authorize(event) : { event };
+    if ('reject' in authorized) {
+      status = authorized.reject.statusCode;
+      return send(res, { ...authorized.reject, headers: { ...authorized.reject.headers, ...cors } });
+    }
+    const result = await handler(authorized.event);
     status = result.statusCode ?? 200;
     const body = result.body ?? '';
     taskId = /"task_id":"([^"]+)"/.exec(body)?.[1];
@@ -119,6 +120,11 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     const ms = (performance.now() - started).toFixed(1);
     log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
   }
+}
+
+function send(res: ServerResponse, response: LocalResponse): void {
+  res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
+  res.end(response.body);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,7 +1,8 @@
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LocalAnswer } from './api-server';
+import type { LocalResponse } from './jwt-authorizer';
+import type { LocalRoutes } from './local-routes';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -24,27 +25,27 @@ export async function bundleDemoPage(): Promise<string> {
  * Local-only routes of `npm start` (never in the deployed stack): the demo page at /, its script, and the API's
  * contract at /openapi.yaml (read at each request, so an edited contract shows without a restart).
  */
-export async function demoSiteRoutes(): Promise<(method: string, path: string) => LocalAnswer | undefined> {
+export async function demoSiteRoutes(): Promise<LocalRoutes> {
   const script = await bundleDemoPage();
   const page = readFileSync(path.join(ROOT, 'local/demo/index.html'), 'utf8');
-  const files: Record<string, () => LocalAnswer> = {
+  const files: Record<string, () => LocalResponse> = {
     '/': () => ({
-      status: 200,
+      statusCode: 200,
       headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" },
       body: page,
     }),
-    '/demo-page.js': () => ({ status: 200, headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }, body: script }),
+    '/demo-page.js': () => ({ statusCode: 200, headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }, body: script }),
     '/openapi.yaml': () => ({
-      status: 200,
+      statusCode: 200,
       headers: { 'Content-Type': 'application/yaml; charset=utf-8', 'Cache-Control': 'no-store' },
       body: readFileSync(path.join(ROOT, 'docs/openapi.yaml'), 'utf8'),
     }),
   };
-  return (method, requestPath) => {
+  return async ({ method, path: requestPath }) => {
     const file = files[requestPath];
     if (!file) return undefined;
     if (method !== 'GET' && method !== 'HEAD') {
-      return { status: 405, headers: { Allow: 'GET, HEAD', 'Content-Type': 'application/json' }, body: JSON.stringify({ message: 'Method Not Allowed' }) };
+      return { statusCode: 405, headers: { Allow: 'GET, HEAD', 'Content-Type': 'application/json' }, body: JSON.stringify({ message: 'Method Not Allowed' }) };
     }
     return file();
   };

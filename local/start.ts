@@ -1,5 +1,6 @@
 import { checkPortFree } from './api-server';
 import { LocalSetupError } from './errors';
+import { parseLocalAuth } from './local-api';
 import { startLocalSystem } from './system';
 
 /** `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory), ANALYSIS_DELAY_MS (default 2000). */
@@ -9,12 +10,24 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LocalSetupError(`PORT must be a TCP port number, got "${process.env.PORT}".`);
 
+  const auth = parseLocalAuth(process.env.AUTH);
+
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
-  const system = await startLocalSystem({ port, dataDir: process.env.DATA_DIR || undefined, corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined });
+  const system = await startLocalSystem({ port, auth, dataDir: process.env.DATA_DIR || undefined, corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined });
   console.log(`[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`);
-  console.log(`[local] API on http://localhost:${new URL(system.apiUrl).port}, demo page at / and the contract at /openapi.yaml — try:`);
-  console.log(`  curl -X POST http://localhost:${new URL(system.apiUrl).port}/api/v1/track -H "Content-Type: application/json" -d '{"tenant_id": "tenant1", "video_filename": "test.mp4"}'`);
+  const api = `http://localhost:${new URL(system.apiUrl).port}`;
+  console.log(`[local] demo page on ${api}/ and the contract on ${api}/openapi.yaml${process.env.CORS_ALLOW_ORIGINS ? `; CORS for ${process.env.CORS_ALLOW_ORIGINS}` : ''}`);
+  if (auth === 'none') {
+    console.log(`[local] AUTH=none: no authentication; the tenant is trusted from the request (tenant_id in the body or query). AUTH=jwt npm start to require tokens.`);
+    console.log(`[local] API on ${api}  — try:`);
+    console.log(`  curl -X POST ${api}/api/v1/track -H "Content-Type: application/json" -d '{"tenant_id": "tenant1", "video_filename": "test.mp4"}'`);
+  } else {
+    console.log(`[local] AUTH=jwt: every API route needs a Bearer token from the local issuer ${api} (audience video-tracking-local); the tenant is the token's tenant_id claim`);
+    console.log(`[local] API on ${api}  — try:`);
+    console.log(`  TOKEN=$(${process.env.PORT ? `PORT=${process.env.PORT} ` : ''}npm run --silent token -- --tenant tenant1)`);
+    console.log(`  curl -X POST ${api}/api/v1/track -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"video_filename": "test.mp4"}'`);
+  }
 
   let stopping = false;
   const shutdown = async (reason: string, code: number) => {

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { JWK } from 'jose';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
+import type { ApiHandler } from './api-server';
 import { corsPolicyFromTemplate } from './cors';
 import { demoSiteRoutes } from './demo-site';
 import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
@@ -9,6 +10,8 @@ import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
 import { type Execution, LocalStepFunctions } from './local-step-functions';
 import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
+import { LOCAL_TENANT_CLAIM } from './jwt-issuer';
+import { type LocalApi, type LocalAuth, startLocalApi } from './local-api';
 import { type CfnTemplate, loadStack, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -20,6 +23,13 @@ export interface LocalSystemOptions {
   readonly dataDir?: string;
   /** Where `cdk synth` writes the cloud assembly. */
   readonly cdkOut?: string;
+  /**
+   * How the local API authenticates (`AUTH` of npm start), whatever the template's own mode: `none` trusts the
+   * tenant in the request, `jwt` runs a local issuer and the JWT authorizer. Sets the handler's AUTH_MODE.
+   *
+   * @default 'none'
+   */
+  readonly auth?: LocalAuth;
   /** Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth. */
   readonly corsAllowOrigins?: string;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
@@ -38,6 +48,13 @@ export interface LocalSystem {
   readonly stepFunctions: LocalStepFunctions;
   /** Environment the handler runs with locally (endpoints, credentials, table, state machine). */
   readonly environment: Record<string, string>;
+  /** The API's auth mode (`AUTH`). */
+  readonly auth: LocalAuth;
+  /**
+   * Another API front end on the same table and state machine, with its own auth mode and handler (e.g. the
+   * AUTH=jwt integration tests next to the AUTH=none ones). Stopped with the system.
+   */
+  startApi(options: { auth: LocalAuth; port: number; signingKey?: JWK }): Promise<LocalApi>;
   stop(): Promise<void>;
 }
 
@@ -94,11 +111,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const s of stops.reverse()) await s().catch((e: Error) => log(`[local] stop: ${e.message}`));
     stops.length = 0;
   };
+  const auth = options.auth ?? 'none';
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
     const context: Record<string, string> = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
-    const [, dynamo, localRoutes] = await Promise.all([synth(cdkOut, log, context), startDynamoDbLocal({ dataDir: options.dataDir }), demoSiteRoutes()]);
+    const [, dynamo, moreRoutes] = await Promise.all([synth(cdkOut, log, context), startDynamoDbLocal({ dataDir: options.dataDir }), demoSiteRoutes()]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
 
@@ -131,13 +149,24 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       // No CloudWatch locally: metrics would only be EMF lines on stdout.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...trackFunctionEnvironment(functions),
+      ...handlerAuthEnvironment(auth),
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.
-    for (const [k, v] of Object.entries(environment)) process.env[k] = k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') ? v : (process.env[k] ?? v);
+    // AUTH decides the handler's mode locally, not the template (whose default is cognito).
+    const forced = (k: string) => k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
+    for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
-    const api: ApiServer = await startApiServer(handler, options.port, log, { cors: corsPolicyFromTemplate(template), localRoutes });
+    // Local-only: the demo page and /openapi.yaml; CORS as the synthesized stack configures it.
+    const front = { cors: corsPolicyFromTemplate(template), moreRoutes };
+    const api = await startLocalApi({ auth, port: options.port, handler, log, ...front });
     stops.push(() => api.close());
+    const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
+      const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
+      const other = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log, ...front });
+      stops.push(() => other.close());
+      return other;
+    };
 
     return {
       apiUrl: api.url,
@@ -149,12 +178,18 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       template,
       stepFunctions,
       environment: { ...environment, TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn },
+      auth,
+      startApi,
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+function handlerAuthEnvironment(auth: LocalAuth): Record<string, string> {
+  return { AUTH_MODE: auth, TENANT_CLAIM: LOCAL_TENANT_CLAIM };
 }
 
 function trackFunctionEnvironment(functions: LocalFunction[]): Record<string, string> {

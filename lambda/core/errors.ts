@@ -58,3 +58,26 @@ export class DependencyUnavailable extends Error {
     super(`${dependency} ${operation} failed`, options);
   }
 }
+
+/** The verified token carries no tenant claim, or one that breaks the tenant rules. */
+export class TenantClaimInvalid extends Error {
+  override readonly name = 'TenantClaimInvalid';
+  constructor(
+    readonly claim: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+/** The request names a tenant other than the token's; nothing was touched. */
+export class TenantMismatch extends Error {
+  override readonly name = 'TenantMismatch';
+  constructor(
+    readonly tokenTenantId: string,
+    readonly requestTenantId: string,
+    readonly source: 'body' | 'query',
+  ) {
+    super(`The ${source} names tenant ${requestTenantId}, but the token belongs to tenant ${tokenTenantId}.`);
+  }
+}

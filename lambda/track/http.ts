@@ -5,6 +5,8 @@ import {
   TaskAlreadyFinished,
   TaskNotFound,
   TaskNotInExpectedState,
+  TenantClaimInvalid,
+  TenantMismatch,
 } from '../core/errors';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; headers: Record<string, string> };
@@ -42,6 +44,14 @@ export function errorResponse(error: unknown): HttpResponse {
     return problem(400, 'invalid-request', 'Invalid request', error.message, {
       members: error.field ? { field: error.field } : {},
     });
+  }
+  if (error instanceof TenantMismatch) {
+    return problem(403, 'tenant-mismatch', 'Tenant mismatch', error.message, {
+      members: { token_tenant_id: error.tokenTenantId, request_tenant_id: error.requestTenantId, source: error.source },
+    });
+  }
+  if (error instanceof TenantClaimInvalid) {
+    return problem(403, 'tenant-claim-invalid', 'Tenant claim invalid', error.message, { members: { claim: error.claim } });
   }
   if (error instanceof TaskNotFound) return problem(404, 'not-found', 'Not found', `There is ${error.message}.`);
   if (error instanceof TaskAlreadyFinished) {

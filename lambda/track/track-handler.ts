@@ -1,8 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { type AuthConfig, AuthMode, type Caller, callerFromClaims, DEFAULT_TENANT_CLAIM, tenantFor } from '../core/caller';
 import { InvalidRequest, TaskNotFound } from '../core/errors';
 import type { ServiceLog, TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
-import { isTaskId, parseTenantId, parseTrackRequest, parseVideoFilename } from '../core/validation';
+import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validation';
 import { errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -23,7 +24,14 @@ export function outcomeOf(status: number): RequestOutcome {
   return 'Success';
 }
 
-export function createTrackHandler(service: TaskService, log: ServiceLog, recordOutcome: RecordOutcome = () => undefined) {
+const NO_AUTH: AuthConfig = { mode: AuthMode.None, tenantClaim: DEFAULT_TENANT_CLAIM };
+
+export function createTrackHandler(
+  service: TaskService,
+  log: ServiceLog,
+  recordOutcome: RecordOutcome = () => undefined,
+  auth: AuthConfig = NO_AUTH,
+) {
   return async function handle(event: APIGatewayProxyEventV2): Promise<HttpResponse> {
     const started = performance.now();
     const method = event.requestContext.http.method;
@@ -32,7 +40,9 @@ export function createTrackHandler(service: TaskService, log: ServiceLog, record
     let taskId: string | undefined;
     let duplicate = false;
     try {
-      ({ response, taskId, duplicate = false } = await route(service, event, method, path));
+      // A CORS preflight reaches the function only through its unauthenticated OPTIONS route: nothing to do.
+      if (method === 'OPTIONS') response = { statusCode: 204, headers: { 'Cache-Control': 'no-store' } };
+      else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);
       if (response.statusCode >= 500) log.error('request failed', { error, method, path });
@@ -51,15 +61,16 @@ export function createTrackHandler(service: TaskService, log: ServiceLog, record
 
 async function route(
   service: TaskService,
+  caller: Caller,
   event: APIGatewayProxyEventV2,
   method: string,
   path: string,
 ): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   if (path === COLLECTION) {
-    if (method === 'POST') return track(service, event);
+    if (method === 'POST') return track(service, caller, event);
     if (method === 'GET') {
       const q = event.queryStringParameters ?? {};
-      const task = await service.getActive(parseTenantId(q.tenant_id), parseVideoFilename(q.video_filename));
+      const task = await service.getActive(tenantFor(caller, q.tenant_id, 'query'), parseVideoFilename(q.video_filename));
       return { response: json(200, taskBody(task)), taskId: task.taskId };
     }
     return { response: methodNotAllowed(method, 'GET, POST') };
@@ -68,7 +79,7 @@ async function route(
   if (item) {
     const id = safeDecode(item[1]);
     if (method !== 'GET' && method !== 'DELETE') return { response: methodNotAllowed(method, 'GET, DELETE') };
-    const tenantId = parseTenantId(event.queryStringParameters?.tenant_id);
+    const tenantId = tenantFor(caller, event.queryStringParameters?.tenant_id, 'query');
     if (!isTaskId(id)) throw new TaskNotFound(`task ${id}`);
     const task = method === 'GET' ? await service.get(tenantId, id) : await service.cancel(tenantId, id);
     return { response: json(200, taskBody(task)), taskId: id };
@@ -76,7 +87,7 @@ async function route(
   return { response: problem(404, 'not-found', 'Not found', `No route for ${method} ${path}.`) };
 }
 
-async function track(service: TaskService, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
+async function track(service: TaskService, caller: Caller, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   const contentType = header(event, 'content-type');
   if (contentType && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
     return {
@@ -98,7 +109,9 @@ async function track(service: TaskService, event: APIGatewayProxyEventV2): Promi
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequest(undefined, 'The request body must be a JSON object.');
   }
-  const outcome = await service.track(parseTrackRequest(body));
+  const fields = body as Record<string, unknown>;
+  const tenantId = tenantFor(caller, fields.tenant_id, 'body');
+  const outcome = await service.track(parseTrackRequest({ ...fields, tenant_id: tenantId }));
   const task = outcome.task;
   if (outcome.kind === 'created') {
     return {
@@ -111,7 +124,8 @@ async function track(service: TaskService, event: APIGatewayProxyEventV2): Promi
           video_filename: task.videoFilename,
           created_at: task.createdAt,
         },
-        { Location: `${COLLECTION}/${task.taskId}` },
+        // Without a token the tenant comes from the request, so the link must carry it to be followable as it stands.
+        { Location: `${COLLECTION}/${task.taskId}${caller.tenantId === undefined ? `?tenant_id=${encodeURIComponent(task.tenantId)}` : ''}` },
       ),
       taskId: task.taskId,
     };
@@ -136,6 +150,12 @@ function methodNotAllowed(method: string, allow: string): HttpResponse {
   return problem(405, 'method-not-allowed', 'Method not allowed', `${method} is not supported here; use ${allow}.`, {
     headers: { Allow: allow },
   });
+}
+
+/** Where API Gateway's JWT authorizer puts the verified claims (payload 2.0: requestContext.authorizer.jwt.claims). */
+function claimsOf(event: APIGatewayProxyEventV2): Record<string, unknown> | undefined {
+  const context = event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } };
+  return context.authorizer?.jwt?.claims;
 }
 
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {

@@ -122,7 +122,7 @@ describe('API', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const wf = new AnalysisWorkflow(s, 'W', { table });
-    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, serviceEnvironment: {}, throttleBurstLimit: 0 })).toThrow(
+    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, authorization: { mode: 'iam' }, serviceEnvironment: {}, throttleBurstLimit: 0 })).toThrow(
       /throttleBurstLimit an integer >= 1/,
     );
   });

@@ -1,4 +1,5 @@
 import { freePort } from '../../local/free-port';
+import { generateSigningKey } from '../../local/jwt-issuer';
 import { startLocalSystem } from '../../local/system';
 
 /** Starts the local system once per test run (free loopback ports) and hands its addresses to the test workers. */
@@ -12,8 +13,15 @@ export default async function globalSetup(): Promise<void> {
   const corsOrigin = `http://127.0.0.1:${await freePort()}`;
   const system = await startLocalSystem({ port: 0, log: (line) => lines.push(line), corsAllowOrigins: corsOrigin });
   (globalThis as { __LOCAL_SYSTEM__?: unknown }).__LOCAL_SYSTEM__ = { system, lines };
+  // AUTH=jwt tests: a second front end (local issuer, JWT authorizer, handler in jwt mode) on the same DynamoDB Local
+  // and state machine; one JVM for both. Stopped with the system.
+  // The tests get the issuer's private key so they can forge tokens it would trust (wrong audience, expired…).
+  const signingKey = await generateSigningKey();
+  const jwtApi = await system.startApi({ auth: 'jwt', port: 0, signingKey });
   Object.assign(process.env, system.environment, {
     LOCAL_API_URL: system.apiUrl,
+    LOCAL_JWT_API_URL: jwtApi.url,
+    LOCAL_JWT_SIGNING_KEY: JSON.stringify(signingKey),
     LOCAL_CDK_OUT: system.cdkOut,
     LOCAL_CORS_ORIGIN: corsOrigin,
   });

@@ -65,7 +65,7 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
   test('the function is the synthesized nodejs24.x bundle with its template environment', () => {
     expect(apiFunction.logicalId).toMatch(/^TrackHandler/);
     expect(readdirSync(apiFunction.assetDir)).toEqual(expect.arrayContaining(['index.js', 'index.js.map']));
-    expect(apiFunction.environment).toMatchObject({ TABLE_NAME: env.tableName, STATE_MACHINE_ARN: env.stateMachineArn });
+    expect(apiFunction.environment).toMatchObject({ TABLE_NAME: env.tableName, STATE_MACHINE_ARN: env.stateMachineArn, AUTH_MODE: 'cognito', TENANT_CLAIM: 'custom:tenant_id' });
     const [, fn] = resourcesOfType(template, 'AWS::Lambda::Function').find(([id]) => id === apiFunction.logicalId)!;
     expect(resolve(fn.Properties!.Runtime, names)).toBe('nodejs24.x');
   });
@@ -112,6 +112,18 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
     expect(res.statusCode).toBe(400);
     expect(res.headers['Content-Type']).toBe('application/problem+json');
     expect(res.body.detail).toMatch(/^tenant_id may only contain/);
+  });
+
+  test('the events carry the Cognito claims API Gateway passes; post-track-tenant-mismatch.json -> 403 naming both tenants', async () => {
+    const apiEvents = readdirSync(EVENTS_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(path.join(EVENTS_DIR, f), 'utf8')))
+      .filter((event) => event.version === '2.0');
+    expect(apiEvents.length).toBeGreaterThanOrEqual(7);
+    for (const event of apiEvents) expect(event.requestContext.authorizer.jwt.claims[apiFunction.environment.TENANT_CLAIM]).toBe('tenant1');
+    const res = await invokeApi('post-track-tenant-mismatch.json');
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toMatchObject({ type: '/problems/tenant-mismatch', token_tenant_id: 'tenant1', request_tenant_id: 'tenant2', source: 'body' });
   });
 
   test('get-task.json and cancel-task.json name an unknown task -> 404', async () => {

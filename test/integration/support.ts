@@ -35,11 +35,15 @@ export interface Answer {
   body: any;
 }
 
-/** The one way tests call the API: every answer is checked against docs/openapi.yaml (an undocumented status, header or body shape fails the test). */
-export async function call(method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await contractFetch(`${env.apiUrl}${path}`, {
+/**
+ * The one way tests call the API. `path` is relative to the AUTH=none API, or an absolute URL on another local front
+ * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization). Every answer is checked
+ * against docs/openapi.yaml: an undocumented status, header or body shape fails the test.
+ */
+export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const res = await contractFetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

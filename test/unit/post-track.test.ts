@@ -43,7 +43,8 @@ describe('POST /api/v1/track', () => {
 
     // THEN
     expect(res.statusCode).toBe(201);
-    expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}`);
+    // AUTH_MODE unset (none): the tenant came from the request, so the link carries it.
+    expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}?tenant_id=tenant1`);
     expect(JSON.parse(res.body as string)).toEqual({
       task_id: TASK_ID,
       status: 'not_started',

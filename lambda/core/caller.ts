@@ -1,0 +1,68 @@
+import { InvalidRequest, TenantClaimInvalid, TenantMismatch } from './errors';
+import { parseTenantId } from './validation';
+
+/** How the API authenticates its callers (the stack's `auth` context; env `AUTH_MODE`). */
+export const AuthMode = { Cognito: 'cognito', Jwt: 'jwt', Iam: 'iam', None: 'none' } as const;
+export type AuthMode = (typeof AuthMode)[keyof typeof AuthMode];
+
+export interface AuthConfig {
+  readonly mode: AuthMode;
+  /** Name of the verified token claim that holds the caller's tenant (cognito and jwt modes). */
+  readonly tenantClaim: string;
+}
+
+export const DEFAULT_TENANT_CLAIM = 'tenant_id';
+export const COGNITO_TENANT_CLAIM = 'custom:tenant_id';
+
+/**
+ * Who is calling: `tenantId` is the verified token's tenant, or undefined when the mode has no token
+ * (iam, none) and the tenant is trusted from the request.
+ */
+export interface Caller {
+  readonly tenantId?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** AUTH_MODE (default none: unit tests and tools; the stack always sets it) and TENANT_CLAIM. */
+export function authConfigFromEnv(env: Env): AuthConfig {
+  const mode = env.AUTH_MODE || AuthMode.None;
+  if (!(Object.values(AuthMode) as string[]).includes(mode)) {
+    throw new Error(`Environment variable AUTH_MODE must be one of ${Object.values(AuthMode).join(', ')}, got "${mode}".`);
+  }
+  const tenantClaim = env.TENANT_CLAIM || (mode === AuthMode.Cognito ? COGNITO_TENANT_CLAIM : DEFAULT_TENANT_CLAIM);
+  return { mode: mode as AuthMode, tenantClaim };
+}
+
+/**
+ * The caller, from the claims the authorizer verified (API Gateway's JWT authorizer, or its local emulation).
+ * In token modes a missing claim or one that breaks the tenant rules is refused: the request never falls back to a
+ * tenant it names itself.
+ * @throws TenantClaimInvalid
+ */
+export function callerFromClaims(config: AuthConfig, claims: Readonly<Record<string, unknown>> | undefined): Caller {
+  if (config.mode === AuthMode.Iam || config.mode === AuthMode.None) return {};
+  const value = claims?.[config.tenantClaim];
+  if (value === undefined || value === null || value === '') {
+    throw new TenantClaimInvalid(config.tenantClaim, `The token has no ${config.tenantClaim} claim; it cannot act for any tenant.`);
+  }
+  try {
+    return { tenantId: parseTenantId(value) };
+  } catch (error) {
+    if (!(error instanceof InvalidRequest)) throw error;
+    throw new TenantClaimInvalid(config.tenantClaim, `The token's ${config.tenantClaim} claim is not a valid tenant: ${error.message.replace(/^tenant_id /, '')}.`);
+  }
+}
+
+/**
+ * The tenant a request acts for. With a token it is the token's; a tenant the request also names (optional) must be
+ * the same. Without a token it is the tenant the request names (required).
+ * @throws InvalidRequest when the named tenant is missing (no token) or malformed; TenantMismatch when it differs
+ */
+export function tenantFor(caller: Caller, named: unknown, source: 'body' | 'query'): string {
+  if (caller.tenantId === undefined) return parseTenantId(named);
+  if (named === undefined) return caller.tenantId;
+  const requested = parseTenantId(named);
+  if (requested !== caller.tenantId) throw new TenantMismatch(caller.tenantId, requested, source);
+  return caller.tenantId;
+}

@@ -1,0 +1,54 @@
+import type { TrackingAuth } from './tracking-stack';
+
+export const AUTH_MODES = ['cognito', 'jwt', 'iam', 'none'] as const;
+
+export interface AuthChoice {
+  readonly auth: TrackingAuth;
+  /** Printed at synth when the choice leaves the API open. */
+  readonly warning?: string;
+}
+
+/**
+ * The `auth`, `jwtIssuer`, `jwtAudience` and `tenantClaim` context values (`-c name=value`) as the stack's auth.
+ * Secure by default: without `auth` the stack gets a Cognito user pool; `none` only when asked for by name.
+ */
+export function authFromContext(context: (name: string) => unknown): AuthChoice {
+  const mode = String(context('auth') ?? 'cognito');
+  const tenantClaim = optionalString(context('tenantClaim'));
+  if (tenantClaim !== undefined && !/^[\w:.-]{1,128}$/.test(tenantClaim)) {
+    throw new Error(`Context "tenantClaim" must be a claim name (letters, digits, _ : . -), got ${JSON.stringify(tenantClaim)}.`);
+  }
+  switch (mode) {
+    case 'cognito':
+      return { auth: { mode, tenantClaim } };
+    case 'jwt': {
+      const issuer = optionalString(context('jwtIssuer'));
+      const audience = list(context('jwtAudience'));
+      if (!issuer?.startsWith('https://') || audience.length === 0) {
+        throw new Error('auth=jwt needs -c jwtIssuer=https://<your provider> and -c jwtAudience=<aud>[,<aud>…] (and -c tenantClaim=<claim> if not tenant_id).');
+      }
+      return { auth: { mode, issuer, audience, tenantClaim } };
+    }
+    case 'iam':
+    case 'none':
+      if (tenantClaim !== undefined) throw new Error(`Context "tenantClaim" applies to auth=cognito or auth=jwt, not auth=${mode}.`);
+      return mode === 'iam'
+        ? { auth: { mode } }
+        : {
+            auth: { mode },
+            warning:
+              'auth=none: the API has no authentication. Any caller can read and cancel any tenant\'s tasks by naming the tenant. Do not deploy real data this way.',
+          };
+    default:
+      throw new Error(`Context "auth" must be one of ${AUTH_MODES.join(', ')}, got ${JSON.stringify(mode)}.`);
+  }
+}
+
+function optionalString(raw: unknown): string | undefined {
+  return raw === undefined || raw === '' ? undefined : String(raw).trim();
+}
+
+function list(raw: unknown): string[] {
+  if (raw === undefined || raw === '') return [];
+  return (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter(Boolean);
+}

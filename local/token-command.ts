@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import { parseTenantId } from '../lambda/core/validation';
+import { type CognitoTokenClients, cognitoToken } from './cognito-token';
+import { LocalSetupError } from './errors';
+import { MAX_TTL_SECONDS } from './jwt-issuer';
+
+export const USAGE = `Usage:
+  npm run --silent token -- --tenant <tenant> [--ttl <seconds>]                 a token from the local system (AUTH=jwt npm start; PORT as for npm start)
+  npm run --silent token -- --stack <stack> --tenant <tenant> --user <email>    a Cognito ID token for the deployed stack (creates the test user)`;
+
+/** `npm run token`: one token on stdout, for the deployed stack (`--stack`) or the running local system. */
+export async function tokenCommand(argv: string[], env: Record<string, string | undefined>, aws: () => CognitoTokenClients): Promise<string> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { stack: { type: 'string' }, tenant: { type: 'string' }, user: { type: 'string' }, ttl: { type: 'string' } }, strict: true }));
+  } catch (error) {
+    throw new LocalSetupError(`${(error as Error).message}\n${USAGE}`);
+  }
+  const { stack, tenant, user, ttl } = values as Record<string, string | undefined>;
+  if (!tenant) throw new LocalSetupError(`--tenant is required.\n${USAGE}`);
+  let tenantId: string;
+  try {
+    tenantId = parseTenantId(tenant);
+  } catch (error) {
+    throw new LocalSetupError(`--tenant: ${(error as Error).message}`);
+  }
+  if (stack !== undefined) {
+    if (!user) throw new LocalSetupError(`--user <email> is required with --stack.\n${USAGE}`);
+    if (ttl !== undefined) throw new LocalSetupError('--ttl applies to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).');
+    return cognitoToken({ stackName: stack, tenantId, user }, aws());
+  }
+  if (user !== undefined) throw new LocalSetupError(`--user applies to a deployed stack (--stack).\n${USAGE}`);
+  const ttlSeconds = ttl === undefined ? 3600 : Number(ttl);
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) throw new LocalSetupError(`--ttl must be an integer from 1 to ${MAX_TTL_SECONDS}.`);
+  const port = Number(env.PORT ?? 8000);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LocalSetupError(`PORT must be a TCP port number, got "${env.PORT}".`);
+  return requestLocalToken(`http://127.0.0.1:${port}`, tenantId, ttlSeconds);
+}
+
+/** POST /local/token on the running local system (AUTH=jwt). */
+export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSeconds = 3600): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(`${apiUrl}/local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant_id: tenantId, ttl_seconds: ttlSeconds }) });
+  } catch {
+    throw new LocalSetupError(`Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (same PORT).`);
+  }
+  if (res.status === 404) throw new LocalSetupError(`The local system on ${apiUrl} runs with AUTH=none and issues no tokens: restart it with AUTH=jwt npm start.`);
+  const body = (await res.json()) as { access_token?: string; detail?: string };
+  if (!res.ok || !body.access_token) throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
+  return body.access_token;
+}

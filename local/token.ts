@@ -1,0 +1,11 @@
+import { awsClients } from './cognito-token';
+import { LocalSetupError } from './errors';
+import { tokenCommand } from './token-command';
+
+tokenCommand(process.argv.slice(2), process.env, awsClients).then(
+  (token) => console.log(token),
+  (error: unknown) => {
+    console.error(error instanceof LocalSetupError ? error.message : error);
+    process.exit(1);
+  },
+);

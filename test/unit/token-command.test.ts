@@ -1,0 +1,114 @@
+import 'aws-sdk-client-mock-jest';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  AdminCreateUserCommand,
+  AdminGetUserCommand,
+  AdminInitiateAuthCommand,
+  AdminSetUserPasswordCommand,
+  CognitoIdentityProviderClient,
+  UsernameExistsException,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
+import { tokenCommand } from '../../local/token-command';
+
+const OUTPUTS = [
+  { OutputKey: 'TrackApiUrl162E9942', OutputValue: 'https://abc.execute-api.eu-west-1.amazonaws.com' },
+  { OutputKey: 'TrackUserPoolId9F0D33C6', OutputValue: 'eu-west-1_pool' },
+  { OutputKey: 'TrackUserPoolClientId59F49E98', OutputValue: 'client123' },
+];
+const ARGS = ['--stack', 'VideoTracking', '--tenant', 'tenant1', '--user', 'alice@example.com'];
+
+function mocks(outputs = OUTPUTS) {
+  const cfn = mockClient(CloudFormationClient);
+  const cognito = mockClient(CognitoIdentityProviderClient);
+  cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'VideoTracking', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs }] });
+  cognito.on(AdminSetUserPasswordCommand).resolves({});
+  cognito.on(AdminInitiateAuthCommand).resolves({ AuthenticationResult: { IdToken: 'id.token.jwt', AccessToken: 'access' } });
+  const aws = () => ({ cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }), cognito: new CognitoIdentityProviderClient({ region: 'eu-west-1' }) });
+  return { cfn, cognito, aws };
+}
+
+afterEach(() => {
+  mockClient(CloudFormationClient).restore();
+  mockClient(CognitoIdentityProviderClient).restore();
+});
+
+describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
+  test('creates the user with the tenant (no invitation e-mail), sets a password, signs in and prints the ID token', async () => {
+    // GIVEN
+    const { cfn, cognito, aws } = mocks();
+    cognito.on(AdminCreateUserCommand).resolves({});
+
+    // WHEN
+    const token = await tokenCommand(ARGS, {}, aws);
+
+    // THEN
+    expect(token).toBe('id.token.jwt');
+    expect(cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'VideoTracking' });
+    expect(cognito).toHaveReceivedCommandWith(AdminCreateUserCommand, {
+      UserPoolId: 'eu-west-1_pool',
+      Username: 'alice@example.com',
+      MessageAction: 'SUPPRESS',
+      UserAttributes: [
+        { Name: 'email', Value: 'alice@example.com' },
+        { Name: 'email_verified', Value: 'true' },
+        { Name: 'custom:tenant_id', Value: 'tenant1' },
+      ],
+    });
+    const password = cognito.commandCalls(AdminSetUserPasswordCommand)[0].args[0].input.Password!;
+    expect(cognito).toHaveReceivedCommandWith(AdminSetUserPasswordCommand, { UserPoolId: 'eu-west-1_pool', Username: 'alice@example.com', Permanent: true });
+    expect(password).toMatch(/[a-z]/);
+    expect(password).toMatch(/[A-Z]/);
+    expect(password).toMatch(/[0-9]/);
+    expect(password.length).toBeGreaterThanOrEqual(12);
+    expect(cognito).toHaveReceivedCommandWith(AdminInitiateAuthCommand, {
+      UserPoolId: 'eu-west-1_pool',
+      ClientId: 'client123',
+      AuthFlow: 'ADMIN_USER_PASSWORD_AUTH',
+      AuthParameters: { USERNAME: 'alice@example.com', PASSWORD: password },
+    });
+  });
+
+  test('idempotent: an existing user of the same tenant signs in again', async () => {
+    const { cognito, aws } = mocks();
+    cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
+    cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
+    await expect(tokenCommand(ARGS, {}, aws)).resolves.toBe('id.token.jwt');
+    expect(cognito).toHaveReceivedCommandTimes(AdminInitiateAuthCommand, 1);
+  });
+
+  test('an existing user of another tenant is refused (the attribute is immutable); no sign-in', async () => {
+    const { cognito, aws } = mocks();
+    cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
+    cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant2' }] });
+    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(/already exists with tenant tenant2; the tenant attribute is immutable/);
+    expect(cognito).not.toHaveReceivedCommand(AdminSetUserPasswordCommand);
+    expect(cognito).not.toHaveReceivedCommand(AdminInitiateAuthCommand);
+  });
+
+  test('a stack without the user pool outputs (auth=jwt/iam/none) -> a message saying so; no Cognito call', async () => {
+    const { cognito, aws } = mocks([OUTPUTS[0]]);
+    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(/not deployed with auth=cognito/);
+    expect(cognito.calls()).toHaveLength(0);
+  });
+
+  test.each([
+    [['--stack', 'S', '--tenant', 't1'], /--user <email> is required/],
+    [['--stack', 'S', '--user', 'a@b.c'], /--tenant is required/],
+    [['--tenant', 'bad tenant'], /--tenant: tenant_id may only contain/],
+    [['--tenant', 't1', '--ttl', '0'], /--ttl must be an integer/],
+    [['--tenant', 't1', '--user', 'a@b.c'], /--user applies to a deployed stack/],
+    [['--tenant', 't1', '--bogus'], /Unknown option/],
+  ])('%j is refused with a usable message and no AWS call', async (args, message) => {
+    const { cfn, aws } = mocks();
+    await expect(tokenCommand(args, {}, aws)).rejects.toThrow(message);
+    expect(cfn.calls()).toHaveLength(0);
+  });
+});
+
+describe('npm run token -- --tenant … (local)', () => {
+  test('nothing listening on PORT -> says to start AUTH=jwt npm start', async () => {
+    const { aws } = mocks();
+    await expect(tokenCommand(['--tenant', 't1'], { PORT: '1' }, aws)).rejects.toThrow(/AUTH=jwt npm start/);
+  });
+});
