@@ -13,7 +13,7 @@ describe('CORS under npm start', () => {
     expect(corsPolicyFromTemplate(withCors.toJSON() as CfnTemplate)).toEqual({
       allowOrigins: ['http://localhost:5173'],
       allowMethods: ['GET', 'POST', 'DELETE'],
-      allowHeaders: ['authorization', 'content-type'],
+      allowHeaders: ['content-type', 'authorization'],
       exposeHeaders: ['location', 'retry-after'],
       maxAge: 3600,
       allowCredentials: undefined,
