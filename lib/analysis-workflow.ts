@@ -45,8 +45,20 @@ const S = (value: string) => ({ S: value });
 const SPath = (jsonPath: string) => ({ S: sfn.JsonPath.stringAt(jsonPath) });
 const ENTERED = '$$.State.EnteredTime';
 
+/** Errors of the finishing transaction after which writing it again can succeed (the SDK integration's names). */
+const FINISH_TRANSIENT_ERRORS = [
+  'DynamoDb.TransactionCanceledException',
+  'DynamoDb.ProvisionedThroughputExceededException',
+  'DynamoDb.ThrottlingException',
+  'DynamoDb.RequestLimitExceeded',
+  'DynamoDb.InternalServerError',
+  'DynamoDb.InternalServerErrorException',
+];
+/** How long MarkCompleted waits before writing an analysis result again after its retries ran out. */
+const RECORD_AGAIN_AFTER = Duration.seconds(10);
+
 /**
- * MarkRunning -> Analyse -> MarkCompleted, with every failure caught into MarkFailed.
+ * MarkRunning -> Analyse -> MarkCompleted (three states on success), with every failure caught into MarkFailed.
  * Each status change is one conditional write on (task_key, task_id, expected status), so a late step can never
  * overwrite a newer state; the finishing steps free the video in the same transaction that records the end.
  */
@@ -200,48 +212,62 @@ export class AnalysisWorkflow extends Construct {
       },
       [TaskStatus.Running],
     );
-    const markFailed = finish(
-      'MarkFailed',
-      TaskStatus.Failed,
-      { [Attr.error]: { M: { error: SPath('$.error.Error'), cause: SPath('$.error.Cause') } } },
-      [TaskStatus.NotStarted, TaskStatus.Running],
-    );
+    const failure = { [Attr.error]: { M: { error: SPath('$.error.Error'), cause: SPath('$.error.Cause') } } };
+    // After MarkRunning the task has a started_at, and its failed record keeps it.
+    const markFailed = finish('MarkFailed', TaskStatus.Failed, { ...failure, [Attr.startedAt]: SPath('$.run.started_at') }, [
+      TaskStatus.NotStarted,
+      TaskStatus.Running,
+    ]);
+    const markFailedBeforeRunning = finish('MarkFailedBeforeRunning', TaskStatus.Failed, failure, [TaskStatus.NotStarted, TaskStatus.Running]);
 
     // The task was cancelled, finished or replaced meanwhile: its end is already recorded.
     const noLongerActive = new sfn.Succeed(this, 'NoLongerActive');
     const alreadyFinished = new sfn.Succeed(this, 'AlreadyFinished');
     // A finishing transaction kept being cancelled. If the task is still this execution's, its end is not recorded:
     // fail the execution so the finalizer (EventBridge) records it and frees the video.
-    const checkStillActive = new tasks.DynamoGetItem(this, 'CheckStillActive', {
-      table,
-      key: { [Attr.pk]: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.task_key')) },
-      consistentRead: true,
-      resultPath: '$.check',
-    });
+    const readTask = (id: string) => {
+      const read = new tasks.DynamoGetItem(this, id, {
+        table,
+        key: { [Attr.pk]: tasks.DynamoAttributeValue.fromString(sfn.JsonPath.stringAt('$.task_key')) },
+        consistentRead: true,
+        resultPath: '$.check',
+      });
+      read.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
+      return read;
+    };
+    const isThisTask = sfn.Condition.and(
+      sfn.Condition.isPresent(`$.check.Item.${Attr.taskId}.S`),
+      sfn.Condition.stringEqualsJsonPath(`$.check.Item.${Attr.taskId}.S`, '$.task_id'),
+    );
+    const checkStillActive = readTask('CheckStillActive');
     const finishNotRecorded = new sfn.Fail(this, 'FinishNotRecorded', {
       error: 'FinishNotRecorded',
       cause: 'The task is still active but its end could not be written; the finalizer records it.',
     });
-    checkStillActive.next(
-      new sfn.Choice(this, 'StillThisTask')
+    checkStillActive.next(new sfn.Choice(this, 'StillThisTask').when(isThisTask, finishNotRecorded).otherwise(alreadyFinished));
+
+    // An analysis result is never given up to a conflict or throttling: while the task is still this execution's and
+    // running, MarkCompleted is tried again (until it lands, the task is cancelled, or the execution times out).
+    const checkBeforeRecordingAgain = readTask('CheckBeforeRecordingAgain');
+    checkBeforeRecordingAgain.next(
+      new sfn.Choice(this, 'StillRunningThisTask')
         .when(
-          sfn.Condition.and(
-            sfn.Condition.isPresent(`$.check.Item.${Attr.taskId}.S`),
-            sfn.Condition.stringEqualsJsonPath(`$.check.Item.${Attr.taskId}.S`, '$.task_id'),
-          ),
-          finishNotRecorded,
+          sfn.Condition.and(isThisTask, sfn.Condition.stringEquals(`$.check.Item.${Attr.status}.S`, TaskStatus.Running)),
+          new sfn.Wait(this, 'WaitToRecordResult', { time: sfn.WaitTime.duration(RECORD_AGAIN_AFTER) }).next(markCompleted),
         )
         .otherwise(alreadyFinished),
     );
 
     markRunning.addCatch(noLongerActive, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: '$.error' });
-    markRunning.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
+    markRunning.addCatch(markFailedBeforeRunning, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     analyse.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
-    markCompleted.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+    markCompleted.addCatch(checkBeforeRecordingAgain, { errors: FINISH_TRANSIENT_ERRORS, resultPath: '$.error' });
     markCompleted.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     markFailed.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+    markFailedBeforeRunning.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
 
-    const definition = markRunning.next(analyse).next(markCompleted).next(new sfn.Succeed(this, 'Done'));
+    // MarkCompleted ends the execution: a success enters three states (MarkRunning, Analyse, MarkCompleted).
+    const definition = markRunning.next(analyse).next(markCompleted);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

@@ -8,6 +8,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { grantTableItems } from './task-table';
 
 export interface TaskFinalizerProps {
   readonly table: dynamodb.ITable;
@@ -51,7 +52,7 @@ export class TaskFinalizer extends Construct {
     });
     acknowledgeFunctionDefaults(this.function);
     // GetItem to read the task, PutItem + DeleteItem inside the finishing transaction.
-    props.table.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       retentionPeriod: Duration.days(14),

@@ -1,7 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { Attr } from '../lambda/adapters/dynamodb-task-store';
+import { ACTIVE_BY_AGE_INDEX, Attr } from '../lambda/adapters/dynamodb-task-store';
 
 export interface TaskTableProps {
   /**
@@ -10,6 +11,19 @@ export interface TaskTableProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Grants item actions on the table itself. `ITable.grant` would add `<table>/index/*` as soon as the table has an
+ * index; only the repair sweep reads the index, and it is granted that one index by name.
+ */
+export function grantTableItems(table: dynamodb.ITable, grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
+}
+
+/** Query on the sparse index of active tasks (the repair sweep's only read of it). */
+export function grantQueryActiveByAge(table: dynamodb.ITable, grantee: iam.IGrantable): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/${ACTIVE_BY_AGE_INDEX}`] });
 }
 
 /**
@@ -28,6 +42,14 @@ export class TaskTable extends Construct {
       // Only final records and links carry it; active items never expire by TTL (the lease covers them).
       timeToLiveAttribute: Attr.expiresAt,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Sparse: only active items carry sweep_shard. The repair sweep finds tasks older than the grace period here
+    // without scanning the table. ALL: the sweep decides from the item (status, input) without a read per task.
+    this.table.addGlobalSecondaryIndex({
+      indexName: ACTIVE_BY_AGE_INDEX,
+      partitionKey: { name: Attr.sweepShard, type: dynamodb.AttributeType.NUMBER },
+      sortKey: { name: Attr.createdAt, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
   }
 }

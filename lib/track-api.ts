@@ -11,6 +11,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { grantTableItems } from './task-table';
 
 /** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
 export type ApiAuthorization =
@@ -105,7 +106,7 @@ export class TrackApi extends Construct {
     acknowledgeFunctionDefaults(this.handler);
     // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
     // transactions, PutItem and DeleteItem.
-    props.table.grant(this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    grantTableItems(props.table, this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     props.stateMachine.grantStartExecution(this.handler);
     this.handler.addToRolePolicy(
       new iam.PolicyStatement({

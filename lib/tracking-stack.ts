@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { TaskFinalizer } from './task-finalizer';
+import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { TrackAuth } from './track-auth';
@@ -37,7 +38,8 @@ export interface TrackingStackProps extends StackProps {
    */
   readonly taskRetention?: Duration;
   /**
-   * Age after which a `not_started` task whose execution never started is started again by the next POST.
+   * Age after which a `not_started` task whose execution never started is started again (by the repair sweep or
+   * the next POST).
    *
    * @default Duration.seconds(10)
    */
@@ -80,6 +82,7 @@ export class TrackingStack extends Stack {
   readonly workflow: AnalysisWorkflow;
   readonly api: TrackApi;
   readonly finalizer: TaskFinalizer;
+  readonly sweeper: TaskSweeper;
   /** The user pool and client, under `cognito` only. */
   readonly auth?: TrackAuth;
 
@@ -121,6 +124,12 @@ export class TrackingStack extends Stack {
       removalPolicy,
     });
     this.finalizer = new TaskFinalizer(this, 'Finalizer', {
+      table: this.table.table,
+      stateMachine: this.workflow.stateMachine,
+      serviceEnvironment,
+      removalPolicy,
+    });
+    this.sweeper = new TaskSweeper(this, 'Sweeper', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
       serviceEnvironment,

@@ -6,7 +6,9 @@ export interface HttpRequestLike {
   /** Path and query string, as on the request line. */
   readonly url: string;
   readonly headers?: Record<string, string | string[] | undefined>;
+  /** The body as the handler receives it: text, or base64 when `isBase64Encoded`. */
   readonly body?: string;
+  readonly isBase64Encoded?: boolean;
   readonly sourceIp?: string;
 }
 
@@ -70,6 +72,6 @@ export function toApiGatewayEvent(request: HttpRequestLike): APIGatewayProxyEven
       timeEpoch: now.getTime(),
     },
     body: request.body === undefined || request.body === '' ? undefined : request.body,
-    isBase64Encoded: false,
+    isBase64Encoded: Boolean(request.isBase64Encoded) && Boolean(request.body),
   };
 }

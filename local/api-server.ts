@@ -99,7 +99,7 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
       status = 404;
       return sendJson(res, 404, { message: 'Not Found' }, cors);
     }
-    const event = toApiGatewayEvent({ method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), sourceIp: req.socket.remoteAddress });
+    const event = toApiGatewayEvent({ method, url, headers: req.headers, ...eventBody(Buffer.concat(chunks), req.headers['content-type']), sourceIp: req.socket.remoteAddress });
     const authorized = hooks.authorize ? await hooks.authorize(event) : { event };
     if ('reject' in authorized) {
       status = authorized.reject.statusCode;
@@ -125,6 +125,25 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
 function send(res: ServerResponse, response: LocalResponse): void {
   res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
   res.end(response.body);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const TEXT_TYPES = /^(text\/|application\/([\w.+-]+\+)?(json|xml|javascript)\b|application\/x-www-form-urlencoded)/i;
+
+/**
+ * The body as API Gateway hands it over: text when it is valid UTF-8 of a textual content type, otherwise the raw
+ * bytes in base64 with isBase64Encoded, so the handler sees exactly what was sent (and decides about invalid UTF-8).
+ */
+function eventBody(bytes: Buffer, contentType: string | undefined): { body: string; isBase64Encoded: boolean } {
+  if (bytes.length === 0) return { body: '', isBase64Encoded: false };
+  if (contentType === undefined || TEXT_TYPES.test(contentType)) {
+    try {
+      return { body: UTF8.decode(bytes), isBase64Encoded: false };
+    } catch {
+      // Not UTF-8: fall through to the bytes.
+    }
+  }
+  return { body: bytes.toString('base64'), isBase64Encoded: true };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -9,6 +9,8 @@ export interface DynamoDbLocalOptions {
   /** Keep the data in this folder instead of in memory. */
   readonly dataDir?: string;
   readonly port?: number;
+  /** Called when DynamoDB Local exits without stop() having been called. */
+  readonly onUnexpectedExit?: (reason: string, lastOutput: string) => void;
 }
 
 export interface DynamoDbLocal {
@@ -75,12 +77,22 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     '-sharedDb',
     '-disableTelemetry',
   ];
-  const child = spawn(javaExecutable(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C (SIGINT to the foreground group) does not reach it, so it outlives
+  // node's shutdown, which still writes to it. Its stdin is a pipe from this process: when this process dies, even by
+  // SIGKILL, the pipe closes and LoopbackDynamoDBLocal.java exits.
+  const child = spawn(javaExecutable(), args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
+  child.stdout?.on('data', (d) => (output = (output + d).slice(-20_000)));
+  child.stderr?.on('data', (d) => (output = (output + d).slice(-20_000)));
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    process.removeListener('exit', kill);
+    // The pipe's end in this process would otherwise keep the event loop alive.
+    child.stdin?.destroy();
+    if (!stopping) options.onUnexpectedExit?.(signal ? `killed by ${signal}` : `exit code ${code}`, output.trim().split('\n').slice(-5).join('\n'));
+  });
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -110,8 +122,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         process.removeListener('exit', kill);
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(kill, 5000).unref();

@@ -34,6 +34,21 @@ export interface LocalStepFunctionsOptions {
 
 export type ExecutionEndListener = (execution: Execution) => void | Promise<void>;
 
+/**
+ * A fault the local runner injects into a Task state, as AWS could produce it (DynamoDB Local never reports
+ * transaction conflicts or throttling): the state fails with `error` instead of calling its resource.
+ */
+export interface StateFault {
+  /** The Task state, e.g. `MarkCompleted`. */
+  readonly state: string;
+  /** The error name as Step Functions reports it, e.g. `DynamoDb.TransactionCanceledException`. */
+  readonly error: string;
+  /** Only when the state's parameters (as JSON) contain this string, e.g. a test's tenant. */
+  readonly match?: string;
+  /** How many attempts fail. */
+  times: number;
+}
+
 export class ExecutionAlreadyExists extends Error {
   override readonly name = 'ExecutionAlreadyExists';
 }
@@ -69,11 +84,47 @@ export class LocalStepFunctions {
   private readonly holds: { field: string; value: string }[] = [];
   private readonly held: { execution: Execution; begin: () => void }[] = [];
   private readonly log: (line: string) => void;
+  private readonly faults: StateFault[] = [];
+  /** Executions whose input contains one of these lose their end event (as if EventBridge never delivered it). */
+  private readonly droppedEndEvents: { match: string; times: number }[] = [];
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.log = options.log ?? (() => {});
     this.machine = new StateMachine(options.definition, { validationOptions: { checkArn: false, checkPaths: false } });
-    this.handlers = taskHandlers(options.definition, options.dynamodb, options.lambdas);
+    const handlers = taskHandlers(options.definition, options.dynamodb, options.lambdas);
+    // Every Task state goes through the fault hook first.
+    this.handlers = Object.fromEntries(
+      Object.entries(handlers).map(([state, handler]) => [
+        state,
+        async (input: any) => {
+          const fault = this.takeFault(state, input);
+          if (fault) {
+            this.log(`[sfn]   ${state}: injected ${fault.error}`);
+            throw new NamedError(fault.error, `injected fault: ${fault.error}`);
+          }
+          return handler(input);
+        },
+      ]),
+    );
+  }
+
+  /** Test and demo control, not a Step Functions API: the next `times` attempts of a Task state fail with `error`. */
+  injectFault(fault: StateFault): void {
+    this.faults.push({ ...fault });
+  }
+
+  /** Test and demo control: the next `times` executions whose input contains `match` end without notifying listeners. */
+  dropEndEvents(match: string, times: number): void {
+    this.droppedEndEvents.push({ match, times });
+  }
+
+  private takeFault(state: string, input: unknown): StateFault | undefined {
+    if (this.faults.length === 0) return undefined;
+    const text = JSON.stringify(input ?? {});
+    const fault = this.faults.find((f) => f.state === state && f.times > 0 && (f.match === undefined || text.includes(f.match)));
+    if (!fault) return undefined;
+    if (--fault.times === 0) this.faults.splice(this.faults.indexOf(fault), 1);
+    return fault;
   }
 
   get stateMachineArn(): string {
@@ -148,9 +199,9 @@ export class LocalStepFunctions {
         },
       },
     });
-    void this.logTransitions(name, run.eventLogs);
+    const lastState = this.logTransitions(name, run.eventLogs);
     const done = run.result.then(
-      (output) => this.end(execution, 'SUCCEEDED', { output: JSON.stringify(output) }),
+      async (output) => this.end(execution, 'SUCCEEDED', { output: JSON.stringify(output) }, await outcomeOf(lastState, output)),
       (error: unknown) => this.end(execution, ...ending(error)),
     );
     this.running.set(name, { abort: run.abort, done });
@@ -194,10 +245,15 @@ export class LocalStepFunctions {
     await this.idle();
   }
 
-  private async end(execution: Execution, status: ExecutionStatus, details: Partial<Execution>): Promise<void> {
+  private async end(execution: Execution, status: ExecutionStatus, details: Partial<Execution>, outcome = ''): Promise<void> {
     Object.assign(execution, { error: execution.error, cause: execution.cause }, details, { status, stopDate: new Date() });
-    this.log(`[sfn] ${execution.name} ${status}${execution.error ? ` (${execution.error})` : ''}`);
-    for (const listener of this.listeners) {
+    this.log(`[sfn] ${execution.name} ${status}${execution.error ? ` (${execution.error})` : ''}${outcome}`);
+    const drop = this.droppedEndEvents.find((d) => d.times > 0 && execution.input.includes(d.match));
+    if (drop) {
+      drop.times--;
+      this.log(`[sfn] ${execution.name} end event dropped (injected)`);
+    }
+    for (const listener of drop ? [] : this.listeners) {
       try {
         await listener(execution);
       } catch (error) {
@@ -207,13 +263,30 @@ export class LocalStepFunctions {
     this.running.delete(execution.name);
   }
 
-  private async logTransitions(name: string, events: AsyncGenerator<any>): Promise<void> {
+  /** Logs each transition; resolves with the last state entered. */
+  private async logTransitions(name: string, events: AsyncGenerator<any>): Promise<string | undefined> {
+    let last: string | undefined;
+    // A StateCaught event carries the catcher, not the error: the error is on the StateFailed event before it.
+    const failed = new Map<string, string>();
     for await (const event of events) {
-      if (event.type === 'StateEntered') this.log(`[sfn] ${name} → ${event.state.name}`);
-      else if (event.type === 'StateRetried') this.log(`[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''}`);
-      else if (event.type === 'StateCaught') this.log(`[sfn] ${name}   ${event.state.name} caught ${event.error ?? event.Error ?? ''}`);
+      if (event.type === 'StateEntered') {
+        last = event.state.name;
+        this.log(`[sfn] ${name} → ${event.state.name}`);
+      } else if (event.type === 'StateFailed') failed.set(event.state.name, event.Error);
+      else if (event.type === 'StateRetried') this.log(`[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''} after ${failed.get(event.state.name) ?? 'an error'}`);
+      else if (event.type === 'StateCaught') this.log(`[sfn] ${name}   ${event.state.name} caught ${failed.get(event.state.name) ?? 'an error'} → ${event.catch?.catcher?.Next ?? ''}`);
     }
+    return last;
   }
+}
+
+/** What a SUCCEEDED execution did to its task, named by the state it ended in, so a failure never reads as success. */
+async function outcomeOf(lastState: Promise<string | undefined>, output: any): Promise<string> {
+  const state = await Promise.race([lastState, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+  if (state === 'MarkCompleted') return ': task completed';
+  if (state?.startsWith('MarkFailed')) return `: task recorded failed (${output?.error?.Error ?? 'error'})`;
+  if (state === 'NoLongerActive' || state === 'AlreadyFinished') return ': task had already ended elsewhere; nothing written';
+  return '';
 }
 
 function ending(error: unknown): [ExecutionStatus, Partial<Execution>] {

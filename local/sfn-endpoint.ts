@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { injectFault } from '../lambda/adapters/fault-injection';
 import type { Execution, LocalStepFunctions } from './local-step-functions';
 
 /**
@@ -80,6 +81,17 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
       return {};
     case 'LocalRelease':
       return { released: sfn.release(input.field, input.value) };
+    // Fault injection (tests and demos): a Task state of the runner, or an AWS SDK call of the API handler
+    // (lambda/adapters/fault-injection.ts, wired when FAULT_INJECTION=on, as npm start sets it).
+    case 'LocalInjectStateFault':
+      sfn.injectFault({ state: input.state, error: input.error, match: input.match, times: Number(input.times ?? 1) });
+      return {};
+    case 'LocalDropEndEvents':
+      sfn.dropEndEvents(input.match, Number(input.times ?? 1));
+      return {};
+    case 'LocalInjectFault':
+      injectFault({ command: input.command, error: input.error, reason: input.reason, match: input.match, times: Number(input.times ?? 1) });
+      return {};
     default:
       throw new ServiceError('UnknownOperationException', `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`);
   }

@@ -3,7 +3,11 @@ import { LocalSetupError } from './errors';
 import { parseLocalAuth } from './local-api';
 import { startLocalSystem } from './system';
 
-/** `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory), ANALYSIS_DELAY_MS (default 2000). */
+/**
+ * `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory),
+ * ANALYSIS_DELAY_MS (default 2000), SWEEP_INTERVAL_SECONDS (repair sweep, default 20), CDK_OUT with SKIP_SYNTH=1
+ * (reuse an assembly; for tests that restart often).
+ */
 async function main(): Promise<void> {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < 22) throw new LocalSetupError(`Node.js 22+ is needed (found ${process.version}); run through npm scripts, which use the node@24 devDependency.`);
@@ -14,7 +18,17 @@ async function main(): Promise<void> {
 
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
-  const system = await startLocalSystem({ port, auth, dataDir: process.env.DATA_DIR || undefined, corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined });
+  const scheduleSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? 20);
+  if (!Number.isFinite(scheduleSeconds) || scheduleSeconds < 0) throw new LocalSetupError(`SWEEP_INTERVAL_SECONDS must be a number of seconds, got "${process.env.SWEEP_INTERVAL_SECONDS}".`);
+  const system = await startLocalSystem({
+    port,
+    auth,
+    dataDir: process.env.DATA_DIR || undefined,
+    scheduleSeconds,
+    cdkOut: process.env.CDK_OUT || undefined,
+    skipSynth: process.env.SKIP_SYNTH === '1',
+    corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined,
+  });
   console.log(`[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`);
   const api = `http://localhost:${new URL(system.apiUrl).port}`;
   console.log(`[local] demo page on ${api}/ and the contract on ${api}/openapi.yaml${process.env.CORS_ALLOW_ORIGINS ? `; CORS for ${process.env.CORS_ALLOW_ORIGINS}` : ''}`);

@@ -34,6 +34,13 @@ export interface LocalSystemOptions {
   readonly corsAllowOrigins?: string;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
   readonly apiHandler?: () => ApiHandler;
+  /**
+   * How often the template's scheduled rules (the repair sweep) run locally; they also run once at start-up.
+   * 0 runs them only at start-up. @default 20
+   */
+  readonly scheduleSeconds?: number;
+  /** Reuse the cloud assembly already in `cdkOut` instead of running `cdk synth` (tests that restart often). */
+  readonly skipSynth?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -115,8 +122,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   checkJava();
   try {
     // Synthesis and DynamoDB Local's JVM start are independent: overlap them.
+    const onUnexpectedExit = (reason: string, lastOutput: string) =>
+      log(
+        `[local] ERROR: DynamoDB Local has exited (${reason}). Every request now fails with 503 and nothing is recorded.\n` +
+          `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
+      );
     const context: Record<string, string> = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
-    const [, dynamo, moreRoutes] = await Promise.all([synth(cdkOut, log, context), startDynamoDbLocal({ dataDir: options.dataDir }), demoSiteRoutes()]);
+    const [, dynamo, moreRoutes] = await Promise.all([
+      options.skipSynth ? Promise.resolve() : synth(cdkOut, log, context),
+      startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),
+      demoSiteRoutes(),
+    ]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
 
@@ -139,6 +155,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const sfnEndpoint: SfnEndpoint = await startSfnEndpoint(stepFunctions);
     stops.push(() => sfnEndpoint.close());
+    log(`[local] Step Functions endpoint on ${sfnEndpoint.url} (local controls: local/sfn-endpoint.ts)`);
 
     const environment: Record<string, string> = {
       ...LOCAL_AWS_ENV,
@@ -148,6 +165,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // No CloudWatch locally: metrics would only be EMF lines on stdout.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      // Lets tests and demos fail chosen AWS calls of the API handler (lambda/adapters/fault-injection.ts); idle
+      // until a fault is injected through the local Step Functions endpoint (LocalInjectFault).
+      FAULT_INJECTION: process.env.FAULT_INJECTION ?? 'on',
       ...trackFunctionEnvironment(functions),
       ...handlerAuthEnvironment(auth),
     };
@@ -167,6 +187,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       stops.push(() => other.close());
       return other;
     };
+    // Last to start, first to stop: no sweep runs while the rest shuts down.
+    stops.push(runSchedules(template, names, lambdas, options.scheduleSeconds ?? 20, log));
 
     return {
       apiUrl: api.url,
@@ -227,6 +249,48 @@ function wireExecutionEvents(
       });
     }
   }
+}
+
+/**
+ * EventBridge schedules locally: each rule with a ScheduleExpression invokes its Lambda targets at start-up, then
+ * every `intervalSeconds` (shorter than on AWS, so a restart is repaired quickly), never two runs at once.
+ * @returns a stop function that waits for a run in progress.
+ */
+function runSchedules(
+  template: CfnTemplate,
+  names: LocalNames,
+  lambdas: Record<string, (event: any) => Promise<unknown>>,
+  intervalSeconds: number,
+  log: (line: string) => void,
+): () => Promise<void> {
+  const jobs: (() => Promise<void>)[] = [];
+  for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
+    const props = resolve(rule.Properties, names);
+    if (!props.ScheduleExpression) continue;
+    for (const target of props.Targets ?? []) {
+      const invoke = lambdas[target.Arn];
+      if (!invoke) continue;
+      jobs.push(async () => {
+        const report = (await invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [ruleId], detail: {} })) as Record<string, number> | undefined;
+        if (report && (report.started || report.ended || report.errors)) {
+          log(`[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`);
+        }
+      });
+    }
+  }
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    if (running) return;
+    running = Promise.all(jobs.map((job) => job().catch((e: Error) => log(`[sweep] failed: ${e.message}; the next run tries again`)))).then(() => {
+      running = undefined;
+    });
+  };
+  tick();
+  const timer = intervalSeconds > 0 ? setInterval(tick, intervalSeconds * 1000) : undefined;
+  return async () => {
+    if (timer) clearInterval(timer);
+    await running;
+  };
 }
 
 export function executionStatusEvent(execution: Execution) {

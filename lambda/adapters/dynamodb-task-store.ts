@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../core/errors';
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../core/ports';
@@ -28,10 +28,20 @@ export const Attr = {
   leaseExpiresAt: 'lease_expires_at',
   retainUntil: 'retain_until',
   expiresAt: 'expires_at',
+  sweepShard: 'sweep_shard',
 } as const;
 
+/**
+ * Sparse index of active tasks by age, for the repair sweep: only active items carry `sweep_shard`, so links and
+ * final records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
+ */
+export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
+export const SWEEP_SHARDS = 16;
+
 type Item = Record<string, unknown>;
-const MAX_CLAIM_ATTEMPTS = 3;
+const MAX_CLAIM_ATTEMPTS = 4;
+/** Base of the claim's exponential backoff with full jitter after a TransactionConflict. */
+const CLAIM_BACKOFF_MS = 25;
 
 export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -48,7 +58,7 @@ export class DynamoDbTaskStore implements TaskStore {
     return activeTaskKey(tenantId, videoFilename);
   }
 
-  async claim(task: ActiveTask): Promise<ClaimResult> {
+  async claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult> {
     const taskKey = this.keyOf(task.tenantId, task.videoFilename);
     const now = epochSeconds(task.createdAt);
     for (let attempt = 1; ; attempt++) {
@@ -66,8 +76,12 @@ export class DynamoDbTaskStore implements TaskStore {
         return { taskKey };
       } catch (error) {
         const retry = attempt < MAX_CLAIM_ATTEMPTS;
-        // A finishing transaction on this item is in flight; it resolves in milliseconds.
-        if ((error as Error).name === 'TransactionConflictException' && retry) continue;
+        // A finishing transaction on this item is in flight; it resolves in milliseconds. Full jitter spreads
+        // the retries of a burst of duplicates instead of sending them back together.
+        if ((error as Error).name === 'TransactionConflictException' && retry) {
+          await sleep(Math.random() * CLAIM_BACKOFF_MS * 2 ** (attempt - 1));
+          continue;
+        }
         if (!isConditionFailure(error)) throw translate(error, 'dynamodb', 'PutItem');
         // lib-dynamodb leaves error.Item marshalled (DynamoDB JSON).
         const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
@@ -75,7 +89,7 @@ export class DynamoDbTaskStore implements TaskStore {
         if (item) {
           const winner = fromActiveItem(item);
           if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) throw new TaskAlreadyActive(winner);
-          if (await this.takeOver(task, taskKey, winner)) return { taskKey, replaced: winner };
+          if (await this.takeOver(task, taskKey, winner, replacedRetainUntil)) return { taskKey, replaced: winner };
         }
         // The item changed under us (the winner finished, or another request took the lease over): look again.
         if (!retry) throw new DependencyUnavailable('dynamodb', 'PutItem', { cause: error });
@@ -87,7 +101,7 @@ export class DynamoDbTaskStore implements TaskStore {
    * Lease of last resort: in one transaction, replace an active task whose lease has expired and record it failed.
    * @returns false when the item changed meanwhile (the caller looks again).
    */
-  private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask): Promise<boolean> {
+  private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask, retainUntil: number): Promise<boolean> {
     const at = task.createdAt;
     const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
     const final: Task = { ...withoutStoreTimes(expired), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
@@ -104,7 +118,7 @@ export class DynamoDbTaskStore implements TaskStore {
                 ExpressionAttributeValues: { ':expired_id': expired.taskId, ':now': epochSeconds(at) },
               },
             },
-            this.finalRecordPut(final, expired.retainUntil),
+            this.finalRecordPut(final, retainUntil),
           ],
         }),
       );
@@ -173,7 +187,7 @@ export class DynamoDbTaskStore implements TaskStore {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
-            this.finalRecordPut(final, finish.task.retainUntil),
+            this.finalRecordPut(final, finish.retainUntil),
             {
               Delete: {
                 TableName: this.tableName,
@@ -226,6 +240,40 @@ export class DynamoDbTaskStore implements TaskStore {
     return item ? fromActiveItem(item) : undefined;
   }
 
+  async activeCreatedBefore(createdBefore: string, limit: number, createdFrom = ''): Promise<ActiveTask[]> {
+    const perShard = await Promise.all(Array.from({ length: SWEEP_SHARDS }, (_, shard) => this.oldestInShard(shard, createdFrom, createdBefore, limit)));
+    return perShard
+      .flat()
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      .slice(0, limit);
+  }
+
+  private async oldestInShard(shard: number, createdFrom: string, createdBefore: string, limit: number): Promise<ActiveTask[]> {
+    const tasks: ActiveTask[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      try {
+        const page = await this.doc.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: ACTIVE_BY_AGE_INDEX,
+            KeyConditionExpression: '#shard = :shard AND #created_at BETWEEN :from AND :before',
+            ExpressionAttributeNames: { '#shard': Attr.sweepShard, '#created_at': Attr.createdAt },
+            // A key condition may not compare with an empty string; every ISO instant sorts after '0'.
+            ExpressionAttributeValues: { ':shard': shard, ':from': createdFrom || '0', ':before': createdBefore },
+            Limit: limit - tasks.length,
+            ExclusiveStartKey,
+          }),
+        );
+        tasks.push(...(page.Items ?? []).map(fromActiveItem));
+        ExclusiveStartKey = page.LastEvaluatedKey;
+      } catch (error) {
+        throw translate(error, 'dynamodb', 'Query');
+      }
+    } while (ExclusiveStartKey && tasks.length < limit);
+    return tasks;
+  }
+
   private async getItem(pk: string): Promise<Item | undefined> {
     try {
       const out = await this.doc.send(
@@ -268,7 +316,19 @@ function toActiveItem(task: ActiveTask, taskKey: string): Item {
     ...statusAttributes(task),
     [Attr.leaseExpiresAt]: task.leaseExpiresAt,
     [Attr.retainUntil]: task.retainUntil,
+    [Attr.sweepShard]: sweepShard(task.taskId),
   };
+}
+
+/** A stable shard per task (FNV-1a of its id), so the index's writes spread evenly. */
+export function sweepShard(taskId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) hash = Math.imul(hash ^ taskId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SWEEP_SHARDS;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** What names a task; every item kind carries it. */

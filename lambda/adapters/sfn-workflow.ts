@@ -1,6 +1,6 @@
-import { SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { WorkflowAlreadyStarted } from '../core/errors';
-import type { Workflow } from '../core/ports';
+import type { ExecutionState, Workflow } from '../core/ports';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
 
@@ -74,4 +74,24 @@ export class StepFunctionsWorkflow implements Workflow {
       throw translate(error, 'stepfunctions', 'StopExecution');
     }
   }
+
+  async describe(taskId: string): Promise<ExecutionState> {
+    try {
+      const out = await this.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(this.stateMachineArn, taskId) }));
+      if (out.status === 'RUNNING') return { status: 'running' };
+      const status = ENDED[out.status ?? ''];
+      if (!status) throw new Error(`DescribeExecution returned an unknown status ${out.status}`);
+      return { status, error: out.error, cause: out.cause };
+    } catch (error) {
+      if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'none' };
+      throw translate(error, 'stepfunctions', 'DescribeExecution');
+    }
+  }
 }
+
+const ENDED: Record<string, 'succeeded' | 'failed' | 'timed_out' | 'aborted'> = {
+  SUCCEEDED: 'succeeded',
+  FAILED: 'failed',
+  TIMED_OUT: 'timed_out',
+  ABORTED: 'aborted',
+};

@@ -1,3 +1,4 @@
+import { DEFAULT_SWEEP_OPTIONS, type SweepOptions } from './repair-sweep';
 import { DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from './task-service';
 
 type Env = Record<string, string | undefined>;
@@ -24,5 +25,14 @@ export function serviceConfigFromEnv(env: Env): TaskServiceConfig {
     workflowTimeoutSeconds: seconds(env, 'WORKFLOW_TIMEOUT_SECONDS', d.workflowTimeoutSeconds),
     leaseMarginSeconds: seconds(env, 'LEASE_MARGIN_SECONDS', d.leaseMarginSeconds),
     retentionSeconds: seconds(env, 'TASK_RETENTION_DAYS', d.retentionSeconds / 86400) * 86400,
+  };
+}
+
+/** The repair sweep's bounds from the environment (SWEEP_MAX_TASKS, SWEEP_CONCURRENCY); grace as the service's. */
+export function sweepOptionsFromEnv(env: Env, config: TaskServiceConfig): SweepOptions {
+  return {
+    graceSeconds: config.redriveGraceSeconds,
+    maxTasks: Math.max(1, Math.floor(seconds(env, 'SWEEP_MAX_TASKS', DEFAULT_SWEEP_OPTIONS.maxTasks))),
+    concurrency: Math.max(1, Math.floor(seconds(env, 'SWEEP_CONCURRENCY', DEFAULT_SWEEP_OPTIONS.concurrency))),
   };
 }

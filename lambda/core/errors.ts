@@ -53,10 +53,13 @@ export class DependencyUnavailable extends Error {
   constructor(
     readonly dependency: 'dynamodb' | 'stepfunctions',
     readonly operation: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(`${dependency} ${operation} failed`, options);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
+  /** When a retry can succeed, if later than the default (e.g. a task left for re-drive after the grace period). */
+  readonly retryAfterSeconds?: number;
 }
 
 /** The verified token carries no tenant claim, or one that breaks the tenant rules. */

@@ -16,6 +16,8 @@ export interface FinishTask {
   readonly expected: TaskStatus;
   readonly error?: TaskError;
   readonly at: string;
+  /** Epoch seconds until which the final record stays readable: counted from its end (`at`). */
+  readonly retainUntil: number;
 }
 
 export interface FoundTask {
@@ -28,10 +30,11 @@ export interface FoundTask {
 /** Persistence port. The DynamoDB adapter is the only implementation that knows keys and conditions. */
 export interface TaskStore {
   /**
-   * Conditionally creates the active task for (tenant, video); takes over a task whose lease has expired.
+   * Conditionally creates the active task for (tenant, video); takes over a task whose lease has expired, recording
+   * it failed with a final record readable until `replacedRetainUntil`.
    * @throws TaskAlreadyActive with the winner when another task is active.
    */
-  claim(task: ActiveTask): Promise<ClaimResult>;
+  claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult>;
   /** Makes the task readable by its id (idempotent). */
   link(task: ActiveTask, taskKey: string): Promise<void>;
   /**
@@ -47,7 +50,18 @@ export interface TaskStore {
   /** Strongly consistent read of the active task for (tenant, video). */
   getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined>;
   keyOf(tenantId: string, videoFilename: string): string;
+  /**
+   * Active tasks created from `createdFrom` (ISO instant, default the beginning) to `createdBefore`, oldest first,
+   * at most `limit`. Read from an eventually consistent index: a task may already have moved on; repairs re-check.
+   */
+  activeCreatedBefore(createdBefore: string, limit: number, createdFrom?: string): Promise<ActiveTask[]>;
 }
+
+/** What Step Functions knows of a task's execution. */
+export type ExecutionState =
+  | { readonly status: 'running' }
+  | { readonly status: 'none' }
+  | { readonly status: 'succeeded' | 'failed' | 'timed_out' | 'aborted'; readonly error?: string; readonly cause?: string };
 
 /** Workflow port. The Step Functions adapter is the only implementation that knows executions. */
 export interface Workflow {
@@ -58,6 +72,8 @@ export interface Workflow {
   start(input: WorkflowInput): Promise<void>;
   /** Stops the task's execution if it is running; unknown executions are ignored. */
   stop(taskId: string, cause: string): Promise<void>;
+  /** The task's execution as Step Functions reports it now; `none` when no execution has that name. */
+  describe(taskId: string): Promise<ExecutionState>;
 }
 
 export interface Clock {

@@ -1,11 +1,12 @@
 import {
+  DependencyUnavailable,
   TaskAlreadyActive,
   TaskAlreadyFinished,
   TaskNotFound,
   TaskNotInExpectedState,
   WorkflowAlreadyStarted,
 } from './errors';
-import type { Clock, IdGenerator, TaskStore, Workflow } from './ports';
+import type { Clock, ExecutionState, IdGenerator, TaskStore, Workflow } from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
 import type { TrackRequest } from './validation';
 
@@ -66,12 +67,15 @@ export class TaskService {
       createdAt: now.toISOString(),
       updatedAt: now.toISOString(),
       leaseExpiresAt: epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds,
-      retainUntil: epoch + this.config.workflowTimeoutSeconds + this.config.retentionSeconds,
+      // The workflow has no epoch clock, so its final records expire at this. An execution ends within the timeout
+      // of its start, and starts (or is re-driven) within the margin: the record lives at least the retention past
+      // its end.
+      retainUntil: epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds + this.config.retentionSeconds,
     };
 
     let taskKey: string;
     try {
-      const claim = await this.store.claim(task);
+      const claim = await this.store.claim(task, epoch + this.config.retentionSeconds);
       taskKey = claim.taskKey;
       if (claim.replaced) await this.stopReplaced(claim.replaced);
     } catch (error) {
@@ -145,7 +149,12 @@ export class TaskService {
 
   /** Ends an active task as just read: the write holds only if its status has not changed since. */
   private finishAsRead(task: Task, taskKey: string, status: TaskStatus, error: TaskError): Promise<Task> {
-    return this.store.finish({ task: task as ActiveTask, taskKey, status, expected: task.status, error, at: this.clock.now().toISOString() });
+    return this.store.finish({ task: task as ActiveTask, taskKey, status, expected: task.status, error, ...this.endingAt(this.clock.now()) });
+  }
+
+  /** A final record is readable for the retention period counted from its end. */
+  private endingAt(now: Date): { at: string; retainUntil: number } {
+    return { at: now.toISOString(), retainUntil: Math.floor(now.getTime() / 1000) + this.config.retentionSeconds };
   }
 
   private async startCreated(task: ActiveTask, taskKey: string, now: Date): Promise<void> {
@@ -154,19 +163,26 @@ export class TaskService {
       await this.workflow.start(workflowInput(task, taskKey));
     } catch (error) {
       if (error instanceof WorkflowAlreadyStarted) return;
-      await this.compensate(task, taskKey, now, error);
+      if (await this.compensate(task, taskKey, now, error)) throw error;
+      // The task stays not_started until a re-drive after the grace period: a retry any sooner would only be told
+      // "in progress" about a task nothing has started yet.
+      if (error instanceof DependencyUnavailable) {
+        throw new DependencyUnavailable(error.dependency, error.operation, { cause: error.cause, retryAfterSeconds: Math.ceil(this.config.redriveGraceSeconds) + 1 });
+      }
       throw error;
     }
   }
 
   /** StartExecution (or the link) failed: fail the task and free the video so the client's retry creates a new one. */
-  private async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<void> {
+  private async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<boolean> {
     try {
       await this.failNotStarted(task, taskKey, { error: 'WorkflowNotStarted', cause: describe(cause) }, now);
       this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId });
+      return true;
     } catch (error) {
-      // Left not_started: the first POST after the grace period starts it again (see answerExisting).
+      // Left not_started: the repair sweep (or a POST) after the grace period starts it again.
       this.log.error('compensation failed; task left for re-drive', { task_id: task.taskId, error });
+      return false;
     }
   }
 
@@ -196,20 +212,47 @@ export class TaskService {
     } catch (error) {
       if (!(error instanceof WorkflowAlreadyStarted)) throw error;
     }
-    // The same name with the same input was refused, so that execution has ended, and the task is still not_started:
-    // nothing will ever move it. Record it failed and free the video (conditional: if it moved on, so much the better).
-    this.log.warn('the execution of a not_started task had ended; recording the task failed', { task_id: task.taskId });
+    // The same name with the same input was refused, so that execution has ended. If the task is still not_started,
+    // nothing will ever move it: record it failed and free the video (conditional on not_started).
     try {
       await this.failNotStarted(task, taskKey, { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' }, now);
+      this.log.warn('the execution of a not_started task had ended; task recorded failed', { task_id: task.taskId });
     } catch (error) {
       if (!(error instanceof TaskNotInExpectedState)) throw error;
+      // Another start (a concurrent re-drive) ran the task: its execution recorded the end, not this one.
+      this.log.info('re-drive found the task already run by another start', { task_id: task.taskId });
     }
+    return 'ended';
+  }
+
+  /**
+   * The repair sweep's decision for one active task, with no client involved. `task` may be stale (read from an
+   * index); every write below is conditional on the task's id and status, so a task that moved on is left alone.
+   * - a task younger than the grace period: its creator may still be starting it;
+   * - a running execution: leave it;
+   * - no execution: start it if not_started (same name, same input), else end it failed (its execution is lost);
+   * - an ended execution: record the end as the finalizer would.
+   */
+  async repair(task: ActiveTask): Promise<RepairOutcome> {
+    const now = this.clock.now();
+    if ((now.getTime() - Date.parse(task.createdAt)) / 1000 <= this.config.redriveGraceSeconds) return 'young';
+    const execution = await this.workflow.describe(task.taskId);
+    const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+    if (execution.status === 'running') return 'live';
+    if (execution.status === 'none' && task.status === TaskStatus.NotStarted) {
+      const redriven = await this.redrive(task, now);
+      return redriven === 'started' ? 'started' : redriven === 'ended' ? 'ended' : 'moved-on';
+    }
+    const ending = execution.status === 'none' ? LOST_EXECUTION : endingOf(execution);
+    const ended = await this.finalizeExecution(workflowInput(task, taskKey), ending.status, ending.error);
+    if (!ended) return 'moved-on';
+    this.log.warn('repair recorded the end of a task its execution did not', { task_id: task.taskId, execution: execution.status, status: ended.status });
     return 'ended';
   }
 
   /** Ends a task that never ran: failed, video freed, conditional on it still being not_started. */
   private failNotStarted(task: ActiveTask, taskKey: string, error: TaskError, now: Date): Promise<Task> {
-    return this.store.finish({ task, taskKey, status: TaskStatus.Failed, expected: TaskStatus.NotStarted, error, at: now.toISOString() });
+    return this.store.finish({ task, taskKey, status: TaskStatus.Failed, expected: TaskStatus.NotStarted, error, ...this.endingAt(now) });
   }
 
   /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */
@@ -223,6 +266,30 @@ export class TaskService {
     await this.workflow.stop(taskId, 'the task ended outside its execution').catch((error: unknown) => {
       this.log.warn('could not stop the execution of a finished task', { task_id: taskId, error });
     });
+  }
+}
+
+/** What one repair did: `started` and `ended` changed the task; the rest left it as it was. */
+export type RepairOutcome = 'young' | 'live' | 'started' | 'ended' | 'moved-on';
+
+const LOST_EXECUTION = {
+  status: TaskStatus.Failed,
+  error: { error: 'ExecutionLost', cause: 'the task was running but its execution no longer exists' },
+} as const;
+
+/** How an ended execution ends its task; the same mapping as the finalizer's (lambda/finalizer/finalizer.ts). */
+export function endingOf(execution: Exclude<ExecutionState, { status: 'running' | 'none' }>): { status: TaskStatus; error: TaskError } {
+  const cause = execution.cause ?? undefined;
+  switch (execution.status) {
+    case 'aborted':
+      return { status: TaskStatus.Cancelled, error: { error: execution.error || 'ExecutionAborted', cause } };
+    case 'timed_out':
+      return { status: TaskStatus.Failed, error: { error: execution.error || 'States.Timeout', cause } };
+    case 'failed':
+      return { status: TaskStatus.Failed, error: { error: execution.error || 'ExecutionFailed', cause } };
+    case 'succeeded':
+      // Every successful path records the end itself; a task still active after one was never reached by it.
+      return { status: TaskStatus.Failed, error: { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' } };
   }
 }
 

@@ -1,5 +1,5 @@
-import type { TaskService } from '../core/task-service';
-import { type Task, type TaskError, TaskStatus } from '../core/task';
+import { endingOf, type TaskService } from '../core/task-service';
+import type { Task } from '../core/task';
 import { type ExecutionInput, fromExecutionInput } from '../adapters/sfn-workflow';
 
 /** The part of an EventBridge "Step Functions Execution Status Change" event the finalizer reads. */
@@ -14,11 +14,8 @@ export interface ExecutionStatusChange {
   };
 }
 
-const ENDINGS: Record<string, { status: TaskStatus; error: string }> = {
-  FAILED: { status: TaskStatus.Failed, error: 'ExecutionFailed' },
-  TIMED_OUT: { status: TaskStatus.Failed, error: 'States.Timeout' },
-  ABORTED: { status: TaskStatus.Cancelled, error: 'ExecutionAborted' },
-};
+/** The ends the rule delivers; the task's ending is the repair sweep's too (endingOf). */
+const ENDED: Record<string, 'failed' | 'timed_out' | 'aborted'> = { FAILED: 'failed', TIMED_OUT: 'timed_out', ABORTED: 'aborted' };
 
 export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 'ignored'; reason: string };
 
@@ -27,11 +24,11 @@ export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 
  * Conditional on the task still being active with this task id, so duplicate and late events change nothing.
  */
 export async function finalizeExecution(service: TaskService, event: ExecutionStatusChange): Promise<FinalizeOutcome> {
-  const ending = ENDINGS[event.detail.status];
-  if (!ending) return { outcome: 'ignored', reason: `status ${event.detail.status} needs no repair` };
+  const ended = ENDED[event.detail.status];
+  if (!ended) return { outcome: 'ignored', reason: `status ${event.detail.status} needs no repair` };
   if (!event.detail.input) return { outcome: 'ignored', reason: 'the event carries no execution input' };
   const input = fromExecutionInput(JSON.parse(event.detail.input) as ExecutionInput);
-  const error: TaskError = { error: event.detail.error || ending.error, cause: event.detail.cause ?? undefined };
-  const task = await service.finalizeExecution(input, ending.status, error);
+  const ending = endingOf({ status: ended, error: event.detail.error ?? undefined, cause: event.detail.cause ?? undefined });
+  const task = await service.finalizeExecution(input, ending.status, ending.error);
   return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active' };
 }

@@ -62,7 +62,7 @@ export function errorResponse(error: unknown): HttpResponse {
   // TaskNotInExpectedState here: the task kept changing under repeated attempts; a retry will see it settled.
   if (error instanceof DependencyUnavailable || error instanceof TaskNotInExpectedState) {
     return problem(503, 'service-unavailable', 'Service unavailable', 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.', {
-      headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      headers: { 'Retry-After': String((error instanceof DependencyUnavailable && error.retryAfterSeconds) || RETRY_AFTER_SECONDS) },
     });
   }
   return problem(500, 'internal-error', 'Internal error', 'The request failed unexpectedly. It has been logged.');

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -7,6 +8,7 @@ import { authConfigFromEnv } from '../core/caller';
 import { requireEnv, serviceConfigFromEnv } from '../core/config';
 import { TaskService } from '../core/task-service';
 import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
+import { withFaultInjection } from '../adapters/fault-injection';
 import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
 import { createTrackHandler } from './track-handler';
 
@@ -18,9 +20,11 @@ let handle: ReturnType<typeof createTrackHandler> | undefined;
 
 /** The handler as configured by `env`; the local system builds a second one for its AUTH=jwt front end. */
 export function buildTrackHandler(env: Record<string, string | undefined> = process.env): ReturnType<typeof createTrackHandler> {
+  // Tests and npm start only (FAULT_INJECTION=on): lets them fail chosen AWS calls; the stack never sets it.
+  const faults = env.FAULT_INJECTION === 'on' ? withFaultInjection : <C>(client: C) => client;
   const service = new TaskService(
-    new DynamoDbTaskStore(createDocumentClient(), requireEnv(env, 'TABLE_NAME')),
-    new StepFunctionsWorkflow(new SFNClient({}), requireEnv(env, 'STATE_MACHINE_ARN')),
+    new DynamoDbTaskStore(createDocumentClient(faults(new DynamoDBClient({}))), requireEnv(env, 'TABLE_NAME')),
+    new StepFunctionsWorkflow(faults(new SFNClient({})), requireEnv(env, 'STATE_MACHINE_ARN')),
     { now: () => new Date() },
     randomUUID,
     serviceConfigFromEnv(env),

@@ -7,6 +7,7 @@ import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validat
 import { errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const COLLECTION = '/api/v1/track';
 const ITEM = /^\/api\/v1\/track\/([^/]+)$/;
 
@@ -96,9 +97,16 @@ async function track(service: TaskService, caller: Caller, event: APIGatewayProx
       }),
     };
   }
-  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  if (Buffer.byteLength(raw, 'utf8') > MAX_BODY_BYTES) {
+  const bytes = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) {
     return { response: problem(413, 'payload-too-large', 'Payload too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`) };
+  }
+  let raw: string;
+  try {
+    // JSON text is UTF-8 (RFC 8259 §8.1). A lossy decode would turn different byte names into one U+FFFD name.
+    raw = UTF8.decode(bytes);
+  } catch {
+    throw new InvalidRequest(undefined, 'The request body is not valid UTF-8.');
   }
   let body: unknown;
   try {

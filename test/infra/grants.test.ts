@@ -1,8 +1,11 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { sweepShard } from '../../lambda/adapters/dynamodb-task-store';
+import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { TrackingStack } from '../../lib/tracking-stack';
 import { postTrack, request } from '../support/events';
 import { mockedHandler, NOW } from '../support/mocked-handler';
@@ -13,7 +16,7 @@ function actionsOf(name: string, input: any): string[] {
     return input.TransactItems.flatMap((i: any) => Object.keys(i).map((op) => `dynamodb:${op === 'Put' ? 'PutItem' : op === 'Delete' ? 'DeleteItem' : op === 'Update' ? 'UpdateItem' : 'ConditionCheckItem'}`));
   }
   const base = name.replace(/Command$/, '');
-  const ddb: Record<string, string> = { Put: 'PutItem', Get: 'GetItem', Update: 'UpdateItem', Delete: 'DeleteItem' };
+  const ddb: Record<string, string> = { Put: 'PutItem', Get: 'GetItem', Update: 'UpdateItem', Delete: 'DeleteItem', Query: 'Query' };
   return [ddb[base] ? `dynamodb:${ddb[base]}` : `states:${base}`];
 }
 
@@ -67,4 +70,60 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   // THEN
   expect([...used].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
   for (const action of used) expect(granted).toContain(action);
+});
+
+/** The role policy statements of a function, by the logical id prefix of its default policy. */
+function statementsOf(template: any, policyPrefix: string): any[] {
+  const [, policy] = Object.entries(template.Resources as Record<string, any>).find(([id]) => id.startsWith(policyPrefix))!;
+  return policy.Properties.PolicyDocument.Statement as any[];
+}
+
+test('every AWS call the repair sweep makes, on every path, is granted to its role, the index query on that index only', async () => {
+  // GIVEN the calls of a sweep that finds: a live execution, a lost start, a lost execution, an ended execution
+  const { ddb, sfn, service } = mockedHandler();
+  const store = (service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1] }).store;
+  const created = new Date(NOW.getTime() - 60_000).toISOString();
+  const id = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
+  const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: 2_000_000_000, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
+  const link = { ...active, pk: `TASK#${id}`, item_type: 'link', task_key: active.pk };
+  const used = new Set<string>();
+  for (const [status, execution] of [
+    ['running', { status: 'RUNNING' }],
+    ['not_started', undefined],
+    ['running', undefined],
+    ['running', { status: 'TIMED_OUT' }],
+  ] as const) {
+    ddb.reset();
+    sfn.reset();
+    ddb.onAnyCommand().resolves({});
+    sfn.onAnyCommand().resolves({});
+    const item = { ...active, status };
+    ddb.on(QueryCommand).callsFake((input) => ({ Items: input.ExpressionAttributeValues[':shard'] === item.sweep_shard ? [item] : [] }));
+    ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
+    if (execution) sfn.on(DescribeExecutionCommand).resolves(execution);
+    else sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'x', $metadata: {} }));
+    const report = await new RepairSweep(service, store, { now: () => NOW }, { graceSeconds: 10, maxTasks: 10, concurrency: 1 }, { info() {}, warn() {}, error() {} }).run();
+    expect(report.errors).toBe(0);
+    for (const c of [...ddb.calls(), ...sfn.calls()]) for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
+  }
+
+  // WHEN the stack is synthesized
+  const template = Template.fromStack(new TrackingStack(new App(), 'SweeperGrants')).toJSON();
+  const statements = statementsOf(template, 'SweeperFunctionServiceRoleDefaultPolicy');
+  const granted = new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+
+  // THEN every call is granted, and nothing else of the table or the state machine
+  expect([...used].sort()).toEqual([
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+    'states:DescribeExecution',
+    'states:StartExecution',
+  ]);
+  for (const action of used) expect(granted).toContain(action);
+  expect([...granted].filter((a) => /^(dynamodb|states):/.test(a)).sort()).toEqual([...used].sort());
+  const query = statements.find((s) => s.Action === 'dynamodb:Query');
+  expect(JSON.stringify(query.Resource)).toContain('/index/active-by-age');
 });

@@ -29,13 +29,28 @@ describe('table', () => {
     template.hasResource('AWS::DynamoDB::Table', {
       Properties: {
         KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        AttributeDefinitions: Match.arrayWith([{ AttributeName: 'pk', AttributeType: 'S' }]),
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
       },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  test('a sparse index of active tasks by age, sharded, for the repair sweep', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'active-by-age',
+          KeySchema: [
+            { AttributeName: 'sweep_shard', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
     });
   });
 
@@ -48,7 +63,7 @@ describe('table', () => {
 describe('functions', () => {
   test('every function runs nodejs24.x on arm64 with its own log group', () => {
     const fns = template.findResources('AWS::Lambda::Function');
-    expect(Object.keys(fns)).toHaveLength(3);
+    expect(Object.keys(fns)).toHaveLength(4);
     for (const fn of Object.values(fns)) {
       expect(fn.Properties.Runtime).toBe('nodejs24.x');
       expect(fn.Properties.Architectures).toEqual(['arm64']);
@@ -156,11 +171,14 @@ describe('state machine', () => {
         items.some((i: any) => i.Put?.Item?.pk?.['S.$'] === "States.Format('TASK#{}', $.task_id)")
       );
     };
-    for (const name of ['MarkRunning', 'Analyse', 'MarkCompleted']) {
-      const catchAll = states[name].Catch.find((c: any) => c.ErrorEquals.includes('States.ALL'));
-      expect(catchAll.Next).toBe('MarkFailed');
-    }
+    const catchAllOf = (name: string) => states[name].Catch.find((c: any) => c.ErrorEquals.includes('States.ALL')).Next;
+    expect(catchAllOf('MarkRunning')).toBe('MarkFailedBeforeRunning');
+    expect(catchAllOf('Analyse')).toBe('MarkFailed');
+    expect(catchAllOf('MarkCompleted')).toBe('MarkFailed');
     expect(freesKey('MarkFailed')).toBe(true);
+    expect(freesKey('MarkFailedBeforeRunning')).toBe(true);
+    // A task that ran keeps its started_at when it fails.
+    expect(states.MarkFailed.Parameters.TransactItems[0].Put.Item.started_at).toEqual({ 'S.$': '$.run.started_at' });
     expect(freesKey('MarkCompleted')).toBe(true);
     expect(states.MarkFailed.Parameters.TransactItems[0].Put.Item.status).toEqual({ S: 'failed' });
     expect(states.MarkCompleted.Parameters.TransactItems[0].Put.Item.status).toEqual({ S: 'completed' });
@@ -168,7 +186,7 @@ describe('state machine', () => {
 
   test('a finishing transaction that keeps being cancelled never ends the execution as a success while the task is still its own', () => {
     const states = definition().States;
-    for (const name of ['MarkCompleted', 'MarkFailed']) {
+    for (const name of ['MarkFailed', 'MarkFailedBeforeRunning']) {
       expect(states[name].Catch[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], Next: 'CheckStillActive' });
       expect(states[name].Retry[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], MaxAttempts: 3, JitterStrategy: 'FULL' });
     }
@@ -180,6 +198,29 @@ describe('state machine', () => {
     const choice = states.StillThisTask;
     expect(JSON.stringify(choice.Choices[0])).toContain('"StringEqualsPath":"$.task_id"');
     expect(states[choice.Choices[0].Next].Type).toBe('Fail');
+    expect(states[choice.Default].Type).toBe('Succeed');
+  });
+
+  test('the success path enters three states, MarkCompleted ending the execution', () => {
+    const states = definition().States;
+    const path: string[] = [];
+    for (let name: string | undefined = definition().StartAt; name; name = states[name].Next) path.push(name);
+    expect(path).toEqual(['MarkRunning', 'Analyse', 'MarkCompleted']);
+    expect(states.MarkCompleted.End).toBe(true);
+  });
+
+  test('an analysis result is never given up to a conflict: MarkCompleted waits and writes again while the task is its own and running', () => {
+    const states = definition().States;
+    expect(states.MarkCompleted.Retry[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], MaxAttempts: 3, JitterStrategy: 'FULL' });
+    const transient = states.MarkCompleted.Catch[0];
+    expect(transient.ErrorEquals).toEqual(expect.arrayContaining(['DynamoDb.TransactionCanceledException', 'DynamoDb.ThrottlingException']));
+    expect(transient.Next).toBe('CheckBeforeRecordingAgain');
+    expect(states.CheckBeforeRecordingAgain).toMatchObject({ Parameters: { ConsistentRead: true }, Next: 'StillRunningThisTask' });
+    const choice = states.StillRunningThisTask;
+    const again = JSON.stringify(choice.Choices[0]);
+    expect(again).toContain('"StringEqualsPath":"$.task_id"');
+    expect(again).toContain('"StringEquals":"running"');
+    expect(states[choice.Choices[0].Next]).toMatchObject({ Type: 'Wait', Next: 'MarkCompleted' });
     expect(states[choice.Default].Type).toBe('Succeed');
   });
 

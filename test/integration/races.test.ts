@@ -116,10 +116,10 @@ describe('the one-round-trip duplicate path, for real', () => {
       leaseExpiresAt: Math.floor(Date.now() / 1000) + 3600,
       retainUntil: Math.floor(Date.now() / 1000) + 86400,
     });
-    await store.claim(task('11111111-1111-4111-8111-111111111111'));
+    await store.claim(task('11111111-1111-4111-8111-111111111111'), 0);
     sent.length = 0;
 
-    const duplicate = await store.claim(task('22222222-2222-4222-8222-222222222222')).catch((e: unknown) => e);
+    const duplicate = await store.claim(task('22222222-2222-4222-8222-222222222222'), 0).catch((e: unknown) => e);
 
     expect(duplicate).toBeInstanceOf(TaskAlreadyActive);
     expect((duplicate as TaskAlreadyActive).existing.taskId).toBe('11111111-1111-4111-8111-111111111111');

@@ -37,14 +37,15 @@ export interface Answer {
 
 /**
  * The one way tests call the API. `path` is relative to the AUTH=none API, or an absolute URL on another local front
- * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization). Every answer is checked
- * against docs/openapi.yaml: an undocumented status, header or body shape fails the test.
+ * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization). A Uint8Array body is sent
+ * as those exact bytes (e.g. invalid UTF-8), anything else as JSON. Every answer is checked against
+ * docs/openapi.yaml: an undocumented status, header or body shape fails the test.
  */
 export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const res = await contractFetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
@@ -97,17 +98,26 @@ export async function executionsOf(tenant: string) {
   return described.filter((d) => JSON.parse(d.input ?? '{}').tenant_id === tenant);
 }
 
-/** Local-only control of the runner: executions for this tenant wait before their first state until released. */
-async function control(operation: 'LocalHold' | 'LocalRelease', tenant: string): Promise<void> {
-  const res = await fetch(env.sfnEndpoint, {
+/** Local-only controls of the runner and the handler's fault injection (local/sfn-endpoint.ts); not AWS APIs. */
+export async function localControl(operation: string, input: Record<string, unknown>, endpoint = env.sfnEndpoint): Promise<void> {
+  const res = await fetch(endpoint, {
     method: 'POST',
     headers: { 'x-amz-target': `AWSStepFunctions.${operation}`, 'content-type': 'application/x-amz-json-1.0' },
-    body: JSON.stringify({ field: 'tenant_id', value: tenant }),
+    body: JSON.stringify(input),
   });
   if (!res.ok) throw new Error(`${operation} failed: ${res.status} ${await res.text()}`);
 }
-export const holdExecutions = (tenant: string) => control('LocalHold', tenant);
-export const releaseExecutions = (tenant: string) => control('LocalRelease', tenant);
+/** Executions for this tenant wait before their first state until released. */
+export const holdExecutions = (tenant: string) => localControl('LocalHold', { field: 'tenant_id', value: tenant });
+export const releaseExecutions = (tenant: string) => localControl('LocalRelease', { field: 'tenant_id', value: tenant });
+/** The API handler's next `times` calls of `command` that name this tenant fail with `error`. */
+export const injectHandlerFault = (tenant: string, command: string, error: string, times: number) =>
+  localControl('LocalInjectFault', { command, error, match: tenant, times });
+/** The workflow's next `times` attempts of `state` for this tenant fail with `error`. */
+export const injectStateFault = (tenant: string, state: string, error: string, times: number) =>
+  localControl('LocalInjectStateFault', { state, error, match: tenant, times });
+/** The next execution of this tenant ends without its EventBridge event (the finalizer never hears of it). */
+export const dropEndEvent = (tenant: string) => localControl('LocalDropEndEvents', { match: tenant, times: 1 });
 
 /** Polls until check() returns a value (not undefined), or fails after timeoutMs. */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {

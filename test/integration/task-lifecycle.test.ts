@@ -137,6 +137,7 @@ describe('never blocked for good', () => {
         throw new DependencyUnavailable('stepfunctions', 'StartExecution');
       },
       stop: async () => undefined,
+      describe: async () => ({ status: 'none' }),
     };
     await expect(serviceWith(failing).track({ tenantId: tenant, videoFilename: 'f.mp4' })).rejects.toBeInstanceOf(DependencyUnavailable);
     const [record] = (await itemsOf(tenant)).filter((i) => i.item_type === 'final');

@@ -50,7 +50,7 @@ describe('error names of the local DynamoDB integrations', () => {
   test('MarkFailed after the task was cancelled: DynamoDb.TransactionCanceledException is caught into AlreadyFinished, nothing overwritten', async () => {
     const tenant = uniqueTenant('late');
     const task = newTask(tenant, 'fail-late.mp4');
-    const { taskKey } = await store.claim(task);
+    const { taskKey } = await store.claim(task, task.retainUntil);
     await store.link(task, taskKey);
     const arn = await start(task);
     const running = await eventually(async () => {
@@ -58,7 +58,7 @@ describe('error names of the local DynamoDB integrations', () => {
       return found?.task.status === TaskStatus.Running ? found : undefined;
     });
     // Cancelled behind the execution's back (no StopExecution): its MarkFailed must lose.
-    await store.finish({ task: running.task as ActiveTask, taskKey, status: TaskStatus.Cancelled, expected: TaskStatus.Running, at: new Date().toISOString() });
+    await store.finish({ task: running.task as ActiveTask, taskKey, status: TaskStatus.Cancelled, expected: TaskStatus.Running, at: new Date().toISOString(), retainUntil: task.retainUntil });
 
     const done = await ended(arn);
 
@@ -69,7 +69,7 @@ describe('error names of the local DynamoDB integrations', () => {
 
   test('execution names: same name and input while running is the same execution; a different input is ExecutionAlreadyExists', async () => {
     const task = newTask(uniqueTenant('names'), 'n.mp4');
-    await store.claim(task);
+    await store.claim(task, task.retainUntil);
     const first = await start(task);
     const again = await start(task);
     expect(again).toBe(first);

@@ -65,7 +65,9 @@ describe('POST /api/v1/track', () => {
         updated_at: NOW.toISOString(),
         started_at: undefined,
         lease_expires_at: EPOCH + 3600 + 300,
-        retain_until: EPOCH + 3600 + 30 * 86400,
+        // workflow timeout + lease margin + retention: the workflow's records live the retention past their end
+        retain_until: EPOCH + 3600 + 300 + 30 * 86400,
+        sweep_shard: expect.any(Number),
       },
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeNames: { '#pk': 'pk' },
@@ -86,7 +88,7 @@ describe('POST /api/v1/track', () => {
         tenant_id: 'tenant1',
         video_filename: 'test.mp4',
         created_at: NOW.toISOString(),
-        retain_until: EPOCH + 3600 + 30 * 86400,
+        retain_until: EPOCH + 3600 + 300 + 30 * 86400,
         task_key: KEY,
       }),
     });

@@ -86,7 +86,8 @@ describe('DELETE /api/v1/track/{task_id}', () => {
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body as string)).toMatchObject({ status: 'cancelled', finished_at: NOW.toISOString(), started_at: ACTIVE.started_at });
     const [put, del] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
-    expect(put.Put!.Item).toMatchObject({ pk: `TASK#${ID}`, status: 'cancelled', expires_at: ACTIVE.retain_until });
+    // Retention counted from the end (NOW), not from the task's creation.
+    expect(put.Put!.Item).toMatchObject({ pk: `TASK#${ID}`, status: 'cancelled', expires_at: Math.floor(NOW.getTime() / 1000) + 30 * 86400 });
     expect(del.Delete!.ExpressionAttributeValues).toEqual({ ':task_id': ID, ':expected': 'running' });
     expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
       executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${ID}`,

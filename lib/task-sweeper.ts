@@ -1,0 +1,88 @@
+import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import * as path from 'node:path';
+import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { grantQueryActiveByAge, grantTableItems } from './task-table';
+
+export interface TaskSweeperProps {
+  readonly table: dynamodb.ITable;
+  readonly stateMachine: sfn.IStateMachine;
+  readonly serviceEnvironment: Record<string, string>;
+  /**
+   * How often the sweep runs. With the re-drive grace it bounds how long a lost start or a lost end goes unrepaired.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly schedule?: Duration;
+  /**
+   * At most this many tasks are checked per run (one DescribeExecution each).
+   *
+   * @default 500
+   */
+  readonly maxTasksPerRun?: number;
+  /**
+   * Removal policy of the sweeper's log group.
+   *
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The repair that needs no client: every minute, a Lambda function checks each active task older than the re-drive
+ * grace against its execution (the table's sparse index of active tasks, DescribeExecution) and starts or ends what nothing else
+ * will. See docs/ARCHITECTURE.md, "Repair sweep".
+ */
+export class TaskSweeper extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: TaskSweeperProps) {
+    super(scope, id);
+    const schedule = props.schedule ?? Duration.minutes(1);
+    const maxTasks = props.maxTasksPerRun ?? 500;
+    if (!Number.isInteger(maxTasks) || maxTasks < 1) throw new Error('maxTasksPerRun must be a positive integer.');
+    if (schedule.toSeconds() < 60) throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
+    this.function = new nodejs.NodejsFunction(this, 'Function', {
+      ...FUNCTION_DEFAULTS,
+      entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
+      description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
+      // 500 tasks at 8 at a time, a few calls each, with room for throttled retries.
+      timeout: Duration.seconds(55),
+      // Runs never overlap: a second one would repeat the first's DescribeExecution calls.
+      reservedConcurrentExecutions: 1,
+      logGroup: functionLogGroup(this, 'Logs', props.removalPolicy ?? RemovalPolicy.RETAIN),
+      environment: {
+        ...FUNCTION_ENVIRONMENT,
+        ...props.serviceEnvironment,
+        TABLE_NAME: props.table.tableName,
+        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        SWEEP_MAX_TASKS: String(maxTasks),
+        POWERTOOLS_SERVICE_NAME: 'task-sweeper',
+      },
+    });
+    acknowledgeFunctionDefaults(this.function);
+    // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; PutItem for
+    // the link and UpdateItem for the lease of a re-drive.
+    grantQueryActiveByAge(props.table, this.function);
+    grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
+    props.stateMachine.grantStartExecution(this.function);
+    props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
+    Validations.of(this.function).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnResource)}"}]}]}:*]`,
+      reason: 'states:DescribeExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
+    });
+
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: 'Runs the task repair sweep',
+      schedule: events.Schedule.rate(schedule),
+      // A missed run is made up by the next one a minute later.
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+  }
+}

@@ -1,0 +1,222 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { randomUUID } from 'node:crypto';
+import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import { injectFault, withFaultInjection } from '../../lambda/adapters/fault-injection';
+import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
+import type { TaskStore } from '../../lambda/core/ports';
+import { RepairSweep } from '../../lambda/core/repair-sweep';
+import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
+import {
+  call,
+  cancel,
+  dropEndEvent,
+  dynamodb,
+  env,
+  eventually,
+  executionsOf,
+  getTask,
+  injectHandlerFault,
+  injectStateFault,
+  itemsOf,
+  post,
+  taskReaches,
+  uniqueTenant,
+} from './support';
+
+const GRACE_SECONDS = 2;
+const SWEEP_EVERY_MS = 1000;
+const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
+const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
+const clock = { now: () => new Date() };
+const config = { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: GRACE_SECONDS };
+const quiet = { info() {}, warn() {}, error() {} };
+
+/**
+ * The sweep as the sweeper Lambda runs it (same core, same adapters, DynamoDB Local and the local runner), every
+ * second, but seeing only this tenant's tasks: other test files share the table and build stranded tasks on purpose.
+ */
+function sweepOf(tenant: string): { stop: () => Promise<void>; repaired: string[] } {
+  const scoped: TaskStore = Object.assign(Object.create(store) as DynamoDbTaskStore, {
+    activeCreatedBefore: async (before: string, limit: number, from?: string) =>
+      (await store.activeCreatedBefore(before, limit, from)).filter((t) => t.tenantId === tenant),
+  });
+  const repaired: string[] = [];
+  const sweep = new RepairSweep(new TaskService(scoped, workflow, clock, randomUUID, config, quiet), scoped, clock, { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4 }, quiet, (o) => repaired.push(o));
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => sweep.run());
+  }, SWEEP_EVERY_MS);
+  return {
+    repaired,
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/** A creator that claimed the video and died right after its conditional put (its link never written). */
+async function strandedTask(tenant: string, video: string): Promise<Record<string, any>> {
+  const hanging = Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
+  void new TaskService(hanging, workflow, clock, randomUUID, config).track({ tenantId: tenant, videoFilename: video });
+  const [active] = await eventually(async () => {
+    const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+    return items.length ? items : undefined;
+  });
+  return active;
+}
+
+describe('repair with no client request', () => {
+  test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
+    const tenant = uniqueTenant('lost-start');
+    // GIVEN a creator that died after its claim: not_started, no link, no execution
+    const active = await strandedTask(tenant, 'lost.mp4');
+    expect(await executionsOf(tenant)).toHaveLength(0);
+    const sweep = sweepOf(tenant);
+    try {
+      // WHEN nothing but the sweep runs (reads only)
+      const started = Date.now();
+      const done = await taskReaches(tenant, active.task_id, 'completed', 25_000);
+
+      // THEN the same task was started under its own name and completed within grace + sweep interval + analysis
+      expect(done.result).toBeDefined();
+      expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
+      expect(Date.now() - started).toBeLessThan(25_000);
+      expect(sweep.repaired).toEqual(['started']);
+      expect((await post(tenant, 'lost.mp4')).status).toBe(201);
+    } finally {
+      await sweep.stop();
+    }
+  });
+
+  test('a lost end: an execution that failed outside the Catch, its finalizer event lost, is recorded by the sweep', async () => {
+    const tenant = uniqueTenant('lost-end');
+    // GIVEN an execution that fails (the analysis rejects the video, MarkFailed cannot write) and whose end event
+    // never reaches the finalizer
+    await dropEndEvent(tenant);
+    await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    const { body } = await post(tenant, 'end.mp4');
+    const execution = await eventually(async () => {
+      const [e] = await executionsOf(tenant);
+      return e && e.status !== 'RUNNING' ? e : undefined;
+    });
+    expect(execution.status).toBe('FAILED');
+    expect((await getTask(tenant, body.task_id)).body.status).toBe('running');
+
+    // WHEN only the sweep runs
+    const sweep = sweepOf(tenant);
+    try {
+      const ended = await taskReaches(tenant, body.task_id, 'failed', 10_000);
+
+      // THEN the task ends failed with the execution's error, keeps its start, and its video is free
+      expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
+      expect(ended.started_at).toEqual(expect.any(String));
+      // Repaired within the grace period plus a sweep interval of the execution's end (and some slack for the load).
+      expect(Date.now() - execution.stopDate!.getTime()).toBeLessThan(10_000);
+      expect(sweep.repaired).toEqual(['ended']);
+      expect((await post(tenant, 'end.mp4')).status).toBe(201);
+    } finally {
+      await sweep.stop();
+    }
+  });
+});
+
+describe('conflicts, injected (DynamoDB Local never produces them)', () => {
+  test('the claim retries a TransactionConflict with backoff, then creates the task', async () => {
+    const tenant = uniqueTenant('claim-conflict');
+    await injectHandlerFault(tenant, 'PutItemCommand', 'TransactionConflictException', 2);
+    const res = await post(tenant, 'c.mp4');
+    expect(res.status).toBe(201);
+    await taskReaches(tenant, res.body.task_id, 'completed');
+  });
+
+  test('a claim that keeps conflicting answers 503 with Retry-After and writes nothing', async () => {
+    const tenant = uniqueTenant('claim-503');
+    await injectHandlerFault(tenant, 'PutItemCommand', 'TransactionConflictException', 4);
+    const res = await post(tenant, 'c.mp4');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+    expect(await itemsOf(tenant)).toEqual([]);
+    expect((await post(tenant, 'c.mp4')).status).toBe(201);
+  });
+
+  test('a StartExecution that fails and a compensation that conflicts: 503 whose Retry-After outlasts the grace; the retry re-drives the same task', async () => {
+    const tenant = uniqueTenant('retry-after');
+    await injectHandlerFault(tenant, 'StartExecutionCommand', 'ServiceUnavailable', 1);
+    await injectHandlerFault(tenant, 'TransactWriteItemsCommand', 'TransactionCanceledException', 1);
+    const res = await post(tenant, 'r.mp4');
+    expect(res.status).toBe(503);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(Number(process.env.REDRIVE_GRACE_SECONDS ?? 10));
+    const [active] = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+    expect(active.status).toBe('not_started');
+  });
+
+  test('cancel: a conflicting transaction is read again and retried; three in a row answer 503 and the task is intact', async () => {
+    const tenant = uniqueTenant('cancel-conflict');
+    const { body } = await post(tenant, 'k.mp4');
+    await taskReaches(tenant, body.task_id, 'running');
+
+    await injectHandlerFault(tenant, 'TransactWriteItemsCommand', 'TransactionCanceledException', 3);
+    const refused = await cancel(tenant, body.task_id);
+    expect(refused.status).toBe(503);
+    expect((await getTask(tenant, body.task_id)).body.status).toBe('running');
+
+    await injectHandlerFault(tenant, 'TransactWriteItemsCommand', 'TransactionCanceledException', 1);
+    const cancelled = await cancel(tenant, body.task_id);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+  });
+
+  test('MarkCompleted cancelled by conflicts past its retries: the result is not lost, it is written again', async () => {
+    const tenant = uniqueTenant('complete-conflict');
+    // The first attempt and its three retries conflict; the workflow checks the task, waits and writes again.
+    await injectStateFault(tenant, 'MarkCompleted', 'DynamoDb.TransactionCanceledException', 4);
+    const { body } = await post(tenant, 'm.mp4');
+    const done = await eventually(async () => {
+      const t = (await getTask(tenant, body.task_id)).body;
+      return t.status === 'running' ? undefined : t;
+    }, 50_000);
+    expect(done.status).toBe('completed');
+    expect(done.result).toMatchObject({ video_filename: 'm.mp4' });
+  }, 60_000);
+
+  test('the finalizer retries after a conflicting transaction and records the end once', async () => {
+    const tenant = uniqueTenant('finalizer-conflict');
+    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName);
+    const service = new TaskService(faulty, workflow, clock, randomUUID, config, quiet);
+    const { body } = await post(tenant, 'f.mp4');
+    const found = await eventually(async () => {
+      const f = await store.getById(body.task_id);
+      return f?.task.status === 'running' ? f : undefined;
+    });
+    injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });
+
+    const ended = await service.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', { error: 'States.Timeout' });
+
+    expect(ended?.status).toBe('failed');
+    expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'States.Timeout' });
+  });
+});
+
+describe('request bodies', () => {
+  test('a body that is not valid UTF-8 is refused with 400, and nothing is written', async () => {
+    const tenant = uniqueTenant('utf8');
+    const bytes = Buffer.concat([Buffer.from(`{"tenant_id":"${tenant}","video_filename":"caf`), Buffer.from([0xe9]), Buffer.from('.mp4"}')]);
+
+    const res = await call('POST', '/api/v1/track', new Uint8Array(bytes));
+
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ type: '/problems/invalid-request', detail: expect.stringMatching(/UTF-8/) });
+    expect(await itemsOf(tenant)).toEqual([]);
+  });
+
+  test('valid UTF-8 names are kept exactly', async () => {
+    const tenant = uniqueTenant('utf8-ok');
+    const res = await call('POST', '/api/v1/track', new Uint8Array(Buffer.from(JSON.stringify({ tenant_id: tenant, video_filename: 'café 🎬.mp4' }), 'utf8')));
+    expect(res.status).toBe(201);
+    expect(res.body.video_filename).toBe('café 🎬.mp4');
+  });
+});
