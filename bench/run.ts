@@ -1,22 +1,32 @@
 /**
- * `npm run bench`: latency and AWS calls per request of POST /api/v1/track on the local system (loopback only,
- * bounded counts). Figures are for DynamoDB Local on this machine, not for AWS; the call counts are exact anywhere.
+ * `npm run bench`: latency, AWS calls per request and state transitions per task on the local system (loopback only,
+ * bounded counts), then the cost per 1M POSTs built from those measurements and the list prices in bench/cost.ts.
+ * Prints Markdown. Latencies are DynamoDB Local on this machine, not AWS; call and transition counts are exact anywhere.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { createDocumentClient, DynamoDbTaskStore } from '../lambda/adapters/dynamodb-task-store';
+import { powertoolsServiceMetrics } from '../lambda/adapters/powertools-metrics';
 import { StepFunctionsWorkflow } from '../lambda/adapters/sfn-workflow';
 import { serviceConfigFromEnv } from '../lambda/core/config';
 import { TaskService } from '../lambda/core/task-service';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
+import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
+
+/** The most requests in flight in any scenario below; the SDK clients get as many sockets. */
+const MAX_CONCURRENCY = 100;
 
 const calls: Record<string, number> = {};
+const handlerMs: number[] = [];
+
 function counted<T extends DynamoDBClient | SFNClient>(client: T, service: string): T {
   (client as DynamoDBClient).middlewareStack.add(
     (next, context) => async (args) => {
@@ -29,35 +39,62 @@ function counted<T extends DynamoDBClient | SFNClient>(client: T, service: strin
   return client;
 }
 
-/** The production handler, built from the same core and adapters, with call counting on its SDK clients. */
+// Sized for the bench's concurrency: the default agent's 50 sockets made requests queue (and smithy warn
+// "socket usage at capacity=50") in the 100-concurrent burst. In Lambda one invocation is one request: 50 is plenty.
+const requestHandler = { httpAgent: { keepAlive: true, maxSockets: MAX_CONCURRENCY } };
+
+/**
+ * The production handler, built from the same core and adapters as lambda/track/index.ts, with call counting on its
+ * SDK clients and its in-process duration recorded (the figure Lambda would bill, on DynamoDB Local).
+ */
 function countingHandler() {
   const logger = new Logger({ serviceName: 'bench', logLevel: 'ERROR' });
   const service = new TaskService(
-    new DynamoDbTaskStore(createDocumentClient(counted(new DynamoDBClient({}), 'dynamodb')), process.env.TABLE_NAME!),
-    new StepFunctionsWorkflow(counted(new SFNClient({}), 'sfn'), process.env.STATE_MACHINE_ARN!),
+    new DynamoDbTaskStore(createDocumentClient(counted(new DynamoDBClient({ requestHandler }), 'dynamodb')), process.env.TABLE_NAME!),
+    new StepFunctionsWorkflow(counted(new SFNClient({ requestHandler }), 'sfn'), process.env.STATE_MACHINE_ARN!),
     { now: () => new Date() },
     randomUUID,
     serviceConfigFromEnv(process.env),
     logger,
   );
-  return createTrackHandler(service, logger);
+  const handle = createTrackHandler(service, logger);
+  return async (event: APIGatewayProxyEventV2) => {
+    const t0 = performance.now();
+    try {
+      return await handle(event);
+    } finally {
+      handlerMs.push(performance.now() - t0);
+    }
+  };
 }
 
-async function waitUntilRunning(apiUrl: string, tenant: string, video: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${apiUrl}/api/v1/track?tenant_id=${tenant}&video_filename=${video}`);
-    if (((await res.json()) as { status?: string }).status === 'running') return;
+const post = (apiUrl: string, body: object) =>
+  fetch(`${apiUrl}/api/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function waitForStatus(apiUrl: string, tenant: string, taskId: string, done: (status: string) => boolean): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const res = await fetch(`${apiUrl}/api/v1/track/${taskId}?tenant_id=${tenant}`);
+    const status = ((await res.json()) as { status?: string }).status ?? '';
+    if (done(status)) return status;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${video} never reached running`);
+  throw new Error(`task ${taskId} never reached the expected status`);
 }
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function scenario(name: string, apiUrl: string, bodies: object[], concurrency: number) {
+interface ScenarioResult {
+  readonly perRequest: Record<string, number>;
+  readonly handlerMeanMs: number;
+}
+
+const rows: string[] = [];
+
+async function scenario(name: string, apiUrl: string, bodies: object[], concurrency: number): Promise<ScenarioResult> {
   for (const k of Object.keys(calls)) delete calls[k];
+  handlerMs.length = 0;
   const latencies: number[] = [];
   const statuses: Record<number, number> = {};
   let next = 0;
@@ -67,7 +104,7 @@ async function scenario(name: string, apiUrl: string, bodies: object[], concurre
       while (next < bodies.length) {
         const body = bodies[next++];
         const t0 = performance.now();
-        const res = await fetch(`${apiUrl}/api/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        const res = await post(apiUrl, body);
         await res.arrayBuffer();
         latencies.push(performance.now() - t0);
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
@@ -78,33 +115,148 @@ async function scenario(name: string, apiUrl: string, bodies: object[], concurre
   latencies.sort((a, b) => a - b);
   const n = bodies.length;
   const perRequest = Object.fromEntries(Object.entries(calls).sort().map(([k, v]) => [k, +(v / n).toFixed(3)]));
-  console.log(
-    `${name.padEnd(44)} n=${n} c=${concurrency} ${(n / seconds).toFixed(0).padStart(5)} req/s  p50 ${percentile(latencies, 50).toFixed(1)} ms  p95 ${percentile(latencies, 95).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  statuses ${JSON.stringify(statuses)}  calls/request ${JSON.stringify(perRequest)}`,
+  const handlerMeanMs = handlerMs.reduce((a, b) => a + b, 0) / Math.max(1, handlerMs.length);
+  const ms = (p: number) => percentile(latencies, p).toFixed(1);
+  const callText = Object.entries(perRequest).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  const statusText = Object.entries(statuses).map(([k, v]) => `${k}×${v}`).join(' ');
+  rows.push(`| ${name} | ${n} | ${concurrency} | ${(n / seconds).toFixed(0)} | ${ms(50)} | ${ms(95)} | ${ms(99)} | ${handlerMeanMs.toFixed(1)} | ${statusText} | ${callText} |`);
+  return { perRequest, handlerMeanMs };
+}
+
+/** States entered per execution, from the local runner's transition log (`[sfn] <execution> → <state>`). */
+const entered = new Map<string, string[]>();
+function recordTransitions(line: string): void {
+  const m = /^\[sfn\] (\S+) → (\S+)$/.exec(line);
+  if (m) entered.set(m[1], [...(entered.get(m[1]) ?? []), m[2]]);
+}
+
+/** Runs tasks to their end with a short analysis and reports the states each entered (the billed transitions). */
+async function transitions(apiUrl: string, tenant: string, prefix: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await post(apiUrl, { tenant_id: tenant, video_filename: `${prefix}-${i}.mp4` });
+    ids.push(((await res.json()) as { task_id: string }).task_id);
+  }
+  for (const id of ids) await waitForStatus(apiUrl, tenant, id, (s) => ['completed', 'failed', 'cancelled'].includes(s));
+  const paths = ids.map((id) => (entered.get(id) ?? []).join(' → '));
+  const distinct = [...new Set(paths)];
+  if (distinct.length !== 1) throw new Error(`tasks of one kind took different paths: ${distinct.join(' | ')}`);
+  return entered.get(ids[0]) ?? [];
+}
+
+/** Bytes the production handler's logger and metrics write for one request (INFO level, EMF on), as in Lambda. */
+async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise<number> {
+  const previous = process.env.POWERTOOLS_METRICS_DISABLED;
+  process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+  const logger = new Logger({ serviceName: 'track-api', logLevel: 'INFO' });
+  const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-api' });
+  process.env.POWERTOOLS_METRICS_DISABLED = previous;
+  const service = new TaskService(
+    new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ requestHandler })), process.env.TABLE_NAME!),
+    new StepFunctionsWorkflow(new SFNClient({ requestHandler }), process.env.STATE_MACHINE_ARN!),
+    { now: () => new Date() },
+    randomUUID,
+    serviceConfigFromEnv(process.env),
+    logger,
+    powertoolsServiceMetrics(metrics),
   );
+  const handle = createTrackHandler(service, logger, (outcome) => {
+    metrics.addMetric(outcome, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+  });
+  const event = {
+    version: '2.0',
+    rawPath: '/api/v1/track',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    requestContext: { http: { method: 'POST', path: '/api/v1/track' } },
+    body: JSON.stringify(body),
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEventV2;
+  let bytes = 0;
+  let counting = false;
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    if (counting) bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    if (makeDuplicate) await handle(event);
+    counting = true;
+    await handle(event);
+  } finally {
+    process.stdout.write = write;
+  }
+  return bytes;
+}
+
+/**
+ * Runs tasks to their end and reports the states they entered (the billed transitions): in a local system of its own,
+ * since each function's environment (the placeholder's delay) is fixed when its local runtime starts.
+ */
+async function measureTransitions(): Promise<{ success: string[]; rejected: string[] }> {
+  process.env.ANALYSIS_DELAY_MS = '0';
+  process.env.ANALYSIS_FAIL_PATTERN = '^rejected-';
+  const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: recordTransitions });
+  try {
+    const tenant = `bench-${randomUUID().slice(0, 8)}`;
+    return { success: await transitions(system.apiUrl, tenant, 'done', 10), rejected: await transitions(system.apiUrl, tenant, 'rejected', 5) };
+  } finally {
+    await system.stop();
+  }
 }
 
 async function main() {
-  // Analyses park in a timer for the whole run, so every task stays active (running) and the runner stays idle.
+  const { success, rejected } = await measureTransitions();
+
+  // Analyses park in a timer for the load scenarios, so every task stays active (running) and the runner stays idle.
   process.env.ANALYSIS_DELAY_MS = '600000';
   const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
   try {
     const tenant = `bench-${randomUUID().slice(0, 8)}`;
     const warm = Array.from({ length: 50 }, (_, i) => ({ tenant_id: `${tenant}-warm`, video_filename: `w${i}.mp4` }));
-    await scenario('warm-up (discarded)', system.apiUrl, warm, 10);
+    await scenario('warm-up (JIT, connections; not used below)', system.apiUrl, warm, 10);
 
-    await scenario('new tasks (distinct videos)', system.apiUrl, Array.from({ length: 300 }, (_, i) => ({ tenant_id: tenant, video_filename: `new-${i}.mp4` })), 10);
-    await waitUntilRunning(system.apiUrl, tenant, 'new-0.mp4');
-    await scenario('duplicates of one running task', system.apiUrl, Array.from({ length: 1000 }, () => ({ tenant_id: tenant, video_filename: 'new-0.mp4' })), 50);
-    await scenario('burst: 20 videos x 25 concurrent', system.apiUrl, Array.from({ length: 25 }).flatMap(() => Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` }))), 100);
+    const created = await scenario('new tasks (distinct videos)', system.apiUrl, Array.from({ length: 300 }, (_, i) => ({ tenant_id: tenant, video_filename: `new-${i}.mp4` })), 10);
+    const first = (await (await fetch(`${system.apiUrl}/api/v1/track?tenant_id=${tenant}&video_filename=new-0.mp4`)).json()) as { task_id: string };
+    await waitForStatus(system.apiUrl, tenant, first.task_id, (s) => s === 'running');
+    const duplicate = await scenario('duplicates of one running task', system.apiUrl, Array.from({ length: 1000 }, () => ({ tenant_id: tenant, video_filename: 'new-0.mp4' })), 50);
+    await scenario('burst: 20 videos x 25 concurrent', system.apiUrl, Array.from({ length: 25 }).flatMap(() => Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` }))), MAX_CONCURRENCY);
     await scenario('invalid bodies (no AWS call)', system.apiUrl, Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })), 50);
 
-    console.log('\nLambda bundles (minified, AWS SDK v3 external: provided by the nodejs24.x runtime):');
+    console.log('### Requests (POST /api/v1/track, local system)\n');
+    console.log('| scenario | n | concurrency | req/s | p50 ms | p95 ms | p99 ms | handler mean ms | statuses | AWS calls per request |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
+    for (const row of rows) console.log(row);
+
+    console.log('\n### State transitions per task (Standard workflow: each state entered is billed)\n');
+    console.log('| path | states entered | transitions |');
+    console.log('|---|---|---:|');
+    console.log(`| success (10 tasks) | ${success.join(' → ')} | ${success.length} |`);
+    console.log(`| analysis rejected (5 tasks) | ${rejected.join(' → ')} | ${rejected.length} |`);
+
+    console.log('\n### Lambda bundles (minified, source maps, AWS SDK v3 external: provided by the nodejs24.x runtime)\n');
+    console.log('| function | files |');
+    console.log('|---|---|');
     for (const [id, fn] of resourcesOfType(system.template, 'AWS::Lambda::Function')) {
       const dir = path.join(system.cdkOut, fn.Metadata!['aws:asset:path']);
-      const files = readdirSync(dir).map((f) => `${f} ${(statSync(path.join(dir, f)).size / 1024).toFixed(1)} KiB`);
-      console.log(`  ${id.padEnd(36)} ${files.join(', ')}`);
+      const files = readdirSync(dir).sort().map((f) => `${f} ${(statSync(path.join(dir, f)).size / 1024).toFixed(1)} KiB`);
+      console.log(`| ${id} | ${files.join(', ')} |`);
     }
+
+    // While analyses park: the duplicate probe's first request stays active.
+    const newLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-new.mp4' }, false);
+    const dupLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-dup.mp4' }, true);
+    const newTask: RequestProfile = { calls: created.perRequest, handlerMs: created.handlerMeanMs, logBytes: newLogBytes };
+    const dup: RequestProfile = { calls: duplicate.perRequest, handlerMs: duplicate.handlerMeanMs, logBytes: dupLogBytes };
+    const task: TaskProfile = { states: success };
+    console.log(`\n### Cost per 1M POSTs (list prices ${PRICES.region}, recorded ${PRICES.recorded}; see bench/cost.ts)\n`);
+    console.log(costTable(newTask, dup, task));
+    console.log('\n### Monthly cost at idle (no requests)\n');
+    console.log(idleCost(system.template));
   } finally {
+    // On stderr: whatever the shutdown prints comes after this line, apart from the figures.
+    console.error('[bench] stopping the local system (aborts the parked executions; each ABORTED end runs the finalizer)');
     await system.stop();
   }
 }

@@ -44,6 +44,7 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'Vid
   localEndpoints: ['true', true].includes(app.node.tryGetContext('localEndpoints')),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
+  alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,
   auth,
 });
 if (warning) Annotations.of(stack).addWarningV2('video-tracking:auth-none', warning);

@@ -1,6 +1,8 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
+import { Monitoring } from './monitoring';
 import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
@@ -64,6 +66,12 @@ export interface TrackingStackProps extends StackProps {
    * @default false
    */
   readonly localEndpoints?: boolean;
+  /**
+   * E-mail address subscribed to the alarm topic (`-c alarmEmail=…`).
+   *
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -85,6 +93,7 @@ export class TrackingStack extends Stack {
   readonly sweeper: TaskSweeper;
   /** The user pool and client, under `cognito` only. */
   readonly auth?: TrackAuth;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
     super(scope, id, props);
@@ -135,5 +144,37 @@ export class TrackingStack extends Stack {
       serviceEnvironment,
       removalPolicy,
     });
+
+    // Created inside AnalysisWorkflow, which does not expose it.
+    const executionLogs = this.workflow.node.findChild('ExecutionLogs') as logs.ILogGroup;
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      api: this.api.api,
+      apiHandler: this.api.handler,
+      functions: [
+        { name: 'Handler', function: this.api.handler, logGroup: this.api.handler.logGroup },
+        { name: 'Finalizer', function: this.finalizer.function, logGroup: this.finalizer.function.logGroup },
+        { name: 'Sweeper', function: this.sweeper.function, logGroup: this.sweeper.function.logGroup },
+        // A rejected video is an Error by contract (AnalysisRejected); only a run of them is worth a page.
+        { name: 'Analyse', function: this.workflow.analyseFunction, logGroup: this.workflow.analyseFunction.logGroup, errorThreshold: 5 },
+      ],
+      stateMachine: this.workflow.stateMachine,
+      executionLogGroup: executionLogs,
+      table: this.table.table,
+      deadLetterQueue: this.finalizer.deadLetterQueue,
+      alarmEmail: props.alarmEmail,
+    });
+
+    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output('TableName', this.table.table.tableName, 'The task table');
+    output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
+    output('DashboardUrl', `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`, 'CloudWatch dashboard');
+    output('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic every alarm notifies; subscribe to it');
+    output('FinalizerFunctionName', this.finalizer.function.functionName, 'Invoke it with a dead-lettered event to redrive it');
+    output('DeadLetterQueueUrl', this.finalizer.deadLetterQueue.queueUrl, 'Execution-end events the finalizer could not process');
+    output('HandlerLogGroup', this.api.handler.logGroup.logGroupName, 'API handler logs (aws logs tail)');
+    output('FinalizerLogGroup', this.finalizer.function.logGroup.logGroupName, 'Finalizer logs');
+    output('SweeperLogGroup', this.sweeper.function.logGroup.logGroupName, 'Repair sweep logs');
+    output('AnalyseLogGroup', this.workflow.analyseFunction.logGroup.logGroupName, 'Analyse function logs');
+    output('ExecutionLogGroup', executionLogs.logGroupName, 'State machine execution logs (ERROR level)');
   }
 }

@@ -6,7 +6,7 @@ import {
   TaskNotInExpectedState,
   WorkflowAlreadyStarted,
 } from './errors';
-import type { Clock, ExecutionState, IdGenerator, TaskStore, Workflow } from './ports';
+import { type Clock, type ExecutionState, type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
 import type { TrackRequest } from './validation';
 
@@ -38,6 +38,7 @@ export interface ServiceLog {
 }
 
 const silent: ServiceLog = { info() {}, warn() {}, error() {} };
+const uncounted: ServiceMetrics = { count() {} };
 const MAX_FINISH_ATTEMPTS = 3;
 
 /** The idempotent task rules. Pure TypeScript: the same instance shape runs in Lambda, under `npm start` and in tests. */
@@ -49,6 +50,7 @@ export class TaskService {
     private readonly newId: IdGenerator,
     private readonly config: TaskServiceConfig = DEFAULT_TASK_SERVICE_CONFIG,
     private readonly log: ServiceLog = silent,
+    private readonly metrics: ServiceMetrics = uncounted,
   ) {}
 
   /** POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. */
@@ -140,7 +142,9 @@ export class TaskService {
       const found = await this.store.getById(input.taskId);
       if (!found?.taskKey || !isActive(found.task.status)) return undefined;
       try {
-        return await this.finishAsRead(found.task, found.taskKey, status, error);
+        const finished = await this.finishAsRead(found.task, found.taskKey, status, error);
+        this.metrics.count(ServiceEvent.FinalizerRecorded);
+        return finished;
       } catch (e) {
         if (!(e instanceof TaskNotInExpectedState) || attempt >= MAX_FINISH_ATTEMPTS) throw e;
       }
@@ -177,10 +181,12 @@ export class TaskService {
   private async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<boolean> {
     try {
       await this.failNotStarted(task, taskKey, { error: 'WorkflowNotStarted', cause: describe(cause) }, now);
+      this.metrics.count(ServiceEvent.Compensated);
       this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId });
       return true;
     } catch (error) {
       // Left not_started: the repair sweep (or a POST) after the grace period starts it again.
+      this.metrics.count(ServiceEvent.CompensationFailed);
       this.log.error('compensation failed; task left for re-drive', { task_id: task.taskId, error });
       return false;
     }
@@ -204,6 +210,7 @@ export class TaskService {
     // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
     const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
     if (!(await this.store.renewLease(task, lease))) return 'moved-on';
+    this.metrics.count(ServiceEvent.Redriven);
     this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
     await this.store.link(task, taskKey);
     try {
@@ -216,6 +223,7 @@ export class TaskService {
     // nothing will ever move it: record it failed and free the video (conditional on not_started).
     try {
       await this.failNotStarted(task, taskKey, { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' }, now);
+      this.metrics.count(ServiceEvent.RedriveFoundEnded);
       this.log.warn('the execution of a not_started task had ended; task recorded failed', { task_id: task.taskId });
     } catch (error) {
       if (!(error instanceof TaskNotInExpectedState)) throw error;
@@ -257,15 +265,20 @@ export class TaskService {
 
   /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */
   private async stopReplaced(replaced: ActiveTask): Promise<void> {
+    this.metrics.count(ServiceEvent.LeaseTakeover);
     this.log.warn('replaced an active task whose lease had expired', { task_id: replaced.taskId });
     await this.stopQuietly(replaced.taskId);
   }
 
   /** Best effort: the task's state is already final; a still-running execution's writes fail their conditions. */
   private async stopQuietly(taskId: string): Promise<void> {
-    await this.workflow.stop(taskId, 'the task ended outside its execution').catch((error: unknown) => {
+    try {
+      await this.workflow.stop(taskId, 'the task ended outside its execution');
+      // Lets the ExecutionsAborted alarm tell these deliberate stops from aborts nobody asked for.
+      this.metrics.count(ServiceEvent.ExecutionStopped);
+    } catch (error) {
       this.log.warn('could not stop the execution of a finished task', { task_id: taskId, error });
-    });
+    }
   }
 }
 

@@ -17,7 +17,7 @@ export interface ExecutionStatusChange {
 /** The ends the rule delivers; the task's ending is the repair sweep's too (endingOf). */
 const ENDED: Record<string, 'failed' | 'timed_out' | 'aborted'> = { FAILED: 'failed', TIMED_OUT: 'timed_out', ABORTED: 'aborted' };
 
-export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 'ignored'; reason: string };
+export type FinalizeOutcome = { outcome: 'finalized'; task: Task } | { outcome: 'ignored'; reason: string; taskId?: string };
 
 /**
  * Records the end of an execution that finished outside the state machine's own Catch, and frees the video.
@@ -30,5 +30,5 @@ export async function finalizeExecution(service: TaskService, event: ExecutionSt
   const input = fromExecutionInput(JSON.parse(event.detail.input) as ExecutionInput);
   const ending = endingOf({ status: ended, error: event.detail.error ?? undefined, cause: event.detail.cause ?? undefined });
   const task = await service.finalizeExecution(input, ending.status, ending.error);
-  return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active' };
+  return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active', taskId: input.taskId };
 }

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -9,11 +10,14 @@ import { requireEnv, serviceConfigFromEnv } from '../core/config';
 import { TaskService } from '../core/task-service';
 import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
 import { withFaultInjection } from '../adapters/fault-injection';
+import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
 import { createTrackHandler } from './track-handler';
 
 const logger = new Logger({ serviceName: 'track-api' });
 const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-api' });
+// Outside Lambda (npm start, tests, sam local) the Tracer disables itself and returns the clients unchanged.
+const tracer = new Tracer({ serviceName: 'track-api' });
 
 /** Built on first use, so a missing variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
@@ -23,12 +27,14 @@ export function buildTrackHandler(env: Record<string, string | undefined> = proc
   // Tests and npm start only (FAULT_INJECTION=on): lets them fail chosen AWS calls; the stack never sets it.
   const faults = env.FAULT_INJECTION === 'on' ? withFaultInjection : <C>(client: C) => client;
   const service = new TaskService(
-    new DynamoDbTaskStore(createDocumentClient(faults(new DynamoDBClient({}))), requireEnv(env, 'TABLE_NAME')),
-    new StepFunctionsWorkflow(faults(new SFNClient({})), requireEnv(env, 'STATE_MACHINE_ARN')),
+    // Each SDK call becomes an X-Ray subsegment of the function's trace.
+    new DynamoDbTaskStore(createDocumentClient(tracer.captureAWSv3Client(faults(new DynamoDBClient({})))), requireEnv(env, 'TABLE_NAME')),
+    new StepFunctionsWorkflow(tracer.captureAWSv3Client(faults(new SFNClient({}))), requireEnv(env, 'STATE_MACHINE_ARN')),
     { now: () => new Date() },
     randomUUID,
     serviceConfigFromEnv(env),
     logger,
+    powertoolsServiceMetrics(metrics),
   );
   return createTrackHandler(
     service,

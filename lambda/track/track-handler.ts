@@ -46,7 +46,9 @@ export function createTrackHandler(
       else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);
-      if (response.statusCode >= 500) log.error('request failed', { error, method, path });
+      // A failed read or cancel still names its task, so the line is found by task_id.
+      taskId = taskIdInPath(path);
+      if (response.statusCode >= 500) log.error('request failed', { error, method, path, task_id: taskId });
     }
     log.info('request', {
       method,
@@ -143,6 +145,12 @@ async function track(service: TaskService, caller: Caller, event: APIGatewayProx
     taskId: task.taskId,
     duplicate: true,
   };
+}
+
+function taskIdInPath(path: string): string | undefined {
+  const item = ITEM.exec(path);
+  const id = item ? safeDecode(item[1]) : undefined;
+  return isTaskId(id) ? id : undefined;
 }
 
 /** A malformed escape (e.g. %E0) cannot name a task: treated like any other unknown id. */

@@ -10,7 +10,7 @@ import { loadStack, resolve, resourcesOfType } from '../../local/template';
 import { LocalSetupError } from '../../local/errors';
 import { freePort } from '../../local/free-port';
 import { SAM_CONTAINERS, samPrepare, samPrepareReport } from '../../local/sam-prepare';
-import { env, getActive, getTask, post, uniqueTenant } from './support';
+import { env, getActive, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
 
 const run = promisify(execFile);
 const EVENTS_DIR = path.join(PROJECT_ROOT, 'events');
@@ -94,17 +94,23 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
   });
 
   test('post-track.json creates, then answers the existing task; get-active-task.json finds it', async () => {
-    const created = await invokeApi('post-track.json');
-    expect(created.statusCode).toBe(201);
-    expect(created.headers.Location).toBe(`/api/v1/track/${created.body.task_id}`);
+    // Each invoke is a fresh process (seconds on a busy machine): hold the execution so the task is still active.
+    await holdExecutions('tenant1');
+    try {
+      const created = await invokeApi('post-track.json');
+      expect(created.statusCode).toBe(201);
+      expect(created.headers.Location).toBe(`/api/v1/track/${created.body.task_id}`);
 
-    const again = await invokeApi('post-track.json');
-    expect(again.statusCode).toBe(200);
-    expect(again.body).toEqual({ task_id: created.body.task_id, status: expect.stringMatching(/^(not_started|running)$/), message: 'Analysis already in progress' });
+      const again = await invokeApi('post-track.json');
+      expect(again.statusCode).toBe(200);
+      expect(again.body).toEqual({ task_id: created.body.task_id, status: expect.stringMatching(/^(not_started|running)$/), message: 'Analysis already in progress' });
 
-    const active = await invokeApi('get-active-task.json');
-    expect(active.statusCode).toBe(200);
-    expect(active.body.task_id).toBe(created.body.task_id);
+      const active = await invokeApi('get-active-task.json');
+      expect(active.statusCode).toBe(200);
+      expect(active.body.task_id).toBe(created.body.task_id);
+    } finally {
+      await releaseExecutions('tenant1');
+    }
   });
 
   test('post-track-invalid.json -> 400 problem naming the field', async () => {
@@ -147,8 +153,9 @@ describe('sam local invoke, equivalent: the built finalizer function with events
 
   test('execution-failed.json as shipped names a task that does not exist -> ignored, nothing changed', async () => {
     const result = await samLocalInvoke(finalizerFunction, path.join(EVENTS_DIR, 'execution-failed.json'));
-    // Not "no execution input": the event's input was read, and the task looked up in the table.
-    expect(result).toEqual({ outcome: 'ignored', reason: 'the task is no longer active' });
+    // Not "no execution input": the event's input was read (its task id is named), and the task looked up in the table.
+    const shipped = JSON.parse(readFileSync(path.join(EVENTS_DIR, 'execution-failed.json'), 'utf8'));
+    expect(result).toEqual({ outcome: 'ignored', reason: 'the task is no longer active', taskId: JSON.parse(shipped.detail.input).task_id });
   });
 
   test('execution-failed.json edited to name a real active task -> the task fails with the event error, the video is freed', async () => {

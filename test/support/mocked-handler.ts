@@ -4,6 +4,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
+import type { ServiceEvent } from '../../lambda/core/ports';
 import { DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, TaskService } from '../../lambda/core/task-service';
 import { createTrackHandler } from '../../lambda/track/track-handler';
 
@@ -28,6 +29,7 @@ export function mockedHandler(now: Date = NOW) {
     warn: (message, extra) => lines.push({ level: 'warn', message, extra }),
     error: (message, extra) => lines.push({ level: 'error', message, extra }),
   };
+  const counted: ServiceEvent[] = [];
   const service = new TaskService(
     new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), TABLE),
     new StepFunctionsWorkflow(new SFNClient({ region: 'eu-west-1' }), STATE_MACHINE_ARN),
@@ -35,6 +37,7 @@ export function mockedHandler(now: Date = NOW) {
     () => TASK_ID,
     DEFAULT_TASK_SERVICE_CONFIG,
     log,
+    { count: (event) => counted.push(event) },
   );
-  return { handle: createTrackHandler(service, log), ddb, sfn, lines, service };
+  return { handle: createTrackHandler(service, log), ddb, sfn, lines, service, counted };
 }
