@@ -1,4 +1,4 @@
-/** Three projects: unit (mocked AWS SDK), infra (synthesized template), integration (DynamoDB Local + local workflow). */
+/** Three projects: unit (mocked AWS SDK), infra (synthesized template), integration (DynamoDB Local + local workflow; browser tests too). */
 const transform = {
   '^.+\\.ts$': 'ts-jest',
   // jose ships ES modules only; jest's CommonJS runtime needs them compiled.
@@ -18,7 +18,8 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      // test/browser: the demo page in headless Chromium, against the same local system.
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/browser/**/*.test.ts'],
       setupFilesAfterEnv: [...common.setupFilesAfterEnv, '<rootDir>/test/integration/timeout.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.ts',
       globalTeardown: '<rootDir>/test/integration/global-teardown.ts',

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
+import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
 import { LocalSetupError } from './errors';
 import type { Authorize, LocalResponse } from './jwt-authorizer';
 import type { LocalRoutes } from './local-routes';
@@ -14,6 +15,8 @@ export interface ApiServerHooks {
   readonly authorize?: Authorize;
   /** Local-only endpoints (/local/*, /.well-known/*), answered before API routing. */
   readonly localRoutes?: LocalRoutes;
+  /** The stack's CORS configuration: preflights answered and Access-Control-* added, as API Gateway does. */
+  readonly cors?: CorsPolicy;
 }
 
 export interface ApiServer {
@@ -69,14 +72,20 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
   const url = req.url ?? '/';
   let status = 500;
   let taskId: string | undefined;
+  const cors = hooks.cors ? corsResponseHeaders(hooks.cors, req.headers) : {};
   try {
+    const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
+    if (preflight) {
+      status = preflight.status;
+      return send(res, { statusCode: status, headers: preflight.headers, body: '' });
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
       if (size > MAX_REQUEST_BYTES) {
         status = 413;
-        return sendJson(res, 413, { message: 'Request Entity Too Large' });
+        return sendJson(res, 413, { message: 'Request Entity Too Large' }, cors);
       }
       chunks.push(chunk as Buffer);
     }
@@ -84,29 +93,29 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     const local = await hooks.localRoutes?.({ method, path, body: Buffer.concat(chunks).toString('utf8') });
     if (local) {
       status = local.statusCode;
-      return send(res, local);
+      return send(res, { ...local, headers: { ...local.headers, ...cors } });
     }
     if (!matchRoute(path)) {
       status = 404;
-      return sendJson(res, 404, { message: 'Not Found' });
+      return sendJson(res, 404, { message: 'Not Found' }, cors);
     }
     const event = toApiGatewayEvent({ method, url, headers: req.headers, ...eventBody(Buffer.concat(chunks), req.headers['content-type']), sourceIp: req.socket.remoteAddress });
     const authorized = hooks.authorize ? await hooks.authorize(event) : { event };
     if ('reject' in authorized) {
       status = authorized.reject.statusCode;
-      return send(res, authorized.reject);
+      return send(res, { ...authorized.reject, headers: { ...authorized.reject.headers, ...cors } });
     }
     const result = await handler(authorized.event);
     status = result.statusCode ?? 200;
     const body = result.body ?? '';
     taskId = /"task_id":"([^"]+)"/.exec(body)?.[1];
-    res.writeHead(status, { ...(result.headers as Record<string, string>), 'Content-Length': Buffer.byteLength(body) });
+    res.writeHead(status, { ...(result.headers as Record<string, string>), ...cors, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   } catch (error) {
     // What API Gateway answers when the integration fails.
     status = 500;
     log(`[api] handler threw: ${(error as Error).stack ?? error}`);
-    sendJson(res, 500, { message: 'Internal Server Error' });
+    sendJson(res, 500, { message: 'Internal Server Error' }, cors);
   } finally {
     const ms = (performance.now() - started).toFixed(1);
     log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
@@ -137,8 +146,8 @@ function eventBody(bytes: Buffer, contentType: string | undefined): { body: stri
   return { body: bytes.toString('base64'), isBase64Encoded: true };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }

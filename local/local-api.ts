@@ -1,10 +1,11 @@
 import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
+import type { CorsPolicy } from './cors';
 import { LocalSetupError } from './errors';
 import { freePort } from './free-port';
 import { createJwtAuthorizer } from './jwt-authorizer';
 import type { JWK } from 'jose';
 import { createLocalIssuer } from './jwt-issuer';
-import { localRoutes } from './local-routes';
+import { type LocalRoutes, localRoutes } from './local-routes';
 
 /** `AUTH` of `npm start`: `none` trusts the tenant named in the request; `jwt` runs a local issuer and authorizer. */
 export type LocalAuth = 'none' | 'jwt';
@@ -18,6 +19,10 @@ export interface LocalApiOptions {
   readonly log: (line: string) => void;
   /** The issuer's private key (AUTH=jwt); default: a new one, never shown. See generateSigningKey. */
   readonly signingKey?: JWK;
+  /** CORS as the synthesized stack configures it (CORS_ALLOW_ORIGINS / corsAllowOrigins). */
+  readonly cors?: CorsPolicy;
+  /** More local-only routes (the demo page, /openapi.yaml), asked after the auth endpoints. */
+  readonly moreRoutes?: LocalRoutes;
 }
 
 export interface LocalApi extends ApiServer {
@@ -34,9 +39,14 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
   const issuer = options.auth === 'jwt' ? await createLocalIssuer(`http://localhost:${port}`, options.signingKey) : undefined;
   const server = await startApiServer(options.handler, port, options.log, {
     authorize: issuer && createJwtAuthorizer({ jwks: issuer.jwks, issuer: issuer.issuer, audience: [issuer.audience] }),
-    localRoutes: localRoutes(issuer),
+    localRoutes: combine(localRoutes(issuer), options.moreRoutes),
+    cors: options.cors,
   });
   return { ...server, auth: options.auth };
+}
+
+function combine(first: LocalRoutes, second: LocalRoutes | undefined): LocalRoutes {
+  return async (request) => (await first(request)) ?? (await second?.(request));
 }
 
 export function parseLocalAuth(raw: string | undefined): LocalAuth {

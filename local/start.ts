@@ -27,9 +27,11 @@ async function main(): Promise<void> {
     scheduleSeconds,
     cdkOut: process.env.CDK_OUT || undefined,
     skipSynth: process.env.SKIP_SYNTH === '1',
+    corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined,
   });
   console.log(`[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`);
   const api = `http://localhost:${new URL(system.apiUrl).port}`;
+  console.log(`[local] demo page on ${api}/ and the contract on ${api}/openapi.yaml${process.env.CORS_ALLOW_ORIGINS ? `; CORS for ${process.env.CORS_ALLOW_ORIGINS}` : ''}`);
   if (auth === 'none') {
     console.log(`[local] AUTH=none: no authentication; the tenant is trusted from the request (tenant_id in the body or query). AUTH=jwt npm start to require tokens.`);
     console.log(`[local] API on ${api}  — try:`);

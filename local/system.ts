@@ -3,6 +3,8 @@ import type { JWK } from 'jose';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import type { ApiHandler } from './api-server';
+import { corsPolicyFromTemplate } from './cors';
+import { demoSiteRoutes } from './demo-site';
 import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
 import { LocalSetupError } from './errors';
 import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
@@ -28,6 +30,8 @@ export interface LocalSystemOptions {
    * @default 'none'
    */
   readonly auth?: LocalAuth;
+  /** Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth. */
+  readonly corsAllowOrigins?: string;
   /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
   readonly apiHandler?: () => ApiHandler;
   /**
@@ -87,11 +91,12 @@ export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): 
 }
 
 /** Runs `cdk synth` (the project's CDK CLI and cdk.json) so the local system runs what would be deployed. */
-export async function synth(cdkOut: string, log: (line: string) => void): Promise<void> {
+export async function synth(cdkOut: string, log: (line: string) => void, context: Record<string, string> = {}): Promise<void> {
   const started = Date.now();
   const cli = require.resolve('aws-cdk/bin/cdk');
   const env = { ...process.env, PATH: [path.dirname(process.execPath), path.join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter) };
-  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const contextArgs = Object.entries(context).flatMap(([k, v]) => ['--context', `${k}=${v}`]);
+  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut, ...contextArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -122,9 +127,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         `[local] ERROR: DynamoDB Local has exited (${reason}). Every request now fails with 503 and nothing is recorded.\n` +
           `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
       );
-    const [, dynamo] = await Promise.all([
-      options.skipSynth ? Promise.resolve() : synth(cdkOut, log),
+    const context: Record<string, string> = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
+    const [, dynamo, moreRoutes] = await Promise.all([
+      options.skipSynth ? Promise.resolve() : synth(cdkOut, log, context),
       startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),
+      demoSiteRoutes(),
     ]);
     stops.push(() => dynamo.stop());
     log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
@@ -170,13 +177,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
     const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
-    const api = await startLocalApi({ auth, port: options.port, handler, log });
+    // Local-only: the demo page and /openapi.yaml; CORS as the synthesized stack configures it.
+    const front = { cors: corsPolicyFromTemplate(template), moreRoutes };
+    const api = await startLocalApi({ auth, port: options.port, handler, log, ...front });
     stops.push(() => api.close());
     const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
       const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
-      const front = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log });
-      stops.push(() => front.close());
-      return front;
+      const other = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log, ...front });
+      stops.push(() => other.close());
+      return other;
     };
     // Last to start, first to stop: no sweep runs while the rest shuts down.
     stops.push(runSchedules(template, names, lambdas, options.scheduleSeconds ?? 20, log));

@@ -1,3 +1,4 @@
+import { freePort } from '../../local/free-port';
 import { generateSigningKey } from '../../local/jwt-issuer';
 import { startLocalSystem } from '../../local/system';
 
@@ -11,7 +12,9 @@ export default async function globalSetup(): Promise<void> {
   // The repair sweep runs once at start-up only: the scenarios below build stranded tasks on purpose and assert on
   // them before any repair. The sweep's own tests run it scoped to their tenant; crash.test.ts runs npm start's
   // periodic sweep in a process of its own.
-  const system = await startLocalSystem({ port: 0, log: (line) => lines.push(line), scheduleSeconds: 0 });
+  // The browser tests' cross-origin page is served from this origin: allowed the way corsAllowOrigins allows one.
+  const corsOrigin = `http://127.0.0.1:${await freePort()}`;
+  const system = await startLocalSystem({ port: 0, log: (line) => lines.push(line), scheduleSeconds: 0, corsAllowOrigins: corsOrigin });
   (globalThis as { __LOCAL_SYSTEM__?: unknown }).__LOCAL_SYSTEM__ = { system, lines };
   // AUTH=jwt tests: a second front end (local issuer, JWT authorizer, handler in jwt mode) on the same DynamoDB Local
   // and state machine; one JVM for both. Stopped with the system.
@@ -23,5 +26,6 @@ export default async function globalSetup(): Promise<void> {
     LOCAL_JWT_API_URL: jwtApi.url,
     LOCAL_JWT_SIGNING_KEY: JSON.stringify(signingKey),
     LOCAL_CDK_OUT: system.cdkOut,
+    LOCAL_CORS_ORIGIN: corsOrigin,
   });
 }

@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Addresses of the local system started by global-setup.ts (loopback only). */
 export const env = {
@@ -37,16 +38,27 @@ export interface Answer {
 /**
  * The one way tests call the API. `path` is relative to the AUTH=none API, or an absolute URL on another local front
  * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization). A Uint8Array body is sent
- * as those exact bytes (e.g. invalid UTF-8), anything else as JSON.
+ * as those exact bytes (e.g. invalid UTF-8), anything else as JSON. Every answer is checked against
+ * docs/openapi.yaml: an undocumented status, header or body shape fails the test.
  */
 export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
+  const res = await contractFetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body),
   });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** fetch, with the answer checked against docs/openapi.yaml; call() and the client (client/) under test use it. */
+export async function contractFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const request = new Request(input, init);
+  const res = await fetch(request);
+  const text = await res.text();
+  const url = new URL(request.url);
+  await assertMatchesContract({ method: request.method, path: url.pathname + url.search, status: res.status, headers: res.headers, text });
+  return new Response(text === '' ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 export const post = (tenant_id: string, video_filename: string) => call('POST', '/api/v1/track', { tenant_id, video_filename });

@@ -1,0 +1,2 @@
+export * from './tracking-client';
+export * from './video-analyses';

@@ -1,0 +1,164 @@
+import { ApiError, isFinal, type Task, type TaskStatus, type TrackingClient, type WaitOptions } from './tracking-client';
+
+/** The slice of the Web Storage API this module uses (window.localStorage in a browser). */
+export interface KeyValueStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** What a tab learns about a video: its active task id, or undefined once that task has ended. */
+export interface ActiveTaskChange {
+  readonly tenantId: string;
+  readonly videoFilename: string;
+  readonly taskId: string | undefined;
+}
+
+export interface VideoAnalysesOptions {
+  readonly client: TrackingClient;
+  /** @default globalThis.localStorage when there is one, else an in-memory map (Node.js) */
+  readonly storage?: KeyValueStorage;
+  /** Tabs of one origin that share this name see each other's tasks. @default 'video-tracking' */
+  readonly channelName?: string;
+}
+
+export interface Analysis {
+  readonly taskId: string;
+  readonly status: TaskStatus;
+  /** True when this call created the task (201); false when it joined an active one. */
+  readonly created: boolean;
+}
+
+const KEY_PREFIX = 'video-tracking:active-task:';
+
+/**
+ * The localStorage key of a video's active task. Tenant and video both (the guide's `analysis_task_${video}` lets
+ * two tenants' same-named videos collide), JSON-encoded so no separator inside a name can make two pairs one key,
+ * and the name NFC-normalised as the server does, so an NFD and an NFC spelling share the entry.
+ */
+export function activeTaskKey(tenantId: string, videoFilename: string): string {
+  return KEY_PREFIX + JSON.stringify([tenantId, videoFilename.normalize('NFC')]);
+}
+
+function memoryStorage(): KeyValueStorage {
+  const map = new Map<string, string>();
+  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+}
+
+/**
+ * The guide's client-side advice, done right: one request in flight per (tenant, video) in a tab, the active task id
+ * kept under a tenant-and-video key, the stored id checked against the server before use (so a stale entry never
+ * hides a finished task) and removed on completed / failed / cancelled, and every tab told of the others' changes.
+ */
+export function createVideoAnalyses(options: VideoAnalysesOptions) {
+  const { client } = options;
+  const storage = options.storage ?? (globalThis as { localStorage?: KeyValueStorage }).localStorage ?? memoryStorage();
+  const inFlight = new Map<string, Promise<Analysis>>();
+  const listeners = new Set<(change: ActiveTaskChange) => void>();
+  // BroadcastChannel reaches the other tabs (and workers) of this origin, in browsers and in Node.js alike.
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName ?? 'video-tracking') : undefined;
+  // In Node.js an open channel would keep the process alive.
+  (channel as { unref?: () => void } | undefined)?.unref?.();
+  channel?.addEventListener('message', (event) => {
+    const change = (event as unknown as { data: ActiveTaskChange }).data;
+    for (const listener of listeners) listener(change);
+  });
+
+  function stored(tenantId: string, videoFilename: string): string | undefined {
+    return storage.getItem(activeTaskKey(tenantId, videoFilename)) ?? undefined;
+  }
+
+  function remember(tenantId: string, videoFilename: string, taskId: string | undefined): void {
+    const key = activeTaskKey(tenantId, videoFilename);
+    if ((storage.getItem(key) ?? undefined) === taskId) return;
+    if (taskId === undefined) storage.removeItem(key);
+    else storage.setItem(key, taskId);
+    channel?.postMessage({ tenantId, videoFilename, taskId } satisfies ActiveTaskChange);
+  }
+
+  /** Drops the entry only if it still names this task (another tab may already have stored a newer one). */
+  function forgetIfCurrent(tenantId: string, videoFilename: string, taskId: string): void {
+    if (stored(tenantId, videoFilename) === taskId) remember(tenantId, videoFilename, undefined);
+  }
+
+  /** The stored task, checked against the server; the entry is removed when the task has ended or is unknown. */
+  async function resume(tenantId: string, videoFilename: string, signal?: AbortSignal): Promise<Task | undefined> {
+    const taskId = stored(tenantId, videoFilename);
+    if (!taskId) return undefined;
+    const task = await client.getTask(tenantId, taskId, { signal });
+    if (!task || isFinal(task.status)) {
+      forgetIfCurrent(tenantId, videoFilename, taskId);
+      return undefined;
+    }
+    return task;
+  }
+
+  async function start(tenantId: string, videoFilename: string, signal?: AbortSignal): Promise<Analysis> {
+    const active = await resume(tenantId, videoFilename, signal);
+    if (active) return { taskId: active.task_id, status: active.status, created: false };
+    const started = await client.startAnalysis(tenantId, videoFilename, { signal });
+    remember(tenantId, videoFilename, started.taskId);
+    return { taskId: started.taskId, status: started.status, created: started.created };
+  }
+
+  return {
+    resume,
+
+    /**
+     * Starts (or joins) the video's analysis. Calls for the same (tenant, video) while one is in flight share it:
+     * a triple click sends one request.
+     */
+    analyse(tenantId: string, videoFilename: string, signal?: AbortSignal): Promise<Analysis> {
+      const key = activeTaskKey(tenantId, videoFilename);
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = start(tenantId, videoFilename, signal).finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
+      }
+      return pending;
+    },
+
+    /** Waits for the task to end (client.waitForTask), then removes its entry. */
+    async follow(tenantId: string, videoFilename: string, taskId: string, wait: WaitOptions = {}): Promise<Task> {
+      try {
+        const task = await client.waitForTask(tenantId, taskId, wait);
+        forgetIfCurrent(tenantId, videoFilename, taskId);
+        return task;
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) forgetIfCurrent(tenantId, videoFilename, taskId);
+        throw error;
+      }
+    },
+
+    /** Cancels the task and removes its entry; a task that already ended is returned as it ended. */
+    async cancel(tenantId: string, videoFilename: string, taskId: string, signal?: AbortSignal): Promise<Task> {
+      try {
+        const task = await client.cancelTask(tenantId, taskId, { signal });
+        forgetIfCurrent(tenantId, videoFilename, taskId);
+        return task;
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 409) throw error;
+        forgetIfCurrent(tenantId, videoFilename, taskId);
+        const task = await client.getTask(tenantId, taskId, { signal });
+        if (!task) throw error;
+        return task;
+      }
+    },
+
+    /** The task id stored for the video, unchecked (use resume() before acting on it). */
+    storedTaskId: stored,
+
+    /** Called when another tab stores or removes a video's task. Returns the unsubscribe function. */
+    onOtherTabChange(listener: (change: ActiveTaskChange) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    close(): void {
+      channel?.close();
+      listeners.clear();
+    },
+  };
+}
+
+export type VideoAnalyses = ReturnType<typeof createVideoAnalyses>;

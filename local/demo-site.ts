@@ -1,0 +1,52 @@
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { LocalResponse } from './jwt-authorizer';
+import type { LocalRoutes } from './local-routes';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** The demo page's script: local/demo/demo-page.ts and the client it imports, bundled for browsers. */
+export async function bundleDemoPage(): Promise<string> {
+  const result = await build({
+    entryPoints: [path.join(ROOT, 'local/demo/demo-page.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: 'inline',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0].text;
+}
+
+/**
+ * Local-only routes of `npm start` (never in the deployed stack): the demo page at /, its script, and the API's
+ * contract at /openapi.yaml (read at each request, so an edited contract shows without a restart).
+ */
+export async function demoSiteRoutes(): Promise<LocalRoutes> {
+  const script = await bundleDemoPage();
+  const page = readFileSync(path.join(ROOT, 'local/demo/index.html'), 'utf8');
+  const files: Record<string, () => LocalResponse> = {
+    '/': () => ({
+      statusCode: 200,
+      headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" },
+      body: page,
+    }),
+    '/demo-page.js': () => ({ statusCode: 200, headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }, body: script }),
+    '/openapi.yaml': () => ({
+      statusCode: 200,
+      headers: { 'Content-Type': 'application/yaml; charset=utf-8', 'Cache-Control': 'no-store' },
+      body: readFileSync(path.join(ROOT, 'docs/openapi.yaml'), 'utf8'),
+    }),
+  };
+  return async ({ method, path: requestPath }) => {
+    const file = files[requestPath];
+    if (!file) return undefined;
+    if (method !== 'GET' && method !== 'HEAD') {
+      return { statusCode: 405, headers: { Allow: 'GET, HEAD', 'Content-Type': 'application/json' }, body: JSON.stringify({ message: 'Method Not Allowed' }) };
+    }
+    return file();
+  };
+}

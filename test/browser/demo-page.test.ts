@@ -1,0 +1,225 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { activeTaskKey } from '../../client';
+import { freePort } from '../../local/free-port';
+import { env, eventually, executionsOf, getTask, holdExecutions, releaseExecutions, uniqueTenant } from '../integration/support';
+import { assertMatchesContract } from '../support/openapi-contract';
+
+/** Debian's package; never a downloaded browser. `.ci/run` installs it. */
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: .ci/run must install Debian's chromium package.`);
+if (!available) console.warn(`\n!!! SKIPPING the browser tests: ${CHROMIUM} is missing. Install it: apt-get install -y chromium\n`);
+const describeInBrowser = available ? describe : describe.skip;
+
+// Each test waits for what a person would see; the workflow itself takes a few seconds (3 s analyses).
+jest.setTimeout(60_000);
+
+let context: BrowserContext;
+let userDataDir: string;
+const contractFailures: string[] = [];
+
+beforeAll(async () => {
+  if (!available) return;
+  // A fresh profile per run; the pages of one context share localStorage and BroadcastChannel, like the tabs of a browser.
+  userDataDir = mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
+  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 30_000 });
+});
+
+afterAll(async () => {
+  await context?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+afterEach(() => {
+  // Every API answer the page received, checked against docs/openapi.yaml like the integration tests' call().
+  expect(contractFailures.splice(0)).toEqual([]);
+});
+
+/** A tab on the demo page for (tenant, video), ready when the page has checked its stored task. Counts its POSTs. */
+async function openTab(tenant: string, video: string, origin = env.apiUrl, api?: string): Promise<Page & { posts: number[] }> {
+  const page = (await context.newPage()) as Page & { posts: number[] };
+  page.posts = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/track') page.posts.push(Date.now());
+  });
+  page.on('response', async (response) => {
+    const url = new URL(response.url());
+    // Same-origin answers only: a cross-origin one carries API Gateway's Access-Control-* headers, asserted there.
+    if (url.origin !== new URL(origin).origin || !url.pathname.startsWith('/api/') || api) return;
+    const request = response.request();
+    let body: string;
+    try {
+      body = await response.text();
+    } catch {
+      return; // the tab closed before the body arrived: nothing left to check
+    }
+    await assertMatchesContract({
+      method: request.method(),
+      path: url.pathname + url.search,
+      status: response.status(),
+      headers: new Headers(await response.allHeaders()),
+      text: body,
+    }).catch((error: Error) => contractFailures.push(error.message));
+  });
+  const query = new URLSearchParams({ tenant, video, ...(api ? { api } : {}) });
+  await page.goto(`${origin}/?${query}`);
+  await page.locator('body[data-ready="true"]').waitFor();
+  return page;
+}
+
+const text = (page: Page, testId: string) => page.getByTestId(testId);
+const storedId = (page: Page, tenant: string, video: string) => page.evaluate((key) => localStorage.getItem(key), activeTaskKey(tenant, video));
+
+describeInBrowser('the demo page in headless Chromium', () => {
+  test('two tabs, each triple-clicked: one task, at most one POST per tab; a reload finds it; completion shown and the entry removed; a new click starts a new task', async () => {
+    const tenant = uniqueTenant('browser');
+    await holdExecutions(tenant);
+    const [a, b] = [await openTab(tenant, 'movie.mp4'), await openTab(tenant, 'movie.mp4')];
+
+    // WHEN both tabs are triple-clicked at once
+    await Promise.all([a.getByTestId('analyse').click({ clickCount: 3, delay: 0 }), b.getByTestId('analyse').click({ clickCount: 3, delay: 0 })]);
+
+    // THEN both show one task id, held at not_started, and each tab sent at most one POST
+    await expectText(a, 'task-status', 'not_started');
+    await expectText(b, 'task-status', 'not_started');
+    const id = (await text(a, 'task-id').textContent())!;
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await text(b, 'task-id').textContent()).toBe(id);
+    expect(a.posts.length).toBeLessThanOrEqual(1);
+    expect(b.posts.length).toBeLessThanOrEqual(1);
+    expect(a.posts.length + b.posts.length).toBeGreaterThanOrEqual(1);
+    expect(await storedId(a, tenant, 'movie.mp4')).toBe(id);
+
+    // WHEN tab a reloads THEN it finds the active task again, without a POST
+    await a.reload();
+    await a.locator('body[data-ready="true"]').waitFor();
+    await expectText(a, 'task-id', id);
+    expect(a.posts.length).toBeLessThanOrEqual(1);
+
+    // WHEN the workflow runs THEN both tabs show completion and the entry is gone
+    await releaseExecutions(tenant);
+    await expectText(a, 'task-status', 'completed');
+    await expectText(b, 'task-status', 'completed');
+    await eventually(async () => ((await storedId(a, tenant, 'movie.mp4')) === null ? true : undefined), 10_000, 'the entry removed');
+    expect(await a.getByTestId('recent-tasks').textContent()).toContain(`${id}`);
+
+    // WHEN Analyse is clicked after completion THEN a new task starts
+    await a.getByTestId('analyse').click();
+    await eventually(async () => ((await text(a, 'task-id').textContent()) !== id ? true : undefined), 20_000, 'a new task id');
+    await expectText(a, 'task-status', 'completed', 30_000);
+    expect(await executionsOf(tenant)).toHaveLength(2);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('cancel: the task ends cancelled, the page says so and forgets it', async () => {
+    const tenant = uniqueTenant('browser-cancel');
+    await holdExecutions(tenant);
+    const page = await openTab(tenant, 'cancel.mp4');
+    await page.getByTestId('analyse').click();
+    await expectText(page, 'task-status', 'not_started');
+    const id = (await text(page, 'task-id').textContent())!;
+
+    await page.getByTestId('cancel').click();
+
+    await expectText(page, 'task-status', 'cancelled');
+    expect((await getTask(tenant, id)).body.status).toBe('cancelled');
+    expect(await storedId(page, tenant, 'cancel.mp4')).toBeNull();
+    await releaseExecutions(tenant);
+    await page.close();
+  });
+
+  test('a 503 is retried after its Retry-After, and the person is told', async () => {
+    const tenant = uniqueTenant('browser-503');
+    await holdExecutions(tenant);
+    const page = await openTab(tenant, 'busy.mp4');
+    // The API's own 503 answer (lambda/track/http.ts) for the first POST: DynamoDB cannot be made busy on demand locally.
+    let refused = 0;
+    await page.route('**/api/v1/track', async (route) => {
+      if (route.request().method() !== 'POST' || refused++ > 0) return route.continue();
+      await route.fulfill({
+        status: 503,
+        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'retry-after': '1' },
+        body: JSON.stringify({ type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.' }),
+      });
+    });
+
+    await page.getByTestId('analyse').click();
+
+    await expectText(page, 'notice', 'The service is busy (503); retrying in 1 s');
+    await expectText(page, 'task-status', 'not_started');
+    expect(page.posts).toHaveLength(2);
+    // Retry-After: 1 means not before a second has passed (a busy machine only makes the gap longer).
+    expect(page.posts[1] - page.posts[0]).toBeGreaterThanOrEqual(950);
+    await releaseExecutions(tenant);
+    await page.close();
+  });
+
+  test('a page on another origin calls the API through CORS; an origin not allowed is refused by the browser', async () => {
+    const allowed = await servePageFrom(env.apiUrl, Number(new URL(process.env.LOCAL_CORS_ORIGIN!).port));
+    const other = await servePageFrom(env.apiUrl, await freePort());
+    try {
+      const tenant = uniqueTenant('browser-cors');
+      const page = await openTab(tenant, 'cors.mp4', process.env.LOCAL_CORS_ORIGIN!, env.apiUrl);
+      const answer = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().startsWith(env.apiUrl));
+      await page.getByTestId('analyse').click();
+      const response = await answer;
+      expect(response.status()).toBe(201);
+      expect(await response.headerValue('access-control-allow-origin')).toBe(process.env.LOCAL_CORS_ORIGIN);
+      await expectText(page, 'task-status', 'completed', 30_000);
+
+      const refused = await openTab(tenant, 'cors-refused.mp4', `http://127.0.0.1:${(other.address() as AddressInfo).port}`, env.apiUrl);
+      await refused.getByTestId('analyse').click();
+      await expectText(refused, 'notice', 'Failed: Failed to fetch');
+      expect(await executionsOf(tenant)).toHaveLength(1);
+      await Promise.all([page.close(), refused.close()]);
+    } finally {
+      for (const server of [allowed, other]) {
+        server.closeAllConnections();
+        server.close();
+      }
+    }
+  });
+});
+
+describeInBrowser('the demo page under AUTH=jwt', () => {
+  test('gets a development token from the local issuer and works with it', async () => {
+    const jwtApi = process.env.LOCAL_JWT_API_URL!;
+    const tenant = uniqueTenant('browser-jwt');
+    const page = await openTab(tenant, 'token.mp4', jwtApi);
+    const sent = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/track'));
+    await expectText(page, 'auth-mode', 'jwt');
+
+    await page.getByTestId('analyse').click();
+
+    expect(await (await sent).headerValue('authorization')).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    await expectText(page, 'task-status', 'completed', 30_000);
+    await page.close();
+  });
+});
+
+async function expectText(page: Page, testId: string, value: string, timeout = 20_000): Promise<void> {
+  await page.getByTestId(testId).filter({ hasText: value }).waitFor({ timeout });
+  expect(await page.getByTestId(testId).textContent()).toBe(value);
+}
+
+/** A frontend dev server stand-in on another loopback origin: the demo page and its script, copied from the API server. */
+async function servePageFrom(apiUrl: string, port: number): Promise<Server> {
+  const files: Record<string, { type: string; body: string }> = {
+    '/': { type: 'text/html; charset=utf-8', body: await (await fetch(`${apiUrl}/`)).text() },
+    '/demo-page.js': { type: 'text/javascript; charset=utf-8', body: await (await fetch(`${apiUrl}/demo-page.js`)).text() },
+  };
+  const server = createServer((req, res) => {
+    const file = files[new URL(req.url ?? '/', 'http://localhost').pathname];
+    res.writeHead(file ? 200 : 404, { 'content-type': file?.type ?? 'text/plain' });
+    res.end(file?.body ?? 'not found');
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}

@@ -1,0 +1,58 @@
+import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightResponse } from '../../local/cors';
+
+// The policy lib/track-api.ts synthesizes for corsAllowOrigins=http://localhost:5173.
+const policy: CorsPolicy = {
+  allowOrigins: ['http://localhost:5173'],
+  allowMethods: ['GET', 'POST', 'DELETE'],
+  allowHeaders: ['authorization', 'content-type'],
+  exposeHeaders: ['location', 'retry-after'],
+  maxAge: 3600,
+};
+const preflight = { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' };
+
+describe('CORS under npm start, as API Gateway answers it', () => {
+  test('a preflight from an allowed origin: 204 with the allowed methods, the requested headers and max age', () => {
+    expect(preflightResponse(policy, 'OPTIONS', preflight)).toEqual({
+      status: 204,
+      headers: {
+        'Access-Control-Allow-Origin': 'http://localhost:5173',
+        'Access-Control-Allow-Methods': 'GET,POST,DELETE',
+        'Access-Control-Allow-Headers': 'content-type,authorization',
+        'Access-Control-Max-Age': '3600',
+      },
+    });
+  });
+
+  test('a preflight from another origin: 204 without Access-Control headers, so the browser refuses', () => {
+    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, origin: 'http://evil.test' })).toEqual({ status: 204, headers: {} });
+  });
+
+  test('a header outside allowHeaders is not granted', () => {
+    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, 'access-control-request-headers': 'x-debug' })?.headers).not.toHaveProperty('Access-Control-Allow-Headers');
+  });
+
+  test('an OPTIONS without Origin or Access-Control-Request-Method is no preflight: it goes to the routes (405)', () => {
+    expect(preflightResponse(policy, 'OPTIONS', { origin: 'http://localhost:5173' })).toBeUndefined();
+    expect(preflightResponse(policy, 'OPTIONS', {})).toBeUndefined();
+    expect(preflightResponse(policy, 'GET', preflight)).toBeUndefined();
+  });
+
+  test('answers to an allowed origin carry Allow-Origin and Expose-Headers; others carry none', () => {
+    expect(corsResponseHeaders(policy, { origin: 'http://localhost:5173' })).toEqual({
+      'Access-Control-Allow-Origin': 'http://localhost:5173',
+      'Access-Control-Expose-Headers': 'location,retry-after',
+    });
+    expect(corsResponseHeaders(policy, { origin: 'http://localhost:3000' })).toEqual({});
+    expect(corsResponseHeaders(policy, {})).toEqual({});
+  });
+
+  test('no CorsConfiguration in the template (no corsAllowOrigins): no CORS at all', () => {
+    expect(corsPolicyFromTemplate({ Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api', Properties: { ProtocolType: 'HTTP' } } } })).toBeUndefined();
+  });
+
+  test("API Gateway's wildcards: * and a scheme wildcard", () => {
+    expect(corsResponseHeaders({ ...policy, allowOrigins: ['*'] }, { origin: 'http://a.test' })['Access-Control-Allow-Origin']).toBe('*');
+    expect(corsResponseHeaders({ ...policy, allowOrigins: ['https://*'] }, { origin: 'https://a.test' })['Access-Control-Allow-Origin']).toBe('https://a.test');
+    expect(corsResponseHeaders({ ...policy, allowOrigins: ['https://*'] }, { origin: 'http://a.test' })).toEqual({});
+  });
+});
