@@ -4,25 +4,13 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import { sweepShard, SWEEP_SHARDS } from '../../lambda/adapters/dynamodb-task-store';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
 
-const ID = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
-const KEY = 'ACTIVE#7#tenant1#test.mp4';
+const ID = STORED_ID;
+const KEY = STORED_KEY;
 const CREATED = new Date(NOW.getTime() - 60_000).toISOString();
-const ACTIVE = {
-  pk: KEY,
-  item_type: 'active',
-  task_id: ID,
-  tenant_id: 'tenant1',
-  video_filename: 'test.mp4',
-  status: 'running',
-  created_at: CREATED,
-  updated_at: CREATED,
-  started_at: CREATED,
-  lease_expires_at: 2_000_000_000,
-  retain_until: 2_100_000_000,
-  sweep_shard: sweepShard(ID),
-};
-const LINK = { pk: `TASK#${ID}`, item_type: 'link', task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, task_key: KEY };
+const ACTIVE = activeItem(CREATED, { started_at: CREATED, sweep_shard: sweepShard(ID) });
+const LINK = linkItem(CREATED);
 const notFound = () => new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
 
 /** A due task of its own (running, a minute old), in its shard. */

@@ -6,23 +6,17 @@ import { ServiceEvent } from '../../lambda/core/ports';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
 import { postTrack, request } from '../support/events';
 import { mockedHandler, NOW } from '../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
 
-const ID = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
-const KEY = 'ACTIVE#7#tenant1#test.mp4';
+const ID = STORED_ID;
+const KEY = STORED_KEY;
 const EPOCH = Math.floor(NOW.getTime() / 1000);
-const ACTIVE = {
-  pk: KEY,
-  item_type: 'active',
-  task_id: ID,
-  tenant_id: 'tenant1',
-  video_filename: 'test.mp4',
-  status: 'running',
-  created_at: '2026-11-28T11:59:00.000Z',
+const ACTIVE = activeItem('2026-11-28T11:59:00.000Z', {
   updated_at: '2026-11-28T11:59:01.000Z',
   lease_expires_at: EPOCH + 3900,
   retain_until: EPOCH + 3600 + 30 * 86400,
-};
-const LINK = { pk: `TASK#${ID}`, item_type: 'link', task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: ACTIVE.created_at, task_key: KEY };
+});
+const LINK = linkItem(ACTIVE.created_at);
 const body = { tenant_id: 'tenant1', video_filename: 'test.mp4' };
 const conditionFailed = (item: Record<string, unknown>) =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: marshall(item) });

@@ -5,23 +5,12 @@ import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
 import { request } from '../support/events';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
 
-const ID = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
-const KEY = 'ACTIVE#7#tenant1#test.mp4';
-const LINK = { pk: `TASK#${ID}`, item_type: 'link', task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: '2026-11-28T11:00:00.000Z', task_key: KEY, expires_at: 1 };
-const ACTIVE = {
-  pk: KEY,
-  item_type: 'active',
-  task_id: ID,
-  tenant_id: 'tenant1',
-  video_filename: 'test.mp4',
-  status: 'running',
-  created_at: '2026-11-28T11:00:00.000Z',
-  updated_at: '2026-11-28T11:00:01.000Z',
-  started_at: '2026-11-28T11:00:01.000Z',
-  lease_expires_at: 2_000_000_000,
-  retain_until: 2_100_000_000,
-};
+const ID = STORED_ID;
+const KEY = STORED_KEY;
+const LINK = linkItem('2026-11-28T11:00:00.000Z', { expires_at: 1 });
+const ACTIVE = activeItem('2026-11-28T11:00:00.000Z', { updated_at: '2026-11-28T11:00:01.000Z', started_at: '2026-11-28T11:00:01.000Z' });
 const FINAL = { ...ACTIVE, pk: `TASK#${ID}`, item_type: 'final', status: 'completed', finished_at: '2026-11-28T11:00:03.000Z', result: '{"score":1}', expires_at: 2_100_000_000 };
 
 describe('GET /api/v1/track/{task_id}', () => {
