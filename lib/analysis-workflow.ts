@@ -249,14 +249,14 @@ export class AnalysisWorkflow extends Construct {
     // An analysis result is never given up to a conflict or throttling: while the task is still this execution's and
     // running, MarkCompleted is tried again (until it lands, the task is cancelled, or the execution times out).
     const checkBeforeRecordingAgain = readTask('CheckBeforeRecordingAgain');
+    const waitToRecordResult = new sfn.Wait(this, 'WaitToRecordResult', { time: sfn.WaitTime.duration(RECORD_AGAIN_AFTER) }).next(markCompleted);
     checkBeforeRecordingAgain.next(
       new sfn.Choice(this, 'StillRunningThisTask')
-        .when(
-          sfn.Condition.and(isThisTask, sfn.Condition.stringEquals(`$.check.Item.${Attr.status}.S`, TaskStatus.Running)),
-          new sfn.Wait(this, 'WaitToRecordResult', { time: sfn.WaitTime.duration(RECORD_AGAIN_AFTER) }).next(markCompleted),
-        )
+        .when(sfn.Condition.and(isThisTask, sfn.Condition.stringEquals(`$.check.Item.${Attr.status}.S`, TaskStatus.Running)), waitToRecordResult)
         .otherwise(alreadyFinished),
     );
+    // A read that stays throttled must not end the execution with the result unrecorded: wait and write again.
+    checkBeforeRecordingAgain.addCatch(waitToRecordResult, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
 
     markRunning.addCatch(noLongerActive, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: '$.error' });
     markRunning.addCatch(markFailedBeforeRunning, { errors: [sfn.Errors.ALL], resultPath: '$.error' });

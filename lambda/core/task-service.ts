@@ -238,7 +238,8 @@ export class TaskService {
    * index); every write below is conditional on the task's id and status, so a task that moved on is left alone.
    * - a task younger than the grace period: its creator may still be starting it;
    * - a running execution: leave it;
-   * - no execution: start it if not_started (same name, same input), else end it failed (its execution is lost);
+   * - no execution: start it if not_started (same name, same input), else end it failed (its execution is lost),
+   *   unless it was marked running within the grace period (DescribeExecution may not show a new execution yet);
    * - an ended execution: record the end as the finalizer would.
    */
   async repair(task: ActiveTask): Promise<RepairOutcome> {
@@ -251,11 +252,21 @@ export class TaskService {
       const redriven = await this.redrive(task, now);
       return redriven === 'started' ? 'started' : redriven === 'ended' ? 'ended' : 'moved-on';
     }
+    if (execution.status === 'none' && this.justStarted(task, now)) {
+      // DescribeExecution is eventually consistent: an execution started moments ago (a late re-drive) may not show yet.
+      return 'live';
+    }
     const ending = execution.status === 'none' ? LOST_EXECUTION : endingOf(execution);
     const ended = await this.finalizeExecution(workflowInput(task, taskKey), ending.status, ending.error);
     if (!ended) return 'moved-on';
     this.log.warn('repair recorded the end of a task its execution did not', { task_id: task.taskId, execution: execution.status, status: ended.status });
     return 'ended';
+  }
+
+  /** A running task whose execution marked it running within the grace period. */
+  private justStarted(task: ActiveTask, now: Date): boolean {
+    const since = Date.parse(task.startedAt ?? task.updatedAt);
+    return (now.getTime() - since) / 1000 <= this.config.redriveGraceSeconds;
   }
 
   /** Ends a task that never ran: failed, video freed, conditional on it still being not_started. */

@@ -216,6 +216,8 @@ describe('state machine', () => {
     expect(transient.ErrorEquals).toEqual(expect.arrayContaining(['DynamoDb.TransactionCanceledException', 'DynamoDb.ThrottlingException']));
     expect(transient.Next).toBe('CheckBeforeRecordingAgain');
     expect(states.CheckBeforeRecordingAgain).toMatchObject({ Parameters: { ConsistentRead: true }, Next: 'StillRunningThisTask' });
+    // A read that stays throttled loops back to the wait instead of failing the execution with the result unrecorded.
+    expect(states.CheckBeforeRecordingAgain.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'WaitToRecordResult' }]);
     const choice = states.StillRunningThisTask;
     const again = JSON.stringify(choice.Choices[0]);
     expect(again).toContain('"StringEqualsPath":"$.task_id"');

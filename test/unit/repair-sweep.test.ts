@@ -132,6 +132,22 @@ describe('repair sweep', () => {
     expect(repaired).toEqual(['ended']);
   });
 
+  test('a task marked running within the grace period is left alone though DescribeExecution does not know its execution yet', async () => {
+    // GIVEN a task created a minute ago whose (late, re-driven) execution marked it running 2 s ago
+    const startedJustNow = new Date(NOW.getTime() - 2_000).toISOString();
+    const { sweep, ddb, sfn, repaired } = sweeper([task(ID, 'test.mp4', { started_at: startedJustNow, updated_at: startedJustNow })]);
+    // WHEN DescribeExecution (eventually consistent) does not show the new execution yet
+    sfn.on(DescribeExecutionCommand).rejects(notFound());
+
+    const report = await sweep.run();
+
+    // THEN nothing is written: the next run decides
+    expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+    expect(repaired).toEqual([]);
+    expect(report.live).toBe(1);
+  });
+
   test.each([
     ['FAILED', 'FinishNotRecorded', 'failed', 'FinishNotRecorded'],
     ['TIMED_OUT', undefined, 'failed', 'States.Timeout'],
