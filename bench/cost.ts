@@ -5,6 +5,7 @@
 import { FUNCTION_DEFAULTS } from '../lib/function-defaults';
 import type { CfnTemplate } from '../local/template';
 import { ServiceEvent } from '../lambda/core/ports';
+import { SWEEP_SHARDS } from '../lambda/adapters/dynamodb-task-store';
 
 /**
  * Public on-demand list prices, us-east-1, beyond any free tier. Written down from the AWS pricing pages of each
@@ -35,7 +36,10 @@ export const PRICES = {
 /** Lambda's own START/END/REPORT lines per invocation in JSON log format: an estimate, not measured here. */
 const PLATFORM_LOG_BYTES = 600;
 /** The repair sweep's idle run (lib/task-sweeper.ts, every minute): an estimate, the bench does not run it. */
-const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: 1, logBytes: 300 };
+// One eventually consistent Query per shard of the sweep's index; an empty one still consumes 0.5 RRU.
+const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: SWEEP_SHARDS * 0.5, logBytes: 300 };
+/** The sweep's sparse index (active-by-age) mirrors the active item's claim, MarkRunning and delete: 1 WRU each. */
+const INDEX_WRITE_UNITS_PER_TASK = 3;
 /** Write units of each write, items under 1 KB (this app's items are); a transaction writes 2 items at 2 units each. */
 const WRITE_UNITS: Record<string, number> = { PutItem: 1, UpdateItem: 1, DeleteItem: 1, TransactWriteItems: 4 };
 /** Strongly consistent reads, items under 4 KB. */
@@ -101,6 +105,11 @@ function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskPro
       perDuplicate: (units(duplicate.calls, READ_UNITS) * p.dynamoDbPerMillionReadUnits) / 1e6,
     },
     { item: `DynamoDB writes by the workflow (${state('write')} WRU per task)`, perNew: (state('write') * p.dynamoDbPerMillionWriteUnits) / 1e6, perDuplicate: 0 },
+    {
+      item: `DynamoDB writes to the repair sweep's index (${INDEX_WRITE_UNITS_PER_TASK} WRU per task)`,
+      perNew: (INDEX_WRITE_UNITS_PER_TASK * p.dynamoDbPerMillionWriteUnits) / 1e6,
+      perDuplicate: 0,
+    },
     { item: `Step Functions Standard transitions (${task.states.length} per task)`, perNew: task.states.length * p.stepFunctionsPerTransition, perDuplicate: 0 },
     { item: 'Lambda request (Analyse; the analysis\' own duration is not included)', perNew: (state('invoke') * p.lambdaPerMillionRequests) / 1e6, perDuplicate: 0 },
     {

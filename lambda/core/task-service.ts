@@ -196,7 +196,7 @@ export class TaskService {
   private async answerExisting(existing: ActiveTask, now: Date): Promise<boolean> {
     if (existing.status === TaskStatus.NotStarted) {
       const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
-      if (ageSeconds > this.config.redriveGraceSeconds) return (await this.redrive(existing, now)) === 'ended';
+      if (ageSeconds > this.config.redriveGraceSeconds) return ['ended', 'ran-elsewhere'].includes(await this.redrive(existing, now));
       // The creator may not have written the link yet; this caller must be able to read the id at once.
       // Only racing duplicates pay this second (idempotent) write: once running, the link exists.
       await this.store.link(existing, this.store.keyOf(existing.tenantId, existing.videoFilename));
@@ -205,7 +205,7 @@ export class TaskService {
   }
 
   /** Same name, same input: Step Functions returns the running execution or starts the one that never began. */
-  private async redrive(task: ActiveTask, now: Date): Promise<'started' | 'ended' | 'moved-on'> {
+  private async redrive(task: ActiveTask, now: Date): Promise<'started' | 'ended' | 'ran-elsewhere' | 'moved-on'> {
     const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
     // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
     const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
@@ -229,6 +229,7 @@ export class TaskService {
       if (!(error instanceof TaskNotInExpectedState)) throw error;
       // Another start (a concurrent re-drive) ran the task: its execution recorded the end, not this one.
       this.log.info('re-drive found the task already run by another start', { task_id: task.taskId });
+      return 'ran-elsewhere';
     }
     return 'ended';
   }
@@ -250,7 +251,8 @@ export class TaskService {
     if (execution.status === 'running') return 'live';
     if (execution.status === 'none' && task.status === TaskStatus.NotStarted) {
       const redriven = await this.redrive(task, now);
-      return redriven === 'started' ? 'started' : redriven === 'ended' ? 'ended' : 'moved-on';
+      // 'ran-elsewhere': another start ran the task and recorded its end; nothing was repaired here.
+      return redriven === 'started' || redriven === 'ended' ? redriven : 'moved-on';
     }
     if (execution.status === 'none' && this.justStarted(task, now)) {
       // DescribeExecution is eventually consistent: an execution started moments ago (a late re-drive) may not show yet.

@@ -1,5 +1,6 @@
 import 'aws-sdk-client-mock-jest';
-import { DescribeExecutionCommand, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sweepShard, SWEEP_SHARDS } from '../../lambda/adapters/dynamodb-task-store';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
@@ -130,6 +131,23 @@ describe('repair sweep', () => {
     expect(del.Delete!.ExpressionAttributeValues).toEqual({ ':task_id': ID, ':expected': 'running' });
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
     expect(repaired).toEqual(['ended']);
+  });
+
+  test('a re-drive that finds another start already ran the task is not counted as a repair', async () => {
+    // GIVEN a not_started task the index still shows, whose execution another start has run to its end meanwhile
+    const { sweep, ddb, sfn, repaired } = sweeper([task(ID, 'test.mp4', { status: 'not_started', started_at: undefined })]);
+    sfn.on(DescribeExecutionCommand).rejects(notFound());
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    // WHEN recording it failed finds it no longer not_started
+    ddb.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] }),
+    );
+
+    const report = await sweep.run();
+
+    // THEN nothing was repaired here: no TaskRepaired, the task is left to the start that ran it
+    expect(repaired).toEqual([]);
+    expect(report['moved-on']).toBe(1);
   });
 
   test('a task marked running within the grace period is left alone though DescribeExecution does not know its execution yet', async () => {
