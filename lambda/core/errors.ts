@@ -53,13 +53,16 @@ export class DependencyUnavailable extends Error {
   constructor(
     readonly dependency: 'dynamodb' | 'stepfunctions',
     readonly operation: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number },
+    options?: { cause?: unknown; retryAfterSeconds?: number; taskId?: string },
   ) {
     super(`${dependency} ${operation} failed`, options);
     this.retryAfterSeconds = options?.retryAfterSeconds;
+    this.taskId = options?.taskId;
   }
   /** When a retry can succeed, if later than the default (e.g. a task left for re-drive after the grace period). */
   readonly retryAfterSeconds?: number;
+  /** The task the failed request had already created, so its log lines can be found by task_id. */
+  readonly taskId?: string;
 }
 
 /** The verified token carries no tenant claim, or one that breaks the tenant rules. */

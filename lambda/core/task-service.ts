@@ -167,13 +167,12 @@ export class TaskService {
       await this.workflow.start(workflowInput(task, taskKey));
     } catch (error) {
       if (error instanceof WorkflowAlreadyStarted) return;
-      if (await this.compensate(task, taskKey, now, error)) throw error;
-      // The task stays not_started until a re-drive after the grace period: a retry any sooner would only be told
-      // "in progress" about a task nothing has started yet.
-      if (error instanceof DependencyUnavailable) {
-        throw new DependencyUnavailable(error.dependency, error.operation, { cause: error.cause, retryAfterSeconds: Math.ceil(this.config.redriveGraceSeconds) + 1 });
-      }
-      throw error;
+      const compensated = await this.compensate(task, taskKey, now, error);
+      if (!(error instanceof DependencyUnavailable)) throw error;
+      // Not compensated, the task stays not_started until a re-drive after the grace period: a retry any sooner would
+      // only be told "in progress" about a task nothing has started yet.
+      const retryAfterSeconds = compensated ? error.retryAfterSeconds : Math.ceil(this.config.redriveGraceSeconds) + 1;
+      throw new DependencyUnavailable(error.dependency, error.operation, { cause: error.cause, retryAfterSeconds, taskId: task.taskId });
     }
   }
 

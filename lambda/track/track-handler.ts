@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type AuthConfig, AuthMode, type Caller, callerFromClaims, DEFAULT_TENANT_CLAIM, tenantFor } from '../core/caller';
-import { InvalidRequest, TaskNotFound } from '../core/errors';
+import { DependencyUnavailable, InvalidRequest, TaskNotFound } from '../core/errors';
 import type { ServiceLog, TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
 import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validation';
@@ -46,8 +46,8 @@ export function createTrackHandler(
       else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);
-      // A failed read or cancel still names its task, so the line is found by task_id.
-      taskId = taskIdInPath(path);
+      // A failed read or cancel names its task in the path; a POST that created one before failing, in the error.
+      taskId = taskIdInPath(path) ?? (error instanceof DependencyUnavailable ? error.taskId : undefined);
       if (response.statusCode >= 500) log.error('request failed', { error, method, path, task_id: taskId });
     }
     log.info('request', {

@@ -271,7 +271,11 @@ describe('POST /api/v1/track', () => {
     const res = await handle(postTrack(body));
 
     expect(res.statusCode).toBe(503);
+    expect(res.headers['Retry-After']).toBe('11');
     expect(lines.some((l) => l.level === 'error' && /left for re-drive/.test(l.message))).toBe(true);
+    // The handler's own lines name the task the failed POST created, so one task_id query finds them all.
+    expect(lines.find((l) => l.message === 'request failed')?.extra.task_id).toBe(TASK_ID);
+    expect(lines.find((l) => l.message === 'request')?.extra).toMatchObject({ status: 503, task_id: TASK_ID });
   });
 
   test('an unexpected error is a 500 problem without internals', async () => {
