@@ -61,6 +61,8 @@ export interface paths {
          * @description With `corsAllowOrigins` set, a browser's preflight (`Origin` and `Access-Control-Request-Method`) is answered
          *     by API Gateway itself, with the `Access-Control-*` headers when the origin is allowed. Any other OPTIONS
          *     reaches the function through its unauthenticated OPTIONS route, which answers 204 and does nothing else.
+         *     Without `corsAllowOrigins` there is no such route: under token authentication an OPTIONS request meets the
+         *     `ANY` route's authorizer and, without a token, is answered 401.
          */
         options: {
             parameters: {
@@ -90,6 +92,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                401: components["responses"]["Unauthorized"];
                 429: components["responses"]["TooManyRequests"];
             };
         };
@@ -191,6 +194,8 @@ export interface paths {
          * @description With `corsAllowOrigins` set, a browser's preflight (`Origin` and `Access-Control-Request-Method`) is answered
          *     by API Gateway itself, with the `Access-Control-*` headers when the origin is allowed. Any other OPTIONS
          *     reaches the function through its unauthenticated OPTIONS route, which answers 204 and does nothing else.
+         *     Without `corsAllowOrigins` there is no such route: under token authentication an OPTIONS request meets the
+         *     `ANY` route's authorizer and, without a token, is answered 401.
          */
         options: {
             parameters: {
@@ -226,6 +231,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                401: components["responses"]["Unauthorized"];
                 429: components["responses"]["TooManyRequests"];
             };
         };
