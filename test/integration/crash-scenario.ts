@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { env, eventually, localControl, uniqueTenant } from './support';
+import { contractFetch, env, eventually, localControl, uniqueTenant } from './support';
 
 /**
  * `npm start` with DATA_DIR, stopped the hard way and started again. Each instance is `node --import tsx
@@ -51,8 +51,9 @@ async function startLocal(dataDir: string, analysisDelayMs: number): Promise<Ins
   return { child, apiUrl: `http://127.0.0.1:${port}`, sfnEndpoint, output: () => output, exited };
 }
 
+/** The restarted instances' answers are held to the contract too. */
 async function api(instance: Instance, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${instance.apiUrl}${p}`, {
+  const res = await contractFetch(`${instance.apiUrl}${p}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
