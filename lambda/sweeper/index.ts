@@ -1,13 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { randomUUID } from 'node:crypto';
-import { requireEnv, serviceConfigFromEnv, sweepOptionsFromEnv } from '../core/config';
+import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../core/config';
 import { RepairSweep } from '../core/repair-sweep';
-import { TaskService } from '../core/task-service';
-import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
-import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
+import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 
 const logger = new Logger({ serviceName: 'task-sweeper' });
 const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'task-sweeper' });
@@ -20,13 +16,12 @@ const STOP_MARGIN_MS = 15_000;
 
 function build(): RepairSweep {
   const env = process.env;
-  const config = serviceConfigFromEnv(env);
-  const clock = { now: () => new Date() };
-  const store = new DynamoDbTaskStore(createDocumentClient(), requireEnv(env, 'TABLE_NAME'));
-  // Adaptive retries pace the ListExecutions pages to the account's quota (a token bucket) instead of failing the pass.
-  const workflow = new StepFunctionsWorkflow(new SFNClient({ retryMode: 'adaptive', maxAttempts: 10 }), requireEnv(env, 'STATE_MACHINE_ARN'));
-  const service = new TaskService(store, workflow, clock, randomUUID, config, logger);
-  return new RepairSweep(service, store, workflow, clock, sweepOptionsFromEnv(env, config), logger, (outcome) => {
+  const { service, store, workflow, clock } = taskServiceFromEnv(env, {
+    log: logger,
+    // Adaptive retries pace the ListExecutions pages to the account's quota (a token bucket) instead of failing the pass.
+    sfnConfig: { retryMode: 'adaptive', maxAttempts: 10 },
+  });
+  return new RepairSweep(service, store, workflow, clock, sweepOptionsFromEnv(env, serviceConfigFromEnv(env)), logger, (outcome) => {
     metrics.addMetric('TaskRepaired', MetricUnit.Count, 1);
     metrics.addMetric(outcome === 'started' ? 'TaskRepairStarted' : 'TaskRepairEnded', MetricUnit.Count, 1);
   });

@@ -1,17 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { randomUUID } from 'node:crypto';
 import { authConfigFromEnv } from '../core/caller';
-import { requireEnv, serviceConfigFromEnv } from '../core/config';
-import { TaskService } from '../core/task-service';
-import { createDocumentClient, DynamoDbTaskStore } from '../adapters/dynamodb-task-store';
 import { withFaultInjection } from '../adapters/fault-injection';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
-import { StepFunctionsWorkflow } from '../adapters/sfn-workflow';
+import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
 
 const logger = new Logger({ serviceName: 'track-api' });
@@ -26,16 +20,12 @@ let handle: ReturnType<typeof createTrackHandler> | undefined;
 export function buildTrackHandler(env: Record<string, string | undefined> = process.env): ReturnType<typeof createTrackHandler> {
   // Tests and npm start only (FAULT_INJECTION=on): lets them fail chosen AWS calls; the stack never sets it.
   const faults = env.FAULT_INJECTION === 'on' ? withFaultInjection : <C>(client: C) => client;
-  const service = new TaskService(
+  const { service } = taskServiceFromEnv(env, {
+    log: logger,
+    metrics: powertoolsServiceMetrics(metrics),
     // Each SDK call becomes an X-Ray subsegment of the function's trace.
-    new DynamoDbTaskStore(createDocumentClient(tracer.captureAWSv3Client(faults(new DynamoDBClient({})))), requireEnv(env, 'TABLE_NAME')),
-    new StepFunctionsWorkflow(tracer.captureAWSv3Client(faults(new SFNClient({}))), requireEnv(env, 'STATE_MACHINE_ARN')),
-    { now: () => new Date() },
-    randomUUID,
-    serviceConfigFromEnv(env),
-    logger,
-    powertoolsServiceMetrics(metrics),
-  );
+    wrapClient: (client) => tracer.captureAWSv3Client(faults(client)),
+  });
   return createTrackHandler(
     service,
     logger,
