@@ -1,13 +1,9 @@
-import { ApiError, createTrackingClient, createVideoAnalyses, activeTaskKey, type KeyValueStorage } from '../../client';
+import { ApiError, createTrackingClient, createVideoAnalyses, activeTaskKey } from '../../client';
+import { memoryStorage } from '../support/memory-storage';
 import { contractFetch, env, executionsOf, holdExecutions, releaseExecutions, uniqueTenant } from './support';
 
 // The client (client/) in Node.js against the local API; every answer it gets is checked against docs/openapi.yaml.
 const client = createTrackingClient({ baseUrl: env.apiUrl, fetch: contractFetch });
-
-function memory(): KeyValueStorage & { map: Map<string, string> } {
-  const map = new Map<string, string>();
-  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
-}
 
 describe('the client in Node.js, against the local API', () => {
   test('start, join, read the active task, wait for completion, start again', async () => {
@@ -45,7 +41,7 @@ describe('the client in Node.js, against the local API', () => {
   test('VideoAnalyses: one POST for concurrent calls, the entry kept while active and removed when it ends', async () => {
     const tenant = uniqueTenant('client-cache');
     await holdExecutions(tenant);
-    const storage = memory();
+    const storage = memoryStorage();
     const analyses = createVideoAnalyses({ client, storage, channelName: `test-${tenant}` });
     try {
       const results = await Promise.all([1, 2, 3].map(() => analyses.analyse(tenant, 'e.mp4')));

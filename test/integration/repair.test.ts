@@ -21,8 +21,10 @@ import {
   itemsOf,
   localControl,
   post,
+  strandedTask,
   taskReaches,
   uniqueTenant,
+  withHangingLink,
 } from './support';
 
 const GRACE_SECONDS = 2;
@@ -66,21 +68,13 @@ function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<voi
 }
 
 /** A creator that claimed the video and died right after its conditional put (its link never written). */
-async function strandedTask(tenant: string, video: string): Promise<Record<string, any>> {
-  const hanging = Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
-  void new TaskService(hanging, workflow, clock, randomUUID, config).track({ tenantId: tenant, videoFilename: video });
-  const [active] = await eventually(async () => {
-    const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
-    return items.length ? items : undefined;
-  });
-  return active;
-}
+const stranded = (tenant: string, video: string) => strandedTask(new TaskService(withHangingLink(store), workflow, clock, randomUUID, config), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
     const tenant = uniqueTenant('lost-start');
     // GIVEN a creator that died after its claim: not_started, no link, no execution
-    const active = await strandedTask(tenant, 'lost.mp4');
+    const active = await stranded(tenant, 'lost.mp4');
     expect(await executionsOf(tenant)).toHaveLength(0);
     const sweep = sweepOf(tenant);
     try {
@@ -137,7 +131,7 @@ describe('repair with many due tasks: one pass over the running executions, then
     const tenant = uniqueTenant('many-due');
     const liveVideos = [0, 1, 2].map((i) => `live-${i}-${tenant}.mp4`);
     // GIVEN a lost start: a creator that died after its claim
-    const lostStart = (await strandedTask(tenant, 'lost.mp4')).task_id;
+    const lostStart = (await stranded(tenant, 'lost.mp4')).task_id;
     // AND a lost end: an execution that failed outside the Catch, its end event lost
     await dropEndEvent(tenant);
     await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);

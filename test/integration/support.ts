@@ -2,6 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import type { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import type { TaskService } from '../../lambda/core/task-service';
 import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Addresses of the local system started by global-setup.ts (loopback only). */
@@ -142,4 +144,19 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Pro
     }),
   );
   return results;
+}
+
+/** The real store, except that writing the link never returns: a creator that died right after its claim. */
+export function withHangingLink(store: DynamoDbTaskStore): DynamoDbTaskStore {
+  return Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
+}
+
+/** Lets `service` (built on withHangingLink) claim the video and die there; returns the active item it left. */
+export async function strandedTask(service: TaskService, tenant: string, video: string): Promise<Record<string, any>> {
+  void service.track({ tenantId: tenant, videoFilename: video });
+  const [active] = await eventually(async () => {
+    const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+    return items.length ? items : undefined;
+  });
+  return active;
 }

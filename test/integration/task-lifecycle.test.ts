@@ -9,29 +9,18 @@ import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, post, releaseExecutions, taskReaches, uniqueTenant } from './support';
+import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingLink } from './support';
 
 const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
 const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
 const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
   new TaskService(taskStore, wf, clock, randomUUID, { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 });
 
-/** The real store, except that writing the link never returns: a creator that died right after its put. */
-function hangingLink(): TaskStore {
-  return Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
-}
-
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
 
 /** A creator that claimed the video at `createdAt` and died right after its conditional put; its active item. */
-async function strandedTask(tenant: string, video: string, createdAt = new Date()): Promise<Record<string, any>> {
-  void serviceWith(workflow, { now: () => createdAt }, hangingLink()).track({ tenantId: tenant, videoFilename: video });
-  const [active] = await eventually(async () => {
-    const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
-    return items.length ? items : undefined;
-  });
-  return active;
-}
+const stranded = (tenant: string, video: string, createdAt = new Date()) =>
+  strandedTask(serviceWith(workflow, { now: () => createdAt }, withHangingLink(store)), tenant, video);
 
 describe('reads', () => {
   test('a task is readable by id right after the POST that created it, and by every duplicate caller', async () => {
@@ -150,7 +139,7 @@ describe('never blocked for good', () => {
     const tenant = uniqueTenant('crash');
     // GIVEN a creator that claimed the video 11 s ago and died right after the conditional put.
     const past = new Date(Date.now() - 11_000);
-    const active = await strandedTask(tenant, 'crash.mp4', past);
+    const active = await stranded(tenant, 'crash.mp4', past);
     expect((await getTask(tenant, active.task_id)).status).toBe(404);
     expect(await executionsOf(tenant)).toHaveLength(0);
 
@@ -172,7 +161,7 @@ describe('never blocked for good', () => {
     const tenant = uniqueTenant('dead');
     // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
     const past = new Date(Date.now() - 11_000);
-    const active = await strandedTask(tenant, 'dead.mp4', past);
+    const active = await stranded(tenant, 'dead.mp4', past);
     await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere' });
     await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
 
@@ -188,7 +177,7 @@ describe('never blocked for good', () => {
   test('a duplicate answered before the creator wrote its link can still read the task at once', async () => {
     const tenant = uniqueTenant('early-dup');
     // GIVEN a creator stalled between its conditional put and its link
-    await strandedTask(tenant, 'early.mp4');
+    await stranded(tenant, 'early.mp4');
 
     // WHEN a duplicate POST is answered and its caller reads the id
     const dup = await post(tenant, 'early.mp4');

@@ -1,4 +1,5 @@
-import { activeTaskKey, ApiError, createTrackingClient, createVideoAnalyses, type KeyValueStorage, retryAfterSeconds } from '../../client';
+import { activeTaskKey, ApiError, createTrackingClient, createVideoAnalyses, retryAfterSeconds } from '../../client';
+import { memoryStorage } from '../support/memory-storage';
 
 const TASK = '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
 const NEXT = '2ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
@@ -22,11 +23,6 @@ function scriptedFetch(answer: (request: Request, index: number) => Reply | Prom
 
 const task = (status: string, id = TASK) => ({ task_id: id, tenant_id: 't1', video_filename: 'a.mp4', status, created_at: '2026-11-28T17:18:52.254Z', updated_at: '2026-11-28T17:18:52.254Z' });
 const unavailable = { status: 503, headers: { 'retry-after': '2' }, body: { type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'Retry.' } };
-
-function memory(): KeyValueStorage & { map: Map<string, string> } {
-  const map = new Map<string, string>();
-  return { map, getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
-}
 
 afterEach(() => jest.useRealTimers());
 
@@ -140,7 +136,7 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
       await new Promise((r) => setTimeout(r, 20));
       return { status: 201, body: { task_id: TASK, status: 'not_started' } };
     });
-    const storage = memory();
+    const storage = memoryStorage();
     const analyses = createVideoAnalyses({ client: createTrackingClient({ baseUrl: 'http://api.test', fetch }), storage, channelName: `t-${Math.random()}` });
     const results = await Promise.all([analyses.analyse('t1', 'a.mp4'), analyses.analyse('t1', 'a.mp4'), analyses.analyse('t1', 'a.mp4')]);
     expect(new Set(results.map((r) => r.taskId))).toEqual(new Set([TASK]));
@@ -150,7 +146,7 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
   });
 
   test('a stored id is checked first: an active one is reused without a POST, a finished one removed and replaced', async () => {
-    const storage = memory();
+    const storage = memoryStorage();
     storage.setItem(activeTaskKey('t1', 'a.mp4'), TASK);
     let status = 'running';
     const { fetch, requests } = scriptedFetch((r) =>
@@ -170,7 +166,7 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
 
   test('follow removes the entry when the task ends; other instances (tabs) hear of every change', async () => {
     const channelName = `t-${Math.random()}`;
-    const storage = memory();
+    const storage = memoryStorage();
     const { fetch } = scriptedFetch((r) => (r.method === 'POST' ? { status: 201, body: { task_id: TASK, status: 'not_started' } } : { status: 200, body: task('completed') }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     const tab1 = createVideoAnalyses({ client, storage, channelName });
