@@ -159,7 +159,7 @@ describe('sam local invoke, equivalent: the built finalizer function with events
   });
 
   test('execution-failed.json edited to name a real active task -> the task fails with the event error, the video is freed', async () => {
-    // GIVEN an active task, and the sample event edited as its README row says (the task's execution input)
+    // GIVEN an active task, and the sample event edited as its row in docs/LOCAL.md says (the task's execution input)
     const tenant = uniqueTenant('sam-finalizer');
     const created = await post(tenant, 'failed-outside-catch.mp4');
     expect(created.status).toBe(201);
