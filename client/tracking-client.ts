@@ -177,7 +177,7 @@ export function createTrackingClient(options: TrackingClientOptions) {
       const { data, error, response } = await send(tenantId, call.signal, maxAttempts, (headers) =>
         api.GET('/api/v1/track', { params: { query: { tenant_id: tenantId, video_filename: videoFilename } }, headers, signal: call.signal }),
       );
-      if (data) return data;
+      if (data && 'task_id' in data) return data;
       if (response.status === 404) return undefined;
       return fail(response, error);
     },
