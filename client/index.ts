@@ -20,7 +20,7 @@ export {
   type TrackingClientOptions,
   type VideoCallOptions,
   type WaitOptions,
-} from './tracking-client';
+} from './tracking-client.js';
 export {
   createVideoAnalyses,
   type ActiveTaskChange,
@@ -30,5 +30,5 @@ export {
   type VideoAnalysesOptions,
   type VideoOptions,
   type VideoTaskOptions,
-} from './video-analyses';
-export { taskQueryOptions, type TaskQueryOptions } from './task-query';
+} from './video-analyses.js';
+export { taskQueryOptions, type TaskQueryOptions } from './task-query.js';

@@ -1,4 +1,4 @@
-import { isFinal, type Task, type TrackingClient } from './tracking-client';
+import { isFinal, type Task, type TrackingClient } from './tracking-client.js';
 
 export interface TaskQueryOptions {
   readonly queryKey: readonly ['video-tracking', 'task', string | null, string];

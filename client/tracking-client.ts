@@ -1,6 +1,6 @@
 import createClient from 'openapi-fetch';
-import type { components, paths } from './api-types';
-import { backoffDelay, retryAfterSeconds, sleep, untilAborted } from './internal';
+import type { components, paths } from './api-types.js';
+import { backoffDelay, retryAfterSeconds, sleep, untilAborted } from './internal.js';
 
 type ApiTask = components['schemas']['Task'];
 export type TaskStatus = components['schemas']['TaskStatus'];

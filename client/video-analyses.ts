@@ -1,4 +1,4 @@
-import { ApiError, isFinal, TaskNotFoundError, type StartedAnalysis, type Task, type TrackingClient, type WaitOptions } from './tracking-client';
+import { ApiError, isFinal, TaskNotFoundError, type StartedAnalysis, type Task, type TrackingClient, type WaitOptions } from './tracking-client.js';
 
 /** The slice of the Web Storage API this module uses (window.localStorage in a browser). */
 export interface KeyValueStorage {
