@@ -191,8 +191,9 @@ export function createTrackingClient(options: TrackingClientOptions) {
         if (!retryable(status, result.error) || attempt >= maxAttempts) return result;
         retryAfter = retryAfterSeconds(result.response.headers.get('retry-after'));
       } catch (error) {
-        // fetch rejects with a TypeError when the request never got an answer (refused, reset, DNS).
-        if (signal?.aborted || !(error instanceof TypeError) || attempt >= maxAttempts) throw error;
+        // fetch rejects with a TypeError when the request never got an answer (refused, reset, DNS); by name, as
+        // the error may come from another realm (a test runner's sandbox, an iframe's fetch).
+        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError' || attempt >= maxAttempts) throw error;
       }
       const delayMs = retryAfter !== undefined ? retryAfter * 1000 : backoffDelay(attempt - 1, 500, 8000, random);
       options.onRetry?.({ status, attempt, delayMs });
