@@ -286,7 +286,7 @@ export function createTrackingClient(options: TrackingClientOptions) {
         const stop = new AbortController();
         const updates = new Set<(task: Task) => void>();
         const entry = { promise: poll(wait, stop.signal, updates), updates, callers: 0, stop };
-        entry.promise.catch(() => undefined).finally(() => polls.delete(key));
+        entry.promise.catch(() => undefined).finally(() => polls.get(key) === entry && polls.delete(key));
         polls.set(key, (shared = entry));
       }
       const entry = shared;
