@@ -11,26 +11,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The active task of a video */
-        get: operations["getActiveTask"];
         /**
-         * Not allowed (405 with `Allow`)
-         * @description Any other method on an existing path reaches the function, which answers 405 naming the allowed ones.
+         * The caller's tasks, or the active task of one video
+         * @description Without `video_filename`: the tenant's tasks, newest first, a page at a time (`200` with `tasks` and
+         *     `next_cursor`; pass `next_cursor` back as `cursor` for the next page, until it is `null`). Cancelled, failed
+         *     and completed tasks are listed until their retention ends.
+         *
+         *     With `video_filename`: the video's active task (`200` with the task, `404` when none is active); `limit`,
+         *     `cursor` and `status` are then not allowed.
          */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                401: components["responses"]["Unauthorized"];
-                405: components["responses"]["MethodNotAllowed"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
+        get: operations["listTasks"];
+        put?: never;
         /**
          * Start the analysis of a video, or join the one already active
          * @description Idempotent per (tenant, video): the first request creates the task (201) and starts its workflow once; every
@@ -38,83 +29,10 @@ export interface paths {
          *     creates a new one.
          */
         post: operations["startAnalysis"];
-        /**
-         * Not allowed (405 with `Allow`)
-         * @description Any other method on an existing path reaches the function, which answers 405 naming the allowed ones.
-         */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                401: components["responses"]["Unauthorized"];
-                405: components["responses"]["MethodNotAllowed"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
-        /**
-         * CORS preflight
-         * @description With `corsAllowOrigins` set, a browser's preflight (`Origin` and `Access-Control-Request-Method`) is answered
-         *     by API Gateway itself, with the `Access-Control-*` headers when the origin is allowed. Any other OPTIONS
-         *     reaches the function through its unauthenticated OPTIONS route, which answers 204 and does nothing else.
-         *     Without `corsAllowOrigins` there is no such route: under token authentication an OPTIONS request meets the
-         *     `ANY` route's authorizer and, without a token, is answered 401.
-         */
-        options: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description No content; the CORS headers when this is a preflight from an allowed origin. */
-                204: {
-                    headers: {
-                        /** @description Sent by the function (not by API Gateway's preflight answer). */
-                        "Cache-Control"?: "no-store";
-                        /** @description The allowed origin (preflight from an allowed origin). */
-                        "Access-Control-Allow-Origin"?: string;
-                        /** @description The methods allowed (GET, POST, DELETE). */
-                        "Access-Control-Allow-Methods"?: string;
-                        /** @description The requested headers that are allowed (authorization, content-type). */
-                        "Access-Control-Allow-Headers"?: string;
-                        /** @description Seconds the browser may cache this preflight. */
-                        "Access-Control-Max-Age"?: string;
-                        /** @description Only when the stack allows credentials. */
-                        "Access-Control-Allow-Credentials"?: "true";
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                401: components["responses"]["Unauthorized"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
+        delete?: never;
+        options?: never;
         head?: never;
-        /**
-         * Not allowed (405 with `Allow`)
-         * @description Any other method on an existing path reaches the function, which answers 405 naming the allowed ones.
-         */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                401: components["responses"]["Unauthorized"];
-                405: components["responses"]["MethodNotAllowed"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
+        patch?: never;
         trace?: never;
     };
     "/api/v1/track/{task_id}": {
@@ -135,131 +53,17 @@ export interface paths {
          * @description Another tenant's task is 404, exactly like an unknown or malformed id.
          */
         get: operations["getTask"];
-        /**
-         * Not allowed (405 with `Allow`)
-         * @description Any other method on an existing path reaches the function, which answers 405 naming the allowed ones.
-         */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description The task's id. A malformed id is simply not found (404).
-                     * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
-                     */
-                    task_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                401: components["responses"]["Unauthorized"];
-                405: components["responses"]["MethodNotAllowed"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
-        /**
-         * Not allowed (405 with `Allow`)
-         * @description Any other method on an existing path reaches the function, which answers 405 naming the allowed ones.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description The task's id. A malformed id is simply not found (404).
-                     * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
-                     */
-                    task_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                401: components["responses"]["Unauthorized"];
-                405: components["responses"]["MethodNotAllowed"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
+        put?: never;
+        post?: never;
         /**
          * Cancel a task
          * @description Stops the workflow and frees the video. Idempotent: cancelling a cancelled task answers the same 200 every
          *     time; a task that already completed or failed answers 409.
          */
         delete: operations["cancelTask"];
-        /**
-         * CORS preflight
-         * @description With `corsAllowOrigins` set, a browser's preflight (`Origin` and `Access-Control-Request-Method`) is answered
-         *     by API Gateway itself, with the `Access-Control-*` headers when the origin is allowed. Any other OPTIONS
-         *     reaches the function through its unauthenticated OPTIONS route, which answers 204 and does nothing else.
-         *     Without `corsAllowOrigins` there is no such route: under token authentication an OPTIONS request meets the
-         *     `ANY` route's authorizer and, without a token, is answered 401.
-         */
-        options: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description The task's id. A malformed id is simply not found (404).
-                     * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
-                     */
-                    task_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description No content; the CORS headers when this is a preflight from an allowed origin. */
-                204: {
-                    headers: {
-                        /** @description Sent by the function (not by API Gateway's preflight answer). */
-                        "Cache-Control"?: "no-store";
-                        /** @description The allowed origin (preflight from an allowed origin). */
-                        "Access-Control-Allow-Origin"?: string;
-                        /** @description The methods allowed (GET, POST, DELETE). */
-                        "Access-Control-Allow-Methods"?: string;
-                        /** @description The requested headers that are allowed (authorization, content-type). */
-                        "Access-Control-Allow-Headers"?: string;
-                        /** @description Seconds the browser may cache this preflight. */
-                        "Access-Control-Max-Age"?: string;
-                        /** @description Only when the stack allows credentials. */
-                        "Access-Control-Allow-Credentials"?: "true";
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                401: components["responses"]["Unauthorized"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
+        options?: never;
         head?: never;
-        /**
-         * Not allowed (405 with `Allow`)
-         * @description Any other method on an existing path reaches the function, which answers 405 naming the allowed ones.
-         */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description The task's id. A malformed id is simply not found (404).
-                     * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
-                     */
-                    task_id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                401: components["responses"]["Unauthorized"];
-                405: components["responses"]["MethodNotAllowed"];
-                429: components["responses"]["TooManyRequests"];
-            };
-        };
+        patch?: never;
         trace?: never;
     };
 }
@@ -318,6 +122,12 @@ export interface components {
             /** @description What the analysis returned (a `completed` task). */
             result?: unknown;
             error?: components["schemas"]["TaskError"];
+        };
+        /** @description One page of a tenant's tasks, newest first. */
+        TaskPage: {
+            tasks: components["schemas"]["Task"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last page. */
+            next_cursor: string | null;
         };
         /** @description Why a task failed or was cancelled by the system (e.g. `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`). */
         TaskError: {
@@ -447,23 +257,6 @@ export interface components {
                 };
             };
         };
-        /** @description The path exists but not with this method. */
-        MethodNotAllowed: {
-            headers: {
-                "Cache-Control": components["headers"]["CacheControl"];
-                /** @description The methods the path supports. */
-                Allow: "GET, POST" | "GET, DELETE";
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"] & {
-                    /** @constant */
-                    type?: "/problems/method-not-allowed";
-                    /** @constant */
-                    status?: 405;
-                };
-            };
-        };
         /**
          * @description The body is over 64 KiB (the function's problem document), or over API Gateway's own 10 MB limit (its
          *     `{"message"}` answer, before the function).
@@ -584,19 +377,28 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    getActiveTask: {
+    listTasks: {
         parameters: {
-            query: {
+            query?: {
                 /**
                  * @description The tenant acting. Required without authentication; with a token it may be left out and, when sent, must be
                  *     the token's tenant.
                  */
                 tenant_id?: components["parameters"]["TenantQuery"];
                 /**
-                 * @description The video, normalised to Unicode NFC as in POST.
+                 * @description The video, normalised to Unicode NFC as in POST. Present, the answer is its active task.
                  * @example test.mp4
                  */
-                video_filename: string;
+                video_filename?: string;
+                /** @description Tasks per page (listing only). */
+                limit?: number;
+                /**
+                 * @description The previous page's `next_cursor`, unchanged (listing only). Opaque; a tampered cursor, or one issued to
+                 *     another tenant, is 400 `/problems/invalid-request` (`field: cursor`).
+                 */
+                cursor?: string;
+                /** @description Only active (`not_started`, `running`) or only finished (`completed`, `failed`, `cancelled`) tasks (listing only). */
+                status?: "active" | "finished";
             };
             header?: never;
             path?: never;
@@ -604,7 +406,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            200: components["responses"]["Task"];
+            /** @description The video's active task (with `video_filename`), else a page of the tenant's tasks. */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Task"] | components["schemas"]["TaskPage"];
+                };
+            };
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];

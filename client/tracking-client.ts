@@ -1,25 +1,56 @@
 import createClient from 'openapi-fetch';
-import type { components, paths } from './api-types';
+import type { components, paths } from './api-types.js';
+import { backoffDelay, retryAfterSeconds, sleep, untilAborted } from './internal.js';
 
-export type Task = components['schemas']['Task'];
+type ApiTask = components['schemas']['Task'];
 export type TaskStatus = components['schemas']['TaskStatus'];
-export type TaskCreated = components['schemas']['TaskCreated'];
-export type TaskInProgress = components['schemas']['TaskInProgress'];
 export type Problem = components['schemas']['Problem'];
 export type GatewayMessage = components['schemas']['GatewayMessage'];
+
+/** A task as the client returns it: the contract's `Task`, in camelCase. */
+export interface Task {
+  readonly taskId: string;
+  readonly tenantId: string;
+  readonly videoFilename: string;
+  readonly status: TaskStatus;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** What the analysis returned (a `completed` task). */
+  readonly result?: unknown;
+  /** Why a task failed or was cancelled by the system. */
+  readonly error?: { readonly error: string; readonly cause?: string };
+}
+
+/** One page of the tenant's tasks, newest first; pass `nextCursor` as `cursor` for the next, until it is null. */
+export interface TaskPage {
+  readonly tasks: readonly Task[];
+  readonly nextCursor: string | null;
+}
+
+/** What startAnalysis answers: the task (new, or the one already active for the video). */
+export interface StartedAnalysis {
+  readonly taskId: string;
+  readonly status: TaskStatus;
+  /** True when this call created the task (201); false when it joined the active one. */
+  readonly created: boolean;
+}
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
 export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(status);
 
 /**
- * Supplies the bearer token for a tenant (the authentication issue's modes cognito / jwt); undefined sends no
- * Authorization header (mode none). `refresh` is true after a 401: return a new token, not a cached one.
+ * Supplies the bearer token: the Cognito **ID token** (its `custom:tenant_id` names the tenant), or the configured
+ * issuer's token; undefined sends no Authorization header (no authentication). `tenantId` is the call's, if it named
+ * one. `refresh` is true after a 401: return a new token, not a cached one.
  */
-export type TokenProvider = (tenantId: string, options: { refresh: boolean }) => string | undefined | Promise<string | undefined>;
+export type TokenProvider = (request: { readonly tenantId: string | undefined; readonly refresh: boolean }) => string | undefined | Promise<string | undefined>;
 
-/** What a 429 or 503 is about to cost: the client waits `delayMs` before attempt `attempt + 1`. */
+/** What a failed attempt is about to cost: the client waits `delayMs` before attempt `attempt + 1`. */
 export interface RetryNotice {
-  readonly status: number;
+  /** The answer's status; undefined when the request failed on the network. */
+  readonly status: number | undefined;
   readonly attempt: number;
   readonly delayMs: number;
 }
@@ -28,9 +59,9 @@ export interface TrackingClientOptions {
   /** The API's base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`; '' for the page's own origin. */
   readonly baseUrl: string;
   readonly getToken?: TokenProvider;
-  /** Attempts per call when the answer is 429 or 503 (all calls are idempotent, POST included). @default 4 */
+  /** Attempts per call on a network error, a 5xx or a 429 (every call is idempotent, POST included). @default 4 */
   readonly maxAttempts?: number;
-  /** Called before each wait caused by a 429 or 503. */
+  /** Called before each wait for another attempt. */
   readonly onRetry?: (notice: RetryNotice) => void;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
@@ -38,11 +69,32 @@ export interface TrackingClientOptions {
   readonly random?: () => number;
 }
 
+/**
+ * Every call's options. `tenantId`: required without authentication; with a token leave it out (the server takes
+ * the tenant from the token) or send the token's own.
+ */
 export interface CallOptions {
+  readonly tenantId?: string;
   readonly signal?: AbortSignal;
 }
 
-export interface WaitOptions extends CallOptions {
+export interface TaskCallOptions extends CallOptions {
+  readonly taskId: string;
+}
+
+export interface VideoCallOptions extends CallOptions {
+  readonly videoFilename: string;
+}
+
+export interface ListTasksOptions extends CallOptions {
+  /** 1-100. @default 20 (the server's) */
+  readonly limit?: number;
+  /** The previous page's `nextCursor`. */
+  readonly cursor?: string;
+  readonly status?: 'active' | 'finished';
+}
+
+export interface WaitOptions extends TaskCallOptions {
   /** Called with every status read, the first one included. */
   readonly onUpdate?: (task: Task) => void;
   /** First pause between reads. @default 1000 */
@@ -53,7 +105,7 @@ export interface WaitOptions extends CallOptions {
 
 /** An answer other than the documented success: `body` is the problem document or API Gateway's `{message}`. */
 export class ApiError extends Error {
-  override readonly name = 'ApiError';
+  override readonly name: string = 'ApiError';
   constructor(
     readonly status: number,
     readonly body: Problem | GatewayMessage | undefined,
@@ -68,150 +120,186 @@ export class ApiError extends Error {
   }
 }
 
-const RETRYABLE = new Set([429, 503]);
-
-/** Retry-After as delta seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
-export function retryAfterSeconds(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+/** The task does not exist for this tenant (404): unknown, malformed, or another tenant's. */
+export class TaskNotFoundError extends ApiError {
+  override readonly name: string = 'TaskNotFoundError';
+  constructor(
+    readonly taskId: string,
+    body: Problem | GatewayMessage | undefined,
+  ) {
+    super(404, body, undefined);
+  }
 }
 
-/** "Equal jitter": half the exponential delay fixed, half random, so many clients spread out. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
-  const exponential = Math.min(maxMs, baseMs * 2 ** attempt);
-  return exponential / 2 + random() * (exponential / 2);
+/** A tenant over its quota is told so by a 429 of this type: waiting a few seconds would not help. */
+const QUOTA_EXCEEDED = '/problems/tenant-quota-exceeded';
+
+function retryable(status: number, error: unknown): boolean {
+  if (status === 429) return !(error && typeof error === 'object' && (error as { type?: unknown }).type === QUOTA_EXCEEDED);
+  return status >= 500 && status <= 599;
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const toTask = (task: ApiTask): Task => ({
+  taskId: task.task_id,
+  tenantId: task.tenant_id,
+  videoFilename: task.video_filename,
+  status: task.status,
+  createdAt: task.created_at,
+  updatedAt: task.updated_at,
+  ...(task.started_at !== undefined && { startedAt: task.started_at }),
+  ...(task.finished_at !== undefined && { finishedAt: task.finished_at }),
+  ...(task.result !== undefined && { result: task.result }),
+  ...(task.error !== undefined && { error: task.error }),
+});
 
 export type TrackingClient = ReturnType<typeof createTrackingClient>;
 
 /**
- * A typed client of docs/openapi.yaml (types generated by openapi-typescript, calls by openapi-fetch). Runs in
- * browsers and in Node.js 20+ (global fetch, AbortSignal).
+ * The API's calls, one HTTP operation each (types generated from docs/openapi.yaml by openapi-typescript, calls by
+ * openapi-fetch). Every call is idempotent, so every call retries network errors, 5xx and 429 (not a quota 429)
+ * with one backoff (Retry-After when given, else exponential with jitter), up to `maxAttempts`. Runs in browsers and
+ * in Node.js 20+.
  */
 export function createTrackingClient(options: TrackingClientOptions) {
   const api = createClient<paths>({ baseUrl: options.baseUrl, fetch: options.fetch ?? ((input) => globalThis.fetch(input)) });
   const maxAttempts = options.maxAttempts ?? 4;
   const random = options.random ?? Math.random;
+  const polls = new Map<string, { promise: Promise<Task>; updates: Set<(task: Task) => void>; callers: number; stop: AbortController }>();
 
-  async function authHeaders(tenantId: string, refresh: boolean): Promise<Record<string, string>> {
-    const token = await options.getToken?.(tenantId, { refresh });
+  async function authHeaders(tenantId: string | undefined, refresh: boolean): Promise<Record<string, string>> {
+    const token = await options.getToken?.({ tenantId, refresh });
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
-  /**
-   * One call with the retries every call shares: 429/503 waited out (Retry-After, else backoff with jitter) up to
-   * maxAttempts, and one new token after a 401.
-   */
+  /** One call with the retries every call shares, and one new token after a 401. */
   async function send<R extends { response: Response; error?: unknown }>(
-    tenantId: string,
+    tenantId: string | undefined,
     signal: AbortSignal | undefined,
-    attempts: number,
     once: (headers: Record<string, string>) => Promise<R>,
   ): Promise<R> {
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
-      const result = await once(await authHeaders(tenantId, refreshed));
-      const status = result.response.status;
-      if (status === 401 && options.getToken && !refreshed) {
-        refreshed = true;
-        continue;
+      let status: number | undefined;
+      let retryAfter: number | undefined;
+      try {
+        const result = await once(await authHeaders(tenantId, refreshed));
+        status = result.response.status;
+        if (status === 401 && options.getToken && !refreshed) {
+          refreshed = true;
+          continue;
+        }
+        if (!retryable(status, result.error) || attempt >= maxAttempts) return result;
+        retryAfter = retryAfterSeconds(result.response.headers.get('retry-after'));
+      } catch (error) {
+        // fetch rejects with a TypeError when the request never got an answer (refused, reset, DNS); by name, as
+        // the error may come from another realm (a test runner's sandbox, an iframe's fetch).
+        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError' || attempt >= maxAttempts) throw error;
       }
-      if (!RETRYABLE.has(status) || attempt >= attempts) return result;
-      const retryAfter = retryAfterSeconds(result.response.headers.get('retry-after'));
       const delayMs = retryAfter !== undefined ? retryAfter * 1000 : backoffDelay(attempt - 1, 500, 8000, random);
       options.onRetry?.({ status, attempt, delayMs });
       await sleep(delayMs, signal);
     }
   }
 
-  function fail(response: Response, error: unknown): never {
-    throw new ApiError(response.status, error as Problem | GatewayMessage | undefined, retryAfterSeconds(response.headers.get('retry-after')));
+  function fail(response: Response, error: unknown, taskId?: string): never {
+    const body = error as Problem | GatewayMessage | undefined;
+    if (taskId !== undefined && response.status === 404) throw new TaskNotFoundError(taskId, body);
+    throw new ApiError(response.status, body, retryAfterSeconds(response.headers.get('retry-after')));
   }
 
-  async function readTask(tenantId: string, taskId: string, signal: AbortSignal | undefined, attempts: number): Promise<Task | undefined> {
-    const { data, error, response } = await send(tenantId, signal, attempts, (headers) =>
-      api.GET('/api/v1/track/{task_id}', { params: { path: { task_id: taskId }, query: { tenant_id: tenantId } }, headers, signal }),
+  const tenantQuery = (tenantId: string | undefined) => (tenantId === undefined ? {} : { tenant_id: tenantId });
+
+  async function getTask({ taskId, tenantId, signal }: TaskCallOptions): Promise<Task> {
+    const { data, error, response } = await send(tenantId, signal, (headers) =>
+      api.GET('/api/v1/track/{task_id}', { params: { path: { task_id: taskId }, query: tenantQuery(tenantId) }, headers, signal }),
     );
-    if (data) return data;
-    if (response.status === 404) return undefined;
-    return fail(response, error);
+    return data ? toTask(data) : fail(response, error, taskId);
+  }
+
+  /** The polling loop behind waitForTask; errors other than an ApiError's retries already spent end it. */
+  async function poll(wait: WaitOptions, signal: AbortSignal, updates: Set<(task: Task) => void>): Promise<Task> {
+    const initial = wait.initialDelayMs ?? 1000;
+    const max = wait.maxDelayMs ?? 10_000;
+    for (let round = 0; ; round++) {
+      const task = await getTask({ taskId: wait.taskId, tenantId: wait.tenantId, signal });
+      for (const update of updates) update(task);
+      if (isFinal(task.status)) return task;
+      await sleep(backoffDelay(round, initial, max, random), signal);
+    }
   }
 
   return {
     /**
-     * Starts the analysis of a video, or joins the task already active for it (`created` false). Safe to retry:
-     * the server keeps one active task per (tenant, video).
+     * POST: starts the analysis of a video, or joins the task already active for it (`created` false). Safe to
+     * retry: the server keeps one active task per (tenant, video).
      */
-    async startAnalysis(tenantId: string, videoFilename: string, call: CallOptions = {}): Promise<{ created: boolean; taskId: string; status: TaskStatus }> {
-      const { data, error, response } = await send(tenantId, call.signal, maxAttempts, (headers) =>
-        api.POST('/api/v1/track', { body: { tenant_id: tenantId, video_filename: videoFilename }, headers, signal: call.signal }),
+    async startAnalysis({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<StartedAnalysis> {
+      const { data, error, response } = await send(tenantId, signal, (headers) =>
+        api.POST('/api/v1/track', { body: { ...tenantQuery(tenantId), video_filename: videoFilename }, headers, signal }),
       );
       if (!data) return fail(response, error);
       return { created: response.status === 201, taskId: data.task_id, status: data.status };
     },
 
-    /** The task, or undefined when there is no such task for this tenant. */
-    getTask(tenantId: string, taskId: string, call: CallOptions = {}): Promise<Task | undefined> {
-      return readTask(tenantId, taskId, call.signal, maxAttempts);
-    },
+    /** GET by id. Rejects with TaskNotFoundError when there is no such task for this tenant. */
+    getTask,
 
-    /** The video's active task, or undefined when none is active. */
-    async getActiveTask(tenantId: string, videoFilename: string, call: CallOptions = {}): Promise<Task | undefined> {
-      const { data, error, response } = await send(tenantId, call.signal, maxAttempts, (headers) =>
-        api.GET('/api/v1/track', { params: { query: { tenant_id: tenantId, video_filename: videoFilename } }, headers, signal: call.signal }),
+    /** GET by video: the video's active task, or undefined when none is active (no task is missing then). */
+    async findActiveTask({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<Task | undefined> {
+      const { data, error, response } = await send(tenantId, signal, (headers) =>
+        api.GET('/api/v1/track', { params: { query: { ...tenantQuery(tenantId), video_filename: videoFilename } }, headers, signal }),
       );
-      if (data) return data;
+      if (data && 'task_id' in data) return toTask(data);
       if (response.status === 404) return undefined;
       return fail(response, error);
     },
 
-    /** Cancels the task; a task that already completed or failed rejects with an ApiError 409 (`task_status` in its body). */
-    async cancelTask(tenantId: string, taskId: string, call: CallOptions = {}): Promise<Task> {
-      const { data, error, response } = await send(tenantId, call.signal, maxAttempts, (headers) =>
-        api.DELETE('/api/v1/track/{task_id}', { params: { path: { task_id: taskId }, query: { tenant_id: tenantId } }, headers, signal: call.signal }),
-      );
-      return data ?? fail(response, error);
+    /** GET the listing: one page of the tenant's tasks, newest first. */
+    async listTasks({ tenantId, signal, limit, cursor, status }: ListTasksOptions = {}): Promise<TaskPage> {
+      const query = { ...tenantQuery(tenantId), ...(limit !== undefined && { limit }), ...(cursor !== undefined && { cursor }), ...(status !== undefined && { status }) };
+      const { data, error, response } = await send(tenantId, signal, (headers) => api.GET('/api/v1/track', { params: { query }, headers, signal }));
+      if (data && 'tasks' in data) return { tasks: data.tasks.map(toTask), nextCursor: data.next_cursor };
+      return fail(response, error);
     },
 
     /**
-     * Polls the task until it is completed, failed or cancelled, and returns it. Pauses grow from initialDelayMs to
-     * maxDelayMs with jitter; a 429 or 503 waits its Retry-After. Rejects with the signal's reason when aborted, and
-     * with an ApiError 404 when the task does not exist.
+     * DELETE: cancels the task. A task that already completed or failed rejects with an ApiError 409 (`task_status`
+     * in its body); an unknown one with TaskNotFoundError.
      */
-    async waitForTask(tenantId: string, taskId: string, wait: WaitOptions = {}): Promise<Task> {
-      const initial = wait.initialDelayMs ?? 1000;
-      const max = wait.maxDelayMs ?? 10_000;
-      for (let round = 0; ; round++) {
-        let delayMs = backoffDelay(round, initial, max, random);
-        try {
-          const task = await readTask(tenantId, taskId, wait.signal, 1);
-          if (!task) throw new ApiError(404, undefined, undefined);
-          wait.onUpdate?.(task);
-          if (isFinal(task.status)) return task;
-        } catch (error) {
-          if (!(error instanceof ApiError) || !RETRYABLE.has(error.status)) throw error;
-          if (error.retryAfterSeconds !== undefined) delayMs = Math.max(delayMs, error.retryAfterSeconds * 1000);
-          options.onRetry?.({ status: error.status, attempt: round + 1, delayMs });
-        }
-        await sleep(delayMs, wait.signal);
+    async cancelTask({ taskId, tenantId, signal }: TaskCallOptions): Promise<Task> {
+      const { data, error, response } = await send(tenantId, signal, (headers) =>
+        api.DELETE('/api/v1/track/{task_id}', { params: { path: { task_id: taskId }, query: tenantQuery(tenantId) }, headers, signal }),
+      );
+      return data ? toTask(data) : fail(response, error, taskId);
+    },
+
+    /**
+     * Polls GET by id until the task is completed, failed or cancelled, and returns it. Pauses grow from
+     * initialDelayMs to maxDelayMs with jitter. Calls for a task already being waited for share its polling (the
+     * first call's delays): two views of one task send one request per round. Rejects with the signal's reason when
+     * aborted (the polling stops when every caller has aborted), with TaskNotFoundError for an unknown task.
+     */
+    waitForTask(wait: WaitOptions): Promise<Task> {
+      const key = JSON.stringify([wait.tenantId ?? null, wait.taskId]);
+      let shared = polls.get(key);
+      if (!shared) {
+        const stop = new AbortController();
+        const updates = new Set<(task: Task) => void>();
+        const entry = { promise: poll(wait, stop.signal, updates), updates, callers: 0, stop };
+        entry.promise.catch(() => undefined).finally(() => polls.get(key) === entry && polls.delete(key));
+        polls.set(key, (shared = entry));
       }
+      const entry = shared;
+      // A wrapper per call, so two calls passing the same function both hear updates.
+      const onUpdate = wait.onUpdate && ((task: Task) => wait.onUpdate!(task));
+      if (onUpdate) entry.updates.add(onUpdate);
+      entry.callers++;
+      return untilAborted(entry.promise, wait.signal).finally(() => {
+        if (onUpdate) entry.updates.delete(onUpdate);
+        if (--entry.callers > 0) return;
+        if (polls.get(key) === entry) polls.delete(key);
+        entry.stop.abort(wait.signal?.reason);
+      });
     },
   };
 }

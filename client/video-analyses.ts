@@ -1,4 +1,4 @@
-import { ApiError, isFinal, type Task, type TaskStatus, type TrackingClient, type WaitOptions } from './tracking-client';
+import { ApiError, isFinal, TaskNotFoundError, type StartedAnalysis, type Task, type TrackingClient, type WaitOptions } from './tracking-client.js';
 
 /** The slice of the Web Storage API this module uses (window.localStorage in a browser). */
 export interface KeyValueStorage {
@@ -9,7 +9,7 @@ export interface KeyValueStorage {
 
 /** What a tab learns about a video: its active task id, or undefined once that task has ended. */
 export interface ActiveTaskChange {
-  readonly tenantId: string;
+  readonly tenantId: string | undefined;
   readonly videoFilename: string;
   readonly taskId: string | undefined;
 }
@@ -22,22 +22,29 @@ export interface VideoAnalysesOptions {
   readonly channelName?: string;
 }
 
-export interface Analysis {
-  readonly taskId: string;
-  readonly status: TaskStatus;
-  /** True when this call created the task (201); false when it joined an active one. */
-  readonly created: boolean;
+/** A video of the tenant; `tenantId` as in every client call (left out with a token). */
+export interface VideoOptions {
+  readonly tenantId?: string;
+  readonly videoFilename: string;
+  readonly signal?: AbortSignal;
 }
+
+export interface VideoTaskOptions extends VideoOptions {
+  readonly taskId: string;
+}
+
+export type FollowOptions = VideoTaskOptions & Omit<WaitOptions, 'taskId' | 'tenantId' | 'signal'>;
 
 const KEY_PREFIX = 'video-tracking:active-task:';
 
 /**
  * The localStorage key of a video's active task. Tenant and video both (the guide's `analysis_task_${video}` lets
  * two tenants' same-named videos collide), JSON-encoded so no separator inside a name can make two pairs one key,
- * and the name NFC-normalised as the server does, so an NFD and an NFC spelling share the entry.
+ * and the name NFC-normalised as the server does, so an NFD and an NFC spelling share the entry. Not exported by
+ * the package (the server has its own, different, active-task key).
  */
-export function activeTaskKey(tenantId: string, videoFilename: string): string {
-  return KEY_PREFIX + JSON.stringify([tenantId, videoFilename.normalize('NFC')]);
+export function videoStorageKey(tenantId: string | undefined, videoFilename: string): string {
+  return KEY_PREFIX + JSON.stringify([tenantId ?? null, videoFilename.normalize('NFC')]);
 }
 
 function memoryStorage(): KeyValueStorage {
@@ -53,7 +60,7 @@ function memoryStorage(): KeyValueStorage {
 export function createVideoAnalyses(options: VideoAnalysesOptions) {
   const { client } = options;
   const storage = options.storage ?? (globalThis as { localStorage?: KeyValueStorage }).localStorage ?? memoryStorage();
-  const inFlight = new Map<string, Promise<Analysis>>();
+  const inFlight = new Map<string, Promise<StartedAnalysis>>();
   const listeners = new Set<(change: ActiveTaskChange) => void>();
   // BroadcastChannel reaches the other tabs (and workers) of this origin, in browsers and in Node.js alike.
   const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName ?? 'video-tracking') : undefined;
@@ -64,12 +71,12 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
     for (const listener of listeners) listener(change);
   });
 
-  function stored(tenantId: string, videoFilename: string): string | undefined {
-    return storage.getItem(activeTaskKey(tenantId, videoFilename)) ?? undefined;
+  function stored({ tenantId, videoFilename }: Omit<VideoOptions, 'signal'>): string | undefined {
+    return storage.getItem(videoStorageKey(tenantId, videoFilename)) ?? undefined;
   }
 
-  function remember(tenantId: string, videoFilename: string, taskId: string | undefined): void {
-    const key = activeTaskKey(tenantId, videoFilename);
+  function remember(tenantId: string | undefined, videoFilename: string, taskId: string | undefined): void {
+    const key = videoStorageKey(tenantId, videoFilename);
     if ((storage.getItem(key) ?? undefined) === taskId) return;
     if (taskId === undefined) storage.removeItem(key);
     else storage.setItem(key, taskId);
@@ -77,75 +84,76 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
   }
 
   /** Drops the entry only if it still names this task (another tab may already have stored a newer one). */
-  function forgetIfCurrent(tenantId: string, videoFilename: string, taskId: string): void {
-    if (stored(tenantId, videoFilename) === taskId) remember(tenantId, videoFilename, undefined);
+  function forgetIfCurrent({ tenantId, videoFilename, taskId }: VideoTaskOptions): void {
+    if (stored({ tenantId, videoFilename }) === taskId) remember(tenantId, videoFilename, undefined);
   }
 
   /** The stored task, checked against the server; the entry is removed when the task has ended or is unknown. */
-  async function resume(tenantId: string, videoFilename: string, signal?: AbortSignal): Promise<Task | undefined> {
-    const taskId = stored(tenantId, videoFilename);
+  async function resumeVideo({ tenantId, videoFilename, signal }: VideoOptions): Promise<Task | undefined> {
+    const taskId = stored({ tenantId, videoFilename });
     if (!taskId) return undefined;
-    const task = await client.getTask(tenantId, taskId, { signal });
+    const task = await client.getTask({ tenantId, taskId, signal }).catch((error: unknown) => {
+      if (error instanceof TaskNotFoundError) return undefined;
+      throw error;
+    });
     if (!task || isFinal(task.status)) {
-      forgetIfCurrent(tenantId, videoFilename, taskId);
+      forgetIfCurrent({ tenantId, videoFilename, taskId });
       return undefined;
     }
     return task;
   }
 
-  async function start(tenantId: string, videoFilename: string, signal?: AbortSignal): Promise<Analysis> {
-    const active = await resume(tenantId, videoFilename, signal);
-    if (active) return { taskId: active.task_id, status: active.status, created: false };
-    const started = await client.startAnalysis(tenantId, videoFilename, { signal });
-    remember(tenantId, videoFilename, started.taskId);
-    return { taskId: started.taskId, status: started.status, created: started.created };
+  async function start(video: VideoOptions): Promise<StartedAnalysis> {
+    const active = await resumeVideo(video);
+    if (active) return { taskId: active.taskId, status: active.status, created: false };
+    const started = await client.startAnalysis(video);
+    remember(video.tenantId, video.videoFilename, started.taskId);
+    return started;
   }
 
   return {
-    resume,
+    resumeVideo,
 
     /**
-     * Starts (or joins) the video's analysis. Calls for the same (tenant, video) while one is in flight share it:
-     * a triple click sends one request.
+     * Starts (or joins) the video's analysis, reusing the stored task while it is active. Calls for the same
+     * (tenant, video) while one is in flight share it: a triple click sends one request.
      */
-    analyse(tenantId: string, videoFilename: string, signal?: AbortSignal): Promise<Analysis> {
-      const key = activeTaskKey(tenantId, videoFilename);
+    analyseVideo(video: VideoOptions): Promise<StartedAnalysis> {
+      const key = videoStorageKey(video.tenantId, video.videoFilename);
       let pending = inFlight.get(key);
       if (!pending) {
-        pending = start(tenantId, videoFilename, signal).finally(() => inFlight.delete(key));
+        pending = start(video).finally(() => inFlight.delete(key));
         inFlight.set(key, pending);
       }
       return pending;
     },
 
-    /** Waits for the task to end (client.waitForTask), then removes its entry. */
-    async follow(tenantId: string, videoFilename: string, taskId: string, wait: WaitOptions = {}): Promise<Task> {
+    /** Waits for the video's task to end (client.waitForTask, shared by concurrent calls), then removes its entry. */
+    async followVideoTask(follow: FollowOptions): Promise<Task> {
       try {
-        const task = await client.waitForTask(tenantId, taskId, wait);
-        forgetIfCurrent(tenantId, videoFilename, taskId);
+        const task = await client.waitForTask(follow);
+        forgetIfCurrent(follow);
         return task;
       } catch (error) {
-        if (error instanceof ApiError && error.status === 404) forgetIfCurrent(tenantId, videoFilename, taskId);
+        if (error instanceof TaskNotFoundError) forgetIfCurrent(follow);
         throw error;
       }
     },
 
-    /** Cancels the task and removes its entry; a task that already ended is returned as it ended. */
-    async cancel(tenantId: string, videoFilename: string, taskId: string, signal?: AbortSignal): Promise<Task> {
+    /** Cancels the video's task and removes its entry; a task that already ended is returned as it ended. */
+    async cancelVideoTask(video: VideoTaskOptions): Promise<Task> {
       try {
-        const task = await client.cancelTask(tenantId, taskId, { signal });
-        forgetIfCurrent(tenantId, videoFilename, taskId);
+        const task = await client.cancelTask(video);
+        forgetIfCurrent(video);
         return task;
       } catch (error) {
         if (!(error instanceof ApiError) || error.status !== 409) throw error;
-        forgetIfCurrent(tenantId, videoFilename, taskId);
-        const task = await client.getTask(tenantId, taskId, { signal });
-        if (!task) throw error;
-        return task;
+        forgetIfCurrent(video);
+        return client.getTask(video);
       }
     },
 
-    /** The task id stored for the video, unchecked (use resume() before acting on it). */
+    /** The task id stored for the video, unchecked (use resumeVideo() before acting on it). */
     storedTaskId: stored,
 
     /** Called when another tab stores or removes a video's task. Returns the unsubscribe function. */

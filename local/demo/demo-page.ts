@@ -30,7 +30,7 @@ async function developmentTokens(): Promise<TokenProvider | undefined> {
   authMode.textContent = auth.mode;
   if (auth.mode !== 'jwt') return undefined;
   const cache = new Map<string, { token: string; expiresAt: number }>();
-  return async (tenantId, { refresh }) => {
+  return async ({ tenantId = '', refresh }) => {
     const hit = cache.get(tenantId);
     if (hit && !refresh && hit.expiresAt > Date.now() + 30_000) return hit.token;
     const res = await fetch(`${baseUrl}/local/token`, {
@@ -101,7 +101,7 @@ function show(task: { tenantId: string; videoFilename: string; taskId: string; s
 }
 
 function showTask(task: Task): void {
-  show({ tenantId: task.tenant_id, videoFilename: task.video_filename, taskId: task.task_id, status: task.status });
+  show(task);
 }
 
 function fail(error: unknown): void {
@@ -109,7 +109,7 @@ function fail(error: unknown): void {
   notice.textContent = error instanceof ApiError ? error.message : `Failed: ${(error as Error).message}`;
 }
 
-/** Shows the task and polls it until it ends; the entry is removed then (VideoAnalyses.follow). */
+/** Shows the task and polls it until it ends; the entry is removed then (VideoAnalyses.followVideoTask). */
 function follow(tenantId: string, videoFilename: string, taskId: string, status: TaskStatus): void {
   if (shown?.taskId === taskId && following && !following.signal.aborted) return;
   following?.abort();
@@ -117,7 +117,10 @@ function follow(tenantId: string, videoFilename: string, taskId: string, status:
   following = controller;
   show({ tenantId, videoFilename, taskId, status });
   analyses
-    .follow(tenantId, videoFilename, taskId, {
+    .followVideoTask({
+      tenantId,
+      videoFilename,
+      taskId,
       signal: controller.signal,
       initialDelayMs: 500,
       maxDelayMs: 2000,
@@ -136,15 +139,15 @@ async function resume(): Promise<void> {
   show(undefined);
   const { tenantId, videoFilename } = current();
   if (!tenantId || !videoFilename) return;
-  const task = await analyses.resume(tenantId, videoFilename);
-  if (task) follow(tenantId, videoFilename, task.task_id, task.status);
+  const task = await analyses.resumeVideo({ tenantId, videoFilename });
+  if (task) follow(tenantId, videoFilename, task.taskId, task.status);
 }
 
 analyseButton.addEventListener('click', () => {
   const { tenantId, videoFilename } = current();
   notice.textContent = '';
   analyses
-    .analyse(tenantId, videoFilename)
+    .analyseVideo({ tenantId, videoFilename })
     .then((analysis) => {
       follow(tenantId, videoFilename, analysis.taskId, analysis.status);
     })
@@ -155,7 +158,7 @@ cancelButton.addEventListener('click', () => {
   if (!shown) return;
   const { tenantId, videoFilename, taskId } = shown;
   following?.abort();
-  analyses.cancel(tenantId, videoFilename, taskId).then(showTask).catch(fail);
+  analyses.cancelVideoTask({ tenantId, videoFilename, taskId }).then(showTask).catch(fail);
 });
 
 tenantInput.addEventListener('change', () => void resume().catch(fail));

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { activeTaskKey } from '../../client';
+import { videoStorageKey } from '../../client/video-analyses';
 import { freePort } from '../../local/free-port';
 import { env, eventually, executionsOf, getTask, holdExecutions, releaseExecutions, uniqueTenant } from '../integration/support';
 import { assertMatchesContract } from '../support/openapi-contract';
@@ -75,7 +75,7 @@ async function openTab(tenant: string, video: string, origin = env.apiUrl, api?:
 }
 
 const text = (page: Page, testId: string) => page.getByTestId(testId);
-const storedId = (page: Page, tenant: string, video: string) => page.evaluate((key) => localStorage.getItem(key), activeTaskKey(tenant, video));
+const storedId = (page: Page, tenant: string, video: string) => page.evaluate((key) => localStorage.getItem(key), videoStorageKey(tenant, video));
 
 describeInBrowser('the demo page in headless Chromium', () => {
   test('two tabs, each triple-clicked: one task, at most one POST per tab; a reload finds it; completion shown and the entry removed; a new click starts a new task', async () => {

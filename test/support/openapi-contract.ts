@@ -61,8 +61,12 @@ interface ResponseObject {
   headers?: Record<string, SchemaHolder>;
   content?: Record<string, SchemaHolder>;
 }
+interface Operation {
+  responses?: Record<string, ResponseObject>;
+}
 interface OpenApiDocument {
-  paths: Record<string, Record<string, { responses?: Record<string, ResponseObject> }>>;
+  /** `x-other-methods`: the 405 and OPTIONS answers, documented beside the operations rather than as operations. */
+  paths: Record<string, Record<string, Operation> & { 'x-other-methods'?: Record<string, Operation> }>;
   components: { responses: Record<string, ResponseObject> };
 }
 
@@ -73,7 +77,8 @@ export interface Contract {
 
 /**
  * Loads docs/openapi.yaml, dereferenced, and checks real responses against it: the path and method must be
- * documented (or the path outside every route, answered with API Gateway's own 404), the status documented for
+ * documented (as an operation, or under the path's `x-other-methods`; or the path outside every route, answered
+ * with API Gateway's own 404), the status documented for
  * that operation, every header documented (required ones present, each matching its schema), and the body's media
  * type and shape matching the documented schema.
  */
@@ -101,8 +106,10 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
       if (observed.status !== 404) return [`${where}: the path matches no documented route`];
       response = document.components.responses.RouteNotFound;
     } else {
-      const operation = document.paths[route.template][observed.method.toLowerCase()];
-      if (!operation || !METHODS.includes(observed.method.toLowerCase())) return [`${where}: ${observed.method} ${route.template} is not documented`];
+      const method = observed.method.toLowerCase();
+      const item = document.paths[route.template];
+      const operation = METHODS.includes(method) ? (item[method] ?? item['x-other-methods']?.[method]) : undefined;
+      if (!operation) return [`${where}: ${observed.method} ${route.template} is not documented`];
       response = operation.responses?.[String(observed.status)] ?? operation.responses?.default;
       if (!response) return [`${where}: status ${observed.status} is not documented for ${observed.method} ${route.template}`];
     }

@@ -23,6 +23,20 @@ describe('the contract test accepts what docs/openapi.yaml documents', () => {
     expect(check('POST', '/api/v1/track', 201, { ...json, location: `/api/v1/track/${TASK_ID}?tenant_id=t1` }, created)).toEqual([]);
   });
 
+  test('a page of the listing, and the active task of a video, on the one GET', () => {
+    const task = { ...created, updated_at: created.created_at };
+    expect(check('GET', '/api/v1/track?limit=10', 200, json, { tasks: [task], next_cursor: 'opaque' })).toEqual([]);
+    expect(check('GET', '/api/v1/track?cursor=opaque', 200, json, { tasks: [], next_cursor: null })).toEqual([]);
+    expect(check('GET', '/api/v1/track?video_filename=a.mp4', 200, json, task)).toEqual([]);
+  });
+
+  test('405 and the preflight, documented under x-other-methods rather than as operations', () => {
+    const notAllowed = { type: '/problems/method-not-allowed', title: 'Method not allowed', status: 405, detail: 'No.' };
+    expect(check('PUT', '/api/v1/track', 405, { ...problemJson, allow: 'GET, POST' }, notAllowed)).toEqual([]);
+    expect(check('POST', `/api/v1/track/${TASK_ID}`, 405, { ...problemJson, allow: 'GET, DELETE' }, notAllowed)).toEqual([]);
+    expect(check('OPTIONS', '/api/v1/track', 204, { 'cache-control': 'no-store' })).toEqual([]);
+  });
+
   test("API Gateway's own 404 outside the routes", () => {
     expect(check('GET', '/api/v1/other', 404, { 'content-type': 'application/json' }, { message: 'Not Found' })).toEqual([]);
   });
@@ -59,6 +73,11 @@ describe('the contract test fails what docs/openapi.yaml does not document', () 
     expect(check('GET', `/api/v1/track/${TASK_ID}`, 404, problemJson, { ...notFound, type: '/problems/internal-error' })).toEqual([expect.stringMatching(/does not match/)]);
   });
 
+  test('a listing page with a task missing members or without next_cursor', () => {
+    expect(check('GET', '/api/v1/track', 200, json, { tasks: [created] })).not.toEqual([]);
+    expect(check('GET', '/api/v1/track', 200, json, { tasks: [], next_cursor: 3 })).not.toEqual([]);
+  });
+
   test('an undocumented media type, method or path', () => {
     expect(check('GET', `/api/v1/track/${TASK_ID}`, 404, { ...json }, notFound)).toEqual([expect.stringMatching(/media type "application\/json" is not documented/)]);
     expect(check('HEAD', '/api/v1/track', 200, {})).toEqual([expect.stringMatching(/HEAD \/api\/v1\/track is not documented/)]);
@@ -74,7 +93,8 @@ describe('docs/openapi.yaml', () => {
     const checked: string[] = [];
     const failures: string[] = [];
     for (const [path, item] of Object.entries<any>(document.paths)) {
-      for (const [method, operation] of Object.entries<any>(item)) {
+      const { 'x-other-methods': other = {}, ...operations } = item;
+      for (const [method, operation] of Object.entries<any>({ ...operations, ...other })) {
         const bodies = [['request', operation.requestBody], ...Object.entries<any>(operation.responses ?? {})];
         for (const [status, holder] of bodies) {
           for (const [mediaType, media] of Object.entries<any>(holder?.content ?? {})) {

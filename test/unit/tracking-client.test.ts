@@ -1,4 +1,6 @@
-import { activeTaskKey, ApiError, createTrackingClient, createVideoAnalyses, retryAfterSeconds } from '../../client';
+import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError, taskQueryOptions } from '../../client';
+import { retryAfterSeconds } from '../../client/internal';
+import { videoStorageKey } from '../../client/video-analyses';
 import { memoryStorage } from '../support/memory-storage';
 
 const TASK = '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
@@ -34,8 +36,8 @@ describe('createTrackingClient', () => {
     );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     // WHEN / THEN
-    expect(await client.startAnalysis('t1', 'a.mp4')).toEqual({ created: true, taskId: TASK, status: 'not_started' });
-    expect(await client.startAnalysis('t1', 'a.mp4')).toEqual({ created: false, taskId: TASK, status: 'running' });
+    expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({ created: true, taskId: TASK, status: 'not_started' });
+    expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({ created: false, taskId: TASK, status: 'running' });
     expect(requests[0]).toMatchObject({ method: 'POST', url: 'http://api.test/api/v1/track' });
     expect(JSON.parse(requests[0].body)).toEqual({ tenant_id: 't1', video_filename: 'a.mp4' });
   });
@@ -47,7 +49,7 @@ describe('createTrackingClient', () => {
     const notices: unknown[] = [];
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, onRetry: (n) => notices.push(n) });
     // WHEN
-    const started = client.startAnalysis('t1', 'a.mp4');
+    const started = client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' });
     await jest.advanceTimersByTimeAsync(1999);
     // THEN nothing is sent again before 2 s, and exactly once after
     expect(requests).toHaveLength(1);
@@ -60,7 +62,7 @@ describe('createTrackingClient', () => {
   test('after maxAttempts the 503 surfaces as an ApiError with the problem and Retry-After', async () => {
     const { fetch, requests } = scriptedFetch(() => ({ ...unavailable, headers: { 'retry-after': '0' } }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, maxAttempts: 3 });
-    const error = await client.startAnalysis('t1', 'a.mp4').catch((e: unknown) => e);
+    const error = await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect(error).toMatchObject({ status: 503, problemType: '/problems/service-unavailable', retryAfterSeconds: 0 });
     expect(requests).toHaveLength(3);
@@ -71,49 +73,170 @@ describe('createTrackingClient', () => {
       r.headers.get('authorization') === 'Bearer fresh' ? { status: 200, body: task('running') } : { status: 401, body: { message: 'Unauthorized' }, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } },
     );
     const asked: unknown[] = [];
-    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: (tenant, { refresh }) => (asked.push([tenant, refresh]), refresh ? 'fresh' : 'stale') });
-    expect(await client.getTask('t1', TASK)).toMatchObject({ status: 'running' });
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: ({ tenantId, refresh }) => (asked.push([tenantId, refresh]), refresh ? 'fresh' : 'stale') });
+    expect(await client.getTask({ tenantId: 't1', taskId: TASK })).toMatchObject({ status: 'running' });
     expect(requests.map((r) => r.headers.get('authorization'))).toEqual(['Bearer stale', 'Bearer fresh']);
     expect(asked).toEqual([['t1', false], ['t1', true]]);
   });
 
-  test('getTask and getActiveTask answer undefined for a 404; cancelTask rejects a finished task with 409', async () => {
+  test('getTask and cancelTask reject an unknown task with TaskNotFoundError; findActiveTask answers undefined; a finished task is a 409', async () => {
     const { fetch } = scriptedFetch((r) =>
       r.method === 'DELETE'
         ? { status: 409, body: { type: '/problems/task-finished', title: 'Task already finished', status: 409, detail: 'x', task_id: TASK, task_status: 'completed' } }
         : { status: 404, body: { type: '/problems/not-found', title: 'Not found', status: 404, detail: 'x' } },
     );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
-    expect(await client.getTask('t1', TASK)).toBeUndefined();
-    expect(await client.getActiveTask('t1', 'a.mp4')).toBeUndefined();
-    await expect(client.cancelTask('t1', TASK)).rejects.toMatchObject({ status: 409, body: { task_status: 'completed' } });
+    const missing = await client.getTask({ tenantId: 't1', taskId: TASK }).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(TaskNotFoundError);
+    expect(missing).toMatchObject({ status: 404, taskId: TASK, problemType: '/problems/not-found' });
+    expect(await client.findActiveTask({ tenantId: 't1', videoFilename: 'a.mp4' })).toBeUndefined();
+    await expect(client.cancelTask({ tenantId: 't1', taskId: TASK })).rejects.toMatchObject({ status: 409, body: { task_status: 'completed' } });
+    const { fetch: missingFetch } = scriptedFetch(() => ({ status: 404, body: { type: '/problems/not-found', title: 'Not found', status: 404, detail: 'x' } }));
+    await expect(createTrackingClient({ baseUrl: 'http://api.test', fetch: missingFetch }).cancelTask({ tenantId: 't1', taskId: TASK })).rejects.toBeInstanceOf(TaskNotFoundError);
   });
 
-  test('waitForTask backs off with jitter, honours Retry-After, and stops on a terminal status', async () => {
+  test('waitForTask backs off with jitter, retries a 503 after its Retry-After, and stops on a terminal status', async () => {
     jest.useFakeTimers();
     // GIVEN not_started, a 503 asking for 5 s, running, completed
     const replies: Reply[] = [{ status: 200, body: task('not_started') }, { ...unavailable, headers: { 'retry-after': '5' } }, { status: 200, body: task('running') }, { status: 200, body: task('completed') }];
     const { fetch, requests } = scriptedFetch((_r, i) => replies[i]);
     const at: number[] = [];
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0.5 });
-    const done = client.waitForTask('t1', TASK, { initialDelayMs: 1000, maxDelayMs: 3000, onUpdate: () => at.push(Date.now()) });
+    const done = client.waitForTask({ tenantId: 't1', taskId: TASK, initialDelayMs: 1000, maxDelayMs: 3000, onUpdate: () => at.push(Date.now()) });
     // WHEN time passes
     await jest.advanceTimersByTimeAsync(60_000);
-    // THEN it ends on completed after exactly four reads, pauses growing 750 ms (1000 with jitter 0.5), then max(1500, 5000), then 3000·0.75
+    // THEN it ends on completed after exactly four requests: a pause of 750 ms (1000 with jitter 0.5), the 503 retried
+    // after its 5 s, then 2000·0.75
     expect(await done).toMatchObject({ status: 'completed' });
     expect(requests).toHaveLength(4);
-    expect(at.map((t) => t - at[0])).toEqual([0, 750 + 5000, 750 + 5000 + 2250]);
+    expect(at.map((t) => t - at[0])).toEqual([0, 750 + 5000, 750 + 5000 + 1500]);
   });
 
   test('waitForTask stops when its signal aborts', async () => {
     const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task('running') }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     const controller = new AbortController();
-    const done = client.waitForTask('t1', TASK, { signal: controller.signal, initialDelayMs: 60_000 });
+    const done = client.waitForTask({ tenantId: 't1', taskId: TASK, signal: controller.signal, initialDelayMs: 60_000 });
     await new Promise((r) => setTimeout(r, 20));
     controller.abort(new Error('page closed'));
     await expect(done).rejects.toThrow('page closed');
     expect(requests).toHaveLength(1);
+  });
+
+  test('every call returns camelCase: getTask, listTasks (with its query), cancelTask', async () => {
+    const { fetch, requests } = scriptedFetch((r) =>
+      r.url.includes('/api/v1/track?') ? { status: 200, body: { tasks: [{ ...task('failed'), error: { error: 'States.Timeout' } }], next_cursor: 'c2' } } : { status: 200, body: { ...task('completed'), result: { labels: 3 } } },
+    );
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    expect(await client.getTask({ tenantId: 't1', taskId: TASK })).toEqual({
+      taskId: TASK, tenantId: 't1', videoFilename: 'a.mp4', status: 'completed', createdAt: '2026-11-28T17:18:52.254Z', updatedAt: '2026-11-28T17:18:52.254Z', result: { labels: 3 },
+    });
+    const page = await client.listTasks({ tenantId: 't1', limit: 10, cursor: 'c1', status: 'finished' });
+    expect(page).toEqual({ tasks: [expect.objectContaining({ taskId: TASK, status: 'failed', error: { error: 'States.Timeout' } })], nextCursor: 'c2' });
+    const query = new URL(requests[1].url).searchParams;
+    expect(Object.fromEntries(query)).toEqual({ tenant_id: 't1', limit: '10', cursor: 'c1', status: 'finished' });
+    expect(await client.cancelTask({ tenantId: 't1', taskId: TASK })).toMatchObject({ taskId: TASK });
+  });
+
+  test('a refused cursor is an ApiError 400; listTasks without a tenant sends none (the token names it)', async () => {
+    const invalid = { type: '/problems/invalid-request', title: 'Invalid request', status: 400, detail: 'The cursor is not valid.', field: 'cursor' };
+    const { fetch, requests } = scriptedFetch((r) => (r.url.includes('cursor=') ? { status: 400, body: invalid } : { status: 200, body: { tasks: [], next_cursor: null } }));
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: () => 'token' });
+    expect(await client.listTasks()).toEqual({ tasks: [], nextCursor: null });
+    expect(requests[0].url).toBe('http://api.test/api/v1/track');
+    await expect(client.listTasks({ cursor: 'tampered' })).rejects.toMatchObject({ status: 400, body: { field: 'cursor' } });
+    expect(requests).toHaveLength(2);
+  });
+
+  test('network errors and 5xx are retried for every call with the same backoff, bounded by maxAttempts', async () => {
+    jest.useFakeTimers();
+    // GIVEN a connection reset, a 502 from a proxy, then the answer
+    const { fetch, requests } = scriptedFetch((_r, i) => {
+      if (i === 0) throw new TypeError('fetch failed');
+      return i === 1 ? { status: 502, body: { message: 'Bad Gateway' } } : { status: 200, body: task('running') };
+    });
+    const notices: unknown[] = [];
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0, onRetry: (n) => notices.push(n) });
+    const read = client.getTask({ tenantId: 't1', taskId: TASK });
+    await jest.advanceTimersByTimeAsync(10_000);
+    // THEN the third attempt answers, after 250 ms and 500 ms (equal jitter with random 0)
+    expect(await read).toMatchObject({ taskId: TASK });
+    expect(notices).toEqual([{ status: undefined, attempt: 1, delayMs: 250 }, { status: 502, attempt: 2, delayMs: 500 }]);
+    expect(requests).toHaveLength(3);
+    // AND a network error that never ends gives up after maxAttempts with the error itself
+    const { fetch: down, requests: tries } = scriptedFetch(() => {
+      throw new TypeError('fetch failed');
+    });
+    const failing = createTrackingClient({ baseUrl: 'http://api.test', fetch: down, maxAttempts: 3 }).cancelTask({ tenantId: 't1', taskId: TASK }).catch((e: unknown) => e);
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(await failing).toBeInstanceOf(TypeError);
+    expect(tries).toHaveLength(3);
+  });
+
+  test('a 429 for the tenant quota is not retried (waiting would not help); an aborted request is not retried', async () => {
+    const quota = { status: 429, headers: { 'retry-after': '60' }, body: { type: '/problems/tenant-quota-exceeded', title: 'Quota exceeded', status: 429, detail: 'x' } };
+    const { fetch, requests } = scriptedFetch(() => quota);
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    await expect(client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).rejects.toMatchObject({ status: 429, problemType: '/problems/tenant-quota-exceeded' });
+    expect(requests).toHaveLength(1);
+
+    const controller = new AbortController();
+    const { fetch: hanging, requests: sent } = scriptedFetch(
+      (r) => new Promise((_resolve, reject) => r.signal.addEventListener('abort', () => reject(r.signal.reason))),
+    );
+    const pending = createTrackingClient({ baseUrl: 'http://api.test', fetch: hanging }).getTask({ tenantId: 't1', taskId: TASK, signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 10));
+    controller.abort(new Error('left the page'));
+    await expect(pending).rejects.toThrow('left the page');
+    expect(sent).toHaveLength(1);
+  });
+
+  test('two waitForTask calls for one task share one polling: one request per round, both hear every update', async () => {
+    let status = 'running';
+    const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task(status) }));
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    const heard: string[][] = [[], []];
+    const first = client.waitForTask({ tenantId: 't1', taskId: TASK, initialDelayMs: 40, maxDelayMs: 40, onUpdate: (t) => heard[0].push(t.status) });
+    const second = client.waitForTask({ tenantId: 't1', taskId: TASK, onUpdate: (t) => heard[1].push(t.status) });
+    await new Promise((r) => setTimeout(r, 70));
+    status = 'completed';
+    expect(await first).toEqual(await second);
+    expect(requests.length).toBeGreaterThanOrEqual(2);
+    expect(requests.length).toBe(heard[0].length);
+    expect(heard[0].at(-1)).toBe('completed');
+    expect(heard[1].at(-1)).toBe('completed');
+    // AND another task, or a later call, polls on its own
+    await client.waitForTask({ tenantId: 't1', taskId: TASK });
+    expect(requests.length).toBe(heard[0].length + 1);
+  });
+
+  test('waitForTask: one caller aborting leaves the shared polling to the other; the last one stops it', async () => {
+    const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task('running') }));
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    const [a, b] = [new AbortController(), new AbortController()];
+    const first = client.waitForTask({ tenantId: 't1', taskId: TASK, signal: a.signal, initialDelayMs: 20, maxDelayMs: 20 });
+    const second = client.waitForTask({ tenantId: 't1', taskId: TASK, signal: b.signal });
+    a.abort(new Error('a left'));
+    await expect(first).rejects.toThrow('a left');
+    await new Promise((r) => setTimeout(r, 60));
+    const whileB = requests.length;
+    expect(whileB).toBeGreaterThanOrEqual(2);
+    b.abort(new Error('b left'));
+    await expect(second).rejects.toThrow('b left');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(requests.length).toBeLessThanOrEqual(whileB + 1);
+  });
+
+  test('taskQueryOptions: a TanStack-style query key, a query function, and polling only while the task is active', async () => {
+    const { fetch } = scriptedFetch(() => ({ status: 200, body: task('running') }));
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    const options = taskQueryOptions(client, { tenantId: 't1', taskId: TASK }, 1500);
+    expect(options.queryKey).toEqual(['video-tracking', 'task', 't1', TASK]);
+    const running = await options.queryFn({ signal: new AbortController().signal });
+    expect(running).toMatchObject({ taskId: TASK, status: 'running' });
+    expect(options.refetchInterval({ state: { data: undefined } })).toBe(1500);
+    expect(options.refetchInterval({ state: { data: running } })).toBe(1500);
+    expect(options.refetchInterval({ state: { data: { ...running, status: 'completed' } } })).toBe(false);
   });
 
   test('Retry-After as seconds or as an HTTP date', () => {
@@ -126,9 +249,9 @@ describe('createTrackingClient', () => {
 
 describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
   test('the key holds tenant and video, unambiguously, with the name NFC-normalised', () => {
-    expect(activeTaskKey('t1', 'a.mp4')).not.toBe(activeTaskKey('t2', 'a.mp4'));
-    expect(activeTaskKey('a', 'b:c')).not.toBe(activeTaskKey('a:b', 'c'));
-    expect(activeTaskKey('t1', 'cafe\u0301.mp4')).toBe(activeTaskKey('t1', 'caf\u00e9.mp4'));
+    expect(videoStorageKey('t1', 'a.mp4')).not.toBe(videoStorageKey('t2', 'a.mp4'));
+    expect(videoStorageKey('a', 'b:c')).not.toBe(videoStorageKey('a:b', 'c'));
+    expect(videoStorageKey('t1', 'cafe\u0301.mp4')).toBe(videoStorageKey('t1', 'caf\u00e9.mp4'));
   });
 
   test('three clicks at once send one POST and store the id under the tenant-and-video key', async () => {
@@ -138,33 +261,34 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
     });
     const storage = memoryStorage();
     const analyses = createVideoAnalyses({ client: createTrackingClient({ baseUrl: 'http://api.test', fetch }), storage, channelName: `t-${Math.random()}` });
-    const results = await Promise.all([analyses.analyse('t1', 'a.mp4'), analyses.analyse('t1', 'a.mp4'), analyses.analyse('t1', 'a.mp4')]);
+    const video = { tenantId: 't1', videoFilename: 'a.mp4' };
+    const results = await Promise.all([analyses.analyseVideo(video), analyses.analyseVideo(video), analyses.analyseVideo(video)]);
     expect(new Set(results.map((r) => r.taskId))).toEqual(new Set([TASK]));
     expect(requests.filter((r) => r.method === 'POST')).toHaveLength(1);
-    expect(storage.map.get(activeTaskKey('t1', 'a.mp4'))).toBe(TASK);
+    expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(TASK);
     analyses.close();
   });
 
   test('a stored id is checked first: an active one is reused without a POST, a finished one removed and replaced', async () => {
     const storage = memoryStorage();
-    storage.setItem(activeTaskKey('t1', 'a.mp4'), TASK);
+    storage.setItem(videoStorageKey('t1', 'a.mp4'), TASK);
     let status = 'running';
     const { fetch, requests } = scriptedFetch((r) =>
       r.method === 'GET' ? { status: 200, body: task(status) } : { status: 201, body: { task_id: NEXT, status: 'not_started' } },
     );
     const analyses = createVideoAnalyses({ client: createTrackingClient({ baseUrl: 'http://api.test', fetch }), storage, channelName: `t-${Math.random()}` });
     // WHEN the stored task is still running THEN it is joined
-    expect(await analyses.analyse('t1', 'a.mp4')).toEqual({ taskId: TASK, status: 'running', created: false });
+    expect(await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({ taskId: TASK, status: 'running', created: false });
     expect(requests.map((r) => r.method)).toEqual(['GET']);
     // WHEN it has completed THEN the entry goes and a new task is started
     status = 'completed';
-    expect(await analyses.analyse('t1', 'a.mp4')).toMatchObject({ taskId: NEXT, created: true });
+    expect(await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' })).toMatchObject({ taskId: NEXT, created: true });
     expect(requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
-    expect(storage.map.get(activeTaskKey('t1', 'a.mp4'))).toBe(NEXT);
+    expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(NEXT);
     analyses.close();
   });
 
-  test('follow removes the entry when the task ends; other instances (tabs) hear of every change', async () => {
+  test('followVideoTask removes the entry when the task ends; other instances (tabs) hear of every change', async () => {
     const channelName = `t-${Math.random()}`;
     const storage = memoryStorage();
     const { fetch } = scriptedFetch((r) => (r.method === 'POST' ? { status: 201, body: { task_id: TASK, status: 'not_started' } } : { status: 200, body: task('completed') }));
@@ -174,10 +298,10 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
     const heard: unknown[] = [];
     tab2.onOtherTabChange((change) => heard.push(change));
 
-    await tab1.analyse('t1', 'a.mp4');
-    expect(await tab1.follow('t1', 'a.mp4', TASK, { initialDelayMs: 1 })).toMatchObject({ status: 'completed' });
+    await tab1.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' });
+    expect(await tab1.followVideoTask({ tenantId: 't1', videoFilename: 'a.mp4', taskId: TASK, initialDelayMs: 1 })).toMatchObject({ status: 'completed' });
 
-    expect(storage.map.has(activeTaskKey('t1', 'a.mp4'))).toBe(false);
+    expect(storage.map.has(videoStorageKey('t1', 'a.mp4'))).toBe(false);
     await new Promise((r) => setTimeout(r, 50));
     expect(heard).toEqual([
       { tenantId: 't1', videoFilename: 'a.mp4', taskId: TASK },
