@@ -1,4 +1,4 @@
-import type { CfnTemplate } from './template';
+import type { CfnTemplate } from '../template';
 
 /** The CorsConfiguration of an AWS::ApiGatewayV2::Api, as the synthesized template declares it. */
 export interface CorsPolicy {

@@ -1,11 +1,11 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
+import { matchRoute, toApiGatewayEvent } from './event';
 import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
-import { LocalSetupError } from './errors';
-import type { Authorize, LocalResponse } from './jwt-authorizer';
-import type { LocalRoutes } from './local-routes';
+import { LocalSetupError } from '../errors';
+import type { Authorize } from './jwt-authorizer';
+import type { LocalResponse, LocalRoutes } from './local-response';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 

@@ -1,4 +1,4 @@
-import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightResponse } from '../../local/cors';
+import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightResponse } from '../../../../local/api-gateway/cors';
 
 // The policy lib/track-api.ts synthesizes for corsAllowOrigins=http://localhost:5173.
 const policy: CorsPolicy = {
