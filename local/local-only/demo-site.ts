@@ -1,7 +1,7 @@
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LocalResponse, LocalRoutes } from '../api-gateway/local-response';
+import { jsonResponse, type LocalResponse, type LocalRoutes } from '../api-gateway/local-response';
 import { PROJECT_ROOT as ROOT } from '../template';
 
 /** The demo page's script: local/local-only/demo/demo-page.ts and the client it imports, bundled for browsers. */
@@ -43,7 +43,7 @@ export async function demoSiteRoutes(): Promise<LocalRoutes> {
     const file = files[requestPath];
     if (!file) return undefined;
     if (method !== 'GET' && method !== 'HEAD') {
-      return { statusCode: 405, headers: { Allow: 'GET, HEAD', 'Content-Type': 'application/json' }, body: JSON.stringify({ message: 'Method Not Allowed' }) };
+      return jsonResponse(405, { message: 'Method Not Allowed' }, { Allow: 'GET, HEAD' });
     }
     return file();
   };

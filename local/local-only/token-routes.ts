@@ -1,4 +1,4 @@
-import type { LocalResponse, LocalRoutes } from '../api-gateway/local-response';
+import { jsonResponse, type LocalResponse, type LocalRoutes } from '../api-gateway/local-response';
 import { type LocalIssuer, MAX_TTL_SECONDS, openIdConfiguration } from './jwt-issuer';
 
 const DEFAULT_TTL_SECONDS = 3600;
@@ -41,7 +41,7 @@ function parseTokenRequest(body: string): { tenantId: string; ttlSeconds: number
 }
 
 function json(statusCode: number, body: unknown): LocalResponse {
-  return { statusCode, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: JSON.stringify(body) };
+  return jsonResponse(statusCode, body, { 'Cache-Control': 'no-store' });
 }
 
 function invalidRequest(detail: string): LocalResponse {
