@@ -1,7 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { JWK } from 'jose';
 import * as path from 'node:path';
-import type { buildTrackHandler as BuildTrackHandler } from '../lambda/track/index';
 import { corsPolicyFromTemplate } from './api-gateway/cors';
 import { type LocalApi, type LocalAuth, startLocalApi } from './api-gateway/local-api';
 import type { ApiHandler } from './api-gateway/server';
@@ -34,7 +33,7 @@ export interface LocalSystemOptions {
   readonly auth?: LocalAuth;
   /** Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth. */
   readonly corsAllowOrigins?: string;
-  /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
+  /** The API handler; default: lambda/track/index.ts's buildTrackHandler, from source, its AWS clients open to fault injection. */
   readonly apiHandler?: () => ApiHandler;
   /**
    * How often the template's scheduled rules (the repair sweep) run locally; they also run once at start-up.
@@ -137,7 +136,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     // Loaded once the environment is set: the handler module reads it at import. Its SDK clients go through fault
     // injection (local-only/fault-injection.ts), idle until a test or demo injects a fault (LocalInjectFault).
-    const { buildTrackHandler } = require('../lambda/track/index') as { buildTrackHandler: typeof BuildTrackHandler };
+    const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
     const localHandler = (env: Record<string, string | undefined>) => buildTrackHandler(env, { wrapClient: withFaultInjection });
     const handler = options.apiHandler ? options.apiHandler() : localHandler(process.env);
     // Local-only: the demo page and /openapi.yaml; CORS as the synthesized stack configures it.
