@@ -16,11 +16,11 @@ const tracer = new Tracer({ serviceName: 'track-api' });
 let handle: ReturnType<typeof createTrackHandler> | undefined;
 
 export interface TrackHandlerOptions {
-  /** Applied to each AWS SDK client before the X-Ray capture (the local system's fault injection, a bench's call counting). */
+  /** Applied to each AWS SDK client before the X-Ray capture: the local system's fault injection, or call counting. */
   readonly wrapClient?: TaskServiceWiring['wrapClient'];
 }
 
-/** The handler as configured by `env`: what Lambda runs, and what the local system and the benches build. */
+/** The handler as configured by `env`: what Lambda runs, and what the local system builds with its client wrapper. */
 export function buildTrackHandler(env: Record<string, string | undefined> = process.env, options: TrackHandlerOptions = {}): ReturnType<typeof createTrackHandler> {
   const wrap = options.wrapClient ?? (<C>(client: C) => client);
   const { service } = taskServiceFromEnv(env, {
