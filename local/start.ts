@@ -1,6 +1,6 @@
-import { checkPortFree } from './api-server';
+import { checkPortFree } from './api-gateway/server';
 import { LocalSetupError } from './errors';
-import { parseLocalAuth } from './local-api';
+import { parseLocalAuth } from './api-gateway/local-api';
 import { startLocalSystem } from './system';
 
 /**

@@ -1,20 +1,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { JWK } from 'jose';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import type { ApiHandler } from './api-server';
-import { corsPolicyFromTemplate } from './cors';
-import { demoSiteRoutes } from './demo-site';
-import { checkJava, createTable, LOCAL_AWS_ENV, startDynamoDbLocal } from './dynamodb-local';
+import { corsPolicyFromTemplate } from './api-gateway/cors';
+import { type LocalApi, type LocalAuth, startLocalApi } from './api-gateway/local-api';
+import type { ApiHandler } from './api-gateway/server';
+import { checkJava, createTable, startDynamoDbLocal } from './dynamodb/dynamodb-local';
 import { LocalSetupError } from './errors';
-import { functionArn, loadHandler, type LocalFunction, templateFunctions } from './lambdas';
-import { type Execution, LocalStepFunctions } from './local-step-functions';
-import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
-import { LOCAL_TENANT_CLAIM } from './jwt-issuer';
-import { type LocalApi, type LocalAuth, startLocalApi } from './local-api';
-import { type CfnTemplate, loadStack, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
-
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
+import { runSchedules, wireExecutionEvents } from './eventbridge/rules';
+import { loadHandler, type LocalFunction, templateFunctions } from './lambda/runtime';
+import { LOCAL_AWS_ENV, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws';
+import { demoSiteRoutes } from './local-only/demo-site';
+import { withFaultInjection } from './local-only/fault-injection';
+import { LOCAL_TENANT_CLAIM } from './local-only/jwt-issuer';
+import { testControls } from './local-only/test-controls';
+import { type SfnEndpoint, startSfnEndpoint } from './step-functions/endpoint';
+import { LocalStepFunctions } from './step-functions/runner';
+import { type CfnTemplate, loadStack, localNames, onlyResource, PROJECT_ROOT, resolve, stateMachineDefinition, synth } from './template';
 
 export interface LocalSystemOptions {
   /** API port; 0 picks a free one. */
@@ -32,7 +33,7 @@ export interface LocalSystemOptions {
   readonly auth?: LocalAuth;
   /** Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth. */
   readonly corsAllowOrigins?: string;
-  /** The API handler; default: the Lambda handler's source module, lambda/track/index.ts. */
+  /** The API handler; default: lambda/track/index.ts's buildTrackHandler, from source, its AWS clients open to fault injection. */
   readonly apiHandler?: () => ApiHandler;
   /**
    * How often the template's scheduled rules (the repair sweep) run locally; they also run once at start-up.
@@ -63,46 +64,6 @@ export interface LocalSystem {
    */
   startApi(options: { auth: LocalAuth; port: number; signingKey?: JWK }): Promise<LocalApi>;
   stop(): Promise<void>;
-}
-
-/** Local stand-ins for the template's references: table and state machine by logical id, fixed pseudo parameters. */
-export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): LocalNames {
-  return {
-    ref(id) {
-      const pseudo: Record<string, string> = {
-        'AWS::Partition': 'aws',
-        'AWS::Region': LOCAL_AWS_ENV.AWS_REGION,
-        'AWS::AccountId': '000000000000',
-        'AWS::URLSuffix': 'amazonaws.com',
-        'AWS::StackName': stackName,
-      };
-      if (pseudo[id]) return pseudo[id];
-      const type = template.Resources[id]?.Type;
-      if (type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:${LOCAL_AWS_ENV.AWS_REGION}:000000000000:stateMachine:${id}`;
-      return id;
-    },
-    getAtt(id, attribute) {
-      const type = template.Resources[id]?.Type;
-      if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return functionArn(id);
-      if (attribute === 'Arn') return `arn:aws:local:${LOCAL_AWS_ENV.AWS_REGION}:000000000000:${id}`;
-      throw new LocalSetupError(`No local value for Fn::GetAtt ${id}.${attribute}`);
-    },
-  };
-}
-
-/** Runs `cdk synth` (the project's CDK CLI and cdk.json) so the local system runs what would be deployed. */
-export async function synth(cdkOut: string, log: (line: string) => void, context: Record<string, string> = {}): Promise<void> {
-  const started = Date.now();
-  const cli = require.resolve('aws-cdk/bin/cdk');
-  const env = { ...process.env, PATH: [path.dirname(process.execPath), path.join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter) };
-  const contextArgs = Object.entries(context).flatMap(([k, v]) => ['--context', `${k}=${v}`]);
-  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut, ...contextArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  if (code !== 0) throw new LocalSetupError(`cdk synth failed (exit ${code}); fix the stack and try again:\n${output.trim().split('\n').slice(-30).join('\n')}`);
-  log(`[local] synthesized the stack into ${path.relative(PROJECT_ROOT, cdkOut) || cdkOut} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 /**
@@ -139,7 +100,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const { template, stackName } = loadStack(cdkOut);
     const names = localNames(template, stackName);
     const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
-    const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     stops.push(async () => dynamodb.destroy());
     await createTable(dynamodb, tableId, resolve(table.Properties, names));
 
@@ -153,9 +114,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     stops.push(() => stepFunctions.stopAll());
     wireExecutionEvents(template, names, stepFunctions, lambdas, log);
 
-    const sfnEndpoint: SfnEndpoint = await startSfnEndpoint(stepFunctions);
+    const sfnEndpoint: SfnEndpoint = await startSfnEndpoint(stepFunctions, testControls(stepFunctions));
     stops.push(() => sfnEndpoint.close());
-    log(`[local] Step Functions endpoint on ${sfnEndpoint.url} (local controls: local/sfn-endpoint.ts)`);
+    log(`[local] Step Functions endpoint on ${sfnEndpoint.url} (local controls: local/local-only/test-controls.ts)`);
 
     const environment: Record<string, string> = {
       ...LOCAL_AWS_ENV,
@@ -165,9 +126,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       // No CloudWatch locally: metrics would only be EMF lines on stdout.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-      // Lets tests and demos fail chosen AWS calls of the API handler (lambda/adapters/fault-injection.ts); idle
-      // until a fault is injected through the local Step Functions endpoint (LocalInjectFault).
-      FAULT_INJECTION: process.env.FAULT_INJECTION ?? 'on',
       ...trackFunctionEnvironment(functions),
       ...handlerAuthEnvironment(auth),
     };
@@ -176,14 +134,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const forced = (k: string) => k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
     for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
-    const handler = (options.apiHandler ?? (() => require('../lambda/track/index').handler as ApiHandler))();
+    // Loaded once the environment is set: the handler module reads it at import. Its SDK clients go through fault
+    // injection (local-only/fault-injection.ts), idle until a test or demo injects a fault (LocalInjectFault).
+    const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
+    const localHandler = (env: Record<string, string | undefined>) => buildTrackHandler(env, { wrapClient: withFaultInjection });
+    const handler = options.apiHandler ? options.apiHandler() : localHandler(process.env);
     // Local-only: the demo page and /openapi.yaml; CORS as the synthesized stack configures it.
     const front = { cors: corsPolicyFromTemplate(template), moreRoutes };
     const api = await startLocalApi({ auth, port: options.port, handler, log, ...front });
     stops.push(() => api.close());
     const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
-      const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
-      const other = await startLocalApi({ ...extra, handler: buildTrackHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log, ...front });
+      const other = await startLocalApi({ ...extra, handler: localHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log, ...front });
       stops.push(() => other.close());
       return other;
     };
@@ -221,99 +182,3 @@ function trackFunctionEnvironment(functions: LocalFunction[]): Record<string, st
   return env;
 }
 
-/**
- * EventBridge locally: each rule on "Step Functions Execution Status Change" for this state machine invokes its
- * Lambda target with the event AWS would send, whenever an execution ends with a matching status.
- */
-function wireExecutionEvents(
-  template: CfnTemplate,
-  names: LocalNames,
-  sfn: LocalStepFunctions,
-  lambdas: Record<string, (event: any) => Promise<unknown>>,
-  log: (line: string) => void,
-): void {
-  for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
-    const props = resolve(rule.Properties, names);
-    const pattern = props.EventPattern ?? {};
-    if (!pattern['detail-type']?.includes('Step Functions Execution Status Change')) continue;
-    for (const target of props.Targets ?? []) {
-      const invoke = lambdas[target.Arn];
-      if (!invoke) continue;
-      sfn.onExecutionEnd(async (execution: Execution) => {
-        const statuses: string[] | undefined = pattern.detail?.status;
-        const machines: string[] | undefined = pattern.detail?.stateMachineArn;
-        if (statuses && !statuses.includes(execution.status)) return;
-        if (machines && !machines.includes(execution.stateMachineArn)) return;
-        log(`[events] ${ruleId}: ${execution.name} ${execution.status} → finalizer`);
-        await invoke(executionStatusEvent(execution));
-      });
-    }
-  }
-}
-
-/**
- * EventBridge schedules locally: each rule with a ScheduleExpression invokes its Lambda targets at start-up, then
- * every `intervalSeconds` (shorter than on AWS, so a restart is repaired quickly), never two runs at once.
- * @returns a stop function that waits for a run in progress.
- */
-function runSchedules(
-  template: CfnTemplate,
-  names: LocalNames,
-  lambdas: Record<string, (event: any) => Promise<unknown>>,
-  intervalSeconds: number,
-  log: (line: string) => void,
-): () => Promise<void> {
-  const jobs: (() => Promise<void>)[] = [];
-  for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
-    const props = resolve(rule.Properties, names);
-    if (!props.ScheduleExpression) continue;
-    for (const target of props.Targets ?? []) {
-      const invoke = lambdas[target.Arn];
-      if (!invoke) continue;
-      jobs.push(async () => {
-        const report = (await invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [ruleId], detail: {} })) as Record<string, number> | undefined;
-        if (report && (report.started || report.ended || report.errors)) {
-          log(`[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`);
-        }
-      });
-    }
-  }
-  let running: Promise<void> | undefined;
-  const tick = () => {
-    if (running) return;
-    running = Promise.all(jobs.map((job) => job().catch((e: Error) => log(`[sweep] failed: ${e.message}; the next run tries again`)))).then(() => {
-      running = undefined;
-    });
-  };
-  tick();
-  const timer = intervalSeconds > 0 ? setInterval(tick, intervalSeconds * 1000) : undefined;
-  return async () => {
-    if (timer) clearInterval(timer);
-    await running;
-  };
-}
-
-export function executionStatusEvent(execution: Execution) {
-  return {
-    version: '0',
-    id: crypto.randomUUID(),
-    'detail-type': 'Step Functions Execution Status Change',
-    source: 'aws.states',
-    account: '000000000000',
-    time: new Date().toISOString(),
-    region: LOCAL_AWS_ENV.AWS_REGION,
-    resources: [execution.executionArn],
-    detail: {
-      executionArn: execution.executionArn,
-      stateMachineArn: execution.stateMachineArn,
-      name: execution.name,
-      status: execution.status,
-      startDate: execution.startDate.getTime(),
-      stopDate: execution.stopDate?.getTime() ?? null,
-      input: execution.input,
-      output: execution.output ?? null,
-      error: execution.error ?? null,
-      cause: execution.cause ?? null,
-    },
-  };
-}

@@ -1,5 +1,10 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { LocalSetupError } from './errors';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
 /** The slice of a CloudFormation template the local tools read. */
 export interface CfnTemplate {
@@ -65,4 +70,48 @@ export function onlyResource(template: CfnTemplate, type: string): [string, CfnT
 export function stateMachineDefinition(template: CfnTemplate, names: LocalNames): any {
   const [, sm] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
   return JSON.parse(resolve(sm.Properties!.DefinitionString, names));
+}
+
+export function functionArn(logicalId: string): string {
+  return `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${logicalId}`;
+}
+
+/** Local stand-ins for the template's references: table and state machine by logical id, fixed pseudo parameters. */
+export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): LocalNames {
+  return {
+    ref(id) {
+      const pseudo: Record<string, string> = {
+        'AWS::Partition': 'aws',
+        'AWS::Region': LOCAL_REGION,
+        'AWS::AccountId': LOCAL_ACCOUNT,
+        'AWS::URLSuffix': 'amazonaws.com',
+        'AWS::StackName': stackName,
+      };
+      if (pseudo[id]) return pseudo[id];
+      const type = template.Resources[id]?.Type;
+      if (type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${id}`;
+      return id;
+    },
+    getAtt(id, attribute) {
+      const type = template.Resources[id]?.Type;
+      if (type === 'AWS::Lambda::Function' && attribute === 'Arn') return functionArn(id);
+      if (attribute === 'Arn') return `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${id}`;
+      throw new LocalSetupError(`No local value for Fn::GetAtt ${id}.${attribute}`);
+    },
+  };
+}
+
+/** Runs `cdk synth` (the project's CDK CLI and cdk.json) so the local system runs what would be deployed. */
+export async function synth(cdkOut: string, log: (line: string) => void, context: Record<string, string> = {}): Promise<void> {
+  const started = Date.now();
+  const cli = require.resolve('aws-cdk/bin/cdk');
+  const env = { ...process.env, PATH: [path.dirname(process.execPath), path.join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter) };
+  const contextArgs = Object.entries(context).flatMap(([k, v]) => ['--context', `${k}=${v}`]);
+  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut, ...contextArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  if (code !== 0) throw new LocalSetupError(`cdk synth failed (exit ${code}); fix the stack and try again:\n${output.trim().split('\n').slice(-30).join('\n')}`);
+  log(`[local] synthesized the stack into ${path.relative(PROJECT_ROOT, cdkOut) || cdkOut} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

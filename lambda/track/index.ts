@@ -3,9 +3,8 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authConfigFromEnv } from '../core/caller';
-import { withFaultInjection } from '../adapters/fault-injection';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
-import { taskServiceFromEnv } from '../adapters/task-service-from-env';
+import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
 
 const logger = new Logger({ serviceName: 'track-api' });
@@ -16,15 +15,19 @@ const tracer = new Tracer({ serviceName: 'track-api' });
 /** Built on first use, so a missing variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
 
-/** The handler as configured by `env`; the local system builds a second one for its AUTH=jwt front end. */
-export function buildTrackHandler(env: Record<string, string | undefined> = process.env): ReturnType<typeof createTrackHandler> {
-  // Tests and npm start only (FAULT_INJECTION=on): lets them fail chosen AWS calls; the stack never sets it.
-  const faults = env.FAULT_INJECTION === 'on' ? withFaultInjection : <C>(client: C) => client;
+export interface TrackHandlerOptions {
+  /** Applied to each AWS SDK client before the X-Ray capture: the local system's fault injection, or call counting. */
+  readonly wrapClient?: TaskServiceWiring['wrapClient'];
+}
+
+/** The handler as configured by `env`: what Lambda runs, and what the local system builds with its client wrapper. */
+export function buildTrackHandler(env: Record<string, string | undefined> = process.env, options: TrackHandlerOptions = {}): ReturnType<typeof createTrackHandler> {
+  const wrap = options.wrapClient ?? (<C>(client: C) => client);
   const { service } = taskServiceFromEnv(env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
     // Each SDK call becomes an X-Ray subsegment of the function's trace.
-    wrapClient: (client) => tracer.captureAWSv3Client(faults(client)),
+    wrapClient: (client) => tracer.captureAWSv3Client(wrap(client)),
   });
   return createTrackHandler(
     service,

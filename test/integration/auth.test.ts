@@ -1,6 +1,6 @@
 import { base64url, importJWK, type JWK, SignJWT } from 'jose';
-import { generateSigningKey, LOCAL_AUDIENCE } from '../../local/jwt-issuer';
-import { requestLocalToken } from '../../local/token-command';
+import { generateSigningKey, LOCAL_AUDIENCE } from '../../local/local-only/jwt-issuer';
+import { requestLocalToken } from '../../tools/token/token-command';
 import { call, env, itemsOf, uniqueTenant } from './support';
 
 /** The AUTH=jwt front end started by global-setup.ts, over the same DynamoDB Local and state machine. */

@@ -2,7 +2,7 @@ import { createServer, request, type IncomingMessage, type Server, type ServerRe
 import type { AddressInfo, Socket } from 'node:net';
 import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError } from '../../client';
 import { videoStorageKey } from '../../client/video-analyses';
-import { requestLocalToken } from '../../local/token-command';
+import { requestLocalToken } from '../../tools/token/token-command';
 import { memoryStorage } from '../support/memory-storage';
 import { contractFetch, env, executionsOf, holdExecutions, itemsOf, releaseExecutions, uniqueTenant } from './support';
 

@@ -1,5 +1,5 @@
 import { freePort } from '../../local/free-port';
-import { generateSigningKey } from '../../local/jwt-issuer';
+import { generateSigningKey } from '../../local/local-only/jwt-issuer';
 import { startLocalSystem } from '../../local/system';
 
 /** Starts the local system once per test run (free loopback ports) and hands its addresses to the test workers. */

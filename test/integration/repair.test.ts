@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
 import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
-import { injectFault, withFaultInjection } from '../../lambda/adapters/fault-injection';
+import { injectFault, withFaultInjection } from '../../local/local-only/fault-injection';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { TaskStore } from '../../lambda/core/ports';
 import { RepairSweep, type SweepReport } from '../../lambda/core/repair-sweep';

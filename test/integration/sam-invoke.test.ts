@@ -4,12 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { type LocalFunction, templateFunctions } from '../../local/lambdas';
-import { localNames, PROJECT_ROOT } from '../../local/system';
-import { loadStack, resolve, resourcesOfType } from '../../local/template';
+import { type LocalFunction, templateFunctions } from '../../local/lambda/runtime';
+import { loadStack, localNames, PROJECT_ROOT, resolve, resourcesOfType } from '../../local/template';
 import { LocalSetupError } from '../../local/errors';
 import { freePort } from '../../local/free-port';
-import { SAM_CONTAINERS, samPrepare, samPrepareReport } from '../../local/sam-prepare';
+import { SAM_CONTAINERS, samPrepare, samPrepareReport } from '../../tools/sam-prepare';
 import { env, getActive, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
 
 const run = promisify(execFile);

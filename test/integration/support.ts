@@ -99,7 +99,7 @@ export async function executionsOf(tenant: string) {
   return described.filter((d) => JSON.parse(d.input ?? '{}').tenant_id === tenant);
 }
 
-/** Local-only controls of the runner and the handler's fault injection (local/sfn-endpoint.ts); not AWS APIs. */
+/** Local-only controls of the runner and the handler's fault injection (local/local-only/test-controls.ts); not AWS APIs. */
 export async function localControl(operation: string, input: Record<string, unknown>, endpoint = env.sfnEndpoint): Promise<void> {
   const res = await fetch(endpoint, {
     method: 'POST',

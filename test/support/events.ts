@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { toApiGatewayEvent } from '../../local/api-gateway-event';
+import { toApiGatewayEvent } from '../../local/api-gateway/event';
 
 export function postTrack(body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): APIGatewayProxyEventV2 {
   return toApiGatewayEvent({

@@ -1,14 +1,5 @@
+import { jsonResponse, type LocalResponse, type LocalRoutes } from '../api-gateway/local-response';
 import { type LocalIssuer, MAX_TTL_SECONDS, openIdConfiguration } from './jwt-issuer';
-import type { LocalResponse } from './jwt-authorizer';
-
-export interface LocalRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly body: string;
-}
-
-/** Answers a local-only endpoint, or undefined so the request goes on to the API routes. */
-export type LocalRoutes = (request: LocalRequest) => Promise<LocalResponse | undefined>;
 
 const DEFAULT_TTL_SECONDS = 3600;
 
@@ -16,7 +7,7 @@ const DEFAULT_TTL_SECONDS = 3600;
  * Endpoints that exist only under `npm start`, never in the deployed stack: /local/auth (always), and with a local
  * issuer (AUTH=jwt) /local/token and the issuer's discovery documents.
  */
-export function localRoutes(issuer: LocalIssuer | undefined): LocalRoutes {
+export function tokenRoutes(issuer: LocalIssuer | undefined): LocalRoutes {
   return async ({ method, path, body }) => {
     if (method === 'GET' && path === '/local/auth') {
       return json(200, issuer ? { mode: 'jwt', issuer: issuer.issuer, audience: issuer.audience } : { mode: 'none' });
@@ -50,7 +41,7 @@ function parseTokenRequest(body: string): { tenantId: string; ttlSeconds: number
 }
 
 function json(statusCode: number, body: unknown): LocalResponse {
-  return { statusCode, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: JSON.stringify(body) };
+  return jsonResponse(statusCode, body, { 'Cache-Control': 'no-store' });
 }
 
 function invalidRequest(detail: string): LocalResponse {

@@ -9,7 +9,7 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
-import { tokenCommand } from '../../local/token-command';
+import { tokenCommand } from '../../../tools/token/token-command';
 
 const OUTPUTS = [
   { OutputKey: 'TrackApiUrl162E9942', OutputValue: 'https://abc.execute-api.eu-west-1.amazonaws.com' },

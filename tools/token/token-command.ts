@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { parseTenantId } from '../lambda/core/validation';
+import { parseTenantId } from '../../lambda/core/validation';
 import { type CognitoTokenClients, cognitoToken } from './cognito-token';
-import { LocalSetupError } from './errors';
-import { MAX_TTL_SECONDS } from './jwt-issuer';
+import { LocalSetupError } from '../../local/errors';
+import { MAX_TTL_SECONDS } from '../../local/local-only/jwt-issuer';
 
 export const USAGE = `Usage:
   npm run --silent token -- --tenant <tenant> [--ttl <seconds>]                 a token from the local system (AUTH=jwt npm start; PORT as for npm start)

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { injectFault } from '../lambda/adapters/fault-injection';
-import type { Execution, LocalStepFunctions } from './local-step-functions';
+import type { Execution, LocalStepFunctions } from './runner';
 
 /**
  * A Step Functions endpoint on loopback speaking the service's JSON 1.0 protocol, for the operations this app uses
@@ -13,6 +12,12 @@ export interface SfnEndpoint {
   close(): Promise<void>;
 }
 
+/**
+ * Operations beyond the service's, answered on the same endpoint (the local test controls): the output, or undefined
+ * when the operation is not theirs. A thrown error is sent as the service sends its errors.
+ */
+export type ExtraOperations = (operation: string, input: any) => unknown;
+
 class ServiceError extends Error {
   constructor(
     readonly type: string,
@@ -23,8 +28,8 @@ class ServiceError extends Error {
   }
 }
 
-export async function startSfnEndpoint(sfn: LocalStepFunctions, port = 0): Promise<SfnEndpoint> {
-  const server: Server = createServer((req, res) => void handle(sfn, req, res));
+export async function startSfnEndpoint(sfn: LocalStepFunctions, extra: ExtraOperations = () => undefined, port = 0): Promise<SfnEndpoint> {
+  const server: Server = createServer((req, res) => void handle(sfn, extra, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -36,13 +41,13 @@ export async function startSfnEndpoint(sfn: LocalStepFunctions, port = 0): Promi
   };
 }
 
-async function handle(sfn: LocalStepFunctions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(sfn: LocalStepFunctions, extra: ExtraOperations, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let body = '';
   for await (const chunk of req) body += chunk;
   const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
   try {
     const input = body ? JSON.parse(body) : {};
-    const output = operate(sfn, operation, input);
+    const output = extra(operation, input) ?? operate(sfn, operation, input);
     send(res, 200, output);
   } catch (error) {
     const e = error instanceof ServiceError ? error : new ServiceError((error as Error).name, (error as Error).message);
@@ -70,23 +75,6 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
     case 'ListExecutions':
       checkMachine(input.stateMachineArn);
       return listExecutions(sfn, input);
-    // Local-only controls (see LocalStepFunctions.hold); no AWS SDK sends these.
-    case 'LocalHold':
-      sfn.hold(input.field, input.value);
-      return {};
-    case 'LocalRelease':
-      return { released: sfn.release(input.field, input.value) };
-    // Fault injection (tests and demos): a Task state of the runner, or an AWS SDK call of the API handler
-    // (lambda/adapters/fault-injection.ts, wired when FAULT_INJECTION=on, as npm start sets it).
-    case 'LocalInjectStateFault':
-      sfn.injectFault({ state: input.state, error: input.error, match: input.match, times: Number(input.times ?? 1) });
-      return {};
-    case 'LocalDropEndEvents':
-      sfn.dropEndEvents(input.match, Number(input.times ?? 1));
-      return {};
-    case 'LocalInjectFault':
-      injectFault({ command: input.command, error: input.error, reason: input.reason, match: input.match, times: Number(input.times ?? 1) });
-      return {};
     default:
       throw new ServiceError('UnknownOperationException', `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`);
   }

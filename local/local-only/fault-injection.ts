@@ -1,8 +1,8 @@
 /**
  * Fault injection for tests and `npm start`: an AWS SDK middleware that fails chosen commands with the errors AWS
  * sends, so the code that handles them (transaction conflicts, throttling) runs against DynamoDB Local, which never
- * produces them. Inert unless a client is wired with it, which the handler does only when FAULT_INJECTION=on (the
- * stack never sets it).
+ * produces them. Inert unless a client is wired with it: the local system passes it to buildTrackHandler's
+ * wrapClient; the deployed bundle never imports this module (test/infra/api-bundle.test.ts).
  */
 export interface Fault {
   /** The SDK command, e.g. `PutItemCommand`, `TransactWriteItemsCommand`, `StartExecutionCommand`. */

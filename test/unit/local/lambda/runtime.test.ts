@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type LocalFunction, loadHandler } from '../../local/lambdas';
+import { type LocalFunction, loadHandler } from '../../../../local/lambda/runtime';
 
 /** A bundle the way cdk.out holds one: index.js exporting `handler`. */
 const BUNDLE = `

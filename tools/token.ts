@@ -1,6 +1,6 @@
-import { awsClients } from './cognito-token';
-import { LocalSetupError } from './errors';
-import { tokenCommand } from './token-command';
+import { awsClients } from './token/cognito-token';
+import { LocalSetupError } from '../local/errors';
+import { tokenCommand } from './token/token-command';
 
 tokenCommand(process.argv.slice(2), process.env, awsClients).then(
   (token) => console.log(token),

@@ -1,4 +1,5 @@
-import type { CfnTemplate } from './template';
+import type { CfnTemplate } from '../template';
+import type { LocalResponse } from './local-response';
 
 /** The CorsConfiguration of an AWS::ApiGatewayV2::Api, as the synthesized template declares it. */
 export interface CorsPolicy {
@@ -44,11 +45,11 @@ const first = (value: string | string[] | undefined) => (Array.isArray(value) ? 
  * function; an origin outside the policy gets no Access-Control headers, so the browser blocks the call.
  * Returns undefined when the request is not a preflight (it then goes to the routes like any other request).
  */
-export function preflightResponse(policy: CorsPolicy, method: string, headers: Headers): { status: number; headers: Record<string, string> } | undefined {
+export function preflightResponse(policy: CorsPolicy, method: string, headers: Headers): LocalResponse | undefined {
   const origin = first(headers.origin);
   const requestMethod = first(headers['access-control-request-method']);
   if (method !== 'OPTIONS' || !origin || !requestMethod) return undefined;
-  if (!originAllowed(policy, origin)) return { status: 204, headers: {} };
+  if (!originAllowed(policy, origin)) return { statusCode: 204, headers: {}, body: '' };
   const answer: Record<string, string> = { 'Access-Control-Allow-Origin': allowOriginValue(policy, origin) };
   const methodAllowed = policy.allowMethods.some((m) => m === '*' || m.toUpperCase() === requestMethod.toUpperCase());
   if (methodAllowed) answer['Access-Control-Allow-Methods'] = policy.allowMethods.join(',');
@@ -60,7 +61,7 @@ export function preflightResponse(policy: CorsPolicy, method: string, headers: H
   }
   if (policy.maxAge !== undefined) answer['Access-Control-Max-Age'] = String(policy.maxAge);
   if (policy.allowCredentials) answer['Access-Control-Allow-Credentials'] = 'true';
-  return { status: 204, headers: answer };
+  return { statusCode: 204, headers: answer, body: '' };
 }
 
 /** Headers API Gateway adds to an answer for an allowed Origin (it ignores any CORS headers the function sends). */

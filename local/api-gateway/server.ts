@@ -1,11 +1,11 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { matchRoute, toApiGatewayEvent } from './api-gateway-event';
+import { matchRoute, toApiGatewayEvent } from './event';
 import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
-import { LocalSetupError } from './errors';
-import type { Authorize, LocalResponse } from './jwt-authorizer';
-import type { LocalRoutes } from './local-routes';
+import { LocalSetupError } from '../errors';
+import type { Authorize } from './jwt-authorizer';
+import { jsonResponse, type LocalResponse, type LocalRoutes } from './local-response';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -76,8 +76,8 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
   try {
     const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
     if (preflight) {
-      status = preflight.status;
-      return send(res, { statusCode: status, headers: preflight.headers, body: '' });
+      status = preflight.statusCode;
+      return send(res, preflight);
     }
     const chunks: Buffer[] = [];
     let size = 0;
@@ -85,7 +85,7 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
       size += (chunk as Buffer).length;
       if (size > MAX_REQUEST_BYTES) {
         status = 413;
-        return sendJson(res, 413, { message: 'Request Entity Too Large' }, cors);
+        return send(res, jsonResponse(413, { message: 'Request Entity Too Large' }, cors));
       }
       chunks.push(chunk as Buffer);
     }
@@ -97,7 +97,7 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     }
     if (!matchRoute(path)) {
       status = 404;
-      return sendJson(res, 404, { message: 'Not Found' }, cors);
+      return send(res, jsonResponse(404, { message: 'Not Found' }, cors));
     }
     const event = toApiGatewayEvent({ method, url, headers: req.headers, ...eventBody(Buffer.concat(chunks), req.headers['content-type']), sourceIp: req.socket.remoteAddress });
     const authorized = hooks.authorize ? await hooks.authorize(event) : { event };
@@ -109,13 +109,12 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     status = result.statusCode ?? 200;
     const body = result.body ?? '';
     taskId = /"task_id":"([^"]+)"/.exec(body)?.[1];
-    res.writeHead(status, { ...(result.headers as Record<string, string>), ...cors, 'Content-Length': Buffer.byteLength(body) });
-    res.end(body);
+    send(res, { statusCode: status, headers: { ...(result.headers as Record<string, string>), ...cors }, body });
   } catch (error) {
     // What API Gateway answers when the integration fails.
     status = 500;
     log(`[api] handler threw: ${(error as Error).stack ?? error}`);
-    sendJson(res, 500, { message: 'Internal Server Error' }, cors);
+    send(res, jsonResponse(500, { message: 'Internal Server Error' }, cors));
   } finally {
     const ms = (performance.now() - started).toFixed(1);
     log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
@@ -144,10 +143,4 @@ function eventBody(bytes: Buffer, contentType: string | undefined): { body: stri
     }
   }
   return { body: bytes.toString('base64'), isBase64Encoded: true };
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }

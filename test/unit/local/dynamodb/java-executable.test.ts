@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import * as path from 'node:path';
-import { checkJava, javaExecutable } from '../../local/dynamodb-local';
-import { LocalSetupError } from '../../local/errors';
+import { checkJava, javaExecutable } from '../../../../local/dynamodb/dynamodb-local';
+import { LocalSetupError } from '../../../../local/errors';
 
 /** The JDK that `java` on this machine's PATH belongs to (DynamoDB Local needs one, so the test machine has it). */
 function installedJavaHome(): string {

@@ -1,15 +1,13 @@
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { LocalResponse } from './jwt-authorizer';
-import type { LocalRoutes } from './local-routes';
+import { jsonResponse, type LocalResponse, type LocalRoutes } from '../api-gateway/local-response';
+import { PROJECT_ROOT as ROOT } from '../template';
 
-const ROOT = path.resolve(__dirname, '..');
-
-/** The demo page's script: local/demo/demo-page.ts and the client it imports, bundled for browsers. */
+/** The demo page's script: local/local-only/demo/demo-page.ts and the client it imports, bundled for browsers. */
 export async function bundleDemoPage(): Promise<string> {
   const result = await build({
-    entryPoints: [path.join(ROOT, 'local/demo/demo-page.ts')],
+    entryPoints: [path.join(ROOT, 'local/local-only/demo/demo-page.ts')],
     bundle: true,
     write: false,
     format: 'esm',
@@ -27,7 +25,7 @@ export async function bundleDemoPage(): Promise<string> {
  */
 export async function demoSiteRoutes(): Promise<LocalRoutes> {
   const script = await bundleDemoPage();
-  const page = readFileSync(path.join(ROOT, 'local/demo/index.html'), 'utf8');
+  const page = readFileSync(path.join(ROOT, 'local/local-only/demo/index.html'), 'utf8');
   const files: Record<string, () => LocalResponse> = {
     '/': () => ({
       statusCode: 200,
@@ -45,7 +43,7 @@ export async function demoSiteRoutes(): Promise<LocalRoutes> {
     const file = files[requestPath];
     if (!file) return undefined;
     if (method !== 'GET' && method !== 'HEAD') {
-      return { statusCode: 405, headers: { Allow: 'GET, HEAD', 'Content-Type': 'application/json' }, body: JSON.stringify({ message: 'Method Not Allowed' }) };
+      return jsonResponse(405, { message: 'Method Not Allowed' }, { Allow: 'GET, HEAD' });
     }
     return file();
   };

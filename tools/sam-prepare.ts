@@ -12,10 +12,10 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAM_LOCAL_ENDPOINTS } from '../lib/tracking-stack';
-import { createTable, LOCAL_AWS_ENV } from './dynamodb-local';
-import { LocalSetupError } from './errors';
-import { localNames, PROJECT_ROOT } from './system';
-import { type CfnTemplate, loadStack, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
+import { createTable } from '../local/dynamodb/dynamodb-local';
+import { LocalSetupError } from '../local/errors';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/local-aws';
+import { type CfnTemplate, loadStack, localNames, onlyResource, PROJECT_ROOT, resolve, resourcesOfType, stateMachineDefinition } from '../local/template';
 
 /** The cloud assembly of the sam setup: apart from cdk.out/, which npm start, npm test and npm run bench re-synthesize. */
 export const SAM_CDK_OUT = path.join(PROJECT_ROOT, 'cdk.out.sam');
@@ -71,8 +71,8 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
   }
   await requireContainers(options);
 
-  const credentials = { accessKeyId: LOCAL_AWS_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: LOCAL_AWS_ENV.AWS_SECRET_ACCESS_KEY };
-  const region = LOCAL_AWS_ENV.AWS_REGION;
+  const credentials = LOCAL_CREDENTIALS;
+  const region = LOCAL_REGION;
   const dynamodb = new DynamoDBClient({ endpoint: options.dynamodbEndpoint, region, credentials });
   await createTable(dynamodb, tableId, resolve(table.Properties, names));
   dynamodb.destroy();

@@ -1,7 +1,7 @@
 import { SignJWT, base64url, importJWK, type JWK } from 'jose';
-import { createJwtAuthorizer } from '../../local/jwt-authorizer';
-import { createLocalIssuer, generateSigningKey, LOCAL_AUDIENCE } from '../../local/jwt-issuer';
-import { request } from '../support/events';
+import { createJwtAuthorizer } from '../../../../local/api-gateway/jwt-authorizer';
+import { createLocalIssuer, generateSigningKey, LOCAL_AUDIENCE } from '../../../../local/local-only/jwt-issuer';
+import { request } from '../../../support/events';
 
 const ISSUER = 'http://localhost:8123';
 

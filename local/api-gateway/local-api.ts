@@ -1,11 +1,12 @@
-import { type ApiHandler, type ApiServer, startApiServer } from './api-server';
+import { type ApiHandler, type ApiServer, startApiServer } from './server';
 import type { CorsPolicy } from './cors';
-import { LocalSetupError } from './errors';
-import { freePort } from './free-port';
+import { LocalSetupError } from '../errors';
+import { freePort } from '../free-port';
 import { createJwtAuthorizer } from './jwt-authorizer';
 import type { JWK } from 'jose';
-import { createLocalIssuer } from './jwt-issuer';
-import { type LocalRoutes, localRoutes } from './local-routes';
+import { createLocalIssuer } from '../local-only/jwt-issuer';
+import type { LocalRoutes } from './local-response';
+import { tokenRoutes } from '../local-only/token-routes';
 
 /** `AUTH` of `npm start`: `none` trusts the tenant named in the request; `jwt` runs a local issuer and authorizer. */
 export type LocalAuth = 'none' | 'jwt';
@@ -39,7 +40,7 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
   const issuer = options.auth === 'jwt' ? await createLocalIssuer(`http://localhost:${port}`, options.signingKey) : undefined;
   const server = await startApiServer(options.handler, port, options.log, {
     authorize: issuer && createJwtAuthorizer({ jwks: issuer.jwks, issuer: issuer.issuer, audience: [issuer.audience] }),
-    localRoutes: combine(localRoutes(issuer), options.moreRoutes),
+    localRoutes: combine(tokenRoutes(issuer), options.moreRoutes),
     cors: options.cors,
   });
   return { ...server, auth: options.auth };

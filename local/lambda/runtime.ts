@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type CfnTemplate, type LocalNames, resolve, resourcesOfType } from './template';
+import { type CfnTemplate, functionArn, type LocalNames, resolve, resourcesOfType } from '../template';
 
 export interface LocalFunction {
   readonly logicalId: string;
@@ -9,10 +9,6 @@ export interface LocalFunction {
   readonly assetDir: string;
   readonly handlerName: string;
   readonly environment: Record<string, string>;
-}
-
-export function functionArn(logicalId: string): string {
-  return `arn:aws:lambda:us-east-1:000000000000:function:${logicalId}`;
 }
 
 /** The functions of the synthesized template with their bundle, handler and (locally resolved) environment. */

@@ -1,5 +1,5 @@
 // The local demo page: the client (client/) and the DOM, nothing else. Bundled by esbuild when npm start starts.
-import { ApiError, createTrackingClient, createVideoAnalyses, isFinal, type Task, type TaskStatus, type TokenProvider } from '../../client';
+import { ApiError, createTrackingClient, createVideoAnalyses, isFinal, type Task, type TaskStatus, type TokenProvider } from '../../../client';
 
 const params = new URLSearchParams(location.search);
 /** `?api=http://127.0.0.1:8000` lets a page on another origin (a frontend dev server) call the local API (CORS). */

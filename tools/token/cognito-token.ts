@@ -8,8 +8,8 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { randomBytes } from 'node:crypto';
-import { COGNITO_TENANT_CLAIM } from '../lambda/core/caller';
-import { LocalSetupError } from './errors';
+import { COGNITO_TENANT_CLAIM } from '../../lambda/core/caller';
+import { LocalSetupError } from '../../local/errors';
 
 export interface CognitoTokenRequest {
   readonly stackName: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { SAM_CDK_OUT, SAM_CONTAINERS } from '../../local/sam-prepare';
-import { PROJECT_ROOT } from '../../local/system';
+import { SAM_CDK_OUT, SAM_CONTAINERS } from '../../../tools/sam-prepare';
+import { PROJECT_ROOT } from '../../../local/template';
 
 const localDocs = readFileSync(path.join(PROJECT_ROOT, 'docs', 'LOCAL.md'), 'utf8');
 const scripts = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
