@@ -10,9 +10,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { ServiceName } from '../lambda/shared/names';
 
 const ROOT = path.resolve(__dirname, '..');
-const ENTRIES = { 'track-api': 'lambda/track/index.ts', 'task-finalizer': 'lambda/finalizer/index.ts' };
+const ENTRIES = { [ServiceName.TrackApi]: 'lambda/track/index.ts', [ServiceName.TaskFinalizer]: 'lambda/finalizer/index.ts' };
 const RUNS = Number(process.env.RUNS ?? 25);
 
 /** The Tracer surface the entries use, doing nothing: what the bundle would be without X-Ray. */

@@ -5,7 +5,7 @@
 import { FUNCTION_DEFAULTS } from '../lib/function-defaults';
 import type { CfnTemplate } from '../local/template';
 import { ServiceEvent } from '../lambda/core/ports';
-import { SWEEP_SHARDS } from '../lambda/adapters/dynamodb-task-store';
+import { SWEEP_SHARDS } from '../lambda/shared/table';
 
 /**
  * Public on-demand list prices, us-east-1, beyond any free tier. Written down from the AWS pricing pages of each

@@ -20,6 +20,7 @@ import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
 import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
+import { METRICS_NAMESPACE, Route, ServiceName } from '../lambda/shared/names';
 
 /** The most requests in flight in any scenario below; the SDK clients get as many sockets. */
 const MAX_CONCURRENCY = 100;
@@ -148,8 +149,8 @@ async function transitions(apiUrl: string, tenant: string, prefix: string, count
 async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise<number> {
   const previous = process.env.POWERTOOLS_METRICS_DISABLED;
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-  const logger = new Logger({ serviceName: 'track-api', logLevel: 'INFO' });
-  const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-api' });
+  const logger = new Logger({ serviceName: ServiceName.TrackApi, logLevel: 'INFO' });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
   process.env.POWERTOOLS_METRICS_DISABLED = previous;
   const service = new TaskService(
     new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ requestHandler })), process.env.TABLE_NAME!),
@@ -166,10 +167,10 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
   });
   const event = {
     version: '2.0',
-    rawPath: '/api/v1/track',
+    rawPath: Route.Collection,
     rawQueryString: '',
     headers: { 'content-type': 'application/json' },
-    requestContext: { http: { method: 'POST', path: '/api/v1/track' } },
+    requestContext: { http: { method: 'POST', path: Route.Collection } },
     body: JSON.stringify(body),
     isBase64Encoded: false,
   } as unknown as APIGatewayProxyEventV2;

@@ -7,8 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { Attr, ItemType } from '../lambda/adapters/dynamodb-task-store';
-import { TASK_PREFIX } from '../lambda/adapters/task-keys';
+import { Attr, ItemType, TASK_PREFIX } from '../lambda/shared/table';
 import { TaskStatus } from '../lambda/core/task';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
 

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
 import { grantTableItems } from './task-table';
+import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
 
 export interface TaskFinalizerProps {
   readonly table: dynamodb.ITable;
@@ -21,9 +22,6 @@ export interface TaskFinalizerProps {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
-
-/** Execution ends the state machine's Catch cannot see. */
-export const REPAIRED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'];
 
 /**
  * Frees the video of a task whose execution failed, timed out or was aborted outside the state machine's Catch,
@@ -47,7 +45,7 @@ export class TaskFinalizer extends Construct {
         ...props.serviceEnvironment,
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
-        POWERTOOLS_SERVICE_NAME: 'task-finalizer',
+        POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,
       },
     });
     acknowledgeFunctionDefaults(this.function);
@@ -69,7 +67,7 @@ export class TaskFinalizer extends Construct {
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { status: REPAIRED_EXECUTION_STATUSES, stateMachineArn: [props.stateMachine.stateMachineArn] },
+        detail: { status: [...REPAIRED_EXECUTION_STATUSES], stateMachineArn: [props.stateMachine.stateMachineArn] },
       },
       targets: [
         new targets.LambdaFunction(this.function, {

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
 import { grantQueryActiveByAge, grantTableItems } from './task-table';
+import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
   readonly table: dynamodb.ITable;
@@ -82,7 +83,7 @@ export class TaskSweeper extends Construct {
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         SWEEP_MAX_TASKS: String(maxTasks),
         SWEEP_LIST_THRESHOLD: String(listThreshold),
-        POWERTOOLS_SERVICE_NAME: 'task-sweeper',
+        POWERTOOLS_SERVICE_NAME: ServiceName.TaskSweeper,
       },
     });
     acknowledgeFunctionDefaults(this.function);

@@ -13,6 +13,7 @@ import { type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint';
 import { LOCAL_TENANT_CLAIM } from './jwt-issuer';
 import { type LocalApi, type LocalAuth, startLocalApi } from './local-api';
 import { type CfnTemplate, loadStack, type LocalNames, onlyResource, resolve, resourcesOfType, stateMachineDefinition } from './template';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -66,7 +67,7 @@ export interface LocalSystem {
 }
 
 /** Local stand-ins for the template's references: table and state machine by logical id, fixed pseudo parameters. */
-export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): LocalNames {
+export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME): LocalNames {
   return {
     ref(id) {
       const pseudo: Record<string, string> = {

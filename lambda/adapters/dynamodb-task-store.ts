@@ -5,38 +5,7 @@ import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../core/task';
 import { translate } from './aws-errors';
-import { activeTaskKey, taskRecordKey } from './task-keys';
-
-/** Kinds of item in the single table. */
-export const ItemType = { Active: 'active', Link: 'link', Final: 'final' } as const;
-
-/** Attribute names shared with the state machine definition (lib/analysis-workflow.ts). */
-export const Attr = {
-  pk: 'pk',
-  itemType: 'item_type',
-  taskId: 'task_id',
-  tenantId: 'tenant_id',
-  videoFilename: 'video_filename',
-  status: 'status',
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  startedAt: 'started_at',
-  finishedAt: 'finished_at',
-  result: 'result',
-  error: 'error',
-  taskKey: 'task_key',
-  leaseExpiresAt: 'lease_expires_at',
-  retainUntil: 'retain_until',
-  expiresAt: 'expires_at',
-  sweepShard: 'sweep_shard',
-} as const;
-
-/**
- * Sparse index of active tasks by age, for the repair sweep: only active items carry `sweep_shard`, so links and
- * final records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
- */
-export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
-export const SWEEP_SHARDS = 16;
+import { ACTIVE_BY_AGE_INDEX, activeTaskKey, Attr, ItemType, SWEEP_SHARDS, sweepShard, taskRecordKey } from '../shared/table';
 
 type Item = Record<string, unknown>;
 const MAX_CLAIM_ATTEMPTS = 4;
@@ -310,13 +279,6 @@ function toActiveItem(task: ActiveTask, taskKey: string): Item {
     [Attr.retainUntil]: task.retainUntil,
     [Attr.sweepShard]: sweepShard(task.taskId),
   };
-}
-
-/** A stable shard per task (FNV-1a of its id), so the index's writes spread evenly. */
-export function sweepShard(taskId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < taskId.length; i++) hash = Math.imul(hash ^ taskId.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % SWEEP_SHARDS;
 }
 
 function sleep(ms: number): Promise<void> {

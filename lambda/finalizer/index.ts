@@ -1,15 +1,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { ServiceEvent } from '../core/ports';
 import type { TaskService } from '../core/task-service';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
+import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
 
-const logger = new Logger({ serviceName: 'task-finalizer' });
-const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'task-finalizer' });
-const tracer = new Tracer({ serviceName: 'task-finalizer' });
+const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
+const tracer = new Tracer({ serviceName: ServiceName.TaskFinalizer });
 let service: TaskService | undefined;
 
 /** EventBridge target: throws on a transient failure so EventBridge retries (and dead-letters) the event. */

@@ -4,9 +4,10 @@ import type { Context } from 'aws-lambda';
 import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../core/config';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
+import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
 
-const logger = new Logger({ serviceName: 'task-sweeper' });
-const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'task-sweeper' });
+const logger = new Logger({ serviceName: ServiceName.TaskSweeper });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskSweeper });
 
 /** Kept across invocations of a warm function (its clients and their connections). */
 let repairSweep: RepairSweep | undefined;
@@ -22,8 +23,8 @@ function build(): RepairSweep {
     sfnConfig: { retryMode: 'adaptive', maxAttempts: 10 },
   });
   return new RepairSweep(service, store, workflow, clock, sweepOptionsFromEnv(env, serviceConfigFromEnv(env)), logger, (outcome) => {
-    metrics.addMetric('TaskRepaired', MetricUnit.Count, 1);
-    metrics.addMetric(outcome === 'started' ? 'TaskRepairStarted' : 'TaskRepairEnded', MetricUnit.Count, 1);
+    metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
+    metrics.addMetric(outcome === 'started' ? SweepMetric.RepairStarted : SweepMetric.RepairEnded, MetricUnit.Count, 1);
   });
 }
 
@@ -33,7 +34,7 @@ export async function handler(_event?: unknown, context?: Pick<Context, 'getRema
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
     const report = await repairSweep.run(remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS });
-    if (report.errors > 0) metrics.addMetric('RepairFailed', MetricUnit.Count, report.errors);
+    if (report.errors > 0) metrics.addMetric(SweepMetric.RepairFailed, MetricUnit.Count, report.errors);
     logger.info('sweep', { ...report });
     return report;
   } finally {

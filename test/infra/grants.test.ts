@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { sweepShard } from '../../lambda/adapters/dynamodb-task-store';
+import { sweepShard } from '../../lambda/shared/table';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { TrackingStack } from '../../lib/tracking-stack';
 import { postTrack, request } from '../support/events';

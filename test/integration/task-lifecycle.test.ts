@@ -3,7 +3,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
 import { executionArn, StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
-import { activeTaskKey } from '../../lambda/adapters/task-keys';
+import { activeTaskKey } from '../../lambda/shared/table';
 import { DependencyUnavailable, WorkflowAlreadyStarted } from '../../lambda/core/errors';
 import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';

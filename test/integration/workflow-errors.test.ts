@@ -2,7 +2,7 @@ import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws
 import { randomUUID } from 'node:crypto';
 import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
 import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workflow';
-import { activeTaskKey } from '../../lambda/adapters/task-keys';
+import { activeTaskKey } from '../../lambda/shared/table';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { dynamodb, env, eventually, uniqueTenant } from './support';
 
