@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { requireEnv, serviceConfigFromEnv } from '../core/config';
 import type { Clock, ServiceMetrics } from '../core/ports';
 import { type ServiceLog, TaskService } from '../core/task-service';
-import { createDocumentClient, DynamoDbTaskStore } from './dynamodb-task-store';
+import { createDocumentClient } from './dynamodb/table-client';
+import { DynamoDbTaskStore } from './dynamodb/task-store';
 import { StepFunctionsWorkflow } from './sfn-workflow';
 
 export interface TaskServiceWiring {

@@ -1,7 +1,8 @@
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
+import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { executionArn, StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import { activeTaskKey } from '../../lambda/shared/table';
 import { DependencyUnavailable, WorkflowAlreadyStarted } from '../../lambda/core/errors';
