@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../core/config';
+import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-config';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
@@ -17,14 +17,19 @@ const STOP_MARGIN_MS = 15_000;
 
 function build(): RepairSweep {
   const env = process.env;
-  const { service, store, workflow, clock } = taskServiceFromEnv(env, {
+  const { service } = taskServiceFromEnv(env, {
     log: logger,
     // Adaptive retries pace the ListExecutions pages to the account's quota (a token bucket) instead of failing the pass.
     sfnConfig: { retryMode: 'adaptive', maxAttempts: 10 },
   });
-  return new RepairSweep(service, store, workflow, clock, sweepOptionsFromEnv(env, serviceConfigFromEnv(env)), logger, (outcome) => {
-    metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
-    metrics.addMetric(outcome === 'started' ? SweepMetric.RepairStarted : SweepMetric.RepairEnded, MetricUnit.Count, 1);
+  return new RepairSweep({
+    recovery: service.recovery,
+    options: sweepOptionsFromEnv(env, serviceConfigFromEnv(env)),
+    log: logger,
+    recordRepair: (outcome) => {
+      metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
+      metrics.addMetric(outcome === 'started' ? SweepMetric.RepairStarted : SweepMetric.RepairEnded, MetricUnit.Count, 1);
+    },
   });
 }
 

@@ -160,13 +160,13 @@ describe('finalizer event mapping', () => {
     ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     ddb.on(TransactWriteCommand).resolves({});
-    const result = await finalizeExecution(service, event(status, error));
+    const result = await finalizeExecution(service.recovery, event(status, error));
     expect(result).toMatchObject({ outcome: 'finalized', task: { status: expected, error: { error: errorName } } });
   });
 
   test('SUCCEEDED needs no repair and reads nothing', async () => {
     const { service, ddb } = mockedHandler();
-    expect(await finalizeExecution(service, event('SUCCEEDED'))).toMatchObject({ outcome: 'ignored' });
+    expect(await finalizeExecution(service.recovery, event('SUCCEEDED'))).toMatchObject({ outcome: 'ignored' });
     expect(ddb.calls()).toHaveLength(0);
   });
 });
