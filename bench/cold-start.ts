@@ -1,6 +1,6 @@
 /**
  * `npm run bench:cold-start`: what the X-Ray Tracer costs a cold start. Bundles each function entry the way the
- * stack does (lib/function-defaults.ts: esbuild, minified, source maps, AWS SDK v3 external), once as is and once
+ * stack does (lib/private/tracking-function.ts: esbuild, minified, source maps, AWS SDK v3 external), once as is and once
  * with @aws-lambda-powertools/tracer replaced by a pass-through stand-in, then loads each bundle in fresh Node
  * processes (as Lambda's init phase does) and prints the median and p90 load time and the bundle sizes.
  * Local figures: a Lambda arm64 core at 256 MB is slower, so read the difference, not the absolute values.

@@ -5,12 +5,11 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { TrackingFunction } from './private/tracking-function';
 import { grantTableItems } from './task-table';
 import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
@@ -74,7 +73,7 @@ export interface TrackApiProps {
 /** The HTTP API and its one handler function; the handler routes and answers 405 for other methods. */
 export class TrackApi extends Construct {
   readonly api: apigwv2.HttpApi;
-  readonly handler: nodejs.NodejsFunction;
+  readonly handler: TrackingFunction;
 
   constructor(scope: Construct, id: string, props: TrackApiProps) {
     super(scope, id);
@@ -89,14 +88,12 @@ export class TrackApi extends Construct {
       throw new Error(`The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`);
     }
 
-    this.handler = new nodejs.NodejsFunction(this, 'Handler', {
-      ...FUNCTION_DEFAULTS,
+    this.handler = new TrackingFunction(this, 'Handler', {
       entry: path.join(__dirname, '../lambda/track/index.ts'),
       description: 'POST/GET/DELETE /api/v1/track: idempotent analysis tasks',
       timeout: Duration.seconds(10),
-      logGroup: functionLogGroup(this, 'HandlerLogs', removalPolicy),
+      removalPolicy,
       environment: {
-        ...FUNCTION_ENVIRONMENT,
         ...props.serviceEnvironment,
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
@@ -104,7 +101,6 @@ export class TrackApi extends Construct {
         ...handlerAuthEnvironment(auth),
       },
     });
-    acknowledgeFunctionDefaults(this.handler);
     // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
     // transactions, PutItem and DeleteItem.
     grantTableItems(props.table, this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');

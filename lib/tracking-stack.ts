@@ -1,5 +1,4 @@
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { Monitoring } from './monitoring';
@@ -146,8 +145,7 @@ export class TrackingStack extends Stack {
       removalPolicy,
     });
 
-    // Created inside AnalysisWorkflow, which does not expose it.
-    const executionLogs = this.workflow.node.findChild('ExecutionLogs') as logs.ILogGroup;
+    const executionLogs = this.workflow.executionLogGroup;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.api,
       apiHandler: this.api.handler,
