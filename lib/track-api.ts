@@ -42,7 +42,7 @@ export interface TrackApiProps {
   readonly authorization: ApiAuthorization;
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** Environment for the task rules (timings); see lambda/core/config.ts. */
+  /** Environment for the task rules (timings); see lambda/adapters/env-config.ts. */
   readonly serviceEnvironment: Record<string, string>;
   /**
    * Steady-state requests per second the stage accepts before answering 429.
