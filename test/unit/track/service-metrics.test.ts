@@ -2,11 +2,11 @@ import { ConditionalCheckFailedException, ProvisionedThroughputExceededException
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { ServiceEvent } from '../../lambda/core/ports';
-import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { postTrack, request } from '../support/events';
-import { mockedHandler, NOW } from '../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { ServiceEvent } from '../../../lambda/core/ports';
+import { finalizeExecution } from '../../../lambda/finalizer/finalizer';
+import { postTrack, request } from '../../support/events';
+import { mockedHandler, NOW } from '../../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;

@@ -2,10 +2,10 @@ import 'aws-sdk-client-mock-jest';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { sweepShard, SWEEP_SHARDS } from '../../lambda/shared/table';
-import { RepairSweep } from '../../lambda/core/repair-sweep';
-import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { sweepShard, SWEEP_SHARDS } from '../../../lambda/shared/table';
+import { RepairSweep } from '../../../lambda/core/repair-sweep';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;

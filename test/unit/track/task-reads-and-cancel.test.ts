@@ -2,10 +2,10 @@ import 'aws-sdk-client-mock-jest';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { SFNServiceException, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { request } from '../support/events';
-import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { finalizeExecution } from '../../../lambda/finalizer/finalizer';
+import { request } from '../../support/events';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
