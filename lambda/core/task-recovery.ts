@@ -40,8 +40,8 @@ export interface RecoveryDeps {
   readonly metrics?: ServiceMetrics;
 }
 
-const silent: ServiceLog = { info() {}, warn() {}, error() {} };
-const uncounted: ServiceMetrics = { count() {} };
+export const SILENT_LOG: ServiceLog = { info() {}, warn() {}, error() {} };
+export const UNCOUNTED: ServiceMetrics = { count() {} };
 export const MAX_FINISH_ATTEMPTS = 3;
 
 /**
@@ -61,8 +61,8 @@ export class TaskRecovery {
     this.workflow = deps.workflow;
     this.clock = deps.clock;
     this.config = deps.config ?? DEFAULT_TASK_SERVICE_CONFIG;
-    this.log = deps.log ?? silent;
-    this.metrics = deps.metrics ?? uncounted;
+    this.log = deps.log ?? SILENT_LOG;
+    this.metrics = deps.metrics ?? UNCOUNTED;
   }
 
   now(): Date {

@@ -1,7 +1,7 @@
 import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, TaskStatus, isActive } from './task';
-import { MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, type TaskServiceConfig, TaskRecovery, workflowInput } from './task-recovery';
+import { MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
 import type { TrackRequest } from './validation';
 
 export { DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, type TaskServiceConfig } from './task-recovery';
@@ -35,8 +35,8 @@ export class TaskService {
     this.clock = deps.clock;
     this.newId = deps.newId;
     this.config = this.recovery.config;
-    this.log = deps.log ?? { info() {}, warn() {}, error() {} };
-    this.metrics = deps.metrics ?? { count() {} };
+    this.log = deps.log ?? SILENT_LOG;
+    this.metrics = deps.metrics ?? UNCOUNTED;
   }
 
   /** POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. */
