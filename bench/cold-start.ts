@@ -1,6 +1,6 @@
 /**
  * `npm run bench:cold-start`: what the X-Ray Tracer costs a cold start. Bundles each function entry the way the
- * stack does (lib/function-defaults.ts: esbuild, minified, source maps, AWS SDK v3 external), once as is and once
+ * stack does (lib/private/tracking-function.ts: esbuild, minified, source maps, AWS SDK v3 external), once as is and once
  * with @aws-lambda-powertools/tracer replaced by a pass-through stand-in, then loads each bundle in fresh Node
  * processes (as Lambda's init phase does) and prints the median and p90 load time and the bundle sizes.
  * Local figures: a Lambda arm64 core at 256 MB is slower, so read the difference, not the absolute values.
@@ -10,9 +10,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { ServiceName } from '../lambda/shared/names';
 
 const ROOT = path.resolve(__dirname, '..');
-const ENTRIES = { 'track-api': 'lambda/track/index.ts', 'task-finalizer': 'lambda/finalizer/index.ts' };
+const ENTRIES = { [ServiceName.TrackApi]: 'lambda/track/index.ts', [ServiceName.TaskFinalizer]: 'lambda/finalizer/index.ts' };
 const RUNS = Number(process.env.RUNS ?? 25);
 
 /** The Tracer surface the entries use, doing nothing: what the bundle would be without X-Ray. */

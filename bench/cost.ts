@@ -2,10 +2,10 @@
  * Cost per 1M POSTs and at idle, from the measured profile of a request and of a task (bench/run.ts) and the list
  * prices below. Update PRICES (and `recorded`) when AWS changes them; every figure is derived from them.
  */
-import { FUNCTION_DEFAULTS } from '../lib/function-defaults';
+import { FUNCTION_DEFAULTS } from '../lib/private/tracking-function';
 import type { CfnTemplate } from '../local/template';
 import { ServiceEvent } from '../lambda/core/ports';
-import { SWEEP_SHARDS } from '../lambda/adapters/dynamodb-task-store';
+import { SWEEP_SHARDS } from '../lambda/shared/table';
 
 /**
  * Public on-demand list prices, us-east-1, beyond any free tier. Written down from the AWS pricing pages of each

@@ -11,15 +11,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { createDocumentClient, DynamoDbTaskStore } from '../lambda/adapters/dynamodb-task-store';
 import { powertoolsServiceMetrics } from '../lambda/adapters/powertools-metrics';
-import { StepFunctionsWorkflow } from '../lambda/adapters/sfn-workflow';
-import { serviceConfigFromEnv } from '../lambda/core/config';
-import { TaskService } from '../lambda/core/task-service';
+import { serviceConfigFromEnv } from '../lambda/adapters/env-config';
+import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
 import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
+import { METRICS_NAMESPACE, Route, ServiceName } from '../lambda/shared/names';
 
 /** The most requests in flight in any scenario below; the SDK clients get as many sockets. */
 const MAX_CONCURRENCY = 100;
@@ -49,14 +48,14 @@ const requestHandler = { httpAgent: { keepAlive: true, maxSockets: MAX_CONCURREN
  */
 function countingHandler() {
   const logger = new Logger({ serviceName: 'bench', logLevel: 'ERROR' });
-  const service = new TaskService(
-    new DynamoDbTaskStore(createDocumentClient(counted(new DynamoDBClient({ requestHandler }), 'dynamodb')), process.env.TABLE_NAME!),
-    new StepFunctionsWorkflow(counted(new SFNClient({ requestHandler }), 'sfn'), process.env.STATE_MACHINE_ARN!),
-    { now: () => new Date() },
-    randomUUID,
-    serviceConfigFromEnv(process.env),
-    logger,
-  );
+  const { service } = taskServiceOn({
+    dynamodb: counted(new DynamoDBClient({ requestHandler }), 'dynamodb'),
+    sfn: counted(new SFNClient({ requestHandler }), 'sfn'),
+    tableName: process.env.TABLE_NAME!,
+    stateMachineArn: process.env.STATE_MACHINE_ARN!,
+    config: serviceConfigFromEnv(process.env),
+    log: logger,
+  });
   const handle = createTrackHandler(service, logger);
   return async (event: APIGatewayProxyEventV2) => {
     const t0 = performance.now();
@@ -148,28 +147,28 @@ async function transitions(apiUrl: string, tenant: string, prefix: string, count
 async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise<number> {
   const previous = process.env.POWERTOOLS_METRICS_DISABLED;
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-  const logger = new Logger({ serviceName: 'track-api', logLevel: 'INFO' });
-  const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-api' });
+  const logger = new Logger({ serviceName: ServiceName.TrackApi, logLevel: 'INFO' });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
   process.env.POWERTOOLS_METRICS_DISABLED = previous;
-  const service = new TaskService(
-    new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ requestHandler })), process.env.TABLE_NAME!),
-    new StepFunctionsWorkflow(new SFNClient({ requestHandler }), process.env.STATE_MACHINE_ARN!),
-    { now: () => new Date() },
-    randomUUID,
-    serviceConfigFromEnv(process.env),
-    logger,
-    powertoolsServiceMetrics(metrics),
-  );
+  const { service } = taskServiceOn({
+    dynamodb: new DynamoDBClient({ requestHandler }),
+    sfn: new SFNClient({ requestHandler }),
+    tableName: process.env.TABLE_NAME!,
+    stateMachineArn: process.env.STATE_MACHINE_ARN!,
+    config: serviceConfigFromEnv(process.env),
+    log: logger,
+    metrics: powertoolsServiceMetrics(metrics),
+  });
   const handle = createTrackHandler(service, logger, (outcome) => {
     metrics.addMetric(outcome, MetricUnit.Count, 1);
     metrics.publishStoredMetrics();
   });
   const event = {
     version: '2.0',
-    rawPath: '/api/v1/track',
+    rawPath: Route.Collection,
     rawQueryString: '',
     headers: { 'content-type': 'application/json' },
-    requestContext: { http: { method: 'POST', path: '/api/v1/track' } },
+    requestContext: { http: { method: 'POST', path: Route.Collection } },
     body: JSON.stringify(body),
     isBase64Encoded: false,
   } as unknown as APIGatewayProxyEventV2;

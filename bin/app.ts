@@ -3,6 +3,7 @@ import { Annotations, App, Duration, RemovalPolicy, Validations } from 'aws-cdk-
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { authFromContext } from '../lib/auth-context';
 import { TrackingStack } from '../lib/tracking-stack';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
 
 const app = new App();
 
@@ -33,7 +34,7 @@ const grace = numberContext('redriveGraceSeconds');
 
 const { auth, warning } = authFromContext((name) => app.node.tryGetContext(name));
 
-const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'VideoTracking', {
+const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFAULT_STACK_NAME, {
   description: 'Idempotent video-analysis task creation (API Gateway, Lambda, DynamoDB, Step Functions)',
   // Environment-agnostic: synth needs no credentials and makes no lookups.
   removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,

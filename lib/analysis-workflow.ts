@@ -1,16 +1,14 @@
 import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { Attr, ItemType } from '../lambda/adapters/dynamodb-task-store';
-import { TASK_PREFIX } from '../lambda/adapters/task-keys';
+import { Attr, ItemType, TASK_PREFIX } from '../lambda/shared/table';
 import { TaskStatus } from '../lambda/core/task';
-import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { TrackingFunction } from './private/tracking-function';
 
 export interface AnalysisWorkflowProps {
   /** The task table whose items the workflow moves through their statuses. */
@@ -64,7 +62,9 @@ const RECORD_AGAIN_AFTER = Duration.seconds(10);
  */
 export class AnalysisWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
-  readonly analyseFunction: nodejs.NodejsFunction;
+  readonly analyseFunction: TrackingFunction;
+  /** The state machine's execution log group (ERROR level). */
+  readonly executionLogGroup: logs.LogGroup;
   readonly timeout: Duration;
 
   constructor(scope: Construct, id: string, props: AnalysisWorkflowProps) {
@@ -78,19 +78,16 @@ export class AnalysisWorkflow extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const table = props.table;
 
-    this.analyseFunction = new nodejs.NodejsFunction(this, 'AnalyseFunction', {
-      ...FUNCTION_DEFAULTS,
+    this.analyseFunction = new TrackingFunction(this, 'AnalyseFunction', {
       entry: path.join(__dirname, '../lambda/analyse/index.ts'),
       description: 'Analyses one video. Placeholder: replace lambda/analyse/analyse.ts.',
       timeout: analysisTimeout,
-      logGroup: functionLogGroup(this, 'AnalyseLogs', removalPolicy),
+      logGroupId: 'AnalyseLogs',
+      removalPolicy,
       environment: {
-        ...FUNCTION_ENVIRONMENT,
         ANALYSIS_DELAY_MS: String((props.placeholderDelay ?? Duration.seconds(2)).toMilliseconds()),
       },
     });
-
-    acknowledgeFunctionDefaults(this.analyseFunction);
 
     const taskKey = { [Attr.pk]: SPath('$.task_key') };
     const taskRecord = { [Attr.pk]: { S: sfn.JsonPath.format(`${TASK_PREFIX}{}`, sfn.JsonPath.stringAt('$.task_id')) } };
@@ -269,13 +266,14 @@ export class AnalysisWorkflow extends Construct {
     // MarkCompleted ends the execution: a success enters three states (MarkRunning, Analyse, MarkCompleted).
     const definition = markRunning.next(analyse).next(markCompleted);
 
+    this.executionLogGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       timeout: this.timeout,
       tracingEnabled: true,
       logs: {
-        destination: new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy }),
+        destination: this.executionLogGroup,
         level: sfn.LogLevel.ERROR,
       },
     });

@@ -1,6 +1,6 @@
 import type { TrackingAuth } from './tracking-stack';
 
-export const AUTH_MODES = ['cognito', 'jwt', 'iam', 'none'] as const;
+import { AuthMode } from '../lambda/shared/names';
 
 export interface AuthChoice {
   readonly auth: TrackingAuth;
@@ -13,15 +13,15 @@ export interface AuthChoice {
  * Secure by default: without `auth` the stack gets a Cognito user pool; `none` only when asked for by name.
  */
 export function authFromContext(context: (name: string) => unknown): AuthChoice {
-  const mode = String(context('auth') ?? 'cognito');
+  const mode = String(context('auth') ?? AuthMode.Cognito);
   const tenantClaim = optionalString(context('tenantClaim'));
   if (tenantClaim !== undefined && !/^[\w:.-]{1,128}$/.test(tenantClaim)) {
     throw new Error(`Context "tenantClaim" must be a claim name (letters, digits, _ : . -), got ${JSON.stringify(tenantClaim)}.`);
   }
   switch (mode) {
-    case 'cognito':
+    case AuthMode.Cognito:
       return { auth: { mode, tenantClaim } };
-    case 'jwt': {
+    case AuthMode.Jwt: {
       const issuer = optionalString(context('jwtIssuer'));
       const audience = list(context('jwtAudience'));
       if (!issuer?.startsWith('https://') || audience.length === 0) {
@@ -29,10 +29,10 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
       }
       return { auth: { mode, issuer, audience, tenantClaim } };
     }
-    case 'iam':
-    case 'none':
+    case AuthMode.Iam:
+    case AuthMode.None:
       if (tenantClaim !== undefined) throw new Error(`Context "tenantClaim" applies to auth=cognito or auth=jwt, not auth=${mode}.`);
-      return mode === 'iam'
+      return mode === AuthMode.Iam
         ? { auth: { mode } }
         : {
             auth: { mode },
@@ -40,7 +40,7 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
               'auth=none: the API has no authentication. Any caller can read and cancel any tenant\'s tasks by naming the tenant. Do not deploy real data this way.',
           };
     default:
-      throw new Error(`Context "auth" must be one of ${AUTH_MODES.join(', ')}, got ${JSON.stringify(mode)}.`);
+      throw new Error(`Context "auth" must be one of ${Object.values(AuthMode).join(', ')}, got ${JSON.stringify(mode)}.`);
   }
 }
 

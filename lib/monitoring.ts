@@ -10,16 +10,13 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ServiceEvent } from '../lambda/core/ports';
-
-/** The CloudWatch namespace of the app's own metrics (Powertools Metrics, dimension `service`). */
-export const METRICS_NAMESPACE = 'VideoTracking';
+import { METRICS_NAMESPACE, RequestOutcome, ServiceEvent, ServiceName, SweepMetric } from '../lambda/shared/names';
 
 /** Request outcomes the API handler counts (lambda/track/track-handler.ts). */
-const OUTCOMES = ['TaskCreated', 'TaskExisting', 'Success', 'ClientError', 'DependencyUnavailable', 'InternalError'];
+const OUTCOMES = Object.values(RequestOutcome);
 
-/** The repair sweep's count of repaired tasks (issue 8), one per repaired task. */
-export const REPAIR_METRIC = { metricName: 'TaskRepaired', service: 'task-sweeper' };
+/** The repair sweep's count of repaired tasks, one per repaired task. */
+export const REPAIR_METRIC = { metricName: SweepMetric.Repaired, service: ServiceName.TaskSweeper };
 
 /** Operations the app performs on the table: the API handler, the state machine and the finalizer. */
 const TABLE_OPERATIONS = [dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM, dynamodb.Operation.TRANSACT_WRITE_ITEMS];
@@ -85,7 +82,7 @@ export class Monitoring extends Construct {
     this.action = new actions.SnsAction(this.topic);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
 
-    const appMetric = (metricName: string, service = 'track-api', label?: string) =>
+    const appMetric = (metricName: string, service: string = ServiceName.TrackApi, label?: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service }, statistic: 'Sum', period: FIVE_MINUTES, label });
     const sm = props.stateMachine;
 
@@ -139,7 +136,7 @@ export class Monitoring extends Construct {
     );
     this.dashboard.addWidgets(
       graph('Requests by outcome (track-api)', OUTCOMES.map((o) => appMetric(o)), { stacked: true }),
-      graph('Tasks created vs answered as duplicates', [appMetric('TaskCreated', 'track-api', 'created'), appMetric('TaskExisting', 'track-api', 'duplicate')]),
+      graph('Tasks created vs answered as duplicates', [appMetric(RequestOutcome.TaskCreated, ServiceName.TrackApi, 'created'), appMetric(RequestOutcome.TaskExisting, ServiceName.TrackApi, 'duplicate')]),
     );
     this.dashboard.addWidgets(
       graph('API latency (ms)', [
@@ -171,14 +168,14 @@ export class Monitoring extends Construct {
       ]),
       graph('Repairs', [
         appMetric(REPAIR_METRIC.metricName, REPAIR_METRIC.service, 'repaired by the sweep'),
-        appMetric(ServiceEvent.Redriven, 'track-api', 're-driven'),
-        appMetric(ServiceEvent.RedriveFoundEnded, 'track-api', 're-drive found execution ended'),
-        appMetric(ServiceEvent.LeaseTakeover, 'track-api', 'lease takeovers'),
-        appMetric(ServiceEvent.Compensated, 'track-api', 'compensations'),
-        appMetric(ServiceEvent.CompensationFailed, 'track-api', 'compensations failed'),
-        appMetric(ServiceEvent.FinalizerRecorded, 'task-finalizer', 'finalizer recorded'),
-        appMetric(ServiceEvent.FinalizerIgnored, 'task-finalizer', 'finalizer ignored'),
-        appMetric(ServiceEvent.ExecutionStopped, 'track-api', 'executions stopped by the API'),
+        appMetric(ServiceEvent.Redriven, ServiceName.TrackApi, 're-driven'),
+        appMetric(ServiceEvent.RedriveFoundEnded, ServiceName.TrackApi, 're-drive found execution ended'),
+        appMetric(ServiceEvent.LeaseTakeover, ServiceName.TrackApi, 'lease takeovers'),
+        appMetric(ServiceEvent.Compensated, ServiceName.TrackApi, 'compensations'),
+        appMetric(ServiceEvent.CompensationFailed, ServiceName.TrackApi, 'compensations failed'),
+        appMetric(ServiceEvent.FinalizerRecorded, ServiceName.TaskFinalizer, 'finalizer recorded'),
+        appMetric(ServiceEvent.FinalizerIgnored, ServiceName.TaskFinalizer, 'finalizer ignored'),
+        appMetric(ServiceEvent.ExecutionStopped, ServiceName.TrackApi, 'executions stopped by the API'),
       ]),
     );
     this.dashboard.addWidgets(

@@ -2,13 +2,13 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { TrackingFunction } from './private/tracking-function';
 import { grantTableItems } from './task-table';
+import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
 
 export interface TaskFinalizerProps {
   readonly table: dynamodb.ITable;
@@ -22,35 +22,30 @@ export interface TaskFinalizerProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Execution ends the state machine's Catch cannot see. */
-export const REPAIRED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'];
-
 /**
  * Frees the video of a task whose execution failed, timed out or was aborted outside the state machine's Catch,
  * driven by Step Functions' execution status change events. Undeliverable events land in a dead-letter queue.
  */
 export class TaskFinalizer extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: TrackingFunction;
   readonly rule: events.Rule;
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: TaskFinalizerProps) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...FUNCTION_DEFAULTS,
+    this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/finalizer/index.ts'),
       description: 'Records executions that ended outside the state machine Catch and frees their video',
-      logGroup: functionLogGroup(this, 'Logs', removalPolicy),
+      logGroupId: 'Logs',
+      removalPolicy,
       environment: {
-        ...FUNCTION_ENVIRONMENT,
         ...props.serviceEnvironment,
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
-        POWERTOOLS_SERVICE_NAME: 'task-finalizer',
+        POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,
       },
     });
-    acknowledgeFunctionDefaults(this.function);
     // GetItem to read the task, PutItem + DeleteItem inside the finishing transaction.
     grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
 
@@ -69,7 +64,7 @@ export class TaskFinalizer extends Construct {
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
-        detail: { status: REPAIRED_EXECUTION_STATUSES, stateMachineArn: [props.stateMachine.stateMachineArn] },
+        detail: { status: [...REPAIRED_EXECUTION_STATUSES], stateMachineArn: [props.stateMachine.stateMachineArn] },
       },
       targets: [
         new targets.LambdaFunction(this.function, {

@@ -2,12 +2,12 @@ import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'a
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { TrackingFunction } from './private/tracking-function';
 import { grantQueryActiveByAge, grantTableItems } from './task-table';
+import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
   readonly table: dynamodb.ITable;
@@ -46,7 +46,7 @@ export interface TaskSweeperProps {
  * will. See docs/ARCHITECTURE.md, "Repair sweep".
  */
 export class TaskSweeper extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: TrackingFunction;
   readonly rule: events.Rule;
 
   constructor(scope: Construct, id: string, props: TaskSweeperProps) {
@@ -59,8 +59,7 @@ export class TaskSweeper extends Construct {
       throw new Error('listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).');
     }
     if (schedule.toSeconds() < 60) throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      ...FUNCTION_DEFAULTS,
+    this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
       description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
       // At 10^6 active tasks a run lists 1,000 pages of running executions (~200 s at the default ListExecutions
@@ -74,18 +73,17 @@ export class TaskSweeper extends Construct {
       // ticks never queue up behind a long run: the next run starts within a minute of the last one's end.
       maxEventAge: Duration.minutes(1),
       retryAttempts: 0,
-      logGroup: functionLogGroup(this, 'Logs', props.removalPolicy ?? RemovalPolicy.RETAIN),
+      logGroupId: 'Logs',
+      removalPolicy: props.removalPolicy,
       environment: {
-        ...FUNCTION_ENVIRONMENT,
         ...props.serviceEnvironment,
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         SWEEP_MAX_TASKS: String(maxTasks),
         SWEEP_LIST_THRESHOLD: String(listThreshold),
-        POWERTOOLS_SERVICE_NAME: 'task-sweeper',
+        POWERTOOLS_SERVICE_NAME: ServiceName.TaskSweeper,
       },
     });
-    acknowledgeFunctionDefaults(this.function);
     // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; PutItem for
     // the link and UpdateItem for the lease of a re-drive.
     grantQueryActiveByAge(props.table, this.function);

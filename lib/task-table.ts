@@ -2,7 +2,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { ACTIVE_BY_AGE_INDEX, Attr } from '../lambda/adapters/dynamodb-task-store';
+import { ACTIVE_BY_AGE_INDEX, Attr } from '../lambda/shared/table';
 
 export interface TaskTableProps {
   /**

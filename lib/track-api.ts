@@ -5,26 +5,26 @@ import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { acknowledgeFunctionDefaults, FUNCTION_DEFAULTS, FUNCTION_ENVIRONMENT, functionLogGroup } from './function-defaults';
+import { TrackingFunction } from './private/tracking-function';
 import { grantTableItems } from './task-table';
+import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
 /** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
 export type ApiAuthorization =
   | {
-      readonly mode: 'cognito';
+      readonly mode: typeof AuthMode.Cognito;
       readonly userPool: cognito.IUserPool;
       readonly userPoolClient: cognito.IUserPoolClient;
-      /** @default 'custom:tenant_id' */
+      /** @default - COGNITO_TENANT_CLAIM (custom:tenant_id) */
       readonly tenantClaim?: string;
     }
   | {
       /** An existing OpenID Connect provider. */
-      readonly mode: 'jwt';
+      readonly mode: typeof AuthMode.Jwt;
       /** The provider's issuer URL (`iss`), https. */
       readonly issuer: string;
       /** Accepted `aud` (or `client_id`) values. */
@@ -33,16 +33,16 @@ export type ApiAuthorization =
       readonly tenantClaim?: string;
     }
   /** SigV4 for trusted service callers; they name the tenant in the request. */
-  | { readonly mode: 'iam' }
+  | { readonly mode: typeof AuthMode.Iam }
   /** No authentication: the tenant is whatever the caller names. Only on request. */
-  | { readonly mode: 'none' };
+  | { readonly mode: typeof AuthMode.None };
 
 export interface TrackApiProps {
   /** Authorizer on every route (the HTTP API's default authorizer). There is no default: `none` must be asked for. */
   readonly authorization: ApiAuthorization;
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** Environment for the task rules (timings); see lambda/core/config.ts. */
+  /** Environment for the task rules (timings); see lambda/adapters/env-config.ts. */
   readonly serviceEnvironment: Record<string, string>;
   /**
    * Steady-state requests per second the stage accepts before answering 429.
@@ -73,7 +73,7 @@ export interface TrackApiProps {
 /** The HTTP API and its one handler function; the handler routes and answers 405 for other methods. */
 export class TrackApi extends Construct {
   readonly api: apigwv2.HttpApi;
-  readonly handler: nodejs.NodejsFunction;
+  readonly handler: TrackingFunction;
 
   constructor(scope: Construct, id: string, props: TrackApiProps) {
     super(scope, id);
@@ -84,26 +84,23 @@ export class TrackApi extends Construct {
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const auth = props.authorization;
-    if (auth.mode === 'jwt' && (!/^https:\/\/[^\s]+$/.test(auth.issuer) || auth.audience.length === 0)) {
+    if (auth.mode === AuthMode.Jwt && (!/^https:\/\/[^\s]+$/.test(auth.issuer) || auth.audience.length === 0)) {
       throw new Error(`The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`);
     }
 
-    this.handler = new nodejs.NodejsFunction(this, 'Handler', {
-      ...FUNCTION_DEFAULTS,
+    this.handler = new TrackingFunction(this, 'Handler', {
       entry: path.join(__dirname, '../lambda/track/index.ts'),
       description: 'POST/GET/DELETE /api/v1/track: idempotent analysis tasks',
       timeout: Duration.seconds(10),
-      logGroup: functionLogGroup(this, 'HandlerLogs', removalPolicy),
+      removalPolicy,
       environment: {
-        ...FUNCTION_ENVIRONMENT,
         ...props.serviceEnvironment,
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
-        POWERTOOLS_SERVICE_NAME: 'track-api',
+        POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
         ...handlerAuthEnvironment(auth),
       },
     });
-    acknowledgeFunctionDefaults(this.handler);
     // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
     // transactions, PutItem and DeleteItem.
     grantTableItems(props.table, this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
@@ -156,14 +153,14 @@ export class TrackApi extends Construct {
 
     const integration = new HttpLambdaIntegration('TrackIntegration', this.handler);
     const routes: [string, apigwv2.HttpMethod[]][] = [
-      ['/api/v1/track', [apigwv2.HttpMethod.POST, apigwv2.HttpMethod.GET]],
-      ['/api/v1/track/{task_id}', [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE]],
+      [Route.Collection, [apigwv2.HttpMethod.POST, apigwv2.HttpMethod.GET]],
+      [Route.Item, [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE]],
     ];
     for (const [routePath, methods] of routes) {
       this.api.addRoutes({ path: routePath, methods, integration });
       // Without it API Gateway answers other methods 404; the handler answers 405 with Allow.
       this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.ANY], integration });
-      if (props.corsAllowOrigins?.length && auth.mode !== 'none') {
+      if (props.corsAllowOrigins?.length && auth.mode !== AuthMode.None) {
         // Browsers send the preflight without credentials; the ANY route's authorizer would refuse it with 401.
         const [preflight] = this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.OPTIONS], integration, authorizer: new apigwv2.HttpNoneAuthorizer() });
         Validations.of(preflight).acknowledge({
@@ -173,7 +170,7 @@ export class TrackApi extends Construct {
       }
     }
 
-    if (auth.mode === 'none') {
+    if (auth.mode === AuthMode.None) {
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason: 'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
@@ -181,7 +178,7 @@ export class TrackApi extends Construct {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of the API' });
-    if (auth.mode === 'cognito') {
+    if (auth.mode === AuthMode.Cognito) {
       // npm run token reads these to create a test user and sign it in.
       new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Cognito user pool of the API users' });
       new CfnOutput(this, 'UserPoolClientId', { value: auth.userPoolClient.userPoolClientId, description: 'App client for the frontend (no secret)' });
@@ -191,20 +188,19 @@ export class TrackApi extends Construct {
 
 function routeAuthorizer(auth: ApiAuthorization): apigwv2.IHttpRouteAuthorizer | undefined {
   switch (auth.mode) {
-    case 'cognito':
+    case AuthMode.Cognito:
       return new HttpUserPoolAuthorizer('CognitoAuthorizer', auth.userPool, { userPoolClients: [auth.userPoolClient] });
-    case 'jwt':
+    case AuthMode.Jwt:
       return new HttpJwtAuthorizer('JwtAuthorizer', auth.issuer, { jwtAudience: auth.audience });
-    case 'iam':
+    case AuthMode.Iam:
       return new HttpIamAuthorizer();
-    case 'none':
+    case AuthMode.None:
       return undefined;
   }
 }
 
 /** AUTH_MODE and TENANT_CLAIM for the handler (lambda/core/caller.ts). */
 function handlerAuthEnvironment(auth: ApiAuthorization): Record<string, string> {
-  if (auth.mode === 'cognito') return { AUTH_MODE: 'cognito', TENANT_CLAIM: auth.tenantClaim ?? 'custom:tenant_id' };
-  if (auth.mode === 'jwt') return { AUTH_MODE: 'jwt', TENANT_CLAIM: auth.tenantClaim ?? 'tenant_id' };
+  if (auth.mode === AuthMode.Cognito || auth.mode === AuthMode.Jwt) return { AUTH_MODE: auth.mode, TENANT_CLAIM: auth.tenantClaim ?? defaultTenantClaim(auth.mode) };
   return { AUTH_MODE: auth.mode };
 }

@@ -1,5 +1,4 @@
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { Monitoring } from './monitoring';
@@ -8,11 +7,12 @@ import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { TrackAuth } from './track-auth';
+import { AuthMode } from '../lambda/shared/names';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
 export type TrackingAuth =
-  | { readonly mode: 'cognito'; readonly tenantClaim?: string }
-  | Exclude<ApiAuthorization, { readonly mode: 'cognito' }>;
+  | { readonly mode: typeof AuthMode.Cognito; readonly tenantClaim?: string }
+  | Exclude<ApiAuthorization, { readonly mode: typeof AuthMode.Cognito }>;
 
 export interface TrackingStackProps extends StackProps {
   /**
@@ -114,11 +114,11 @@ export class TrackingStack extends Stack {
       TASK_RETENTION_DAYS: String(retention.toDays()),
       ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
     };
-    const auth = props.auth ?? { mode: 'cognito' };
+    const auth = props.auth ?? { mode: AuthMode.Cognito };
     let authorization: ApiAuthorization;
-    if (auth.mode === 'cognito') {
+    if (auth.mode === AuthMode.Cognito) {
       this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
-      authorization = { mode: 'cognito', userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
+      authorization = { mode: AuthMode.Cognito, userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
     } else {
       authorization = auth;
     }
@@ -145,8 +145,7 @@ export class TrackingStack extends Stack {
       removalPolicy,
     });
 
-    // Created inside AnalysisWorkflow, which does not expose it.
-    const executionLogs = this.workflow.node.findChild('ExecutionLogs') as logs.ILogGroup;
+    const executionLogs = this.workflow.executionLogGroup;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.api,
       apiHandler: this.api.handler,

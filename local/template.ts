@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LocalSetupError } from './errors';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -77,7 +78,7 @@ export function functionArn(logicalId: string): string {
 }
 
 /** Local stand-ins for the template's references: table and state machine by logical id, fixed pseudo parameters. */
-export function localNames(template: CfnTemplate, stackName = 'VideoTracking'): LocalNames {
+export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME): LocalNames {
   return {
     ref(id) {
       const pseudo: Record<string, string> = {

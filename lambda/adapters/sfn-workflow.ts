@@ -3,6 +3,7 @@ import { WorkflowAlreadyStarted } from '../core/errors';
 import type { ExecutionState, Workflow } from '../core/ports';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
+import { ExecutionEnd } from '../shared/names';
 
 /** The execution input, as the state machine definition reads it (lib/analysis-workflow.ts). */
 export interface ExecutionInput {
@@ -79,7 +80,7 @@ export class StepFunctionsWorkflow implements Workflow {
     try {
       const out = await this.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(this.stateMachineArn, taskId) }));
       if (out.status === 'RUNNING') return { status: 'running' };
-      const status = ENDED[out.status ?? ''];
+      const status = ExecutionEnd[out.status as keyof typeof ExecutionEnd] as ExecutionEnd | undefined;
       if (!status) throw new Error(`DescribeExecution returned an unknown status ${out.status}`);
       return { status, error: out.error, cause: out.cause };
     } catch (error) {
@@ -105,10 +106,3 @@ export class StepFunctionsWorkflow implements Workflow {
     } while (nextToken);
   }
 }
-
-const ENDED: Record<string, 'succeeded' | 'failed' | 'timed_out' | 'aborted'> = {
-  SUCCEEDED: 'succeeded',
-  FAILED: 'failed',
-  TIMED_OUT: 'timed_out',
-  ABORTED: 'aborted',
-};

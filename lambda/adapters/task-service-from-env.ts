@@ -1,10 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
-import { requireEnv, serviceConfigFromEnv } from '../core/config';
 import type { Clock, ServiceMetrics } from '../core/ports';
-import { type ServiceLog, TaskService } from '../core/task-service';
-import { createDocumentClient, DynamoDbTaskStore } from './dynamodb-task-store';
+import { type ServiceLog, type TaskServiceConfig, TaskService } from '../core/task-service';
+import { createDocumentClient } from './dynamodb/table-client';
+import { DynamoDbTaskStore } from './dynamodb/task-store';
+import { requireEnv, serviceConfigFromEnv } from './env-config';
 import { StepFunctionsWorkflow } from './sfn-workflow';
 
 export interface TaskServiceWiring {
@@ -16,12 +17,40 @@ export interface TaskServiceWiring {
   readonly sfnConfig?: SFNClientConfig;
 }
 
+export interface TaskServiceClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly sfn: SFNClient;
+  readonly tableName: string;
+  readonly stateMachineArn: string;
+  /** @default DEFAULT_TASK_SERVICE_CONFIG */
+  readonly config?: TaskServiceConfig;
+  /** @default - the system clock */
+  readonly clock?: Clock;
+  /** @default - no log */
+  readonly log?: ServiceLog;
+  /** @default - nothing counted */
+  readonly metrics?: ServiceMetrics;
+}
+
+/** The task rules on the given AWS clients: the one wiring of store, workflow and service (Lambda, bench, tests). */
+export function taskServiceOn(clients: TaskServiceClients) {
+  const clock: Clock = clients.clock ?? { now: () => new Date() };
+  const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName);
+  const workflow = new StepFunctionsWorkflow(clients.sfn, clients.stateMachineArn);
+  const service = new TaskService({ store, workflow, clock, newId: randomUUID, config: clients.config, log: clients.log, metrics: clients.metrics });
+  return { service, store, workflow, clock };
+}
+
 /** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, timings. */
 export function taskServiceFromEnv(env: Record<string, string | undefined>, wiring: TaskServiceWiring) {
   const wrap = wiring.wrapClient ?? (<C>(client: C) => client);
-  const clock: Clock = { now: () => new Date() };
-  const store = new DynamoDbTaskStore(createDocumentClient(wrap(new DynamoDBClient({}))), requireEnv(env, 'TABLE_NAME'));
-  const workflow = new StepFunctionsWorkflow(wrap(new SFNClient(wiring.sfnConfig ?? {})), requireEnv(env, 'STATE_MACHINE_ARN'));
-  const service = new TaskService(store, workflow, clock, randomUUID, serviceConfigFromEnv(env), wiring.log, wiring.metrics);
-  return { service, store, workflow, clock };
+  return taskServiceOn({
+    dynamodb: wrap(new DynamoDBClient({})),
+    sfn: wrap(new SFNClient(wiring.sfnConfig ?? {})),
+    tableName: requireEnv(env, 'TABLE_NAME'),
+    stateMachineArn: requireEnv(env, 'STATE_MACHINE_ARN'),
+    config: serviceConfigFromEnv(env),
+    log: wiring.log,
+    metrics: wiring.metrics,
+  });
 }

@@ -1,18 +1,12 @@
 import { InvalidRequest, TenantClaimInvalid, TenantMismatch } from './errors';
+import { AuthMode, COGNITO_TENANT_CLAIM, DEFAULT_TENANT_CLAIM } from '../shared/names';
 import { parseTenantId } from './validation';
-
-/** How the API authenticates its callers (the stack's `auth` context; env `AUTH_MODE`). */
-export const AuthMode = { Cognito: 'cognito', Jwt: 'jwt', Iam: 'iam', None: 'none' } as const;
-export type AuthMode = (typeof AuthMode)[keyof typeof AuthMode];
 
 export interface AuthConfig {
   readonly mode: AuthMode;
   /** Name of the verified token claim that holds the caller's tenant (cognito and jwt modes). */
   readonly tenantClaim: string;
 }
-
-export const DEFAULT_TENANT_CLAIM = 'tenant_id';
-export const COGNITO_TENANT_CLAIM = 'custom:tenant_id';
 
 /**
  * Who is calling: `tenantId` is the verified token's tenant, or undefined when the mode has no token

@@ -1,3 +1,4 @@
+import type { ExecutionEnd, ServiceEvent } from '../shared/names';
 import type { ActiveTask, Task, TaskError, TaskStatus, WorkflowInput } from './task';
 
 export interface ClaimResult {
@@ -61,7 +62,7 @@ export interface TaskStore {
 export type ExecutionState =
   | { readonly status: 'running' }
   | { readonly status: 'none' }
-  | { readonly status: 'succeeded' | 'failed' | 'timed_out' | 'aborted'; readonly error?: string; readonly cause?: string };
+  | { readonly status: ExecutionEnd; readonly error?: string; readonly cause?: string };
 
 /** Workflow port. The Step Functions adapter is the only implementation that knows executions. */
 export interface Workflow {
@@ -81,29 +82,7 @@ export interface Workflow {
   running(): AsyncIterable<readonly string[]>;
 }
 
-/**
- * What the rules did that only a log line told before: each is a count an operator can graph and alarm on.
- * One list, so the stack's dashboard (lib/monitoring.ts) names exactly the metrics the core emits.
- */
-export const ServiceEvent = {
-  /** A `not_started` task whose execution never began was started again by a duplicate POST. */
-  Redriven: 'TaskRedriven',
-  /** A re-drive found the task's execution already ended; the task was recorded failed. */
-  RedriveFoundEnded: 'RedriveFoundEnded',
-  /** A task that outlived its lease was replaced by a new claim. */
-  LeaseTakeover: 'LeaseTakeover',
-  /** StartExecution (or the link) failed; the task was recorded failed and its video freed. */
-  Compensated: 'Compensation',
-  /** The compensation itself failed; the task waits for a re-drive. */
-  CompensationFailed: 'CompensationFailed',
-  /** The execution of a task that ended outside it (cancel, takeover) was stopped: it ends ABORTED on purpose. */
-  ExecutionStopped: 'ExecutionStopped',
-  /** The finalizer recorded the end of an execution that ended outside the Catch. */
-  FinalizerRecorded: 'FinalizerRecorded',
-  /** The finalizer received an execution end that needed nothing (the task had already ended): counted at its edge. */
-  FinalizerIgnored: 'FinalizerIgnored',
-} as const;
-export type ServiceEvent = (typeof ServiceEvent)[keyof typeof ServiceEvent];
+export { ServiceEvent } from '../shared/names';
 
 /** Metrics port: counts ServiceEvents. Powertools Metrics (CloudWatch EMF) in Lambda, a no-op elsewhere by default. */
 export interface ServiceMetrics {

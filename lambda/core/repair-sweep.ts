@@ -1,6 +1,5 @@
 import type { ActiveTask } from './task';
-import type { Clock, TaskStore, Workflow } from './ports';
-import type { RepairOutcome, ServiceLog, TaskService } from './task-service';
+import type { RepairOutcome, ServiceLog, TaskRecovery } from './task-recovery';
 
 export interface SweepOptions {
   /** Tasks younger than this are left to their creator (the service's re-drive grace). */
@@ -32,6 +31,15 @@ export type SweepReport = Record<RepairOutcome | 'errors', number> & {
 /** Counts one repaired task; Powertools Metrics (`TaskRepaired`) in Lambda. */
 export type RecordRepair = (outcome: 'started' | 'ended') => void;
 
+export interface RepairSweepDeps {
+  /** The repair rules, with the ports they read the candidates from. */
+  readonly recovery: Pick<TaskRecovery, 'repair' | 'dueTasks' | 'runningExecutions' | 'now'>;
+  readonly options: SweepOptions;
+  readonly log: ServiceLog;
+  /** @default - nothing counted */
+  readonly recordRepair?: RecordRepair;
+}
+
 /** Stops a run short of `deadline` (epoch ms): the rest is left for the next run. */
 export interface RunLimits {
   readonly deadline?: number;
@@ -39,7 +47,7 @@ export interface RunLimits {
 
 /**
  * The repair that needs no client: each run() checks every active task older than the grace period against its
- * execution (TaskService.repair). A failure on one task is logged and counted; the others are still repaired, and
+ * execution (TaskRecovery.repair). A failure on one task is logged and counted; the others are still repaired, and
  * the next run tries that one again.
  *
  * With many due tasks, describing each would take hours at DescribeExecution's quota, so the run first lists the
@@ -48,21 +56,23 @@ export interface RunLimits {
  * execution that ended or started after it was read) delays a repair by one run and never causes a wrong one.
  */
 export class RepairSweep {
-  constructor(
-    private readonly service: TaskService,
-    private readonly store: TaskStore,
-    private readonly workflow: Pick<Workflow, 'running'>,
-    private readonly clock: Clock,
-    private readonly options: SweepOptions,
-    private readonly log: ServiceLog,
-    private readonly recordRepair: RecordRepair = () => undefined,
-  ) {}
+  private readonly recovery: RepairSweepDeps['recovery'];
+  private readonly options: SweepOptions;
+  private readonly log: ServiceLog;
+  private readonly recordRepair: RecordRepair;
+
+  constructor(deps: RepairSweepDeps) {
+    this.recovery = deps.recovery;
+    this.options = deps.options;
+    this.log = deps.log;
+    this.recordRepair = deps.recordRepair ?? (() => undefined);
+  }
 
   async run(limits: RunLimits = {}): Promise<SweepReport> {
-    const cutoff = new Date(this.clock.now().getTime() - this.options.graceSeconds * 1000).toISOString();
+    const cutoff = new Date(this.recovery.now().getTime() - this.options.graceSeconds * 1000).toISOString();
     const counts: Record<RepairOutcome | 'errors', number> = { young: 0, live: 0, started: 0, ended: 0, 'moved-on': 0, errors: 0 };
-    const pages = this.store.activeCreatedBefore(cutoff)[Symbol.asyncIterator]();
-    const pastDeadline = () => limits.deadline !== undefined && this.clock.now().getTime() >= limits.deadline;
+    const pages = this.recovery.dueTasks(cutoff)[Symbol.asyncIterator]();
+    const pastDeadline = () => limits.deadline !== undefined && this.recovery.now().getTime() >= limits.deadline;
 
     // Read until the due tasks are known to be more than the threshold; no more than that is held.
     const first: ActiveTask[] = [];
@@ -81,7 +91,7 @@ export class RepairSweep {
     }
 
     const running = new Set<string>();
-    for await (const names of this.workflow.running()) {
+    for await (const names of this.recovery.runningExecutions()) {
       for (const name of names) running.add(name);
       if (pastDeadline()) {
         this.log.warn('sweep stopped while listing running executions; the next run starts over', { listed: running.size });
@@ -124,7 +134,7 @@ export class RepairSweep {
         }
         const task = tasks[next++];
         try {
-          const outcome = await this.service.repair(task);
+          const outcome = await this.recovery.repair(task);
           counts[outcome]++;
           if (outcome === 'started' || outcome === 'ended') this.recordRepair(outcome);
         } catch (error) {

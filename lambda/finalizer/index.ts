@@ -1,26 +1,26 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { ServiceEvent } from '../core/ports';
-import type { TaskService } from '../core/task-service';
+import type { TaskRecovery } from '../core/task-recovery';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
+import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
 
-const logger = new Logger({ serviceName: 'task-finalizer' });
-const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'task-finalizer' });
-const tracer = new Tracer({ serviceName: 'task-finalizer' });
-let service: TaskService | undefined;
+const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
+const tracer = new Tracer({ serviceName: ServiceName.TaskFinalizer });
+let recovery: TaskRecovery | undefined;
 
 /** EventBridge target: throws on a transient failure so EventBridge retries (and dead-letters) the event. */
 export async function handler(event: ExecutionStatusChange) {
-  service ??= taskServiceFromEnv(process.env, {
+  recovery ??= taskServiceFromEnv(process.env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
     wrapClient: (client) => tracer.captureAWSv3Client(client),
-  }).service;
+  }).service.recovery;
   try {
-    const result = await finalizeExecution(service, event);
+    const result = await finalizeExecution(recovery, event);
     // FinalizerRecorded is counted by the core when it writes; the events that needed nothing are counted here.
     if (result.outcome === 'ignored') metrics.addMetric(ServiceEvent.FinalizerIgnored, MetricUnit.Count, 1);
     logger.info('execution ended', {

@@ -1,12 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../core/config';
+import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-config';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
+import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
 
-const logger = new Logger({ serviceName: 'task-sweeper' });
-const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'task-sweeper' });
+const logger = new Logger({ serviceName: ServiceName.TaskSweeper });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskSweeper });
 
 /** Kept across invocations of a warm function (its clients and their connections). */
 let repairSweep: RepairSweep | undefined;
@@ -16,14 +17,19 @@ const STOP_MARGIN_MS = 15_000;
 
 function build(): RepairSweep {
   const env = process.env;
-  const { service, store, workflow, clock } = taskServiceFromEnv(env, {
+  const { service } = taskServiceFromEnv(env, {
     log: logger,
     // Adaptive retries pace the ListExecutions pages to the account's quota (a token bucket) instead of failing the pass.
     sfnConfig: { retryMode: 'adaptive', maxAttempts: 10 },
   });
-  return new RepairSweep(service, store, workflow, clock, sweepOptionsFromEnv(env, serviceConfigFromEnv(env)), logger, (outcome) => {
-    metrics.addMetric('TaskRepaired', MetricUnit.Count, 1);
-    metrics.addMetric(outcome === 'started' ? 'TaskRepairStarted' : 'TaskRepairEnded', MetricUnit.Count, 1);
+  return new RepairSweep({
+    recovery: service.recovery,
+    options: sweepOptionsFromEnv(env, serviceConfigFromEnv(env)),
+    log: logger,
+    recordRepair: (outcome) => {
+      metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
+      metrics.addMetric(outcome === 'started' ? SweepMetric.RepairStarted : SweepMetric.RepairEnded, MetricUnit.Count, 1);
+    },
   });
 }
 
@@ -33,7 +39,7 @@ export async function handler(_event?: unknown, context?: Pick<Context, 'getRema
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
     const report = await repairSweep.run(remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS });
-    if (report.errors > 0) metrics.addMetric('RepairFailed', MetricUnit.Count, report.errors);
+    if (report.errors > 0) metrics.addMetric(SweepMetric.RepairFailed, MetricUnit.Count, report.errors);
     logger.info('sweep', { ...report });
     return report;
   } finally {

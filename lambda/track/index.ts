@@ -6,11 +6,12 @@ import { authConfigFromEnv } from '../core/caller';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
+import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
 
-const logger = new Logger({ serviceName: 'track-api' });
-const metrics = new Metrics({ namespace: 'VideoTracking', serviceName: 'track-api' });
+const logger = new Logger({ serviceName: ServiceName.TrackApi });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
 // Outside Lambda (npm start, tests, sam local) the Tracer disables itself and returns the clients unchanged.
-const tracer = new Tracer({ serviceName: 'track-api' });
+const tracer = new Tracer({ serviceName: ServiceName.TrackApi });
 
 /** Built on first use, so a missing variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;

@@ -1,28 +1,27 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type AuthConfig, AuthMode, type Caller, callerFromClaims, DEFAULT_TENANT_CLAIM, tenantFor } from '../core/caller';
+import { type AuthConfig, type Caller, callerFromClaims, tenantFor } from '../core/caller';
 import { DependencyUnavailable, InvalidRequest, TaskNotFound } from '../core/errors';
 import type { ServiceLog, TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
 import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validation';
+import { AuthMode, DEFAULT_TENANT_CLAIM, RequestOutcome, Route } from '../shared/names';
 import { errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const COLLECTION = '/api/v1/track';
-const ITEM = /^\/api\/v1\/track\/([^/]+)$/;
+const ITEM = new RegExp(`^${Route.Collection}/([^/]+)$`);
 
 /** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
 /** Counts each request's outcome; Powertools Metrics (CloudWatch EMF) in Lambda. */
 export type RecordOutcome = (outcome: RequestOutcome) => void;
-export type RequestOutcome = 'TaskCreated' | 'TaskExisting' | 'Success' | 'ClientError' | 'DependencyUnavailable' | 'InternalError';
 
 export function outcomeOf(status: number): RequestOutcome {
   // Only POST answers 201.
-  if (status === 201) return 'TaskCreated';
-  if (status === 503) return 'DependencyUnavailable';
-  if (status >= 500) return 'InternalError';
-  if (status >= 400) return 'ClientError';
-  return 'Success';
+  if (status === 201) return RequestOutcome.TaskCreated;
+  if (status === 503) return RequestOutcome.DependencyUnavailable;
+  if (status >= 500) return RequestOutcome.InternalError;
+  if (status >= 400) return RequestOutcome.ClientError;
+  return RequestOutcome.Success;
 }
 
 const NO_AUTH: AuthConfig = { mode: AuthMode.None, tenantClaim: DEFAULT_TENANT_CLAIM };
@@ -57,7 +56,7 @@ export function createTrackHandler(
       task_id: taskId,
       duration_ms: Math.round(performance.now() - started),
     });
-    recordOutcome(duplicate ? 'TaskExisting' : outcomeOf(response.statusCode));
+    recordOutcome(duplicate ? RequestOutcome.TaskExisting : outcomeOf(response.statusCode));
     return response;
   };
 }
@@ -69,7 +68,7 @@ async function route(
   method: string,
   path: string,
 ): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
-  if (path === COLLECTION) {
+  if (path === Route.Collection) {
     if (method === 'POST') return track(service, caller, event);
     if (method === 'GET') {
       const q = event.queryStringParameters ?? {};
@@ -135,7 +134,7 @@ async function track(service: TaskService, caller: Caller, event: APIGatewayProx
           created_at: task.createdAt,
         },
         // Without a token the tenant comes from the request, so the link must carry it to be followable as it stands.
-        { Location: `${COLLECTION}/${task.taskId}${caller.tenantId === undefined ? `?tenant_id=${encodeURIComponent(task.tenantId)}` : ''}` },
+        { Location: `${Route.Collection}/${task.taskId}${caller.tenantId === undefined ? `?tenant_id=${encodeURIComponent(task.tenantId)}` : ''}` },
       ),
       taskId: task.taskId,
     };

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { LOCAL_ACCOUNT } from '../local-aws';
+import { Route, TASK_ID_PARAM } from '../../lambda/shared/names';
 
 export interface HttpRequestLike {
   readonly method: string;
@@ -15,8 +16,8 @@ export interface HttpRequestLike {
 
 /** The routes API Gateway is configured with (lib/track-api.ts); anything else never reaches the function. */
 export const ROUTES = [
-  { pattern: /^\/api\/v1\/track$/, template: '/api/v1/track' },
-  { pattern: /^\/api\/v1\/track\/([^/]+)$/, template: '/api/v1/track/{task_id}', param: 'task_id' },
+  { pattern: new RegExp(`^${Route.Collection}$`), template: Route.Collection },
+  { pattern: new RegExp(`^${Route.Collection}/([^/]+)$`), template: Route.Item, param: TASK_ID_PARAM },
 ] as const;
 
 export function matchRoute(path: string): { routePath: string; pathParameters?: Record<string, string> } | undefined {

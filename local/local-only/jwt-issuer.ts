@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
+import { DEFAULT_TENANT_CLAIM } from '../../lambda/shared/names';
 
 /** The audience of every local token (`aud`), as the HTTP API's JWT authorizer is configured with one. */
 export const LOCAL_AUDIENCE = 'video-tracking-local';
 /** The claim the local tokens carry the tenant in; the handler reads it (TENANT_CLAIM) under AUTH=jwt. */
-export const LOCAL_TENANT_CLAIM = 'tenant_id';
+export const LOCAL_TENANT_CLAIM = DEFAULT_TENANT_CLAIM;
 export const MAX_TTL_SECONDS = 24 * 3600;
 
 export interface LocalIssuer {

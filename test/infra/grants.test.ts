@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { sweepShard } from '../../lambda/adapters/dynamodb-task-store';
+import { sweepShard } from '../../lambda/shared/table';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { TrackingStack } from '../../lib/tracking-stack';
 import { postTrack, request } from '../support/events';
@@ -82,7 +82,6 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   // GIVEN the calls of a sweep that finds: a live execution, a lost start, a lost execution, an ended execution,
   // each describing its few due tasks (threshold 10) and listing the running executions first (threshold 0)
   const { ddb, sfn, service } = mockedHandler();
-  const { store, workflow } = service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1]; workflow: ConstructorParameters<typeof RepairSweep>[2] };
   const created = new Date(NOW.getTime() - 60_000).toISOString();
   const id = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
   const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: 2_000_000_000, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
@@ -105,7 +104,7 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
     ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
     if (execution) sfn.on(DescribeExecutionCommand).resolves(execution);
     else sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'x', $metadata: {} }));
-    const report = await new RepairSweep(service, store, workflow, { now: () => NOW }, { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold }, { info() {}, warn() {}, error() {} }).run();
+    const report = await new RepairSweep({ recovery: service.recovery, options: { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold }, log: { info() {}, warn() {}, error() {} } }).run();
     expect(report.errors).toBe(0);
     for (const c of [...ddb.calls(), ...sfn.calls()]) for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
   }

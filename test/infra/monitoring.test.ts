@@ -107,7 +107,7 @@ describe('alarm topic', () => {
   });
 });
 
-describe('more functions can be monitored (the lead adds the sweep)', () => {
+describe('more functions can be monitored', () => {
   test('monitorFunction adds Errors and Throttles alarms on the same topic', () => {
     // GIVEN the stack and one more function
     const s = new TrackingStack(new App(), 'Plus');

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { TaskAlreadyActive } from '../../lambda/core/errors';
 import { TaskStatus } from '../../lambda/core/task';
 import { doc, dynamodb, env, executionsOf, holdExecutions, itemsOf, pool, post, releaseExecutions, uniqueTenant } from './support';

@@ -1,7 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
-import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
+import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { injectFault, withFaultInjection } from '../../local/local-only/fault-injection';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { TaskStore } from '../../lambda/core/ports';
@@ -52,7 +53,8 @@ function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<voi
   const repaired: string[] = [];
   const reports: SweepReport[] = [];
   const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
-  const sweep = new RepairSweep(new TaskService(scoped, workflow, clock, randomUUID, config, quiet), scoped, workflow, clock, options, quiet, (o) => repaired.push(o));
+  const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: randomUUID, config, log: quiet });
+  const sweep = new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(async () => reports.push(await sweep.run()));
@@ -68,7 +70,7 @@ function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<voi
 }
 
 /** A creator that claimed the video and died right after its conditional put (its link never written). */
-const stranded = (tenant: string, video: string) => strandedTask(new TaskService(withHangingLink(store), workflow, clock, randomUUID, config), tenant, video);
+const stranded = (tenant: string, video: string) => strandedTask(new TaskService({ store: withHangingLink(store), workflow, clock, newId: randomUUID, config }), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
@@ -274,7 +276,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
   test('the finalizer retries after a conflicting transaction and records the end once', async () => {
     const tenant = uniqueTenant('finalizer-conflict');
     const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName);
-    const service = new TaskService(faulty, workflow, clock, randomUUID, config, quiet);
+    const { recovery } = new TaskService({ store: faulty, workflow, clock, newId: randomUUID, config, log: quiet });
     const { body } = await post(tenant, 'f.mp4');
     const found = await eventually(async () => {
       const f = await store.getById(body.task_id);
@@ -282,7 +284,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     });
     injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });
 
-    const ended = await service.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', { error: 'States.Timeout' });
+    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', { error: 'States.Timeout' });
 
     expect(ended?.status).toBe('failed');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'States.Timeout' });

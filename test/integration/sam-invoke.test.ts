@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { activeTaskKey } from '../../lambda/adapters/task-keys';
+import { activeTaskKey } from '../../lambda/shared/table';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import type { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import type { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import type { TaskService } from '../../lambda/core/task-service';
 import { assertMatchesContract } from '../support/openapi-contract';
 

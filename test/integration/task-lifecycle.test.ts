@@ -1,9 +1,10 @@
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
+import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { executionArn, StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
-import { activeTaskKey } from '../../lambda/adapters/task-keys';
+import { activeTaskKey } from '../../lambda/shared/table';
 import { DependencyUnavailable, WorkflowAlreadyStarted } from '../../lambda/core/errors';
 import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
@@ -14,7 +15,7 @@ import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTas
 const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
 const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
 const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
-  new TaskService(taskStore, wf, clock, randomUUID, { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 });
+  new TaskService({ store: taskStore, workflow: wf, clock, newId: randomUUID, config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 } });
 
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
 
@@ -240,11 +241,11 @@ describe('never blocked for good', () => {
         },
       });
       const service = serviceWith();
-      const results = await Promise.all([finalizeExecution(service, event('TIMED_OUT')), finalizeExecution(service, event('TIMED_OUT')), finalizeExecution(service, event('FAILED'))]);
+      const results = await Promise.all([finalizeExecution(service.recovery, event('TIMED_OUT')), finalizeExecution(service.recovery, event('TIMED_OUT')), finalizeExecution(service.recovery, event('FAILED'))]);
       expect(results.filter((r) => r.outcome === 'finalized')).toHaveLength(1);
       const after = await getTask(tenant, body.task_id);
       expect(after.body.status).toBe('failed');
-      const late = await finalizeExecution(service, event('ABORTED'));
+      const late = await finalizeExecution(service.recovery, event('ABORTED'));
       expect(late.outcome).toBe('ignored');
       expect((await getTask(tenant, body.task_id)).body).toEqual(after.body);
     } finally {

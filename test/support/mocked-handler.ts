@@ -2,7 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createDocumentClient, DynamoDbTaskStore } from '../../lambda/adapters/dynamodb-task-store';
+import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
+import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { ServiceEvent } from '../../lambda/core/ports';
 import { DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, TaskService } from '../../lambda/core/task-service';
@@ -30,14 +31,14 @@ export function mockedHandler(now: Date = NOW) {
     error: (message, extra) => lines.push({ level: 'error', message, extra }),
   };
   const counted: ServiceEvent[] = [];
-  const service = new TaskService(
-    new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), TABLE),
-    new StepFunctionsWorkflow(new SFNClient({ region: 'eu-west-1' }), STATE_MACHINE_ARN),
-    { now: () => now },
-    () => TASK_ID,
-    DEFAULT_TASK_SERVICE_CONFIG,
+  const service = new TaskService({
+    store: new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), TABLE),
+    workflow: new StepFunctionsWorkflow(new SFNClient({ region: 'eu-west-1' }), STATE_MACHINE_ARN),
+    clock: { now: () => now },
+    newId: () => TASK_ID,
+    config: DEFAULT_TASK_SERVICE_CONFIG,
     log,
-    { count: (event) => counted.push(event) },
-  );
+    metrics: { count: (event) => counted.push(event) },
+  });
   return { handle: createTrackHandler(service, log), ddb, sfn, lines, service, counted };
 }

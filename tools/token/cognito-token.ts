@@ -8,7 +8,7 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { randomBytes } from 'node:crypto';
-import { COGNITO_TENANT_CLAIM } from '../../lambda/core/caller';
+import { COGNITO_TENANT_CLAIM } from '../../lambda/shared/names';
 import { LocalSetupError } from '../../local/errors';
 
 export interface CognitoTokenRequest {

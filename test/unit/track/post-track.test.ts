@@ -3,8 +3,8 @@ import { ConditionalCheckFailedException, ProvisionedThroughputExceededException
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { postTrack } from '../support/events';
-import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE, TASK_ID } from '../support/mocked-handler';
+import { postTrack } from '../../support/events';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE, TASK_ID } from '../../support/mocked-handler';
 
 const KEY = 'ACTIVE#7#tenant1#test.mp4';
 const EPOCH = Math.floor(NOW.getTime() / 1000);

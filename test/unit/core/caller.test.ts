@@ -1,5 +1,5 @@
-import { authConfigFromEnv, callerFromClaims, tenantFor } from '../../lambda/core/caller';
-import { InvalidRequest, TenantClaimInvalid, TenantMismatch } from '../../lambda/core/errors';
+import { authConfigFromEnv, callerFromClaims, tenantFor } from '../../../lambda/core/caller';
+import { InvalidRequest, TenantClaimInvalid, TenantMismatch } from '../../../lambda/core/errors';
 
 const JWT = { mode: 'jwt', tenantClaim: 'tenant_id' } as const;
 const COGNITO = { mode: 'cognito', tenantClaim: 'custom:tenant_id' } as const;

@@ -2,11 +2,11 @@ import { ConditionalCheckFailedException, ProvisionedThroughputExceededException
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { ServiceEvent } from '../../lambda/core/ports';
-import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { postTrack, request } from '../support/events';
-import { mockedHandler, NOW } from '../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { ServiceEvent } from '../../../lambda/core/ports';
+import { finalizeExecution } from '../../../lambda/finalizer/finalizer';
+import { postTrack, request } from '../../support/events';
+import { mockedHandler, NOW } from '../../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
@@ -128,14 +128,14 @@ describe('what was only logged is counted (metrics port)', () => {
     active.ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     active.ddb.on(TransactWriteCommand).resolves({});
     // WHEN the finalizer handles it while the task is active
-    expect(await finalizeExecution(active.service, event)).toMatchObject({ outcome: 'finalized' });
+    expect(await finalizeExecution(active.service.recovery, event)).toMatchObject({ outcome: 'finalized' });
     // THEN its write is counted
     expect(active.counted).toEqual([ServiceEvent.FinalizerRecorded]);
 
     // WHEN it handles it again once the task has ended
     const ended = mockedHandler();
     ended.ddb.on(GetCommand).resolves({ Item: { ...LINK, item_type: 'final', status: 'failed', updated_at: ACTIVE.updated_at } });
-    const ignored = await finalizeExecution(ended.service, event);
+    const ignored = await finalizeExecution(ended.service.recovery, event);
     // THEN nothing is counted by the core, and the ignored outcome still names its task, for the log line
     expect(ended.counted).toEqual([]);
     expect(ignored).toEqual({ outcome: 'ignored', reason: 'the task is no longer active', taskId: ID });

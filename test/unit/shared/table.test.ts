@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { activeTaskKey, parseActiveTaskKey } from '../../lambda/adapters/task-keys';
+import { activeTaskKey, parseActiveTaskKey } from '../../../lambda/shared/table';
 
 const text = fc.oneof(
   fc.string({ unit: 'grapheme' }),

@@ -1,5 +1,7 @@
-import { DEFAULT_SWEEP_OPTIONS, type SweepOptions } from './repair-sweep';
-import { DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from './task-service';
+import { DEFAULT_SWEEP_OPTIONS, type SweepOptions } from '../core/repair-sweep';
+import { DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from '../core/task-recovery';
+
+/** Environment parsing for the composition roots (the Lambda entries, the bench): the core reads no environment. */
 
 type Env = Record<string, string | undefined>;
 

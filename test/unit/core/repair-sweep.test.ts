@@ -2,10 +2,10 @@ import 'aws-sdk-client-mock-jest';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { sweepShard, SWEEP_SHARDS } from '../../lambda/adapters/dynamodb-task-store';
-import { RepairSweep } from '../../lambda/core/repair-sweep';
-import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { sweepShard, SWEEP_SHARDS } from '../../../lambda/shared/table';
+import { RepairSweep } from '../../../lambda/core/repair-sweep';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
@@ -45,16 +45,15 @@ function sweeper(items: Record<string, any>[], options: { maxTasks?: number; lis
   ddb.on(UpdateCommand).resolves({});
   ddb.on(PutCommand).resolves({});
   const repaired: string[] = [];
-  const { store, workflow } = mocked.service as unknown as { store: ConstructorParameters<typeof RepairSweep>[1]; workflow: ConstructorParameters<typeof RepairSweep>[2] };
-  const sweep = new RepairSweep(
-    mocked.service,
-    store,
-    workflow,
-    { now: options.clock ?? (() => NOW) },
-    { graceSeconds: 10, maxTasks: options.maxTasks ?? 500, concurrency: 4, listThreshold: options.listThreshold ?? 100 },
-    { info() {}, warn() {}, error() {} },
-    (o) => repaired.push(o),
-  );
+  const clock = options.clock;
+  // The sweep's own clock may run ahead of the service's (a run that outlives its deadline).
+  const recovery = clock ? Object.assign(Object.create(mocked.service.recovery), { now: clock }) : mocked.service.recovery;
+  const sweep = new RepairSweep({
+    recovery,
+    options: { graceSeconds: 10, maxTasks: options.maxTasks ?? 500, concurrency: 4, listThreshold: options.listThreshold ?? 100 },
+    log: { info() {}, warn() {}, error() {} },
+    recordRepair: (o) => repaired.push(o),
+  });
   return { ...mocked, sweep, repaired };
 }
 
@@ -185,7 +184,7 @@ describe('repair sweep', () => {
   test('a task younger than the grace period is left to its creator: no DescribeExecution', async () => {
     const young = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 5_000).toISOString() };
     const { service, sfn, ddb } = sweeper([young]);
-    const outcome = await service.repair({ taskId: ID, tenantId: 'tenant1', videoFilename: 'test.mp4', status: 'not_started', createdAt: young.created_at, updatedAt: young.created_at, leaseExpiresAt: 1, retainUntil: 1 });
+    const outcome = await service.recovery.repair({ taskId: ID, tenantId: 'tenant1', videoFilename: 'test.mp4', status: 'not_started', createdAt: young.created_at, updatedAt: young.created_at, leaseExpiresAt: 1, retainUntil: 1 });
     expect(outcome).toBe('young');
     expect(sfn.calls()).toHaveLength(0);
     expect(ddb.calls()).toHaveLength(0);

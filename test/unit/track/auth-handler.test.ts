@@ -1,9 +1,9 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { createTrackHandler } from '../../lambda/track/track-handler';
-import { postTrack, request } from '../support/events';
-import { mockedHandler, NOW, TASK_ID } from '../support/mocked-handler';
+import { createTrackHandler } from '../../../lambda/track/track-handler';
+import { postTrack, request } from '../../support/events';
+import { mockedHandler, NOW, TASK_ID } from '../../support/mocked-handler';
 
 /** The handler as the stack configures it under auth=cognito, with the AWS SDK mocked. */
 function cognitoHandler() {

@@ -2,10 +2,10 @@ import 'aws-sdk-client-mock-jest';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { SFNServiceException, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { request } from '../support/events';
-import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { finalizeExecution } from '../../../lambda/finalizer/finalizer';
+import { request } from '../../support/events';
+import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../../support/mocked-handler';
+import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
@@ -160,13 +160,13 @@ describe('finalizer event mapping', () => {
     ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     ddb.on(TransactWriteCommand).resolves({});
-    const result = await finalizeExecution(service, event(status, error));
+    const result = await finalizeExecution(service.recovery, event(status, error));
     expect(result).toMatchObject({ outcome: 'finalized', task: { status: expected, error: { error: errorName } } });
   });
 
   test('SUCCEEDED needs no repair and reads nothing', async () => {
     const { service, ddb } = mockedHandler();
-    expect(await finalizeExecution(service, event('SUCCEEDED'))).toMatchObject({ outcome: 'ignored' });
+    expect(await finalizeExecution(service.recovery, event('SUCCEEDED'))).toMatchObject({ outcome: 'ignored' });
     expect(ddb.calls()).toHaveLength(0);
   });
 });

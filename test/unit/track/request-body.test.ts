@@ -1,11 +1,11 @@
 import 'aws-sdk-client-mock-jest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { injectFault, withFaultInjection, clearFaults } from '../../local/local-only/fault-injection';
+import { injectFault, withFaultInjection, clearFaults } from '../../../local/local-only/fault-injection';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { toApiGatewayEvent } from '../../local/api-gateway/event';
-import { startApiServer } from '../../local/api-gateway/server';
-import { mockedHandler } from '../support/mocked-handler';
+import { toApiGatewayEvent } from '../../../local/api-gateway/event';
+import { startApiServer } from '../../../local/api-gateway/server';
+import { mockedHandler } from '../../support/mocked-handler';
 
 const latin1Name = Buffer.concat([Buffer.from('{"tenant_id":"tenant1","video_filename":"caf'), Buffer.from([0xe9]), Buffer.from('.mp4"}')]);
 

@@ -1,5 +1,5 @@
-import { postTrack, request } from '../support/events';
-import { mockedHandler } from '../support/mocked-handler';
+import { postTrack, request } from '../../support/events';
+import { mockedHandler } from '../../support/mocked-handler';
 
 const valid = { tenant_id: 'tenant1', video_filename: 'test.mp4' };
 

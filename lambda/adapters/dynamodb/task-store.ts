@@ -1,0 +1,199 @@
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../../core/errors';
+import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../core/ports';
+import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
+import { activeTaskKey, Attr, ItemType, taskRecordKey } from '../../shared/table';
+import { activeCreatedBefore } from './active-index';
+import { epochSeconds, fromActiveItem, fromFinalItem, type Item, lostTask, toActiveItem, toFinalItem, toLinkItem, withoutStoreTimes } from './items';
+import { isConditionFailure, isRefused, isTransactionLost, TableClient } from './table-client';
+
+const MAX_CLAIM_ATTEMPTS = 4;
+/** Base of the claim's exponential backoff with full jitter after a TransactionConflict. */
+const CLAIM_BACKOFF_MS = 25;
+
+/** The conditional-write protocol of the task table: the only code that knows its conditions. */
+export class DynamoDbTaskStore implements TaskStore {
+  private readonly table: TableClient;
+
+  constructor(doc: ConstructorParameters<typeof TableClient>[0], tableName: string) {
+    this.table = new TableClient(doc, tableName);
+  }
+
+  keyOf(tenantId: string, videoFilename: string): string {
+    return activeTaskKey(tenantId, videoFilename);
+  }
+
+  async claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult> {
+    const taskKey = this.keyOf(task.tenantId, task.videoFilename);
+    const now = epochSeconds(task.createdAt);
+    for (let attempt = 1; ; attempt++) {
+      const retry = attempt < MAX_CLAIM_ATTEMPTS;
+      const isConflict = (e: unknown) => (e as Error).name === 'TransactionConflictException' && retry;
+      const out = await this.table.attempt(
+        new PutCommand({
+          TableName: this.table.tableName,
+          Item: toActiveItem(task, taskKey),
+          // The single point where the race is decided.
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': Attr.pk },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+        (e) => isConditionFailure(e) || isConflict(e),
+      );
+      if (!isRefused(out)) return { taskKey };
+      const error = out.refused;
+      // A finishing transaction on this item is in flight; it resolves in milliseconds. Full jitter spreads
+      // the retries of a burst of duplicates instead of sending them back together.
+      if (isConflict(error)) {
+        await sleep(Math.random() * CLAIM_BACKOFF_MS * 2 ** (attempt - 1));
+        continue;
+      }
+      // lib-dynamodb leaves error.Item marshalled (DynamoDB JSON).
+      const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+      const item = raw ? unmarshall(raw) : await this.getItem(taskKey);
+      if (item) {
+        const winner = fromActiveItem(item);
+        if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) throw new TaskAlreadyActive(winner);
+        if (await this.takeOver(task, taskKey, winner, replacedRetainUntil)) return { taskKey, replaced: winner };
+      }
+      // The item changed under us (the winner finished, or another request took the lease over): look again.
+      if (!retry) throw new DependencyUnavailable('dynamodb', 'PutItem', { cause: error });
+    }
+  }
+
+  /**
+   * Lease of last resort: in one transaction, replace an active task whose lease has expired and record it failed.
+   * @returns false when the item changed meanwhile (the caller looks again).
+   */
+  private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask, retainUntil: number): Promise<boolean> {
+    const at = task.createdAt;
+    const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
+    const final: Task = { ...withoutStoreTimes(expired), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
+    const out = await this.table.attempt(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.table.tableName,
+              Item: toActiveItem(task, taskKey),
+              ConditionExpression: '#task_id = :expired_id AND #lease < :now',
+              ExpressionAttributeNames: { '#task_id': Attr.taskId, '#lease': Attr.leaseExpiresAt },
+              ExpressionAttributeValues: { ':expired_id': expired.taskId, ':now': epochSeconds(at) },
+            },
+          },
+          this.finalRecordPut(final, retainUntil),
+        ],
+      }),
+      isTransactionLost,
+    );
+    return !isRefused(out);
+  }
+
+  async renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean> {
+    const out = await this.table.attempt(
+      new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: { [Attr.pk]: this.keyOf(task.tenantId, task.videoFilename) },
+        UpdateExpression: 'SET #lease = :lease',
+        ConditionExpression: '#task_id = :task_id AND #status = :not_started',
+        ExpressionAttributeNames: { '#lease': Attr.leaseExpiresAt, '#task_id': Attr.taskId, '#status': Attr.status },
+        ExpressionAttributeValues: { ':lease': leaseExpiresAt, ':task_id': task.taskId, ':not_started': TaskStatus.NotStarted },
+      }),
+      isConditionFailure,
+    );
+    return !isRefused(out);
+  }
+
+  async link(task: ActiveTask, taskKey: string): Promise<void> {
+    await this.table.attempt(
+      new PutCommand({
+        TableName: this.table.tableName,
+        Item: toLinkItem(task, taskKey),
+        // Never overwrite the final record of a task that has already finished.
+        ConditionExpression: 'attribute_not_exists(#status)',
+        ExpressionAttributeNames: { '#status': Attr.status },
+      }),
+      isConditionFailure,
+    );
+  }
+
+  async finish(finish: FinishTask): Promise<Task> {
+    const final: Task = {
+      taskId: finish.task.taskId,
+      tenantId: finish.task.tenantId,
+      videoFilename: finish.task.videoFilename,
+      status: finish.status,
+      createdAt: finish.task.createdAt,
+      updatedAt: finish.at,
+      startedAt: finish.task.startedAt,
+      finishedAt: finish.at,
+      error: finish.error,
+    };
+    const out = await this.table.attempt(
+      new TransactWriteCommand({
+        TransactItems: [
+          this.finalRecordPut(final, finish.retainUntil),
+          {
+            Delete: {
+              TableName: this.table.tableName,
+              Key: { [Attr.pk]: finish.taskKey },
+              ConditionExpression: '#task_id = :task_id AND #status = :expected',
+              ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
+              ExpressionAttributeValues: { ':task_id': finish.task.taskId, ':expected': finish.expected },
+            },
+          },
+        ],
+      }),
+      isTransactionLost,
+    );
+    if (isRefused(out)) throw new TaskNotInExpectedState(finish.task.taskId);
+    return final;
+  }
+
+  /** Records a task's end; never replaces another final record (only its link, or nothing). */
+  private finalRecordPut(task: Task, expiresAt: number) {
+    return {
+      Put: {
+        TableName: this.table.tableName,
+        Item: toFinalItem(task, expiresAt),
+        ConditionExpression: 'attribute_not_exists(#status)',
+        ExpressionAttributeNames: { '#status': Attr.status },
+      },
+    };
+  }
+
+  async getById(taskId: string): Promise<FoundTask | undefined> {
+    const record = await this.getItem(taskRecordKey(taskId));
+    if (!record) return undefined;
+    if (record[Attr.itemType] === ItemType.Final) return { task: fromFinalItem(record) };
+
+    const taskKey = String(record[Attr.taskKey]);
+    const active = await this.getItem(taskKey);
+    if (active && active[Attr.taskId] === taskId) return { task: fromActiveItem(active), taskKey };
+
+    // The active item is gone: the task finished between our two reads, so its final record is there now.
+    const again = await this.getItem(taskRecordKey(taskId));
+    if (again?.[Attr.itemType] === ItemType.Final) return { task: fromFinalItem(again) };
+    if (!again) return undefined;
+    return { task: lostTask(again) };
+  }
+
+  async getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined> {
+    const item = await this.getItem(this.keyOf(tenantId, videoFilename));
+    return item ? fromActiveItem(item) : undefined;
+  }
+
+  activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
+    return activeCreatedBefore(this.table, createdBefore);
+  }
+
+  private async getItem(pk: string): Promise<Item | undefined> {
+    const out = await this.table.send(new GetCommand({ TableName: this.table.tableName, Key: { [Attr.pk]: pk }, ConsistentRead: true }));
+    return out.Item;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,246 @@
+import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
+import { type Clock, type ExecutionState, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
+import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
+
+export interface TaskServiceConfig {
+  /** A `not_started` task older than this has lost its start (crash or failed StartExecution) and is started again. */
+  readonly redriveGraceSeconds: number;
+  /** The state machine's TimeoutSeconds: no execution lives longer. */
+  readonly workflowTimeoutSeconds: number;
+  /** Past timeout + margin an active task no longer blocks its video. */
+  readonly leaseMarginSeconds: number;
+  /** How long a finished task stays readable. */
+  readonly retentionSeconds: number;
+}
+
+export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
+  redriveGraceSeconds: 10,
+  workflowTimeoutSeconds: 3600,
+  leaseMarginSeconds: 300,
+  retentionSeconds: 30 * 24 * 3600,
+};
+
+/** Logger surface the rules need; Powertools' Logger satisfies it. */
+export interface ServiceLog {
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
+}
+
+/** What the recovery rules run on. */
+export interface RecoveryDeps {
+  readonly store: TaskStore;
+  readonly workflow: Workflow;
+  readonly clock: Clock;
+  /** @default DEFAULT_TASK_SERVICE_CONFIG */
+  readonly config?: TaskServiceConfig;
+  /** @default - no log */
+  readonly log?: ServiceLog;
+  /** @default - nothing counted */
+  readonly metrics?: ServiceMetrics;
+}
+
+export const SILENT_LOG: ServiceLog = { info() {}, warn() {}, error() {} };
+export const UNCOUNTED: ServiceMetrics = { count() {} };
+export const MAX_FINISH_ATTEMPTS = 3;
+
+/**
+ * The rules that bring a task whose execution went wrong back to a true state: re-drive, compensation, recording an
+ * end the execution did not (finalizer), and the repair sweep's decision for one task. Pure TypeScript.
+ */
+export class TaskRecovery {
+  readonly config: TaskServiceConfig;
+  private readonly store: TaskStore;
+  private readonly workflow: Workflow;
+  private readonly clock: Clock;
+  private readonly log: ServiceLog;
+  private readonly metrics: ServiceMetrics;
+
+  constructor(deps: RecoveryDeps) {
+    this.store = deps.store;
+    this.workflow = deps.workflow;
+    this.clock = deps.clock;
+    this.config = deps.config ?? DEFAULT_TASK_SERVICE_CONFIG;
+    this.log = deps.log ?? SILENT_LOG;
+    this.metrics = deps.metrics ?? UNCOUNTED;
+  }
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  /** Active tasks created before `createdBefore`, a page at a time (the repair sweep's candidates). */
+  dueTasks(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
+    return this.store.activeCreatedBefore(createdBefore);
+  }
+
+  /** The names of the executions running now, a page at a time: a filter, never a decision. */
+  runningExecutions(): AsyncIterable<readonly string[]> {
+    return this.workflow.running();
+  }
+
+  /**
+   * Finalises a task whose execution ended outside the state machine's own Catch (timed out, aborted, failed early).
+   * Duplicate and late events are no-ops.
+   */
+  async finalizeExecution(input: WorkflowInput, status: TaskStatus, error: TaskError): Promise<Task | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.store.getById(input.taskId);
+      if (!found?.taskKey || !isActive(found.task.status)) return undefined;
+      try {
+        const finished = await this.finishAsRead(found.task, found.taskKey, status, error);
+        this.metrics.count(ServiceEvent.FinalizerRecorded);
+        return finished;
+      } catch (e) {
+        if (!(e instanceof TaskNotInExpectedState) || attempt >= MAX_FINISH_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /** Ends an active task as just read: the write holds only if its status has not changed since. */
+  finishAsRead(task: Task, taskKey: string, status: TaskStatus, error: TaskError): Promise<Task> {
+    return this.store.finish({ task: task as ActiveTask, taskKey, status, expected: task.status, error, ...this.endingAt(this.clock.now()) });
+  }
+
+  /** A final record is readable for the retention period counted from its end. */
+  private endingAt(now: Date): { at: string; retainUntil: number } {
+    return { at: now.toISOString(), retainUntil: Math.floor(now.getTime() / 1000) + this.config.retentionSeconds };
+  }
+
+  /** StartExecution (or the link) failed: fail the task and free the video so the client's retry creates a new one. */
+  async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<boolean> {
+    try {
+      await this.failNotStarted(task, taskKey, { error: 'WorkflowNotStarted', cause: describe(cause) }, now);
+      this.metrics.count(ServiceEvent.Compensated);
+      this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId });
+      return true;
+    } catch (error) {
+      // Left not_started: the repair sweep (or a POST) after the grace period starts it again.
+      this.metrics.count(ServiceEvent.CompensationFailed);
+      this.log.error('compensation failed; task left for re-drive', { task_id: task.taskId, error });
+      return false;
+    }
+  }
+
+  /** Same name, same input: Step Functions returns the running execution or starts the one that never began. */
+  async redrive(task: ActiveTask, now: Date): Promise<'started' | 'ended' | 'ran-elsewhere' | 'moved-on'> {
+    const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+    // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
+    const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
+    if (!(await this.store.renewLease(task, lease))) return 'moved-on';
+    this.metrics.count(ServiceEvent.Redriven);
+    this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
+    await this.store.link(task, taskKey);
+    try {
+      await this.workflow.start(workflowInput(task, taskKey));
+      return 'started';
+    } catch (error) {
+      if (!(error instanceof WorkflowAlreadyStarted)) throw error;
+    }
+    // The same name with the same input was refused, so that execution has ended. If the task is still not_started,
+    // nothing will ever move it: record it failed and free the video (conditional on not_started).
+    try {
+      await this.failNotStarted(task, taskKey, { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' }, now);
+      this.metrics.count(ServiceEvent.RedriveFoundEnded);
+      this.log.warn('the execution of a not_started task had ended; task recorded failed', { task_id: task.taskId });
+    } catch (error) {
+      if (!(error instanceof TaskNotInExpectedState)) throw error;
+      // Another start (a concurrent re-drive) ran the task: its execution recorded the end, not this one.
+      this.log.info('re-drive found the task already run by another start', { task_id: task.taskId });
+      return 'ran-elsewhere';
+    }
+    return 'ended';
+  }
+
+  /**
+   * The repair sweep's decision for one active task, with no client involved. `task` may be stale (read from an
+   * index); every write below is conditional on the task's id and status, so a task that moved on is left alone.
+   * - a task younger than the grace period: its creator may still be starting it;
+   * - a running execution: leave it;
+   * - no execution: start it if not_started (same name, same input), else end it failed (its execution is lost),
+   *   unless it was marked running within the grace period (DescribeExecution may not show a new execution yet);
+   * - an ended execution: record the end as the finalizer would.
+   */
+  async repair(task: ActiveTask): Promise<RepairOutcome> {
+    const now = this.clock.now();
+    if ((now.getTime() - Date.parse(task.createdAt)) / 1000 <= this.config.redriveGraceSeconds) return 'young';
+    const execution = await this.workflow.describe(task.taskId);
+    const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+    if (execution.status === 'running') return 'live';
+    if (execution.status === 'none' && task.status === TaskStatus.NotStarted) {
+      const redriven = await this.redrive(task, now);
+      // 'ran-elsewhere': another start ran the task and recorded its end; nothing was repaired here.
+      return redriven === 'started' || redriven === 'ended' ? redriven : 'moved-on';
+    }
+    if (execution.status === 'none' && this.justStarted(task, now)) {
+      // DescribeExecution is eventually consistent: an execution started moments ago (a late re-drive) may not show yet.
+      return 'live';
+    }
+    const ending = execution.status === 'none' ? LOST_EXECUTION : endingOf(execution);
+    const ended = await this.finalizeExecution(workflowInput(task, taskKey), ending.status, ending.error);
+    if (!ended) return 'moved-on';
+    this.log.warn('repair recorded the end of a task its execution did not', { task_id: task.taskId, execution: execution.status, status: ended.status });
+    return 'ended';
+  }
+
+  /** A running task whose execution marked it running within the grace period. */
+  private justStarted(task: ActiveTask, now: Date): boolean {
+    const since = Date.parse(task.startedAt ?? task.updatedAt);
+    return (now.getTime() - since) / 1000 <= this.config.redriveGraceSeconds;
+  }
+
+  /** Ends a task that never ran: failed, video freed, conditional on it still being not_started. */
+  private failNotStarted(task: ActiveTask, taskKey: string, error: TaskError, now: Date): Promise<Task> {
+    return this.store.finish({ task, taskKey, status: TaskStatus.Failed, expected: TaskStatus.NotStarted, error, ...this.endingAt(now) });
+  }
+
+  /** Best effort: the task's state is already final; a still-running execution's writes fail their conditions. */
+  async stopQuietly(taskId: string): Promise<void> {
+    try {
+      await this.workflow.stop(taskId, 'the task ended outside its execution');
+      // Lets the ExecutionsAborted alarm tell these deliberate stops from aborts nobody asked for.
+      this.metrics.count(ServiceEvent.ExecutionStopped);
+    } catch (error) {
+      this.log.warn('could not stop the execution of a finished task', { task_id: taskId, error });
+    }
+  }
+}
+
+/** What one repair did: `started` and `ended` changed the task; the rest left it as it was. */
+export type RepairOutcome = 'young' | 'live' | 'started' | 'ended' | 'moved-on';
+
+const LOST_EXECUTION = {
+  status: TaskStatus.Failed,
+  error: { error: 'ExecutionLost', cause: 'the task was running but its execution no longer exists' },
+} as const;
+
+/** How an ended execution ends its task; the same mapping as the finalizer's (lambda/finalizer/finalizer.ts). */
+export function endingOf(execution: Exclude<ExecutionState, { status: 'running' | 'none' }>): { status: TaskStatus; error: TaskError } {
+  const cause = execution.cause ?? undefined;
+  switch (execution.status) {
+    case 'aborted':
+      return { status: TaskStatus.Cancelled, error: { error: execution.error || 'ExecutionAborted', cause } };
+    case 'timed_out':
+      return { status: TaskStatus.Failed, error: { error: execution.error || 'States.Timeout', cause } };
+    case 'failed':
+      return { status: TaskStatus.Failed, error: { error: execution.error || 'ExecutionFailed', cause } };
+    case 'succeeded':
+      // Every successful path records the end itself; a task still active after one was never reached by it.
+      return { status: TaskStatus.Failed, error: { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' } };
+  }
+}
+
+export function workflowInput(task: ActiveTask, taskKey: string): WorkflowInput {
+  return {
+    taskId: task.taskId,
+    tenantId: task.tenantId,
+    videoFilename: task.videoFilename,
+    createdAt: task.createdAt,
+    retainUntil: task.retainUntil,
+    taskKey,
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

@@ -1,0 +1,68 @@
+/**
+ * The task table's layout: attribute names, item kinds, key formats and the sweep index. No SDK import, so the CDK app
+ * (lib/), the DynamoDB adapter, the local system and the tests share it.
+ */
+
+/** Kinds of item in the single table. */
+export const ItemType = { Active: 'active', Link: 'link', Final: 'final' } as const;
+
+/** Attribute names; the state machine definition (lib/analysis-workflow.ts) writes the same items. */
+export const Attr = {
+  pk: 'pk',
+  itemType: 'item_type',
+  taskId: 'task_id',
+  tenantId: 'tenant_id',
+  videoFilename: 'video_filename',
+  status: 'status',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  result: 'result',
+  error: 'error',
+  taskKey: 'task_key',
+  leaseExpiresAt: 'lease_expires_at',
+  retainUntil: 'retain_until',
+  expiresAt: 'expires_at',
+  sweepShard: 'sweep_shard',
+} as const;
+
+/**
+ * Sparse index of active tasks by age, for the repair sweep: only active items carry `sweep_shard`, so links and
+ * final records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
+ */
+export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
+export const SWEEP_SHARDS = 16;
+
+/** A stable shard per task (FNV-1a of its id), so the index's writes spread evenly. */
+export function sweepShard(taskId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) hash = Math.imul(hash ^ taskId.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SWEEP_SHARDS;
+}
+
+/**
+ * Item keys. The active-task key is a length-prefixed pair, so it is injective over any two
+ * strings: ("a#b", "c") -> "ACTIVE#3#a#b#c" and ("a", "b#c") -> "ACTIVE#1#a#b#c" differ.
+ * Bounded size: 128-character tenant + 1024-byte filename + 12 bytes of framing < DynamoDB's 2048-byte partition key.
+ */
+export const ACTIVE_PREFIX = 'ACTIVE#';
+export const TASK_PREFIX = 'TASK#';
+
+export function activeTaskKey(tenantId: string, videoFilename: string): string {
+  return `${ACTIVE_PREFIX}${tenantId.length}#${tenantId}#${videoFilename}`;
+}
+
+/** Inverse of activeTaskKey; used by tests to prove injectivity and by operators reading raw items. */
+export function parseActiveTaskKey(key: string): { tenantId: string; videoFilename: string } | undefined {
+  const match = /^ACTIVE#(0|[1-9][0-9]*)#/.exec(key);
+  if (!match) return undefined;
+  const start = match[0].length;
+  const end = start + Number(match[1]);
+  if (key.length < end + 1 || key[end] !== '#') return undefined;
+  return { tenantId: key.slice(start, end), videoFilename: key.slice(end + 1) };
+}
+
+export function taskRecordKey(taskId: string): string {
+  return `${TASK_PREFIX}${taskId}`;
+}

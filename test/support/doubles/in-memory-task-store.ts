@@ -1,0 +1,117 @@
+import { TaskAlreadyActive, TaskNotInExpectedState } from '../../../lambda/core/errors';
+import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../../lambda/core/ports';
+import { type ActiveTask, type Task, TaskStatus } from '../../../lambda/core/task';
+import { activeTaskKey } from '../../../lambda/shared/table';
+
+type Method = 'claim' | 'link' | 'finish' | 'renewLease' | 'getById' | 'getActive';
+
+/**
+ * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
+ * transactional finish, link never over a final record) and none of its item layout: the core's rules are tested
+ * against this, the adapter's command shapes in test/unit/adapters.
+ */
+export class InMemoryTaskStore implements TaskStore {
+  readonly active = new Map<string, ActiveTask>();
+  readonly links = new Map<string, string>();
+  readonly finals = new Map<string, Task>();
+  /** Calls made, in order, by method name. */
+  readonly calls: Method[] = [];
+  private readonly failures = new Map<Method, unknown[]>();
+
+  /** The next calls of `method` throw `errors`, one each. */
+  failNext(method: Method, ...errors: unknown[]): this {
+    this.failures.set(method, [...(this.failures.get(method) ?? []), ...errors]);
+    return this;
+  }
+
+  /** What the state machine's MarkRunning does. */
+  markRunning(taskId: string, at: string): void {
+    for (const [key, task] of this.active) if (task.taskId === taskId) this.active.set(key, { ...task, status: TaskStatus.Running, startedAt: at, updatedAt: at });
+  }
+
+  keyOf(tenantId: string, videoFilename: string): string {
+    return activeTaskKey(tenantId, videoFilename);
+  }
+
+  async claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult> {
+    this.enter('claim');
+    const taskKey = this.keyOf(task.tenantId, task.videoFilename);
+    const existing = this.active.get(taskKey);
+    if (!existing) {
+      this.active.set(taskKey, task);
+      return { taskKey };
+    }
+    if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt)) throw new TaskAlreadyActive(existing);
+    const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = existing;
+    const at = task.createdAt;
+    this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: { error: 'LeaseExpired', cause: `retained until ${replacedRetainUntil}` } });
+    this.active.set(taskKey, task);
+    return { taskKey, replaced: existing };
+  }
+
+  async link(task: ActiveTask, taskKey: string): Promise<void> {
+    this.enter('link');
+    if (!this.finals.has(task.taskId)) this.links.set(task.taskId, taskKey);
+  }
+
+  async finish(finish: FinishTask): Promise<Task> {
+    this.enter('finish');
+    const current = this.active.get(finish.taskKey);
+    if (!current || current.taskId !== finish.task.taskId || current.status !== finish.expected || this.finals.has(finish.task.taskId)) {
+      throw new TaskNotInExpectedState(finish.task.taskId);
+    }
+    const final: Task = {
+      taskId: current.taskId,
+      tenantId: current.tenantId,
+      videoFilename: current.videoFilename,
+      status: finish.status,
+      createdAt: current.createdAt,
+      updatedAt: finish.at,
+      startedAt: finish.task.startedAt,
+      finishedAt: finish.at,
+      error: finish.error,
+    };
+    this.active.delete(finish.taskKey);
+    this.links.delete(current.taskId);
+    this.finals.set(current.taskId, final);
+    return final;
+  }
+
+  async renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean> {
+    this.enter('renewLease');
+    const key = this.keyOf(task.tenantId, task.videoFilename);
+    const current = this.active.get(key);
+    if (current?.taskId !== task.taskId || current.status !== TaskStatus.NotStarted) return false;
+    this.active.set(key, { ...current, leaseExpiresAt });
+    return true;
+  }
+
+  async getById(taskId: string): Promise<FoundTask | undefined> {
+    this.enter('getById');
+    const final = this.finals.get(taskId);
+    if (final) return { task: final };
+    const taskKey = this.links.get(taskId);
+    const active = taskKey === undefined ? undefined : this.active.get(taskKey);
+    return active?.taskId === taskId ? { task: active, taskKey } : undefined;
+  }
+
+  async getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined> {
+    this.enter('getActive');
+    return this.active.get(this.keyOf(tenantId, videoFilename));
+  }
+
+  async *activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
+    const due = [...this.active.values()].filter((t) => t.createdAt < createdBefore).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    if (due.length) yield due;
+  }
+
+  private enter(method: Method): void {
+    this.calls.push(method);
+    const queued = this.failures.get(method);
+    if (queued?.length) throw queued.shift();
+  }
+}
+
+function epoch(iso: string): number {
+  return Math.floor(Date.parse(iso) / 1000);
+}

@@ -1,0 +1,39 @@
+import { fromActiveItem, fromFinalItem, lostTask, toActiveItem, toFinalItem, toLinkItem } from '../../../../lambda/adapters/dynamodb/items';
+import type { ActiveTask, Task } from '../../../../lambda/core/task';
+import { activeTaskKey, sweepShard } from '../../../../lambda/shared/table';
+
+const ACTIVE: ActiveTask = {
+  taskId: '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11',
+  tenantId: 'tenant1',
+  videoFilename: 'a.mp4',
+  status: 'running',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:01.000Z',
+  startedAt: '2026-01-01T00:00:01.000Z',
+  leaseExpiresAt: 1_800_000_000,
+  retainUntil: 1_900_000_000,
+};
+const KEY = activeTaskKey('tenant1', 'a.mp4');
+
+describe('item mapping', () => {
+  test('an active task round-trips through its item, which carries its key and sweep shard', () => {
+    const item = toActiveItem(ACTIVE, KEY);
+    expect(item).toMatchObject({ pk: KEY, item_type: 'active', sweep_shard: sweepShard(ACTIVE.taskId), lease_expires_at: ACTIVE.leaseExpiresAt });
+    expect(fromActiveItem(item)).toEqual(ACTIVE);
+  });
+
+  test('a final record round-trips, its result stored as a JSON string and its expiry as given', () => {
+    const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = ACTIVE;
+    const final: Task = { ...rest, status: 'completed', finishedAt: '2026-01-01T00:01:00.000Z', result: { labels: ['cat'] } };
+    const item = toFinalItem(final, 1_234);
+    expect(item).toMatchObject({ pk: `TASK#${ACTIVE.taskId}`, item_type: 'final', result: '{"labels":["cat"]}', expires_at: 1_234 });
+    expect(fromFinalItem(item)).toEqual({ ...final, error: undefined });
+  });
+
+  test('a link points at the active item and expires with the task; one left alone reads as a lost task', () => {
+    const link = toLinkItem(ACTIVE, KEY);
+    expect(link).toMatchObject({ pk: `TASK#${ACTIVE.taskId}`, item_type: 'link', task_key: KEY, expires_at: ACTIVE.retainUntil });
+    expect(link).not.toHaveProperty('status');
+    expect(lostTask(link)).toMatchObject({ taskId: ACTIVE.taskId, status: 'failed', error: { error: 'TaskLost' } });
+  });
+});

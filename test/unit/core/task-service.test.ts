@@ -1,0 +1,100 @@
+import { DependencyUnavailable, TaskAlreadyFinished, TaskNotFound } from '../../../lambda/core/errors';
+import { ServiceEvent } from '../../../lambda/core/ports';
+import { TaskStatus } from '../../../lambda/core/task';
+import { coreOnDoubles } from '../../support/doubles';
+
+const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
+const throttled = () => new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('throttled') });
+
+describe('TaskService on in-memory ports', () => {
+  test('a new request claims the video, links the task and starts one execution named after it', async () => {
+    const { service, store, workflow } = coreOnDoubles();
+    const outcome = await service.track(REQUEST);
+    expect(outcome.kind).toBe('created');
+    expect(outcome.task.status).toBe(TaskStatus.NotStarted);
+    expect((await store.getById(outcome.task.taskId))?.task.taskId).toBe(outcome.task.taskId);
+    expect([...workflow.executions.keys()]).toEqual([outcome.task.taskId]);
+    expect(workflow.executions.get(outcome.task.taskId)!.input).toMatchObject({ ...REQUEST, taskKey: store.keyOf('tenant1', 'a.mp4') });
+  });
+
+  test('a duplicate gets the active task and starts nothing', async () => {
+    const { service, workflow } = coreOnDoubles();
+    const first = await service.track(REQUEST);
+    const second = await service.track(REQUEST);
+    expect(second).toEqual({ kind: 'existing', task: first.task });
+    expect(workflow.executions.size).toBe(1);
+  });
+
+  test('a failed start is compensated: the task ends failed, the video is free, the caller is told to retry', async () => {
+    const { service, store, workflow, counted } = coreOnDoubles();
+    workflow.failNextStart(throttled());
+    const error = await service.track(REQUEST).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnavailable);
+    expect(await store.getActive('tenant1', 'a.mp4')).toBeUndefined();
+    expect([...store.finals.values()][0]).toMatchObject({ status: TaskStatus.Failed, error: { error: 'WorkflowNotStarted' } });
+    expect(counted).toEqual([ServiceEvent.Compensated]);
+    expect((await service.track(REQUEST)).kind).toBe('created');
+  });
+
+  test('when the compensation fails too, the task waits for a re-drive and Retry-After outlasts the grace period', async () => {
+    const { service, store, workflow, counted } = coreOnDoubles({ config: { redriveGraceSeconds: 10 } });
+    workflow.failNextStart(throttled());
+    store.failNext('finish', new DependencyUnavailable('dynamodb', 'TransactWriteItems'));
+    const error = (await service.track(REQUEST).catch((e: unknown) => e)) as DependencyUnavailable;
+    expect(error.retryAfterSeconds).toBe(11);
+    expect((await store.getActive('tenant1', 'a.mp4'))?.status).toBe(TaskStatus.NotStarted);
+    expect(counted).toEqual([ServiceEvent.CompensationFailed]);
+  });
+
+  test('a duplicate past the grace period re-drives a task whose execution never started', async () => {
+    // GIVEN a task stranded not_started: its link write failed and so did the compensation (a crash between them)
+    const { service, store, workflow, clock, counted } = coreOnDoubles({ config: { redriveGraceSeconds: 10 } });
+    store.failNext('link', new Error('crash')).failNext('finish', new Error('crash'));
+    await expect(service.track(REQUEST)).rejects.toThrow('crash');
+    expect(workflow.executions.size).toBe(0);
+    // WHEN a duplicate arrives after the grace period
+    clock.advance(11);
+    const duplicate = await service.track(REQUEST);
+    // THEN it is answered with the task, whose one execution now runs
+    expect(duplicate.kind).toBe('existing');
+    expect([...workflow.executions.keys()]).toEqual([duplicate.task.taskId]);
+    expect(counted).toEqual([ServiceEvent.CompensationFailed, ServiceEvent.Redriven]);
+  });
+
+  test('a task past its lease is replaced, recorded failed, and its execution stopped', async () => {
+    const { service, store, workflow, clock, counted } = coreOnDoubles({ config: { workflowTimeoutSeconds: 60, leaseMarginSeconds: 10 } });
+    const old = await service.track(REQUEST);
+    store.markRunning(old.task.taskId, clock.now().toISOString());
+    clock.advance(71);
+    const replacement = await service.track(REQUEST);
+    expect(replacement.kind).toBe('created');
+    expect(store.finals.get(old.task.taskId)).toMatchObject({ status: TaskStatus.Failed, error: { error: 'LeaseExpired' } });
+    expect(workflow.stopped).toEqual([old.task.taskId]);
+    expect(counted).toEqual([ServiceEvent.LeaseTakeover, ServiceEvent.ExecutionStopped]);
+  });
+
+  test('cancel ends an active task, stops its execution, and answers the same on a second call', async () => {
+    const { service, workflow } = coreOnDoubles();
+    const { task } = await service.track(REQUEST);
+    const cancelled = await service.cancel('tenant1', task.taskId);
+    expect(cancelled).toMatchObject({ status: TaskStatus.Cancelled, error: { error: 'Cancelled' } });
+    expect(workflow.stopped).toEqual([task.taskId]);
+    expect(await service.cancel('tenant1', task.taskId)).toEqual(cancelled);
+    expect(await service.getActive('tenant1', 'a.mp4').catch((e: unknown) => e)).toBeInstanceOf(TaskNotFound);
+  });
+
+  test('cancel refuses a task that already finished otherwise', async () => {
+    const { service, recovery, store } = coreOnDoubles();
+    const { task } = await service.track(REQUEST);
+    await recovery.finalizeExecution({ ...task, retainUntil: 0, taskKey: store.keyOf('tenant1', 'a.mp4') }, TaskStatus.Failed, { error: 'States.Timeout' });
+    expect(await service.cancel('tenant1', task.taskId).catch((e: unknown) => e)).toBeInstanceOf(TaskAlreadyFinished);
+  });
+
+  test('another tenant cannot read or cancel the task', async () => {
+    const { service } = coreOnDoubles();
+    const { task } = await service.track(REQUEST);
+    expect(await service.get('tenant2', task.taskId).catch((e: unknown) => e)).toBeInstanceOf(TaskNotFound);
+    expect(await service.cancel('tenant2', task.taskId).catch((e: unknown) => e)).toBeInstanceOf(TaskNotFound);
+    expect((await service.get('tenant1', task.taskId)).taskId).toBe(task.taskId);
+  });
+});
