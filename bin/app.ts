@@ -42,6 +42,7 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? 'Vid
   redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
   localEndpoints: ['true', true].includes(app.node.tryGetContext('localEndpoints')),
+  sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,

@@ -72,6 +72,12 @@ export interface TrackingStackProps extends StackProps {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * Reserved concurrency of the repair sweeper (`-c sweeperReservedConcurrency=1`): see `TaskSweeperProps.reservedConcurrency`.
+   *
+   * @default - no reservation
+   */
+  readonly sweeperReservedConcurrency?: number;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -142,6 +148,7 @@ export class TrackingStack extends Stack {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
       serviceEnvironment,
+      reservedConcurrency: props.sweeperReservedConcurrency,
       removalPolicy,
     });
 
