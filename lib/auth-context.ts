@@ -2,6 +2,12 @@ import type { TrackingAuth } from './tracking-stack';
 
 export const AUTH_MODES = ['cognito', 'jwt', 'iam', 'none'] as const;
 
+/** The stack's tenant attribute, immutable and not writable by the app client (lib/track-auth.ts). */
+export const COGNITO_TENANT_CLAIM = 'custom:tenant_id';
+
+/** Why any other claim is refused under cognito: users can change standard attributes such as email or name. */
+export const COGNITO_CLAIM_ONLY = `auth=cognito takes the tenant only from ${COGNITO_TENANT_CLAIM}, the attribute the stack makes immutable and unwritable by its app client; a claim such as email or name can be changed by its user, who could then act for any tenant.`;
+
 export interface AuthChoice {
   readonly auth: TrackingAuth;
   /** Printed at synth when the choice leaves the API open. */
@@ -20,6 +26,7 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
   }
   switch (mode) {
     case 'cognito':
+      if (tenantClaim !== undefined && tenantClaim !== COGNITO_TENANT_CLAIM) throw new Error(COGNITO_CLAIM_ONLY);
       return { auth: { mode, tenantClaim } };
     case 'jwt': {
       const issuer = optionalString(context('jwtIssuer'));
@@ -33,7 +40,11 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
     case 'none':
       if (tenantClaim !== undefined) throw new Error(`Context "tenantClaim" applies to auth=cognito or auth=jwt, not auth=${mode}.`);
       return mode === 'iam'
-        ? { auth: { mode } }
+        ? {
+            auth: { mode },
+            warning:
+              'auth=iam: any caller allowed to invoke the API (execute-api:Invoke) acts for any tenant it names. Grant that permission only to trusted services.',
+          }
         : {
             auth: { mode },
             warning:

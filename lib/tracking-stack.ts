@@ -7,6 +7,7 @@ import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
+import { COGNITO_CLAIM_ONLY, COGNITO_TENANT_CLAIM } from './auth-context';
 import { TrackAuth } from './track-auth';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
@@ -123,6 +124,7 @@ export class TrackingStack extends Stack {
     const auth = props.auth ?? { mode: 'cognito' };
     let authorization: ApiAuthorization;
     if (auth.mode === 'cognito') {
+      if (auth.tenantClaim !== undefined && auth.tenantClaim !== COGNITO_TENANT_CLAIM) throw new Error(COGNITO_CLAIM_ONLY);
       this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
       authorization = { mode: 'cognito', userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
     } else {
