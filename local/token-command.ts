@@ -6,17 +6,27 @@ import { MAX_TTL_SECONDS } from './jwt-issuer';
 
 export const USAGE = `Usage:
   npm run --silent token -- --tenant <tenant> [--ttl <seconds>]                 a token from the local system (AUTH=jwt npm start; PORT as for npm start)
-  npm run --silent token -- --stack <stack> --tenant <tenant> --user <email>    a Cognito ID token for the deployed stack (creates the test user)`;
+  npm run --silent token -- --stack <stack> --tenant <tenant> --user <email> [--reset-password]
+      a Cognito ID token for the deployed stack: creates the test user; an existing user's password is changed only with --reset-password`;
 
 /** `npm run token`: one token on stdout, for the deployed stack (`--stack`) or the running local system. */
 export async function tokenCommand(argv: string[], env: Record<string, string | undefined>, aws: () => CognitoTokenClients): Promise<string> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: { stack: { type: 'string' }, tenant: { type: 'string' }, user: { type: 'string' }, ttl: { type: 'string' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: {
+        stack: { type: 'string' },
+        tenant: { type: 'string' },
+        user: { type: 'string' },
+        ttl: { type: 'string' },
+        'reset-password': { type: 'boolean' },
+      },
+      strict: true,
+    }));
   } catch (error) {
     throw new LocalSetupError(`${(error as Error).message}\n${USAGE}`);
   }
   const { stack, tenant, user, ttl } = values as Record<string, string | undefined>;
+  const resetPassword = values['reset-password'] === true;
   if (!tenant) throw new LocalSetupError(`--tenant is required.\n${USAGE}`);
   let tenantId: string;
   try {
@@ -27,9 +37,9 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
   if (stack !== undefined) {
     if (!user) throw new LocalSetupError(`--user <email> is required with --stack.\n${USAGE}`);
     if (ttl !== undefined) throw new LocalSetupError('--ttl applies to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).');
-    return cognitoToken({ stackName: stack, tenantId, user }, aws());
+    return cognitoToken({ stackName: stack, tenantId, user, resetPassword }, aws());
   }
-  if (user !== undefined) throw new LocalSetupError(`--user applies to a deployed stack (--stack).\n${USAGE}`);
+  if (user !== undefined || resetPassword) throw new LocalSetupError(`--user and --reset-password apply to a deployed stack (--stack).\n${USAGE}`);
   const ttlSeconds = ttl === undefined ? 3600 : Number(ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) throw new LocalSetupError(`--ttl must be an integer from 1 to ${MAX_TTL_SECONDS}.`);
   const port = Number(env.PORT ?? 8000);
