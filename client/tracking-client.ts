@@ -12,8 +12,10 @@ export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'ca
 export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(status);
 
 /**
- * Supplies the bearer token for a tenant (the authentication issue's modes cognito / jwt); undefined sends no
- * Authorization header (mode none). `refresh` is true after a 401: return a new token, not a cached one.
+ * Supplies the bearer token for a tenant; undefined sends no Authorization header (auth none / iam). Under the
+ * default `auth=cognito` return the signed-in user's Cognito **ID token** (it carries `custom:tenant_id`; the access
+ * token does not, and is refused with 403 tenant-claim-invalid); under `auth=jwt`, the token carrying the configured
+ * tenant claim. `refresh` is true after a 401: return a new token, not a cached one.
  */
 export type TokenProvider = (tenantId: string, options: { refresh: boolean }) => string | undefined | Promise<string | undefined>;
 
@@ -27,6 +29,7 @@ export interface RetryNotice {
 export interface TrackingClientOptions {
   /** The API's base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`; '' for the page's own origin. */
   readonly baseUrl: string;
+  /** The Cognito ID token (default stack) or your issuer's token: see TokenProvider. Leave out without authentication. */
   readonly getToken?: TokenProvider;
   /** Attempts per call when the answer is 429 or 503 (all calls are idempotent, POST included). @default 4 */
   readonly maxAttempts?: number;

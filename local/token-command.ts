@@ -47,7 +47,7 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
   return requestLocalToken(`http://127.0.0.1:${port}`, tenantId, ttlSeconds);
 }
 
-/** POST /local/token on the running local system (AUTH=jwt). */
+/** POST /local/token on the running local system (AUTH=jwt): a Cognito-shaped ID token. */
 export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSeconds = 3600): Promise<string> {
   let res: Response;
   try {
@@ -56,7 +56,7 @@ export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSec
     throw new LocalSetupError(`Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (same PORT).`);
   }
   if (res.status === 404) throw new LocalSetupError(`The local system on ${apiUrl} runs with AUTH=none and issues no tokens: restart it with AUTH=jwt npm start.`);
-  const body = (await res.json()) as { access_token?: string; detail?: string };
-  if (!res.ok || !body.access_token) throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
-  return body.access_token;
+  const body = (await res.json()) as { id_token?: string; detail?: string };
+  if (!res.ok || !body.id_token) throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
+  return body.id_token;
 }
