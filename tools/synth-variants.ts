@@ -14,11 +14,12 @@ export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
 };
 
 /**
- * Synthesizes bin/app.ts into `outdir` as `cdk synth -c …` would (cdk.json's context, then the variant's), without
- * esbuild bundling: a function's asset is then its source folder, which changes nothing the checks look at and
- * saves ~20 s a variant. Returns the template's path; throws with the app's output when synthesis fails.
+ * Synthesizes bin/app.ts into `outdir` as `cdk synth -c …` would (cdk.json's context, then the variant's). With
+ * `bundle: false` esbuild is skipped: the template is the same apart from asset hashes, but the assets are not
+ * deployable (a function's asset is then the project folder). Returns the template's path; throws with the app's
+ * output when synthesis fails.
  */
-export function synthVariant(context: Record<string, string>, outdir: string): string {
+export function synthVariant(context: Record<string, string>, outdir: string, options: { bundle: boolean }): string {
   const cdkJson = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
     cwd: ROOT,
@@ -26,8 +27,8 @@ export function synthVariant(context: Record<string, string>, outdir: string): s
     env: {
       ...process.env,
       CDK_OUTDIR: outdir,
-      // The CLI refuses aws:-prefixed context from users; the app reads it as the CLI would pass it.
-      CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, ...context, 'aws:cdk:bundling-stacks': [] }),
+      // The CLI refuses aws:-prefixed context from users; the app reads it as the CLI would pass it (ours: no stack bundled).
+      CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, ...context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) }),
     },
   });
   if (run.status !== 0) throw new Error(`synthesis with ${JSON.stringify(context)} failed:\n${run.stderr}${run.stdout}`);
