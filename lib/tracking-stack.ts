@@ -107,6 +107,9 @@ export class TrackingStack extends Stack {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const retention = props.taskRetention ?? Duration.days(30);
     if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
+    if (props.auth?.mode === 'cognito' && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
+      throw new Error(COGNITO_CLAIM_ONLY);
+    }
 
     this.table = new TaskTable(this, 'Tasks', { removalPolicy });
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
@@ -124,7 +127,6 @@ export class TrackingStack extends Stack {
     const auth = props.auth ?? { mode: 'cognito' };
     let authorization: ApiAuthorization;
     if (auth.mode === 'cognito') {
-      if (auth.tenantClaim !== undefined && auth.tenantClaim !== COGNITO_TENANT_CLAIM) throw new Error(COGNITO_CLAIM_ONLY);
       this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
       authorization = { mode: 'cognito', userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
     } else {

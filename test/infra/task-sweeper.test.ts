@@ -25,7 +25,7 @@ describe('repair sweeper function', () => {
       new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Reserved', { sweeperReservedConcurrency: 1 }),
     );
     reserved.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Repairs active tasks'), ReservedConcurrentExecutions: 1 });
-    expect(() => new TrackingStack(new App(), 'Bad', { sweeperReservedConcurrency: 0.5 })).toThrow(/reservedConcurrency must be a positive integer/);
+    expect(() => new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad', { sweeperReservedConcurrency: 0.5 })).toThrow(/reservedConcurrency must be a positive integer/);
   });
 
   test('a tick that finds a run in progress is dropped after a minute, never queued behind it', () => {
