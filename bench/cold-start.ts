@@ -57,6 +57,8 @@ function loadTime(file: string): number {
     LAMBDA_TASK_ROOT: path.dirname(file),
     AWS_LAMBDA_FUNCTION_NAME: 'cold-start-bench',
     AWS_REGION: 'us-east-1',
+    // The API handler refuses to start without it, as the stack always sets it.
+    AUTH_MODE: 'cognito',
     // The bundles leave the AWS SDK out (the runtime provides it); here it resolves from the project.
     NODE_PATH: path.join(ROOT, 'node_modules'),
   };

@@ -2,8 +2,12 @@
 import { Annotations, App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { authFromContext } from '../lib/auth-context';
+import * as path from 'node:path';
 import { TrackingStack } from '../lib/tracking-stack';
 import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
+
+/** The output folder of `npm run sam:synth`, the only place a localEndpoints template may be written. */
+const SAM_OUTDIR = 'cdk.out.sam';
 
 const app = new App();
 
@@ -32,6 +36,14 @@ const minutes = numberContext('workflowTimeoutMinutes');
 const days = numberContext('taskRetentionDays');
 const grace = numberContext('redriveGraceSeconds');
 
+const localEndpoints = ['true', true].includes(app.node.tryGetContext('localEndpoints'));
+// The functions would call the sam local containers' endpoints: such a template must never reach cdk deploy.
+if (localEndpoints && path.basename(app.outdir) !== SAM_OUTDIR) {
+  throw new Error(
+    `-c localEndpoints=true is only for sam local invoke: synthesize it with \`npm run sam:synth\` (output ${SAM_OUTDIR}), never into ${path.basename(app.outdir)} or through cdk deploy.`,
+  );
+}
+
 const { auth, warning } = authFromContext((name) => app.node.tryGetContext(name));
 
 const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFAULT_STACK_NAME, {
@@ -42,13 +54,14 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   taskRetention: days === undefined ? undefined : Duration.days(days),
   redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
-  localEndpoints: ['true', true].includes(app.node.tryGetContext('localEndpoints')),
+  localEndpoints,
+  sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,
   auth,
 });
-if (warning) Annotations.of(stack).addWarningV2('video-tracking:auth-none', warning);
+if (warning) Annotations.of(stack).addWarningV2(`video-tracking:auth-${auth.mode}`, warning);
 
 // Any unacknowledged AwsSolutions finding stops synthesis; each acknowledgement sits beside its construct in lib/, with its reason.
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

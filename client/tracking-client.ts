@@ -41,9 +41,10 @@ export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'ca
 export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(status);
 
 /**
- * Supplies the bearer token: the Cognito **ID token** (its `custom:tenant_id` names the tenant), or the configured
- * issuer's token; undefined sends no Authorization header (no authentication). `tenantId` is the call's, if it named
- * one. `refresh` is true after a 401: return a new token, not a cached one.
+ * Supplies the bearer token; undefined sends no Authorization header (auth none / iam). Under the default
+ * `auth=cognito` return the signed-in user's Cognito **ID token** (it carries `custom:tenant_id`; the access token
+ * does not, and is refused with 403 tenant-claim-invalid); under `auth=jwt`, the token carrying the configured tenant
+ * claim. `tenantId` is the call's, if it named one. `refresh` is true after a 401: return a new token, not a cached one.
  */
 export type TokenProvider = (request: { readonly tenantId: string | undefined; readonly refresh: boolean }) => string | undefined | Promise<string | undefined>;
 
@@ -58,6 +59,7 @@ export interface RetryNotice {
 export interface TrackingClientOptions {
   /** The API's base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com`; '' for the page's own origin. */
   readonly baseUrl: string;
+  /** The Cognito ID token (default stack) or your issuer's token: see TokenProvider. Leave out without authentication. */
   readonly getToken?: TokenProvider;
   /** Attempts per call on a network error, a 5xx or a 429 (every call is idempotent, POST included). @default 4 */
   readonly maxAttempts?: number;

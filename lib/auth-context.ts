@@ -1,6 +1,9 @@
 import type { TrackingAuth } from './tracking-stack';
 
-import { AuthMode } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+
+/** Why any other claim is refused under cognito: users can change standard attributes such as email or name. */
+export const COGNITO_CLAIM_ONLY = `auth=cognito takes the tenant only from ${COGNITO_TENANT_CLAIM}, the attribute the stack makes immutable and unwritable by its app client; a claim such as email or name can be changed by its user, who could then act for any tenant.`;
 
 export interface AuthChoice {
   readonly auth: TrackingAuth;
@@ -20,6 +23,7 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
   }
   switch (mode) {
     case AuthMode.Cognito:
+      if (tenantClaim !== undefined && tenantClaim !== COGNITO_TENANT_CLAIM) throw new Error(COGNITO_CLAIM_ONLY);
       return { auth: { mode, tenantClaim } };
     case AuthMode.Jwt: {
       const issuer = optionalString(context('jwtIssuer'));
@@ -33,7 +37,11 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
     case AuthMode.None:
       if (tenantClaim !== undefined) throw new Error(`Context "tenantClaim" applies to auth=cognito or auth=jwt, not auth=${mode}.`);
       return mode === AuthMode.Iam
-        ? { auth: { mode } }
+        ? {
+            auth: { mode },
+            warning:
+              'auth=iam: any caller allowed to invoke the API (execute-api:Invoke) acts for any tenant it names. Grant that permission only to trusted services.',
+          }
         : {
             auth: { mode },
             warning:

@@ -33,6 +33,15 @@ export interface TaskSweeperProps {
    */
   readonly listThreshold?: number;
   /**
+   * Reserve this many concurrent executions for the sweeper (1: runs never overlap). Lambda refuses a reservation
+   * that leaves the account under its minimum unreserved concurrency, so a new account with a quota of 10 cannot
+   * deploy one: check `aws lambda get-account-settings` first (docs/DEPLOY.md). Overlapping runs are safe without it
+   * (each repair write is conditional, a re-drive takes the lease it read), they only repeat each other's reads.
+   *
+   * @default - no reservation
+   */
+  readonly reservedConcurrency?: number;
+  /**
    * Removal policy of the sweeper's log group.
    *
    * @default RemovalPolicy.RETAIN
@@ -58,6 +67,10 @@ export class TaskSweeper extends Construct {
     if (!Number.isInteger(listThreshold) || listThreshold < 0 || listThreshold > maxTasks) {
       throw new Error('listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).');
     }
+    const reserved = props.reservedConcurrency;
+    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
+    }
     if (schedule.toSeconds() < 60) throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
     this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
@@ -67,10 +80,9 @@ export class TaskSweeper extends Construct {
       timeout: Duration.minutes(10),
       // The set of 10^6 running execution names (~100 MB measured) plus one index page.
       memorySize: 512,
-      // Runs never overlap: a second one would repeat the first's calls against the same quotas.
-      reservedConcurrentExecutions: 1,
-      // A tick that finds a run in progress is throttled; Lambda retries it for at most a minute, then drops it, so
-      // ticks never queue up behind a long run: the next run starts within a minute of the last one's end.
+      reservedConcurrentExecutions: reserved,
+      // A throttled tick (the reservation or the account's concurrency reached) is retried for at most a minute, then
+      // dropped: ticks never queue up, and the next one comes a minute later anyway.
       maxEventAge: Duration.minutes(1),
       retryAttempts: 0,
       logGroupId: 'Logs',

@@ -19,7 +19,7 @@ export type ApiAuthorization =
       readonly mode: typeof AuthMode.Cognito;
       readonly userPool: cognito.IUserPool;
       readonly userPoolClient: cognito.IUserPoolClient;
-      /** @default - COGNITO_TENANT_CLAIM (custom:tenant_id) */
+      /** Only `custom:tenant_id` (COGNITO_TENANT_CLAIM), the immutable attribute the app client cannot write (TrackingStack refuses others). @default - COGNITO_TENANT_CLAIM */
       readonly tenantClaim?: string;
     }
   | {
@@ -29,7 +29,12 @@ export type ApiAuthorization =
       readonly issuer: string;
       /** Accepted `aud` (or `client_id`) values. */
       readonly audience: string[];
-      /** @default 'tenant_id' */
+      /**
+       * Must be a claim the provider never lets users change (not `email`, `name` or similar): whoever can set it
+       * acts for that tenant.
+       *
+       * @default 'tenant_id'
+       */
       readonly tenantClaim?: string;
     }
   /** SigV4 for trusted service callers; they name the tenant in the request. */

@@ -6,6 +6,8 @@ import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
+import { COGNITO_CLAIM_ONLY } from './auth-context';
+import { COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
 import { AuthMode } from '../lambda/shared/names';
 
@@ -72,6 +74,12 @@ export interface TrackingStackProps extends StackProps {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * Reserved concurrency of the repair sweeper (`-c sweeperReservedConcurrency=1`): see `TaskSweeperProps.reservedConcurrency`.
+   *
+   * @default - no reservation
+   */
+  readonly sweeperReservedConcurrency?: number;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -100,6 +108,9 @@ export class TrackingStack extends Stack {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const retention = props.taskRetention ?? Duration.days(30);
     if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
+    if (props.auth?.mode === 'cognito' && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
+      throw new Error(COGNITO_CLAIM_ONLY);
+    }
 
     this.table = new TaskTable(this, 'Tasks', { removalPolicy });
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
@@ -142,6 +153,7 @@ export class TrackingStack extends Stack {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
       serviceEnvironment,
+      reservedConcurrency: props.sweeperReservedConcurrency,
       removalPolicy,
     });
 

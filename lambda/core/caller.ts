@@ -18,9 +18,15 @@ export interface Caller {
 
 type Env = Record<string, string | undefined>;
 
-/** AUTH_MODE (default none: unit tests and tools; the stack always sets it) and TENANT_CLAIM. */
+/**
+ * AUTH_MODE (required: a handler that guessed `none` would trust the tenant a request names) and TENANT_CLAIM.
+ * @throws Error naming the variable when AUTH_MODE is missing or unknown
+ */
 export function authConfigFromEnv(env: Env): AuthConfig {
-  const mode = env.AUTH_MODE || AuthMode.None;
+  const mode = env.AUTH_MODE;
+  if (!mode) {
+    throw new Error(`Environment variable AUTH_MODE is not set; it must be one of ${Object.values(AuthMode).join(', ')} (the stack sets it from its auth context).`);
+  }
   if (!(Object.values(AuthMode) as string[]).includes(mode)) {
     throw new Error(`Environment variable AUTH_MODE must be one of ${Object.values(AuthMode).join(', ')}, got "${mode}".`);
   }
@@ -35,7 +41,12 @@ export function authConfigFromEnv(env: Env): AuthConfig {
  * @throws TenantClaimInvalid
  */
 export function callerFromClaims(config: AuthConfig, claims: Readonly<Record<string, unknown>> | undefined): Caller {
-  if (config.mode === AuthMode.Iam || config.mode === AuthMode.None) return {};
+  if (config.mode === AuthMode.Iam || config.mode === AuthMode.None) {
+    // Verified claims mean a JWT authorizer sits in front of a function configured not to read them: refuse (500)
+    // rather than act for whatever tenant the request names.
+    if (claims !== undefined) throw new Error(`Verified JWT claims reached a handler whose AUTH_MODE is ${config.mode}: the stack and the function disagree on authentication.`);
+    return {};
+  }
   const value = claims?.[config.tenantClaim];
   if (value === undefined || value === null || value === '') {
     throw new TenantClaimInvalid(config.tenantClaim, `The token has no ${config.tenantClaim} claim; it cannot act for any tenant.`);

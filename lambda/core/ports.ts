@@ -44,7 +44,7 @@ export interface TaskStore {
    * conflicted): read it again.
    */
   finish(finish: FinishTask): Promise<Task>;
-  /** Extends a `not_started` task's lease before its execution is started again; false if it moved on. */
+  /** Extends a `not_started` task's lease before its execution is started again; false if it moved on or another re-drive renewed it since `task` was read. */
   renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean>;
   /** Strongly consistent read by task id; undefined when unknown. */
   getById(taskId: string): Promise<FoundTask | undefined>;

@@ -127,6 +127,10 @@ export class TaskRecovery {
     const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
     // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
     const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
+    // Renewed within the grace period: another re-drive (an overlapping sweep, a POST) is starting it, and its
+    // execution may not show in DescribeExecution yet. The lease read is when the task was last (re-)driven.
+    const drivenAt = task.leaseExpiresAt - this.config.workflowTimeoutSeconds - this.config.leaseMarginSeconds;
+    if (now.getTime() / 1000 - drivenAt <= this.config.redriveGraceSeconds) return 'moved-on';
     if (!(await this.store.renewLease(task, lease))) return 'moved-on';
     this.metrics.count(ServiceEvent.Redriven);
     this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });

@@ -13,7 +13,10 @@ const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: Service
 // Outside Lambda (npm start, tests, sam local) the Tracer disables itself and returns the clients unchanged.
 const tracer = new Tracer({ serviceName: ServiceName.TrackApi });
 
-/** Built on first use, so a missing variable fails loudly in the log instead of at import. */
+// Checked at init: without AUTH_MODE the function must not start (it would trust the tenant a request names).
+authConfigFromEnv(process.env);
+
+/** Built on first use, so a missing table or state machine variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
 
 export interface TrackHandlerOptions {

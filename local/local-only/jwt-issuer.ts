@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
-import { DEFAULT_TENANT_CLAIM } from '../../lambda/shared/names';
+import { COGNITO_TENANT_CLAIM } from '../../lambda/shared/names';
 
-/** The audience of every local token (`aud`), as the HTTP API's JWT authorizer is configured with one. */
+/** The local app client's id: the `aud` of every local ID token, as a Cognito ID token's is its app client's id. */
 export const LOCAL_AUDIENCE = 'video-tracking-local';
-/** The claim the local tokens carry the tenant in; the handler reads it (TENANT_CLAIM) under AUTH=jwt. */
-export const LOCAL_TENANT_CLAIM = DEFAULT_TENANT_CLAIM;
+/** As in the deployed stack's Cognito ID tokens; the handler reads it (TENANT_CLAIM) under AUTH=jwt. */
+export const LOCAL_TENANT_CLAIM = COGNITO_TENANT_CLAIM;
 export const MAX_TTL_SECONDS = 24 * 3600;
 
 export interface LocalIssuer {
@@ -14,12 +14,12 @@ export interface LocalIssuer {
   readonly audience: string;
   /** The public key, published at /.well-known/jwks.json. */
   readonly jwks: JSONWebKeySet;
-  /** An RS256 access token for the tenant, valid for ttlSeconds. */
+  /** An RS256 ID token shaped like the deployed stack's Cognito ones (`token_use: id`, `custom:tenant_id`), valid for ttlSeconds. */
   issue(tenantId: string, ttlSeconds: number): Promise<string>;
 }
 
 /**
- * A local OpenID Connect issuer: one RS256 key pair made at start (never written to disk), identified by a `kid`
+ * A local OpenID Connect issuer that mimics the deployed stack's Cognito user pool: one RS256 key pair made at start (never written to disk), identified by a `kid`
  * as a real provider's JWKS is, so the local authorizer selects keys by `kid` exactly as API Gateway does.
  */
 export async function createLocalIssuer(issuer: string, signingKey?: JWK): Promise<LocalIssuer> {
@@ -29,7 +29,8 @@ export async function createLocalIssuer(issuer: string, signingKey?: JWK): Promi
     audience: LOCAL_AUDIENCE,
     jwks: { keys: [jwk] },
     issue: (tenantId, ttlSeconds) =>
-      new SignJWT({ [LOCAL_TENANT_CLAIM]: tenantId })
+      // What a frontend gets from Cognito and must send: the ID token (the access token has no custom attributes).
+      new SignJWT({ [LOCAL_TENANT_CLAIM]: tenantId, token_use: 'id', 'cognito:username': `local-user@${tenantId}` })
         .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
         .setIssuer(issuer)
         .setAudience(LOCAL_AUDIENCE)
@@ -71,6 +72,6 @@ export function openIdConfiguration(issuer: LocalIssuer): Record<string, unknown
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256'],
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', LOCAL_TENANT_CLAIM],
+    claims_supported: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'token_use', 'cognito:username', LOCAL_TENANT_CLAIM],
   };
 }

@@ -19,7 +19,8 @@ export function tokenRoutes(issuer: LocalIssuer | undefined): LocalRoutes {
       const request = parseTokenRequest(body);
       if (typeof request === 'string') return invalidRequest(request);
       const token = await issuer.issue(request.tenantId, request.ttlSeconds);
-      return json(200, { access_token: token, token_type: 'Bearer', expires_in: request.ttlSeconds });
+      // Named as Cognito's token endpoint names the token a frontend sends.
+      return json(200, { id_token: token, token_type: 'Bearer', expires_in: request.ttlSeconds });
     }
     return undefined;
   };

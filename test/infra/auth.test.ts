@@ -127,6 +127,18 @@ describe('the auth context of bin/app.ts: none only on request', () => {
     expect(authFromContext(ctx({ auth: 'none' }))).toEqual({ auth: { mode: 'none' }, warning: expect.stringMatching(/no authentication/) });
   });
 
+  test('auth=iam -> iam, with a warning printed at synth: any caller allowed to invoke acts for any tenant', () => {
+    expect(authFromContext(ctx({ auth: 'iam' }))).toEqual({ auth: { mode: 'iam' }, warning: expect.stringMatching(/acts for any tenant/) });
+  });
+
+  test('cognito takes the tenant only from the immutable custom:tenant_id, in the context and in the stack props', () => {
+    expect(authFromContext(ctx({ tenantClaim: 'custom:tenant_id' }))).toEqual({ auth: { mode: 'cognito', tenantClaim: 'custom:tenant_id' } });
+    for (const claim of ['email', 'name', 'custom:other']) {
+      expect(() => authFromContext(ctx({ tenantClaim: claim }))).toThrow(/only from custom:tenant_id/);
+      expect(() => new TrackingStack(new App(), `Claim${claim.replace(/\W/g, '')}`, { auth: { mode: 'cognito', tenantClaim: claim } })).toThrow(/only from custom:tenant_id/);
+    }
+  });
+
   test('jwt with issuer, comma-separated audiences and a claim', () => {
     expect(authFromContext(ctx({ auth: 'jwt', jwtIssuer: 'https://id.example.com', jwtAudience: 'a, b', tenantClaim: 'tid' }))).toEqual({
       auth: { mode: 'jwt', issuer: 'https://id.example.com', audience: ['a', 'b'], tenantClaim: 'tid' },

@@ -51,7 +51,7 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   const link = { ...winner, pk: `TASK#${winner.task_id}`, item_type: 'link', task_key: winner.pk };
   await scenario(() => undefined, post);
   await scenario(() => ddb.on(PutCommand).rejectsOnce(failed(winner)), post);
-  await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, created_at: new Date(NOW.getTime() - 60_000).toISOString() })), post);
+  await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: epoch - 60 + 3900 })), post);
   await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, lease_expires_at: epoch - 1 })), post);
   await scenario(
     () => ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
@@ -84,7 +84,7 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   const { ddb, sfn, service } = mockedHandler();
   const created = new Date(NOW.getTime() - 60_000).toISOString();
   const id = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
-  const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: 2_000_000_000, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
+  const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: Math.floor(Date.parse(created) / 1000) + 3900, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
   const link = { ...active, pk: `TASK#${id}`, item_type: 'link', task_key: active.pk };
   const used = new Set<string>();
   for (const [status, execution, listThreshold] of [

@@ -2,6 +2,10 @@ import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { AnalysisWorkflow } from '../../lib/analysis-workflow';
 import { TrackApi } from '../../lib/track-api';
 import { TrackingStack } from '../../lib/tracking-stack';
@@ -307,6 +311,25 @@ describe('sam local invoke support', () => {
   test('the deployable template never points the SDK at local endpoints', () => {
     expect(JSON.stringify(json)).not.toMatch(/AWS_ENDPOINT_URL/);
   });
+
+  test('the app refuses -c localEndpoints=true unless the output is cdk.out.sam (so cdk deploy cannot ship it)', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'app-'));
+    // No esbuild bundling: only whether the app synthesizes matters here.
+    const context = JSON.stringify({ localEndpoints: 'true', 'aws:cdk:bundling-stacks': [] });
+    const run = (outdir: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+        cwd: path.join(__dirname, '../..'),
+        env: { ...process.env, CDK_OUTDIR: path.join(parent, outdir), CDK_CONTEXT_JSON: context },
+        encoding: 'utf8',
+      });
+    const refused = run('cdk.out');
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/localEndpoints=true is only for sam local invoke: synthesize it with `npm run sam:synth`/);
+    const sam = run('cdk.out.sam');
+    expect(sam.stderr).not.toMatch(/only for sam local invoke/);
+    expect(sam.status).toBe(0);
+    expect(existsSync(path.join(parent, 'cdk.out.sam', 'VideoTracking.template.json'))).toBe(true);
+  }, 120_000);
 
   test('localEndpoints declares the endpoint variables so `sam local invoke --env-vars` can set them', () => {
     const t = Template.fromStack(new TrackingStack(new App(), 'Sam', { localEndpoints: true }));

@@ -9,14 +9,23 @@ import { TrackingStack } from '../../lib/tracking-stack';
 const template = Template.fromStack(new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Sweep'));
 
 describe('repair sweeper function', () => {
-  test('one run at a time, sized for a pass over 10^6 running executions, with a list threshold', () => {
+  test('no reserved concurrency by default (new accounts cannot spare it), sized for a pass over 10^6 running executions, with a list threshold', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Repairs active tasks'),
       Timeout: 600,
       MemorySize: 512,
-      ReservedConcurrentExecutions: 1,
+      ReservedConcurrentExecutions: Match.absent(),
       Environment: { Variables: Match.objectLike({ SWEEP_MAX_TASKS: '500', SWEEP_LIST_THRESHOLD: '100' }) },
     });
+    expect(JSON.stringify(template.toJSON())).not.toContain('ReservedConcurrentExecutions');
+  });
+
+  test('a reservation is opt-in (sweeperReservedConcurrency), and must be a positive integer', () => {
+    const reserved = Template.fromStack(
+      new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Reserved', { sweeperReservedConcurrency: 1 }),
+    );
+    reserved.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Repairs active tasks'), ReservedConcurrentExecutions: 1 });
+    expect(() => new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad', { sweeperReservedConcurrency: 0.5 })).toThrow(/reservedConcurrency must be a positive integer/);
   });
 
   test('a tick that finds a run in progress is dropped after a minute, never queued behind it', () => {

@@ -18,7 +18,7 @@ async function sign(claims: Record<string, unknown>, key: JWK = TRUSTED_KEY, kid
 
 function claimsFor(tenant: string, overrides: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: ISSUER, aud: LOCAL_AUDIENCE, sub: 'someone', tenant_id: tenant, iat: now, exp: now + 300, ...overrides };
+  return { iss: ISSUER, aud: LOCAL_AUDIENCE, sub: 'someone', token_use: 'id', 'custom:tenant_id': tenant, iat: now, exp: now + 300, ...overrides };
 }
 
 const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
@@ -74,7 +74,7 @@ describe('AUTH=jwt: the local JWT authorizer refuses every bad token with 401 an
     const a = uniqueTenant('victim-a');
     const b = uniqueTenant('victim-b');
     const [h, , s] = (await tokenFor(a)).split('.');
-    const forged = `${h}.${base64url.encode(JSON.stringify({ ...payloadOf(await tokenFor(a)), tenant_id: b }))}.${s}`;
+    const forged = `${h}.${base64url.encode(JSON.stringify({ ...payloadOf(await tokenFor(a)), 'custom:tenant_id': b }))}.${s}`;
 
     // WHEN
     const res = await call('POST', api('/api/v1/track'), { video_filename: 'movie.mp4' }, bearer(forged));
@@ -129,7 +129,7 @@ describe('AUTH=jwt: the tenant is the token\'s', () => {
   test('a token whose tenant claim breaks the tenant rules -> 403 tenant-claim-invalid; nothing written', async () => {
     const res = await call('POST', api('/api/v1/track'), { video_filename: 'movie.mp4' }, bearer(await tokenFor('not a tenant!')));
     expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ type: '/problems/tenant-claim-invalid', claim: 'tenant_id' });
+    expect(res.body).toMatchObject({ type: '/problems/tenant-claim-invalid', claim: 'custom:tenant_id' });
     expect(await itemsOf('not a tenant!')).toEqual([]);
   });
 
@@ -172,8 +172,10 @@ describe('local-only endpoints and AUTH=none', () => {
     expect(jwks.body.keys[0].d).toBeUndefined();
     expect((await local(api('/.well-known/openid-configuration'))).body).toMatchObject({ issuer: ISSUER, jwks_uri: `${ISSUER}/.well-known/jwks.json` });
     const token = await local(api('/local/token'), { method: 'POST', body: JSON.stringify({ tenant_id: 't1', ttl_seconds: 120 }) });
-    expect(token.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 120 });
-    expect(payloadOf(token.body.access_token)).toMatchObject({ iss: ISSUER, aud: LOCAL_AUDIENCE, tenant_id: 't1' });
+    expect(token.body).toEqual({ id_token: expect.any(String), token_type: 'Bearer', expires_in: 120 });
+    // Shaped like the deployed stack's Cognito ID token: the one a frontend sends.
+    expect(payloadOf(token.body.id_token)).toMatchObject({ iss: ISSUER, aud: LOCAL_AUDIENCE, token_use: 'id', 'custom:tenant_id': 't1' });
+    expect(payloadOf(token.body.id_token).tenant_id).toBeUndefined();
   });
 
   test('under AUTH=none the tenant comes from the request, and Location carries it so that it can be followed as it stands', async () => {

@@ -42,19 +42,9 @@ const quiet = { info() {}, warn() {}, error() {} };
  * second, but seeing only this tenant's tasks: other test files share the table and build stranded tasks on purpose.
  */
 function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<void>; repaired: string[]; reports: SweepReport[] } {
-  const scoped: TaskStore = Object.assign(Object.create(store) as DynamoDbTaskStore, {
-    activeCreatedBefore: async function* (before: string) {
-      for await (const page of store.activeCreatedBefore(before)) {
-        const mine = page.filter((t) => t.tenantId === tenant);
-        if (mine.length) yield mine;
-      }
-    },
-  });
   const repaired: string[] = [];
   const reports: SweepReport[] = [];
-  const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
-  const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: randomUUID, config, log: quiet });
-  const sweep = new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
+  const sweep = scopedSweep(tenant, repaired, listThreshold);
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
     running = running.then(async () => reports.push(await sweep.run()));
@@ -67,6 +57,21 @@ function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<voi
       await running;
     },
   };
+}
+
+/** One sweeper instance that sees only this tenant's tasks; each repair outcome is pushed to `repaired`. */
+function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): RepairSweep {
+  const scoped: TaskStore = Object.assign(Object.create(store) as DynamoDbTaskStore, {
+    activeCreatedBefore: async function* (before: string) {
+      for await (const page of store.activeCreatedBefore(before)) {
+        const mine = page.filter((t) => t.tenantId === tenant);
+        if (mine.length) yield mine;
+      }
+    },
+  });
+  const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
+  const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: randomUUID, config, log: quiet });
+  return new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
 }
 
 /** A creator that claimed the video and died right after its conditional put (its link never written). */
@@ -125,6 +130,31 @@ describe('repair with no client request', () => {
     } finally {
       await sweep.stop();
     }
+  });
+});
+
+describe('overlapping sweeps (the sweeper has no reserved concurrency by default)', () => {
+  test('two sweeps at once over the same lost starts: each task is re-driven once, one execution each, and completes', async () => {
+    const tenant = uniqueTenant('overlap');
+    // GIVEN four creators that died after their claims, past the grace period
+    const videos = ['a.mp4', 'b.mp4', 'c.mp4', 'd.mp4'];
+    for (const video of videos) await stranded(tenant, video);
+    const actives = await eventually(async () => {
+      const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+      return items.length === videos.length ? items : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, (GRACE_SECONDS + 0.5) * 1000));
+
+    // WHEN two sweeper instances run at the same moment (a minute's tick while the previous run is still going)
+    const first: string[] = [];
+    const second: string[] = [];
+    const reports = await Promise.all([scopedSweep(tenant, first).run(), scopedSweep(tenant, second).run()]);
+
+    // THEN each task was started by exactly one of them (the re-drive's conditional lease), the other left it alone
+    expect([...first, ...second].filter((o) => o === 'started')).toHaveLength(videos.length);
+    expect(reports[0].started + reports[1].started).toBe(videos.length);
+    for (const active of actives) await taskReaches(tenant, active.task_id, 'completed', 25_000);
+    expect((await executionsOf(tenant)).map((e) => e.name).sort()).toEqual(actives.map((a) => a.task_id).sort());
   });
 });
 

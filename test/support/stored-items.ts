@@ -13,7 +13,8 @@ export function activeItem<E extends Record<string, unknown>>(createdAt: string,
     status: 'running',
     created_at: createdAt,
     updated_at: createdAt,
-    lease_expires_at: 2_000_000_000,
+    // As the creator sets it with the default workflow timeout (3600 s) and lease margin (300 s).
+    lease_expires_at: Math.floor(Date.parse(createdAt) / 1000) + 3900,
     retain_until: 2_100_000_000,
     ...extra,
   };

@@ -1,4 +1,4 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import {
   AdminCreateUserCommand,
   AdminGetUserCommand,
@@ -16,6 +16,8 @@ export interface CognitoTokenRequest {
   readonly tenantId: string;
   /** The test user's e-mail address (its user name). */
   readonly user: string;
+  /** Give an existing user a new random password (a real user could no longer sign in with theirs). */
+  readonly resetPassword?: boolean;
 }
 
 export interface CognitoTokenClients {
@@ -23,12 +25,13 @@ export interface CognitoTokenClients {
   readonly cognito: CognitoIdentityProviderClient;
 }
 
-/** Meets the pool's password policy (lib/track-auth.ts); nobody needs to know it: the next run sets a new one. */
+/** Meets the pool's password policy (lib/track-auth.ts); nobody needs to know it: a later run resets it if asked. */
 const randomPassword = () => `${randomBytes(24).toString('base64url')}aA1!`;
 
 /**
  * A Cognito ID token for a test user of the deployed stack (auth=cognito): creates the user with the tenant if it
- * does not exist (idempotent), sets a fresh random password and signs in with the admin flow (IAM credentials).
+ * does not exist, sets a random password and signs in with the admin flow (IAM credentials). An existing user's
+ * password is changed only with `resetPassword`: it may be a real user's.
  * The ID token is the one that carries `custom:tenant_id`, and the API's authorizer accepts it (its `aud` is the client).
  */
 export async function cognitoToken(request: CognitoTokenRequest, clients: CognitoTokenClients, newPassword: () => string = randomPassword): Promise<string> {
@@ -55,6 +58,11 @@ export async function cognitoToken(request: CognitoTokenRequest, clients: Cognit
         `User ${request.user} already exists with tenant ${tenant ?? '(none)'}; the tenant attribute is immutable. Use another --user for tenant ${request.tenantId}.`,
       );
     }
+    if (!request.resetPassword) {
+      throw new LocalSetupError(
+        `User ${request.user} already exists; its password is left alone. Add --reset-password to give it a new random one (only for a test user: a real user could no longer sign in).`,
+      );
+    }
   }
   const password = newPassword();
   await clients.cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: request.user, Password: password, Permanent: true }));
@@ -72,8 +80,7 @@ export async function cognitoToken(request: CognitoTokenRequest, clients: Cognit
 }
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<{ userPoolId: string; clientId: string }> {
-  const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-  const outputs = Stacks?.[0]?.Outputs ?? [];
+  const outputs = (await describeStack(cloudFormation, stackName)).Outputs ?? [];
   // Output keys carry the construct path and a hash (TrackUserPoolId9F0D33C6); match the stable part.
   const find = (pattern: RegExp) => outputs.find((o) => o.OutputKey && pattern.test(o.OutputKey))?.OutputValue;
   const userPoolId = find(/UserPoolId[0-9A-F]{8}$/);
@@ -84,6 +91,18 @@ async function stackOutputs(cloudFormation: CloudFormationClient, stackName: str
     );
   }
   return { userPoolId, clientId };
+}
+
+/** The stack, or one line saying it does not exist (CloudFormation's ValidationError "Stack with id … does not exist"). */
+async function describeStack(cloudFormation: CloudFormationClient, stackName: string): Promise<Stack> {
+  try {
+    const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    if (Stacks?.[0]) return Stacks[0];
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message))) throw error;
+  }
+  const region = await cloudFormation.config.region().catch(() => 'the configured region');
+  throw new LocalSetupError(`Stack ${stackName} does not exist in ${region}: check --stack (cdk deploy prints the name) and AWS_REGION / AWS_PROFILE.`);
 }
 
 export function awsClients(): CognitoTokenClients {

@@ -6,17 +6,27 @@ import { MAX_TTL_SECONDS } from '../../local/local-only/jwt-issuer';
 
 export const USAGE = `Usage:
   npm run --silent token -- --tenant <tenant> [--ttl <seconds>]                 a token from the local system (AUTH=jwt npm start; PORT as for npm start)
-  npm run --silent token -- --stack <stack> --tenant <tenant> --user <email>    a Cognito ID token for the deployed stack (creates the test user)`;
+  npm run --silent token -- --stack <stack> --tenant <tenant> --user <email> [--reset-password]
+      a Cognito ID token for the deployed stack: creates the test user; an existing user's password is changed only with --reset-password`;
 
 /** `npm run token`: one token on stdout, for the deployed stack (`--stack`) or the running local system. */
 export async function tokenCommand(argv: string[], env: Record<string, string | undefined>, aws: () => CognitoTokenClients): Promise<string> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: { stack: { type: 'string' }, tenant: { type: 'string' }, user: { type: 'string' }, ttl: { type: 'string' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: {
+        stack: { type: 'string' },
+        tenant: { type: 'string' },
+        user: { type: 'string' },
+        ttl: { type: 'string' },
+        'reset-password': { type: 'boolean' },
+      },
+      strict: true,
+    }));
   } catch (error) {
     throw new LocalSetupError(`${(error as Error).message}\n${USAGE}`);
   }
   const { stack, tenant, user, ttl } = values as Record<string, string | undefined>;
+  const resetPassword = values['reset-password'] === true;
   if (!tenant) throw new LocalSetupError(`--tenant is required.\n${USAGE}`);
   let tenantId: string;
   try {
@@ -27,9 +37,9 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
   if (stack !== undefined) {
     if (!user) throw new LocalSetupError(`--user <email> is required with --stack.\n${USAGE}`);
     if (ttl !== undefined) throw new LocalSetupError('--ttl applies to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).');
-    return cognitoToken({ stackName: stack, tenantId, user }, aws());
+    return cognitoToken({ stackName: stack, tenantId, user, resetPassword }, aws());
   }
-  if (user !== undefined) throw new LocalSetupError(`--user applies to a deployed stack (--stack).\n${USAGE}`);
+  if (user !== undefined || resetPassword) throw new LocalSetupError(`--user and --reset-password apply to a deployed stack (--stack).\n${USAGE}`);
   const ttlSeconds = ttl === undefined ? 3600 : Number(ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) throw new LocalSetupError(`--ttl must be an integer from 1 to ${MAX_TTL_SECONDS}.`);
   const port = Number(env.PORT ?? 8000);
@@ -37,7 +47,7 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
   return requestLocalToken(`http://127.0.0.1:${port}`, tenantId, ttlSeconds);
 }
 
-/** POST /local/token on the running local system (AUTH=jwt). */
+/** POST /local/token on the running local system (AUTH=jwt): a Cognito-shaped ID token. */
 export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSeconds = 3600): Promise<string> {
   let res: Response;
   try {
@@ -46,7 +56,7 @@ export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSec
     throw new LocalSetupError(`Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (same PORT).`);
   }
   if (res.status === 404) throw new LocalSetupError(`The local system on ${apiUrl} runs with AUTH=none and issues no tokens: restart it with AUTH=jwt npm start.`);
-  const body = (await res.json()) as { access_token?: string; detail?: string };
-  if (!res.ok || !body.access_token) throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
-  return body.access_token;
+  const body = (await res.json()) as { id_token?: string; detail?: string };
+  if (!res.ok || !body.id_token) throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
+  return body.id_token;
 }

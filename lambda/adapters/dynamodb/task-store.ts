@@ -96,9 +96,15 @@ export class DynamoDbTaskStore implements TaskStore {
         TableName: this.table.tableName,
         Key: { [Attr.pk]: this.keyOf(task.tenantId, task.videoFilename) },
         UpdateExpression: 'SET #lease = :lease',
-        ConditionExpression: '#task_id = :task_id AND #status = :not_started',
+        // The lease just read: of two re-drives (overlapping sweeps, a sweep and a POST) that read the same item, one wins.
+        ConditionExpression: '#task_id = :task_id AND #status = :not_started AND #lease = :read_lease',
         ExpressionAttributeNames: { '#lease': Attr.leaseExpiresAt, '#task_id': Attr.taskId, '#status': Attr.status },
-        ExpressionAttributeValues: { ':lease': leaseExpiresAt, ':task_id': task.taskId, ':not_started': TaskStatus.NotStarted },
+        ExpressionAttributeValues: {
+          ':lease': leaseExpiresAt,
+          ':task_id': task.taskId,
+          ':not_started': TaskStatus.NotStarted,
+          ':read_lease': task.leaseExpiresAt,
+        },
       }),
       isConditionFailure,
     );

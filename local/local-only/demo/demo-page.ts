@@ -39,9 +39,9 @@ async function developmentTokens(): Promise<TokenProvider | undefined> {
       body: JSON.stringify({ tenant_id: tenantId, ttl_seconds: 3600 }),
     });
     if (!res.ok) throw new Error(`POST /local/token answered ${res.status}`);
-    const { access_token, expires_in } = (await res.json()) as { access_token: string; expires_in: number };
-    cache.set(tenantId, { token: access_token, expiresAt: Date.now() + expires_in * 1000 });
-    return access_token;
+    const { id_token, expires_in } = (await res.json()) as { id_token: string; expires_in: number };
+    cache.set(tenantId, { token: id_token, expiresAt: Date.now() + expires_in * 1000 });
+    return id_token;
   };
 }
 

@@ -81,7 +81,7 @@ export class InMemoryTaskStore implements TaskStore {
     this.enter('renewLease');
     const key = this.keyOf(task.tenantId, task.videoFilename);
     const current = this.active.get(key);
-    if (current?.taskId !== task.taskId || current.status !== TaskStatus.NotStarted) return false;
+    if (current?.taskId !== task.taskId || current.status !== TaskStatus.NotStarted || current.leaseExpiresAt !== task.leaseExpiresAt) return false;
     this.active.set(key, { ...current, leaseExpiresAt });
     return true;
   }

@@ -26,9 +26,11 @@ describe('claims -> tenant (lambda/core/caller.ts)', () => {
     }
   });
 
-  test('iam and none have no token tenant, whatever the claims say', () => {
-    expect(callerFromClaims({ mode: 'iam', tenantClaim: 'tenant_id' }, { tenant_id: 't' })).toEqual({});
+  test('iam and none have no token tenant; verified claims under them mean a misconfigured stack and are refused', () => {
+    expect(callerFromClaims({ mode: 'iam', tenantClaim: 'tenant_id' }, undefined)).toEqual({});
     expect(callerFromClaims({ mode: 'none', tenantClaim: 'tenant_id' }, undefined)).toEqual({});
+    expect(() => callerFromClaims({ mode: 'iam', tenantClaim: 'tenant_id' }, { tenant_id: 't' })).toThrow(/AUTH_MODE is iam/);
+    expect(() => callerFromClaims({ mode: 'none', tenantClaim: 'tenant_id' }, {})).toThrow(/AUTH_MODE is none/);
   });
 });
 
@@ -54,8 +56,13 @@ describe('the tenant a request acts for', () => {
 });
 
 describe('AUTH_MODE and TENANT_CLAIM', () => {
-  test('defaults: none when unset; tenant_id, or custom:tenant_id under cognito', () => {
-    expect(authConfigFromEnv({})).toEqual({ mode: 'none', tenantClaim: 'tenant_id' });
+  test('AUTH_MODE is required: unset or empty fails with a message naming it', () => {
+    expect(() => authConfigFromEnv({})).toThrow(/AUTH_MODE is not set/);
+    expect(() => authConfigFromEnv({ AUTH_MODE: '' })).toThrow(/AUTH_MODE is not set/);
+  });
+
+  test('TENANT_CLAIM defaults: tenant_id, or custom:tenant_id under cognito', () => {
+    expect(authConfigFromEnv({ AUTH_MODE: 'none' })).toEqual({ mode: 'none', tenantClaim: 'tenant_id' });
     expect(authConfigFromEnv({ AUTH_MODE: 'cognito' })).toEqual({ mode: 'cognito', tenantClaim: 'custom:tenant_id' });
     expect(authConfigFromEnv({ AUTH_MODE: 'jwt', TENANT_CLAIM: 'org' })).toEqual({ mode: 'jwt', tenantClaim: 'org' });
   });

@@ -109,7 +109,10 @@ describe('repair sweep', () => {
     const report = await sweep.run();
 
     expect(report).toMatchObject({ started: 1 });
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { ConditionExpression: '#task_id = :task_id AND #status = :not_started' });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ConditionExpression: '#task_id = :task_id AND #status = :not_started AND #lease = :read_lease',
+      ExpressionAttributeValues: expect.objectContaining({ ':read_lease': ACTIVE.lease_expires_at }),
+    });
     expect(ddb).toHaveReceivedCommandWith(PutCommand, { Item: expect.objectContaining({ pk: `TASK#${ID}`, item_type: 'link' }) });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: ID,

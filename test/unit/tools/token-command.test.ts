@@ -9,6 +9,7 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
+import { LocalSetupError } from '../../../local/errors';
 import { tokenCommand } from '../../../tools/token/token-command';
 
 const OUTPUTS = [
@@ -69,12 +70,32 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
     });
   });
 
-  test('idempotent: an existing user of the same tenant signs in again', async () => {
+  test('an existing user keeps its password: refused with a message naming --reset-password, no password set, no sign-in', async () => {
     const { cognito, aws } = mocks();
     cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
     cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
-    await expect(tokenCommand(ARGS, {}, aws)).resolves.toBe('id.token.jwt');
+    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(/already exists; its password is left alone. Add --reset-password/);
+    expect(cognito).not.toHaveReceivedCommand(AdminSetUserPasswordCommand);
+    expect(cognito).not.toHaveReceivedCommand(AdminInitiateAuthCommand);
+  });
+
+  test('--reset-password: an existing user of the same tenant gets a new password and signs in again', async () => {
+    const { cognito, aws } = mocks();
+    cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
+    cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
+    await expect(tokenCommand([...ARGS, '--reset-password'], {}, aws)).resolves.toBe('id.token.jwt');
+    expect(cognito).toHaveReceivedCommandWith(AdminSetUserPasswordCommand, { Username: 'alice@example.com', Permanent: true });
     expect(cognito).toHaveReceivedCommandTimes(AdminInitiateAuthCommand, 1);
+  });
+
+  test('an unknown stack -> one line naming it and the region; no Cognito call', async () => {
+    const { cfn, cognito, aws } = mocks();
+    const missing = Object.assign(new Error('Stack with id Nope does not exist'), { name: 'ValidationError' });
+    cfn.on(DescribeStacksCommand).rejects(missing);
+    const error = await tokenCommand(['--stack', 'Nope', '--tenant', 'tenant1', '--user', 'a@b.c'], {}, aws).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(LocalSetupError);
+    expect((error as Error).message).toBe('Stack Nope does not exist in eu-west-1: check --stack (cdk deploy prints the name) and AWS_REGION / AWS_PROFILE.');
+    expect(cognito.calls()).toHaveLength(0);
   });
 
   test('an existing user of another tenant is refused (the attribute is immutable); no sign-in', async () => {
@@ -97,7 +118,8 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
     [['--stack', 'S', '--user', 'a@b.c'], /--tenant is required/],
     [['--tenant', 'bad tenant'], /--tenant: tenant_id may only contain/],
     [['--tenant', 't1', '--ttl', '0'], /--ttl must be an integer/],
-    [['--tenant', 't1', '--user', 'a@b.c'], /--user applies to a deployed stack/],
+    [['--tenant', 't1', '--user', 'a@b.c'], /--user and --reset-password apply to a deployed stack/],
+    [['--tenant', 't1', '--reset-password'], /--user and --reset-password apply to a deployed stack/],
     [['--tenant', 't1', '--bogus'], /Unknown option/],
   ])('%j is refused with a usable message and no AWS call', async (args, message) => {
     const { cfn, aws } = mocks();

@@ -102,10 +102,12 @@ describe('handler without a token (AUTH_MODE none or iam)', () => {
     expect(problem(res).field).toBe('tenant_id');
   });
 
-  test('claims in the event are ignored: a token cannot pick a tenant when none is verified', async () => {
-    const { handle } = mockedHandler();
-    const res = await handle(withClaims(request('GET', `/api/v1/track/${TASK_ID}`), { tenant_id: 'tenant1' }));
-    expect(res.statusCode).toBe(400);
+  test('verified claims while the mode says none: 500, logged, nothing read (the stack and the function disagree)', async () => {
+    const { handle, ddb, lines } = mockedHandler();
+    const res = await handle(withClaims(request('GET', `/api/v1/track/${TASK_ID}?tenant_id=tenant1`), { tenant_id: 'tenant1' }));
+    expect(res.statusCode).toBe(500);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'request failed' }));
   });
 
   test('a CORS preflight (OPTIONS) is answered 204 without touching anything', async () => {
@@ -113,5 +115,19 @@ describe('handler without a token (AUTH_MODE none or iam)', () => {
     const res = await handle(request('OPTIONS', '/api/v1/track'));
     expect(res.statusCode).toBe(204);
     expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('the Lambda entry', () => {
+  test('refuses to initialise without AUTH_MODE, naming the variable', () => {
+    const saved = process.env.AUTH_MODE;
+    delete process.env.AUTH_MODE;
+    try {
+      jest.isolateModules(() => {
+        expect(() => require('../../lambda/track/index')).toThrow(/AUTH_MODE is not set/);
+      });
+    } finally {
+      if (saved !== undefined) process.env.AUTH_MODE = saved;
+    }
   });
 });

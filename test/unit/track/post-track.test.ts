@@ -126,9 +126,22 @@ describe('POST /api/v1/track', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
+  test('a not_started task re-driven within the grace period by someone else is left to that re-drive: no second lease, no StartExecution', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    // Created a minute ago, its lease renewed 2 s ago (an overlapping sweep is starting it).
+    const redriven = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: EPOCH - 2 + 3900 };
+    ddb.on(PutCommand).rejectsOnce(conditionFailed(redriven)).resolves({});
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(200);
+    expect(ddb).not.toHaveReceivedCommand(UpdateCommand);
+    expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
+  });
+
   test('a not_started task older than the grace period is re-driven: lease renewed, link, StartExecution with the same name and input', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    const stranded = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString() };
+    const stranded = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
     ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
@@ -137,8 +150,13 @@ describe('POST /api/v1/track', () => {
 
     expect(res.statusCode).toBe(200);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      ConditionExpression: '#task_id = :task_id AND #status = :not_started',
-      ExpressionAttributeValues: { ':lease': EPOCH + 3600 + 300, ':task_id': WINNER.task_id, ':not_started': 'not_started' },
+      ConditionExpression: '#task_id = :task_id AND #status = :not_started AND #lease = :read_lease',
+      ExpressionAttributeValues: {
+        ':lease': EPOCH + 3600 + 300,
+        ':task_id': WINNER.task_id,
+        ':not_started': 'not_started',
+        ':read_lease': stranded.lease_expires_at,
+      },
     });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: WINNER.task_id,

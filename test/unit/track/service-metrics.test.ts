@@ -39,7 +39,7 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a re-drive is counted once', async () => {
     // GIVEN a not_started task past the grace period
     const { handle, ddb, sfn, counted } = mockedHandler();
-    const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString() };
+    const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
     ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({});
@@ -52,7 +52,7 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a re-drive that finds the execution ended counts the re-drive and the repair', async () => {
     // GIVEN a stranded not_started task whose execution name is taken by a closed execution
     const { handle, ddb, sfn, counted } = mockedHandler();
-    const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString() };
+    const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
     ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});

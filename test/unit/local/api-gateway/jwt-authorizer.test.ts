@@ -31,7 +31,7 @@ describe('local JWT authorizer (API Gateway HTTP API semantics)', () => {
     // THEN
     expect('event' in result).toBe(true);
     const claims = (result as any).event.requestContext.authorizer.jwt.claims;
-    expect(claims).toMatchObject({ tenant_id: 'tenant1', iss: ISSUER, aud: LOCAL_AUDIENCE, exp: expect.stringMatching(/^\d+$/) });
+    expect(claims).toMatchObject({ 'custom:tenant_id': 'tenant1', token_use: 'id', iss: ISSUER, aud: LOCAL_AUDIENCE, exp: expect.stringMatching(/^\d+$/) });
   });
 
   test('without "Bearer " the raw token is accepted too', async () => {

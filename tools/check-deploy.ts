@@ -1,0 +1,259 @@
+/**
+ * `npm run check:deploy`: a deploy-shaped run against moto (moto_server, Python), the only offline emulator of
+ * CloudFormation. Per variant: cdk bootstrap (once), cdk deploy, a second deploy that must change nothing, a clean
+ * cdk diff, the token command against moto's Cognito, cdk destroy, then what is left. Without moto_server it says
+ * how to get it and exits 0. What it cannot prove (quotas, IAM, API Gateway, alarms): docs/DEPLOY.md.
+ */
+import { CognitoIdentityProviderClient, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { freePort } from '../local/free-port';
+import { ROOT, synthVariant, VARIANTS } from './synth-variants';
+
+/** Resource types moto's CloudFormation skips (measured with moto 5.2); a copy of the assembly leaves them out. */
+const UNSUPPORTED = new Set([
+  'AWS::ApiGatewayV2::Api',
+  'AWS::ApiGatewayV2::Route',
+  'AWS::ApiGatewayV2::Authorizer',
+  'AWS::ApiGatewayV2::Stage',
+  'AWS::ApiGatewayV2::Integration',
+  'AWS::CloudWatch::Alarm',
+  'AWS::Cognito::UserPool',
+  'AWS::Cognito::UserPoolClient',
+  'AWS::Logs::QueryDefinition',
+  'AWS::SQS::QueuePolicy',
+  'AWS::SNS::TopicPolicy',
+  'AWS::Lambda::EventInvokeConfig',
+  'AWS::SNS::Subscription',
+]);
+
+/** The variants deployed: the default (retain) and the one that destroys its data, for the residue check. */
+const DEPLOYED = [
+  { name: 'default', stackName: 'CheckRetain', context: VARIANTS.default, removal: 'retain' },
+  { name: 'features', stackName: 'CheckDestroy', context: VARIANTS.features, removal: 'destroy' },
+] as const;
+
+type Json = any;
+
+interface Pool {
+  readonly userPoolId: string;
+  readonly userPoolArn: string;
+  readonly clientId: string;
+}
+
+/** Every logical id a value refers to (Ref, Fn::GetAtt, ${X} / ${X.Attr} in Fn::Sub). */
+function referencesOf(value: Json, into = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) value.forEach((v) => referencesOf(v, into));
+  else if (value && typeof value === 'object') {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === 'Ref' && typeof v === 'string') into.add(v);
+      else if (key === 'Fn::GetAtt') into.add(Array.isArray(v) ? String(v[0]) : String(v).split('.')[0]);
+      else if (key === 'Fn::Sub') {
+        const text = Array.isArray(v) ? v[0] : v;
+        for (const m of String(text).matchAll(/\$\{([^}!.]+)[^}]*\}/g)) into.add(m[1]);
+        referencesOf(Array.isArray(v) ? v[1] : undefined, into);
+      } else referencesOf(v, into);
+    }
+  }
+  return into;
+}
+
+/** Replaces references to the Cognito resources by the pool created through moto's API. */
+function substitute(value: Json, literals: Record<string, { ref: string; arn?: string }>): Json {
+  if (Array.isArray(value)) return value.map((v) => substitute(v, literals));
+  if (!value || typeof value !== 'object') return value;
+  if (typeof value.Ref === 'string' && literals[value.Ref]) return literals[value.Ref].ref;
+  const getAtt = value['Fn::GetAtt'];
+  if (Array.isArray(getAtt) && literals[getAtt[0]]?.arn && getAtt[1] === 'Arn') return literals[getAtt[0]].arn;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, literals)]));
+}
+
+/**
+ * The template moto can deploy: the Cognito pool and client replaced by `pool`, the other unsupported types left
+ * out with everything that refers to them (the dashboard names the alarms), their outputs too.
+ */
+function motoTemplate(template: Json, pool?: Pool): { template: Json; removed: string[] } {
+  const resources: Record<string, Json> = { ...template.Resources };
+  const literals: Record<string, { ref: string; arn?: string }> = {};
+  for (const [id, r] of Object.entries(resources)) {
+    if (r.Type === 'AWS::Cognito::UserPool' && pool) literals[id] = { ref: pool.userPoolId, arn: pool.userPoolArn };
+    if (r.Type === 'AWS::Cognito::UserPoolClient' && pool) literals[id] = { ref: pool.clientId };
+  }
+  const removed = new Set(Object.keys(resources).filter((id) => UNSUPPORTED.has(resources[id].Type)));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [id, r] of Object.entries(resources)) {
+      if (removed.has(id)) continue;
+      const refs = referencesOf(substitute(r.Properties ?? {}, literals));
+      if ([...refs].some((ref) => removed.has(ref) && !literals[ref])) {
+        removed.add(id);
+        grew = true;
+      }
+    }
+  }
+  const kept: Record<string, Json> = {};
+  for (const [id, r] of Object.entries(resources)) {
+    if (removed.has(id)) continue;
+    const copy = substitute(r, literals);
+    if (copy.DependsOn) {
+      const deps = [copy.DependsOn].flat().filter((d: string) => !removed.has(d));
+      if (deps.length) copy.DependsOn = deps;
+      else delete copy.DependsOn;
+    }
+    kept[id] = copy;
+  }
+  const outputs = Object.fromEntries(
+    Object.entries(template.Outputs ?? {})
+      .map(([id, o]) => [id, substitute(o, literals)] as const)
+      .filter(([, o]) => ![...referencesOf(o)].some((ref) => removed.has(ref) && !literals[ref])),
+  );
+  return { template: { ...template, Resources: kept, Outputs: outputs }, removed: [...removed].filter((id) => !literals[id]).sort() };
+}
+
+interface Step {
+  readonly status: number;
+  readonly output: string;
+}
+
+function cdk(args: string[], env: NodeJS.ProcessEnv): Step {
+  const run = spawnSync(path.join(ROOT, 'node_modules/.bin/cdk'), args, { cwd: ROOT, env, encoding: 'utf8', timeout: 180_000 });
+  return { status: run.status ?? 1, output: `${run.stdout ?? ''}${run.stderr ?? ''}` };
+}
+
+function tokenCommand(args: string[], env: NodeJS.ProcessEnv): Step {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'tools/token.ts', ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  return { status: run.status ?? 1, output: `${run.stdout ?? ''}${run.stderr ?? ''}`.trim() };
+}
+
+function expectStep(what: string, step: Step, ok: (s: Step) => boolean): void {
+  if (!ok(step)) throw new Error(`${what} failed (exit ${step.status}):\n${step.output.slice(-3000)}`);
+  console.log(`  ok: ${what}`);
+}
+
+async function waitForMoto(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/moto-api/`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`moto_server did not answer on ${url} within 10 s.`);
+}
+
+async function createPool(endpoint: string, stackName: string): Promise<Pool> {
+  const cognito = new CognitoIdentityProviderClient({ endpoint });
+  const { UserPool } = await cognito.send(
+    new CreateUserPoolCommand({
+      PoolName: `${stackName}-users`,
+      Schema: [{ Name: 'tenant_id', AttributeDataType: 'String', Mutable: false }],
+    }),
+  );
+  const { UserPoolClient } = await cognito.send(
+    new CreateUserPoolClientCommand({ UserPoolId: UserPool!.Id!, ClientName: 'frontend', ExplicitAuthFlows: ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'] }),
+  );
+  return { userPoolId: UserPool!.Id!, userPoolArn: UserPool!.Arn!, clientId: UserPoolClient!.ClientId! };
+}
+
+function payloadOf(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+async function checkVariant(variant: (typeof DEPLOYED)[number], work: string, env: NodeJS.ProcessEnv, endpoint: string): Promise<void> {
+  const started = Date.now();
+  console.log(`${variant.name} (${variant.stackName}, removalPolicy=${variant.removal}):`);
+  const synthesized = path.join(work, variant.name);
+  const templateFile = synthVariant({ ...variant.context, stackName: variant.stackName }, synthesized, { bundle: true });
+  if (variant === DEPLOYED[0]) {
+    expectStep('cdk bootstrap', cdk(['bootstrap', 'aws://123456789012/us-east-1', '--app', synthesized], env), (s) => s.status === 0);
+  }
+  const pool = await createPool(endpoint, variant.stackName);
+  const copy = path.join(work, `${variant.name}.moto`);
+  cpSync(synthesized, copy, { recursive: true });
+  const original = JSON.parse(readFileSync(templateFile, 'utf8'));
+  const { template, removed } = motoTemplate(original, pool);
+  writeFileSync(path.join(copy, path.basename(templateFile)), JSON.stringify(template, null, 1));
+  console.log(`  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id].Type))].join(', ')})`);
+
+  const app = ['--app', copy, '--require-approval', 'never'];
+  expectStep('cdk deploy --method=direct', cdk(['deploy', ...app, '--method=direct'], env), (s) => s.status === 0);
+  expectStep('second cdk deploy changes nothing', cdk(['deploy', ...app, '--method=direct'], env), (s) => s.status === 0 && /no changes/.test(s.output));
+  expectStep('cdk diff is clean', cdk(['diff', '--app', copy, '--fail', '--no-change-set'], env), (s) => s.status === 0 && /There were no differences/.test(s.output));
+
+  const args = ['--stack', variant.stackName, '--tenant', 'tenant1', '--user', 'alice@example.com'];
+  const first = tokenCommand(args, env);
+  expectStep('token command creates the user and prints its ID token', first, (s) => s.status === 0 && payloadOf(s.output.split('\n').pop()!)['custom:tenant_id'] === 'tenant1');
+  expectStep('token command leaves an existing user\'s password alone', tokenCommand(args, env), (s) => s.status === 1 && /its password is left alone/.test(s.output));
+  expectStep('token command --reset-password signs the existing user in again', tokenCommand([...args, '--reset-password'], env), (s) => s.status === 0);
+  expectStep('token command on an unknown stack: one line, exit 1', tokenCommand(['--stack', 'NoSuchStack', ...args.slice(2)], env), (s) => s.status === 1 && s.output.split('\n').length === 1 && /does not exist/.test(s.output));
+
+  expectStep('cdk destroy', cdk(['destroy', '--app', copy, '--force'], env), (s) => s.status === 0);
+  const residue = await residueOf(variant.stackName, endpoint);
+  console.log(`  left after destroy: ${residue.length ? residue.join(', ') : 'nothing'}`);
+  const table = residue.some((r) => r.startsWith('table '));
+  if (variant.removal === 'retain' && !table) throw new Error('removalPolicy=retain: the task table should outlive cdk destroy.');
+  if (variant.removal === 'destroy' && residue.length) throw new Error(`removalPolicy=destroy: cdk destroy left ${residue.join(', ')}.`);
+  console.log(`  ${variant.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** The stack's tables and log groups that outlived it (their physical names start with or contain the stack name). */
+async function residueOf(stackName: string, endpoint: string): Promise<string[]> {
+  const { TableNames = [] } = await new DynamoDBClient({ endpoint }).send(new ListTablesCommand({}));
+  // CloudWatch Logs' JSON protocol directly: one call, not worth another SDK client (moto checks no signature).
+  const res = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Logs_20140328.DescribeLogGroups', authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/logs/aws4_request' },
+    body: '{}',
+  });
+  const { logGroups = [] } = (await res.json()) as { logGroups?: { logGroupName: string }[] };
+  return [
+    ...TableNames.filter((t) => t.startsWith(stackName)).map((t) => `table ${t}`),
+    ...logGroups.map((g) => g.logGroupName).filter((g) => g.includes(stackName)).map((g) => `log group ${g}`),
+  ];
+}
+
+async function main(): Promise<number> {
+  const probe = spawnSync('moto_server', ['--help'], { encoding: 'utf8' });
+  if (probe.error) {
+    console.log('check:deploy skipped: moto_server is not installed (pip install "moto[server]", then run it again).');
+    return 0;
+  }
+  const port = await freePort();
+  // moto's CloudFormation reads templates from its S3 only through an endpoint whose host contains "localhost".
+  const endpoint = `http://localhost:${port}`;
+  const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const work = mkdtempSync(path.join(tmpdir(), 'check-deploy-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION: endpoint,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_PROFILE: '',
+    CDK_DISABLE_VERSION_CHECK: 'true',
+  };
+  // This process's own SDK clients (the pool, the residue check) talk to moto with the same fake credentials.
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' });
+  try {
+    await waitForMoto(endpoint);
+    for (const variant of DEPLOYED) await checkVariant(variant, work, env, endpoint);
+    console.log('check:deploy: passed against moto (it cannot prove quotas, IAM or API Gateway: docs/DEPLOY.md)');
+    return 0;
+  } catch (error) {
+    console.error(`check:deploy: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    moto.kill();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then((code) => {
+  process.exitCode = code;
+});
