@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { ServiceName } from '../lambda/shared/names';
+import { AuthMode, ServiceName } from '../lambda/shared/names';
 
 const ROOT = path.resolve(__dirname, '..');
 const ENTRIES = { [ServiceName.TrackApi]: 'lambda/track/index.ts', [ServiceName.TaskFinalizer]: 'lambda/finalizer/index.ts' };
@@ -58,7 +58,7 @@ function loadTime(file: string): number {
     AWS_LAMBDA_FUNCTION_NAME: 'cold-start-bench',
     AWS_REGION: 'us-east-1',
     // The API handler refuses to start without it, as the stack always sets it.
-    AUTH_MODE: 'cognito',
+    AUTH_MODE: AuthMode.Cognito,
     // The bundles leave the AWS SDK out (the runtime provides it); here it resolves from the project.
     NODE_PATH: path.join(ROOT, 'node_modules'),
   };

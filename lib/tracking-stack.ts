@@ -7,7 +7,7 @@ import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
-import { COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
 import { AuthMode } from '../lambda/shared/names';
 
@@ -108,7 +108,7 @@ export class TrackingStack extends Stack {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const retention = props.taskRetention ?? Duration.days(30);
     if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
-    if (props.auth?.mode === 'cognito' && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
+    if (props.auth?.mode === AuthMode.Cognito && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
       throw new Error(COGNITO_CLAIM_ONLY);
     }
 

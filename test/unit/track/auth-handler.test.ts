@@ -124,7 +124,7 @@ describe('the Lambda entry', () => {
     delete process.env.AUTH_MODE;
     try {
       jest.isolateModules(() => {
-        expect(() => require('../../lambda/track/index')).toThrow(/AUTH_MODE is not set/);
+        expect(() => require('../../../lambda/track/index')).toThrow(/AUTH_MODE is not set/);
       });
     } finally {
       if (saved !== undefined) process.env.AUTH_MODE = saved;
