@@ -9,7 +9,6 @@ import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
 import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
-import { AuthMode } from '../lambda/shared/names';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
 export type TrackingAuth =
