@@ -20,6 +20,15 @@ function numberContext(name: string): number | undefined {
   return value;
 }
 
+/** A whole-number context value that may be 0. */
+function countContext(name: string): number | undefined {
+  const raw: unknown = app.node.tryGetContext(name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`Context "${name}" must be a whole number (0 or more), got ${JSON.stringify(raw)}.`);
+  return value;
+}
+
 /** A comma-separated context value (`-c name=a,b`) or a JSON list in cdk.json. */
 function stringListContext(name: string): string[] | undefined {
   const raw: unknown = app.node.tryGetContext(name);
@@ -58,6 +67,7 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
+  tenantActiveTaskLimit: countContext('tenantActiveTaskLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,
   auth,
 });

@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
-import { Attr, ItemType, TASK_PREFIX } from '../lambda/shared/table';
+import { Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType, TASK_PREFIX } from '../lambda/shared/table';
 import { TaskStatus } from '../lambda/core/task';
 import { TrackingFunction } from './private/tracking-function';
 
@@ -58,7 +58,8 @@ const RECORD_AGAIN_AFTER = Duration.seconds(10);
 /**
  * MarkRunning -> Analyse -> MarkCompleted (three states on success), with every failure caught into MarkFailed.
  * Each status change is one conditional write on (task_key, task_id, expected status), so a late step can never
- * overwrite a newer state; the finishing steps free the video in the same transaction that records the end.
+ * overwrite a newer state; the finishing steps free the video and the tenant's slot in the same transaction that
+ * records the end.
  */
 export class AnalysisWorkflow extends Construct {
   readonly stateMachine: sfn.StateMachine;
@@ -148,8 +149,9 @@ export class AnalysisWorkflow extends Construct {
         iamAction: 'dynamodb:PutItem',
         iamResources: [table.tableArn],
         additionalIamStatements: [
-          // TransactWriteItems is authorised per item action: PutItem for the record, DeleteItem for the key.
-          new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [table.tableArn] }),
+          // TransactWriteItems is authorised per item action: PutItem for the record, DeleteItem for the key,
+          // UpdateItem for the tenant's counter.
+          new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resources: [table.tableArn] }),
         ],
         parameters: {
           TransactItems: [
@@ -181,6 +183,22 @@ export class AnalysisWorkflow extends Construct {
                 ConditionExpression: `#task_id = :task_id AND #status IN (${Object.keys(expected).join(', ')})`,
                 ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
                 ExpressionAttributeValues: { ':task_id': SPath('$.task_id'), ...expected },
+              },
+            },
+            {
+              // The tenant's slot, given back in the transaction that frees the video (lambda/shared/table.ts).
+              Update: {
+                TableName: table.tableName,
+                Key: { [Attr.pk]: SPath('$.tenant_key') },
+                UpdateExpression: COUNTER_UPDATE.expression,
+                ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+                ExpressionAttributeValues: {
+                  ':delta': { N: '-1' },
+                  ':one': { N: '1' },
+                  ':at': SPath(ENTERED),
+                  ':counter': S(ItemType.TenantCounter),
+                  ':counter_shard': { N: String(COUNTER_SHARD) },
+                },
               },
             },
           ],

@@ -176,7 +176,9 @@ export class Monitoring extends Construct {
         appMetric(ServiceEvent.FinalizerRecorded, ServiceName.TaskFinalizer, 'finalizer recorded'),
         appMetric(ServiceEvent.FinalizerIgnored, ServiceName.TaskFinalizer, 'finalizer ignored'),
         appMetric(ServiceEvent.ExecutionStopped, ServiceName.TrackApi, 'executions stopped by the API'),
+        appMetric(ServiceEvent.TenantCountReconciled, ServiceName.TaskSweeper, 'tenant counts reconciled'),
       ]),
+      graph('Tenant limit', [appMetric(ServiceEvent.TenantLimitReached, ServiceName.TrackApi, 'new tasks refused (429)')]),
     );
     this.dashboard.addWidgets(
       // One expression per graph: both name their per-operation metrics after the operation.

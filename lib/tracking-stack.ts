@@ -7,7 +7,7 @@ import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
-import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM, DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
@@ -79,6 +79,13 @@ export interface TrackingStackProps extends StackProps {
    * @default - no reservation
    */
   readonly sweeperReservedConcurrency?: number;
+  /**
+   * Active tasks one tenant may hold at once (`-c tenantActiveTaskLimit=…`); a new task past it is refused with 429.
+   * 0: no limit (tasks are still counted).
+   *
+   * @default 100
+   */
+  readonly tenantActiveTaskLimit?: number;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -111,6 +118,9 @@ export class TrackingStack extends Stack {
       throw new Error(COGNITO_CLAIM_ONLY);
     }
 
+    const tenantLimit = props.tenantActiveTaskLimit ?? DEFAULT_TENANT_ACTIVE_TASK_LIMIT;
+    if (!Number.isInteger(tenantLimit) || tenantLimit < 0) throw new Error('tenantActiveTaskLimit must be a whole number, 0 for no limit.');
+
     this.table = new TaskTable(this, 'Tasks', { removalPolicy });
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
       table: this.table.table,
@@ -122,6 +132,7 @@ export class TrackingStack extends Stack {
       REDRIVE_GRACE_SECONDS: String((props.redriveGrace ?? Duration.seconds(10)).toSeconds()),
       LEASE_MARGIN_SECONDS: String((props.leaseMargin ?? Duration.minutes(5)).toSeconds()),
       TASK_RETENTION_DAYS: String(retention.toDays()),
+      TENANT_ACTIVE_TASK_LIMIT: String(tenantLimit),
       ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
     };
     const auth = props.auth ?? { mode: AuthMode.Cognito };

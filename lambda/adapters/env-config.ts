@@ -19,7 +19,13 @@ function seconds(env: Env, name: string, fallback: number): number {
   return value;
 }
 
-/** Service timings from the environment; each falls back to DEFAULT_TASK_SERVICE_CONFIG. */
+function count(env: Env, name: string, fallback: number): number {
+  const value = seconds(env, name, fallback);
+  if (!Number.isInteger(value)) throw new Error(`Environment variable ${name} must be a whole number, got "${env[name]}".`);
+  return value;
+}
+
+/** Service timings and the tenant limit (TENANT_ACTIVE_TASK_LIMIT, 0 = none) from the environment; each falls back to DEFAULT_TASK_SERVICE_CONFIG. */
 export function serviceConfigFromEnv(env: Env): TaskServiceConfig {
   const d = DEFAULT_TASK_SERVICE_CONFIG;
   return {
@@ -27,6 +33,7 @@ export function serviceConfigFromEnv(env: Env): TaskServiceConfig {
     workflowTimeoutSeconds: seconds(env, 'WORKFLOW_TIMEOUT_SECONDS', d.workflowTimeoutSeconds),
     leaseMarginSeconds: seconds(env, 'LEASE_MARGIN_SECONDS', d.leaseMarginSeconds),
     retentionSeconds: seconds(env, 'TASK_RETENTION_DAYS', d.retentionSeconds / 86400) * 86400,
+    tenantActiveTaskLimit: count(env, 'TENANT_ACTIVE_TASK_LIMIT', d.tenantActiveTaskLimit),
   };
 }
 

@@ -4,6 +4,7 @@ import type { ExecutionState, Workflow } from '../core/ports';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
 import { ExecutionEnd } from '../shared/names';
+import { tenantCounterKey } from '../shared/table';
 
 /** The execution input, as the state machine definition reads it (lib/analysis-workflow.ts). */
 export interface ExecutionInput {
@@ -13,6 +14,8 @@ export interface ExecutionInput {
   readonly created_at: string;
   readonly retain_until: number;
   readonly task_key: string;
+  /** The tenant's counter, which the finishing steps give the slot back to (the state machine cannot build a key). */
+  readonly tenant_key: string;
 }
 
 export function toExecutionInput(input: WorkflowInput): ExecutionInput {
@@ -23,6 +26,7 @@ export function toExecutionInput(input: WorkflowInput): ExecutionInput {
     created_at: input.createdAt,
     retain_until: input.retainUntil,
     task_key: input.taskKey,
+    tenant_key: tenantCounterKey(input.tenantId),
   };
 }
 

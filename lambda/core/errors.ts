@@ -19,6 +19,17 @@ export class TaskAlreadyActive extends Error {
   }
 }
 
+/** The tenant already has `limit` active tasks; the new one was not created (not transient: a slot frees when a task ends). */
+export class TenantQuotaExceeded extends Error {
+  override readonly name = 'TenantQuotaExceeded';
+  constructor(
+    readonly limit: number,
+    readonly activeCount: number,
+  ) {
+    super(`the tenant has ${activeCount} active tasks; the limit is ${limit}`);
+  }
+}
+
 /** A conditional finish lost: the task had already left the expected state. */
 export class TaskNotInExpectedState extends Error {
   override readonly name = 'TaskNotInExpectedState';

@@ -28,18 +28,42 @@ export interface FoundTask {
   readonly taskKey?: string;
 }
 
+/** A tenant's counter of active tasks, as last read. */
+export interface TenantCount {
+  readonly tenantId: string;
+  readonly activeCount: number;
+  /** Bumped by every write of the counter: a reconciliation holds only if nothing wrote it since it was read. */
+  readonly version: number;
+  /** ISO instant of the counter's last write. */
+  readonly updatedAt: string;
+}
+
+/** Whether a new task got a slot under its tenant's limit; when not, the count that refused it. */
+export type SlotResult = { readonly taken: true } | { readonly taken: false; readonly activeCount: number };
+
 /** Persistence port. The DynamoDB adapter is the only implementation that knows keys and conditions. */
 export interface TaskStore {
   /**
    * Conditionally creates the active task for (tenant, video); takes over a task whose lease has expired, recording
-   * it failed with a final record readable until `replacedRetainUntil`.
+   * it failed with a final record readable until `replacedRetainUntil` (the new task inherits its slot: net 0).
    * @throws TaskAlreadyActive with the winner when another task is active.
    */
   claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult>;
   /** Makes the task readable by its id (idempotent). */
   link(task: ActiveTask, taskKey: string): Promise<void>;
   /**
-   * Atomically records the final state and frees the video.
+   * Counts a new task against its tenant's limit (0: counted, never refused). Called once per created task, after
+   * its claim won; a duplicate never calls it.
+   */
+  takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult>;
+  /** Deletes a claim that got no slot: conditional on the task being still this one and `not_started`; no final record. */
+  releaseClaim(task: ActiveTask, taskKey: string): Promise<void>;
+  /** Every tenant counter, a page at a time (read from the index: may lag a write by a moment). */
+  tenantCounts(): AsyncIterable<readonly TenantCount[]>;
+  /** Sets a drifted counter to `activeCount`; false when it was written since `seen` was read. */
+  setTenantCount(seen: TenantCount, activeCount: number, at: string): Promise<boolean>;
+  /**
+   * Atomically records the final state, frees the video and gives the tenant's slot back.
    * @throws TaskNotInExpectedState when the task is no longer active with status `expected` (or a concurrent write
    * conflicted): read it again.
    */

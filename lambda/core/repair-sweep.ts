@@ -1,5 +1,6 @@
 import type { ActiveTask } from './task';
 import type { RepairOutcome, ServiceLog, TaskRecovery } from './task-recovery';
+import { TenantTally } from './tenant-counts';
 
 export interface SweepOptions {
   /** Tasks younger than this are left to their creator (the service's re-drive grace). */
@@ -26,6 +27,8 @@ export type SweepReport = Record<RepairOutcome | 'errors', number> & {
   readonly skipped: number;
   /** The run reached its deadline or its describe budget before it had seen every due task. */
   readonly stoppedEarly: boolean;
+  /** Tenant counters set to their tenant's active tasks; only a run that read every due task reconciles. */
+  readonly recounted: number;
 };
 
 /** Counts one repaired task; Powertools Metrics (`TaskRepaired`) in Lambda. */
@@ -33,7 +36,7 @@ export type RecordRepair = (outcome: 'started' | 'ended') => void;
 
 export interface RepairSweepDeps {
   /** The repair rules, with the ports they read the candidates from. */
-  readonly recovery: Pick<TaskRecovery, 'repair' | 'dueTasks' | 'runningExecutions' | 'now'>;
+  readonly recovery: Pick<TaskRecovery, 'repair' | 'dueTasks' | 'runningExecutions' | 'now' | 'reconcileTenantCounts'>;
   readonly options: SweepOptions;
   readonly log: ServiceLog;
   /** @default - nothing counted */
@@ -85,9 +88,13 @@ export class RepairSweep {
       }
       first.push(...page.value);
     }
+    // Every due task passes through here, so the run can tell each tenant's active tasks without another read.
+    const tally = new TenantTally();
+    tally.add(first);
     if (exhausted) {
       const stopped = await this.repairAll(first.slice(0, this.options.maxTasks), counts, pastDeadline);
-      return { ...counts, candidates: first.length, skipped: 0, stoppedEarly: stopped || first.length > this.options.maxTasks };
+      const recounted = stopped ? 0 : await this.recount(tally, cutoff);
+      return { ...counts, candidates: first.length, skipped: 0, stoppedEarly: stopped || first.length > this.options.maxTasks, recounted };
     }
 
     const running = new Set<string>();
@@ -96,7 +103,7 @@ export class RepairSweep {
       if (pastDeadline()) {
         this.log.warn('sweep stopped while listing running executions; the next run starts over', { listed: running.size });
         await pages.return?.();
-        return { ...counts, candidates: first.length, listed: running.size, skipped: 0, stoppedEarly: true };
+        return { ...counts, candidates: first.length, listed: running.size, skipped: 0, stoppedEarly: true, recounted: 0 };
       }
     }
 
@@ -117,9 +124,21 @@ export class RepairSweep {
       }
       const next = await pages.next();
       page = next.done ? undefined : next.value;
+      if (page) tally.add(page);
     }
     if (stoppedEarly) await pages.return?.();
-    return { ...counts, candidates, listed: running.size, skipped, stoppedEarly };
+    const recounted = stoppedEarly ? 0 : await this.recount(tally, cutoff);
+    return { ...counts, candidates, listed: running.size, skipped, stoppedEarly, recounted };
+  }
+
+  /** A failed reconciliation is logged; the next run tries again. */
+  private async recount(tally: TenantTally, cutoff: string): Promise<number> {
+    try {
+      return await this.recovery.reconcileTenantCounts(tally, cutoff);
+    } catch (error) {
+      this.log.error('tenant count reconciliation failed; the next sweep tries again', { error });
+      return 0;
+    }
   }
 
   /** Repairs `tasks`, `concurrency` at a time. @returns true when the deadline stopped it before every task was tried. */

@@ -1,6 +1,8 @@
+import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../shared/names';
 import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { type Clock, type ExecutionState, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
+import { reconcileTenantCounts, type TenantTally } from './tenant-counts';
 
 export interface TaskServiceConfig {
   /** A `not_started` task older than this has lost its start (crash or failed StartExecution) and is started again. */
@@ -11,6 +13,8 @@ export interface TaskServiceConfig {
   readonly leaseMarginSeconds: number;
   /** How long a finished task stays readable. */
   readonly retentionSeconds: number;
+  /** Active tasks one tenant may hold; 0 = no limit (still counted). */
+  readonly tenantActiveTaskLimit: number;
 }
 
 export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
@@ -18,6 +22,7 @@ export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
   workflowTimeoutSeconds: 3600,
   leaseMarginSeconds: 300,
   retentionSeconds: 30 * 24 * 3600,
+  tenantActiveTaskLimit: DEFAULT_TENANT_ACTIVE_TASK_LIMIT,
 };
 
 /** Logger surface the rules need; Powertools' Logger satisfies it. */
@@ -72,6 +77,14 @@ export class TaskRecovery {
   /** Active tasks created before `createdBefore`, a page at a time (the repair sweep's candidates). */
   dueTasks(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
     return this.store.activeCreatedBefore(createdBefore);
+  }
+
+  /** Sets each tenant counter that drifted from `tally` (the tenants' active tasks created before `cutoff`). */
+  reconcileTenantCounts(tally: TenantTally, cutoff: string): Promise<number> {
+    return reconcileTenantCounts(this.store, tally, cutoff, this.clock.now().toISOString(), (counter, activeCount) => {
+      this.metrics.count(ServiceEvent.TenantCountReconciled);
+      this.log.warn('tenant active-task count had drifted; set to its active tasks', { tenant_id: counter.tenantId, counted: counter.activeCount, active: activeCount });
+    });
   }
 
   /** The names of the executions running now, a page at a time: a filter, never a decision. */

@@ -1,4 +1,4 @@
-import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
+import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, TenantQuotaExceeded, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, TaskStatus, isActive } from './task';
 import { MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
@@ -65,7 +65,9 @@ export class TaskService {
     try {
       const claim = await this.store.claim(task, epoch + this.config.retentionSeconds);
       taskKey = claim.taskKey;
+      // A takeover hands the replaced task's slot to this one in the same transaction.
       if (claim.replaced) await this.stopReplaced(claim.replaced);
+      else await this.takeSlot(task, taskKey);
     } catch (error) {
       if (!(error instanceof TaskAlreadyActive)) throw error;
       // The SDK retried a put whose first attempt had landed: the "winner" is this very request.
@@ -76,6 +78,7 @@ export class TaskService {
         return { kind: 'existing', task: error.existing };
       }
       taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
+      await this.takeSlot(task, taskKey);
     }
 
     await this.startCreated(task, taskKey, now);
@@ -131,6 +134,35 @@ export class TaskService {
       // only be told "in progress" about a task nothing has started yet.
       const retryAfterSeconds = compensated ? error.retryAfterSeconds : Math.ceil(this.config.redriveGraceSeconds) + 1;
       throw new DependencyUnavailable(error.dependency, error.operation, { cause: error.cause, retryAfterSeconds, taskId: task.taskId });
+    }
+  }
+
+  /**
+   * Counts the claimed task against its tenant's limit. Refused or failed, the claim is deleted: nothing is left
+   * behind, no execution started. An increment whose answer was lost may have counted it anyway; the sweep
+   * reconciles that drift.
+   */
+  private async takeSlot(task: ActiveTask, taskKey: string): Promise<void> {
+    const limit = this.config.tenantActiveTaskLimit;
+    let slot;
+    try {
+      slot = await this.store.takeSlot(task.tenantId, limit, task.createdAt);
+    } catch (error) {
+      await this.releaseQuietly(task, taskKey);
+      throw error;
+    }
+    if (slot.taken) return;
+    await this.store.releaseClaim(task, taskKey);
+    this.metrics.count(ServiceEvent.TenantLimitReached);
+    throw new TenantQuotaExceeded(limit, slot.activeCount);
+  }
+
+  /** Best effort: a claim left behind waits not_started, uncounted, for a re-drive; the sweep then counts it. */
+  private async releaseQuietly(task: ActiveTask, taskKey: string): Promise<void> {
+    try {
+      await this.store.releaseClaim(task, taskKey);
+    } catch (error) {
+      this.log.error('could not delete a claim that got no slot; left for re-drive', { task_id: task.taskId, error });
     }
   }
 

@@ -9,6 +9,9 @@ export const METRICS_NAMESPACE = APP_NAME;
 /** The stack's name unless `-c stackName=…` names another (bin/app.ts, the local system, the token tool). */
 export const DEFAULT_STACK_NAME = APP_NAME;
 
+/** Active tasks one tenant may hold unless the stack's `tenantActiveTaskLimit` says otherwise (0 = no limit). */
+export const DEFAULT_TENANT_ACTIVE_TASK_LIMIT = 100;
+
 /** POWERTOOLS_SERVICE_NAME of each function: the `service` dimension of its metrics and the name in its logs. */
 export const ServiceName = { TrackApi: 'track-api', TaskFinalizer: 'task-finalizer', TaskSweeper: 'task-sweeper' } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
@@ -51,6 +54,10 @@ export const ServiceEvent = {
   ExecutionStopped: 'ExecutionStopped',
   /** The finalizer recorded the end of an execution that ended outside the Catch. */
   FinalizerRecorded: 'FinalizerRecorded',
+  /** A new task was refused because its tenant held its limit of active tasks (429). */
+  TenantLimitReached: 'TenantLimitReached',
+  /** The repair sweep set a tenant's active-task count that had drifted from its active tasks. */
+  TenantCountReconciled: 'TenantCountReconciled',
   /** The finalizer received an execution end that needed nothing (the task had already ended): counted at its edge. */
   FinalizerIgnored: 'FinalizerIgnored',
 } as const;

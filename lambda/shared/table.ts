@@ -4,7 +4,7 @@
  */
 
 /** Kinds of item in the single table. */
-export const ItemType = { Active: 'active', Link: 'link', Final: 'final' } as const;
+export const ItemType = { Active: 'active', Link: 'link', Final: 'final', TenantCounter: 'tenant_counter' } as const;
 
 /** Attribute names; the state machine definition (lib/analysis-workflow.ts) writes the same items. */
 export const Attr = {
@@ -25,6 +25,8 @@ export const Attr = {
   retainUntil: 'retain_until',
   expiresAt: 'expires_at',
   sweepShard: 'sweep_shard',
+  activeCount: 'active_count',
+  version: 'version',
 } as const;
 
 /**
@@ -33,6 +35,11 @@ export const Attr = {
  */
 export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
 export const SWEEP_SHARDS = 16;
+/**
+ * The index partition of the tenant counters, apart from the task shards (0 to SWEEP_SHARDS - 1): the sweep lists
+ * every counter there to reconcile it, and never mistakes one for a task.
+ */
+export const COUNTER_SHARD = SWEEP_SHARDS;
 
 /** A stable shard per task (FNV-1a of its id), so the index's writes spread evenly. */
 export function sweepShard(taskId: string): number {
@@ -62,6 +69,36 @@ export function parseActiveTaskKey(key: string): { tenantId: string; videoFilena
   if (key.length < end + 1 || key[end] !== '#') return undefined;
   return { tenantId: key.slice(start, end), videoFilename: key.slice(end + 1) };
 }
+
+/** One counter item per tenant: its active tasks (`active_count`) and a `version` every write of it bumps. */
+export const TENANT_PREFIX = 'TENANT#';
+
+export function tenantCounterKey(tenantId: string): string {
+  return `${TENANT_PREFIX}${tenantId.length}#${tenantId}`;
+}
+
+export function parseTenantCounterKey(key: string): string | undefined {
+  const match = /^TENANT#(0|[1-9][0-9]*)#/.exec(key);
+  if (!match || key.length !== match[0].length + Number(match[1])) return undefined;
+  return key.slice(match[0].length);
+}
+
+/**
+ * The one update of a tenant counter, with `:delta` (+1 a new task, -1 a task's end, 0 a takeover) and `:at`; the
+ * state machine's finishing steps (lib/analysis-workflow.ts) and the DynamoDB adapter write it alike. It (re)creates
+ * a missing counter in the counters' index partition, so the sweep always finds it.
+ */
+export const COUNTER_UPDATE = {
+  expression: 'ADD #count :delta, #version :one SET #updated_at = :at, #item_type = :counter, #shard = :counter_shard, #created_at = if_not_exists(#created_at, :at)',
+  names: {
+    '#count': Attr.activeCount,
+    '#version': Attr.version,
+    '#updated_at': Attr.updatedAt,
+    '#item_type': Attr.itemType,
+    '#shard': Attr.sweepShard,
+    '#created_at': Attr.createdAt,
+  },
+} as const;
 
 export function taskRecordKey(taskId: string): string {
   return `${TASK_PREFIX}${taskId}`;

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-config';
+import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
@@ -19,6 +20,8 @@ function build(): RepairSweep {
   const env = process.env;
   const { service } = taskServiceFromEnv(env, {
     log: logger,
+    // The service events of its repairs and reconciliations, under the sweeper's service dimension.
+    metrics: powertoolsServiceMetrics(metrics),
     // Adaptive retries pace the ListExecutions pages to the account's quota (a token bucket) instead of failing the pass.
     sfnConfig: { retryMode: 'adaptive', maxAttempts: 10 },
   });

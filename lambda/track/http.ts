@@ -7,6 +7,7 @@ import {
   TaskNotInExpectedState,
   TenantClaimInvalid,
   TenantMismatch,
+  TenantQuotaExceeded,
 } from '../core/errors';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; headers: Record<string, string> };
@@ -58,6 +59,16 @@ export function errorResponse(error: unknown): HttpResponse {
     return problem(409, 'task-finished', 'Task already finished', `Task ${error.task.taskId} already ended as ${error.task.status}; it cannot be cancelled.`, {
       members: { task_id: error.task.taskId, task_status: error.task.status },
     });
+  }
+  // No Retry-After: a slot frees only when one of the tenant's tasks ends, which no delay predicts.
+  if (error instanceof TenantQuotaExceeded) {
+    return problem(
+      429,
+      'tenant-quota-exceeded',
+      'Tenant quota exceeded',
+      `The tenant already has ${error.activeCount} active tasks, its limit is ${error.limit}: wait for one to end (or cancel one), then try again.`,
+      { members: { limit: error.limit, active_count: error.activeCount } },
+    );
   }
   // TaskNotInExpectedState here: the task kept changing under repeated attempts; a retry will see it settled.
   if (error instanceof DependencyUnavailable || error instanceof TaskNotInExpectedState) {

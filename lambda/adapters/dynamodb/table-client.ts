@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   type GetCommandOutput,
@@ -15,7 +16,7 @@ export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBD
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-type TableCommand = PutCommand | GetCommand | QueryCommand | UpdateCommand | TransactWriteCommand;
+type TableCommand = PutCommand | GetCommand | QueryCommand | UpdateCommand | DeleteCommand | TransactWriteCommand;
 type OutputOf<C> = C extends GetCommand ? GetCommandOutput : C extends QueryCommand ? QueryCommandOutput : unknown;
 
 /** DynamoDB's name for each command, as DependencyUnavailable reports it. */
@@ -24,6 +25,7 @@ function operationOf(command: TableCommand): string {
   if (command instanceof GetCommand) return 'GetItem';
   if (command instanceof QueryCommand) return 'Query';
   if (command instanceof UpdateCommand) return 'UpdateItem';
+  if (command instanceof DeleteCommand) return 'DeleteItem';
   return 'TransactWriteItems';
 }
 

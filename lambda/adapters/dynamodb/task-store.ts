@@ -1,12 +1,13 @@
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../../core/errors';
-import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../core/ports';
+import type { ClaimResult, FinishTask, FoundTask, SlotResult, TaskStore, TenantCount } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { activeTaskKey, Attr, ItemType, taskRecordKey } from '../../shared/table';
 import { activeCreatedBefore } from './active-index';
 import { epochSeconds, fromActiveItem, fromFinalItem, type Item, lostTask, toActiveItem, toFinalItem, toLinkItem, withoutStoreTimes } from './items';
 import { isConditionFailure, isRefused, isTransactionLost, TableClient } from './table-client';
+import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
 
 const MAX_CLAIM_ATTEMPTS = 4;
 /** Base of the claim's exponential backoff with full jitter after a TransactionConflict. */
@@ -83,11 +84,39 @@ export class DynamoDbTaskStore implements TaskStore {
             },
           },
           this.finalRecordPut(final, retainUntil),
+          // The replaced task's slot passes to the new one: the count stays, its version moves.
+          counterTransactItem(this.table.tableName, task.tenantId, 0, at),
         ],
       }),
       isTransactionLost,
     );
     return !isRefused(out);
+  }
+
+  takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult> {
+    return takeSlot(this.table, tenantId, limit, at);
+  }
+
+  async releaseClaim(task: ActiveTask, taskKey: string): Promise<void> {
+    await this.table.attempt(
+      new DeleteCommand({
+        TableName: this.table.tableName,
+        Key: { [Attr.pk]: taskKey },
+        // Only this very claim, before anything ran it; a refused delete means it is not there to release.
+        ConditionExpression: '#task_id = :task_id AND #status = :not_started',
+        ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
+        ExpressionAttributeValues: { ':task_id': task.taskId, ':not_started': TaskStatus.NotStarted },
+      }),
+      isConditionFailure,
+    );
+  }
+
+  tenantCounts(): AsyncIterable<readonly TenantCount[]> {
+    return tenantCounts(this.table);
+  }
+
+  setTenantCount(seen: TenantCount, activeCount: number, at: string): Promise<boolean> {
+    return setCount(this.table, seen, activeCount, at);
   }
 
   async renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean> {
@@ -149,6 +178,8 @@ export class DynamoDbTaskStore implements TaskStore {
               ExpressionAttributeValues: { ':task_id': finish.task.taskId, ':expected': finish.expected },
             },
           },
+          // The slot is given back exactly when the active item goes.
+          counterTransactItem(this.table.tableName, finish.task.tenantId, -1, finish.at),
         ],
       }),
       isTransactionLost,

@@ -1,9 +1,9 @@
 import { TaskAlreadyActive, TaskNotInExpectedState } from '../../../lambda/core/errors';
-import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../../lambda/core/ports';
+import type { ClaimResult, FinishTask, FoundTask, SlotResult, TaskStore, TenantCount } from '../../../lambda/core/ports';
 import { type ActiveTask, type Task, TaskStatus } from '../../../lambda/core/task';
 import { activeTaskKey } from '../../../lambda/shared/table';
 
-type Method = 'claim' | 'link' | 'finish' | 'renewLease' | 'getById' | 'getActive';
+type Method = 'claim' | 'link' | 'finish' | 'renewLease' | 'getById' | 'getActive' | 'takeSlot' | 'releaseClaim' | 'setTenantCount';
 
 /**
  * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
@@ -14,6 +14,8 @@ export class InMemoryTaskStore implements TaskStore {
   readonly active = new Map<string, ActiveTask>();
   readonly links = new Map<string, string>();
   readonly finals = new Map<string, Task>();
+  /** The tenant counters by tenant id. */
+  readonly counters = new Map<string, Omit<TenantCount, 'tenantId'>>();
   /** Calls made, in order, by method name. */
   readonly calls: Method[] = [];
   private readonly failures = new Map<Method, unknown[]>();
@@ -46,6 +48,7 @@ export class InMemoryTaskStore implements TaskStore {
     const at = task.createdAt;
     this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: { error: 'LeaseExpired', cause: `retained until ${replacedRetainUntil}` } });
     this.active.set(taskKey, task);
+    this.addToCount(task.tenantId, 0, at);
     return { taskKey, replaced: existing };
   }
 
@@ -74,7 +77,45 @@ export class InMemoryTaskStore implements TaskStore {
     this.active.delete(finish.taskKey);
     this.links.delete(current.taskId);
     this.finals.set(current.taskId, final);
+    this.addToCount(current.tenantId, -1, finish.at);
     return final;
+  }
+
+  async takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult> {
+    this.enter('takeSlot');
+    const activeCount = this.counters.get(tenantId)?.activeCount ?? 0;
+    if (limit > 0 && activeCount >= limit) return { taken: false, activeCount };
+    this.addToCount(tenantId, 1, at);
+    return { taken: true };
+  }
+
+  async releaseClaim(task: ActiveTask, taskKey: string): Promise<void> {
+    this.enter('releaseClaim');
+    const current = this.active.get(taskKey);
+    if (current?.taskId === task.taskId && current.status === TaskStatus.NotStarted) this.active.delete(taskKey);
+  }
+
+  async *tenantCounts(): AsyncIterable<readonly TenantCount[]> {
+    const counts = [...this.counters].map(([tenantId, counter]) => ({ tenantId, ...counter }));
+    if (counts.length) yield counts;
+  }
+
+  async setTenantCount(seen: TenantCount, activeCount: number, at: string): Promise<boolean> {
+    this.enter('setTenantCount');
+    const current = this.counters.get(seen.tenantId);
+    if (current?.version !== seen.version) return false;
+    this.counters.set(seen.tenantId, { activeCount, version: current.version + 1, updatedAt: at });
+    return true;
+  }
+
+  /** The tenant's count as the store holds it (0 when it has no counter). */
+  countOf(tenantId: string): number {
+    return this.counters.get(tenantId)?.activeCount ?? 0;
+  }
+
+  private addToCount(tenantId: string, delta: number, at: string): void {
+    const current = this.counters.get(tenantId) ?? { activeCount: 0, version: 0, updatedAt: at };
+    this.counters.set(tenantId, { activeCount: current.activeCount + delta, version: current.version + 1, updatedAt: at });
   }
 
   async renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean> {

@@ -1,0 +1,86 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { SlotResult, TenantCount } from '../../core/ports';
+import { ACTIVE_BY_AGE_INDEX, Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType, parseTenantCounterKey, tenantCounterKey } from '../../shared/table';
+import type { Item } from './items';
+import { isConditionFailure, isRefused, type TableClient } from './table-client';
+
+/** The tenant counters: the only code that writes them, apart from the state machine's finishing steps. */
+
+function counterValues(delta: number, at: string): Record<string, unknown> {
+  return { ':delta': delta, ':one': 1, ':at': at, ':counter': ItemType.TenantCounter, ':counter_shard': COUNTER_SHARD };
+}
+
+/** The counter update as one item of a transaction: -1 where a task ends, 0 where a takeover hands its slot on. */
+export function counterTransactItem(tableName: string, tenantId: string, delta: -1 | 0, at: string) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { [Attr.pk]: tenantCounterKey(tenantId) },
+      UpdateExpression: COUNTER_UPDATE.expression,
+      ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+      ExpressionAttributeValues: counterValues(delta, at),
+    },
+  };
+}
+
+/** One conditional increment: under the limit (or no limit), the task is counted; otherwise the count is returned. */
+export async function takeSlot(table: TableClient, tenantId: string, limit: number, at: string): Promise<SlotResult> {
+  const underLimit = limit > 0 ? { ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit' } : {};
+  const out = await table.attempt(
+    new UpdateCommand({
+      TableName: table.tableName,
+      Key: { [Attr.pk]: tenantCounterKey(tenantId) },
+      UpdateExpression: COUNTER_UPDATE.expression,
+      ...underLimit,
+      ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+      ExpressionAttributeValues: { ...counterValues(1, at), ...(limit > 0 ? { ':limit': limit } : {}) },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    }),
+    isConditionFailure,
+  );
+  if (!isRefused(out)) return { taken: true };
+  // lib-dynamodb leaves the returned item marshalled (DynamoDB JSON).
+  const raw = (out.refused as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+  return { taken: false, activeCount: raw ? Number(unmarshall(raw)[Attr.activeCount]) : limit };
+}
+
+/** Sets a drifted count, conditional on the version read: any write since (a new task, an end) wins over it. */
+export async function setCount(table: TableClient, seen: TenantCount, activeCount: number, at: string): Promise<boolean> {
+  const out = await table.attempt(
+    new UpdateCommand({
+      TableName: table.tableName,
+      Key: { [Attr.pk]: tenantCounterKey(seen.tenantId) },
+      UpdateExpression: 'SET #count = :count, #updated_at = :at ADD #version :one',
+      ConditionExpression: '#version = :seen',
+      ExpressionAttributeNames: { '#count': Attr.activeCount, '#version': Attr.version, '#updated_at': Attr.updatedAt },
+      ExpressionAttributeValues: { ':count': activeCount, ':at': at, ':one': 1, ':seen': seen.version },
+    }),
+    isConditionFailure,
+  );
+  return !isRefused(out);
+}
+
+/** Every counter, from its own partition of the sweep index. */
+export async function* tenantCounts(table: TableClient): AsyncIterable<readonly TenantCount[]> {
+  let ExclusiveStartKey: Item | undefined;
+  do {
+    const page = await table.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        IndexName: ACTIVE_BY_AGE_INDEX,
+        KeyConditionExpression: '#shard = :shard',
+        ExpressionAttributeNames: { '#shard': Attr.sweepShard },
+        ExpressionAttributeValues: { ':shard': COUNTER_SHARD },
+        ExclusiveStartKey,
+      }),
+    );
+    const counts = (page.Items ?? []).flatMap((item): TenantCount[] => {
+      const tenantId = parseTenantCounterKey(String(item[Attr.pk]));
+      if (tenantId === undefined) return [];
+      return [{ tenantId, activeCount: Number(item[Attr.activeCount] ?? 0), version: Number(item[Attr.version] ?? 0), updatedAt: String(item[Attr.updatedAt]) }];
+    });
+    if (counts.length) yield counts;
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+}
