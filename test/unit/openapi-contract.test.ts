@@ -46,6 +46,14 @@ describe('the contract test accepts what docs/openapi.yaml documents', () => {
     expect(check('POST', '/api/v1/track', 503, { ...problemJson, 'retry-after': '2' }, body)).toEqual([]);
   });
 
+  test("a POST's 429: the tenant's quota (problem+json with limit and active_count) or API Gateway's throttling", () => {
+    const quota = { type: '/problems/tenant-quota-exceeded', title: 'Tenant quota exceeded', status: 429, detail: 'Full.', limit: 5, active_count: 5 };
+    expect(check('POST', '/api/v1/track', 429, problemJson, quota)).toEqual([]);
+    expect(check('POST', '/api/v1/track', 429, { 'content-type': 'application/json' }, { message: 'Too Many Requests' })).toEqual([]);
+    const { active_count: _count, ...withoutCount } = quota;
+    expect(check('POST', '/api/v1/track', 429, problemJson, withoutCount)).not.toEqual([]);
+  });
+
   test('a 409 naming the status the task ended with', () => {
     const body = { type: '/problems/task-finished', title: 'Task already finished', status: 409, detail: 'Done.', task_id: TASK_ID, task_status: 'completed' };
     expect(check('DELETE', `/api/v1/track/${TASK_ID}?tenant_id=t1`, 409, problemJson, body)).toEqual([]);

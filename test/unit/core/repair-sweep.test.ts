@@ -75,9 +75,10 @@ describe('repair sweep', () => {
     // WHEN a sweep runs
     const report = await sweep.run();
 
-    // THEN it asked the index of each shard for tasks created before now - grace, and nothing else
+    // THEN it asked the index of each shard for tasks created before now - grace, and the counters' partition once
     expect(report.candidates).toBe(0);
-    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, SWEEP_SHARDS);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, SWEEP_SHARDS + 1);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { IndexName: 'active-by-age', ExpressionAttributeValues: { ':shard': SWEEP_SHARDS } });
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: TABLE,
       IndexName: 'active-by-age',
@@ -116,7 +117,7 @@ describe('repair sweep', () => {
     expect(ddb).toHaveReceivedCommandWith(PutCommand, { Item: expect.objectContaining({ pk: `TASK#${ID}`, item_type: 'link' }) });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: ID,
-      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY }),
+      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY, tenant_key: 'TENANT#7#tenant1' }),
     });
     expect(repaired).toEqual(['started']);
   });

@@ -73,11 +73,19 @@ describe('POST /api/v1/track', () => {
       ExpressionAttributeNames: { '#pk': 'pk' },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    expect(ddb).toHaveReceivedNthCommandWith(2, PutCommand, {
+    // The new task takes a slot under its tenant's limit (default 100): one conditional increment.
+    expect(ddb).toHaveReceivedNthCommandWith(2, UpdateCommand, {
+      Key: { pk: 'TENANT#7#tenant1' },
+      UpdateExpression: expect.stringMatching(/^ADD #count :delta, #version :one SET /),
+      ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
+      ExpressionAttributeValues: expect.objectContaining({ ':delta': 1, ':limit': 100 }),
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(3, PutCommand, {
       Item: expect.objectContaining({ pk: `TASK#${TASK_ID}`, item_type: 'link', task_key: KEY }),
       ConditionExpression: 'attribute_not_exists(#status)',
     });
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
     expect(ddb).not.toHaveReceivedCommand(GetCommand);
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
@@ -90,6 +98,7 @@ describe('POST /api/v1/track', () => {
         created_at: NOW.toISOString(),
         retain_until: EPOCH + 3600 + 300 + 30 * 86400,
         task_key: KEY,
+        tenant_key: 'TENANT#7#tenant1',
       }),
     });
   });
@@ -167,6 +176,7 @@ describe('POST /api/v1/track', () => {
         created_at: stranded.created_at,
         retain_until: WINNER.retain_until,
         task_key: KEY,
+        tenant_key: 'TENANT#7#tenant1',
       }),
     });
   });
