@@ -135,7 +135,7 @@ export interface components {
             cause?: string;
         };
         /** @enum {string} */
-        ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/service-unavailable" | "/problems/internal-error";
+        ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/tenant-quota-exceeded" | "/problems/service-unavailable" | "/problems/internal-error";
         /** @description RFC 9457 problem details. The members after `detail` appear only with the types that name them. */
         Problem: {
             type: components["schemas"]["ProblemType"];
@@ -158,6 +158,10 @@ export interface components {
             source?: "body" | "query";
             /** @description `tenant-claim-invalid`: the name of the token claim. */
             claim?: string;
+            /** @description `tenant-quota-exceeded`: the active tasks a tenant may hold. */
+            limit?: number;
+            /** @description `tenant-quota-exceeded`: the tenant's active tasks as counted when the request was refused. */
+            active_count?: number;
         };
         /** @description An answer API Gateway gives itself, before or instead of the function. */
         GatewayMessage: {
@@ -308,6 +312,34 @@ export interface components {
                 "application/json": components["schemas"]["GatewayMessage"] & {
                     /** @constant */
                     message?: "Too Many Requests";
+                };
+            };
+        };
+        /**
+         * @description Either API Gateway's stage throttling (`application/json`, as `TooManyRequests`: retry with backoff and
+         *     jitter), or `/problems/tenant-quota-exceeded` (`application/problem+json`): the tenant already holds its limit
+         *     of active tasks (`limit`, `active_count`; the stack's `tenantActiveTaskLimit`, default 100). No task was
+         *     created and nothing is left behind. Not transient: retry only after one of the tenant's tasks has ended (or
+         *     was cancelled). Duplicates of an active task are never refused (200).
+         */
+        TooManyRequestsOrTenantQuota: {
+            headers: {
+                /** @description Seconds to wait; sent by the stage throttling only, when it is sent. */
+                "Retry-After"?: string;
+                /** @description Sent with the function's answer (the tenant quota) only. */
+                "Cache-Control"?: "no-store";
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GatewayMessage"] & {
+                    /** @constant */
+                    message?: "Too Many Requests";
+                };
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    type?: "/problems/tenant-quota-exceeded";
+                    /** @constant */
+                    status?: 429;
                 };
             };
         };
@@ -466,7 +498,7 @@ export interface operations {
             404: components["responses"]["RouteNotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            429: components["responses"]["TooManyRequests"];
+            429: components["responses"]["TooManyRequestsOrTenantQuota"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
