@@ -68,6 +68,13 @@ function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): R
         if (mine.length) yield mine;
       }
     },
+    // Its tally holds this tenant's tasks only: it must not reconcile the counters of the other files' tenants.
+    tenantCounts: async function* () {
+      for await (const page of store.tenantCounts()) {
+        const mine = page.filter((c) => c.tenantId === tenant);
+        if (mine.length) yield mine;
+      }
+    },
   });
   const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
   const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: randomUUID, config, log: quiet });
