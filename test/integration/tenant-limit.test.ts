@@ -78,28 +78,37 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
   test('exactly one slot back per ended task: completed, failed, cancelled, finalizer, a finish retried after faults', async () => {
     const tenant = uniqueTenant('ends');
     await holdExecutions(tenant);
-    // The workflow: MarkCompleted cancelled twice (retried), MarkFailed failing past its retries (the finalizer records it).
+    // The workflow's MarkCompleted is cancelled twice and retried: its slot is still given back once.
     await injectStateFault(tenant, 'MarkCompleted', 'DynamoDb.TransactionCanceledException', 2);
-    await injectStateFault(`${tenant}","video_filename":"fail-finalizer`, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
     const ids: Record<string, string> = {};
-    for (const video of ['completed.mp4', 'fail-analysis.mp4', 'cancelled.mp4', 'fail-finalizer.mp4']) {
+    for (const video of ['completed.mp4', 'fail-analysis.mp4', 'cancelled.mp4']) {
       const created = await post(tenant, video);
       expect(created.status).toBe(201);
       ids[video] = created.body.task_id;
     }
-    await countMatchesActive(tenant, 4);
+    await countMatchesActive(tenant, 3);
 
     expect((await cancel(tenant, ids['cancelled.mp4'])).body.status).toBe('cancelled');
-    await countMatchesActive(tenant, 3);
+    await countMatchesActive(tenant, 2);
     await releaseExecutions(tenant);
 
     await taskReaches(tenant, ids['completed.mp4'], 'completed', 30_000);
     await taskReaches(tenant, ids['fail-analysis.mp4'], 'failed', 30_000);
-    const byFinalizer = await taskReaches(tenant, ids['fail-finalizer.mp4'], 'failed', 40_000);
-    expect(byFinalizer.error.error).not.toBe('AnalysisRejected');
     await countMatchesActive(tenant, 0);
-    expect((await counter(tenant))?.active_count).toBe(0);
+    // Version: three increments, three ends.
+    expect(await counter(tenant)).toMatchObject({ active_count: 0, version: 6 });
   }, 90_000);
+
+  test('the finalizer: MarkFailed failing past its retries, the execution fails and the finalizer gives the slot back', async () => {
+    const tenant = uniqueTenant('finalizer');
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    const created = await post(tenant, 'fail-finalizer.mp4');
+    expect(created.status).toBe(201);
+    const failed = await taskReaches(tenant, created.body.task_id, 'failed', 40_000);
+    expect(failed.error.error).toBe('DynamoDb.InternalServerError');
+    await countMatchesActive(tenant, 0);
+    expect(await counter(tenant)).toMatchObject({ active_count: 0, version: 2 });
+  }, 60_000);
 
   test('a fault on the increment: 503, the claim deleted, nothing started, nothing counted; the retry creates the task', async () => {
     const tenant = uniqueTenant('incr-fault');
