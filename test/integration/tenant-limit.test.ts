@@ -75,7 +75,7 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
     expect((await post(tenant, 'video-49.mp4')).status).toBe(201);
   }, 90_000);
 
-  test('exactly one slot back per ended task: completed, failed, cancelled, finalizer, a finish retried after faults', async () => {
+  test('exactly one slot back per ended task: completed (its finish retried after faults), failed, cancelled', async () => {
     const tenant = uniqueTenant('ends');
     await holdExecutions(tenant);
     // The workflow's MarkCompleted is cancelled twice and retried: its slot is still given back once.
