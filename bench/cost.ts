@@ -36,20 +36,28 @@ export const PRICES = {
 /** Lambda's own START/END/REPORT lines per invocation in JSON log format: an estimate, not measured here. */
 const PLATFORM_LOG_BYTES = 600;
 /** The repair sweep's idle run (lib/task-sweeper.ts, every minute): an estimate, the bench does not run it. */
-// One eventually consistent Query per shard of the sweep's index; an empty one still consumes 0.5 RRU.
-const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: SWEEP_SHARDS * 0.5, logBytes: 300 };
-/** The sweep's sparse index (active-by-age) mirrors the active item's claim, MarkRunning and delete: 1 WRU each. */
-const INDEX_WRITE_UNITS_PER_TASK = 3;
-/** Write units of each write, items under 1 KB (this app's items are); a transaction writes 2 items at 2 units each. */
-const WRITE_UNITS: Record<string, number> = { PutItem: 1, UpdateItem: 1, DeleteItem: 1, TransactWriteItems: 4 };
+// One eventually consistent Query per shard of the sweep's index and one of the tenant counters' partition; an
+// empty one still consumes 0.5 RRU.
+const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: (SWEEP_SHARDS + 1) * 0.5, logBytes: 300 };
+/**
+ * The sweep's sparse index (active-by-age, projection ALL) mirrors the active item's claim, MarkRunning and delete,
+ * and the tenant counter's increment and decrement: 1 WRU each.
+ */
+const INDEX_WRITE_UNITS_PER_TASK = 5;
+/**
+ * Write units of each write, items under 1 KB (this app's items are). The handler's transactions (compensation,
+ * takeover) are off the measured paths; the workflow's are in STATE_CALLS.
+ */
+const WRITE_UNITS: Record<string, number> = { PutItem: 1, UpdateItem: 1, DeleteItem: 1, TransactWriteItems: 6 };
 /** Strongly consistent reads, items under 4 KB. */
 const READ_UNITS: Record<string, number> = { GetItem: 1 };
 /** What each state of the workflow writes or reads (lib/analysis-workflow.ts). */
 const STATE_CALLS: Record<string, { write?: number; read?: number; invoke?: number }> = {
   MarkRunning: { write: 1 },
   Analyse: { invoke: 1 },
-  MarkCompleted: { write: 4 },
-  MarkFailed: { write: 4 },
+  // A transaction of 3 items (final record, active item, tenant counter) at 2 units each.
+  MarkCompleted: { write: 6 },
+  MarkFailed: { write: 6 },
   CheckStillActive: { read: 1 },
 };
 

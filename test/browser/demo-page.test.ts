@@ -161,6 +161,26 @@ describeInBrowser('the demo page in headless Chromium', () => {
     await page.close();
   });
 
+  test("the tenant's limit (429 tenant-quota-exceeded): not retried, and the person is told what happened", async () => {
+    const tenant = uniqueTenant('browser-429');
+    const page = await openTab(tenant, 'over.mp4');
+    // The API's own 429 answer (lambda/track/http.ts): the shared local system runs with the default limit of 100.
+    await page.route('**/api/v1/track', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      await route.fulfill({
+        status: 429,
+        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
+        body: JSON.stringify({ type: '/problems/tenant-quota-exceeded', title: 'Tenant quota exceeded', status: 429, detail: 'Full.', limit: 5, active_count: 5 }),
+      });
+    });
+
+    await page.getByTestId('analyse').click();
+
+    await expectText(page, 'notice', 'Not started: this tenant already has 5 active analyses, its limit is 5. Wait for one to end (or cancel one), then try again.');
+    expect(page.posts).toHaveLength(1);
+    await page.close();
+  });
+
   test('a page on another origin calls the API through CORS; an origin not allowed is refused by the browser', async () => {
     const allowed = await servePageFrom(env.apiUrl, Number(new URL(process.env.LOCAL_CORS_ORIGIN!).port));
     const other = await servePageFrom(env.apiUrl, await freePort());

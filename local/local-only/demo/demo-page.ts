@@ -106,6 +106,11 @@ function showTask(task: Task): void {
 
 function fail(error: unknown): void {
   if ((error as Error).name === 'AbortError') return;
+  if (error instanceof ApiError && error.problemType === '/problems/tenant-quota-exceeded') {
+    const { limit, active_count } = error.body as { limit?: number; active_count?: number };
+    notice.textContent = `Not started: this tenant already has ${active_count} active analyses, its limit is ${limit}. Wait for one to end (or cancel one), then try again.`;
+    return;
+  }
   notice.textContent = error instanceof ApiError ? error.message : `Failed: ${(error as Error).message}`;
 }
 
