@@ -5,7 +5,8 @@ import { startLocalSystem } from './system';
 
 /**
  * `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory),
- * ANALYSIS_DELAY_MS (default 2000), SWEEP_INTERVAL_SECONDS (repair sweep, default 20), CDK_OUT with SKIP_SYNTH=1
+ * ANALYSIS_DELAY_MS (default 2000), SWEEP_INTERVAL_SECONDS (repair sweep, default 20), TENANT_ACTIVE_TASK_LIMIT
+ * (default the template's: the handler's environment, which a variable set here overrides), CDK_OUT with SKIP_SYNTH=1
  * (reuse an assembly; for tests that restart often).
  */
 async function main(): Promise<void> {
@@ -15,6 +16,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LocalSetupError(`PORT must be a TCP port number, got "${process.env.PORT}".`);
 
   const auth = parseLocalAuth(process.env.AUTH);
+
+  const limit = process.env.TENANT_ACTIVE_TASK_LIMIT;
+  if (limit !== undefined && !/^[0-9]+$/.test(limit)) throw new LocalSetupError(`TENANT_ACTIVE_TASK_LIMIT must be a whole number (0: no limit), got "${limit}".`);
 
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
