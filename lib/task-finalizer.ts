@@ -46,8 +46,8 @@ export class TaskFinalizer extends Construct {
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,
       },
     });
-    // GetItem to read the task, PutItem + DeleteItem inside the finishing transaction.
-    grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    // GetItem to read the task; PutItem, DeleteItem and UpdateItem (the tenant counter) inside the finishing transaction.
+    grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       retentionPeriod: Duration.days(14),

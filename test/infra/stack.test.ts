@@ -273,11 +273,11 @@ describe('finalizer (executions that end outside the Catch)', () => {
     });
   });
 
-  test('the finalizer may only read and finish tasks: GetItem, PutItem, DeleteItem on the table', () => {
+  test('the finalizer may only read and finish tasks: GetItem, and PutItem, DeleteItem, UpdateItem (the tenant counter) in its transaction', () => {
     const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('FinalizerFunctionServiceRole'))![1];
     const statements = policy.Properties.PolicyDocument.Statement as any[];
     const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).filter((a: string) => !a.startsWith('xray:'));
-    expect(actions.sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem']);
+    expect(actions.sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
   test('the state machine role may update, put and delete items of the table and invoke the Analyse function', () => {
