@@ -134,3 +134,24 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   const [machine] = Object.entries(template.Resources as Record<string, any>).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')!;
   expect(list.Resource).toEqual({ Ref: machine });
 });
+
+test('every AWS call the finalizer makes is granted to its role, and nothing else of the table', async () => {
+  // GIVEN the calls of recording a timed-out execution's end (the finishing transaction gives the tenant's slot back)
+  const { ddb, service } = mockedHandler();
+  const id = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
+  const created = new Date(NOW.getTime() - 60_000).toISOString();
+  const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: 2_100_000_000, retain_until: 2_100_000_000 };
+  ddb.on(GetCommand, { Key: { pk: `TASK#${id}` } }).resolves({ Item: { ...active, pk: `TASK#${id}`, item_type: 'link', task_key: active.pk } });
+  ddb.on(GetCommand, { Key: { pk: active.pk } }).resolves({ Item: active });
+  const input = { taskId: id, tenantId: 'tenant1', videoFilename: 'test.mp4', createdAt: created, retainUntil: 2_100_000_000, taskKey: active.pk };
+  expect(await service.recovery.finalizeExecution(input, 'failed', { error: 'States.Timeout' })).toBeDefined();
+  const used = new Set(ddb.calls().flatMap((c) => actionsOf(c.args[0].constructor.name, c.args[0].input)));
+
+  // WHEN the stack is synthesized
+  const template = Template.fromStack(new TrackingStack(new App(), 'FinalizerGrants')).toJSON();
+  const granted = statementsOf(template, 'FinalizerFunctionServiceRoleDefaultPolicy').flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+
+  // THEN
+  expect([...used].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  expect(granted.filter((a: string) => a.startsWith('dynamodb:')).sort()).toEqual([...used].sort());
+});
