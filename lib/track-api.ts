@@ -10,6 +10,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
+import { type TaskTimings, timingEnvironment } from './task-timings';
 import { grantTableItems } from './task-table';
 import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
@@ -47,8 +48,8 @@ export interface TrackApiProps {
   readonly authorization: ApiAuthorization;
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** Environment for the task rules (timings); see lambda/adapters/env-config.ts. */
-  readonly serviceEnvironment: Record<string, string>;
+  /** The task rules' timings, passed to the function's environment. */
+  readonly timings: TaskTimings;
   /**
    * Steady-state requests per second the stage accepts before answering 429.
    *
@@ -99,7 +100,7 @@ export class TrackApi extends Construct {
       timeout: Duration.seconds(10),
       removalPolicy,
       environment: {
-        ...props.serviceEnvironment,
+        ...timingEnvironment(props.timings),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
