@@ -1,4 +1,4 @@
-import { ArnFormat, type CfnResource, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -181,13 +181,6 @@ export class TrackApi extends Construct {
         id: 'AwsSolutions-APIG4',
         reason: 'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
       });
-    }
-
-    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of the API' });
-    if (auth.mode === AuthMode.Cognito) {
-      // npm run token reads these to create a test user and sign it in.
-      new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Cognito user pool of the API users' });
-      new CfnOutput(this, 'UserPoolClientId', { value: auth.userPoolClient.userPoolClientId, description: 'App client for the frontend (no secret)' });
     }
   }
 }

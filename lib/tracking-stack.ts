@@ -8,7 +8,7 @@ import { DEFAULT_TASK_TIMINGS, type TaskTimings } from './task-timings';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
-import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM, StackOutput } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
@@ -160,7 +160,14 @@ export class TrackingStack extends Stack {
       alarmEmail: props.alarmEmail,
     });
 
+    // Outputs sit on the stack itself, so each id is its output key, with no hash suffix (StackOutput).
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output(StackOutput.ApiUrl, this.api.api.apiEndpoint, 'Base URL of the API');
+    if (this.auth) {
+      // npm run token reads these to create a test user and sign it in.
+      output(StackOutput.UserPoolId, this.auth.userPool.userPoolId, 'Cognito user pool of the API users');
+      output(StackOutput.UserPoolClientId, this.auth.userPoolClient.userPoolClientId, 'App client for the frontend (no secret)');
+    }
     output('TableName', this.table.table.tableName, 'The task table');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
     output('DashboardUrl', `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`, 'CloudWatch dashboard');

@@ -136,7 +136,7 @@ describe('API', () => {
 
   test('the URL is a stack output', () => {
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs).some((k) => k.includes('ApiUrl'))).toBe(true);
+    expect(outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TrackApi/), 'ApiEndpoint'] });
   });
 
   test('invalid throttling is refused with a message', () => {
