@@ -9,6 +9,9 @@ export const METRICS_NAMESPACE = APP_NAME;
 /** The stack's name unless `-c stackName=…` names another (bin/app.ts, the local system, the token tool). */
 export const DEFAULT_STACK_NAME = APP_NAME;
 
+/** Ids of the stack outputs that tools read (tools/token/), exactly as they appear in CloudFormation: no hash suffix. */
+export const StackOutput = { ApiUrl: 'ApiUrl', UserPoolId: 'UserPoolId', UserPoolClientId: 'UserPoolClientId' } as const;
+
 /** Active tasks one tenant may hold unless the stack's `tenantActiveTaskLimit` says otherwise (0 = no limit). */
 export const DEFAULT_TENANT_ACTIVE_TASK_LIMIT = 100;
 
