@@ -166,6 +166,30 @@ describe('state machine', () => {
     expect(s.Parameters.Key).toEqual({ pk: { 'S.$': '$.task_key' } });
   });
 
+  test("every finishing step gives the tenant's slot back in its transaction: ADD -1 on the counter named by the input's tenant_key", () => {
+    const states = definition().States;
+    for (const name of ['MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning']) {
+      const items = states[name].Parameters.TransactItems;
+      expect(items).toHaveLength(3);
+      const update = items.find((i: any) => i.Update).Update;
+      expect(update.Key).toEqual({ pk: { 'S.$': '$.tenant_key' } });
+      expect(update.UpdateExpression).toMatch(/^ADD #count :delta, #version :one SET /);
+      expect(update.ExpressionAttributeValues[':delta']).toEqual({ N: '-1' });
+      expect(update.ExpressionAttributeNames['#count']).toBe('active_count');
+      expect(update.ConditionExpression).toBeUndefined();
+    }
+  });
+
+  test('the tenant limit reaches the API function only: TENANT_ACTIVE_TASK_LIMIT, 100 by default, 0 allowed, no fraction', () => {
+    const limitOf = (t: Template) =>
+      Object.values(t.findResources('AWS::Lambda::Function'))
+        .map((f: any) => f.Properties.Environment?.Variables?.TENANT_ACTIVE_TASK_LIMIT)
+        .filter((v) => v !== undefined);
+    expect(limitOf(template)).toEqual(['100']);
+    expect(limitOf(Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })))).toEqual(['0']);
+    expect(() => new TrackingStack(new App(), 'Half', { tenantActiveTaskLimit: 2.5 })).toThrow(/tenantActiveTaskLimit must be a whole number/);
+  });
+
   test('every Catch ends in a state that frees the key, conditionally on the task id', () => {
     const states = definition().States;
     const freesKey = (name: string) => {
