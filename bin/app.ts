@@ -56,6 +56,7 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
   localEndpoints,
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
+  analyseReservedConcurrency: numberContext('analyseReservedConcurrency'),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,

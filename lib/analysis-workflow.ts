@@ -37,6 +37,14 @@ export interface AnalysisWorkflowProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Reserved concurrency of the Analyse function: a floor the other functions cannot take from it and a ceiling it
+   * cannot pass. Lambda refuses a reservation that leaves less than the account's minimum unreserved concurrency
+   * (docs/DEPLOY.md, "Lambda concurrency quota"). Throttled invocations wait and are retried either way.
+   *
+   * @default - no reservation
+   */
+  readonly reservedConcurrency?: number;
 }
 
 const S = (value: string) => ({ S: value });
@@ -52,6 +60,25 @@ const FINISH_TRANSIENT_ERRORS = [
   'DynamoDb.InternalServerError',
   'DynamoDb.InternalServerErrorException',
 ];
+/**
+ * Lambda refusing or failing to run the function (not the function's own error), by Step Functions' names: the
+ * invocation never ran the analysis, so waiting and invoking again is always right.
+ */
+export const LAMBDA_THROTTLE_AND_SERVICE_ERRORS = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+];
+/** DynamoDB throttling and 5xx, under both integrations' prefixes ("DynamoDB." optimized, "DynamoDb." AWS SDK). */
+export const DYNAMODB_THROTTLE_AND_SERVICE_ERRORS = ['DynamoDB', 'DynamoDb'].flatMap((prefix) =>
+  ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'InternalServerErrorException'].map(
+    (name) => `${prefix}.${name}`,
+  ),
+);
+/** Backoff of a throttled call: 1 s doubling, each wait capped and fully jittered so retries of many executions spread out. */
+const THROTTLE_INTERVAL = Duration.seconds(1);
+const THROTTLE_MAX_DELAY = Duration.seconds(60);
 /** How long MarkCompleted waits before writing an analysis result again after its retries ran out. */
 const RECORD_AGAIN_AFTER = Duration.seconds(10);
 
@@ -77,6 +104,20 @@ export class AnalysisWorkflow extends Construct {
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const table = props.table;
+    const reserved = props.reservedConcurrency;
+    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
+    }
+    // Throttles are retried until the execution's timeout ends them: enough attempts to outlast it even if every
+    // fully jittered wait were a tenth of its cap.
+    const throttleRetry = (errors: string[]): sfn.RetryProps => ({
+      errors,
+      interval: THROTTLE_INTERVAL,
+      backoffRate: 2,
+      maxDelay: THROTTLE_MAX_DELAY,
+      jitterStrategy: sfn.JitterType.FULL,
+      maxAttempts: Math.ceil(this.timeout.toSeconds() / (THROTTLE_MAX_DELAY.toSeconds() / 10)),
+    });
 
     this.analyseFunction = new TrackingFunction(this, 'AnalyseFunction', {
       entry: path.join(__dirname, '../lambda/analyse/index.ts'),
@@ -84,6 +125,7 @@ export class AnalysisWorkflow extends Construct {
       timeout: analysisTimeout,
       logGroupId: 'AnalyseLogs',
       removalPolicy,
+      reservedConcurrentExecutions: reserved,
       environment: {
         ANALYSIS_DELAY_MS: String((props.placeholderDelay ?? Duration.seconds(2)).toMilliseconds()),
       },
@@ -117,6 +159,7 @@ export class AnalysisWorkflow extends Construct {
 
     // Losing the condition is final (cancelled, finished or replaced); anything else (throttling) is worth retrying.
     markRunning.addRetry({ errors: ['DynamoDB.ConditionalCheckFailedException'], maxAttempts: 0 });
+    markRunning.addRetry(throttleRetry(DYNAMODB_THROTTLE_AND_SERVICE_ERRORS));
     markRunning.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
 
     const analyse = new tasks.LambdaInvoke(this, 'Analyse', {
@@ -132,6 +175,8 @@ export class AnalysisWorkflow extends Construct {
     });
     // A rejected video fails the same way every time: do not retry it.
     analyse.addRetry({ errors: ['AnalysisRejected'], maxAttempts: 0 });
+    // Lambda did not run the analysis (concurrency reached, service error): wait for capacity, the task stays running.
+    analyse.addRetry(throttleRetry(LAMBDA_THROTTLE_AND_SERVICE_ERRORS));
     analyse.addRetry({
       errors: [sfn.Errors.ALL],
       interval: Duration.seconds(2),
@@ -196,6 +241,7 @@ export class AnalysisWorkflow extends Construct {
         backoffRate: 2,
         jitterStrategy: sfn.JitterType.FULL,
       });
+      step.addRetry(throttleRetry(DYNAMODB_THROTTLE_AND_SERVICE_ERRORS));
       step.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
       return step;
     };
@@ -229,6 +275,7 @@ export class AnalysisWorkflow extends Construct {
         consistentRead: true,
         resultPath: '$.check',
       });
+      read.addRetry(throttleRetry(DYNAMODB_THROTTLE_AND_SERVICE_ERRORS));
       read.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
       return read;
     };

@@ -79,6 +79,13 @@ export interface TrackingStackProps extends StackProps {
    * @default - no reservation
    */
   readonly sweeperReservedConcurrency?: number;
+  /**
+   * Reserved concurrency of the Analyse function (`-c analyseReservedConcurrency=N`): see
+   * `AnalysisWorkflowProps.reservedConcurrency`.
+   *
+   * @default - no reservation
+   */
+  readonly analyseReservedConcurrency?: number;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -115,6 +122,7 @@ export class TrackingStack extends Stack {
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
       table: this.table.table,
       timeout: props.workflowTimeout,
+      reservedConcurrency: props.analyseReservedConcurrency,
       removalPolicy,
     });
     const serviceEnvironment = {

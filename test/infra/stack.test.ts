@@ -240,6 +240,50 @@ describe('state machine', () => {
     );
   });
 
+  test('Lambda throttles and service errors are retried with capped, fully jittered backoff until the workflow timeout; before the generic retry', () => {
+    const retry = definition().States.Analyse.Retry;
+    const throttle = retry.findIndex((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+    expect(throttle).toBeGreaterThan(0);
+    expect(retry[throttle]).toEqual({
+      ErrorEquals: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
+      IntervalSeconds: 1,
+      BackoffRate: 2,
+      MaxDelaySeconds: 60,
+      JitterStrategy: 'FULL',
+      MaxAttempts: 600,
+    });
+    // Capped at 60 s and fully jittered, 600 attempts outlast the 3600 s timeout unless the waits average under 6 s.
+    expect(retry[throttle].MaxAttempts * (retry[throttle].MaxDelaySeconds / 10)).toBeGreaterThanOrEqual(definition().TimeoutSeconds);
+    expect(retry.findIndex((r: any) => r.ErrorEquals.includes('States.ALL'))).toBeGreaterThan(throttle);
+  });
+
+  test('every DynamoDB state retries throttling and 5xx until the workflow timeout, before its generic retry', () => {
+    const states = definition().States;
+    const dynamoStates = Object.entries<any>(states).filter(([, s]) => /states:::(aws-sdk:)?dynamodb:/.test(s.Resource ?? ''));
+    expect(dynamoStates.map(([name]) => name).sort()).toEqual(
+      ['CheckBeforeRecordingAgain', 'CheckStillActive', 'MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning', 'MarkRunning'].sort(),
+    );
+    for (const [name, s] of dynamoStates) {
+      const i = s.Retry.findIndex((r: any) => r.ErrorEquals.includes('DynamoDB.ThrottlingException'));
+      expect({ name, retry: s.Retry[i] }).toEqual({
+        name,
+        retry: expect.objectContaining({ MaxDelaySeconds: 60, JitterStrategy: 'FULL', MaxAttempts: 600 }),
+      });
+      expect(s.Retry[i].ErrorEquals).toEqual(expect.arrayContaining(['DynamoDb.ThrottlingException', 'DynamoDB.ProvisionedThroughputExceededException', 'DynamoDb.InternalServerError']));
+      expect(s.Retry.findIndex((r: any) => r.ErrorEquals.includes('States.ALL'))).toBeGreaterThan(i);
+    }
+  });
+
+  test('Analyse reserves no concurrency unless asked, and refuses a reservation that is not a positive integer', () => {
+    const analyse = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Description?.startsWith('Analyses'));
+    expect(analyse?.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    const reserved = Template.fromStack(new TrackingStack(new App(), 'Reserved', { analyseReservedConcurrency: 20 }));
+    reserved.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Analyses'), ReservedConcurrentExecutions: 20 });
+    const s = new Stack();
+    const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    expect(() => new AnalysisWorkflow(s, 'W', { table, reservedConcurrency: 0 })).toThrow(/positive integer/);
+  });
+
   test('an analysis timeout over the Lambda limit is refused', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });

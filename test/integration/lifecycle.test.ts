@@ -1,4 +1,4 @@
-import { env, executionsOf, itemsOf, post, taskReaches, uniqueTenant } from './support';
+import { env, executionsOf, injectStateFault, itemsOf, post, taskReaches, uniqueTenant } from './support';
 
 describe('the synthesized workflow on the local runner', () => {
   test('a task runs not_started -> running -> completed and frees its video; the next POST creates a new task', async () => {
@@ -43,6 +43,23 @@ describe('the synthesized workflow on the local runner', () => {
     expect(again.status).toBe(201);
     expect(again.body.task_id).not.toBe(id);
   });
+
+  test('a throttled analysis waits and is invoked again: the task stays running and completes', async () => {
+    const tenant = uniqueTenant('throttled');
+    // GIVEN Lambda refuses the first three invocations (the account's concurrency reached)
+    await injectStateFault(tenant, 'Analyse', 'Lambda.TooManyRequestsException', 3);
+
+    const { body } = await post(tenant, 'busy.mp4');
+
+    // THEN the task is running while it waits (never failed) and completes once Lambda runs it
+    const running = await taskReaches(tenant, body.task_id, 'running', 10_000);
+    expect(running.error).toBeUndefined();
+    // Three fully jittered waits of at most 1 + 2 + 4 s, then the 3 s placeholder.
+    const done = await taskReaches(tenant, body.task_id, 'completed', 25_000);
+    expect(done.result).toMatchObject({ video_filename: 'busy.mp4' });
+    const [execution] = await executionsOf(tenant);
+    expect(execution.status).toBe('SUCCEEDED');
+  }, 40_000);
 
   test('the local state machine is the synthesized one', () => {
     expect(env.stateMachineArn).toMatch(/:stateMachine:AnalysisStateMachine/);
