@@ -129,10 +129,10 @@ export interface components {
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
-        /** @description Why a task failed or was cancelled by the system (e.g. `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`). */
+        /** @description Why a task failed or was cancelled: a stable name (e.g. `AnalysisRejected`, `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`, `Cancelled`, or the analysis' own error name) and a fixed message for it. Raw causes (stack traces, AWS messages) are never returned: they stay in the operator's logs. */
         TaskError: {
             error: string;
-            cause?: string;
+            message: string;
         };
         /** @enum {string} */
         ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/service-unavailable" | "/problems/internal-error";

@@ -255,7 +255,9 @@ export class AnalysisWorkflow extends Construct {
       },
       [TaskStatus.Running],
     );
-    const failure = { [Attr.error]: { M: { error: SPath('$.error.Error'), cause: SPath('$.error.Cause') } } };
+    // The error's name only: its Cause (a Lambda error payload with its stack trace, SDK messages with ARNs) stays in
+    // the execution history and the logs; tenants see the name with a fixed message (lambda/core/task-errors.ts).
+    const failure = { [Attr.error]: { M: { error: SPath('$.error.Error') } } };
     // After MarkRunning the task has a started_at, and its failed record keeps it.
     const markFailed = finish('MarkFailed', TaskStatus.Failed, { ...failure, [Attr.startedAt]: SPath('$.run.started_at') }, [
       TaskStatus.NotStarted,

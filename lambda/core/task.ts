@@ -15,9 +15,10 @@ export function isActive(status: TaskStatus): boolean {
   return ACTIVE_STATUSES.includes(status);
 }
 
+/** What a tenant sees of a task's error: a stable name and a fixed message for it (lambda/core/task-errors.ts). */
 export interface TaskError {
   readonly error: string;
-  readonly cause?: string;
+  readonly message: string;
 }
 
 export interface Task {

@@ -240,6 +240,15 @@ describe('state machine', () => {
     );
   });
 
+  test('MarkFailed records the error name only: the raw Cause (stack trace, ARNs) stays in the execution history', () => {
+    const states = definition().States;
+    for (const name of ['MarkFailed', 'MarkFailedBeforeRunning']) {
+      const put = states[name].Parameters.TransactItems.find((i: any) => i.Put).Put;
+      expect(put.Item.error).toEqual({ M: { error: { 'S.$': '$.error.Error' } } });
+    }
+    expect(JSON.stringify(states)).not.toContain('$.error.Cause');
+  });
+
   test('Lambda throttles and service errors are retried with capped, fully jittered backoff until the workflow timeout; before the generic retry', () => {
     const retry = definition().States.Analyse.Retry;
     const throttle = retry.findIndex((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));

@@ -8,6 +8,7 @@ import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { TaskStore } from '../../lambda/core/ports';
 import { RepairSweep, type SweepReport } from '../../lambda/core/repair-sweep';
 import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
+import { taskError } from '../../lambda/core/task-errors';
 import {
   call,
   cancel,
@@ -314,7 +315,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     });
     injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });
 
-    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', { error: 'States.Timeout' });
+    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', taskError('States.Timeout'));
 
     expect(ended?.status).toBe('failed');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'States.Timeout' });

@@ -2,6 +2,7 @@ import { ServiceEvent } from '../../../lambda/core/ports';
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
+import { taskError } from '../../../lambda/core/task-errors';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 
@@ -17,9 +18,9 @@ describe('TaskRecovery on in-memory ports', () => {
     const core = coreOnDoubles();
     const task = await runningTask(core);
     const input = { ...task, taskKey: core.store.keyOf('tenant1', 'a.mp4') };
-    const ended = await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout' });
+    const ended = await core.recovery.finalizeExecution(input, TaskStatus.Failed, taskError('States.Timeout'));
     expect(ended).toMatchObject({ status: TaskStatus.Failed, error: { error: 'States.Timeout' } });
-    expect(await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, { error: 'ExecutionAborted' })).toBeUndefined();
+    expect(await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, taskError('ExecutionAborted'))).toBeUndefined();
     expect(core.counted).toEqual([ServiceEvent.FinalizerRecorded]);
   });
 
