@@ -57,6 +57,7 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   localEndpoints,
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   analyseReservedConcurrency: numberContext('analyseReservedConcurrency'),
+  videoBucket: app.node.tryGetContext('videoBucket') || undefined,
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,

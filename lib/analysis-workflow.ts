@@ -7,6 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { Attr, ItemType, TASK_PREFIX } from '../lambda/shared/table';
+import { STORAGE_PREFIX } from '../lambda/core/storage-key';
 import { TaskStatus } from '../lambda/core/task';
 import { TrackingFunction } from './private/tracking-function';
 
@@ -45,6 +46,13 @@ export interface AnalysisWorkflowProps {
    * @default - no reservation
    */
   readonly reservedConcurrency?: number;
+  /**
+   * The S3 bucket that holds the videos (`-c videoBucket=<name>`): the Analyse function gets `s3:GetObject` on its
+   * `tenants/*` keys only (where every task's `storage_key` points) and the name in `VIDEO_BUCKET`.
+   *
+   * @default - no bucket access
+   */
+  readonly videoBucket?: string;
 }
 
 const S = (value: string) => ({ S: value });
@@ -104,6 +112,10 @@ export class AnalysisWorkflow extends Construct {
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const table = props.table;
+    const bucket = props.videoBucket;
+    if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new Error(`videoBucket must be an S3 bucket name (3-63 of a-z 0-9 . -), got ${JSON.stringify(bucket)}.`);
+    }
     const reserved = props.reservedConcurrency;
     if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
       throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
@@ -128,8 +140,19 @@ export class AnalysisWorkflow extends Construct {
       reservedConcurrentExecutions: reserved,
       environment: {
         ANALYSIS_DELAY_MS: String((props.placeholderDelay ?? Duration.seconds(2)).toMilliseconds()),
+        ...(bucket ? { VIDEO_BUCKET: bucket } : {}),
       },
     });
+    if (bucket) {
+      // Read-only, and only under the tenants' prefix: no listing, nothing outside it. Which tenant's key is read is
+      // decided by the storage_key the API built from the verified tenant (lambda/core/storage-key.ts).
+      const tenantObjects = Stack.of(this).formatArn({ service: 's3', region: '', account: '', resource: bucket, resourceName: `${STORAGE_PREFIX}*` });
+      this.analyseFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [tenantObjects] }));
+      Validations.of(this.analyseFunction).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/${STORAGE_PREFIX}*]`,
+        reason: 's3:GetObject on the tenants/ prefix only: every task reads its own key under it, named by the API from the verified tenant.',
+      });
+    }
 
     const taskKey = { [Attr.pk]: SPath('$.task_key') };
     const taskRecord = { [Attr.pk]: { S: sfn.JsonPath.format(`${TASK_PREFIX}{}`, sfn.JsonPath.stringAt('$.task_id')) } };
@@ -169,6 +192,7 @@ export class AnalysisWorkflow extends Construct {
         task_id: sfn.JsonPath.stringAt('$.task_id'),
         tenant_id: sfn.JsonPath.stringAt('$.tenant_id'),
         video_filename: sfn.JsonPath.stringAt('$.video_filename'),
+        storage_key: sfn.JsonPath.stringAt('$.storage_key'),
       }),
       resultPath: '$.analysis',
       taskTimeout: sfn.Timeout.duration(analysisTimeout.plus(Duration.seconds(30))),

@@ -86,6 +86,12 @@ export interface TrackingStackProps extends StackProps {
    * @default - no reservation
    */
   readonly analyseReservedConcurrency?: number;
+  /**
+   * The bucket the analysis reads videos from (`-c videoBucket=<name>`): see `AnalysisWorkflowProps.videoBucket`.
+   *
+   * @default - no bucket access
+   */
+  readonly videoBucket?: string;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -123,6 +129,7 @@ export class TrackingStack extends Stack {
       table: this.table.table,
       timeout: props.workflowTimeout,
       reservedConcurrency: props.analyseReservedConcurrency,
+      videoBucket: props.videoBucket,
       removalPolicy,
     });
     const serviceEnvironment = {

@@ -1,4 +1,5 @@
 import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
+import { storageKeyOf } from './storage-key';
 import { TaskErrorName, taskError } from './task-errors';
 import { type Clock, type ExecutionState, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
@@ -248,6 +249,7 @@ export function workflowInput(task: ActiveTask, taskKey: string): WorkflowInput 
     createdAt: task.createdAt,
     retainUntil: task.retainUntil,
     taskKey,
+    storageKey: storageKeyOf(task.tenantId, task.videoFilename),
   };
 }
 

@@ -52,4 +52,6 @@ export interface WorkflowInput {
   readonly retainUntil: number;
   /** Opaque store key of the active task, so the workflow can update and free it. */
   readonly taskKey: string;
+  /** The only object the analysis may read for this task (lambda/core/storage-key.ts). */
+  readonly storageKey: string;
 }

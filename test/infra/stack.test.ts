@@ -115,6 +115,41 @@ describe('IAM is least privilege', () => {
   });
 });
 
+describe('video bucket (-c videoBucket)', () => {
+  test('none by default: the Analyse function has no S3 permission', () => {
+    for (const [, p] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+      expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain('s3:');
+    }
+  });
+
+  test('with a bucket: s3:GetObject on its tenants/ prefix only, to the Analyse function only, the name in VIDEO_BUCKET; cdk-nag satisfied', () => {
+    // GIVEN / WHEN
+    const withBucket = new TrackingStack(new App(), 'WithBucket', { videoBucket: 'my-videos' });
+    const t = Template.fromStack(withBucket);
+    // THEN
+    const s3 = Object.entries(t.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as any[]).filter((st) => JSON.stringify(st.Action).includes('s3:')).map((st) => ({ id, st })),
+    );
+    expect(s3).toHaveLength(1);
+    expect(s3[0].id).toMatch(/^AnalysisAnalyseFunctionServiceRole/);
+    expect(s3[0].st).toEqual({
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-videos/tenants/*']] },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Analyses'),
+      Environment: { Variables: Match.objectLike({ VIDEO_BUCKET: 'my-videos' }) },
+    });
+    const report = new AwsSolutionsChecks().validateScope(withBucket);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  test('a bucket name S3 would refuse is refused with a message', () => {
+    expect(() => new TrackingStack(new App(), 'Bad', { videoBucket: 'My_Bucket' })).toThrow(/videoBucket must be an S3 bucket name/);
+  });
+});
+
 describe('API', () => {
   test.each(['POST /api/v1/track', 'GET /api/v1/track', 'ANY /api/v1/track', 'GET /api/v1/track/{task_id}', 'DELETE /api/v1/track/{task_id}', 'ANY /api/v1/track/{task_id}'])(
     'route %s goes to the handler',

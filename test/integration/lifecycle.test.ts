@@ -90,6 +90,18 @@ describe('the synthesized workflow on the local runner', () => {
     expect(execution.status).toBe('SUCCEEDED');
   }, 40_000);
 
+  test("the analysis is given a storage key under its tenant's prefix, whatever the filename says", async () => {
+    const tenant = uniqueTenant('scoped');
+    const { body } = await post(tenant, '../tenantB/secret.mp4');
+
+    const done = await taskReaches(tenant, body.task_id, 'completed', 20_000);
+
+    // The placeholder reports the input it was given.
+    expect(done.result.storage_key).toBe(`tenants/${tenant}/..%2FtenantB%2Fsecret.mp4`);
+    const [execution] = await executionsOf(tenant);
+    expect(JSON.parse(execution.input!).storage_key).toBe(`tenants/${tenant}/..%2FtenantB%2Fsecret.mp4`);
+  });
+
   test('the local state machine is the synthesized one', () => {
     expect(env.stateMachineArn).toMatch(/:stateMachine:AnalysisStateMachine/);
   });

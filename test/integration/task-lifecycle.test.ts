@@ -11,6 +11,7 @@ import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
 import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingLink } from './support';
+import { storageKeyOf } from '../../lambda/core/storage-key';
 
 const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
 const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
@@ -154,7 +155,7 @@ describe('never blocked for good', () => {
     expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
     await taskReaches(tenant, active.task_id, 'completed');
     // A late duplicate of the original start is refused by name: the execution ran once.
-    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk };
+    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk, storageKey: storageKeyOf(tenant, 'crash.mp4') };
     await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
   });
 
@@ -163,7 +164,7 @@ describe('never blocked for good', () => {
     // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
     const past = new Date(Date.now() - 11_000);
     const active = await stranded(tenant, 'dead.mp4', past);
-    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere' });
+    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere', storageKey: storageKeyOf(tenant, 'dead.mp4') });
     await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
 
     // WHEN the next POST re-drives it and Step Functions refuses the name

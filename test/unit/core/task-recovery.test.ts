@@ -3,6 +3,7 @@ import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
 import { taskError } from '../../../lambda/core/task-errors';
+import { workflowInput } from '../../../lambda/core/task-recovery';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 
@@ -17,7 +18,7 @@ describe('TaskRecovery on in-memory ports', () => {
   test('finalizeExecution records the end once; a late duplicate event changes nothing', async () => {
     const core = coreOnDoubles();
     const task = await runningTask(core);
-    const input = { ...task, taskKey: core.store.keyOf('tenant1', 'a.mp4') };
+    const input = workflowInput(task, core.store.keyOf('tenant1', 'a.mp4'));
     const ended = await core.recovery.finalizeExecution(input, TaskStatus.Failed, taskError('States.Timeout'));
     expect(ended).toMatchObject({ status: TaskStatus.Failed, error: { error: 'States.Timeout' } });
     expect(await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, taskError('ExecutionAborted'))).toBeUndefined();

@@ -90,6 +90,7 @@ describe('POST /api/v1/track', () => {
         created_at: NOW.toISOString(),
         retain_until: EPOCH + 3600 + 300 + 30 * 86400,
         task_key: KEY,
+        storage_key: 'tenants/tenant1/test.mp4',
       }),
     });
   });
@@ -167,6 +168,7 @@ describe('POST /api/v1/track', () => {
         created_at: stranded.created_at,
         retain_until: WINNER.retain_until,
         task_key: KEY,
+        storage_key: 'tenants/tenant1/test.mp4',
       }),
     });
   });
