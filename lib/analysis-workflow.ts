@@ -72,14 +72,14 @@ const FINISH_TRANSIENT_ERRORS = [
  * Lambda refusing or failing to run the function (not the function's own error), by Step Functions' names: the
  * invocation never ran the analysis, so waiting and invoking again is always right.
  */
-export const LAMBDA_THROTTLE_AND_SERVICE_ERRORS = [
+const LAMBDA_THROTTLE_AND_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
 ];
 /** DynamoDB throttling and 5xx, under both integrations' prefixes ("DynamoDB." optimized, "DynamoDb." AWS SDK). */
-export const DYNAMODB_THROTTLE_AND_SERVICE_ERRORS = ['DynamoDB', 'DynamoDb'].flatMap((prefix) =>
+const DYNAMODB_THROTTLE_AND_SERVICE_ERRORS = ['DynamoDB', 'DynamoDb'].flatMap((prefix) =>
   ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'InternalServerErrorException'].map(
     (name) => `${prefix}.${name}`,
   ),
