@@ -15,6 +15,24 @@ async function runningTask(core: ReturnType<typeof coreOnDoubles>) {
 }
 
 describe('TaskRecovery on in-memory ports', () => {
+  test('an execution that failed with a raw cause (stack trace, role ARN): the task records the name and a fixed message, the log keeps the cause', async () => {
+    // GIVEN a running task whose execution failed outside the Catch, its end event lost
+    const core = coreOnDoubles();
+    const task = await runningTask(core);
+    const cause = JSON.stringify({ errorType: 'AccessDeniedException', errorMessage: 'User: arn:aws:sts::123456789012:assumed-role/R/f is not authorized', trace: ['at x (/var/task/index.js:1:1)'] });
+    core.workflow.end(task.taskId, 'failed', 'AccessDeniedException', cause);
+    core.clock.advance(60);
+
+    // WHEN the sweep repairs it
+    expect(await core.recovery.repair(task)).toBe('ended');
+
+    // THEN
+    const ended = (await core.store.getById(task.taskId))!.task;
+    expect(ended.error).toEqual({ error: 'AccessDeniedException', message: 'The analysis failed; the operator has the details.' });
+    expect(JSON.stringify(ended)).not.toMatch(/123456789012|arn:|\/var\/task/);
+    expect(core.logged.some((l) => l.startsWith('info execution ended outside its Catch') && l.includes('123456789012'))).toBe(true);
+  });
+
   test('finalizeExecution records the end once; a late duplicate event changes nothing', async () => {
     const core = coreOnDoubles();
     const task = await runningTask(core);
