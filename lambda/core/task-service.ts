@@ -1,3 +1,4 @@
+import { TaskErrorName, taskError } from './task-errors';
 import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, TaskStatus, isActive } from './task';
@@ -106,10 +107,7 @@ export class TaskService {
       }
       if (!found.taskKey || !isActive(found.task.status)) throw new TaskAlreadyFinished(found.task);
       try {
-        const cancelled = await this.recovery.finishAsRead(found.task, found.taskKey, TaskStatus.Cancelled, {
-          error: 'Cancelled',
-          cause: 'cancelled through the API',
-        });
+        const cancelled = await this.recovery.finishAsRead(found.task, found.taskKey, TaskStatus.Cancelled, taskError(TaskErrorName.Cancelled));
         await this.recovery.stopQuietly(taskId);
         return cancelled;
       } catch (error) {

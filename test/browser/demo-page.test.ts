@@ -145,7 +145,7 @@ describeInBrowser('the demo page in headless Chromium', () => {
       if (route.request().method() !== 'POST' || refused++ > 0) return route.continue();
       await route.fulfill({
         status: 503,
-        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'retry-after': '1' },
+        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'retry-after': '1' },
         body: JSON.stringify({ type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.' }),
       });
     });

@@ -6,6 +6,7 @@ import { injectFault, withFaultInjection } from '../../local/local-only/fault-in
 import type { TaskStore } from '../../lambda/core/ports';
 import { RepairSweep, type SweepReport } from '../../lambda/core/repair-sweep';
 import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
+import { taskError } from '../../lambda/core/task-errors';
 import {
   call,
   cancel,
@@ -99,10 +100,10 @@ describe('repair with no client request', () => {
   test('a lost end: an execution that failed outside the Catch, its finalizer event lost, is recorded by the sweep', async () => {
     const tenant = uniqueTenant('lost-end');
     // GIVEN an execution that fails (the analysis rejects the video, MarkFailed cannot write) and whose end event
-    // never reaches the finalizer
+    // never reaches the finalizer (a write refused for good: a throttled one would be retried until the timeout)
     await dropEndEvent(tenant);
     await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
-    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.ValidationException', 4);
     const { body } = await post(tenant, 'end.mp4');
     const execution = await eventually(async () => {
       const [e] = await executionsOf(tenant);
@@ -117,7 +118,7 @@ describe('repair with no client request', () => {
       const ended = await taskReaches(tenant, body.task_id, 'failed', 10_000);
 
       // THEN the task ends failed with the execution's error, keeps its start, and its video is free
-      expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
+      expect(ended.error).toMatchObject({ error: 'DynamoDb.ValidationException' });
       expect(ended.started_at).toEqual(expect.any(String));
       // Repaired within the grace period plus a sweep interval of the execution's end (and some slack for the load).
       expect(Date.now() - execution.stopDate!.getTime()).toBeLessThan(10_000);
@@ -163,7 +164,7 @@ describe('repair with many due tasks: one pass over the running executions, then
     // AND a lost end: an execution that failed outside the Catch, its end event lost
     await dropEndEvent(tenant);
     await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
-    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.ValidationException', 4);
     const lostEnd = (await post(tenant, 'end.mp4')).body.task_id;
     await eventually(async () => {
       const [e] = await executionsOf(tenant);
@@ -184,7 +185,7 @@ describe('repair with many due tasks: one pass over the running executions, then
 
         // THEN both were repaired by runs that listed the running executions first
         expect(started.result).toBeDefined();
-        expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
+        expect(ended.error).toMatchObject({ error: 'DynamoDb.ValidationException' });
         expect(sweep.repaired.sort()).toEqual(['ended', 'started']);
         expect(sweep.reports[0]).toMatchObject({ candidates: 5 });
         const repairing = sweep.reports.filter((r) => r.started + r.ended > 0);
@@ -310,7 +311,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     });
     injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });
 
-    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', { error: 'States.Timeout' });
+    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', taskError('States.Timeout'));
 
     expect(ended?.status).toBe('failed');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'States.Timeout' });

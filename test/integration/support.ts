@@ -124,9 +124,9 @@ export const releaseExecutions = (tenant: string) => localControl('LocalRelease'
 /** The API handler's next `times` calls of `command` that name this tenant fail with `error`. */
 export const injectHandlerFault = (tenant: string, command: string, error: string, times: number) =>
   localControl('LocalInjectFault', { command, error, match: tenant, times });
-/** The workflow's next `times` attempts of `state` for this tenant fail with `error`. */
-export const injectStateFault = (tenant: string, state: string, error: string, times: number) =>
-  localControl('LocalInjectStateFault', { state, error, match: tenant, times });
+/** The workflow's next `times` attempts of `state` for this tenant fail with `error` (and `cause`, if given). */
+export const injectStateFault = (tenant: string, state: string, error: string, times: number, cause?: string) =>
+  localControl('LocalInjectStateFault', { state, error, cause, match: tenant, times });
 /** The next execution of this tenant ends without its EventBridge event (the finalizer never hears of it). */
 export const dropEndEvent = (tenant: string) => localControl('LocalDropEndEvents', { match: tenant, times: 1 });
 

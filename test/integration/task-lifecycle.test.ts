@@ -9,6 +9,7 @@ import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
 import { cancel, doc, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, localStore as store, localTaskService, localWorkflow as workflow, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingLink } from './support';
+import { storageKeyOf } from '../../lambda/core/storage-key';
 
 const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
   localTaskService({ store: taskStore, workflow: wf, clock, config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 } });
@@ -150,7 +151,7 @@ describe('never blocked for good', () => {
     expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
     await taskReaches(tenant, active.task_id, 'completed');
     // A late duplicate of the original start is refused by name: the execution ran once.
-    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk };
+    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk, storageKey: storageKeyOf(tenant, 'crash.mp4') };
     await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
   });
 
@@ -159,7 +160,7 @@ describe('never blocked for good', () => {
     // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
     const past = new Date(Date.now() - 11_000);
     const active = await stranded(tenant, 'dead.mp4', past);
-    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere' });
+    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere', storageKey: storageKeyOf(tenant, 'dead.mp4') });
     await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
 
     // WHEN the next POST re-drives it and Step Functions refuses the name

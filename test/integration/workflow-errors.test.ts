@@ -4,6 +4,7 @@ import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workfl
 import { activeTaskKey } from '../../lambda/shared/table';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { env, eventually, localStore as store, uniqueTenant } from './support';
+import { workflowInput } from '../../lambda/core/task-recovery';
 
 // The synthesized definition's Catch clauses name errors as Step Functions does on AWS: "DynamoDB.*" for the
 // optimized integration (MarkRunning), "DynamoDb.*" for the AWS SDK integration (MarkCompleted/MarkFailed).
@@ -24,7 +25,7 @@ function newTask(tenant: string, video: string): ActiveTask {
 }
 
 async function start(task: ActiveTask) {
-  const input = toExecutionInput({ ...task, taskKey: activeTaskKey(task.tenantId, task.videoFilename) });
+  const input = toExecutionInput(workflowInput(task, activeTaskKey(task.tenantId, task.videoFilename)));
   const res = await sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(input) }));
   expect(res.executionArn).toBe(executionArn(env.stateMachineArn, task.taskId));
   return res.executionArn!;
@@ -71,7 +72,7 @@ describe('error names of the local DynamoDB integrations', () => {
     const first = await start(task);
     const again = await start(task);
     expect(again).toBe(first);
-    const other = toExecutionInput({ ...task, videoFilename: 'other.mp4', taskKey: 'x' });
+    const other = toExecutionInput(workflowInput({ ...task, videoFilename: 'other.mp4' }, 'x'));
     await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(other) }))).rejects.toMatchObject({
       name: 'ExecutionAlreadyExists',
     });

@@ -1,5 +1,6 @@
-import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
+import { type ActiveTask, type Task, TaskStatus } from '../../core/task';
 import { Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
+import { TaskErrorName, taskError } from '../../core/task-errors';
 
 /** The table's items and the tasks they hold: the only code that maps one to the other. */
 export type Item = Record<string, unknown>;
@@ -81,7 +82,8 @@ export function fromFinalItem(item: Item): Task {
     ...commonFields(item),
     finishedAt: optionalString(item[Attr.finishedAt]),
     result: typeof result === 'string' ? JSON.parse(result) : undefined,
-    error: item[Attr.error] as TaskError | undefined,
+    // Rebuilt from the name: records written by the workflow hold only the name (older ones a raw cause, never read).
+    error: item[Attr.error] ? taskError((item[Attr.error] as { error?: string }).error) : undefined,
   };
 }
 
@@ -94,7 +96,7 @@ export function lostTask(link: Item): Task {
     status: TaskStatus.Failed,
     createdAt: String(link[Attr.createdAt]),
     updatedAt: String(link[Attr.createdAt]),
-    error: { error: 'TaskLost', cause: 'the task was replaced before its end could be recorded' },
+    error: taskError(TaskErrorName.TaskLost),
   };
 }
 

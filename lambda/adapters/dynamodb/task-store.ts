@@ -3,6 +3,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../../core/errors';
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
+import { TaskErrorName, taskError } from '../../core/task-errors';
 import { activeTaskKey, Attr, ItemType, taskRecordKey } from '../../shared/table';
 import { activeCreatedBefore } from './active-index';
 import { epochSeconds, fromActiveItem, fromFinalItem, type Item, lostTask, toActiveItem, toFinalItem, toLinkItem, withoutStoreTimes } from './items';
@@ -68,7 +69,7 @@ export class DynamoDbTaskStore implements TaskStore {
    */
   private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask, retainUntil: number): Promise<boolean> {
     const at = task.createdAt;
-    const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
+    const error: TaskError = taskError(TaskErrorName.LeaseExpired);
     const final: Task = { ...withoutStoreTimes(expired), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
     const out = await this.table.attempt(
       new TransactWriteCommand({

@@ -2,6 +2,7 @@ import { TaskAlreadyActive, TaskNotInExpectedState } from '../../../lambda/core/
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../../lambda/core/ports';
 import { type ActiveTask, type Task, TaskStatus } from '../../../lambda/core/task';
 import { activeTaskKey } from '../../../lambda/shared/table';
+import { TaskErrorName, taskError } from '../../../lambda/core/task-errors';
 
 type Method = 'claim' | 'link' | 'finish' | 'renewLease' | 'getById' | 'getActive';
 
@@ -33,7 +34,7 @@ export class InMemoryTaskStore implements TaskStore {
     return activeTaskKey(tenantId, videoFilename);
   }
 
-  async claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult> {
+  async claim(task: ActiveTask, _replacedRetainUntil: number): Promise<ClaimResult> {
     this.enter('claim');
     const taskKey = this.keyOf(task.tenantId, task.videoFilename);
     const existing = this.active.get(taskKey);
@@ -44,7 +45,7 @@ export class InMemoryTaskStore implements TaskStore {
     if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt)) throw new TaskAlreadyActive(existing);
     const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = existing;
     const at = task.createdAt;
-    this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: { error: 'LeaseExpired', cause: `retained until ${replacedRetainUntil}` } });
+    this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: taskError(TaskErrorName.LeaseExpired) });
     this.active.set(taskKey, task);
     return { taskKey, replaced: existing };
   }

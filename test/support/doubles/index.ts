@@ -22,6 +22,9 @@ export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; no
   const workflow = new InMemoryWorkflow();
   const clock = new TestClock(options.now ?? new Date('2026-01-01T00:00:00.000Z'));
   const counted: ServiceEvent[] = [];
+  /** Every log line, as `level message {extra}`. */
+  const logged: string[] = [];
+  const line = (level: string) => (message: string, extra: Record<string, unknown>) => void logged.push(`${level} ${message} ${JSON.stringify(extra)}`);
   let next = 0;
   const service = new TaskService({
     store,
@@ -30,6 +33,7 @@ export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; no
     newId: () => `00000000-0000-4000-8000-${String(++next).padStart(12, '0')}`,
     config: { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config },
     metrics: { count: (event) => counted.push(event) },
+    log: { info: line('info'), warn: line('warn'), error: line('error') },
   });
-  return { service, recovery: service.recovery, store, workflow, clock, counted };
+  return { service, recovery: service.recovery, store, workflow, clock, counted, logged };
 }

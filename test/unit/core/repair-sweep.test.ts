@@ -116,7 +116,7 @@ describe('repair sweep', () => {
     expect(ddb).toHaveReceivedCommandWith(PutCommand, { Item: expect.objectContaining({ pk: `TASK#${ID}`, item_type: 'link' }) });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: ID,
-      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY }),
+      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY, storage_key: 'tenants/tenant1/test.mp4' }),
     });
     expect(repaired).toEqual(['started']);
   });

@@ -2,6 +2,8 @@ import { DependencyUnavailable, TaskAlreadyFinished, TaskNotFound } from '../../
 import { ServiceEvent } from '../../../lambda/core/ports';
 import { TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
+import { taskError } from '../../../lambda/core/task-errors';
+import { workflowInput } from '../../../lambda/core/task-recovery';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 const throttled = () => new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('throttled') });
@@ -86,7 +88,7 @@ describe('TaskService on in-memory ports', () => {
   test('cancel refuses a task that already finished otherwise', async () => {
     const { service, recovery, store } = coreOnDoubles();
     const { task } = await service.track(REQUEST);
-    await recovery.finalizeExecution({ ...task, retainUntil: 0, taskKey: store.keyOf('tenant1', 'a.mp4') }, TaskStatus.Failed, { error: 'States.Timeout' });
+    await recovery.finalizeExecution(workflowInput({ ...task, retainUntil: 0, leaseExpiresAt: 0 }, store.keyOf('tenant1', 'a.mp4')), TaskStatus.Failed, taskError('States.Timeout'));
     expect(await service.cancel('tenant1', task.taskId).catch((e: unknown) => e)).toBeInstanceOf(TaskAlreadyFinished);
   });
 

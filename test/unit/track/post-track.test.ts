@@ -3,7 +3,7 @@ import { ConditionalCheckFailedException, ProvisionedThroughputExceededException
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { postTrack } from '../../support/events';
+import { postTrack, request } from '../../support/events';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE, TASK_ID } from '../../support/mocked-handler';
 
 const KEY = 'ACTIVE#7#tenant1#test.mp4';
@@ -90,6 +90,7 @@ describe('POST /api/v1/track', () => {
         created_at: NOW.toISOString(),
         retain_until: EPOCH + 3600 + 300 + 30 * 86400,
         task_key: KEY,
+        storage_key: 'tenants/tenant1/test.mp4',
       }),
     });
   });
@@ -167,6 +168,7 @@ describe('POST /api/v1/track', () => {
         created_at: stranded.created_at,
         retain_until: WINNER.retain_until,
         task_key: KEY,
+        storage_key: 'tenants/tenant1/test.mp4',
       }),
     });
   });
@@ -304,5 +306,23 @@ describe('POST /api/v1/track', () => {
 
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toMatch(/authorized|dynamodb/i);
+  });
+});
+
+describe('every answer of the function is nosniff and no-store', () => {
+  test('201, 400, 405, a preflight OPTIONS and a 500', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
+    const answers = [
+      await handle(postTrack(body)),
+      await handle(postTrack({ tenant_id: 'tenant1', video_filename: 'a\u202E.mp4' })),
+      await handle(request('PUT', '/api/v1/track')),
+      await handle(request('OPTIONS', '/api/v1/track')),
+    ];
+    ddb.on(PutCommand).rejects(new Error('boom'));
+    answers.push(await handle(postTrack({ tenant_id: 'tenant1', video_filename: 'other.mp4' })));
+    expect(answers.map((a) => a.statusCode)).toEqual([201, 400, 405, 204, 500]);
+    for (const a of answers) expect(a.headers).toMatchObject({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
   });
 });
