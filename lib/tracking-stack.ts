@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Fn, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { Monitoring } from './monitoring';
@@ -7,7 +7,7 @@ import { TaskSweeper } from './task-sweeper';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
-import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
@@ -122,6 +122,8 @@ export class TrackingStack extends Stack {
       REDRIVE_GRACE_SECONDS: String((props.redriveGrace ?? Duration.seconds(10)).toSeconds()),
       LEASE_MARGIN_SECONDS: String((props.leaseMargin ?? Duration.minutes(5)).toSeconds()),
       TASK_RETENTION_DAYS: String(retention.toDays()),
+      // The stack's UUID: not a secret, only keys the video digest inside task ids (lambda/shared/task-keys.ts).
+      [TASK_ID_KEY_ENV]: Fn.select(2, Fn.split('/', Aws.STACK_ID)),
       ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
     };
     const auth = props.auth ?? { mode: AuthMode.Cognito };
