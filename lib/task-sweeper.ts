@@ -96,8 +96,8 @@ export class TaskSweeper extends Construct {
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskSweeper,
       },
     });
-    // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; PutItem for
-    // the link and UpdateItem for the lease of a re-drive.
+    // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; UpdateItem for
+    // the lease of a re-drive.
     grantQueryActiveByAge(props.table, this.function);
     grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
     props.stateMachine.grantStartExecution(this.function);

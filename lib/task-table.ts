@@ -39,7 +39,7 @@ export class TaskTable extends Construct {
       partitionKey: { name: Attr.pk, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // Only final records and links carry it; active items never expire by TTL (the lease covers them).
+      // Only final records carry it; active items never expire by TTL (the lease covers them).
       timeToLiveAttribute: Attr.expiresAt,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

@@ -149,7 +149,7 @@ export class DynamoDbTaskStore implements TaskStore {
     return final;
   }
 
-  /** Records a task's end; never replaces another final record. */
+  /** Records a task's end; never replaces another final record (a link item an earlier version wrote has no status). */
   private finalRecordPut(task: Task, expiresAt: number) {
     return {
       Put: {
