@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { randomUUID } from 'node:crypto';
 import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { injectFault, withFaultInjection } from '../../local/local-only/fault-injection';
@@ -25,12 +24,13 @@ import {
   strandedTask,
   taskReaches,
   uniqueTenant,
-  withHangingLink,
+  withHangingStart,
 } from './support';
+import { newTestId, TEST_KEYS } from '../support/stored-items';
 
 const GRACE_SECONDS = 2;
 const SWEEP_EVERY_MS = 1000;
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
+const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName, TEST_KEYS);
 const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
 const workflow = new StepFunctionsWorkflow(sfn, env.stateMachineArn);
 const clock = { now: () => new Date() };
@@ -70,17 +70,17 @@ function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): R
     },
   });
   const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
-  const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: randomUUID, config, log: quiet });
+  const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: newTestId, config, log: quiet });
   return new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
 }
 
-/** A creator that claimed the video and died right after its conditional put (its link never written). */
-const stranded = (tenant: string, video: string) => strandedTask(new TaskService({ store: withHangingLink(store), workflow, clock, newId: randomUUID, config }), tenant, video);
+/** A creator that claimed the video and died right after its conditional put (its execution never started). */
+const stranded = (tenant: string, video: string) => strandedTask(new TaskService({ store, workflow: withHangingStart(workflow), clock, newId: newTestId, config }), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
     const tenant = uniqueTenant('lost-start');
-    // GIVEN a creator that died after its claim: not_started, no link, no execution
+    // GIVEN a creator that died after its claim: not_started, no execution
     const active = await stranded(tenant, 'lost.mp4');
     expect(await executionsOf(tenant)).toHaveLength(0);
     const sweep = sweepOf(tenant);
@@ -305,11 +305,11 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
 
   test('the finalizer retries after a conflicting transaction and records the end once', async () => {
     const tenant = uniqueTenant('finalizer-conflict');
-    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName);
-    const { recovery } = new TaskService({ store: faulty, workflow, clock, newId: randomUUID, config, log: quiet });
+    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName, TEST_KEYS);
+    const { recovery } = new TaskService({ store: faulty, workflow, clock, newId: newTestId, config, log: quiet });
     const { body } = await post(tenant, 'f.mp4');
     const found = await eventually(async () => {
-      const f = await store.getById(body.task_id);
+      const f = await store.getById(tenant, body.task_id);
       return f?.task.status === 'running' ? f : undefined;
     });
     injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });

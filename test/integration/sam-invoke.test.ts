@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { activeTaskKey } from '../../lambda/shared/table';
+import { TEST_KEYS } from '../support/stored-items';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -163,7 +163,7 @@ describe('sam local invoke, equivalent: the built finalizer function with events
     const created = await post(tenant, 'failed-outside-catch.mp4');
     expect(created.status).toBe(201);
     const event = JSON.parse(readFileSync(path.join(EVENTS_DIR, 'execution-failed.json'), 'utf8'));
-    const input = { ...JSON.parse(event.detail.input), task_id: created.body.task_id, tenant_id: tenant, video_filename: 'failed-outside-catch.mp4', task_key: activeTaskKey(tenant, 'failed-outside-catch.mp4') };
+    const input = { ...JSON.parse(event.detail.input), task_id: created.body.task_id, tenant_id: tenant, video_filename: 'failed-outside-catch.mp4', task_key: TEST_KEYS.activeKey(tenant, 'failed-outside-catch.mp4') };
     event.detail = { ...event.detail, name: created.body.task_id, input: JSON.stringify(input) };
     const dir = mkdtempSync(path.join(tmpdir(), 'sam-event-'));
     try {

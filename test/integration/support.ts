@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import type { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
+import type { Workflow } from '../../lambda/core/ports';
 import type { TaskService } from '../../lambda/core/task-service';
 import { assertMatchesContract } from '../support/openapi-contract';
 
@@ -77,7 +77,7 @@ export function taskReaches(tenant: string, id: string, status: string, timeoutM
   }, timeoutMs, `task ${id} ${status}`);
 }
 
-/** Every item of a tenant (active items, links and final records). */
+/** Every item of a tenant (active items and final records). */
 export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
   const items: Record<string, any>[] = [];
   let ExclusiveStartKey: Record<string, any> | undefined;
@@ -146,12 +146,12 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Pro
   return results;
 }
 
-/** The real store, except that writing the link never returns: a creator that died right after its claim. */
-export function withHangingLink(store: DynamoDbTaskStore): DynamoDbTaskStore {
-  return Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
+/** The real workflow, except that starting never returns: a creator that died right after its claim. */
+export function withHangingStart(workflow: Workflow): Workflow {
+  return Object.assign(Object.create(workflow) as Workflow, { start: () => new Promise<void>(() => undefined) });
 }
 
-/** Lets `service` (built on withHangingLink) claim the video and die there; returns the active item it left. */
+/** Lets `service` (built on withHangingStart) claim the video and die there; returns the active item it left. */
 export async function strandedTask(service: TaskService, tenant: string, video: string): Promise<Record<string, any>> {
   void service.track({ tenantId: tenant, videoFilename: video });
   const [active] = await eventually(async () => {

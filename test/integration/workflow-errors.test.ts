@@ -1,21 +1,20 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { randomUUID } from 'node:crypto';
 import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workflow';
-import { activeTaskKey } from '../../lambda/shared/table';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { dynamodb, env, eventually, uniqueTenant } from './support';
+import { newTestId, TEST_KEYS } from '../support/stored-items';
 
 // The synthesized definition's Catch clauses name errors as Step Functions does on AWS: "DynamoDB.*" for the
 // optimized integration (MarkRunning), "DynamoDb.*" for the AWS SDK integration (MarkCompleted/MarkFailed).
 const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
+const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName, TEST_KEYS);
 
 function newTask(tenant: string, video: string): ActiveTask {
   const now = new Date();
   return {
-    taskId: randomUUID(),
+    taskId: newTestId(tenant, video),
     tenantId: tenant,
     videoFilename: video,
     status: TaskStatus.NotStarted,
@@ -27,7 +26,7 @@ function newTask(tenant: string, video: string): ActiveTask {
 }
 
 async function start(task: ActiveTask) {
-  const input = toExecutionInput({ ...task, taskKey: activeTaskKey(task.tenantId, task.videoFilename) });
+  const input = toExecutionInput({ ...task, taskKey: TEST_KEYS.activeKey(task.tenantId, task.videoFilename) });
   const res = await sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(input) }));
   expect(res.executionArn).toBe(executionArn(env.stateMachineArn, task.taskId));
   return res.executionArn!;
@@ -52,10 +51,9 @@ describe('error names of the local DynamoDB integrations', () => {
     const tenant = uniqueTenant('late');
     const task = newTask(tenant, 'fail-late.mp4');
     const { taskKey } = await store.claim(task, task.retainUntil);
-    await store.link(task, taskKey);
     const arn = await start(task);
     const running = await eventually(async () => {
-      const found = await store.getById(task.taskId);
+      const found = await store.getById(tenant, task.taskId);
       return found?.task.status === TaskStatus.Running ? found : undefined;
     });
     // Cancelled behind the execution's back (no StopExecution): its MarkFailed must lose.
@@ -65,7 +63,7 @@ describe('error names of the local DynamoDB integrations', () => {
 
     expect(done.status).toBe('SUCCEEDED');
     expect(JSON.parse(done.output!).error.Error).toBe('DynamoDb.TransactionCanceledException');
-    expect((await store.getById(task.taskId))?.task.status).toBe(TaskStatus.Cancelled);
+    expect((await store.getById(tenant, task.taskId))?.task.status).toBe(TaskStatus.Cancelled);
   });
 
   test('execution names: same name and input while running is the same execution; a different input is ExecutionAlreadyExists', async () => {

@@ -29,7 +29,7 @@ describe('TaskService on in-memory ports', () => {
   });
 
   test('every id handed out is readable by id at once, active or finished; another tenant or a malformed id is not found', async () => {
-    const { service, store } = coreOnDoubles();
+    const { service } = coreOnDoubles();
     const created = await service.track(REQUEST);
     const duplicate = await service.track(REQUEST);
     expect((await service.get('tenant1', duplicate.task.taskId)).status).toBe(TaskStatus.NotStarted);
