@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { type LocalFunction, templateFunctions } from '../../local/lambda/runtime';
 import { loadStack, localNames, PROJECT_ROOT, resolve, resourcesOfType } from '../../local/template';
 import { LocalSetupError } from '../../local/errors';
+import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
 import { freePort } from '../../local/free-port';
 import { SAM_CONTAINERS, samPrepare, samPrepareReport } from '../../tools/sam-prepare';
 import { env, getActive, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
@@ -210,6 +211,8 @@ describe('npm run sam:prepare', () => {
     expect(prepared.env[trackId]).toEqual({
       TABLE_NAME: env.tableName,
       STATE_MACHINE_ARN: env.stateMachineArn,
+      // The local stack's key, as the local system and the tests derive task ids with.
+      TASK_ID_KEY: LOCAL_TASK_ID_KEY,
       AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000',
       AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
     });
