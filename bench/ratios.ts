@@ -9,7 +9,6 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { Route } from '../lambda/shared/names';
-import { buildTrackHandler } from '../lambda/track/index';
 
 /** What each scenario must reach (issue 16). */
 export const RATIO_TARGETS = { racing: 0.9, settled: 0.9, created: 0.55 } as const;
@@ -59,6 +58,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     );
     return client;
   };
+  // Loaded once the local system has set the environment: the handler module checks AUTH_MODE at import.
+  const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
   const handle = buildTrackHandler({ ...process.env, ...system.environment }, { wrapClient: countCalls });
   // The floor gets a client configured as the handler's own (SDK defaults), so the two differ only by what they send.
   const floorClient = new DynamoDBClient({ endpoint: system.dynamoDbEndpoint });
@@ -186,7 +187,7 @@ function postEvent(tenant: string, video: string): APIGatewayProxyEventV2 {
   } as unknown as APIGatewayProxyEventV2;
 }
 
-type Handle = ReturnType<typeof buildTrackHandler>;
+type Handle = ReturnType<typeof import('../lambda/track/index').buildTrackHandler>;
 
 async function expectPost(handle: Handle, tenant: string, video: string, status: number): Promise<string> {
   const res = (await handle(postEvent(tenant, video))) as APIGatewayProxyStructuredResultV2;
