@@ -1,15 +1,12 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
-import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workflow';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
-import { dynamodb, env, eventually, uniqueTenant } from './support';
+import { env, eventually, localStore as store, uniqueTenant } from './support';
 import { newTestId, TEST_KEYS } from '../support/stored-items';
 
 // The synthesized definition's Catch clauses name errors as Step Functions does on AWS: "DynamoDB.*" for the
 // optimized integration (MarkRunning), "DynamoDb.*" for the AWS SDK integration (MarkCompleted/MarkFailed).
 const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName, TEST_KEYS);
 
 function newTask(tenant: string, video: string): ActiveTask {
   const now = new Date();
