@@ -42,7 +42,7 @@ export interface paths {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
                  */
                 task_id: string;
             };
@@ -73,8 +73,8 @@ export interface components {
         /** @example tenant1 */
         TenantId: string;
         /**
-         * Format: uuid
-         * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+         * @description 43 base64url characters (32 bytes, no padding); opaque to clients.
+         * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
          */
         TaskId: string;
         /**
@@ -500,7 +500,7 @@ export interface operations {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
                  */
                 task_id: string;
             };
@@ -531,7 +531,7 @@ export interface operations {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
                  */
                 task_id: string;
             };

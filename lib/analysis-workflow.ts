@@ -238,7 +238,7 @@ export class AnalysisWorkflow extends Construct {
                   [Attr.expiresAt]: { N: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.retain_until')) },
                   ...extra,
                 },
-                // Never overwrite a final record: only a link (or nothing) may be replaced.
+                // Never overwrite a final record; a link item an earlier version wrote (no status) may be replaced.
                 ConditionExpression: 'attribute_not_exists(#status)',
                 ExpressionAttributeNames: { '#status': Attr.status },
               },

@@ -88,7 +88,7 @@ export class TaskRecovery {
   async finalizeExecution(input: WorkflowInput, status: TaskStatus, error: TaskError, cause?: string): Promise<Task | undefined> {
     if (cause !== undefined) this.log.info('execution ended outside its Catch', { task_id: input.taskId, error: error.error, cause });
     for (let attempt = 1; ; attempt++) {
-      const found = await this.store.getById(input.taskId);
+      const found = await this.store.getById(input.tenantId, input.taskId);
       if (!found?.taskKey || !isActive(found.task.status)) return undefined;
       try {
         const finished = await this.finishAsRead(found.task, found.taskKey, status, error);
@@ -110,7 +110,7 @@ export class TaskRecovery {
     return { at: now.toISOString(), retainUntil: Math.floor(now.getTime() / 1000) + this.config.retentionSeconds };
   }
 
-  /** StartExecution (or the link) failed: fail the task and free the video so the client's retry creates a new one. */
+  /** StartExecution failed: fail the task and free the video so the client's retry creates a new one. */
   async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<boolean> {
     try {
       await this.failNotStarted(task, taskKey, taskError(TaskErrorName.WorkflowNotStarted), now);
@@ -137,7 +137,6 @@ export class TaskRecovery {
     if (!(await this.store.renewLease(task, lease))) return 'moved-on';
     this.metrics.count(ServiceEvent.Redriven);
     this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
-    await this.store.link(task, taskKey);
     try {
       await this.workflow.start(workflowInput(task, taskKey));
       return 'started';

@@ -34,7 +34,7 @@ const VideoFilename = v.pipe(
 
 const TaskId = v.pipe(
   v.string(requiredString),
-  v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a lowercase UUID v4'),
+  v.regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters'),
 );
 
 // A missing key is reported by the object schema, with the key in the path.

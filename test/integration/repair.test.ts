@@ -20,14 +20,16 @@ import {
   itemsOf,
   localControl,
   localStore as store,
+  localWorkflow,
   localTaskService,
   post,
   sfn,
   strandedTask,
   taskReaches,
   uniqueTenant,
-  withHangingLink,
+  withHangingStart,
 } from './support';
+import { TEST_KEYS } from '../support/stored-items';
 
 const GRACE_SECONDS = 2;
 const SWEEP_EVERY_MS = 1000;
@@ -71,13 +73,13 @@ function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): R
   return new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
 }
 
-/** A creator that claimed the video and died right after its conditional put (its link never written). */
-const stranded = (tenant: string, video: string) => strandedTask(localTaskService({ store: withHangingLink(store), config }), tenant, video);
+/** A creator that claimed the video and died right after its conditional put (its execution never started). */
+const stranded = (tenant: string, video: string) => strandedTask(localTaskService({ workflow: withHangingStart(localWorkflow), config }), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
     const tenant = uniqueTenant('lost-start');
-    // GIVEN a creator that died after its claim: not_started, no link, no execution
+    // GIVEN a creator that died after its claim: not_started, no execution
     const active = await stranded(tenant, 'lost.mp4');
     expect(await executionsOf(tenant)).toHaveLength(0);
     const sweep = sweepOf(tenant);
@@ -294,7 +296,8 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     const { body } = await post(tenant, 'm.mp4');
     const done = await eventually(async () => {
       const t = (await getTask(tenant, body.task_id)).body;
-      return t.status === 'running' ? undefined : t;
+      // Readable at once: the first reads may still see it not_started.
+      return ['not_started', 'running'].includes(t.status) ? undefined : t;
     }, 50_000);
     expect(done.status).toBe('completed');
     expect(done.result).toMatchObject({ video_filename: 'm.mp4' });
@@ -302,11 +305,11 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
 
   test('the finalizer retries after a conflicting transaction and records the end once', async () => {
     const tenant = uniqueTenant('finalizer-conflict');
-    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName);
+    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName, TEST_KEYS);
     const { recovery } = localTaskService({ store: faulty, config, log: quiet });
     const { body } = await post(tenant, 'f.mp4');
     const found = await eventually(async () => {
-      const f = await store.getById(body.task_id);
+      const f = await store.getById(tenant, body.task_id);
       return f?.task.status === 'running' ? f : undefined;
     });
     injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { type Contract, dereference, loadContract, OPENAPI_FILE } from '../support/openapi-contract';
 
-const TASK_ID = '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
+const TASK_ID = 'wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE';
 const created = { task_id: TASK_ID, status: 'not_started', tenant_id: 't1', video_filename: 'a.mp4', created_at: '2026-11-28T17:18:52.254Z' };
 const json = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 const problemJson = { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };

@@ -27,7 +27,7 @@ describe('TaskRecovery on in-memory ports', () => {
     expect(await core.recovery.repair(task)).toBe('ended');
 
     // THEN
-    const ended = (await core.store.getById(task.taskId))!.task;
+    const ended = (await core.store.getById(task.tenantId, task.taskId))!.task;
     expect(ended.error).toEqual({ error: 'AccessDeniedException', message: 'The analysis failed; the operator has the details.' });
     expect(JSON.stringify(ended)).not.toMatch(/123456789012|arn:|\/var\/task/);
     expect(core.logged.some((l) => l.startsWith('info execution ended outside its Catch') && l.includes('123456789012'))).toBe(true);
