@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { WorkflowAlreadyStarted } from '../core/errors';
 import type { ExecutionState, Workflow } from '../core/ports';
+import { storageKeyOf } from '../core/storage-key';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
 import { ExecutionEnd } from '../shared/names';
@@ -16,6 +17,8 @@ export interface ExecutionInput {
   readonly task_key: string;
   /** The tenant's counter, which the finishing steps give the slot back to (the state machine cannot build a key). */
   readonly tenant_key: string;
+  /** Absent from executions started before it existed. */
+  readonly storage_key?: string;
 }
 
 export function toExecutionInput(input: WorkflowInput): ExecutionInput {
@@ -27,6 +30,7 @@ export function toExecutionInput(input: WorkflowInput): ExecutionInput {
     retain_until: input.retainUntil,
     task_key: input.taskKey,
     tenant_key: tenantCounterKey(input.tenantId),
+    storage_key: input.storageKey,
   };
 }
 
@@ -38,6 +42,7 @@ export function fromExecutionInput(input: ExecutionInput): WorkflowInput {
     createdAt: input.created_at,
     retainUntil: input.retain_until,
     taskKey: input.task_key,
+    storageKey: storageKeyOf(input.tenant_id, input.video_filename),
   };
 }
 

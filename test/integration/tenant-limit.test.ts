@@ -1,7 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
-import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { SILENT_LOG } from '../../lambda/core/task-recovery';
 import { TenantTally, reconcileTenantCounts } from '../../lambda/core/tenant-counts';
@@ -9,13 +7,12 @@ import { buildTrackHandler } from '../../lambda/track/index';
 import { tenantCounterKey } from '../../lambda/shared/table';
 import { type LocalApi, startLocalApi } from '../../local/api-gateway/local-api';
 import { clearFaults, injectFault, withFaultInjection } from '../../local/local-only/fault-injection';
-import { call, doc, dynamodb, eventually, executionsOf, holdExecutions, injectStateFault, itemsOf, pool, releaseExecutions, taskReaches, uniqueTenant } from './support';
+import { call, doc, eventually, executionsOf, holdExecutions, injectStateFault, itemsOf, localStore as store, pool, releaseExecutions, taskReaches, uniqueTenant } from './support';
 
 // The limit is decided by DynamoDB Local's conditional increment, not by a mock: an API front end of its own runs the
 // handler with TENANT_ACTIVE_TASK_LIMIT=5, on the shared table and state machine.
 const LIMIT = 5;
 let api: LocalApi;
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), process.env.TABLE_NAME!);
 
 beforeAll(async () => {
   const handler = buildTrackHandler({ ...process.env, TENANT_ACTIVE_TASK_LIMIT: String(LIMIT) }, { wrapClient: withFaultInjection });

@@ -77,8 +77,8 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
       const core = limited();
       const { task } = await core.service.track(video(1));
       const input = core.workflow.executions.get(task.taskId)!.input;
-      await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout' });
-      await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout' });
+      await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout', message: 'timed out' });
+      await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout', message: 'timed out' });
       expect(core.store.countOf('tenant1')).toBe(0);
     });
 
