@@ -336,6 +336,8 @@ export interface components {
                 "Retry-After"?: string;
                 /** @description Sent with the function's answer (the tenant quota) only. */
                 "Cache-Control"?: "no-store";
+                /** @description Sent with the function's answer (the tenant quota), as on every answer of the function; on the throttling answer as `NoSniffGateway` says. */
+                "X-Content-Type-Options"?: "nosniff";
                 [name: string]: unknown;
             };
             content: {

@@ -9,12 +9,12 @@ const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 const throttled = () => new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('throttled') });
 
 describe('TaskService on in-memory ports', () => {
-  test('a new request claims the video (one store write) and starts one execution named after it', async () => {
+  test('a new request claims the video (one store write), counts it against its tenant limit and starts one execution named after it', async () => {
     const { service, store, workflow } = coreOnDoubles();
     const outcome = await service.track(REQUEST);
     expect(outcome.kind).toBe('created');
     expect(outcome.task.status).toBe(TaskStatus.NotStarted);
-    expect(store.calls).toEqual(['claim']);
+    expect(store.calls).toEqual(['claim', 'takeSlot']);
     expect((await store.getById('tenant1', outcome.task.taskId))?.task.taskId).toBe(outcome.task.taskId);
     expect([...workflow.executions.keys()]).toEqual([outcome.task.taskId]);
     expect(workflow.executions.get(outcome.task.taskId)!.input).toMatchObject({ ...REQUEST, taskKey: store.keyOf('tenant1', 'a.mp4') });
