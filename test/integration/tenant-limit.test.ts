@@ -98,11 +98,13 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
 
   test('the finalizer: MarkFailed failing past its retries, the execution fails and the finalizer gives the slot back', async () => {
     const tenant = uniqueTenant('finalizer');
-    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    // Not a throttle or a 5xx (those are retried until the timeout): MarkFailed fails past its retries.
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.ValidationException', 10);
     const created = await post(tenant, 'fail-finalizer.mp4');
     expect(created.status).toBe(201);
     const failed = await taskReaches(tenant, created.body.task_id, 'failed', 40_000);
-    expect(failed.error.error).toBe('DynamoDb.InternalServerError');
+    // Recorded by the finalizer, not by MarkFailed (which would have stored AnalysisRejected).
+    expect(failed.error.error).not.toBe('AnalysisRejected');
     await countMatchesActive(tenant, 0);
     expect(await counter(tenant)).toMatchObject({ active_count: 0, version: 2 });
   }, 60_000);
