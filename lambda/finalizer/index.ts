@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { TaskRecovery } from '../core/task-recovery';
+import { LazyClientTracing } from '../adapters/lazy-tracing';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
@@ -9,7 +9,8 @@ import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
 
 const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
-const tracer = new Tracer({ serviceName: ServiceName.TaskFinalizer });
+// X-Ray capture of the SDK clients, loaded on the first sampled invocation (lazy-tracing.ts).
+const tracing = new LazyClientTracing({ serviceName: ServiceName.TaskFinalizer, log: logger });
 let recovery: TaskRecovery | undefined;
 
 /** EventBridge target: throws on a transient failure so EventBridge retries (and dead-letters) the event. */
@@ -17,8 +18,9 @@ export async function handler(event: ExecutionStatusChange) {
   recovery ??= taskServiceFromEnv(process.env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
-    wrapClient: (client) => tracer.captureAWSv3Client(client),
+    wrapClient: tracing.register,
   }).service.recovery;
+  tracing.beforeInvocation();
   try {
     const result = await finalizeExecution(recovery, event);
     // FinalizerRecorded is counted by the core when it writes; the events that needed nothing are counted here.
