@@ -17,7 +17,8 @@ export const FUNCTION_DEFAULTS = {
   bundling: {
     minify: true,
     sourceMap: true,
-    // Stack traces need only the mappings; the sources' text made the map 6× larger and Node parses it at load.
+    // Stack traces need only the mappings; the sources' text made the map 6× larger. No NODE_OPTIONS=--enable-source-maps
+    // (it scans each bundle at load): the entries map their stack traces lazily (lambda/adapters/lazy-source-maps.ts).
     sourcesContent: false,
     target: 'node24',
     // The Node.js 24 runtime ships AWS SDK v3; leaving it out keeps the bundle small.
@@ -79,7 +80,7 @@ export interface TrackingFunctionProps extends Omit<nodejs.NodejsFunctionProps, 
  */
 export class TrackingFunction extends nodejs.NodejsFunction {
   constructor(scope: Construct, id: string, props: TrackingFunctionProps) {
-    const { logGroupId, removalPolicy, environment, tracesSdkClients, ...rest } = props;
+    const { logGroupId, removalPolicy, tracesSdkClients, ...rest } = props;
     // Created in the parent scope, before super(): its id stays where it was when each construct made its own.
     const logGroup = new logs.LogGroup(scope, logGroupId ?? `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: removalPolicy ?? RemovalPolicy.RETAIN });
     super(scope, id, {
@@ -91,7 +92,6 @@ export class TrackingFunction extends nodejs.NodejsFunction {
         ...(tracesSdkClients ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: tracerBundlingCommands } } : {}),
       },
       logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...environment },
     });
     Validations.of(this).acknowledge(
       {
