@@ -17,14 +17,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { FUNCTION_DEFAULTS } from '../lib/private/tracking-function';
-import { AuthMode, TRACER_MODULE } from '../lambda/shared/names';
+import { AuthMode, ServiceName, TRACER_MODULE } from '../lambda/shared/names';
 
 const ROOT = path.resolve(__dirname, '..');
 /** Each function's entry, and whether the stack ships the tracer beside it (`tracesSdkClients`). */
 const FUNCTIONS = [
-  { name: 'track-api', entry: 'lambda/track/index.ts', traced: true },
-  { name: 'task-finalizer', entry: 'lambda/finalizer/index.ts', traced: true },
-  { name: 'task-sweeper', entry: 'lambda/sweeper/index.ts', traced: false },
+  { name: ServiceName.TrackApi, entry: 'lambda/track/index.ts', traced: true },
+  { name: ServiceName.TaskFinalizer, entry: 'lambda/finalizer/index.ts', traced: true },
+  { name: ServiceName.TaskSweeper, entry: 'lambda/sweeper/index.ts', traced: false },
   { name: 'analyse', entry: 'lambda/analyse/index.ts', traced: false },
 ];
 const ONLY = process.env.ONLY?.split(',');
@@ -155,7 +155,7 @@ async function main() {
       console.log(
         `| ${fn.name} | ${kib(file)} | ${kib(`${file}.map`)} | ${sdkPackages.join(', ') || '—'} | ${ms(wall('empty'))} | ${ms(wall('sdk'))} | ${ms(wall('bundle'))} | **${ratio.toFixed(3)}×** | ${(cpu('bundle') / cpu('sdk')).toFixed(3)}× | ${(wall('bundleMaps') / wall('sdkMaps')).toFixed(3)}× (${(cpu('bundleMaps') / cpu('sdkMaps')).toFixed(3)}×) | ${tracer.size} | ${tracer.load} |`,
       );
-      if (fn.name === 'track-api') verdicts.push(`API bundle cold start: ${ratio.toFixed(3)}× the SDK clients' own load (target ≤ ${TARGET}×): ${ratio <= TARGET ? 'met' : 'NOT met'}`);
+      if (fn.name === ServiceName.TrackApi) verdicts.push(`API bundle cold start: ${ratio.toFixed(3)}× the SDK clients' own load (target ≤ ${TARGET}×): ${ratio <= TARGET ? 'met' : 'NOT met'}`);
     }
     if (verdicts.length) console.log(`\n${verdicts.join('\n')}`);
   } finally {
