@@ -12,13 +12,15 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { powertoolsServiceMetrics } from '../lambda/adapters/powertools-metrics';
-import { serviceConfigFromEnv } from '../lambda/adapters/env-config';
+import { requireEnv, serviceConfigFromEnv } from '../lambda/adapters/env-config';
 import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
 import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
-import { METRICS_NAMESPACE, Route, ServiceName } from '../lambda/shared/names';
+import { METRICS_NAMESPACE, Route, ServiceName, TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { TaskKeys } from '../lambda/shared/task-keys';
+import { measureRatios, ratioTable } from './ratios';
 
 /** The most requests in flight in any scenario below; the SDK clients get as many sockets. */
 const MAX_CONCURRENCY = 100;
@@ -53,6 +55,7 @@ function countingHandler() {
     sfn: counted(new SFNClient({ requestHandler }), 'sfn'),
     tableName: process.env.TABLE_NAME!,
     stateMachineArn: process.env.STATE_MACHINE_ARN!,
+    keys: new TaskKeys(requireEnv(process.env, TASK_ID_KEY_ENV)),
     config: serviceConfigFromEnv(process.env),
     log: logger,
   });
@@ -155,6 +158,7 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
     sfn: new SFNClient({ requestHandler }),
     tableName: process.env.TABLE_NAME!,
     stateMachineArn: process.env.STATE_MACHINE_ARN!,
+    keys: new TaskKeys(requireEnv(process.env, TASK_ID_KEY_ENV)),
     config: serviceConfigFromEnv(process.env),
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
@@ -222,6 +226,11 @@ async function main() {
     const duplicate = await scenario('duplicates of one running task', system.apiUrl, Array.from({ length: 1000 }, () => ({ tenant_id: tenant, video_filename: 'new-0.mp4' })), 50);
     await scenario('burst: 20 videos x 25 concurrent', system.apiUrl, Array.from({ length: 25 }).flatMap(() => Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` }))), MAX_CONCURRENCY);
     await scenario('invalid bodies (no AWS call)', system.apiUrl, Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })), 50);
+    const ratios = await measureRatios(system);
+
+    console.log('### The write path against its floor (in-process handler vs a bare conditional PutItem, one DynamoDB Local)\n');
+    console.log(ratioTable(ratios));
+    console.log('');
 
     console.log('### Requests (POST /api/v1/track, local system)\n');
     console.log('| scenario | n | concurrency | req/s | p50 ms | p95 ms | p99 ms | handler mean ms | statuses | AWS calls per request |');

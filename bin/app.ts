@@ -56,6 +56,8 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
+  analyseReservedConcurrency: numberContext('analyseReservedConcurrency'),
+  videoBucket: app.node.tryGetContext('videoBucket') || undefined,
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,

@@ -42,7 +42,7 @@ export interface paths {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
                  */
                 task_id: string;
             };
@@ -73,8 +73,8 @@ export interface components {
         /** @example tenant1 */
         TenantId: string;
         /**
-         * Format: uuid
-         * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+         * @description 43 base64url characters (32 bytes, no padding); opaque to clients.
+         * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
          */
         TaskId: string;
         /**
@@ -129,10 +129,10 @@ export interface components {
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
-        /** @description Why a task failed or was cancelled by the system (e.g. `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`). */
+        /** @description Why a task failed or was cancelled: a stable name (e.g. `AnalysisRejected`, `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`, `Cancelled`, or the analysis' own error name) and a fixed message for it. Raw causes (stack traces, AWS messages) are never returned: they stay in the operator's logs. */
         TaskError: {
             error: string;
-            cause?: string;
+            message: string;
         };
         /** @enum {string} */
         ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/service-unavailable" | "/problems/internal-error";
@@ -169,6 +169,7 @@ export interface components {
         Task: {
             headers: {
                 "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -179,6 +180,7 @@ export interface components {
         InvalidRequest: {
             headers: {
                 "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -197,6 +199,7 @@ export interface components {
         Unauthorized: {
             headers: {
                 "www-authenticate": components["headers"]["WwwAuthenticate"];
+                "X-Content-Type-Options": components["headers"]["NoSniffGateway"];
                 [name: string]: unknown;
             };
             content: {
@@ -210,6 +213,7 @@ export interface components {
         Forbidden: {
             headers: {
                 "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -230,6 +234,7 @@ export interface components {
         NotFound: {
             headers: {
                 "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 [name: string]: unknown;
             };
             content: {
@@ -248,6 +253,7 @@ export interface components {
          */
         RouteNotFound: {
             headers: {
+                "X-Content-Type-Options": components["headers"]["NoSniffGateway"];
                 [name: string]: unknown;
             };
             content: {
@@ -281,6 +287,7 @@ export interface components {
         UnsupportedMediaType: {
             headers: {
                 "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 /** @description The media type POST accepts. */
                 "Accept-Post": "application/json";
                 [name: string]: unknown;
@@ -302,6 +309,7 @@ export interface components {
             headers: {
                 /** @description Seconds to wait, when sent. */
                 "Retry-After"?: string;
+                "X-Content-Type-Options": components["headers"]["NoSniffGateway"];
                 [name: string]: unknown;
             };
             content: {
@@ -341,6 +349,7 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
                 "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
@@ -363,6 +372,10 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /** @description Every answer of the API function (and of `npm start`) is `nosniff`, so no browser reads a body as another type. */
+        NoSniff: "nosniff";
+        /** @description On API Gateway's own answers (authorizer, throttling, unknown routes) only under `npm start`: the deployed HTTP API cannot add headers to the answers it makes itself (their bodies are fixed JSON). */
+        NoSniffGateway: "nosniff";
         /** @description Every answer of the API function is `no-store`. */
         CacheControl: "no-store";
         /** @description Seconds to wait before retrying. */
@@ -410,6 +423,7 @@ export interface operations {
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -442,6 +456,7 @@ export interface operations {
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -452,6 +467,7 @@ export interface operations {
             201: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
                     /** @description The new task, e.g. `/api/v1/track/{task_id}` (with `?tenant_id=` when the request had no token). */
                     Location: string;
                     [name: string]: unknown;
@@ -484,7 +500,7 @@ export interface operations {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
                  */
                 task_id: string;
             };
@@ -515,7 +531,7 @@ export interface operations {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example 1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c
+                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
                  */
                 task_id: string;
             };
@@ -532,6 +548,7 @@ export interface operations {
             409: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControl"];
+                    "X-Content-Type-Options": components["headers"]["NoSniff"];
                     [name: string]: unknown;
                 };
                 content: {

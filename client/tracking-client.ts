@@ -20,7 +20,7 @@ export interface Task {
   /** What the analysis returned (a `completed` task). */
   readonly result?: unknown;
   /** Why a task failed or was cancelled by the system. */
-  readonly error?: { readonly error: string; readonly cause?: string };
+  readonly error?: { readonly error: string; readonly message: string };
 }
 
 /** One page of the tenant's tasks, newest first; pass `nextCursor` as `cursor` for the next, until it is null. */

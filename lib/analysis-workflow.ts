@@ -7,6 +7,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { Attr, ItemType, TASK_PREFIX } from '../lambda/shared/table';
+import { STORAGE_PREFIX } from '../lambda/core/storage-key';
 import { TaskStatus } from '../lambda/core/task';
 import { TrackingFunction } from './private/tracking-function';
 
@@ -37,6 +38,21 @@ export interface AnalysisWorkflowProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Reserved concurrency of the Analyse function: a floor the other functions cannot take from it and a ceiling it
+   * cannot pass. Lambda refuses a reservation that leaves less than the account's minimum unreserved concurrency
+   * (docs/DEPLOY.md, "Lambda concurrency quota"). Throttled invocations wait and are retried either way.
+   *
+   * @default - no reservation
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * The S3 bucket that holds the videos (`-c videoBucket=<name>`): the Analyse function gets `s3:GetObject` on its
+   * `tenants/*` keys only (where every task's `storage_key` points) and the name in `VIDEO_BUCKET`.
+   *
+   * @default - no bucket access
+   */
+  readonly videoBucket?: string;
 }
 
 const S = (value: string) => ({ S: value });
@@ -52,6 +68,25 @@ const FINISH_TRANSIENT_ERRORS = [
   'DynamoDb.InternalServerError',
   'DynamoDb.InternalServerErrorException',
 ];
+/**
+ * Lambda refusing or failing to run the function (not the function's own error), by Step Functions' names: the
+ * invocation never ran the analysis, so waiting and invoking again is always right.
+ */
+const LAMBDA_THROTTLE_AND_SERVICE_ERRORS = [
+  'Lambda.TooManyRequestsException',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+];
+/** DynamoDB throttling and 5xx, under both integrations' prefixes ("DynamoDB." optimized, "DynamoDb." AWS SDK). */
+const DYNAMODB_THROTTLE_AND_SERVICE_ERRORS = ['DynamoDB', 'DynamoDb'].flatMap((prefix) =>
+  ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'InternalServerErrorException'].map(
+    (name) => `${prefix}.${name}`,
+  ),
+);
+/** Backoff of a throttled call: 1 s doubling, each wait capped and fully jittered so retries of many executions spread out. */
+const THROTTLE_INTERVAL = Duration.seconds(1);
+const THROTTLE_MAX_DELAY = Duration.seconds(60);
 /** How long MarkCompleted waits before writing an analysis result again after its retries ran out. */
 const RECORD_AGAIN_AFTER = Duration.seconds(10);
 
@@ -77,6 +112,24 @@ export class AnalysisWorkflow extends Construct {
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const table = props.table;
+    const bucket = props.videoBucket;
+    if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new Error(`videoBucket must be an S3 bucket name (3-63 of a-z 0-9 . -), got ${JSON.stringify(bucket)}.`);
+    }
+    const reserved = props.reservedConcurrency;
+    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+      throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
+    }
+    // Throttles are retried until the execution's timeout ends them: enough attempts to outlast it even if every
+    // fully jittered wait were a tenth of its cap.
+    const throttleRetry = (errors: string[]): sfn.RetryProps => ({
+      errors,
+      interval: THROTTLE_INTERVAL,
+      backoffRate: 2,
+      maxDelay: THROTTLE_MAX_DELAY,
+      jitterStrategy: sfn.JitterType.FULL,
+      maxAttempts: Math.ceil(this.timeout.toSeconds() / (THROTTLE_MAX_DELAY.toSeconds() / 10)),
+    });
 
     this.analyseFunction = new TrackingFunction(this, 'AnalyseFunction', {
       entry: path.join(__dirname, '../lambda/analyse/index.ts'),
@@ -84,10 +137,22 @@ export class AnalysisWorkflow extends Construct {
       timeout: analysisTimeout,
       logGroupId: 'AnalyseLogs',
       removalPolicy,
+      reservedConcurrentExecutions: reserved,
       environment: {
         ANALYSIS_DELAY_MS: String((props.placeholderDelay ?? Duration.seconds(2)).toMilliseconds()),
+        ...(bucket ? { VIDEO_BUCKET: bucket } : {}),
       },
     });
+    if (bucket) {
+      // Read-only, and only under the tenants' prefix: no listing, nothing outside it. Which tenant's key is read is
+      // decided by the storage_key the API built from the verified tenant (lambda/core/storage-key.ts).
+      const tenantObjects = Stack.of(this).formatArn({ service: 's3', region: '', account: '', resource: bucket, resourceName: `${STORAGE_PREFIX}*` });
+      this.analyseFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [tenantObjects] }));
+      Validations.of(this.analyseFunction).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/${STORAGE_PREFIX}*]`,
+        reason: 's3:GetObject on the tenants/ prefix only: every task reads its own key under it, named by the API from the verified tenant.',
+      });
+    }
 
     const taskKey = { [Attr.pk]: SPath('$.task_key') };
     const taskRecord = { [Attr.pk]: { S: sfn.JsonPath.format(`${TASK_PREFIX}{}`, sfn.JsonPath.stringAt('$.task_id')) } };
@@ -117,6 +182,7 @@ export class AnalysisWorkflow extends Construct {
 
     // Losing the condition is final (cancelled, finished or replaced); anything else (throttling) is worth retrying.
     markRunning.addRetry({ errors: ['DynamoDB.ConditionalCheckFailedException'], maxAttempts: 0 });
+    markRunning.addRetry(throttleRetry(DYNAMODB_THROTTLE_AND_SERVICE_ERRORS));
     markRunning.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
 
     const analyse = new tasks.LambdaInvoke(this, 'Analyse', {
@@ -126,12 +192,15 @@ export class AnalysisWorkflow extends Construct {
         task_id: sfn.JsonPath.stringAt('$.task_id'),
         tenant_id: sfn.JsonPath.stringAt('$.tenant_id'),
         video_filename: sfn.JsonPath.stringAt('$.video_filename'),
+        storage_key: sfn.JsonPath.stringAt('$.storage_key'),
       }),
       resultPath: '$.analysis',
       taskTimeout: sfn.Timeout.duration(analysisTimeout.plus(Duration.seconds(30))),
     });
     // A rejected video fails the same way every time: do not retry it.
     analyse.addRetry({ errors: ['AnalysisRejected'], maxAttempts: 0 });
+    // Lambda did not run the analysis (concurrency reached, service error): wait for capacity, the task stays running.
+    analyse.addRetry(throttleRetry(LAMBDA_THROTTLE_AND_SERVICE_ERRORS));
     analyse.addRetry({
       errors: [sfn.Errors.ALL],
       interval: Duration.seconds(2),
@@ -169,7 +238,7 @@ export class AnalysisWorkflow extends Construct {
                   [Attr.expiresAt]: { N: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.retain_until')) },
                   ...extra,
                 },
-                // Never overwrite a final record: only a link (or nothing) may be replaced.
+                // Never overwrite a final record; a link item an earlier version wrote (no status) may be replaced.
                 ConditionExpression: 'attribute_not_exists(#status)',
                 ExpressionAttributeNames: { '#status': Attr.status },
               },
@@ -196,6 +265,7 @@ export class AnalysisWorkflow extends Construct {
         backoffRate: 2,
         jitterStrategy: sfn.JitterType.FULL,
       });
+      step.addRetry(throttleRetry(DYNAMODB_THROTTLE_AND_SERVICE_ERRORS));
       step.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
       return step;
     };
@@ -209,7 +279,9 @@ export class AnalysisWorkflow extends Construct {
       },
       [TaskStatus.Running],
     );
-    const failure = { [Attr.error]: { M: { error: SPath('$.error.Error'), cause: SPath('$.error.Cause') } } };
+    // The error's name only: its Cause (a Lambda error payload with its stack trace, SDK messages with ARNs) stays in
+    // the execution history and the logs; tenants see the name with a fixed message (lambda/core/task-errors.ts).
+    const failure = { [Attr.error]: { M: { error: SPath('$.error.Error') } } };
     // After MarkRunning the task has a started_at, and its failed record keeps it.
     const markFailed = finish('MarkFailed', TaskStatus.Failed, { ...failure, [Attr.startedAt]: SPath('$.run.started_at') }, [
       TaskStatus.NotStarted,
@@ -229,6 +301,7 @@ export class AnalysisWorkflow extends Construct {
         consistentRead: true,
         resultPath: '$.check',
       });
+      read.addRetry(throttleRetry(DYNAMODB_THROTTLE_AND_SERVICE_ERRORS));
       read.addRetry({ errors: [sfn.Errors.ALL], maxAttempts: 3, interval: Duration.seconds(1), backoffRate: 2 });
       return read;
     };

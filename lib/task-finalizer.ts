@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskTimings, timingEnvironment } from './task-timings';
-import { grantTableItems } from './task-table';
+import { grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
 
 export interface TaskFinalizerProps {
@@ -44,6 +44,7 @@ export class TaskFinalizer extends Construct {
       removalPolicy,
       environment: {
         ...timingEnvironment(props.timings),
+        ...taskIdKeyEnvironment(),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,

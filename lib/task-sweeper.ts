@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskTimings, timingEnvironment } from './task-timings';
-import { grantQueryActiveByAge, grantTableItems } from './task-table';
+import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
@@ -91,6 +91,7 @@ export class TaskSweeper extends Construct {
       removalPolicy: props.removalPolicy,
       environment: {
         ...timingEnvironment(props.timings),
+        ...taskIdKeyEnvironment(),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         SWEEP_MAX_TASKS: String(maxTasks),
@@ -98,8 +99,8 @@ export class TaskSweeper extends Construct {
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskSweeper,
       },
     });
-    // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; PutItem for
-    // the link and UpdateItem for the lease of a re-drive.
+    // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; UpdateItem for
+    // the lease of a re-drive.
     grantQueryActiveByAge(props.table, this.function);
     grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
     props.stateMachine.grantStartExecution(this.function);

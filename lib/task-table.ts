@@ -1,7 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { ACTIVE_BY_AGE_INDEX, Attr } from '../lambda/shared/table';
 
 export interface TaskTableProps {
@@ -17,6 +18,14 @@ export interface TaskTableProps {
  * Grants item actions on the table itself. `ITable.grant` would add `<table>/index/*` as soon as the table has an
  * index; only the repair sweep reads the index, and it is granted that one index by name.
  */
+/**
+ * The key of task ids and active keys (lambda/shared/task-keys.ts) for every function that derives them: the stack's
+ * UUID. Not a secret: its only job is that an id does not reveal its video name.
+ */
+export function taskIdKeyEnvironment(): Record<string, string> {
+  return { [TASK_ID_KEY_ENV]: Fn.select(2, Fn.split('/', Aws.STACK_ID)) };
+}
+
 export function grantTableItems(table: dynamodb.ITable, grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
   return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
 }
@@ -39,7 +48,7 @@ export class TaskTable extends Construct {
       partitionKey: { name: Attr.pk, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      // Only final records and links carry it; active items never expire by TTL (the lease covers them).
+      // Only final records carry it; active items never expire by TTL (the lease covers them).
       timeToLiveAttribute: Attr.expiresAt,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

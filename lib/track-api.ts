@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskTimings, timingEnvironment } from './task-timings';
-import { grantTableItems } from './task-table';
+import { grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
 /** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
@@ -102,6 +102,7 @@ export class TrackApi extends Construct {
       removalPolicy,
       environment: {
         ...timingEnvironment(props.timings),
+        ...taskIdKeyEnvironment(),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,

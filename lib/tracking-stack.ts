@@ -72,6 +72,19 @@ export interface TrackingStackProps extends StackProps {
    * @default - no reservation
    */
   readonly sweeperReservedConcurrency?: number;
+  /**
+   * Reserved concurrency of the Analyse function (`-c analyseReservedConcurrency=N`): see
+   * `AnalysisWorkflowProps.reservedConcurrency`.
+   *
+   * @default - no reservation
+   */
+  readonly analyseReservedConcurrency?: number;
+  /**
+   * The bucket the analysis reads videos from (`-c videoBucket=<name>`): see `AnalysisWorkflowProps.videoBucket`.
+   *
+   * @default - no bucket access
+   */
+  readonly videoBucket?: string;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -102,6 +115,8 @@ export class TrackingStack extends Stack {
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
       table: this.table.table,
       timeout: props.workflowTimeout,
+      reservedConcurrency: props.analyseReservedConcurrency,
+      videoBucket: props.videoBucket,
       removalPolicy,
     });
     const timings: TaskTimings = {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { LocalSetupError } from './errors';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './local-aws';
+import { LOCAL_ACCOUNT, LOCAL_REGION, localStackId } from './local-aws';
 import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -87,6 +87,7 @@ export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME
         'AWS::AccountId': LOCAL_ACCOUNT,
         'AWS::URLSuffix': 'amazonaws.com',
         'AWS::StackName': stackName,
+        'AWS::StackId': localStackId(stackName),
       };
       if (pseudo[id]) return pseudo[id];
       const type = template.Resources[id]?.Type;

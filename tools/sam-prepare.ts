@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { SAM_LOCAL_ENDPOINTS } from '../lib/sam-local-endpoints';
 import { createTable } from '../local/dynamodb/dynamodb-local';
 import { LocalSetupError } from '../local/errors';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/local-aws';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_TASK_ID_KEY } from '../local/local-aws';
+import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { type CfnTemplate, loadStack, localNames, onlyResource, PROJECT_ROOT, resolve, resourcesOfType, stateMachineDefinition } from '../local/template';
 
 /** The cloud assembly of the sam setup: apart from cdk.out/, which npm start, npm test and npm run bench re-synthesize. */
@@ -92,7 +93,7 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
   }
 
   const env = Object.fromEntries(
-    samFunctions.map(([id]) => [id, { TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn ?? names.ref(smId), ...SAM_LOCAL_ENDPOINTS }]),
+    samFunctions.map(([id]) => [id, { TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn ?? names.ref(smId), [TASK_ID_KEY_ENV]: LOCAL_TASK_ID_KEY, ...SAM_LOCAL_ENDPOINTS }]),
   );
   const envFile = path.join(options.cdkOut, 'sam-env.json');
   writeFileSync(envFile, `${JSON.stringify(env, null, 2)}\n`);

@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { WorkflowAlreadyStarted } from '../core/errors';
 import type { ExecutionState, Workflow } from '../core/ports';
+import { storageKeyOf } from '../core/storage-key';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
 import { ExecutionEnd } from '../shared/names';
@@ -13,6 +14,8 @@ export interface ExecutionInput {
   readonly created_at: string;
   readonly retain_until: number;
   readonly task_key: string;
+  /** Absent from executions started before it existed. */
+  readonly storage_key?: string;
 }
 
 export function toExecutionInput(input: WorkflowInput): ExecutionInput {
@@ -23,6 +26,7 @@ export function toExecutionInput(input: WorkflowInput): ExecutionInput {
     created_at: input.createdAt,
     retain_until: input.retainUntil,
     task_key: input.taskKey,
+    storage_key: input.storageKey,
   };
 }
 
@@ -34,6 +38,7 @@ export function fromExecutionInput(input: ExecutionInput): WorkflowInput {
     createdAt: input.created_at,
     retainUntil: input.retain_until,
     taskKey: input.task_key,
+    storageKey: storageKeyOf(input.tenant_id, input.video_filename),
   };
 }
 

@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
-import { randomUUID } from 'node:crypto';
 import type { Clock, ServiceMetrics } from '../core/ports';
 import { type ServiceLog, type TaskServiceConfig, TaskService } from '../core/task-service';
+import { TASK_ID_KEY_ENV } from '../shared/names';
+import { TaskKeys } from '../shared/task-keys';
 import { createDocumentClient } from './dynamodb/table-client';
 import { DynamoDbTaskStore } from './dynamodb/task-store';
 import { requireEnv, serviceConfigFromEnv } from './env-config';
@@ -22,6 +23,8 @@ export interface TaskServiceClients {
   readonly sfn: SFNClient;
   readonly tableName: string;
   readonly stateMachineArn: string;
+  /** Derives task ids and active keys: the stack's key in Lambda, a fixed local key elsewhere. */
+  readonly keys: TaskKeys;
   /** @default DEFAULT_TASK_SERVICE_CONFIG */
   readonly config?: TaskServiceConfig;
   /** @default - the system clock */
@@ -35,13 +38,14 @@ export interface TaskServiceClients {
 /** The task rules on the given AWS clients: the one wiring of store, workflow and service (Lambda, bench, tests). */
 export function taskServiceOn(clients: TaskServiceClients) {
   const clock: Clock = clients.clock ?? { now: () => new Date() };
-  const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName);
+  const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName, clients.keys);
   const workflow = new StepFunctionsWorkflow(clients.sfn, clients.stateMachineArn);
-  const service = new TaskService({ store, workflow, clock, newId: randomUUID, config: clients.config, log: clients.log, metrics: clients.metrics });
+  const newId = (tenantId: string, videoFilename: string) => clients.keys.newTaskId(tenantId, videoFilename);
+  const service = new TaskService({ store, workflow, clock, newId, config: clients.config, log: clients.log, metrics: clients.metrics });
   return { service, store, workflow, clock };
 }
 
-/** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, timings. */
+/** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, timings. */
 export function taskServiceFromEnv(env: Record<string, string | undefined>, wiring: TaskServiceWiring) {
   const wrap = wiring.wrapClient ?? (<C>(client: C) => client);
   return taskServiceOn({
@@ -49,6 +53,7 @@ export function taskServiceFromEnv(env: Record<string, string | undefined>, wiri
     sfn: wrap(new SFNClient(wiring.sfnConfig ?? {})),
     tableName: requireEnv(env, 'TABLE_NAME'),
     stateMachineArn: requireEnv(env, 'STATE_MACHINE_ARN'),
+    keys: new TaskKeys(requireEnv(env, TASK_ID_KEY_ENV)),
     config: serviceConfigFromEnv(env),
     log: wiring.log,
     metrics: wiring.metrics,

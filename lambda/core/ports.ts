@@ -36,8 +36,6 @@ export interface TaskStore {
    * @throws TaskAlreadyActive with the winner when another task is active.
    */
   claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult>;
-  /** Makes the task readable by its id (idempotent). */
-  link(task: ActiveTask, taskKey: string): Promise<void>;
   /**
    * Atomically records the final state and frees the video.
    * @throws TaskNotInExpectedState when the task is no longer active with status `expected` (or a concurrent write
@@ -46,10 +44,14 @@ export interface TaskStore {
   finish(finish: FinishTask): Promise<Task>;
   /** Extends a `not_started` task's lease before its execution is started again; false if it moved on or another re-drive renewed it since `task` was read. */
   renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean>;
-  /** Strongly consistent read by task id; undefined when unknown. */
-  getById(taskId: string): Promise<FoundTask | undefined>;
+  /**
+   * Strongly consistent read by task id within a tenant: the active item the id points at, else its final record;
+   * undefined when unknown or malformed (then without any read).
+   */
+  getById(tenantId: string, taskId: string): Promise<FoundTask | undefined>;
   /** Strongly consistent read of the active task for (tenant, video). */
   getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined>;
+  /** The active item's key of (tenant, video): what the workflow is given to update and free it. */
   keyOf(tenantId: string, videoFilename: string): string;
   /**
    * Every active task created before `createdBefore` (ISO instant), one index page at a time, so a caller never holds
@@ -93,4 +95,5 @@ export interface Clock {
   now(): Date;
 }
 
-export type IdGenerator = () => string;
+/** A new task id for (tenant, video): the store must find the active item from it (lambda/shared/task-keys.ts). */
+export type IdGenerator = (tenantId: string, videoFilename: string) => string;

@@ -1,4 +1,6 @@
 import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
+import { storageKeyOf } from './storage-key';
+import { TaskErrorName, taskError } from './task-errors';
 import { type Clock, type ExecutionState, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
 
@@ -81,11 +83,12 @@ export class TaskRecovery {
 
   /**
    * Finalises a task whose execution ended outside the state machine's own Catch (timed out, aborted, failed early).
-   * Duplicate and late events are no-ops.
+   * Duplicate and late events are no-ops. The execution's raw `cause` is logged, never recorded.
    */
-  async finalizeExecution(input: WorkflowInput, status: TaskStatus, error: TaskError): Promise<Task | undefined> {
+  async finalizeExecution(input: WorkflowInput, status: TaskStatus, error: TaskError, cause?: string): Promise<Task | undefined> {
+    if (cause !== undefined) this.log.info('execution ended outside its Catch', { task_id: input.taskId, error: error.error, cause });
     for (let attempt = 1; ; attempt++) {
-      const found = await this.store.getById(input.taskId);
+      const found = await this.store.getById(input.tenantId, input.taskId);
       if (!found?.taskKey || !isActive(found.task.status)) return undefined;
       try {
         const finished = await this.finishAsRead(found.task, found.taskKey, status, error);
@@ -107,12 +110,12 @@ export class TaskRecovery {
     return { at: now.toISOString(), retainUntil: Math.floor(now.getTime() / 1000) + this.config.retentionSeconds };
   }
 
-  /** StartExecution (or the link) failed: fail the task and free the video so the client's retry creates a new one. */
+  /** StartExecution failed: fail the task and free the video so the client's retry creates a new one. */
   async compensate(task: ActiveTask, taskKey: string, now: Date, cause: unknown): Promise<boolean> {
     try {
-      await this.failNotStarted(task, taskKey, { error: 'WorkflowNotStarted', cause: describe(cause) }, now);
+      await this.failNotStarted(task, taskKey, taskError(TaskErrorName.WorkflowNotStarted), now);
       this.metrics.count(ServiceEvent.Compensated);
-      this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId });
+      this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId, cause: describe(cause) });
       return true;
     } catch (error) {
       // Left not_started: the repair sweep (or a POST) after the grace period starts it again.
@@ -134,7 +137,6 @@ export class TaskRecovery {
     if (!(await this.store.renewLease(task, lease))) return 'moved-on';
     this.metrics.count(ServiceEvent.Redriven);
     this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
-    await this.store.link(task, taskKey);
     try {
       await this.workflow.start(workflowInput(task, taskKey));
       return 'started';
@@ -144,7 +146,7 @@ export class TaskRecovery {
     // The same name with the same input was refused, so that execution has ended. If the task is still not_started,
     // nothing will ever move it: record it failed and free the video (conditional on not_started).
     try {
-      await this.failNotStarted(task, taskKey, { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' }, now);
+      await this.failNotStarted(task, taskKey, taskError(TaskErrorName.ExecutionEnded), now);
       this.metrics.count(ServiceEvent.RedriveFoundEnded);
       this.log.warn('the execution of a not_started task had ended; task recorded failed', { task_id: task.taskId });
     } catch (error) {
@@ -181,7 +183,7 @@ export class TaskRecovery {
       return 'live';
     }
     const ending = execution.status === 'none' ? LOST_EXECUTION : endingOf(execution);
-    const ended = await this.finalizeExecution(workflowInput(task, taskKey), ending.status, ending.error);
+    const ended = await this.finalizeExecution(workflowInput(task, taskKey), ending.status, ending.error, ending.cause);
     if (!ended) return 'moved-on';
     this.log.warn('repair recorded the end of a task its execution did not', { task_id: task.taskId, execution: execution.status, status: ended.status });
     return 'ended';
@@ -213,24 +215,28 @@ export class TaskRecovery {
 /** What one repair did: `started` and `ended` changed the task; the rest left it as it was. */
 export type RepairOutcome = 'young' | 'live' | 'started' | 'ended' | 'moved-on';
 
-const LOST_EXECUTION = {
-  status: TaskStatus.Failed,
-  error: { error: 'ExecutionLost', cause: 'the task was running but its execution no longer exists' },
-} as const;
+const LOST_EXECUTION: Ending = { status: TaskStatus.Failed, error: taskError(TaskErrorName.ExecutionLost) };
+
+/** How an execution's end ends its task: the error tenants see, and the raw cause for the logs only. */
+export interface Ending {
+  readonly status: TaskStatus;
+  readonly error: TaskError;
+  readonly cause?: string;
+}
 
 /** How an ended execution ends its task; the same mapping as the finalizer's (lambda/finalizer/finalizer.ts). */
-export function endingOf(execution: Exclude<ExecutionState, { status: 'running' | 'none' }>): { status: TaskStatus; error: TaskError } {
+export function endingOf(execution: Exclude<ExecutionState, { status: 'running' | 'none' }>): Ending {
   const cause = execution.cause ?? undefined;
   switch (execution.status) {
     case 'aborted':
-      return { status: TaskStatus.Cancelled, error: { error: execution.error || 'ExecutionAborted', cause } };
+      return { status: TaskStatus.Cancelled, error: taskError(execution.error || TaskErrorName.ExecutionAborted), cause };
     case 'timed_out':
-      return { status: TaskStatus.Failed, error: { error: execution.error || 'States.Timeout', cause } };
+      return { status: TaskStatus.Failed, error: taskError(execution.error || TaskErrorName.Timeout), cause };
     case 'failed':
-      return { status: TaskStatus.Failed, error: { error: execution.error || 'ExecutionFailed', cause } };
+      return { status: TaskStatus.Failed, error: taskError(execution.error || TaskErrorName.ExecutionFailed), cause };
     case 'succeeded':
       // Every successful path records the end itself; a task still active after one was never reached by it.
-      return { status: TaskStatus.Failed, error: { error: 'ExecutionEnded', cause: 'its execution ended without recording the task' } };
+      return { status: TaskStatus.Failed, error: taskError(TaskErrorName.ExecutionEnded) };
   }
 }
 
@@ -242,6 +248,7 @@ export function workflowInput(task: ActiveTask, taskKey: string): WorkflowInput 
     createdAt: task.createdAt,
     retainUntil: task.retainUntil,
     taskKey,
+    storageKey: storageKeyOf(task.tenantId, task.videoFilename),
   };
 }
 

@@ -1,3 +1,4 @@
+import { TaskErrorName, taskError } from './task-errors';
 import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type Task, TaskStatus, isActive } from './task';
@@ -48,7 +49,7 @@ export class TaskService {
     const now = this.clock.now();
     const epoch = Math.floor(now.getTime() / 1000);
     const task: ActiveTask = {
-      taskId: this.newId(),
+      taskId: this.newId(request.tenantId, request.videoFilename),
       tenantId: request.tenantId,
       videoFilename: request.videoFilename,
       status: TaskStatus.NotStarted,
@@ -83,7 +84,7 @@ export class TaskService {
   }
 
   async get(tenantId: string, taskId: string): Promise<Task> {
-    const found = await this.store.getById(taskId);
+    const found = await this.store.getById(tenantId, taskId);
     if (!found || found.task.tenantId !== tenantId) throw new TaskNotFound(`task ${taskId}`);
     return found.task;
   }
@@ -97,7 +98,7 @@ export class TaskService {
   /** DELETE: cancelled wins only over an active state; a cancelled task answers the same on every call. */
   async cancel(tenantId: string, taskId: string): Promise<Task> {
     for (let attempt = 1; ; attempt++) {
-      const found = await this.store.getById(taskId);
+      const found = await this.store.getById(tenantId, taskId);
       if (!found || found.task.tenantId !== tenantId) throw new TaskNotFound(`task ${taskId}`);
       if (found.task.status === TaskStatus.Cancelled) {
         // On a second pass our own cancel may have landed with its answer lost: make sure the execution stops.
@@ -106,10 +107,7 @@ export class TaskService {
       }
       if (!found.taskKey || !isActive(found.task.status)) throw new TaskAlreadyFinished(found.task);
       try {
-        const cancelled = await this.recovery.finishAsRead(found.task, found.taskKey, TaskStatus.Cancelled, {
-          error: 'Cancelled',
-          cause: 'cancelled through the API',
-        });
+        const cancelled = await this.recovery.finishAsRead(found.task, found.taskKey, TaskStatus.Cancelled, taskError(TaskErrorName.Cancelled));
         await this.recovery.stopQuietly(taskId);
         return cancelled;
       } catch (error) {
@@ -121,7 +119,6 @@ export class TaskService {
 
   private async startCreated(task: ActiveTask, taskKey: string, now: Date): Promise<void> {
     try {
-      await this.store.link(task, taskKey);
       await this.workflow.start(workflowInput(task, taskKey));
     } catch (error) {
       if (error instanceof WorkflowAlreadyStarted) return;
@@ -134,16 +131,15 @@ export class TaskService {
     }
   }
 
-  /** Repairs what a duplicate can see is wrong with the winner. @returns true when the winner was dead and is now freed. */
+  /**
+   * Repairs what a duplicate can see is wrong with the winner. A racing duplicate writes nothing more: the winner's
+   * id leads to its active item by itself. @returns true when the winner was dead and is now freed.
+   */
   private async answerExisting(existing: ActiveTask, now: Date): Promise<boolean> {
-    if (existing.status === TaskStatus.NotStarted) {
-      const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
-      if (ageSeconds > this.config.redriveGraceSeconds) return ['ended', 'ran-elsewhere'].includes(await this.recovery.redrive(existing, now));
-      // The creator may not have written the link yet; this caller must be able to read the id at once.
-      // Only racing duplicates pay this second (idempotent) write: once running, the link exists.
-      await this.store.link(existing, this.store.keyOf(existing.tenantId, existing.videoFilename));
-    }
-    return false;
+    if (existing.status !== TaskStatus.NotStarted) return false;
+    const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
+    if (ageSeconds <= this.config.redriveGraceSeconds) return false;
+    return ['ended', 'ran-elsewhere'].includes(await this.recovery.redrive(existing, now));
   }
 
   /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */

@@ -15,9 +15,10 @@ export function isActive(status: TaskStatus): boolean {
   return ACTIVE_STATUSES.includes(status);
 }
 
+/** What a tenant sees of a task's error: a stable name and a fixed message for it (lambda/core/task-errors.ts). */
 export interface TaskError {
   readonly error: string;
-  readonly cause?: string;
+  readonly message: string;
 }
 
 export interface Task {
@@ -51,4 +52,6 @@ export interface WorkflowInput {
   readonly retainUntil: number;
   /** Opaque store key of the active task, so the workflow can update and free it. */
   readonly taskKey: string;
+  /** The only object the analysis may read for this task (lambda/core/storage-key.ts). */
+  readonly storageKey: string;
 }

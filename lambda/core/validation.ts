@@ -24,6 +24,8 @@ const VideoFilename = v.pipe(
   v.transform((s) => s.normalize('NFC')),
   v.check((s) => s.trim().length > 0, 'must not be blank'),
   v.check((s) => !/\p{Cc}/u.test(s), 'must not contain control characters'),
+  // Bidi overrides and isolates make a name display as another (`exe.mp4` shown for `4pm.exe`).
+  v.check((s) => !/[\u202A-\u202E\u2066-\u2069]/u.test(s), 'must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)'),
   v.check(
     (s) => utf8.encode(s).length <= VIDEO_FILENAME_MAX_BYTES,
     `must be at most ${VIDEO_FILENAME_MAX_BYTES} UTF-8 bytes after Unicode NFC normalisation`,
@@ -32,7 +34,7 @@ const VideoFilename = v.pipe(
 
 const TaskId = v.pipe(
   v.string(requiredString),
-  v.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'must be a lowercase UUID v4'),
+  v.regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters'),
 );
 
 // A missing key is reported by the object schema, with the key in the issue's path.

@@ -28,6 +28,6 @@ export async function finalizeExecution(recovery: Pick<TaskRecovery, 'finalizeEx
   if (!event.detail.input) return { outcome: 'ignored', reason: 'the event carries no execution input' };
   const input = fromExecutionInput(JSON.parse(event.detail.input) as ExecutionInput);
   const ending = endingOf({ status: ExecutionEnd[status], error: event.detail.error ?? undefined, cause: event.detail.cause ?? undefined });
-  const task = await recovery.finalizeExecution(input, ending.status, ending.error);
+  const task = await recovery.finalizeExecution(input, ending.status, ending.error, ending.cause);
   return task ? { outcome: 'finalized', task } : { outcome: 'ignored', reason: 'the task is no longer active', taskId: input.taskId };
 }

@@ -46,7 +46,7 @@ export const ServiceEvent = {
   RedriveFoundEnded: 'RedriveFoundEnded',
   /** A task that outlived its lease was replaced by a new claim. */
   LeaseTakeover: 'LeaseTakeover',
-  /** StartExecution (or the link) failed; the task was recorded failed and its video freed. */
+  /** StartExecution failed; the task was recorded failed and its video freed. */
   Compensated: 'Compensation',
   /** The compensation itself failed; the task waits for a re-drive. */
   CompensationFailed: 'CompensationFailed',
@@ -62,6 +62,9 @@ export type ServiceEvent = (typeof ServiceEvent)[keyof typeof ServiceEvent];
 /** The API's routes, as API Gateway is configured with them (lib/track-api.ts) and the local server matches them. */
 export const Route = { Collection: '/api/v1/track', Item: '/api/v1/track/{task_id}' } as const;
 export const TASK_ID_PARAM = 'task_id';
+
+/** The environment variable holding the key of task ids (lambda/shared/task-keys.ts) in every function that derives them. */
+export const TASK_ID_KEY_ENV = 'TASK_ID_KEY';
 
 /** How the API authenticates its callers (the stack's `auth` context; the handler's env `AUTH_MODE`). */
 export const AuthMode = { Cognito: 'cognito', Jwt: 'jwt', Iam: 'iam', None: 'none' } as const;

@@ -4,7 +4,7 @@
  */
 
 /** Kinds of item in the single table. */
-export const ItemType = { Active: 'active', Link: 'link', Final: 'final' } as const;
+export const ItemType = { Active: 'active', Final: 'final' } as const;
 
 /** Attribute names; the state machine definition (lib/analysis-workflow.ts) writes the same items. */
 export const Attr = {
@@ -20,7 +20,6 @@ export const Attr = {
   finishedAt: 'finished_at',
   result: 'result',
   error: 'error',
-  taskKey: 'task_key',
   leaseExpiresAt: 'lease_expires_at',
   retainUntil: 'retain_until',
   expiresAt: 'expires_at',
@@ -28,8 +27,8 @@ export const Attr = {
 } as const;
 
 /**
- * Sparse index of active tasks by age, for the repair sweep: only active items carry `sweep_shard`, so links and
- * final records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
+ * Sparse index of active tasks by age, for the repair sweep: only active items carry `sweep_shard`, so final
+ * records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
  */
 export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
 export const SWEEP_SHARDS = 16;
@@ -42,25 +41,26 @@ export function sweepShard(taskId: string): number {
 }
 
 /**
- * Item keys. The active-task key is a length-prefixed pair, so it is injective over any two
- * strings: ("a#b", "c") -> "ACTIVE#3#a#b#c" and ("a", "b#c") -> "ACTIVE#1#a#b#c" differ.
- * Bounded size: 128-character tenant + 1024-byte filename + 12 bytes of framing < DynamoDB's 2048-byte partition key.
+ * Item keys. The active-task key is a length-prefixed pair of the tenant and the video digest (lambda/shared/task-keys.ts),
+ * so it is injective over any two strings: ("a#b", d) -> "ACTIVE#3#a#b#d" and ("a", "b#d") -> "ACTIVE#1#a#b#d" differ.
+ * Bounded size: 128-character tenant + 22-character digest + 12 bytes of framing; no raw filename in a key (it stays
+ * an attribute).
  */
 export const ACTIVE_PREFIX = 'ACTIVE#';
 export const TASK_PREFIX = 'TASK#';
 
-export function activeTaskKey(tenantId: string, videoFilename: string): string {
-  return `${ACTIVE_PREFIX}${tenantId.length}#${tenantId}#${videoFilename}`;
+export function activeTaskKey(tenantId: string, videoDigest: string): string {
+  return `${ACTIVE_PREFIX}${tenantId.length}#${tenantId}#${videoDigest}`;
 }
 
 /** Inverse of activeTaskKey; used by tests to prove injectivity and by operators reading raw items. */
-export function parseActiveTaskKey(key: string): { tenantId: string; videoFilename: string } | undefined {
+export function parseActiveTaskKey(key: string): { tenantId: string; videoDigest: string } | undefined {
   const match = /^ACTIVE#(0|[1-9][0-9]*)#/.exec(key);
   if (!match) return undefined;
   const start = match[0].length;
   const end = start + Number(match[1]);
   if (key.length < end + 1 || key[end] !== '#') return undefined;
-  return { tenantId: key.slice(start, end), videoFilename: key.slice(end + 1) };
+  return { tenantId: key.slice(start, end), videoDigest: key.slice(end + 1) };
 }
 
 export function taskRecordKey(taskId: string): string {

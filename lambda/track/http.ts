@@ -13,7 +13,8 @@ export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: num
 
 export const RETRY_AFTER_SECONDS = 2;
 
-const BASE_HEADERS = { 'Cache-Control': 'no-store' };
+// nosniff: a browser must never read a body (which may echo a filename) as anything but its declared type.
+export const BASE_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
   return {

@@ -5,7 +5,7 @@ import type { ServiceLog, TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
 import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validation';
 import { AuthMode, DEFAULT_TENANT_CLAIM, RequestOutcome, Route } from '../shared/names';
-import { errorResponse, type HttpResponse, json, problem } from './http';
+import { BASE_HEADERS, errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -41,7 +41,7 @@ export function createTrackHandler(
     let duplicate = false;
     try {
       // A CORS preflight reaches the function only through its unauthenticated OPTIONS route: nothing to do.
-      if (method === 'OPTIONS') response = { statusCode: 204, headers: { 'Cache-Control': 'no-store' } };
+      if (method === 'OPTIONS') response = { statusCode: 204, headers: { ...BASE_HEADERS } };
       else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);

@@ -48,7 +48,11 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  * becomes the response. Unknown paths get API Gateway's own 404 and never reach the handler.
  */
 export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void, hooks: ApiServerHooks = {}): Promise<ApiServer> {
-  const server: Server = createServer((req, res) => void serve(handler, req, res, log, hooks));
+  let hosts = new Set<string>();
+  const server: Server = createServer((req, res) => {
+    if (!hosts.has((req.headers.host ?? '').toLowerCase())) return misdirected(req, res, [...hosts], log);
+    void serve(handler, req, res, log, hooks);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'EADDRINUSE' ? portInUse(port) : error),
@@ -56,6 +60,8 @@ export async function startApiServer(handler: ApiHandler, port: number, log: (li
     server.listen(port, '127.0.0.1', () => resolve());
   });
   const { port: actual } = server.address() as AddressInfo;
+  // A browser leaves the port out of Host when it is the scheme's default.
+  hosts = new Set(LOOPBACK_NAMES.flatMap((name) => (actual === 80 ? [`${name}:80`, name] : [`${name}:${actual}`])));
   return {
     url: `http://127.0.0.1:${actual}`,
     close: () =>
@@ -64,6 +70,26 @@ export async function startApiServer(handler: ApiHandler, port: number, log: (li
         server.closeAllConnections();
       }),
   };
+}
+
+/** The only Host values answered: a page on any other name (DNS rebinding to 127.0.0.1) gets nothing from the API. */
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+function misdirected(req: IncomingMessage, res: ServerResponse, hosts: string[], log: (line: string) => void): void {
+  // The body is not read: nothing of the request is acted on.
+  req.resume();
+  const host = req.headers.host;
+  log(`[api] ${req.method} ${req.url} 421 refused Host ${JSON.stringify(host ?? null)}`);
+  send(res, {
+    statusCode: 421,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store' },
+    body: JSON.stringify({
+      type: '/problems/misdirected-request',
+      title: 'Misdirected request',
+      status: 421,
+      detail: `This local server answers only the Host ${hosts.join(', ')}; the request named ${host === undefined ? 'none' : JSON.stringify(host)}.`,
+    }),
+  });
 }
 
 async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, hooks: ApiServerHooks): Promise<void> {
@@ -122,7 +148,8 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
 }
 
 function send(res: ServerResponse, response: LocalResponse): void {
-  res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
+  // Every local answer, API Gateway's own included, is nosniff (the function's answers carry it themselves too).
+  res.writeHead(response.statusCode, { ...response.headers, 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(response.body) });
   res.end(response.body);
 }
 

@@ -35,7 +35,7 @@ export interface LocalLambda {
 /**
  * The function's runtime, one worker thread per function, started at the first invocation: it loads module
  * `index` of the bundle with the function's environment (values already in process.env win, so a developer can
- * override them) and answers each invocation with the handler's JSON result or its error's name and message.
+ * override them) and answers each invocation with the handler's JSON result or its error's name, message and stack.
  */
 const RUNTIME = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -48,9 +48,16 @@ parentPort.on('message', ({ id, event }) => {
     })
     .then(
       (result) => parentPort.postMessage({ id, result: result === undefined ? undefined : JSON.stringify(result) }),
-      (e) => parentPort.postMessage({ id, error: { name: (e && e.name) || 'Error', message: (e && e.message) || String(e) } }),
+      (e) => parentPort.postMessage({ id, error: { name: (e && e.name) || 'Error', message: (e && e.message) || String(e), stack: (e && e.stack) || '' } }),
     );
 });`;
+
+/** A function error as the Lambda runtime reports it: errorType (the name), errorMessage, and the stack as `trace`. */
+export type LambdaError = Error & { readonly trace: string[] };
+
+export function lambdaError(name: string, message: string, trace: string[] = []): LambdaError {
+  return Object.assign(new Error(message), { name, trace });
+}
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 
@@ -76,16 +83,16 @@ export function loadHandler(fn: LocalFunction): LocalLambda {
       env: { ...environment, ...process.env },
       workerData: { module: path.join(fn.assetDir, `${file}.js`), exportName, handlerName: fn.handlerName },
     });
-    w.on('message', ({ id, result, error }: { id: number; result?: string; error?: { name: string; message: string } }) => {
+    w.on('message', ({ id, result, error }: { id: number; result?: string; error?: { name: string; message: string; stack: string } }) => {
       const p = pending.get(id);
       pending.delete(id);
-      if (error) p?.reject(Object.assign(new Error(error.message), { name: error.name }));
+      if (error) p?.reject(lambdaError(error.name, error.message, error.stack.split('\n')));
       else p?.resolve(result === undefined ? undefined : JSON.parse(result));
     });
-    w.on('error', (e) => failAll(Object.assign(new Error(e.message), { name: 'Runtime.ExitError' })));
+    w.on('error', (e) => failAll(lambdaError('Runtime.ExitError', e.message)));
     w.on('exit', (code) => {
       if (worker === w) worker = undefined;
-      failAll(Object.assign(new Error(`${fn.logicalId} exited (code ${code})`), { name: 'Runtime.ExitError' }));
+      failAll(lambdaError('Runtime.ExitError', `${fn.logicalId} exited (code ${code})`));
     });
     return w;
   };

@@ -16,7 +16,7 @@ export function testControls(sfn: LocalStepFunctions): ExtraOperations {
       case 'LocalRelease':
         return { released: sfn.release(input.field, input.value) };
       case 'LocalInjectStateFault':
-        sfn.injectFault({ state: input.state, error: input.error, match: input.match, times: Number(input.times ?? 1) });
+        sfn.injectFault({ state: input.state, error: input.error, cause: input.cause, match: input.match, times: Number(input.times ?? 1) });
         return {};
       case 'LocalDropEndEvents':
         sfn.dropEndEvents(input.match, Number(input.times ?? 1));

@@ -1,4 +1,5 @@
 import * as ddb from '@aws-sdk/client-dynamodb';
+import type { LambdaError } from '../lambda/runtime';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -47,6 +48,8 @@ export interface StateFault {
   readonly match?: string;
   /** How many attempts fail. */
   times: number;
+  /** The error's Cause (default: "injected fault: <error>"), e.g. a Lambda error payload as JSON. */
+  readonly cause?: string;
 }
 
 export class ExecutionAlreadyExists extends Error {
@@ -100,7 +103,7 @@ export class LocalStepFunctions {
           const fault = this.takeFault(state, input);
           if (fault) {
             this.log(`[sfn]   ${state}: injected ${fault.error}`);
-            throw new NamedError(fault.error, `injected fault: ${fault.error}`);
+            throw new NamedError(fault.error, fault.cause ?? `injected fault: ${fault.error}`);
           }
           return handler(input);
         },
@@ -272,7 +275,11 @@ export class LocalStepFunctions {
       if (event.type === 'StateEntered') {
         last = event.state.name;
         this.log(`[sfn] ${name} → ${event.state.name}`);
-      } else if (event.type === 'StateFailed') failed.set(event.state.name, event.Error);
+      } else if (event.type === 'StateFailed') {
+        failed.set(event.state.name, event.Error);
+        // The raw cause goes to the log (as to the execution history on AWS), never into a task's record.
+        this.log(`[sfn] ${name}   ${event.state.name} failed: ${event.Error}: ${event.Cause}`);
+      }
       else if (event.type === 'StateRetried') this.log(`[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''} after ${failed.get(event.state.name) ?? 'an error'}`);
       else if (event.type === 'StateCaught') this.log(`[sfn] ${name}   ${event.state.name} caught ${failed.get(event.state.name) ?? 'an error'} → ${event.catch?.catcher?.Next ?? ''}`);
     }
@@ -356,8 +363,11 @@ async function invokeLambda(lambdas: Record<string, LambdaHandler>, functionArn:
     const result = await handler(JSON.parse(JSON.stringify(payload ?? {})));
     return result === undefined ? null : JSON.parse(JSON.stringify(result));
   } catch (error) {
-    const e = error as Error;
-    // Step Functions reports a function error by its errorType, which Node.js runtimes take from error.name.
-    throw new NamedError(e?.name ?? 'Error', e?.message ?? String(error));
+    const e = error as Partial<LambdaError>;
+    // Step Functions reports a function error by its errorType (Node.js runtimes take it from error.name), and its
+    // Cause is the runtime's error payload as JSON, stack trace included.
+    const errorType = e?.name ?? 'Error';
+    const trace = e?.trace ?? (e?.stack ?? '').split('\n');
+    throw new NamedError(errorType, JSON.stringify({ errorType, errorMessage: e?.message ?? String(error), trace }));
   }
 }

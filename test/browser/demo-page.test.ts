@@ -90,7 +90,7 @@ describeInBrowser('the demo page in headless Chromium', () => {
     await expectText(a, 'task-status', 'not_started');
     await expectText(b, 'task-status', 'not_started');
     const id = (await text(a, 'task-id').textContent())!;
-    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(await text(b, 'task-id').textContent()).toBe(id);
     expect(a.posts.length).toBeLessThanOrEqual(1);
     expect(b.posts.length).toBeLessThanOrEqual(1);
@@ -145,7 +145,7 @@ describeInBrowser('the demo page in headless Chromium', () => {
       if (route.request().method() !== 'POST' || refused++ > 0) return route.continue();
       await route.fulfill({
         status: 503,
-        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'retry-after': '1' },
+        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'retry-after': '1' },
         body: JSON.stringify({ type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.' }),
       });
     });

@@ -9,6 +9,7 @@ import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { TrackingStack } from '../../lib/tracking-stack';
 import { postTrack, request } from '../support/events';
 import { mockedHandler, NOW } from '../support/mocked-handler';
+import { STORED_ID, STORED_KEY } from '../support/stored-items';
 
 /** IAM actions each SDK command needs (TransactWriteItems is authorised per item action). */
 function actionsOf(name: string, input: any): string[] {
@@ -25,9 +26,9 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   const { handle, ddb, sfn } = mockedHandler();
   const epoch = Math.floor(NOW.getTime() / 1000);
   const winner = {
-    pk: 'ACTIVE#7#tenant1#test.mp4',
+    pk: STORED_KEY,
     item_type: 'active',
-    task_id: '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11',
+    task_id: STORED_ID,
     tenant_id: 'tenant1',
     video_filename: 'test.mp4',
     status: 'not_started',
@@ -48,17 +49,16 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
     for (const c of [...ddb.calls(), ...sfn.calls()]) for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
   };
   const post = () => handle(postTrack({ tenant_id: 'tenant1', video_filename: 'test.mp4' }));
-  const link = { ...winner, pk: `TASK#${winner.task_id}`, item_type: 'link', task_key: winner.pk };
   await scenario(() => undefined, post);
   await scenario(() => ddb.on(PutCommand).rejectsOnce(failed(winner)), post);
   await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: epoch - 60 + 3900 })), post);
   await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, lease_expires_at: epoch - 1 })), post);
   await scenario(
-    () => ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
+    () => ddb.on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
     () => handle(request('GET', `/api/v1/track/${winner.task_id}?tenant_id=tenant1`)),
   );
   await scenario(
-    () => ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
+    () => ddb.on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
     () => handle(request('DELETE', `/api/v1/track/${winner.task_id}?tenant_id=tenant1`)),
   );
 
@@ -83,9 +83,8 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   // each describing its few due tasks (threshold 10) and listing the running executions first (threshold 0)
   const { ddb, sfn, service } = mockedHandler();
   const created = new Date(NOW.getTime() - 60_000).toISOString();
-  const id = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
-  const active = { pk: 'ACTIVE#7#tenant1#test.mp4', item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: Math.floor(Date.parse(created) / 1000) + 3900, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
-  const link = { ...active, pk: `TASK#${id}`, item_type: 'link', task_key: active.pk };
+  const id = STORED_ID;
+  const active = { pk: STORED_KEY, item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: Math.floor(Date.parse(created) / 1000) + 3900, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
   const used = new Set<string>();
   for (const [status, execution, listThreshold] of [
     ['running', { status: 'RUNNING' }, 10],
@@ -101,7 +100,7 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
     sfn.onAnyCommand().resolves({});
     const item = { ...active, status };
     ddb.on(QueryCommand).callsFake((input) => ({ Items: input.ExpressionAttributeValues[':shard'] === item.sweep_shard ? [item] : [] }));
-    ddb.on(GetCommand, { Key: { pk: link.pk } }).resolves({ Item: link }).on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
+    ddb.on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
     if (execution) sfn.on(DescribeExecutionCommand).resolves(execution);
     else sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'x', $metadata: {} }));
     const report = await new RepairSweep({ recovery: service.recovery, options: { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold }, log: { info() {}, warn() {}, error() {} } }).run();

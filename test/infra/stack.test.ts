@@ -117,6 +117,41 @@ describe('IAM is least privilege', () => {
   });
 });
 
+describe('video bucket (-c videoBucket)', () => {
+  test('none by default: the Analyse function has no S3 permission', () => {
+    for (const [, p] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
+      expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain('s3:');
+    }
+  });
+
+  test('with a bucket: s3:GetObject on its tenants/ prefix only, to the Analyse function only, the name in VIDEO_BUCKET; cdk-nag satisfied', () => {
+    // GIVEN / WHEN
+    const withBucket = new TrackingStack(new App(), 'WithBucket', { videoBucket: 'my-videos' });
+    const t = Template.fromStack(withBucket);
+    // THEN
+    const s3 = Object.entries(t.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as any[]).filter((st) => JSON.stringify(st.Action).includes('s3:')).map((st) => ({ id, st })),
+    );
+    expect(s3).toHaveLength(1);
+    expect(s3[0].id).toMatch(/^AnalysisAnalyseFunctionServiceRole/);
+    expect(s3[0].st).toEqual({
+      Effect: 'Allow',
+      Action: 's3:GetObject',
+      Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::my-videos/tenants/*']] },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Analyses'),
+      Environment: { Variables: Match.objectLike({ VIDEO_BUCKET: 'my-videos' }) },
+    });
+    const report = new AwsSolutionsChecks().validateScope(withBucket);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  test('a bucket name S3 would refuse is refused with a message', () => {
+    expect(() => new TrackingStack(new App(), 'Bad', { videoBucket: 'My_Bucket' })).toThrow(/videoBucket must be an S3 bucket name/);
+  });
+});
+
 describe('API', () => {
   test.each(['POST /api/v1/track', 'GET /api/v1/track', 'ANY /api/v1/track', 'GET /api/v1/track/{task_id}', 'DELETE /api/v1/track/{task_id}', 'ANY /api/v1/track/{task_id}'])(
     'route %s goes to the handler',
@@ -240,6 +275,59 @@ describe('state machine', () => {
         expect.objectContaining({ ErrorEquals: ['States.ALL'], BackoffRate: 2, MaxAttempts: 2 }),
       ]),
     );
+  });
+
+  test('MarkFailed records the error name only: the raw Cause (stack trace, ARNs) stays in the execution history', () => {
+    const states = definition().States;
+    for (const name of ['MarkFailed', 'MarkFailedBeforeRunning']) {
+      const put = states[name].Parameters.TransactItems.find((i: any) => i.Put).Put;
+      expect(put.Item.error).toEqual({ M: { error: { 'S.$': '$.error.Error' } } });
+    }
+    expect(JSON.stringify(states)).not.toContain('$.error.Cause');
+  });
+
+  test('Lambda throttles and service errors are retried with capped, fully jittered backoff until the workflow timeout; before the generic retry', () => {
+    const retry = definition().States.Analyse.Retry;
+    const throttle = retry.findIndex((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+    expect(throttle).toBeGreaterThan(0);
+    expect(retry[throttle]).toEqual({
+      ErrorEquals: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
+      IntervalSeconds: 1,
+      BackoffRate: 2,
+      MaxDelaySeconds: 60,
+      JitterStrategy: 'FULL',
+      MaxAttempts: 600,
+    });
+    // Capped at 60 s and fully jittered, 600 attempts outlast the 3600 s timeout unless the waits average under 6 s.
+    expect(retry[throttle].MaxAttempts * (retry[throttle].MaxDelaySeconds / 10)).toBeGreaterThanOrEqual(definition().TimeoutSeconds);
+    expect(retry.findIndex((r: any) => r.ErrorEquals.includes('States.ALL'))).toBeGreaterThan(throttle);
+  });
+
+  test('every DynamoDB state retries throttling and 5xx until the workflow timeout, before its generic retry', () => {
+    const states = definition().States;
+    const dynamoStates = Object.entries<any>(states).filter(([, s]) => /states:::(aws-sdk:)?dynamodb:/.test(s.Resource ?? ''));
+    expect(dynamoStates.map(([name]) => name).sort()).toEqual(
+      ['CheckBeforeRecordingAgain', 'CheckStillActive', 'MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning', 'MarkRunning'].sort(),
+    );
+    for (const [name, s] of dynamoStates) {
+      const i = s.Retry.findIndex((r: any) => r.ErrorEquals.includes('DynamoDB.ThrottlingException'));
+      expect({ name, retry: s.Retry[i] }).toEqual({
+        name,
+        retry: expect.objectContaining({ MaxDelaySeconds: 60, JitterStrategy: 'FULL', MaxAttempts: 600 }),
+      });
+      expect(s.Retry[i].ErrorEquals).toEqual(expect.arrayContaining(['DynamoDb.ThrottlingException', 'DynamoDB.ProvisionedThroughputExceededException', 'DynamoDb.InternalServerError']));
+      expect(s.Retry.findIndex((r: any) => r.ErrorEquals.includes('States.ALL'))).toBeGreaterThan(i);
+    }
+  });
+
+  test('Analyse reserves no concurrency unless asked, and refuses a reservation that is not a positive integer', () => {
+    const analyse = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Description?.startsWith('Analyses'));
+    expect(analyse?.Properties.ReservedConcurrentExecutions).toBeUndefined();
+    const reserved = Template.fromStack(new TrackingStack(new App(), 'Reserved', { analyseReservedConcurrency: 20 }));
+    reserved.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Analyses'), ReservedConcurrentExecutions: 20 });
+    const s = new Stack();
+    const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
+    expect(() => new AnalysisWorkflow(s, 'W', { table, reservedConcurrency: 0 })).toThrow(/positive integer/);
   });
 
   test('an analysis timeout over the Lambda limit is refused', () => {

@@ -95,7 +95,8 @@ async function dyingProxy(target: string, downMs: number) {
   let restarted!: () => void;
   const back = new Promise<void>((resolve) => (restarted = resolve));
   const forward = (req: IncomingMessage, res: ServerResponse, onAnswer: (status: number) => void) => {
-    const upstream = request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
+    // As a reverse proxy presents itself upstream: the local API answers only its own Host.
+    const upstream = request(new URL(req.url!, target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (answer) => {
       onAnswer(answer.statusCode!);
       if (res.destroyed) return void answer.resume();
       res.writeHead(answer.statusCode!, answer.headers);

@@ -3,6 +3,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { TaskAlreadyActive } from '../../lambda/core/errors';
 import { TaskStatus } from '../../lambda/core/task';
+import { newTestId, TEST_KEYS } from '../support/stored-items';
 import { doc, dynamodb, env, executionsOf, holdExecutions, itemsOf, pool, post, releaseExecutions, uniqueTenant } from './support';
 
 // The race is decided by DynamoDB Local's conditional write, not by a mock. Executions of each test's tenant are
@@ -25,8 +26,8 @@ describe('concurrent POSTs against DynamoDB Local', () => {
       for (const a of answers.filter((x) => x.status === 200)) expect(a.body.message).toBe('Analysis already in progress');
 
       const items = await itemsOf(tenant);
-      expect(items.filter((i) => i.item_type === 'active')).toHaveLength(1);
-      expect(items.filter((i) => i.item_type === 'link').map((i) => i.task_id)).toEqual([id]);
+      // One item in all: the active task (no link item, no final record yet).
+      expect(items.map((i) => [i.item_type, i.task_id])).toEqual([['active', id]]);
       const executions = await executionsOf(tenant);
       expect(executions.map((e) => e.name)).toEqual([id]);
     } finally {
@@ -105,7 +106,7 @@ describe('the one-round-trip duplicate path, for real', () => {
     const tenant = uniqueTenant('one-trip');
     const sent: string[] = [];
     const counting = { send: (command: any) => (sent.push(command.constructor.name), doc.send(command)) } as unknown as typeof doc;
-    const store = new DynamoDbTaskStore(counting, env.tableName);
+    const store = new DynamoDbTaskStore(counting, env.tableName, TEST_KEYS);
     const task = (taskId: string) => ({
       taskId,
       tenantId: tenant,
@@ -116,13 +117,14 @@ describe('the one-round-trip duplicate path, for real', () => {
       leaseExpiresAt: Math.floor(Date.now() / 1000) + 3600,
       retainUntil: Math.floor(Date.now() / 1000) + 86400,
     });
-    await store.claim(task('11111111-1111-4111-8111-111111111111'), 0);
+    const winner = newTestId(tenant, 'x.mp4');
+    await store.claim(task(winner), 0);
     sent.length = 0;
 
-    const duplicate = await store.claim(task('22222222-2222-4222-8222-222222222222'), 0).catch((e: unknown) => e);
+    const duplicate = await store.claim(task(newTestId(tenant, 'x.mp4')), 0).catch((e: unknown) => e);
 
     expect(duplicate).toBeInstanceOf(TaskAlreadyActive);
-    expect((duplicate as TaskAlreadyActive).existing.taskId).toBe('11111111-1111-4111-8111-111111111111');
+    expect((duplicate as TaskAlreadyActive).existing.taskId).toBe(winner);
     expect(sent).toEqual(['PutCommand']);
     expect(sent).not.toContain(GetCommand.name);
   });

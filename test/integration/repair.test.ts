@@ -6,6 +6,7 @@ import { injectFault, withFaultInjection } from '../../local/local-only/fault-in
 import type { TaskStore } from '../../lambda/core/ports';
 import { RepairSweep, type SweepReport } from '../../lambda/core/repair-sweep';
 import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
+import { taskError } from '../../lambda/core/task-errors';
 import {
   call,
   cancel,
@@ -19,14 +20,16 @@ import {
   itemsOf,
   localControl,
   localStore as store,
+  localWorkflow,
   localTaskService,
   post,
   sfn,
   strandedTask,
   taskReaches,
   uniqueTenant,
-  withHangingLink,
+  withHangingStart,
 } from './support';
+import { TEST_KEYS } from '../support/stored-items';
 
 const GRACE_SECONDS = 2;
 const SWEEP_EVERY_MS = 1000;
@@ -70,13 +73,13 @@ function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): R
   return new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
 }
 
-/** A creator that claimed the video and died right after its conditional put (its link never written). */
-const stranded = (tenant: string, video: string) => strandedTask(localTaskService({ store: withHangingLink(store), config }), tenant, video);
+/** A creator that claimed the video and died right after its conditional put (its execution never started). */
+const stranded = (tenant: string, video: string) => strandedTask(localTaskService({ workflow: withHangingStart(localWorkflow), config }), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
     const tenant = uniqueTenant('lost-start');
-    // GIVEN a creator that died after its claim: not_started, no link, no execution
+    // GIVEN a creator that died after its claim: not_started, no execution
     const active = await stranded(tenant, 'lost.mp4');
     expect(await executionsOf(tenant)).toHaveLength(0);
     const sweep = sweepOf(tenant);
@@ -99,10 +102,10 @@ describe('repair with no client request', () => {
   test('a lost end: an execution that failed outside the Catch, its finalizer event lost, is recorded by the sweep', async () => {
     const tenant = uniqueTenant('lost-end');
     // GIVEN an execution that fails (the analysis rejects the video, MarkFailed cannot write) and whose end event
-    // never reaches the finalizer
+    // never reaches the finalizer (a write refused for good: a throttled one would be retried until the timeout)
     await dropEndEvent(tenant);
     await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
-    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.ValidationException', 4);
     const { body } = await post(tenant, 'end.mp4');
     const execution = await eventually(async () => {
       const [e] = await executionsOf(tenant);
@@ -117,7 +120,7 @@ describe('repair with no client request', () => {
       const ended = await taskReaches(tenant, body.task_id, 'failed', 10_000);
 
       // THEN the task ends failed with the execution's error, keeps its start, and its video is free
-      expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
+      expect(ended.error).toMatchObject({ error: 'DynamoDb.ValidationException' });
       expect(ended.started_at).toEqual(expect.any(String));
       // Repaired within the grace period plus a sweep interval of the execution's end (and some slack for the load).
       expect(Date.now() - execution.stopDate!.getTime()).toBeLessThan(10_000);
@@ -163,7 +166,7 @@ describe('repair with many due tasks: one pass over the running executions, then
     // AND a lost end: an execution that failed outside the Catch, its end event lost
     await dropEndEvent(tenant);
     await injectStateFault(tenant, 'Analyse', 'AnalysisRejected', 1);
-    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.InternalServerError', 4);
+    await injectStateFault(tenant, 'MarkFailed', 'DynamoDb.ValidationException', 4);
     const lostEnd = (await post(tenant, 'end.mp4')).body.task_id;
     await eventually(async () => {
       const [e] = await executionsOf(tenant);
@@ -184,7 +187,7 @@ describe('repair with many due tasks: one pass over the running executions, then
 
         // THEN both were repaired by runs that listed the running executions first
         expect(started.result).toBeDefined();
-        expect(ended.error).toMatchObject({ error: 'DynamoDb.InternalServerError' });
+        expect(ended.error).toMatchObject({ error: 'DynamoDb.ValidationException' });
         expect(sweep.repaired.sort()).toEqual(['ended', 'started']);
         expect(sweep.reports[0]).toMatchObject({ candidates: 5 });
         const repairing = sweep.reports.filter((r) => r.started + r.ended > 0);
@@ -293,7 +296,8 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     const { body } = await post(tenant, 'm.mp4');
     const done = await eventually(async () => {
       const t = (await getTask(tenant, body.task_id)).body;
-      return t.status === 'running' ? undefined : t;
+      // Readable at once: the first reads may still see it not_started.
+      return ['not_started', 'running'].includes(t.status) ? undefined : t;
     }, 50_000);
     expect(done.status).toBe('completed');
     expect(done.result).toMatchObject({ video_filename: 'm.mp4' });
@@ -301,16 +305,16 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
 
   test('the finalizer retries after a conflicting transaction and records the end once', async () => {
     const tenant = uniqueTenant('finalizer-conflict');
-    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName);
+    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName, TEST_KEYS);
     const { recovery } = localTaskService({ store: faulty, config, log: quiet });
     const { body } = await post(tenant, 'f.mp4');
     const found = await eventually(async () => {
-      const f = await store.getById(body.task_id);
+      const f = await store.getById(tenant, body.task_id);
       return f?.task.status === 'running' ? f : undefined;
     });
     injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });
 
-    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', { error: 'States.Timeout' });
+    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', taskError('States.Timeout'));
 
     expect(ended?.status).toBe('failed');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'States.Timeout' });

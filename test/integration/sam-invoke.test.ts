@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { activeTaskKey } from '../../lambda/shared/table';
+import { TEST_KEYS } from '../support/stored-items';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { type LocalFunction, templateFunctions } from '../../local/lambda/runtime';
 import { loadStack, localNames, PROJECT_ROOT, resolve, resourcesOfType } from '../../local/template';
 import { LocalSetupError } from '../../local/errors';
+import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
 import { freePort } from '../../local/free-port';
 import { SAM_CONTAINERS, samPrepare, samPrepareReport } from '../../tools/sam-prepare';
 import { env, getActive, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
@@ -163,7 +164,7 @@ describe('sam local invoke, equivalent: the built finalizer function with events
     const created = await post(tenant, 'failed-outside-catch.mp4');
     expect(created.status).toBe(201);
     const event = JSON.parse(readFileSync(path.join(EVENTS_DIR, 'execution-failed.json'), 'utf8'));
-    const input = { ...JSON.parse(event.detail.input), task_id: created.body.task_id, tenant_id: tenant, video_filename: 'failed-outside-catch.mp4', task_key: activeTaskKey(tenant, 'failed-outside-catch.mp4') };
+    const input = { ...JSON.parse(event.detail.input), task_id: created.body.task_id, tenant_id: tenant, video_filename: 'failed-outside-catch.mp4', task_key: TEST_KEYS.activeKey(tenant, 'failed-outside-catch.mp4') };
     event.detail = { ...event.detail, name: created.body.task_id, input: JSON.stringify(input) };
     const dir = mkdtempSync(path.join(tmpdir(), 'sam-event-'));
     try {
@@ -212,6 +213,8 @@ describe('npm run sam:prepare', () => {
     expect(prepared.env[trackId]).toEqual({
       TABLE_NAME: env.tableName,
       STATE_MACHINE_ARN: env.stateMachineArn,
+      // The local stack's key, as the local system and the tests derive task ids with.
+      TASK_ID_KEY: LOCAL_TASK_ID_KEY,
       AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000',
       AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
     });

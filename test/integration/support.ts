@@ -5,7 +5,9 @@ import { randomUUID } from 'node:crypto';
 import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
+import type { Workflow } from '../../lambda/core/ports';
 import { TaskService, type TaskServiceDeps } from '../../lambda/core/task-service';
+import { newTestId, TEST_KEYS } from '../support/stored-items';
 import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Addresses of the local system started by global-setup.ts (loopback only). */
@@ -28,12 +30,12 @@ export const dynamodb = new DynamoDBClient({ endpoint: env.dynamoDbEndpoint });
 export const doc = DynamoDBDocumentClient.from(dynamodb);
 export const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
 /** The adapters a Lambda function runs the rules on, here over DynamoDB Local and the local state machine. */
-export const localStore = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
+export const localStore = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName, TEST_KEYS);
 export const localWorkflow = new StepFunctionsWorkflow(sfn, env.stateMachineArn);
 
 /** The task rules over the local system, wired as taskServiceOn wires them in Lambda; a test replaces what it needs (a wrapped store, a clock). */
 export function localTaskService(overrides: Partial<TaskServiceDeps> = {}): TaskService {
-  return new TaskService({ store: localStore, workflow: localWorkflow, clock: { now: () => new Date() }, newId: randomUUID, ...overrides });
+  return new TaskService({ store: localStore, workflow: localWorkflow, clock: { now: () => new Date() }, newId: newTestId, ...overrides });
 }
 
 /** A tenant no other test uses, so tests can share one table and one state machine. */
@@ -87,7 +89,7 @@ export function taskReaches(tenant: string, id: string, status: string, timeoutM
   }, timeoutMs, `task ${id} ${status}`);
 }
 
-/** Every item of a tenant (active items, links and final records). */
+/** Every item of a tenant (active items and final records). */
 export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
   const items: Record<string, any>[] = [];
   let ExclusiveStartKey: Record<string, any> | undefined;
@@ -124,9 +126,9 @@ export const releaseExecutions = (tenant: string) => localControl('LocalRelease'
 /** The API handler's next `times` calls of `command` that name this tenant fail with `error`. */
 export const injectHandlerFault = (tenant: string, command: string, error: string, times: number) =>
   localControl('LocalInjectFault', { command, error, match: tenant, times });
-/** The workflow's next `times` attempts of `state` for this tenant fail with `error`. */
-export const injectStateFault = (tenant: string, state: string, error: string, times: number) =>
-  localControl('LocalInjectStateFault', { state, error, match: tenant, times });
+/** The workflow's next `times` attempts of `state` for this tenant fail with `error` (and `cause`, if given). */
+export const injectStateFault = (tenant: string, state: string, error: string, times: number, cause?: string) =>
+  localControl('LocalInjectStateFault', { state, error, cause, match: tenant, times });
 /** The next execution of this tenant ends without its EventBridge event (the finalizer never hears of it). */
 export const dropEndEvent = (tenant: string) => localControl('LocalDropEndEvents', { match: tenant, times: 1 });
 
@@ -156,12 +158,12 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Pro
   return results;
 }
 
-/** The real store, except that writing the link never returns: a creator that died right after its claim. */
-export function withHangingLink(store: DynamoDbTaskStore): DynamoDbTaskStore {
-  return Object.assign(Object.create(store) as DynamoDbTaskStore, { link: () => new Promise<void>(() => undefined) });
+/** The real workflow, except that starting never returns: a creator that died right after its claim. */
+export function withHangingStart(workflow: Workflow): Workflow {
+  return Object.assign(Object.create(workflow) as Workflow, { start: () => new Promise<void>(() => undefined) });
 }
 
-/** Lets `service` (built on withHangingLink) claim the video and die there; returns the active item it left. */
+/** Lets `service` (built on withHangingStart) claim the video and die there; returns the active item it left. */
 export async function strandedTask(service: TaskService, tenant: string, video: string): Promise<Record<string, any>> {
   void service.track({ tenantId: tenant, videoFilename: video });
   const [active] = await eventually(async () => {

@@ -1,14 +1,14 @@
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { randomUUID } from 'node:crypto';
 import { executionArn } from '../../lambda/adapters/sfn-workflow';
-import { activeTaskKey } from '../../lambda/shared/table';
 import { DependencyUnavailable, WorkflowAlreadyStarted } from '../../lambda/core/errors';
 import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { cancel, doc, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, localStore as store, localTaskService, localWorkflow as workflow, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingLink } from './support';
+import { cancel, doc, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, localStore as store, localTaskService, localWorkflow as workflow, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingStart } from './support';
+import { newTestId, TEST_KEYS } from '../support/stored-items';
+import { storageKeyOf } from '../../lambda/core/storage-key';
 
 const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
   localTaskService({ store: taskStore, workflow: wf, clock, config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 } });
@@ -16,8 +16,7 @@ const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() },
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
 
 /** A creator that claimed the video at `createdAt` and died right after its conditional put; its active item. */
-const stranded = (tenant: string, video: string, createdAt = new Date()) =>
-  strandedTask(serviceWith(workflow, { now: () => createdAt }, withHangingLink(store)), tenant, video);
+const stranded = (tenant: string, video: string, createdAt = new Date()) => strandedTask(serviceWith(withHangingStart(workflow), { now: () => createdAt }), tenant, video);
 
 describe('reads', () => {
   test('a task is readable by id right after the POST that created it, and by every duplicate caller', async () => {
@@ -53,9 +52,10 @@ describe('reads', () => {
       const { body } = await post(tenant, 'mine.mp4');
       expect((await getTask(other, body.task_id)).status).toBe(404);
       expect((await cancel(other, body.task_id)).status).toBe(404);
-      expect((await getTask(tenant, randomUUID())).status).toBe(404);
-      expect((await getTask(tenant, 'not-a-uuid')).status).toBe(404);
-      expect((await cancel(tenant, randomUUID())).status).toBe(404);
+      expect((await getTask(tenant, newTestId(tenant, 'never-posted.mp4'))).status).toBe(404);
+      expect((await getTask(tenant, 'not-an-id')).status).toBe(404);
+      expect((await getTask(tenant, '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11')).status).toBe(404);
+      expect((await cancel(tenant, newTestId(tenant, 'mine.mp4'))).status).toBe(404);
       // The other tenant's attempt changed nothing.
       expect(await statusOf(tenant, body.task_id)).toBe('not_started');
     } finally {
@@ -132,25 +132,25 @@ describe('never blocked for good', () => {
     expect((await post(tenant, 'f.mp4')).status).toBe(201);
   });
 
-  test('a crash between the put and its link: the first POST after the grace period links and starts the same execution', async () => {
+  test('a crash between the put and its start: the task is readable at once, and the first POST after the grace period starts the same execution', async () => {
     const tenant = uniqueTenant('crash');
     // GIVEN a creator that claimed the video 11 s ago and died right after the conditional put.
     const past = new Date(Date.now() - 11_000);
     const active = await stranded(tenant, 'crash.mp4', past);
-    expect((await getTask(tenant, active.task_id)).status).toBe(404);
+    expect((await getTask(tenant, active.task_id)).body).toMatchObject({ task_id: active.task_id, status: 'not_started' });
     expect(await executionsOf(tenant)).toHaveLength(0);
 
     // WHEN a POST for that video arrives
     const res = await post(tenant, 'crash.mp4');
 
-    // THEN it answers the stranded task, makes it readable and starts its execution, named after it
+    // THEN it answers the stranded task and starts its execution, named after it
     expect(res.status).toBe(200);
     expect(res.body.task_id).toBe(active.task_id);
     expect((await getTask(tenant, active.task_id)).status).toBe(200);
     expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
     await taskReaches(tenant, active.task_id, 'completed');
     // A late duplicate of the original start is refused by name: the execution ran once.
-    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk };
+    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk, storageKey: storageKeyOf(tenant, 'crash.mp4') };
     await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
   });
 
@@ -159,7 +159,7 @@ describe('never blocked for good', () => {
     // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
     const past = new Date(Date.now() - 11_000);
     const active = await stranded(tenant, 'dead.mp4', past);
-    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere' });
+    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere', storageKey: storageKeyOf(tenant, 'dead.mp4') });
     await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
 
     // WHEN the next POST re-drives it and Step Functions refuses the name
@@ -171,9 +171,9 @@ describe('never blocked for good', () => {
     expect((await getTask(tenant, active.task_id)).body).toMatchObject({ status: 'failed', error: { error: 'ExecutionEnded' } });
   });
 
-  test('a duplicate answered before the creator wrote its link can still read the task at once', async () => {
+  test('a duplicate answered before the creator started the execution can read the task at once', async () => {
     const tenant = uniqueTenant('early-dup');
-    // GIVEN a creator stalled between its conditional put and its link
+    // GIVEN a creator stalled between its conditional put and its StartExecution
     await stranded(tenant, 'early.mp4');
 
     // WHEN a duplicate POST is answered and its caller reads the id
@@ -188,7 +188,7 @@ describe('never blocked for good', () => {
 
   test('lease of last resort: an active task past its lease no longer blocks a POST and is recorded failed', async () => {
     const tenant = uniqueTenant('lease');
-    const old = randomUUID();
+    const old = newTestId(tenant, 'stuck.mp4');
     const long = new Date(Date.now() - 2 * 3600_000).toISOString();
     const stale: ActiveTask = {
       taskId: old,
@@ -200,8 +200,7 @@ describe('never blocked for good', () => {
       leaseExpiresAt: Math.floor(Date.now() / 1000) - 60,
       retainUntil: Math.floor(Date.now() / 1000) + 86400,
     };
-    await doc.send(new PutCommand({ TableName: env.tableName, Item: { pk: activeTaskKey(tenant, 'stuck.mp4'), item_type: 'active', task_id: old, tenant_id: tenant, video_filename: 'stuck.mp4', status: 'running', created_at: long, updated_at: long, lease_expires_at: stale.leaseExpiresAt, retain_until: stale.retainUntil } }));
-    await store.link(stale, activeTaskKey(tenant, 'stuck.mp4'));
+    await doc.send(new PutCommand({ TableName: env.tableName, Item: { pk: TEST_KEYS.activeKey(tenant, 'stuck.mp4'), item_type: 'active', task_id: old, tenant_id: tenant, video_filename: 'stuck.mp4', status: 'running', created_at: long, updated_at: long, lease_expires_at: stale.leaseExpiresAt, retain_until: stale.retainUntil } }));
 
     const res = await post(tenant, 'stuck.mp4');
 

@@ -1,9 +1,9 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { randomUUID } from 'node:crypto';
 import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workflow';
-import { activeTaskKey } from '../../lambda/shared/table';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { env, eventually, localStore as store, uniqueTenant } from './support';
+import { workflowInput } from '../../lambda/core/task-recovery';
+import { newTestId, TEST_KEYS } from '../support/stored-items';
 
 // The synthesized definition's Catch clauses name errors as Step Functions does on AWS: "DynamoDB.*" for the
 // optimized integration (MarkRunning), "DynamoDb.*" for the AWS SDK integration (MarkCompleted/MarkFailed).
@@ -12,7 +12,7 @@ const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
 function newTask(tenant: string, video: string): ActiveTask {
   const now = new Date();
   return {
-    taskId: randomUUID(),
+    taskId: newTestId(tenant, video),
     tenantId: tenant,
     videoFilename: video,
     status: TaskStatus.NotStarted,
@@ -24,7 +24,7 @@ function newTask(tenant: string, video: string): ActiveTask {
 }
 
 async function start(task: ActiveTask) {
-  const input = toExecutionInput({ ...task, taskKey: activeTaskKey(task.tenantId, task.videoFilename) });
+  const input = toExecutionInput(workflowInput(task, TEST_KEYS.activeKey(task.tenantId, task.videoFilename)));
   const res = await sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(input) }));
   expect(res.executionArn).toBe(executionArn(env.stateMachineArn, task.taskId));
   return res.executionArn!;
@@ -49,10 +49,9 @@ describe('error names of the local DynamoDB integrations', () => {
     const tenant = uniqueTenant('late');
     const task = newTask(tenant, 'fail-late.mp4');
     const { taskKey } = await store.claim(task, task.retainUntil);
-    await store.link(task, taskKey);
     const arn = await start(task);
     const running = await eventually(async () => {
-      const found = await store.getById(task.taskId);
+      const found = await store.getById(tenant, task.taskId);
       return found?.task.status === TaskStatus.Running ? found : undefined;
     });
     // Cancelled behind the execution's back (no StopExecution): its MarkFailed must lose.
@@ -62,7 +61,7 @@ describe('error names of the local DynamoDB integrations', () => {
 
     expect(done.status).toBe('SUCCEEDED');
     expect(JSON.parse(done.output!).error.Error).toBe('DynamoDb.TransactionCanceledException');
-    expect((await store.getById(task.taskId))?.task.status).toBe(TaskStatus.Cancelled);
+    expect((await store.getById(tenant, task.taskId))?.task.status).toBe(TaskStatus.Cancelled);
   });
 
   test('execution names: same name and input while running is the same execution; a different input is ExecutionAlreadyExists', async () => {
@@ -71,7 +70,7 @@ describe('error names of the local DynamoDB integrations', () => {
     const first = await start(task);
     const again = await start(task);
     expect(again).toBe(first);
-    const other = toExecutionInput({ ...task, videoFilename: 'other.mp4', taskKey: 'x' });
+    const other = toExecutionInput(workflowInput({ ...task, videoFilename: 'other.mp4' }, 'x'));
     await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(other) }))).rejects.toMatchObject({
       name: 'ExecutionAlreadyExists',
     });

@@ -8,11 +8,13 @@ import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { ServiceEvent } from '../../lambda/core/ports';
 import { DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, TaskService } from '../../lambda/core/task-service';
 import { createTrackHandler } from '../../lambda/track/track-handler';
+import { TEST_KEYS } from './stored-items';
 
 export const TABLE = 'tasks';
 export const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-1:123456789012:stateMachine:analysis';
 export const NOW = new Date('2026-11-28T12:00:00.000Z');
-export const TASK_ID = '0b7e4f7c-2d7c-4d6a-9d1e-5b8f3c2a1e90';
+/** The id every new task gets, whatever its video: tests that read it back mock the item at its active key. */
+export const TASK_ID = TEST_KEYS.newTaskId('tenant1', 'test.mp4', Buffer.alloc(16, 9));
 
 export interface LogLine {
   level: string;
@@ -32,7 +34,7 @@ export function mockedHandler(now: Date = NOW) {
   };
   const counted: ServiceEvent[] = [];
   const service = new TaskService({
-    store: new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), TABLE),
+    store: new DynamoDbTaskStore(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), TABLE, TEST_KEYS),
     workflow: new StepFunctionsWorkflow(new SFNClient({ region: 'eu-west-1' }), STATE_MACHINE_ARN),
     clock: { now: () => now },
     newId: () => TASK_ID,

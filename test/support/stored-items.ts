@@ -1,6 +1,14 @@
+import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
+import { TaskKeys } from '../../lambda/shared/task-keys';
+
+/** The key every test derives ids and active keys with: the local system's, so a test's own store and the local API agree. */
+export const TEST_KEYS = new TaskKeys(LOCAL_TASK_ID_KEY);
+/** The id generator the tests give a TaskService. */
+export const newTestId = (tenantId: string, videoFilename: string): string => TEST_KEYS.newTaskId(tenantId, videoFilename);
+
 /** One task of tenant1's test.mp4 as the task table holds it, for unit tests that mock DynamoDB's answers. */
-export const STORED_ID = '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11';
-export const STORED_KEY = 'ACTIVE#7#tenant1#test.mp4';
+export const STORED_ID = TEST_KEYS.newTaskId('tenant1', 'test.mp4', Buffer.alloc(16, 7));
+export const STORED_KEY = TEST_KEYS.activeKey('tenant1', 'test.mp4');
 
 /** The task's active item (running, created at `createdAt`); `extra` sets or overrides attributes. */
 export function activeItem<E extends Record<string, unknown>>(createdAt: string, extra: E = {} as E) {
@@ -18,9 +26,4 @@ export function activeItem<E extends Record<string, unknown>>(createdAt: string,
     retain_until: 2_100_000_000,
     ...extra,
   };
-}
-
-/** The task's link (the id -> active key pointer), as the creator writes it. */
-export function linkItem<E extends Record<string, unknown>>(createdAt: string, extra: E = {} as E) {
-  return { pk: `TASK#${STORED_ID}`, item_type: 'link', task_id: STORED_ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: createdAt, task_key: STORED_KEY, ...extra };
 }

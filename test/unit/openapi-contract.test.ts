@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { type Contract, dereference, loadContract, OPENAPI_FILE } from '../support/openapi-contract';
 
-const TASK_ID = '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
+const TASK_ID = 'wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE';
 const created = { task_id: TASK_ID, status: 'not_started', tenant_id: 't1', video_filename: 'a.mp4', created_at: '2026-11-28T17:18:52.254Z' };
-const json = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-const problemJson = { 'content-type': 'application/problem+json', 'cache-control': 'no-store' };
+const json = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+const problemJson = { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
 const notFound = { type: '/problems/not-found', title: 'Not found', status: 404, detail: 'There is no task.' };
 
 let contract: Contract;
@@ -19,6 +19,12 @@ const check = (method: string, path: string, status: number, headers: Record<str
   contract.check({ method, path, status, headers: new Headers(headers), text: body === undefined ? '' : JSON.stringify(body) });
 
 describe('the contract test accepts what docs/openapi.yaml documents', () => {
+  test("an answer of the function without X-Content-Type-Options: nosniff breaks the contract; API Gateway's own answers may lack it", () => {
+    const { 'x-content-type-options': _n, ...sniffable } = json;
+    expect(check('POST', '/api/v1/track', 201, { ...sniffable, location: `/api/v1/track/${TASK_ID}?tenant_id=t1` }, created).join()).toMatch(/required header x-content-type-options is missing/);
+    expect(check('GET', `/api/v1/track/${TASK_ID}`, 401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }, { message: 'Unauthorized' })).toEqual([]);
+  });
+
   test('a 201 with Location and the created task', () => {
     expect(check('POST', '/api/v1/track', 201, { ...json, location: `/api/v1/track/${TASK_ID}?tenant_id=t1` }, created)).toEqual([]);
   });

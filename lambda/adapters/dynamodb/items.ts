@@ -1,5 +1,6 @@
-import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
+import { type ActiveTask, type Task, type TaskStatus } from '../../core/task';
 import { Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
+import { taskError } from '../../core/task-errors';
 
 /** The table's items and the tasks they hold: the only code that maps one to the other. */
 export type Item = Record<string, unknown>;
@@ -21,18 +22,6 @@ export function toActiveItem(task: ActiveTask, taskKey: string): Item {
     [Attr.leaseExpiresAt]: task.leaseExpiresAt,
     [Attr.retainUntil]: task.retainUntil,
     [Attr.sweepShard]: sweepShard(task.taskId),
-  };
-}
-
-/** The item that makes a task readable by its id while it is active. */
-export function toLinkItem(task: ActiveTask, taskKey: string): Item {
-  return {
-    [Attr.pk]: taskRecordKey(task.taskId),
-    [Attr.itemType]: ItemType.Link,
-    ...identityAttributes(task),
-    [Attr.taskKey]: taskKey,
-    // An orphaned link expires with the task it points to.
-    [Attr.expiresAt]: task.retainUntil,
   };
 }
 
@@ -81,20 +70,8 @@ export function fromFinalItem(item: Item): Task {
     ...commonFields(item),
     finishedAt: optionalString(item[Attr.finishedAt]),
     result: typeof result === 'string' ? JSON.parse(result) : undefined,
-    error: item[Attr.error] as TaskError | undefined,
-  };
-}
-
-/** A link whose active item vanished without a final record: report it failed rather than pretend it is unknown. */
-export function lostTask(link: Item): Task {
-  return {
-    taskId: String(link[Attr.taskId]),
-    tenantId: String(link[Attr.tenantId]),
-    videoFilename: String(link[Attr.videoFilename]),
-    status: TaskStatus.Failed,
-    createdAt: String(link[Attr.createdAt]),
-    updatedAt: String(link[Attr.createdAt]),
-    error: { error: 'TaskLost', cause: 'the task was replaced before its end could be recorded' },
+    // Rebuilt from the name: records written by the workflow hold only the name (older ones a raw cause, never read).
+    error: item[Attr.error] ? taskError((item[Attr.error] as { error?: string }).error) : undefined,
   };
 }
 

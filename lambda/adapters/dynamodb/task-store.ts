@@ -3,9 +3,11 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../../core/errors';
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
-import { activeTaskKey, Attr, ItemType, taskRecordKey } from '../../shared/table';
+import { TaskErrorName, taskError } from '../../core/task-errors';
+import { Attr, taskRecordKey } from '../../shared/table';
+import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
-import { epochSeconds, fromActiveItem, fromFinalItem, type Item, lostTask, toActiveItem, toFinalItem, toLinkItem, withoutStoreTimes } from './items';
+import { epochSeconds, fromActiveItem, fromFinalItem, type Item, toActiveItem, toFinalItem, withoutStoreTimes } from './items';
 import { isConditionFailure, isRefused, isTransactionLost, TableClient } from './table-client';
 
 const MAX_CLAIM_ATTEMPTS = 4;
@@ -16,12 +18,16 @@ const CLAIM_BACKOFF_MS = 25;
 export class DynamoDbTaskStore implements TaskStore {
   private readonly table: TableClient;
 
-  constructor(doc: ConstructorParameters<typeof TableClient>[0], tableName: string) {
+  constructor(
+    doc: ConstructorParameters<typeof TableClient>[0],
+    tableName: string,
+    private readonly keys: TaskKeys,
+  ) {
     this.table = new TableClient(doc, tableName);
   }
 
   keyOf(tenantId: string, videoFilename: string): string {
-    return activeTaskKey(tenantId, videoFilename);
+    return this.keys.activeKey(tenantId, videoFilename);
   }
 
   async claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult> {
@@ -68,7 +74,7 @@ export class DynamoDbTaskStore implements TaskStore {
    */
   private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask, retainUntil: number): Promise<boolean> {
     const at = task.createdAt;
-    const error: TaskError = { error: 'LeaseExpired', cause: 'the task outlived its lease and a new task replaced it' };
+    const error: TaskError = taskError(TaskErrorName.LeaseExpired);
     const final: Task = { ...withoutStoreTimes(expired), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
     const out = await this.table.attempt(
       new TransactWriteCommand({
@@ -111,19 +117,6 @@ export class DynamoDbTaskStore implements TaskStore {
     return !isRefused(out);
   }
 
-  async link(task: ActiveTask, taskKey: string): Promise<void> {
-    await this.table.attempt(
-      new PutCommand({
-        TableName: this.table.tableName,
-        Item: toLinkItem(task, taskKey),
-        // Never overwrite the final record of a task that has already finished.
-        ConditionExpression: 'attribute_not_exists(#status)',
-        ExpressionAttributeNames: { '#status': Attr.status },
-      }),
-      isConditionFailure,
-    );
-  }
-
   async finish(finish: FinishTask): Promise<Task> {
     const final: Task = {
       taskId: finish.task.taskId,
@@ -157,7 +150,7 @@ export class DynamoDbTaskStore implements TaskStore {
     return final;
   }
 
-  /** Records a task's end; never replaces another final record (only its link, or nothing). */
+  /** Records a task's end; never replaces another final record (a link item an earlier version wrote has no status). */
   private finalRecordPut(task: Task, expiresAt: number) {
     return {
       Put: {
@@ -169,20 +162,18 @@ export class DynamoDbTaskStore implements TaskStore {
     };
   }
 
-  async getById(taskId: string): Promise<FoundTask | undefined> {
-    const record = await this.getItem(taskRecordKey(taskId));
-    if (!record) return undefined;
-    if (record[Attr.itemType] === ItemType.Final) return { task: fromFinalItem(record) };
-
-    const taskKey = String(record[Attr.taskKey]);
+  /**
+   * The active item the id points at (tenant + the id's video digest), then the final record. In this order two
+   * consistent reads cannot miss a task: it is active at the first, or it finished before it, and the finishing
+   * transaction wrote its final record in the same step that deleted the active item.
+   */
+  async getById(tenantId: string, taskId: string): Promise<FoundTask | undefined> {
+    const taskKey = this.keys.activeKeyOfId(tenantId, taskId);
+    if (taskKey === undefined) return undefined;
     const active = await this.getItem(taskKey);
-    if (active && active[Attr.taskId] === taskId) return { task: fromActiveItem(active), taskKey };
-
-    // The active item is gone: the task finished between our two reads, so its final record is there now.
-    const again = await this.getItem(taskRecordKey(taskId));
-    if (again?.[Attr.itemType] === ItemType.Final) return { task: fromFinalItem(again) };
-    if (!again) return undefined;
-    return { task: lostTask(again) };
+    if (active?.[Attr.taskId] === taskId) return { task: fromActiveItem(active), taskKey };
+    const record = await this.getItem(taskRecordKey(taskId));
+    return record ? { task: fromFinalItem(record) } : undefined;
   }
 
   async getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined> {

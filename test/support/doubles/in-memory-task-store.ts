@@ -1,18 +1,18 @@
 import { TaskAlreadyActive, TaskNotInExpectedState } from '../../../lambda/core/errors';
 import type { ClaimResult, FinishTask, FoundTask, TaskStore } from '../../../lambda/core/ports';
 import { type ActiveTask, type Task, TaskStatus } from '../../../lambda/core/task';
-import { activeTaskKey } from '../../../lambda/shared/table';
+import { TaskErrorName, taskError } from '../../../lambda/core/task-errors';
+import { TEST_KEYS } from '../stored-items';
 
-type Method = 'claim' | 'link' | 'finish' | 'renewLease' | 'getById' | 'getActive';
+type Method = 'claim' | 'finish' | 'renewLease' | 'getById' | 'getActive';
 
 /**
  * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
- * transactional finish, link never over a final record) and none of its item layout: the core's rules are tested
- * against this, the adapter's command shapes in test/unit/adapters.
+ * transactional finish, read by id through the id's video digest) and none of its item layout: the core's rules are
+ * tested against this, the adapter's command shapes in test/unit/adapters.
  */
 export class InMemoryTaskStore implements TaskStore {
   readonly active = new Map<string, ActiveTask>();
-  readonly links = new Map<string, string>();
   readonly finals = new Map<string, Task>();
   /** Calls made, in order, by method name. */
   readonly calls: Method[] = [];
@@ -30,10 +30,10 @@ export class InMemoryTaskStore implements TaskStore {
   }
 
   keyOf(tenantId: string, videoFilename: string): string {
-    return activeTaskKey(tenantId, videoFilename);
+    return TEST_KEYS.activeKey(tenantId, videoFilename);
   }
 
-  async claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult> {
+  async claim(task: ActiveTask, _replacedRetainUntil: number): Promise<ClaimResult> {
     this.enter('claim');
     const taskKey = this.keyOf(task.tenantId, task.videoFilename);
     const existing = this.active.get(taskKey);
@@ -44,14 +44,9 @@ export class InMemoryTaskStore implements TaskStore {
     if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt)) throw new TaskAlreadyActive(existing);
     const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = existing;
     const at = task.createdAt;
-    this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: { error: 'LeaseExpired', cause: `retained until ${replacedRetainUntil}` } });
+    this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: taskError(TaskErrorName.LeaseExpired) });
     this.active.set(taskKey, task);
     return { taskKey, replaced: existing };
-  }
-
-  async link(task: ActiveTask, taskKey: string): Promise<void> {
-    this.enter('link');
-    if (!this.finals.has(task.taskId)) this.links.set(task.taskId, taskKey);
   }
 
   async finish(finish: FinishTask): Promise<Task> {
@@ -72,7 +67,6 @@ export class InMemoryTaskStore implements TaskStore {
       error: finish.error,
     };
     this.active.delete(finish.taskKey);
-    this.links.delete(current.taskId);
     this.finals.set(current.taskId, final);
     return final;
   }
@@ -86,13 +80,14 @@ export class InMemoryTaskStore implements TaskStore {
     return true;
   }
 
-  async getById(taskId: string): Promise<FoundTask | undefined> {
+  async getById(tenantId: string, taskId: string): Promise<FoundTask | undefined> {
     this.enter('getById');
+    const taskKey = TEST_KEYS.activeKeyOfId(tenantId, taskId);
+    if (taskKey === undefined) return undefined;
+    const active = this.active.get(taskKey);
+    if (active?.taskId === taskId) return { task: active, taskKey };
     const final = this.finals.get(taskId);
-    if (final) return { task: final };
-    const taskKey = this.links.get(taskId);
-    const active = taskKey === undefined ? undefined : this.active.get(taskKey);
-    return active?.taskId === taskId ? { task: active, taskKey } : undefined;
+    return final ? { task: final } : undefined;
   }
 
   async getActive(tenantId: string, videoFilename: string): Promise<ActiveTask | undefined> {

@@ -1,5 +1,6 @@
 import type { ServiceEvent } from '../../../lambda/core/ports';
 import { DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig, TaskService } from '../../../lambda/core/task-service';
+import { newTestId } from '../stored-items';
 import { InMemoryTaskStore } from './in-memory-task-store';
 import { InMemoryWorkflow } from './in-memory-workflow';
 
@@ -16,20 +17,23 @@ export class TestClock {
   }
 }
 
-/** The core on in-memory ports: what a rule test needs, with the counted events and sequential task ids. */
+/** The core on in-memory ports: what a rule test needs, with the counted events and ids derived as in the stack. */
 export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; now?: Date } = {}) {
   const store = new InMemoryTaskStore();
   const workflow = new InMemoryWorkflow();
   const clock = new TestClock(options.now ?? new Date('2026-01-01T00:00:00.000Z'));
   const counted: ServiceEvent[] = [];
-  let next = 0;
+  /** Every log line, as `level message {extra}`. */
+  const logged: string[] = [];
+  const line = (level: string) => (message: string, extra: Record<string, unknown>) => void logged.push(`${level} ${message} ${JSON.stringify(extra)}`);
   const service = new TaskService({
     store,
     workflow,
     clock,
-    newId: () => `00000000-0000-4000-8000-${String(++next).padStart(12, '0')}`,
+    newId: newTestId,
     config: { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config },
     metrics: { count: (event) => counted.push(event) },
+    log: { info: line('info'), warn: line('warn'), error: line('error') },
   });
-  return { service, recovery: service.recovery, store, workflow, clock, counted };
+  return { service, recovery: service.recovery, store, workflow, clock, counted, logged };
 }

@@ -5,25 +5,25 @@ import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateComma
 import { sweepShard, SWEEP_SHARDS } from '../../../lambda/shared/table';
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
+import { activeItem, STORED_ID, STORED_KEY, TEST_KEYS } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
 const CREATED = new Date(NOW.getTime() - 60_000).toISOString();
 const ACTIVE = activeItem(CREATED, { started_at: CREATED, sweep_shard: sweepShard(ID) });
-const LINK = linkItem(CREATED);
 const notFound = () => new ExecutionDoesNotExist({ message: 'Execution Does Not Exist', $metadata: {} });
 
 /** A due task of its own (running, a minute old), in its shard. */
 function task(id: string, video: string, extra: Record<string, unknown> = {}) {
-  return { ...ACTIVE, pk: `ACTIVE#7#tenant1#${video}`, task_id: id, video_filename: video, sweep_shard: sweepShard(id), ...extra };
+  return { ...ACTIVE, pk: TEST_KEYS.activeKey('tenant1', video), task_id: id, video_filename: video, sweep_shard: sweepShard(id), ...extra };
 }
-const ids = (n: number) => Array.from({ length: n }, (_, i) => `${String(i).padStart(8, '0')}-1111-4111-8111-111111111111`);
+/** n task ids, the i-th of tenant1's video `${i}.mp4`. */
+const ids = (n: number) => Array.from({ length: n }, (_, i) => TEST_KEYS.newTaskId('tenant1', `${i}.mp4`));
 const idOf = (arn: string | undefined) => arn!.split(':').pop();
 
 /**
  * The real service and adapters with mocked clients; the index answers `items` in their shards, `pageSize` a page
- * (paged by ExclusiveStartKey, as DynamoDB pages at 1 MB); GetItem finds each item and its link.
+ * (paged by ExclusiveStartKey, as DynamoDB pages at 1 MB); GetItem finds each active item at its key.
  */
 function sweeper(items: Record<string, any>[], options: { maxTasks?: number; listThreshold?: number; pageSize?: number; clock?: () => Date } = {}) {
   const mocked = mockedHandler();
@@ -36,10 +36,8 @@ function sweeper(items: Record<string, any>[], options: { maxTasks?: number; lis
     return { Items: shard.slice(from, from + pageSize), LastEvaluatedKey: from + pageSize < shard.length ? { at: from + pageSize } : undefined };
   });
   ddb.on(GetCommand).callsFake((input) => {
-    const pk = String(input.Key.pk);
-    const item = pk.startsWith('TASK#') ? items.find((i) => `TASK#${i.task_id}` === pk) : items.find((i) => i.pk === pk);
-    if (!item) return {};
-    return { Item: pk.startsWith('TASK#') ? { ...LINK, pk, task_id: item.task_id, video_filename: item.video_filename, task_key: item.pk } : item };
+    const item = items.find((i) => i.pk === input.Key.pk);
+    return item ? { Item: item } : {};
   });
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
@@ -100,7 +98,7 @@ describe('repair sweep', () => {
     expect(repaired).toEqual([]);
   });
 
-  test('a lost start: a not_started task with no execution gets its lease renewed, its link, and the same execution started', async () => {
+  test('a lost start: a not_started task with no execution gets its lease renewed and the same execution started', async () => {
     const stranded = { ...ACTIVE, status: 'not_started', started_at: undefined };
     const { sweep, ddb, sfn, repaired } = sweeper([stranded]);
     sfn.on(DescribeExecutionCommand).rejects(notFound());
@@ -113,10 +111,10 @@ describe('repair sweep', () => {
       ConditionExpression: '#task_id = :task_id AND #status = :not_started AND #lease = :read_lease',
       ExpressionAttributeValues: expect.objectContaining({ ':read_lease': ACTIVE.lease_expires_at }),
     });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, { Item: expect.objectContaining({ pk: `TASK#${ID}`, item_type: 'link' }) });
+    expect(ddb).not.toHaveReceivedCommand(PutCommand);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: ID,
-      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY }),
+      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY, storage_key: 'tenants/tenant1/test.mp4' }),
     });
     expect(repaired).toEqual(['started']);
   });
@@ -194,8 +192,8 @@ describe('repair sweep', () => {
   });
 
   test('a failure on one task is counted and the others are still repaired', async () => {
-    const other = '6a1d4b63-9e1f-4d5c-b1a8-1f7e1e7c8c22';
-    const second = { ...ACTIVE, pk: 'ACTIVE#7#tenant1#other.mp4', task_id: other, video_filename: 'other.mp4', sweep_shard: sweepShard(other) };
+    const other = TEST_KEYS.newTaskId('tenant1', 'other.mp4');
+    const second = { ...ACTIVE, pk: TEST_KEYS.activeKey('tenant1', 'other.mp4'), task_id: other, video_filename: 'other.mp4', sweep_shard: sweepShard(other) };
     const { sweep, sfn } = sweeper([ACTIVE, second]);
     sfn.on(DescribeExecutionCommand).callsFake((input) => {
       if (input.executionArn.endsWith(ID)) throw Object.assign(new Error('boom'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
@@ -210,7 +208,7 @@ describe('repair sweep', () => {
   test('few due tasks (up to the threshold): each is described, no execution is listed', async () => {
     // GIVEN as many due tasks as the threshold
     const [a, b] = ids(2);
-    const { sweep, sfn } = sweeper([task(a, 'a.mp4'), task(b, 'b.mp4')], { listThreshold: 2 });
+    const { sweep, sfn } = sweeper([task(a, '0.mp4'), task(b, '1.mp4')], { listThreshold: 2 });
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
 
     // WHEN a sweep runs

@@ -2,6 +2,8 @@ import { ServiceEvent } from '../../../lambda/core/ports';
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
+import { taskError } from '../../../lambda/core/task-errors';
+import { workflowInput } from '../../../lambda/core/task-recovery';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 
@@ -13,13 +15,31 @@ async function runningTask(core: ReturnType<typeof coreOnDoubles>) {
 }
 
 describe('TaskRecovery on in-memory ports', () => {
+  test('an execution that failed with a raw cause (stack trace, role ARN): the task records the name and a fixed message, the log keeps the cause', async () => {
+    // GIVEN a running task whose execution failed outside the Catch, its end event lost
+    const core = coreOnDoubles();
+    const task = await runningTask(core);
+    const cause = JSON.stringify({ errorType: 'AccessDeniedException', errorMessage: 'User: arn:aws:sts::123456789012:assumed-role/R/f is not authorized', trace: ['at x (/var/task/index.js:1:1)'] });
+    core.workflow.end(task.taskId, 'failed', 'AccessDeniedException', cause);
+    core.clock.advance(60);
+
+    // WHEN the sweep repairs it
+    expect(await core.recovery.repair(task)).toBe('ended');
+
+    // THEN
+    const ended = (await core.store.getById(task.tenantId, task.taskId))!.task;
+    expect(ended.error).toEqual({ error: 'AccessDeniedException', message: 'The analysis failed; the operator has the details.' });
+    expect(JSON.stringify(ended)).not.toMatch(/123456789012|arn:|\/var\/task/);
+    expect(core.logged.some((l) => l.startsWith('info execution ended outside its Catch') && l.includes('123456789012'))).toBe(true);
+  });
+
   test('finalizeExecution records the end once; a late duplicate event changes nothing', async () => {
     const core = coreOnDoubles();
     const task = await runningTask(core);
-    const input = { ...task, taskKey: core.store.keyOf('tenant1', 'a.mp4') };
-    const ended = await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout' });
+    const input = workflowInput(task, core.store.keyOf('tenant1', 'a.mp4'));
+    const ended = await core.recovery.finalizeExecution(input, TaskStatus.Failed, taskError('States.Timeout'));
     expect(ended).toMatchObject({ status: TaskStatus.Failed, error: { error: 'States.Timeout' } });
-    expect(await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, { error: 'ExecutionAborted' })).toBeUndefined();
+    expect(await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, taskError('ExecutionAborted'))).toBeUndefined();
     expect(core.counted).toEqual([ServiceEvent.FinalizerRecorded]);
   });
 

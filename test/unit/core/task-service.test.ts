@@ -2,27 +2,43 @@ import { DependencyUnavailable, TaskAlreadyFinished, TaskNotFound } from '../../
 import { ServiceEvent } from '../../../lambda/core/ports';
 import { TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
+import { taskError } from '../../../lambda/core/task-errors';
+import { workflowInput } from '../../../lambda/core/task-recovery';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 const throttled = () => new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('throttled') });
 
 describe('TaskService on in-memory ports', () => {
-  test('a new request claims the video, links the task and starts one execution named after it', async () => {
+  test('a new request claims the video (one store write) and starts one execution named after it', async () => {
     const { service, store, workflow } = coreOnDoubles();
     const outcome = await service.track(REQUEST);
     expect(outcome.kind).toBe('created');
     expect(outcome.task.status).toBe(TaskStatus.NotStarted);
-    expect((await store.getById(outcome.task.taskId))?.task.taskId).toBe(outcome.task.taskId);
+    expect(store.calls).toEqual(['claim']);
+    expect((await store.getById('tenant1', outcome.task.taskId))?.task.taskId).toBe(outcome.task.taskId);
     expect([...workflow.executions.keys()]).toEqual([outcome.task.taskId]);
     expect(workflow.executions.get(outcome.task.taskId)!.input).toMatchObject({ ...REQUEST, taskKey: store.keyOf('tenant1', 'a.mp4') });
   });
 
-  test('a duplicate gets the active task and starts nothing', async () => {
-    const { service, workflow } = coreOnDoubles();
+  test('a duplicate gets the active task and starts nothing; its one claim is its only store call', async () => {
+    const { service, store, workflow } = coreOnDoubles();
     const first = await service.track(REQUEST);
+    store.calls.length = 0;
     const second = await service.track(REQUEST);
     expect(second).toEqual({ kind: 'existing', task: first.task });
+    expect(store.calls).toEqual(['claim']);
     expect(workflow.executions.size).toBe(1);
+  });
+
+  test('every id handed out is readable by id at once, active or finished; another tenant or a malformed id is not found', async () => {
+    const { service } = coreOnDoubles();
+    const created = await service.track(REQUEST);
+    const duplicate = await service.track(REQUEST);
+    expect((await service.get('tenant1', duplicate.task.taskId)).status).toBe(TaskStatus.NotStarted);
+    await expect(service.get('tenant2', created.task.taskId)).rejects.toBeInstanceOf(TaskNotFound);
+    expect((await service.cancel('tenant1', created.task.taskId)).status).toBe(TaskStatus.Cancelled);
+    expect((await service.get('tenant1', created.task.taskId)).status).toBe(TaskStatus.Cancelled);
+    await expect(service.get('tenant1', 'not-an-id')).rejects.toBeInstanceOf(TaskNotFound);
   });
 
   test('a failed start is compensated: the task ends failed, the video is free, the caller is told to retry', async () => {
@@ -47,9 +63,10 @@ describe('TaskService on in-memory ports', () => {
   });
 
   test('a duplicate past the grace period re-drives a task whose execution never started', async () => {
-    // GIVEN a task stranded not_started: its link write failed and so did the compensation (a crash between them)
+    // GIVEN a task stranded not_started: its start failed and so did the compensation (a crash between them)
     const { service, store, workflow, clock, counted } = coreOnDoubles({ config: { redriveGraceSeconds: 10 } });
-    store.failNext('link', new Error('crash')).failNext('finish', new Error('crash'));
+    workflow.failNextStart(new Error('crash'));
+    store.failNext('finish', new Error('crash'));
     await expect(service.track(REQUEST)).rejects.toThrow('crash');
     expect(workflow.executions.size).toBe(0);
     // WHEN a duplicate arrives after the grace period
@@ -86,7 +103,7 @@ describe('TaskService on in-memory ports', () => {
   test('cancel refuses a task that already finished otherwise', async () => {
     const { service, recovery, store } = coreOnDoubles();
     const { task } = await service.track(REQUEST);
-    await recovery.finalizeExecution({ ...task, retainUntil: 0, taskKey: store.keyOf('tenant1', 'a.mp4') }, TaskStatus.Failed, { error: 'States.Timeout' });
+    await recovery.finalizeExecution(workflowInput({ ...task, retainUntil: 0, leaseExpiresAt: 0 }, store.keyOf('tenant1', 'a.mp4')), TaskStatus.Failed, taskError('States.Timeout'));
     expect(await service.cancel('tenant1', task.taskId).catch((e: unknown) => e)).toBeInstanceOf(TaskAlreadyFinished);
   });
 

@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createTrackHandler } from '../../../lambda/track/track-handler';
 import { postTrack, request } from '../../support/events';
 import { mockedHandler, NOW, TASK_ID } from '../../support/mocked-handler';
+import { TEST_KEYS } from '../../support/stored-items';
 
 /** The handler as the stack configures it under auth=cognito, with the AWS SDK mocked. */
 function cognitoHandler() {
@@ -31,7 +32,7 @@ describe('handler under a token authorizer: the tenant comes from the verified c
     // THEN
     expect(res.statusCode).toBe(201);
     expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}`);
-    expect(ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ pk: 'ACTIVE#7#tenant1#test.mp4', tenant_id: 'tenant1' });
+    expect(ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ pk: TEST_KEYS.activeKey('tenant1', 'test.mp4'), tenant_id: 'tenant1' });
   });
 
   test('a body naming another tenant -> 403 tenant-mismatch (both tenants, source body); no AWS call', async () => {
@@ -69,7 +70,7 @@ describe('handler under a token authorizer: the tenant comes from the verified c
     ddb.resolves({});
     const res = await handle(withClaims(request('GET', '/api/v1/track?video_filename=a.mp4'), { 'custom:tenant_id': 'tenant1' }));
     expect(res.statusCode).toBe(404);
-    expect(ddb.calls()[0].args[0].input).toMatchObject({ Key: { pk: 'ACTIVE#7#tenant1#a.mp4' }, ConsistentRead: true });
+    expect(ddb.calls()[0].args[0].input).toMatchObject({ Key: { pk: TEST_KEYS.activeKey('tenant1', 'a.mp4') }, ConsistentRead: true });
   });
 
   test.each([

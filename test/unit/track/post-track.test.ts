@@ -3,15 +3,16 @@ import { ConditionalCheckFailedException, ProvisionedThroughputExceededException
 import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { postTrack } from '../../support/events';
+import { postTrack, request } from '../../support/events';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE, TASK_ID } from '../../support/mocked-handler';
+import { STORED_ID, STORED_KEY } from '../../support/stored-items';
 
-const KEY = 'ACTIVE#7#tenant1#test.mp4';
+const KEY = STORED_KEY;
 const EPOCH = Math.floor(NOW.getTime() / 1000);
 const WINNER = {
   pk: KEY,
   item_type: 'active',
-  task_id: '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11',
+  task_id: STORED_ID,
   tenant_id: 'tenant1',
   video_filename: 'test.mp4',
   status: 'running',
@@ -32,7 +33,7 @@ function conditionFailed(item?: Record<string, unknown>) {
 }
 
 describe('POST /api/v1/track', () => {
-  test('a new task: one conditional put, a link record, one StartExecution named after the task; 201 with Location', async () => {
+  test('a new task: one conditional put, one StartExecution named after the task; 201 with Location', async () => {
     // GIVEN
     const { handle, ddb, sfn } = mockedHandler();
     ddb.on(PutCommand).resolves({});
@@ -73,12 +74,7 @@ describe('POST /api/v1/track', () => {
       ExpressionAttributeNames: { '#pk': 'pk' },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    expect(ddb).toHaveReceivedNthCommandWith(2, PutCommand, {
-      Item: expect.objectContaining({ pk: `TASK#${TASK_ID}`, item_type: 'link', task_key: KEY }),
-      ConditionExpression: 'attribute_not_exists(#status)',
-    });
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
-    expect(ddb).not.toHaveReceivedCommand(GetCommand);
+    expect(ddb.calls()).toHaveLength(1);
     expect(sfn).toHaveReceivedCommandTimes(StartExecutionCommand, 1);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       stateMachineArn: STATE_MACHINE_ARN,
@@ -90,6 +86,7 @@ describe('POST /api/v1/track', () => {
         created_at: NOW.toISOString(),
         retain_until: EPOCH + 3600 + 300 + 30 * 86400,
         task_key: KEY,
+        storage_key: 'tenants/tenant1/test.mp4',
       }),
     });
   });
@@ -111,18 +108,15 @@ describe('POST /api/v1/track', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
-  test('a racing duplicate of a task that is not started yet also writes its link, so its caller can read the id at once', async () => {
+  test('a racing duplicate of a task that is not started yet writes nothing more: its one failed put is its only call', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb.on(PutCommand).rejectsOnce(conditionFailed({ ...WINNER, status: 'not_started', created_at: NOW.toISOString() })).resolves({});
 
     const res = await handle(postTrack(body));
 
     expect(res.statusCode).toBe(200);
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 2);
-    expect(ddb.commandCalls(PutCommand)[1].args[0].input).toMatchObject({
-      Item: { pk: `TASK#${WINNER.task_id}`, item_type: 'link', task_key: KEY },
-      ConditionExpression: 'attribute_not_exists(#status)',
-    });
+    expect(JSON.parse(res.body as string)).toMatchObject({ task_id: WINNER.task_id, status: 'not_started' });
+    expect(ddb.calls()).toHaveLength(1);
     expect(sfn.calls()).toHaveLength(0);
   });
 
@@ -139,7 +133,7 @@ describe('POST /api/v1/track', () => {
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
   });
 
-  test('a not_started task older than the grace period is re-driven: lease renewed, link, StartExecution with the same name and input', async () => {
+  test('a not_started task older than the grace period is re-driven: lease renewed, StartExecution with the same name and input', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     const stranded = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
     ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
@@ -167,6 +161,7 @@ describe('POST /api/v1/track', () => {
         created_at: stranded.created_at,
         retain_until: WINNER.retain_until,
         task_key: KEY,
+        storage_key: 'tenants/tenant1/test.mp4',
       }),
     });
   });
@@ -304,5 +299,23 @@ describe('POST /api/v1/track', () => {
 
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toMatch(/authorized|dynamodb/i);
+  });
+});
+
+describe('every answer of the function is nosniff and no-store', () => {
+  test('201, 400, 405, a preflight OPTIONS and a 500', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutCommand).resolves({});
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
+    const answers = [
+      await handle(postTrack(body)),
+      await handle(postTrack({ tenant_id: 'tenant1', video_filename: 'a\u202E.mp4' })),
+      await handle(request('PUT', '/api/v1/track')),
+      await handle(request('OPTIONS', '/api/v1/track')),
+    ];
+    ddb.on(PutCommand).rejects(new Error('boom'));
+    answers.push(await handle(postTrack({ tenant_id: 'tenant1', video_filename: 'other.mp4' })));
+    expect(answers.map((a) => a.statusCode)).toEqual([201, 400, 405, 204, 500]);
+    for (const a of answers) expect(a.headers).toMatchObject({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
   });
 });

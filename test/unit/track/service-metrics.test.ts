@@ -6,7 +6,7 @@ import { ServiceEvent } from '../../../lambda/core/ports';
 import { finalizeExecution } from '../../../lambda/finalizer/finalizer';
 import { postTrack, request } from '../../support/events';
 import { mockedHandler, NOW } from '../../support/mocked-handler';
-import { activeItem, linkItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
+import { activeItem, STORED_ID, STORED_KEY } from '../../support/stored-items';
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
@@ -16,7 +16,6 @@ const ACTIVE = activeItem('2026-11-28T11:59:00.000Z', {
   lease_expires_at: EPOCH + 3900,
   retain_until: EPOCH + 3600 + 30 * 86400,
 });
-const LINK = linkItem(ACTIVE.created_at);
 const body = { tenant_id: 'tenant1', video_filename: 'test.mp4' };
 const conditionFailed = (item: Record<string, unknown>) =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: marshall(item) });
@@ -27,7 +26,7 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a new task and a plain duplicate count nothing: the request outcome says it all', async () => {
     // GIVEN a new task, then a duplicate of a running one
     const { handle, ddb, sfn, counted } = mockedHandler();
-    ddb.on(PutCommand).resolvesOnce({}).resolvesOnce({}).rejects(conditionFailed(ACTIVE));
+    ddb.on(PutCommand).resolvesOnce({}).rejects(conditionFailed(ACTIVE));
     sfn.on(StartExecutionCommand).resolves({});
     // WHEN both are posted
     expect((await handle(postTrack(body))).statusCode).toBe(201);
@@ -103,7 +102,6 @@ describe('what was only logged is counted (metrics port)', () => {
   ])('a cancel with %s StopExecution counts the stop only if it worked', async (_, stopWorks) => {
     // GIVEN a running task
     const { handle, ddb, sfn, counted } = mockedHandler();
-    ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     ddb.on(TransactWriteCommand).resolves({});
     if (stopWorks) sfn.on(StopExecutionCommand).resolves({});
@@ -124,7 +122,6 @@ describe('what was only logged is counted (metrics port)', () => {
       },
     };
     const active = mockedHandler();
-    active.ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: LINK });
     active.ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     active.ddb.on(TransactWriteCommand).resolves({});
     // WHEN the finalizer handles it while the task is active
@@ -134,7 +131,8 @@ describe('what was only logged is counted (metrics port)', () => {
 
     // WHEN it handles it again once the task has ended
     const ended = mockedHandler();
-    ended.ddb.on(GetCommand).resolves({ Item: { ...LINK, item_type: 'final', status: 'failed', updated_at: ACTIVE.updated_at } });
+    ended.ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({});
+    ended.ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: { ...ACTIVE, pk: `TASK#${ID}`, item_type: 'final', status: 'failed' } });
     const ignored = await finalizeExecution(ended.service.recovery, event);
     // THEN nothing is counted by the core, and the ignored outcome still names its task, for the log line
     expect(ended.counted).toEqual([]);

@@ -1,9 +1,10 @@
-import { fromActiveItem, fromFinalItem, lostTask, toActiveItem, toFinalItem, toLinkItem } from '../../../../lambda/adapters/dynamodb/items';
+import { fromActiveItem, fromFinalItem, toActiveItem, toFinalItem } from '../../../../lambda/adapters/dynamodb/items';
 import type { ActiveTask, Task } from '../../../../lambda/core/task';
-import { activeTaskKey, sweepShard } from '../../../../lambda/shared/table';
+import { sweepShard } from '../../../../lambda/shared/table';
+import { TEST_KEYS } from '../../../support/stored-items';
 
 const ACTIVE: ActiveTask = {
-  taskId: '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11',
+  taskId: TEST_KEYS.newTaskId('tenant1', 'a.mp4'),
   tenantId: 'tenant1',
   videoFilename: 'a.mp4',
   status: 'running',
@@ -13,7 +14,7 @@ const ACTIVE: ActiveTask = {
   leaseExpiresAt: 1_800_000_000,
   retainUntil: 1_900_000_000,
 };
-const KEY = activeTaskKey('tenant1', 'a.mp4');
+const KEY = TEST_KEYS.activeKey('tenant1', 'a.mp4');
 
 describe('item mapping', () => {
   test('an active task round-trips through its item, which carries its key and sweep shard', () => {
@@ -30,10 +31,4 @@ describe('item mapping', () => {
     expect(fromFinalItem(item)).toEqual({ ...final, error: undefined });
   });
 
-  test('a link points at the active item and expires with the task; one left alone reads as a lost task', () => {
-    const link = toLinkItem(ACTIVE, KEY);
-    expect(link).toMatchObject({ pk: `TASK#${ACTIVE.taskId}`, item_type: 'link', task_key: KEY, expires_at: ACTIVE.retainUntil });
-    expect(link).not.toHaveProperty('status');
-    expect(lostTask(link)).toMatchObject({ taskId: ACTIVE.taskId, status: 'failed', error: { error: 'TaskLost' } });
-  });
 });

@@ -45,7 +45,11 @@ describe('loadHandler: a function bundle in a worker thread of its own', () => {
   test("a thrown error keeps its name, as Step Functions' Retry and Catch match it", async () => {
     const lambda = loadHandler(fn());
     try {
-      await expect(lambda({ action: 'reject' })).rejects.toMatchObject({ name: 'AnalysisRejected', message: 'not a video' });
+      const error = await lambda({ action: 'reject' }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'AnalysisRejected', message: 'not a video' });
+      // The stack as the Lambda runtime reports it (the `trace` of its error payload).
+      expect((error as { trace: string[] }).trace[0]).toBe('AnalysisRejected: not a video');
+      expect((error as { trace: string[] }).trace.join('\n')).toContain(path.join(assetDir, 'index.js'));
     } finally {
       await lambda.stop();
     }
