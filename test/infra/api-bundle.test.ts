@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TrackingStack } from '../../lib/tracking-stack';
+import { TASK_ID_KEY_ENV } from '../../lambda/shared/names';
 import { loadStack, resourcesOfType } from '../../local/template';
 
 let outdir: string;
@@ -64,6 +65,7 @@ function invokeBundle(env: Record<string, string>): { statusCode: number; tracer
       TENANT_CLAIM: 'custom:tenant_id',
       TABLE_NAME: 'tasks',
       STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:analysis',
+      [TASK_ID_KEY_ENV]: 'local-test-key',
       ...env,
     },
   });
