@@ -96,6 +96,7 @@ export class TrackApi extends Construct {
 
     this.handler = new TrackingFunction(this, 'Handler', {
       entry: path.join(__dirname, '../lambda/track/index.ts'),
+      tracesSdkClients: true,
       description: 'POST/GET/DELETE /api/v1/track: idempotent analysis tasks',
       timeout: Duration.seconds(10),
       removalPolicy,
