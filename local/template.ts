@@ -87,6 +87,8 @@ export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME
         'AWS::AccountId': LOCAL_ACCOUNT,
         'AWS::URLSuffix': 'amazonaws.com',
         'AWS::StackName': stackName,
+        // Fixed, so the keys derived from the stack's UUID (TASK_ID_KEY) are the same on every local run.
+        'AWS::StackId': `arn:aws:cloudformation:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stack/${stackName}/00000000-0000-4000-8000-000000000000`,
       };
       if (pseudo[id]) return pseudo[id];
       const type = template.Resources[id]?.Type;

@@ -15,6 +15,8 @@ export interface TaskServiceWiring {
   readonly wrapClient?: <C extends DynamoDBClient | SFNClient>(client: C) => C;
   /** Step Functions client settings (e.g. the sweeper's adaptive retries). */
   readonly sfnConfig?: SFNClientConfig;
+  /** The API lists tasks: its cursors are signed with TASK_ID_KEY, which must then be set. */
+  readonly lists?: boolean;
 }
 
 export interface TaskServiceClients {
@@ -30,6 +32,8 @@ export interface TaskServiceClients {
   readonly log?: ServiceLog;
   /** @default - nothing counted */
   readonly metrics?: ServiceMetrics;
+  /** @default - no listing (only the API lists) */
+  readonly cursorKey?: string;
 }
 
 /** The task rules on the given AWS clients: the one wiring of store, workflow and service (Lambda, bench, tests). */
@@ -37,7 +41,7 @@ export function taskServiceOn(clients: TaskServiceClients) {
   const clock: Clock = clients.clock ?? { now: () => new Date() };
   const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName);
   const workflow = new StepFunctionsWorkflow(clients.sfn, clients.stateMachineArn);
-  const service = new TaskService({ store, workflow, clock, newId: randomUUID, config: clients.config, log: clients.log, metrics: clients.metrics });
+  const service = new TaskService({ store, workflow, clock, newId: randomUUID, config: clients.config, log: clients.log, metrics: clients.metrics, cursorKey: clients.cursorKey });
   return { service, store, workflow, clock };
 }
 
@@ -52,5 +56,6 @@ export function taskServiceFromEnv(env: Record<string, string | undefined>, wiri
     config: serviceConfigFromEnv(env),
     log: wiring.log,
     metrics: wiring.metrics,
+    cursorKey: wiring.lists ? requireEnv(env, 'TASK_ID_KEY') : undefined,
   });
 }

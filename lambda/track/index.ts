@@ -30,6 +30,7 @@ export function buildTrackHandler(env: Record<string, string | undefined> = proc
   const { service } = taskServiceFromEnv(env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
+    lists: true,
     // Each SDK call becomes an X-Ray subsegment of the function's trace.
     wrapClient: (client) => tracer.captureAWSv3Client(wrap(client)),
   });

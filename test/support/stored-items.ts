@@ -22,5 +22,5 @@ export function activeItem<E extends Record<string, unknown>>(createdAt: string,
 
 /** The task's link (the id -> active key pointer), as the creator writes it. */
 export function linkItem<E extends Record<string, unknown>>(createdAt: string, extra: E = {} as E) {
-  return { pk: `TASK#${STORED_ID}`, item_type: 'link', task_id: STORED_ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: createdAt, task_key: STORED_KEY, ...extra };
+  return { pk: `TASK#${STORED_ID}`, item_type: 'link', task_id: STORED_ID, video_filename: 'test.mp4', created_at: createdAt, task_key: STORED_KEY, ...extra };
 }

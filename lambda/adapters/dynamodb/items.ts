@@ -1,5 +1,5 @@
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
-import { Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
+import { Attr, ItemType, parseActiveTaskKey, sweepShard, taskRecordKey } from '../../shared/table';
 
 /** The table's items and the tasks they hold: the only code that maps one to the other. */
 export type Item = Record<string, unknown>;
@@ -29,14 +29,17 @@ export function toLinkItem(task: ActiveTask, taskKey: string): Item {
   return {
     [Attr.pk]: taskRecordKey(task.taskId),
     [Attr.itemType]: ItemType.Link,
-    ...identityAttributes(task),
+    // No tenant_id: a link must not appear in the by-tenant index; its task_key names the tenant.
+    [Attr.taskId]: task.taskId,
+    [Attr.videoFilename]: task.videoFilename,
+    [Attr.createdAt]: task.createdAt,
     [Attr.taskKey]: taskKey,
     // An orphaned link expires with the task it points to.
     [Attr.expiresAt]: task.retainUntil,
   };
 }
 
-/** What names a task; every item kind carries it. */
+/** What names a task; active items and final records carry it. */
 function identityAttributes(task: Task): Item {
   return {
     [Attr.taskId]: task.taskId,
@@ -89,7 +92,7 @@ export function fromFinalItem(item: Item): Task {
 export function lostTask(link: Item): Task {
   return {
     taskId: String(link[Attr.taskId]),
-    tenantId: String(link[Attr.tenantId]),
+    tenantId: parseActiveTaskKey(String(link[Attr.taskKey]))?.tenantId ?? '',
     videoFilename: String(link[Attr.videoFilename]),
     status: TaskStatus.Failed,
     createdAt: String(link[Attr.createdAt]),

@@ -28,6 +28,7 @@ export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; no
     workflow,
     clock,
     newId: () => `00000000-0000-4000-8000-${String(++next).padStart(12, '0')}`,
+    cursorKey: 'test-cursor-key',
     config: { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config },
     metrics: { count: (event) => counted.push(event) },
   });
