@@ -9,6 +9,8 @@ import type { TableClient } from './table-client';
 
 /** A filtered page (status) may need more than one Query to fill; bounded so one request stays short. */
 const MAX_QUERIES_PER_PAGE = 4;
+/** Items a filtered Query reads: the filter drops some, so it reads ahead rather than one Query per missing task. */
+const FILTERED_READ = 100;
 const ITEM_TYPES: Record<ListStatus | 'all', readonly string[]> = {
   [ListStatus.Active]: [ItemType.Active],
   [ListStatus.Finished]: [ItemType.Final],
@@ -16,8 +18,8 @@ const ITEM_TYPES: Record<ListStatus | 'all', readonly string[]> = {
 };
 
 /**
- * Newest first from the by-tenant index. Each Query reads one item more than the page still needs, so a full page
- * whose successor exists ends with a cursor at its last task, and a page that ends the listing has none.
+ * Newest first from the by-tenant index. Each Query reads at least one item more than the page still needs, so a full
+ * page whose successor exists ends with a cursor at its last task, and a page that ends the listing has none.
  */
 export async function listByTenant(table: TableClient, query: ListQuery): Promise<ListedPage> {
   const types = ITEM_TYPES[query.status ?? 'all'];
@@ -35,7 +37,7 @@ export async function listByTenant(table: TableClient, query: ListQuery): Promis
         ExpressionAttributeNames: { '#tenant': Attr.tenantId, '#type': Attr.itemType },
         ExpressionAttributeValues: { ':tenant': query.tenantId, ...Object.fromEntries(types.map((t, i) => [`:type${i}`, t])) },
         ScanIndexForward: false,
-        Limit: wanted + 1,
+        Limit: query.status ? Math.max(wanted + 1, FILTERED_READ) : wanted + 1,
         ExclusiveStartKey: start,
       }),
     );

@@ -59,8 +59,8 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
     const res = body(await handle(request('GET', '/api/v1/track?tenant_id=tenant1&status=finished&limit=2')));
     expect(res).toEqual({ tasks: [expect.objectContaining({ task_id: FINAL.task_id })], next_cursor: null });
     const [first, second] = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(first).toMatchObject({ FilterExpression: '#type = :type0', ExpressionAttributeValues: { ':type0': 'final' }, Limit: 3 });
-    expect(second).toMatchObject({ ExclusiveStartKey: { pk: ACTIVE.pk }, Limit: 3 });
+    expect(first).toMatchObject({ FilterExpression: '#type = :type0', ExpressionAttributeValues: { ':type0': 'final' }, Limit: 100 });
+    expect(second).toMatchObject({ ExclusiveStartKey: { pk: ACTIVE.pk }, Limit: 100 });
   });
 
   test.each([
