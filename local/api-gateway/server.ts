@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { matchRoute, toApiGatewayEvent } from './event';
-import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
+import { type CorsPolicy, corsResponseHeaders, preflightRefusal, preflightResponse } from './cors';
 import { LocalSetupError } from '../errors';
 import type { Authorize } from './jwt-authorizer';
 import { jsonResponse, type LocalResponse, type LocalRoutes } from './local-response';
@@ -72,11 +72,14 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
   const url = req.url ?? '/';
   let status = 500;
   let taskId: string | undefined;
+  let note = '';
   const cors = hooks.cors ? corsResponseHeaders(hooks.cors, req.headers) : {};
   try {
     const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
     if (preflight) {
       status = preflight.statusCode;
+      const refusal = preflightRefusal(hooks.cors!, req.headers);
+      note = refusal ? ` CORS preflight REFUSED: ${refusal}` : ' CORS preflight allowed';
       return send(res, preflight);
     }
     const chunks: Buffer[] = [];
@@ -117,7 +120,7 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     send(res, jsonResponse(500, { message: 'Internal Server Error' }, cors));
   } finally {
     const ms = (performance.now() - started).toFixed(1);
-    log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
+    log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''}${note} ${ms}ms`);
   }
 }
 
