@@ -75,6 +75,10 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
   let note = '';
   const cors = hooks.cors ? corsResponseHeaders(hooks.cors, req.headers) : {};
   try {
+    // Without a policy API Gateway has no CORS: the preflight reaches the routes and the browser refuses the call.
+    if (!hooks.cors && method === 'OPTIONS' && req.headers.origin && req.headers['access-control-request-method']) {
+      note = ' CORS preflight REFUSED: no CORS configured (CORS_ALLOW_ORIGINS)';
+    }
     const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
     if (preflight) {
       status = preflight.statusCode;

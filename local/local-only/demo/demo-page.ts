@@ -179,7 +179,14 @@ async function refreshList(): Promise<void> {
   const { tenantId } = current();
   listTenant.textContent = tenantId;
   try {
-    if (tenantId) renderList((await client.listTasks({ tenantId, limit: 20, signal: controller.signal })).tasks);
+    if (tenantId) {
+      const { tasks } = await client.listTasks({ tenantId, limit: 20, signal: controller.signal });
+      renderList(tasks);
+      // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up.
+      const video = current().videoFilename.normalize('NFC');
+      const active = shown ? undefined : tasks.find((t) => !isFinal(t.status) && t.videoFilename === video);
+      if (active && current().tenantId === tenantId) follow(tenantId, active.videoFilename, active.taskId, active.status);
+    }
   } catch (error) {
     fail(error);
   } finally {
