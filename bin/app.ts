@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { Annotations, App, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, App, Aspects, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { authFromContext } from '../lib/auth-context';
 import * as path from 'node:path';
+import { SamLocalEndpoints } from '../lib/sam-local-endpoints';
 import { TrackingStack } from '../lib/tracking-stack';
 import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
 
@@ -54,13 +55,13 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   taskRetention: days === undefined ? undefined : Duration.days(days),
   redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
-  localEndpoints,
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,
   auth,
 });
+if (localEndpoints) Aspects.of(app).add(new SamLocalEndpoints());
 if (warning) Annotations.of(stack).addWarningV2(`video-tracking:auth-${auth.mode}`, warning);
 
 // Any unacknowledged AwsSolutions finding stops synthesis; each acknowledgement sits beside its construct in lib/, with its reason.

@@ -7,13 +7,15 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
+import { type TaskTimings, timingEnvironment } from './task-timings';
 import { grantTableItems } from './task-table';
 import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
 
 export interface TaskFinalizerProps {
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  readonly serviceEnvironment: Record<string, string>;
+  /** The task rules' timings, passed to the function's environment. */
+  readonly timings: TaskTimings;
   /**
    * Removal policy of the finalizer's log group and dead-letter queue.
    *
@@ -40,7 +42,7 @@ export class TaskFinalizer extends Construct {
       logGroupId: 'Logs',
       removalPolicy,
       environment: {
-        ...props.serviceEnvironment,
+        ...timingEnvironment(props.timings),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,

@@ -6,13 +6,15 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
+import { type TaskTimings, timingEnvironment } from './task-timings';
 import { grantQueryActiveByAge, grantTableItems } from './task-table';
 import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  readonly serviceEnvironment: Record<string, string>;
+  /** The task rules' timings, passed to the function's environment. */
+  readonly timings: TaskTimings;
   /**
    * How often the sweep runs. With the re-drive grace it bounds how long a lost start or a lost end goes unrepaired.
    *
@@ -88,7 +90,7 @@ export class TaskSweeper extends Construct {
       logGroupId: 'Logs',
       removalPolicy: props.removalPolicy,
       environment: {
-        ...props.serviceEnvironment,
+        ...timingEnvironment(props.timings),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         SWEEP_MAX_TASKS: String(maxTasks),

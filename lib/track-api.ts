@@ -1,4 +1,4 @@
-import { ArnFormat, type CfnResource, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, type CfnResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -10,6 +10,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
+import { type TaskTimings, timingEnvironment } from './task-timings';
 import { grantQueryByTenant, grantTableItems } from './task-table';
 import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
@@ -47,8 +48,8 @@ export interface TrackApiProps {
   readonly authorization: ApiAuthorization;
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** Environment for the task rules (timings); see lambda/adapters/env-config.ts. */
-  readonly serviceEnvironment: Record<string, string>;
+  /** The task rules' timings, passed to the function's environment. */
+  readonly timings: TaskTimings;
   /**
    * Steady-state requests per second the stage accepts before answering 429.
    *
@@ -99,7 +100,7 @@ export class TrackApi extends Construct {
       timeout: Duration.seconds(10),
       removalPolicy,
       environment: {
-        ...props.serviceEnvironment,
+        ...timingEnvironment(props.timings),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
@@ -184,13 +185,6 @@ export class TrackApi extends Construct {
         id: 'AwsSolutions-APIG4',
         reason: 'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
       });
-    }
-
-    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of the API' });
-    if (auth.mode === AuthMode.Cognito) {
-      // npm run token reads these to create a test user and sign it in.
-      new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Cognito user pool of the API users' });
-      new CfnOutput(this, 'UserPoolClientId', { value: auth.userPoolClient.userPoolClientId, description: 'App client for the frontend (no secret)' });
     }
   }
 }

@@ -1,13 +1,14 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, type Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
 import { Monitoring } from './monitoring';
 import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
+import { DEFAULT_TASK_TIMINGS, type TaskTimings } from './task-timings';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
-import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM, StackOutput } from '../lambda/shared/names';
 import { TrackAuth } from './track-auth';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
@@ -60,14 +61,6 @@ export interface TrackingStackProps extends StackProps {
    */
   readonly corsAllowOrigins?: string[];
   /**
-   * Declare AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SFN in the functions' environment, pointing at the
-   * containers of the `sam local invoke` setup (see README). `sam local invoke --env-vars` can only override
-   * variables the template declares. Never deploy a template synthesized with this.
-   *
-   * @default false
-   */
-  readonly localEndpoints?: boolean;
-  /**
    * E-mail address subscribed to the alarm topic (`-c alarmEmail=…`).
    *
    * @default - no subscription
@@ -85,12 +78,6 @@ export interface TrackingStackProps extends StackProps {
   readonly throttleBurstLimit?: number;
 }
 
-/** Where the `sam local invoke` setup's containers answer, on its Docker network (README, "sam local invoke"). */
-export const SAM_LOCAL_ENDPOINTS = {
-  AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000',
-  AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
-};
-
 /** The whole backend: table, analysis workflow, finalizer and HTTP API. */
 export class TrackingStack extends Stack {
   readonly table: TaskTable;
@@ -105,7 +92,7 @@ export class TrackingStack extends Stack {
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const retention = props.taskRetention ?? Duration.days(30);
+    const retention = props.taskRetention ?? DEFAULT_TASK_TIMINGS.taskRetention;
     if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
     if (props.auth?.mode === AuthMode.Cognito && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
       throw new Error(COGNITO_CLAIM_ONLY);
@@ -117,12 +104,11 @@ export class TrackingStack extends Stack {
       timeout: props.workflowTimeout,
       removalPolicy,
     });
-    const serviceEnvironment = {
-      WORKFLOW_TIMEOUT_SECONDS: String(this.workflow.timeout.toSeconds()),
-      REDRIVE_GRACE_SECONDS: String((props.redriveGrace ?? Duration.seconds(10)).toSeconds()),
-      LEASE_MARGIN_SECONDS: String((props.leaseMargin ?? Duration.minutes(5)).toSeconds()),
-      TASK_RETENTION_DAYS: String(retention.toDays()),
-      ...(props.localEndpoints ? SAM_LOCAL_ENDPOINTS : {}),
+    const timings: TaskTimings = {
+      workflowTimeout: this.workflow.timeout,
+      redriveGrace: props.redriveGrace ?? DEFAULT_TASK_TIMINGS.redriveGrace,
+      leaseMargin: props.leaseMargin ?? DEFAULT_TASK_TIMINGS.leaseMargin,
+      taskRetention: retention,
     };
     const auth = props.auth ?? { mode: AuthMode.Cognito };
     let authorization: ApiAuthorization;
@@ -136,7 +122,7 @@ export class TrackingStack extends Stack {
       authorization,
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
-      serviceEnvironment,
+      timings,
       throttleRateLimit: props.throttleRateLimit,
       throttleBurstLimit: props.throttleBurstLimit,
       corsAllowOrigins: props.corsAllowOrigins,
@@ -145,13 +131,13 @@ export class TrackingStack extends Stack {
     this.finalizer = new TaskFinalizer(this, 'Finalizer', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
-      serviceEnvironment,
+      timings,
       removalPolicy,
     });
     this.sweeper = new TaskSweeper(this, 'Sweeper', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
-      serviceEnvironment,
+      timings,
       reservedConcurrency: props.sweeperReservedConcurrency,
       removalPolicy,
     });
@@ -174,7 +160,14 @@ export class TrackingStack extends Stack {
       alarmEmail: props.alarmEmail,
     });
 
+    // Outputs sit on the stack itself, so each id is its output key, with no hash suffix (StackOutput).
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    output(StackOutput.ApiUrl, this.api.api.apiEndpoint, 'Base URL of the API');
+    if (this.auth) {
+      // npm run token reads these to create a test user and sign it in.
+      output(StackOutput.UserPoolId, this.auth.userPool.userPoolId, 'Cognito user pool of the API users');
+      output(StackOutput.UserPoolClientId, this.auth.userPoolClient.userPoolClientId, 'App client for the frontend (no secret)');
+    }
     output('TableName', this.table.table.tableName, 'The task table');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
     output('DashboardUrl', `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`, 'CloudWatch dashboard');

@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SAM_LOCAL_ENDPOINTS } from '../lib/tracking-stack';
+import { SAM_LOCAL_ENDPOINTS } from '../lib/sam-local-endpoints';
 import { createTable } from '../local/dynamodb/dynamodb-local';
 import { LocalSetupError } from '../local/errors';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../local/local-aws';

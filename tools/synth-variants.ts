@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
 
-/** The stack variants CI checks (issue 14): every auth mode, and the optional features together. */
+/** The stack variants CI checks: every auth mode, and the optional features together. */
 export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   default: {},
   jwt: { auth: 'jwt', jwtIssuer: 'https://login.example.com/', jwtAudience: 'spa,api://tracking' },

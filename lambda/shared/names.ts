@@ -9,6 +9,9 @@ export const METRICS_NAMESPACE = APP_NAME;
 /** The stack's name unless `-c stackName=…` names another (bin/app.ts, the local system, the token tool). */
 export const DEFAULT_STACK_NAME = APP_NAME;
 
+/** Ids of the stack outputs that tools read (tools/token/), exactly as they appear in CloudFormation: no hash suffix. */
+export const StackOutput = { ApiUrl: 'ApiUrl', UserPoolId: 'UserPoolId', UserPoolClientId: 'UserPoolClientId' } as const;
+
 /** POWERTOOLS_SERVICE_NAME of each function: the `service` dimension of its metrics and the name in its logs. */
 export const ServiceName = { TrackApi: 'track-api', TaskFinalizer: 'task-finalizer', TaskSweeper: 'task-sweeper' } as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];

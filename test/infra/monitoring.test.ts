@@ -160,16 +160,12 @@ describe('saved Logs Insights queries', () => {
 });
 
 describe('outputs', () => {
-  test.each(['TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'FinalizerFunctionName', 'HandlerLogGroup', 'FinalizerLogGroup', 'SweeperLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
+  test.each(['ApiUrl', 'TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'FinalizerFunctionName', 'HandlerLogGroup', 'FinalizerLogGroup', 'SweeperLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
     '%s',
     (name) => {
       expect(template.findOutputs(name)).toHaveProperty(name);
     },
   );
-
-  test('the API URL is still an output', () => {
-    expect(Object.keys(template.findOutputs('*')).some((k) => k.startsWith('TrackApiUrl'))).toBe(true);
-  });
 });
 
 describe('tracing', () => {

@@ -1,4 +1,4 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Aspects, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AnalysisWorkflow } from '../../lib/analysis-workflow';
+import { SamLocalEndpoints } from '../../lib/sam-local-endpoints';
+import { DEFAULT_TASK_TIMINGS } from '../../lib/task-timings';
 import { TrackApi } from '../../lib/track-api';
 import { TrackingStack } from '../../lib/tracking-stack';
 import { type CfnTemplate, stateMachineDefinition } from '../../local/template';
@@ -147,14 +149,14 @@ describe('API', () => {
 
   test('the URL is a stack output', () => {
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs).some((k) => k.includes('ApiUrl'))).toBe(true);
+    expect(outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TrackApi/), 'ApiEndpoint'] });
   });
 
   test('invalid throttling is refused with a message', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const wf = new AnalysisWorkflow(s, 'W', { table });
-    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, authorization: { mode: 'iam' }, serviceEnvironment: {}, throttleBurstLimit: 0 })).toThrow(
+    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, authorization: { mode: 'iam' }, timings: DEFAULT_TASK_TIMINGS, throttleBurstLimit: 0 })).toThrow(
       /throttleBurstLimit an integer >= 1/,
     );
   });
@@ -344,10 +346,16 @@ describe('sam local invoke support', () => {
     expect(existsSync(path.join(parent, 'cdk.out.sam', 'VideoTracking.template.json'))).toBe(true);
   }, 120_000);
 
-  test('localEndpoints declares the endpoint variables so `sam local invoke --env-vars` can set them', () => {
-    const t = Template.fromStack(new TrackingStack(new App(), 'Sam', { localEndpoints: true }));
-    t.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000', AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083' }) },
-    });
+  test('the SamLocalEndpoints aspect declares the endpoint variables on each function sam:prepare configures, and only there', () => {
+    // GIVEN
+    const app = new App();
+    // WHEN
+    Aspects.of(app).add(new SamLocalEndpoints());
+    const t = Template.fromStack(new TrackingStack(app, 'Sam'));
+    // THEN
+    const variables = Object.values(t.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.Environment.Variables as Record<string, unknown>);
+    const withEndpoints = variables.filter((v) => v.AWS_ENDPOINT_URL_DYNAMODB === 'http://dynamodb:8000' && v.AWS_ENDPOINT_URL_SFN === 'http://stepfunctions:8083');
+    expect(withEndpoints).toHaveLength(3);
+    expect(variables.filter((v) => 'STATE_MACHINE_ARN' in v)).toEqual(withEndpoints);
   });
 });

@@ -1,18 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { randomUUID } from 'node:crypto';
+import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { injectFault, withFaultInjection } from '../../local/local-only/fault-injection';
-import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { TaskStore } from '../../lambda/core/ports';
 import { RepairSweep, type SweepReport } from '../../lambda/core/repair-sweep';
-import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
+import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
 import {
   call,
   cancel,
   dropEndEvent,
-  dynamodb,
   env,
   eventually,
   executionsOf,
@@ -21,7 +18,10 @@ import {
   injectStateFault,
   itemsOf,
   localControl,
+  localStore as store,
+  localTaskService,
   post,
+  sfn,
   strandedTask,
   taskReaches,
   uniqueTenant,
@@ -30,10 +30,6 @@ import {
 
 const GRACE_SECONDS = 2;
 const SWEEP_EVERY_MS = 1000;
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
-const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
-const workflow = new StepFunctionsWorkflow(sfn, env.stateMachineArn);
-const clock = { now: () => new Date() };
 const config = { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: GRACE_SECONDS };
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -70,12 +66,12 @@ function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): R
     },
   });
   const options = { graceSeconds: GRACE_SECONDS, maxTasks: 100, concurrency: 4, listThreshold };
-  const { recovery } = new TaskService({ store: scoped, workflow, clock, newId: randomUUID, config, log: quiet });
+  const { recovery } = localTaskService({ store: scoped, config, log: quiet });
   return new RepairSweep({ recovery, options, log: quiet, recordRepair: (o) => repaired.push(o) });
 }
 
 /** A creator that claimed the video and died right after its conditional put (its link never written). */
-const stranded = (tenant: string, video: string) => strandedTask(new TaskService({ store: withHangingLink(store), workflow, clock, newId: randomUUID, config }), tenant, video);
+const stranded = (tenant: string, video: string) => strandedTask(localTaskService({ store: withHangingLink(store), config }), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
@@ -306,7 +302,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
   test('the finalizer retries after a conflicting transaction and records the end once', async () => {
     const tenant = uniqueTenant('finalizer-conflict');
     const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName);
-    const { recovery } = new TaskService({ store: faulty, workflow, clock, newId: randomUUID, config, log: quiet });
+    const { recovery } = localTaskService({ store: faulty, config, log: quiet });
     const { body } = await post(tenant, 'f.mp4');
     const found = await eventually(async () => {
       const f = await store.getById(body.task_id);

@@ -187,11 +187,13 @@ describe('npm run sam:prepare', () => {
   let outdir: string;
   beforeAll(async () => {
     // A cloud assembly synthesized for sam local invoke, as `npm run sam:synth` writes it.
-    const { App } = await import('aws-cdk-lib');
+    const { App, Aspects } = await import('aws-cdk-lib');
     const { TrackingStack } = await import('../../lib/tracking-stack');
     outdir = mkdtempSync(path.join(PROJECT_ROOT, 'cdk.out.sam-'));
     const app = new App({ outdir });
-    new TrackingStack(app, stackName, { localEndpoints: true });
+    const { SamLocalEndpoints } = await import('../../lib/sam-local-endpoints');
+    Aspects.of(app).add(new SamLocalEndpoints());
+    new TrackingStack(app, stackName);
     app.synth();
   }, 60_000);
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));

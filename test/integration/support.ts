@@ -2,8 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import type { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
-import type { TaskService } from '../../lambda/core/task-service';
+import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
+import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
+import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
+import { TaskService, type TaskServiceDeps } from '../../lambda/core/task-service';
+import { activeTaskKey } from '../../lambda/shared/table';
 import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Addresses of the local system started by global-setup.ts (loopback only). */
@@ -25,6 +28,14 @@ function required(name: string): string {
 export const dynamodb = new DynamoDBClient({ endpoint: env.dynamoDbEndpoint });
 export const doc = DynamoDBDocumentClient.from(dynamodb);
 export const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
+/** The adapters a Lambda function runs the rules on, here over DynamoDB Local and the local state machine. */
+export const localStore = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
+export const localWorkflow = new StepFunctionsWorkflow(sfn, env.stateMachineArn);
+
+/** The task rules over the local system, wired as taskServiceOn wires them in Lambda; a test replaces what it needs (a wrapped store, a clock). */
+export function localTaskService(overrides: Partial<TaskServiceDeps> = {}): TaskService {
+  return new TaskService({ store: localStore, workflow: localWorkflow, clock: { now: () => new Date() }, newId: randomUUID, ...overrides });
+}
 
 /** A tenant no other test uses, so tests can share one table and one state machine. */
 export function uniqueTenant(label: string): string {
@@ -39,7 +50,7 @@ export interface Answer {
 
 /**
  * The one way tests call the API. `path` is relative to the AUTH=none API, or an absolute URL on another local front
- * end (the AUTH=jwt one, see auth-support.ts); `headers` are added (e.g. Authorization). A Uint8Array body is sent
+ * end (the AUTH=jwt one global-setup.ts starts, see auth.test.ts); `headers` are added (e.g. Authorization). A Uint8Array body is sent
  * as those exact bytes (e.g. invalid UTF-8), anything else as JSON. Every answer is checked against
  * docs/openapi.yaml: an undocumented status, header or body shape fails the test.
  */
@@ -83,7 +94,14 @@ export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
   let ExclusiveStartKey: Record<string, any> | undefined;
   do {
     const page = await doc.send(
-      new ScanCommand({ TableName: env.tableName, FilterExpression: 'tenant_id = :t', ExpressionAttributeValues: { ':t': tenant }, ExclusiveStartKey, ConsistentRead: true }),
+      new ScanCommand({
+        TableName: env.tableName,
+        // A link carries no tenant_id (it stays out of the by-tenant index): its task_key names the tenant.
+        FilterExpression: 'tenant_id = :t OR begins_with(task_key, :key)',
+        ExpressionAttributeValues: { ':t': tenant, ':key': activeTaskKey(tenant, '') },
+        ExclusiveStartKey,
+        ConsistentRead: true,
+      }),
     );
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;

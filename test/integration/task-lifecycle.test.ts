@@ -1,21 +1,17 @@
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
-import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
-import { executionArn, StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
+import { executionArn } from '../../lambda/adapters/sfn-workflow';
 import { activeTaskKey } from '../../lambda/shared/table';
 import { DependencyUnavailable, WorkflowAlreadyStarted } from '../../lambda/core/errors';
 import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
-import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
+import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { cancel, doc, dynamodb, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingLink } from './support';
+import { cancel, doc, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, localStore as store, localTaskService, localWorkflow as workflow, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingLink } from './support';
 
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
-const workflow = new StepFunctionsWorkflow(new SFNClient({ endpoint: env.sfnEndpoint }), env.stateMachineArn);
 const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
-  new TaskService({ store: taskStore, workflow: wf, clock, newId: randomUUID, config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 } });
+  localTaskService({ store: taskStore, workflow: wf, clock, config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 } });
 
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
 

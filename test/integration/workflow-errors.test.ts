@@ -1,16 +1,13 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { randomUUID } from 'node:crypto';
-import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-client';
-import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workflow';
 import { activeTaskKey } from '../../lambda/shared/table';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
-import { dynamodb, env, eventually, uniqueTenant } from './support';
+import { env, eventually, localStore as store, uniqueTenant } from './support';
 
 // The synthesized definition's Catch clauses name errors as Step Functions does on AWS: "DynamoDB.*" for the
 // optimized integration (MarkRunning), "DynamoDb.*" for the AWS SDK integration (MarkCompleted/MarkFailed).
 const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
-const store = new DynamoDbTaskStore(createDocumentClient(dynamodb), env.tableName);
 
 function newTask(tenant: string, video: string): ActiveTask {
   const now = new Date();

@@ -8,7 +8,7 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { randomBytes } from 'node:crypto';
-import { COGNITO_TENANT_CLAIM } from '../../lambda/shared/names';
+import { COGNITO_TENANT_CLAIM, StackOutput } from '../../lambda/shared/names';
 import { LocalSetupError } from '../../local/errors';
 
 export interface CognitoTokenRequest {
@@ -81,10 +81,11 @@ export async function cognitoToken(request: CognitoTokenRequest, clients: Cognit
 
 async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<{ userPoolId: string; clientId: string }> {
   const outputs = (await describeStack(cloudFormation, stackName)).Outputs ?? [];
-  // Output keys carry the construct path and a hash (TrackUserPoolId9F0D33C6); match the stable part.
-  const find = (pattern: RegExp) => outputs.find((o) => o.OutputKey && pattern.test(o.OutputKey))?.OutputValue;
-  const userPoolId = find(/UserPoolId[0-9A-F]{8}$/);
-  const clientId = find(/UserPoolClientId[0-9A-F]{8}$/);
+  // A stack deployed before the outputs had stable ids names them with the construct path and a hash (TrackUserPoolId9F0D33C6).
+  const find = (key: string) =>
+    (outputs.find((o) => o.OutputKey === key) ?? outputs.find((o) => new RegExp(`^Track${key}[0-9A-F]{8}$`).test(o.OutputKey ?? '')))?.OutputValue;
+  const userPoolId = find(StackOutput.UserPoolId);
+  const clientId = find(StackOutput.UserPoolClientId);
   if (!userPoolId || !clientId) {
     throw new LocalSetupError(
       `Stack ${stackName} has no user pool outputs: it was not deployed with auth=cognito (the default). With auth=jwt, get tokens from your identity provider.`,

@@ -13,6 +13,12 @@ import { LocalSetupError } from '../../../local/errors';
 import { tokenCommand } from '../../../tools/token/token-command';
 
 const OUTPUTS = [
+  { OutputKey: 'ApiUrl', OutputValue: 'https://abc.execute-api.eu-west-1.amazonaws.com' },
+  { OutputKey: 'UserPoolId', OutputValue: 'eu-west-1_pool' },
+  { OutputKey: 'UserPoolClientId', OutputValue: 'client123' },
+];
+/** The keys of a stack deployed before the outputs had stable ids. */
+const LEGACY_OUTPUTS = [
   { OutputKey: 'TrackApiUrl162E9942', OutputValue: 'https://abc.execute-api.eu-west-1.amazonaws.com' },
   { OutputKey: 'TrackUserPoolId9F0D33C6', OutputValue: 'eu-west-1_pool' },
   { OutputKey: 'TrackUserPoolClientId59F49E98', OutputValue: 'client123' },
@@ -68,6 +74,13 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
       AuthFlow: 'ADMIN_USER_PASSWORD_AUTH',
       AuthParameters: { USERNAME: 'alice@example.com', PASSWORD: password },
     });
+  });
+
+  test('a stack deployed before the outputs had stable ids: its hashed output keys are still read', async () => {
+    const { cognito, aws } = mocks(LEGACY_OUTPUTS);
+    cognito.on(AdminCreateUserCommand).resolves({});
+    await expect(tokenCommand(ARGS, {}, aws)).resolves.toBe('id.token.jwt');
+    expect(cognito).toHaveReceivedCommandWith(AdminInitiateAuthCommand, { UserPoolId: 'eu-west-1_pool', ClientId: 'client123' });
   });
 
   test('an existing user keeps its password: refused with a message naming --reset-password, no password set, no sign-in', async () => {
