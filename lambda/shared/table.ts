@@ -31,6 +31,12 @@ export const Attr = {
  * records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
  */
 export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
+
+/**
+ * A tenant's tasks by creation time, for the listing: active items and final records carry `tenant_id` and
+ * `created_at`; an item without both (a per-tenant counter) stays out of it.
+ */
+export const BY_TENANT_INDEX = 'by-tenant';
 export const SWEEP_SHARDS = 16;
 
 /** A stable shard per task (FNV-1a of its id), so the index's writes spread evenly. */

@@ -33,6 +33,7 @@ export function buildTrackHandler(env: Record<string, string | undefined> = proc
   const { service } = taskServiceFromEnv(env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
+    lists: true,
     wrapClient: (client) => tracing.register(wrap(client)),
   });
   return createTrackHandler(
