@@ -38,6 +38,7 @@ export class TaskFinalizer extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/finalizer/index.ts'),
+      tracesSdkClients: true,
       description: 'Records executions that ended outside the state machine Catch and frees their video',
       logGroupId: 'Logs',
       removalPolicy,

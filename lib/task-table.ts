@@ -3,7 +3,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
-import { ACTIVE_BY_AGE_INDEX, Attr } from '../lambda/shared/table';
+import { ACTIVE_BY_AGE_INDEX, Attr, BY_TENANT_INDEX } from '../lambda/shared/table';
 
 export interface TaskTableProps {
   /**
@@ -16,7 +16,7 @@ export interface TaskTableProps {
 
 /**
  * Grants item actions on the table itself. `ITable.grant` would add `<table>/index/*` as soon as the table has an
- * index; only the repair sweep reads the index, and it is granted that one index by name.
+ * index; each index is granted by name to the one function that reads it.
  */
 /**
  * The key of task ids and active keys (lambda/shared/task-keys.ts) for every function that derives them: the stack's
@@ -33,6 +33,11 @@ export function grantTableItems(table: dynamodb.ITable, grantee: iam.IGrantable,
 /** Query on the sparse index of active tasks (the repair sweep's only read of it). */
 export function grantQueryActiveByAge(table: dynamodb.ITable, grantee: iam.IGrantable): iam.Grant {
   return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/${ACTIVE_BY_AGE_INDEX}`] });
+}
+
+/** Query on the by-tenant index (the API's listing). */
+export function grantQueryByTenant(table: dynamodb.ITable, grantee: iam.IGrantable): iam.Grant {
+  return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/${BY_TENANT_INDEX}`] });
 }
 
 /**
@@ -59,6 +64,15 @@ export class TaskTable extends Construct {
       partitionKey: { name: Attr.sweepShard, type: dynamodb.AttributeType.NUMBER },
       sortKey: { name: Attr.createdAt, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.ALL,
+    });
+    // The listing: a tenant's active items and final records, newest first. INCLUDE the Task's fields only, so the
+    // writes that touch nothing listed (lease renewals) cost the index nothing.
+    this.table.addGlobalSecondaryIndex({
+      indexName: BY_TENANT_INDEX,
+      partitionKey: { name: Attr.tenantId, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: Attr.createdAt, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [Attr.itemType, Attr.taskId, Attr.videoFilename, Attr.status, Attr.updatedAt, Attr.startedAt, Attr.finishedAt, Attr.result, Attr.error],
     });
   }
 }

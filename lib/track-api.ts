@@ -1,4 +1,4 @@
-import { ArnFormat, type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, type CfnResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskTimings, timingEnvironment } from './task-timings';
-import { grantTableItems, taskIdKeyEnvironment } from './task-table';
+import { grantQueryByTenant, grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { AuthMode, DEFAULT_TENANT_ACTIVE_TASK_LIMIT, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
 /** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
@@ -102,6 +102,7 @@ export class TrackApi extends Construct {
 
     this.handler = new TrackingFunction(this, 'Handler', {
       entry: path.join(__dirname, '../lambda/track/index.ts'),
+      tracesSdkClients: true,
       description: 'POST/GET/DELETE /api/v1/track: idempotent analysis tasks',
       timeout: Duration.seconds(10),
       removalPolicy,
@@ -112,12 +113,16 @@ export class TrackApi extends Construct {
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
+        // The stack's UUID signs the listing's cursors: not a secret, it only makes a cursor unforgeable per tenant.
+        TASK_ID_KEY: Fn.select(2, Fn.split('/', Stack.of(this).stackId)),
         ...handlerAuthEnvironment(auth),
       },
     });
     // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
     // transactions, PutItem and DeleteItem.
     grantTableItems(props.table, this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // The listing (GET without video_filename) reads the by-tenant index and nothing else of it.
+    grantQueryByTenant(props.table, this.handler);
     props.stateMachine.grantStartExecution(this.handler);
     this.handler.addToRolePolicy(
       new iam.PolicyStatement({

@@ -16,6 +16,8 @@ export interface TaskServiceWiring {
   readonly wrapClient?: <C extends DynamoDBClient | SFNClient>(client: C) => C;
   /** Step Functions client settings (e.g. the sweeper's adaptive retries). */
   readonly sfnConfig?: SFNClientConfig;
+  /** The API lists tasks: its cursors are signed with TASK_ID_KEY, which must then be set. */
+  readonly lists?: boolean;
 }
 
 export interface TaskServiceClients {
@@ -33,6 +35,8 @@ export interface TaskServiceClients {
   readonly log?: ServiceLog;
   /** @default - nothing counted */
   readonly metrics?: ServiceMetrics;
+  /** @default - no listing (only the API lists) */
+  readonly cursorKey?: string;
 }
 
 /** The task rules on the given AWS clients: the one wiring of store, workflow and service (Lambda, bench, tests). */
@@ -41,7 +45,7 @@ export function taskServiceOn(clients: TaskServiceClients) {
   const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName, clients.keys);
   const workflow = new StepFunctionsWorkflow(clients.sfn, clients.stateMachineArn);
   const newId = (tenantId: string, videoFilename: string) => clients.keys.newTaskId(tenantId, videoFilename);
-  const service = new TaskService({ store, workflow, clock, newId, config: clients.config, log: clients.log, metrics: clients.metrics });
+  const service = new TaskService({ store, workflow, clock, newId, config: clients.config, log: clients.log, metrics: clients.metrics, cursorKey: clients.cursorKey });
   return { service, store, workflow, clock };
 }
 
@@ -57,5 +61,6 @@ export function taskServiceFromEnv(env: Record<string, string | undefined>, wiri
     config: serviceConfigFromEnv(env),
     log: wiring.log,
     metrics: wiring.metrics,
+    cursorKey: wiring.lists ? requireEnv(env, 'TASK_ID_KEY') : undefined,
   });
 }

@@ -1,5 +1,6 @@
 import type { ExecutionEnd, ServiceEvent } from '../shared/names';
-import type { ActiveTask, Task, TaskError, TaskStatus, WorkflowInput } from './task';
+import type { CursorPosition } from './cursor';
+import type { ActiveTask, ListStatus, Task, TaskError, TaskStatus, WorkflowInput } from './task';
 
 export interface ClaimResult {
   /** Opaque key of the active-task item; handed to the workflow. */
@@ -40,6 +41,23 @@ export interface TenantCount {
 
 /** Whether a new task got a slot under its tenant's limit; when not, the count that refused it. */
 export type SlotResult = { readonly taken: true } | { readonly taken: false; readonly activeCount: number };
+
+export interface ListQuery {
+  readonly tenantId: string;
+  /** At most this many tasks (1-100). */
+  readonly limit: number;
+  /** Only active or only finished tasks; both when absent. */
+  readonly status?: ListStatus;
+  /** Where the previous page stopped, as that page's `next` gave it. */
+  readonly after?: CursorPosition;
+}
+
+export interface ListedPage {
+  /** Newest first. */
+  readonly tasks: readonly Task[];
+  /** Where the next page starts; absent on the last page. */
+  readonly next?: CursorPosition;
+}
 
 /** Persistence port. The DynamoDB adapter is the only implementation that knows keys and conditions. */
 export interface TaskStore {
@@ -82,6 +100,11 @@ export interface TaskStore {
    * them all. Read from an eventually consistent index: a task may already have moved on; repairs re-check.
    */
   activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]>;
+  /**
+   * One page of the tenant's tasks, newest first, from an eventually consistent index: a write may show a moment late.
+   * @throws InvalidRequest (field `cursor`) when `after` is not a position of this tenant's listing.
+   */
+  listByTenant(query: ListQuery): Promise<ListedPage>;
 }
 
 /** What Step Functions knows of a task's execution. */

@@ -1,7 +1,8 @@
 import { TaskErrorName, taskError } from './task-errors';
+import { openCursor, signCursor } from './cursor';
 import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, TenantQuotaExceeded, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
-import { type ActiveTask, type Task, TaskStatus, isActive } from './task';
+import { type ActiveTask, type ListStatus, type Task, TaskStatus, isActive } from './task';
 import { MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
 import type { TrackRequest } from './validation';
 
@@ -12,6 +13,23 @@ export type TrackOutcome = { readonly kind: 'created'; readonly task: Task } | {
 /** What the API's rules run on: the recovery's ports and an id generator. */
 export interface TaskServiceDeps extends RecoveryDeps {
   readonly newId: IdGenerator;
+  /**
+   * Signs the listing's cursors (the stack's key, TASK_ID_KEY); not a password, it only makes cursors unforgeable.
+   * @default - no listing: `list` throws
+   */
+  readonly cursorKey?: string;
+}
+
+export interface ListRequest {
+  readonly limit: number;
+  readonly status?: ListStatus;
+  /** The previous page's `nextCursor`, unchanged. */
+  readonly cursor?: string;
+}
+
+export interface TaskList {
+  readonly tasks: readonly Task[];
+  readonly nextCursor: string | null;
 }
 
 /**
@@ -25,6 +43,7 @@ export class TaskService {
   private readonly workflow: Workflow;
   private readonly clock: RecoveryDeps['clock'];
   private readonly newId: IdGenerator;
+  private readonly cursorKey: string | undefined;
   private readonly config: TaskServiceConfig;
   private readonly log: ServiceLog;
   private readonly metrics: ServiceMetrics;
@@ -35,6 +54,7 @@ export class TaskService {
     this.workflow = deps.workflow;
     this.clock = deps.clock;
     this.newId = deps.newId;
+    this.cursorKey = deps.cursorKey;
     this.config = this.recovery.config;
     this.log = deps.log ?? SILENT_LOG;
     this.metrics = deps.metrics ?? UNCOUNTED;
@@ -96,6 +116,15 @@ export class TaskService {
     const active = await this.store.getActive(tenantId, videoFilename);
     if (!active) throw new TaskNotFound('active task for this video');
     return active;
+  }
+
+  /** GET /api/v1/track without a video: the tenant's tasks, newest first; a cursor is only valid for its tenant. */
+  async list(tenantId: string, request: ListRequest): Promise<TaskList> {
+    const key = this.cursorKey;
+    if (!key) throw new Error('TaskService was built without a cursorKey: the listing is not available.');
+    const after = request.cursor === undefined ? undefined : openCursor(key, tenantId, request.cursor);
+    const page = await this.store.listByTenant({ tenantId, limit: request.limit, status: request.status, after });
+    return { tasks: page.tasks, nextCursor: page.next ? signCursor(key, tenantId, page.next) : null };
   }
 
   /** DELETE: cancelled wins only over an active state; a cancelled task answers the same on every call. */

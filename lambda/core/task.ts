@@ -11,6 +11,10 @@ export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 export const ACTIVE_STATUSES: readonly TaskStatus[] = [TaskStatus.NotStarted, TaskStatus.Running];
 export const FINAL_STATUSES: readonly TaskStatus[] = [TaskStatus.Completed, TaskStatus.Failed, TaskStatus.Cancelled];
 
+/** The listing's status filter: `active` = not_started or running, `finished` = completed, failed or cancelled. */
+export const ListStatus = { Active: 'active', Finished: 'finished' } as const;
+export type ListStatus = (typeof ListStatus)[keyof typeof ListStatus];
+
 export function isActive(status: TaskStatus): boolean {
   return ACTIVE_STATUSES.includes(status);
 }

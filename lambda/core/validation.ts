@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { InvalidRequest } from './errors';
+import { ListStatus } from './task';
 
 export const TENANT_ID_MAX_LENGTH = 128;
 export const VIDEO_FILENAME_MAX_BYTES = 1024;
@@ -44,6 +45,31 @@ const TrackRequest = v.object({ tenant_id: TenantId, video_filename: VideoFilena
 const TenantQuery = v.object({ tenant_id: TenantId }, objectMessage);
 const VideoQuery = v.object({ video_filename: VideoFilename }, objectMessage);
 
+export const LIST_LIMIT_MAX = 100;
+export const LIST_LIMIT_DEFAULT = 20;
+
+const ListQuery = v.object(
+  {
+    limit: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^[1-9][0-9]{0,2}$/, `must be an integer from 1 to ${LIST_LIMIT_MAX}`),
+        v.transform(Number),
+        v.maxValue(LIST_LIMIT_MAX, `must be an integer from 1 to ${LIST_LIMIT_MAX}`),
+      ),
+    ),
+    status: v.optional(v.picklist(Object.values(ListStatus), `must be one of ${Object.values(ListStatus).join(', ')}`)),
+    cursor: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'))),
+  },
+  objectMessage,
+);
+
+export interface ListParameters {
+  readonly limit: number;
+  readonly status?: ListStatus;
+  readonly cursor?: string;
+}
+
 export interface TrackRequest {
   readonly tenantId: string;
   readonly videoFilename: string;
@@ -70,6 +96,12 @@ export function parseTenantId(tenantId: unknown): string {
 
 export function parseVideoFilename(videoFilename: unknown): string {
   return parse(VideoQuery, { video_filename: videoFilename }).video_filename;
+}
+
+/** Validates the listing's query parameters (`limit`, `status`, `cursor`), each optional. */
+export function parseListParameters(query: Record<string, string | undefined>): ListParameters {
+  const parsed = parse(ListQuery, { limit: query.limit, status: query.status, cursor: query.cursor });
+  return { limit: parsed.limit ?? LIST_LIMIT_DEFAULT, status: parsed.status, cursor: parsed.cursor };
 }
 
 /** True when the id has the shape of a task id; anything else is simply not found. */

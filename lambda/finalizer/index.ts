@@ -1,15 +1,19 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { TaskRecovery } from '../core/task-recovery';
+import { LazyClientTracing } from '../adapters/lazy-tracing';
+import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
 import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
 
+// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
+installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
-const tracer = new Tracer({ serviceName: ServiceName.TaskFinalizer });
+// X-Ray capture of the SDK clients, loaded on the first sampled invocation (lazy-tracing.ts).
+const tracing = new LazyClientTracing({ serviceName: ServiceName.TaskFinalizer, log: logger });
 let recovery: TaskRecovery | undefined;
 
 /** EventBridge target: throws on a transient failure so EventBridge retries (and dead-letters) the event. */
@@ -17,8 +21,9 @@ export async function handler(event: ExecutionStatusChange) {
   recovery ??= taskServiceFromEnv(process.env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
-    wrapClient: (client) => tracer.captureAWSv3Client(client),
+    wrapClient: tracing.register,
   }).service.recovery;
+  tracing.beforeInvocation();
   try {
     const result = await finalizeExecution(recovery, event);
     // FinalizerRecorded is counted by the core when it writes; the events that needed nothing are counted here.

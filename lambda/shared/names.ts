@@ -98,3 +98,9 @@ export type ExecutionEnd = (typeof ExecutionEnd)[keyof typeof ExecutionEnd];
 
 /** The ends the execution-status rule delivers to the finalizer: every end but SUCCEEDED, which records itself. */
 export const REPAIRED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const satisfies readonly (keyof typeof ExecutionEnd)[];
+
+/**
+ * The X-Ray tracer, bundled on its own next to a traced function's index.js (lib/private/tracking-function.ts) and
+ * loaded only for a sampled invocation (lambda/adapters/lazy-tracing.ts), so a cold start does not load it.
+ */
+export const TRACER_MODULE = 'xray-tracer';

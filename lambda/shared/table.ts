@@ -33,6 +33,12 @@ export const Attr = {
  * records are not in it. The shard spreads the index's writes over SWEEP_SHARDS partitions.
  */
 export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
+
+/**
+ * A tenant's tasks by creation time, for the listing: active items and final records carry `tenant_id` and
+ * `created_at`; an item without both (a per-tenant counter) stays out of it.
+ */
+export const BY_TENANT_INDEX = 'by-tenant';
 export const SWEEP_SHARDS = 16;
 /**
  * The index partition of the tenant counters, apart from the task shards (0 to SWEEP_SHARDS - 1): the sweep lists

@@ -1,17 +1,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authConfigFromEnv } from '../core/caller';
+import { LazyClientTracing } from '../adapters/lazy-tracing';
+import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
 import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
 
+// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
+installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TrackApi });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
-// Outside Lambda (npm start, tests, sam local) the Tracer disables itself and returns the clients unchanged.
-const tracer = new Tracer({ serviceName: ServiceName.TrackApi });
+// X-Ray capture of the SDK clients, loaded on the first sampled invocation; outside Lambda (npm start, tests, sam local) never.
+const tracing = new LazyClientTracing({ serviceName: ServiceName.TrackApi, log: logger });
 
 // Checked at init: without AUTH_MODE the function must not start (it would trust the tenant a request names).
 authConfigFromEnv(process.env);
@@ -30,8 +33,8 @@ export function buildTrackHandler(env: Record<string, string | undefined> = proc
   const { service } = taskServiceFromEnv(env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
-    // Each SDK call becomes an X-Ray subsegment of the function's trace.
-    wrapClient: (client) => tracer.captureAWSv3Client(wrap(client)),
+    lists: true,
+    wrapClient: (client) => tracing.register(wrap(client)),
   });
   return createTrackHandler(
     service,
@@ -46,5 +49,6 @@ export function buildTrackHandler(env: Record<string, string | undefined> = proc
 
 export async function handler(event: APIGatewayProxyEventV2) {
   handle ??= buildTrackHandler(process.env);
+  tracing.beforeInvocation();
   return handle(event);
 }

@@ -3,13 +3,14 @@ import { type AuthConfig, type Caller, callerFromClaims, tenantFor } from '../co
 import { DependencyUnavailable, InvalidRequest, TaskNotFound } from '../core/errors';
 import type { ServiceLog, TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
-import { isTaskId, parseTrackRequest, parseVideoFilename } from '../core/validation';
+import { isTaskId, parseListParameters, parseTrackRequest, parseVideoFilename } from '../core/validation';
 import { AuthMode, DEFAULT_TENANT_CLAIM, RequestOutcome, Route } from '../shared/names';
 import { BASE_HEADERS, errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const ITEM = new RegExp(`^${Route.Collection}/([^/]+)$`);
+const LISTING_PARAMETERS = ['limit', 'cursor', 'status'] as const;
 
 /** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
 /** Counts each request's outcome; Powertools Metrics (CloudWatch EMF) in Lambda. */
@@ -72,7 +73,14 @@ async function route(
     if (method === 'POST') return track(service, caller, event);
     if (method === 'GET') {
       const q = event.queryStringParameters ?? {};
-      const task = await service.getActive(tenantFor(caller, q.tenant_id, 'query'), parseVideoFilename(q.video_filename));
+      const tenantId = tenantFor(caller, q.tenant_id, 'query');
+      if (q.video_filename === undefined) {
+        const page = await service.list(tenantId, parseListParameters(q));
+        return { response: json(200, { tasks: page.tasks.map(taskBody), next_cursor: page.nextCursor }) };
+      }
+      const listing = LISTING_PARAMETERS.find((name) => q[name] !== undefined);
+      if (listing) throw new InvalidRequest(listing, `${listing} is only allowed without video_filename (the listing).`);
+      const task = await service.getActive(tenantId, parseVideoFilename(q.video_filename));
       return { response: json(200, taskBody(task)), taskId: task.taskId };
     }
     return { response: methodNotAllowed(method, 'GET, POST') };

@@ -64,6 +64,21 @@ export function preflightResponse(policy: CorsPolicy, method: string, headers: H
   return { statusCode: 204, headers: answer, body: '' };
 }
 
+/**
+ * Why the browser will refuse a preflight that preflightResponse answered (API Gateway answers 204 either way):
+ * undefined when the preflight is allowed. Only for the local server's log, which says "refused" and why.
+ */
+export function preflightRefusal(policy: CorsPolicy, headers: Headers): string | undefined {
+  const origin = first(headers.origin) ?? '';
+  if (!originAllowed(policy, origin)) return `origin ${origin} is not in allowOrigins`;
+  const requestMethod = first(headers['access-control-request-method']) ?? '';
+  if (!policy.allowMethods.some((m) => m === '*' || m.toUpperCase() === requestMethod.toUpperCase())) return `method ${requestMethod} is not in allowMethods`;
+  const allowedHeaders = policy.allowHeaders.map((h) => h.toLowerCase());
+  const requested = (first(headers['access-control-request-headers']) ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const missing = allowedHeaders.includes('*') ? [] : requested.filter((h) => !allowedHeaders.includes(h));
+  return missing.length ? `headers ${missing.join(', ')} are not in allowHeaders` : undefined;
+}
+
 /** Headers API Gateway adds to an answer for an allowed Origin (it ignores any CORS headers the function sends). */
 export function corsResponseHeaders(policy: CorsPolicy, headers: Headers): Record<string, string> {
   const origin = first(headers.origin);

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { matchRoute, toApiGatewayEvent } from './event';
-import { type CorsPolicy, corsResponseHeaders, preflightResponse } from './cors';
+import { type CorsPolicy, corsResponseHeaders, preflightRefusal, preflightResponse } from './cors';
 import { LocalSetupError } from '../errors';
 import type { Authorize } from './jwt-authorizer';
 import { jsonResponse, type LocalResponse, type LocalRoutes } from './local-response';
@@ -98,11 +98,18 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
   const url = req.url ?? '/';
   let status = 500;
   let taskId: string | undefined;
+  let note = '';
   const cors = hooks.cors ? corsResponseHeaders(hooks.cors, req.headers) : {};
   try {
+    // Without a policy API Gateway has no CORS: the preflight reaches the routes and the browser refuses the call.
+    if (!hooks.cors && method === 'OPTIONS' && req.headers.origin && req.headers['access-control-request-method']) {
+      note = ' CORS preflight REFUSED: no CORS configured (CORS_ALLOW_ORIGINS)';
+    }
     const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
     if (preflight) {
       status = preflight.statusCode;
+      const refusal = preflightRefusal(hooks.cors!, req.headers);
+      note = refusal ? ` CORS preflight REFUSED: ${refusal}` : ' CORS preflight allowed';
       return send(res, preflight);
     }
     const chunks: Buffer[] = [];
@@ -143,7 +150,7 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
     send(res, jsonResponse(500, { message: 'Internal Server Error' }, cors));
   } finally {
     const ms = (performance.now() - started).toFixed(1);
-    log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''} ${ms}ms`);
+    log(`[api] ${method} ${url} ${status}${taskId ? ` task=${taskId}` : ''}${note} ${ms}ms`);
   }
 }
 

@@ -19,8 +19,11 @@ export async function bundleDemoPage(): Promise<string> {
   return result.outputFiles[0].text;
 }
 
+const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#3b5bdb"/><path d="M12 9.5v13l11-6.5z" fill="#fff"/></svg>`;
+const icon = (): LocalResponse => ({ statusCode: 200, headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=86400' }, body: FAVICON });
+
 /**
- * Local-only routes of `npm start` (never in the deployed stack): the demo page at /, its script, and the API's
+ * Local-only routes of `npm start` (never in the deployed stack): the demo page at /, its script and icon, and the API's
  * contract at /openapi.yaml (read at each request, so an edited contract shows without a restart).
  */
 export async function demoSiteRoutes(): Promise<LocalRoutes> {
@@ -33,6 +36,9 @@ export async function demoSiteRoutes(): Promise<LocalRoutes> {
       body: page,
     }),
     '/demo-page.js': () => ({ statusCode: 200, headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }, body: script }),
+    // Browsers ask for an icon on every load: one here, so the page logs no 404.
+    '/favicon.svg': icon,
+    '/favicon.ico': icon,
     '/openapi.yaml': () => ({
       statusCode: 200,
       headers: { 'Content-Type': 'application/yaml; charset=utf-8', 'Cache-Control': 'no-store' },

@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { videoStorageKey } from '../../client/video-analyses';
 import { freePort } from '../../local/free-port';
-import { env, eventually, executionsOf, getTask, holdExecutions, releaseExecutions, uniqueTenant } from '../integration/support';
+import { cancel, env, eventually, executionsOf, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from '../integration/support';
 import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Debian's package; never a downloaded browser. `.ci/run` installs it. */
@@ -42,10 +42,20 @@ afterEach(() => {
   expect(contractFailures.splice(0)).toEqual([]);
 });
 
-/** A tab on the demo page for (tenant, video), ready when the page has checked its stored task. Counts its POSTs. */
-async function openTab(tenant: string, video: string, origin = env.apiUrl, api?: string): Promise<Page & { posts: number[] }> {
-  const page = (await context.newPage()) as Page & { posts: number[] };
+type Tab = Page & { posts: number[]; consoleErrors: string[] };
+
+/**
+ * A tab on the demo page for (tenant, video), ready when the page has checked its stored task. Counts its POSTs and
+ * collects what it logs as an error (a 404 for its icon would be one).
+ */
+async function openTab(tenant: string, video: string, origin = env.apiUrl, api?: string): Promise<Tab> {
+  const page = (await context.newPage()) as Tab;
   page.posts = [];
+  page.consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') page.consoleErrors.push(`${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (error) => page.consoleErrors.push(error.message));
   page.on('request', (request) => {
     if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/v1/track') page.posts.push(Date.now());
   });
@@ -108,7 +118,7 @@ describeInBrowser('the demo page in headless Chromium', () => {
     await expectText(a, 'task-status', 'completed');
     await expectText(b, 'task-status', 'completed');
     await eventually(async () => ((await storedId(a, tenant, 'movie.mp4')) === null ? true : undefined), 10_000, 'the entry removed');
-    expect(await a.getByTestId('recent-tasks').textContent()).toContain(`${id}`);
+    await expectShown(row(a, id).getByTestId('row-status'), 'completed');
 
     // WHEN Analyse is clicked after completion THEN a new task starts
     await a.getByTestId('analyse').click();
@@ -208,6 +218,99 @@ describeInBrowser('the demo page in headless Chromium', () => {
   });
 });
 
+describeInBrowser('the demo page: the tenant\'s tasks', () => {
+  test('a reload keeps the tenant and the video typed last, and shows that video\'s active task again', async () => {
+    const tenant = uniqueTenant('browser-reload');
+    await holdExecutions(tenant);
+    const page = await openTab(tenant, 'first.mp4');
+    // The address no longer names them: what survives the reload is the page's own storage.
+    expect(new URL(page.url()).search).toBe('');
+    await page.getByTestId('video').fill('second.mp4');
+    await page.getByTestId('video').dispatchEvent('change');
+    await page.getByTestId('analyse').click();
+    await expectText(page, 'task-status', 'not_started');
+    const id = (await text(page, 'task-id').textContent())!;
+
+    await page.reload();
+    await page.locator('body[data-ready="true"]').waitFor();
+
+    expect(await page.getByTestId('tenant').inputValue()).toBe(tenant);
+    expect(await page.getByTestId('video').inputValue()).toBe('second.mp4');
+    await expectText(page, 'task-id', id);
+    await expectShown(row(page, id).getByTestId('row-status'), 'not_started');
+    expect(page.consoleErrors).toEqual([]);
+    await releaseExecutions(tenant);
+    await page.close();
+  });
+
+  test('lists the tenant\'s tasks newest first with live statuses, a failure\'s reason and a result; Cancel on every active one', async () => {
+    const tenant = uniqueTenant('browser-list');
+    const other = uniqueTenant('browser-list-other');
+    await holdExecutions(tenant);
+    // GIVEN three tasks of the tenant (one cancelled) and one of another tenant, none of them the page's video
+    const done = (await post(tenant, 'done.mp4')).body.task_id;
+    const broken = (await post(tenant, 'fail-broken.mp4')).body.task_id;
+    const gone = (await post(tenant, 'gone.mp4')).body.task_id;
+    expect((await cancel(tenant, gone)).status).toBe(200);
+    await post(other, 'not-mine.mp4');
+
+    const page = await openTab(tenant, 'page.mp4');
+
+    // THEN the list shows exactly the tenant's three, newest first, each with its status
+    await expectShown(row(page, done).getByTestId('row-status'), 'not_started');
+    const listed = await page.getByTestId('task-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')));
+    expect(listed).toEqual([gone, broken, done]);
+    await expectShown(row(page, gone).getByTestId('row-status'), 'cancelled');
+    expect(await row(page, gone).getByTestId('row-cancel').count()).toBe(0);
+    expect(await row(page, done).getByTestId('row-cancel').count()).toBe(1);
+    expect(await page.getByTestId('task-list').textContent()).not.toContain('not-mine.mp4');
+
+    // WHEN the workflow runs THEN the statuses change on the page by themselves, with the result and the reason
+    await releaseExecutions(tenant);
+    await expectShown(row(page, done).getByTestId('row-status'), 'completed', 30_000);
+    await expectShown(row(page, broken).getByTestId('row-status'), 'failed', 30_000);
+    expect(await row(page, done).getByTestId('row-detail').textContent()).toMatch(/^Result: \{"placeholder":true,"video_filename":"done.mp4"/);
+    expect(await row(page, broken).getByTestId('row-detail').textContent()).toMatch(/^AnalysisRejected: placeholder rejected fail-broken.mp4/);
+    expect(await row(page, done).getByTestId('row-cancel').count()).toBe(0);
+    expect(page.consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  test('Cancel in the list cancels that task (not the page\'s video) and the row says so', async () => {
+    const tenant = uniqueTenant('browser-list-cancel');
+    await holdExecutions(tenant);
+    const id = (await post(tenant, 'elsewhere.mp4')).body.task_id;
+    const page = await openTab(tenant, 'page.mp4');
+    await expectShown(row(page, id).getByTestId('row-status'), 'not_started');
+
+    await row(page, id).getByTestId('row-cancel').click();
+
+    await expectShown(row(page, id).getByTestId('row-status'), 'cancelled');
+    expect((await getTask(tenant, id)).body.status).toBe('cancelled');
+    expect(page.consoleErrors).toEqual([]);
+    await releaseExecutions(tenant);
+    await page.close();
+  });
+
+  test('the video\'s own failed task shows its reason; a completed one its result', async () => {
+    const tenant = uniqueTenant('browser-detail');
+    const page = await openTab(tenant, 'fail-bad.mp4');
+    await page.getByTestId('analyse').click();
+    await expectText(page, 'task-status', 'failed', 30_000);
+    expect(await text(page, 'task-error').textContent()).toMatch(/^AnalysisRejected: placeholder rejected fail-bad.mp4/);
+    expect(await text(page, 'task-result').textContent()).toBe('');
+
+    await page.getByTestId('video').fill('good.mp4');
+    await page.getByTestId('video').dispatchEvent('change');
+    await page.getByTestId('analyse').click();
+    await expectText(page, 'task-status', 'completed', 30_000);
+    expect(await text(page, 'task-result').textContent()).toMatch(/^Result: \{"placeholder":true,"video_filename":"good.mp4"/);
+    expect(await text(page, 'task-error').textContent()).toBe('');
+    expect(page.consoleErrors).toEqual([]);
+    await page.close();
+  });
+});
+
 describeInBrowser('the demo page under AUTH=jwt', () => {
   test('gets a development token from the local issuer and works with it', async () => {
     const jwtApi = process.env.LOCAL_JWT_API_URL!;
@@ -225,9 +328,16 @@ describeInBrowser('the demo page under AUTH=jwt', () => {
 });
 
 async function expectText(page: Page, testId: string, value: string, timeout = 20_000): Promise<void> {
-  await page.getByTestId(testId).filter({ hasText: value }).waitFor({ timeout });
-  expect(await page.getByTestId(testId).textContent()).toBe(value);
+  await expectShown(page.getByTestId(testId), value, timeout);
 }
+
+async function expectShown(target: Locator, value: string, timeout = 20_000): Promise<void> {
+  await target.filter({ hasText: value }).waitFor({ timeout });
+  expect(await target.textContent()).toBe(value);
+}
+
+/** The row of a task in the page's list of the tenant's tasks. */
+const row = (page: Page, taskId: string) => page.getByTestId('task-list').locator(`[data-task-id="${taskId}"]`);
 
 /** A frontend dev server stand-in on another loopback origin: the demo page and its script, copied from the API server. */
 async function servePageFrom(apiUrl: string, port: number): Promise<Server> {

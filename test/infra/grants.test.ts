@@ -61,15 +61,32 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
     () => ddb.on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
     () => handle(request('DELETE', `/api/v1/track/${winner.task_id}?tenant_id=tenant1`)),
   );
+  await scenario(
+    () => ddb.on(QueryCommand).resolves({ Items: [winner], LastEvaluatedKey: { pk: winner.pk, tenant_id: 'tenant1', created_at: winner.created_at } }),
+    () => handle(request('GET', '/api/v1/track?tenant_id=tenant1&limit=1')),
+  );
 
   // WHEN the stack is synthesized
   const template = Template.fromStack(new TrackingStack(new App(), 'Grants')).toJSON();
-  const [, policy] = Object.entries(template.Resources as Record<string, any>).find(([id]) => id.startsWith('TrackHandlerServiceRoleDefaultPolicy'))!;
-  const granted = new Set((policy.Properties.PolicyDocument.Statement as any[]).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+  const statements = statementsOf(template, 'TrackHandlerServiceRoleDefaultPolicy');
+  const granted = new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
 
-  // THEN
-  expect([...used].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
+  // THEN every call is granted; the listing's Query on the by-tenant index only
+  expect([...used].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
   for (const action of used) expect(granted).toContain(action);
+  const query = statements.filter((s) => [s.Action].flat().includes('dynamodb:Query'));
+  expect(query).toHaveLength(1);
+  expect(JSON.stringify(query[0].Resource)).toMatch(/"\/index\/by-tenant"\]/);
+});
+
+test('only the API function queries the by-tenant index; the API signs its cursors with the stack UUID', () => {
+  const template = Template.fromStack(new TrackingStack(new App(), 'TenantIndex')).toJSON();
+  const readers = Object.entries(template.Resources as Record<string, any>)
+    .filter(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.PolicyDocument).includes('/index/by-tenant'))
+    .map(([id]) => id);
+  expect(readers).toEqual([expect.stringMatching(/^TrackHandlerServiceRoleDefaultPolicy/)]);
+  const [, fn] = Object.entries(template.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TrackHandler'))!;
+  expect(fn.Properties.Environment.Variables.TASK_ID_KEY).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] });
 });
 
 /** The role policy statements of a function, by the logical id prefix of its default policy. */

@@ -45,7 +45,7 @@ describe('table', () => {
     });
   });
 
-  test('a sparse index of active tasks by age, sharded, for the repair sweep', () => {
+  test('a sparse index of active tasks by age, sharded, for the repair sweep; the tenant index for the listing', () => {
     template.hasResourceProperties('AWS::DynamoDB::Table', {
       GlobalSecondaryIndexes: [
         {
@@ -55,6 +55,17 @@ describe('table', () => {
             { AttributeName: 'created_at', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: 'by-tenant',
+          KeySchema: [
+            { AttributeName: 'tenant_id', KeyType: 'HASH' },
+            { AttributeName: 'created_at', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['item_type', 'task_id', 'video_filename', 'status', 'updated_at', 'started_at', 'finished_at', 'result', 'error'],
+          },
         },
       ],
     });
@@ -108,10 +119,12 @@ describe('IAM is least privilege', () => {
     }
   });
 
-  test('the API handler may only Get/Put/Update/Delete items of the table, start executions of the state machine and stop its executions', () => {
+  test('the API handler may only Get/Put/Update/Delete items of the table, Query its tenant index, start executions of the state machine and stop its executions', () => {
     const handlerPolicy = statements().filter((s) => s.policy.startsWith('TrackHandlerServiceRole'));
     const actions = handlerPolicy.flatMap((s) => list(s.Action)).filter((a: string) => !a.startsWith('xray:')).sort();
-    expect(actions).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
+    expect(actions).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
+    const query = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:Query'));
+    expect(JSON.stringify(query.Resource)).toMatch(/\/index\/by-tenant"\]/);
     const ddb = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:PutItem'));
     expect(list(ddb.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^TasksTable/), 'Arn'] }]);
   });

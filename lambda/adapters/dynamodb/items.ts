@@ -25,7 +25,7 @@ export function toActiveItem(task: ActiveTask, taskKey: string): Item {
   };
 }
 
-/** What names a task; every item kind carries it. */
+/** What names a task; active items and final records carry it. */
 function identityAttributes(task: Task): Item {
   return {
     [Attr.taskId]: task.taskId,

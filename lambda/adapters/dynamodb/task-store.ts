@@ -1,12 +1,13 @@
 import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../../core/errors';
-import type { ClaimResult, FinishTask, FoundTask, SlotResult, TaskStore, TenantCount } from '../../core/ports';
+import type { ClaimResult, FinishTask, FoundTask, ListedPage, ListQuery, SlotResult, TaskStore, TenantCount } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { TaskErrorName, taskError } from '../../core/task-errors';
 import { Attr, taskRecordKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
+import { listByTenant } from './tenant-index';
 import { epochSeconds, fromActiveItem, fromFinalItem, type Item, toActiveItem, toFinalItem, withoutStoreTimes } from './items';
 import { isConditionFailure, isRefused, isTransactionLost, TableClient } from './table-client';
 import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
@@ -214,6 +215,10 @@ export class DynamoDbTaskStore implements TaskStore {
 
   activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
     return activeCreatedBefore(this.table, createdBefore);
+  }
+
+  listByTenant(query: ListQuery): Promise<ListedPage> {
+    return listByTenant(this.table, query);
   }
 
   private async getItem(pk: string): Promise<Item | undefined> {

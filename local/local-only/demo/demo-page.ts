@@ -6,18 +6,38 @@ const params = new URLSearchParams(location.search);
 const baseUrl = params.get('api') ?? '';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const form = $<HTMLFormElement>('start');
 const tenantInput = $<HTMLInputElement>('tenant');
 const videoInput = $<HTMLInputElement>('video');
-const analyseButton = $<HTMLButtonElement>('analyse');
 const cancelButton = $<HTMLButtonElement>('cancel');
 const taskIdText = $('task-id');
 const statusText = $('task-status');
+const errorText = $('task-error');
+const resultText = $('task-result');
 const notice = $('notice');
-const recentList = $('recent-tasks');
+const taskList = $('task-list');
+const listTenant = $('list-tenant');
 const authMode = document.querySelector<HTMLElement>('[data-testid="auth-mode"]')!;
 
-tenantInput.value = params.get('tenant') ?? 'tenant1';
-videoInput.value = params.get('video') ?? 'test.mp4';
+/** Tenant and video survive a reload; `?tenant=&video=` set them once and are then dropped from the address. */
+const FORM_KEY = 'video-tracking:demo:form';
+function storedForm(): { tenant?: string; video?: string } {
+  try {
+    return JSON.parse(localStorage.getItem(FORM_KEY) ?? '{}') as { tenant?: string; video?: string };
+  } catch {
+    return {};
+  }
+}
+const saved = storedForm();
+tenantInput.value = params.get('tenant') ?? saved.tenant ?? 'tenant1';
+videoInput.value = params.get('video') ?? saved.video ?? 'test.mp4';
+const saveForm = () => localStorage.setItem(FORM_KEY, JSON.stringify({ tenant: tenantInput.value, video: videoInput.value }));
+saveForm();
+if (params.has('tenant') || params.has('video')) {
+  params.delete('tenant');
+  params.delete('video');
+  history.replaceState(null, '', `${location.pathname}${params.size ? `?${params}` : ''}`);
+}
 
 /**
  * Under `AUTH=jwt npm start` the local issuer hands out development tokens (GET /local/auth, POST /local/token); in
@@ -45,39 +65,6 @@ async function developmentTokens(): Promise<TokenProvider | undefined> {
   };
 }
 
-interface RecentTask {
-  task_id: string;
-  tenant_id: string;
-  video_filename: string;
-  status: TaskStatus;
-}
-const RECENT_KEY = 'video-tracking:demo:recent';
-
-function recentTasks(): RecentTask[] {
-  try {
-    return JSON.parse(localStorage.getItem(RECENT_KEY) ?? '[]') as RecentTask[];
-  } catch {
-    return [];
-  }
-}
-
-function noteRecent(task: RecentTask): void {
-  const list = [task, ...recentTasks().filter((t) => t.task_id !== task.task_id)].slice(0, 10);
-  localStorage.setItem(RECENT_KEY, JSON.stringify(list));
-  renderRecent();
-}
-
-function renderRecent(): void {
-  recentList.replaceChildren(
-    ...recentTasks().map((t) => {
-      const item = document.createElement('li');
-      item.dataset.taskId = t.task_id;
-      item.textContent = `${t.tenant_id} / ${t.video_filename}: ${t.status} (${t.task_id})`;
-      return item;
-    }),
-  );
-}
-
 const getToken = await developmentTokens();
 const client = createTrackingClient({
   baseUrl,
@@ -89,20 +76,27 @@ const client = createTrackingClient({
 const analyses = createVideoAnalyses({ client });
 
 /** The task this tab shows, and the poll that follows it. */
-let shown: { tenantId: string; videoFilename: string; taskId: string; status: TaskStatus } | undefined;
+let shown: Shown | undefined;
 let following: AbortController | undefined;
 
-function show(task: { tenantId: string; videoFilename: string; taskId: string; status: TaskStatus } | undefined): void {
+type Shown = Pick<Task, 'tenantId' | 'videoFilename' | 'taskId' | 'status'> & Partial<Pick<Task, 'result' | 'error'>>;
+
+function show(task: Shown | undefined): void {
   shown = task;
   taskIdText.textContent = task?.taskId ?? '';
   statusText.textContent = task?.status ?? '';
+  statusText.className = `badge ${task?.status ?? ''}`;
+  errorText.textContent = task?.error ? describeError(task.error) : '';
+  resultText.textContent = task?.result === undefined ? '' : `Result: ${JSON.stringify(task.result)}`;
   cancelButton.disabled = !task || isFinal(task.status);
-  if (task) noteRecent({ task_id: task.taskId, tenant_id: task.tenantId, video_filename: task.videoFilename, status: task.status });
 }
 
 function showTask(task: Task): void {
   show(task);
+  void refreshList();
 }
+
+const describeError = (error: NonNullable<Task['error']>) => `${error.error}: ${error.message}`;
 
 function fail(error: unknown): void {
   if ((error as Error).name === 'AbortError') return;
@@ -148,26 +142,114 @@ async function resume(): Promise<void> {
   if (task) follow(tenantId, videoFilename, task.taskId, task.status);
 }
 
-analyseButton.addEventListener('click', () => {
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
   const { tenantId, videoFilename } = current();
   notice.textContent = '';
   analyses
     .analyseVideo({ tenantId, videoFilename })
     .then((analysis) => {
       follow(tenantId, videoFilename, analysis.taskId, analysis.status);
+      void refreshList();
     })
     .catch(fail);
 });
 
+/** Cancels any active task of the tenant: the one shown above, or one from the list. */
+function cancelTask(task: Pick<Task, 'tenantId' | 'videoFilename' | 'taskId'>): void {
+  if (shown?.taskId === task.taskId) following?.abort();
+  analyses
+    .cancelVideoTask(task)
+    .then((cancelled) => {
+      if (shown?.taskId === cancelled.taskId) show(cancelled);
+      void refreshList();
+    })
+    .catch(fail);
+}
+
 cancelButton.addEventListener('click', () => {
-  if (!shown) return;
-  const { tenantId, videoFilename, taskId } = shown;
-  following?.abort();
-  analyses.cancelVideoTask({ tenantId, videoFilename, taskId }).then(showTask).catch(fail);
+  if (shown) cancelTask(shown);
 });
 
-tenantInput.addEventListener('change', () => void resume().catch(fail));
-videoInput.addEventListener('change', () => void resume().catch(fail));
+const LIST_REFRESH_MS = 2000;
+let listing: AbortController | undefined;
+let listTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** The tenant's newest tasks from the listing (GET /api/v1/track without a video), refreshed every 2 s. */
+async function refreshList(): Promise<void> {
+  clearTimeout(listTimer);
+  listing?.abort();
+  const controller = new AbortController();
+  listing = controller;
+  const { tenantId } = current();
+  listTenant.textContent = tenantId;
+  try {
+    if (tenantId) {
+      const { tasks } = await client.listTasks({ tenantId, limit: 20, signal: controller.signal });
+      renderList(tasks);
+      // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up.
+      const video = current().videoFilename.normalize('NFC');
+      const active = shown ? undefined : tasks.find((t) => !isFinal(t.status) && t.videoFilename === video);
+      if (active && current().tenantId === tenantId) follow(tenantId, active.videoFilename, active.taskId, active.status);
+    }
+  } catch (error) {
+    fail(error);
+  } finally {
+    if (listing === controller) listTimer = setTimeout(() => void refreshList(), LIST_REFRESH_MS);
+  }
+}
+
+function renderList(tasks: readonly Task[]): void {
+  if (!tasks.length) {
+    const empty = element('li', 'empty', 'No tasks yet.');
+    taskList.replaceChildren(empty);
+    return;
+  }
+  taskList.replaceChildren(...tasks.map(taskRow));
+}
+
+function taskRow(task: Task): HTMLLIElement {
+  const row = element('li');
+  row.dataset.testid = 'task-row';
+  row.dataset.taskId = task.taskId;
+  const status = element('span', `badge ${task.status}`, task.status);
+  status.dataset.testid = 'row-status';
+  row.append(element('span', 'video', task.videoFilename), status);
+  if (isFinal(task.status)) row.append(element('span'));
+  else {
+    const cancel = element('button', 'secondary small', 'Cancel');
+    cancel.type = 'button';
+    cancel.dataset.testid = 'row-cancel';
+    cancel.addEventListener('click', () => {
+      cancel.disabled = true;
+      cancelTask(task);
+    });
+    row.append(cancel);
+  }
+  row.append(element('span', 'meta', `${new Date(task.createdAt).toLocaleString()} · ${task.taskId}`));
+  const detail = task.error ? element('span', 'meta detail error', describeError(task.error)) : task.result !== undefined ? element('span', 'meta detail result', `Result: ${JSON.stringify(task.result)}`) : undefined;
+  if (detail) {
+    detail.dataset.testid = 'row-detail';
+    row.append(detail);
+  }
+  return row;
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  node.textContent = text;
+  return node;
+}
+
+const changed = () => {
+  saveForm();
+  notice.textContent = '';
+  void resume().catch(fail);
+  void refreshList();
+};
+tenantInput.addEventListener('change', changed);
+videoInput.addEventListener('change', changed);
 
 // Another tab started (or joined) a task for the video this tab shows: show it too.
 analyses.onOtherTabChange((change) => {
@@ -177,6 +259,7 @@ analyses.onOtherTabChange((change) => {
   }
 });
 
-renderRecent();
+// Not awaited: the client retries a listing that cannot be fetched, and the page is usable meanwhile.
+void refreshList();
 await resume().catch(fail);
 document.body.dataset.ready = 'true';

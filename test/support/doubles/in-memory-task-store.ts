@@ -1,10 +1,11 @@
 import { TaskAlreadyActive, TaskNotInExpectedState } from '../../../lambda/core/errors';
-import type { ClaimResult, FinishTask, FoundTask, SlotResult, TaskStore, TenantCount } from '../../../lambda/core/ports';
-import { type ActiveTask, type Task, TaskStatus } from '../../../lambda/core/task';
+import { invalidCursor } from '../../../lambda/core/cursor';
+import type { ClaimResult, FinishTask, FoundTask, ListedPage, ListQuery, SlotResult, TaskStore, TenantCount } from '../../../lambda/core/ports';
+import { type ActiveTask, isActive, ListStatus, type Task, TaskStatus } from '../../../lambda/core/task';
 import { TaskErrorName, taskError } from '../../../lambda/core/task-errors';
 import { TEST_KEYS } from '../stored-items';
 
-type Method = 'claim' | 'finish' | 'renewLease' | 'getById' | 'getActive' | 'takeSlot' | 'releaseClaim' | 'setTenantCount';
+type Method = 'claim' | 'finish' | 'renewLease' | 'getById' | 'getActive' | 'listByTenant' | 'takeSlot' | 'releaseClaim' | 'setTenantCount';
 
 /**
  * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
@@ -139,6 +140,21 @@ export class InMemoryTaskStore implements TaskStore {
   async *activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
     const due = [...this.active.values()].filter((t) => t.createdAt < createdBefore).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     if (due.length) yield due;
+  }
+
+  /** Newest first, ties by task id; the position is the last task listed. */
+  async listByTenant(query: ListQuery): Promise<ListedPage> {
+    this.enter('listByTenant');
+    if (query.after && query.after.tenant !== query.tenantId) throw invalidCursor();
+    const order = (a: Task, b: Task) => b.createdAt.localeCompare(a.createdAt) || b.taskId.localeCompare(a.taskId);
+    const after = query.after && { createdAt: query.after.created, taskId: query.after.id };
+    const wanted = (t: Task) => query.status === undefined || isActive(t.status) === (query.status === ListStatus.Active);
+    const all = [...this.active.values(), ...this.finals.values()]
+      .filter((t) => t.tenantId === query.tenantId && wanted(t) && (!after || order(after as Task, t) < 0))
+      .sort(order);
+    const tasks = all.slice(0, query.limit);
+    const last = tasks.at(-1);
+    return { tasks, next: all.length > query.limit && last ? { tenant: query.tenantId, created: last.createdAt, id: last.taskId } : undefined };
   }
 
   private enter(method: Method): void {

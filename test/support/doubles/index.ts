@@ -31,6 +31,7 @@ export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; no
     workflow,
     clock,
     newId: newTestId,
+    cursorKey: 'test-cursor-key',
     config: { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config },
     metrics: { count: (event) => counted.push(event) },
     log: { info: line('info'), warn: line('warn'), error: line('error') },

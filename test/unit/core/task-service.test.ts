@@ -115,3 +115,25 @@ describe('TaskService on in-memory ports', () => {
     expect((await service.get('tenant1', task.taskId)).taskId).toBe(task.taskId);
   });
 });
+
+describe('TaskService.list on in-memory ports', () => {
+  test('pages newest first with a cursor bound to the tenant; the status filter splits active from finished', async () => {
+    const { service, clock } = coreOnDoubles();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push((await service.track({ tenantId: 'tenant1', videoFilename: `${i}.mp4` })).task.taskId);
+      await service.track({ tenantId: 'tenant2', videoFilename: `${i}.mp4` });
+      clock.advance(1);
+    }
+    await service.cancel('tenant1', ids[1]);
+
+    const first = await service.list('tenant1', { limit: 3 });
+    expect(first.tasks.map((t) => t.taskId)).toEqual([ids[4], ids[3], ids[2]]);
+    const second = await service.list('tenant1', { limit: 3, cursor: first.nextCursor! });
+    expect(second).toEqual({ tasks: [expect.objectContaining({ taskId: ids[1], status: 'cancelled' }), expect.objectContaining({ taskId: ids[0] })], nextCursor: null });
+
+    await expect(service.list('tenant2', { limit: 3, cursor: first.nextCursor! })).rejects.toMatchObject({ name: 'InvalidRequest', field: 'cursor' });
+    expect((await service.list('tenant1', { limit: 10, status: 'finished' })).tasks.map((t) => t.taskId)).toEqual([ids[1]]);
+    expect((await service.list('tenant1', { limit: 10, status: 'active' })).tasks).toHaveLength(4);
+  });
+});

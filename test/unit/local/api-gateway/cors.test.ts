@@ -1,4 +1,4 @@
-import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightResponse } from '../../../../local/api-gateway/cors';
+import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightRefusal, preflightResponse } from '../../../../local/api-gateway/cors';
 
 // The policy lib/track-api.ts synthesizes for corsAllowOrigins=http://localhost:5173.
 const policy: CorsPolicy = {
@@ -30,6 +30,13 @@ describe('CORS under npm start, as API Gateway answers it', () => {
 
   test('a header outside allowHeaders is not granted', () => {
     expect(preflightResponse(policy, 'OPTIONS', { ...preflight, 'access-control-request-headers': 'x-debug' })?.headers).not.toHaveProperty('Access-Control-Allow-Headers');
+  });
+
+  test('the local log names a refused preflight and why; an allowed one has no refusal', () => {
+    expect(preflightRefusal(policy, preflight)).toBeUndefined();
+    expect(preflightRefusal(policy, { ...preflight, origin: 'http://evil.test' })).toBe('origin http://evil.test is not in allowOrigins');
+    expect(preflightRefusal(policy, { ...preflight, 'access-control-request-method': 'PUT' })).toBe('method PUT is not in allowMethods');
+    expect(preflightRefusal(policy, { ...preflight, 'access-control-request-headers': 'content-type,x-debug' })).toBe('headers x-debug are not in allowHeaders');
   });
 
   test('an OPTIONS without Origin or Access-Control-Request-Method is no preflight: it goes to the routes (405)', () => {
