@@ -19,7 +19,7 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
     expect(body(res)).toEqual({
       tasks: [
         { task_id: STORED_ID, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: ACTIVE.created_at, updated_at: ACTIVE.updated_at },
-        expect.objectContaining({ task_id: FINAL.task_id, status: 'failed', error: { error: 'States.Timeout' } }),
+        expect.objectContaining({ task_id: FINAL.task_id, status: 'failed', error: { error: 'States.Timeout', message: 'The analysis did not finish within the workflow timeout.' } }),
       ],
       next_cursor: null,
     });
