@@ -270,7 +270,7 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
     await expectShown(row(page, done).getByTestId('row-status'), 'completed', 30_000);
     await expectShown(row(page, broken).getByTestId('row-status'), 'failed', 30_000);
     expect(await row(page, done).getByTestId('row-detail').textContent()).toMatch(/^Result: \{"placeholder":true,"video_filename":"done.mp4"/);
-    expect(await row(page, broken).getByTestId('row-detail').textContent()).toMatch(/^AnalysisRejected: placeholder rejected fail-broken.mp4/);
+    expect(await row(page, broken).getByTestId('row-detail').textContent()).toMatch(/^AnalysisRejected: The analysis rejected this video/);
     expect(await row(page, done).getByTestId('row-cancel').count()).toBe(0);
     expect(page.consoleErrors).toEqual([]);
     await page.close();
@@ -297,7 +297,7 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
     const page = await openTab(tenant, 'fail-bad.mp4');
     await page.getByTestId('analyse').click();
     await expectText(page, 'task-status', 'failed', 30_000);
-    expect(await text(page, 'task-error').textContent()).toMatch(/^AnalysisRejected: placeholder rejected fail-bad.mp4/);
+    expect(await text(page, 'task-error').textContent()).toMatch(/^AnalysisRejected: The analysis rejected this video/);
     expect(await text(page, 'task-result').textContent()).toBe('');
 
     await page.getByTestId('video').fill('good.mp4');
