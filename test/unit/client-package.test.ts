@@ -83,6 +83,9 @@ test('type-checks in the empty project under moduleResolution NodeNext (the decl
   execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2023,dom', 'check.ts'], { cwd: app, encoding: 'utf8' });
 });
 
+// As the browser tests: skipped loudly without Debian's chromium, except in CI (`.ci/run` installs it).
+if (!existsSync(CHROMIUM) && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: .ci/run must install Debian's chromium package.`);
+if (!existsSync(CHROMIUM)) console.warn(`\n!!! SKIPPING the client package's browser test: ${CHROMIUM} is missing. Install it: apt-get install -y chromium\n`);
 const browserTest = existsSync(CHROMIUM) ? test : test.skip;
 browserTest('runs in Chromium, bundled by esbuild for the browser', async () => {
   const bundle = await build({
