@@ -52,15 +52,16 @@ export function taskServiceOn(clients: TaskServiceClients) {
 /** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, timings. */
 export function taskServiceFromEnv(env: Record<string, string | undefined>, wiring: TaskServiceWiring) {
   const wrap = wiring.wrapClient ?? (<C>(client: C) => client);
+  const taskIdKey = requireEnv(env, TASK_ID_KEY_ENV);
   return taskServiceOn({
     dynamodb: wrap(new DynamoDBClient({})),
     sfn: wrap(new SFNClient(wiring.sfnConfig ?? {})),
     tableName: requireEnv(env, 'TABLE_NAME'),
     stateMachineArn: requireEnv(env, 'STATE_MACHINE_ARN'),
-    keys: new TaskKeys(requireEnv(env, TASK_ID_KEY_ENV)),
+    keys: new TaskKeys(taskIdKey),
     config: serviceConfigFromEnv(env),
     log: wiring.log,
     metrics: wiring.metrics,
-    cursorKey: wiring.lists ? requireEnv(env, 'TASK_ID_KEY') : undefined,
+    cursorKey: wiring.lists ? taskIdKey : undefined,
   });
 }

@@ -6,6 +6,7 @@ import {
   type GetCommandOutput,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   type QueryCommandOutput,
   TransactWriteCommand,
   UpdateCommand,
@@ -45,6 +46,16 @@ export class TableClient {
   async send<C extends TableCommand>(command: C): Promise<OutputOf<C>> {
     const out = await this.attempt(command, () => false);
     return (out as { output: OutputOf<C> }).output;
+  }
+
+  /** Every page of a query of this table, one after another: at most one page (<= 1 MB) is in memory at a time. */
+  async *queryPages(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncIterable<Record<string, unknown>[]> {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey }));
+      yield page.Items ?? [];
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
   }
 
   /** As send, but a failure `expected` accepts comes back as `{ refused }` instead of being thrown. */

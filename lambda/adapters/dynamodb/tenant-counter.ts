@@ -1,8 +1,7 @@
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { SlotResult, TenantCount } from '../../core/ports';
 import { ACTIVE_BY_AGE_INDEX, Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType, parseTenantCounterKey, tenantCounterKey } from '../../shared/table';
-import type { Item } from './items';
 import { isConditionFailure, isRefused, type TableClient } from './table-client';
 
 /** The tenant counters: the only code that writes them, apart from the state machine's finishing steps. */
@@ -63,24 +62,18 @@ export async function setCount(table: TableClient, seen: TenantCount, activeCoun
 
 /** Every counter, from its own partition of the sweep index. */
 export async function* tenantCounts(table: TableClient): AsyncIterable<readonly TenantCount[]> {
-  let ExclusiveStartKey: Item | undefined;
-  do {
-    const page = await table.send(
-      new QueryCommand({
-        TableName: table.tableName,
-        IndexName: ACTIVE_BY_AGE_INDEX,
-        KeyConditionExpression: '#shard = :shard',
-        ExpressionAttributeNames: { '#shard': Attr.sweepShard },
-        ExpressionAttributeValues: { ':shard': COUNTER_SHARD },
-        ExclusiveStartKey,
-      }),
-    );
-    const counts = (page.Items ?? []).flatMap((item): TenantCount[] => {
+  const pages = table.queryPages({
+    IndexName: ACTIVE_BY_AGE_INDEX,
+    KeyConditionExpression: '#shard = :shard',
+    ExpressionAttributeNames: { '#shard': Attr.sweepShard },
+    ExpressionAttributeValues: { ':shard': COUNTER_SHARD },
+  });
+  for await (const items of pages) {
+    const counts = items.flatMap((item): TenantCount[] => {
       const tenantId = parseTenantCounterKey(String(item[Attr.pk]));
       if (tenantId === undefined) return [];
       return [{ tenantId, activeCount: Number(item[Attr.activeCount] ?? 0), version: Number(item[Attr.version] ?? 0), updatedAt: String(item[Attr.updatedAt]) }];
     });
     if (counts.length) yield counts;
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
+  }
 }
