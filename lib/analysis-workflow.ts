@@ -53,6 +53,13 @@ export interface AnalysisWorkflowProps {
    * @default - no bucket access
    */
   readonly videoBucket?: string;
+  /**
+   * Whether tasks are counted against their tenant's limit: the finishing transactions then give the slot back. The
+   * stack passes `tenantActiveTaskLimit > 0`; with no limit no counter is written.
+   *
+   * @default true
+   */
+  readonly countsTenantTasks?: boolean;
 }
 
 const S = (value: string) => ({ S: value });
@@ -210,6 +217,27 @@ export class AnalysisWorkflow extends Construct {
       jitterStrategy: sfn.JitterType.FULL,
     });
 
+    // The tenant's slot, given back in the transaction that frees the video (lambda/shared/table.ts); no counter
+    // at all without a tenant limit.
+    const slotGivenBack = (props.countsTenantTasks ?? true)
+      ? [
+          {
+            Update: {
+              TableName: table.tableName,
+              Key: { [Attr.pk]: SPath('$.tenant_key') },
+              UpdateExpression: COUNTER_UPDATE.expression,
+              ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+              ExpressionAttributeValues: {
+                ':delta': { N: '-1' },
+                ':one': { N: '1' },
+                ':at': SPath(ENTERED),
+                ':counter': S(ItemType.TenantCounter),
+                ':counter_shard': { N: String(COUNTER_SHARD) },
+              },
+            },
+          },
+        ]
+      : [];
     const finish = (id: string, status: TaskStatus, extra: Record<string, unknown>, expectedStatuses: TaskStatus[]) => {
       const expected = Object.fromEntries(expectedStatuses.map((s, i) => [`:expected${i}`, S(s)]));
       const step = new tasks.CallAwsService(this, id, {
@@ -219,8 +247,8 @@ export class AnalysisWorkflow extends Construct {
         iamResources: [table.tableArn],
         additionalIamStatements: [
           // TransactWriteItems is authorised per item action: PutItem for the record, DeleteItem for the key,
-          // UpdateItem for the tenant's counter.
-          new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem'], resources: [table.tableArn] }),
+          // UpdateItem for the tenant's counter (with a limit).
+          new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem', ...(slotGivenBack.length ? ['dynamodb:UpdateItem'] : [])], resources: [table.tableArn] }),
         ],
         parameters: {
           TransactItems: [
@@ -254,22 +282,7 @@ export class AnalysisWorkflow extends Construct {
                 ExpressionAttributeValues: { ':task_id': SPath('$.task_id'), ...expected },
               },
             },
-            {
-              // The tenant's slot, given back in the transaction that frees the video (lambda/shared/table.ts).
-              Update: {
-                TableName: table.tableName,
-                Key: { [Attr.pk]: SPath('$.tenant_key') },
-                UpdateExpression: COUNTER_UPDATE.expression,
-                ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
-                ExpressionAttributeValues: {
-                  ':delta': { N: '-1' },
-                  ':one': { N: '1' },
-                  ':at': SPath(ENTERED),
-                  ':counter': S(ItemType.TenantCounter),
-                  ':counter_shard': { N: String(COUNTER_SHARD) },
-                },
-              },
-            },
+            ...slotGivenBack,
           ],
         },
         resultPath: sfn.JsonPath.DISCARD,

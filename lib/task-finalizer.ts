@@ -7,15 +7,15 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
-import { type TaskTimings, timingEnvironment } from './task-timings';
+import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
 
 export interface TaskFinalizerProps {
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** The task rules' timings, passed to the function's environment. */
-  readonly timings: TaskTimings;
+  /** The task rules' timings and tenant limit, passed to the function's environment. */
+  readonly rules: TaskRules;
   /**
    * Removal policy of the finalizer's log group and dead-letter queue.
    *
@@ -43,7 +43,7 @@ export class TaskFinalizer extends Construct {
       logGroupId: 'Logs',
       removalPolicy,
       environment: {
-        ...timingEnvironment(props.timings),
+        ...taskRulesEnvironment(props.rules),
         ...taskIdKeyEnvironment(),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,

@@ -6,15 +6,15 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
-import { type TaskTimings, timingEnvironment } from './task-timings';
+import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** The task rules' timings, passed to the function's environment. */
-  readonly timings: TaskTimings;
+  /** The task rules' timings and tenant limit, passed to the function's environment. */
+  readonly rules: TaskRules;
   /**
    * How often the sweep runs. With the re-drive grace it bounds how long a lost start or a lost end goes unrepaired.
    *
@@ -90,7 +90,7 @@ export class TaskSweeper extends Construct {
       logGroupId: 'Logs',
       removalPolicy: props.removalPolicy,
       environment: {
-        ...timingEnvironment(props.timings),
+        ...taskRulesEnvironment(props.rules),
         ...taskIdKeyEnvironment(),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,

@@ -10,9 +10,9 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
-import { type TaskTimings, timingEnvironment } from './task-timings';
+import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryByTenant, grantTableItems, taskIdKeyEnvironment } from './task-table';
-import { AuthMode, DEFAULT_TENANT_ACTIVE_TASK_LIMIT, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
+import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
 
 /** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
 export type ApiAuthorization =
@@ -48,14 +48,8 @@ export interface TrackApiProps {
   readonly authorization: ApiAuthorization;
   readonly table: dynamodb.ITable;
   readonly stateMachine: sfn.IStateMachine;
-  /** The task rules' timings, passed to the function's environment. */
-  readonly timings: TaskTimings;
-  /**
-   * Active tasks one tenant may hold at once; a new task past it is refused with 429. 0: no limit (still counted).
-   *
-   * @default 100
-   */
-  readonly tenantActiveTaskLimit?: number;
+  /** The task rules' timings and tenant limit, passed to the function's environment. */
+  readonly rules: TaskRules;
   /**
    * Steady-state requests per second the stage accepts before answering 429.
    *
@@ -107,8 +101,7 @@ export class TrackApi extends Construct {
       timeout: Duration.seconds(10),
       removalPolicy,
       environment: {
-        ...timingEnvironment(props.timings),
-        TENANT_ACTIVE_TASK_LIMIT: String(props.tenantActiveTaskLimit ?? DEFAULT_TENANT_ACTIVE_TASK_LIMIT),
+        ...taskRulesEnvironment(props.rules),
         ...taskIdKeyEnvironment(),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,

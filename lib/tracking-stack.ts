@@ -4,7 +4,7 @@ import { AnalysisWorkflow } from './analysis-workflow';
 import { Monitoring } from './monitoring';
 import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
-import { DEFAULT_TASK_TIMINGS, type TaskTimings } from './task-timings';
+import { DEFAULT_TASK_RULES, type TaskRules } from './task-rules';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
@@ -112,7 +112,7 @@ export class TrackingStack extends Stack {
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const retention = props.taskRetention ?? DEFAULT_TASK_TIMINGS.taskRetention;
+    const retention = props.taskRetention ?? DEFAULT_TASK_RULES.taskRetention;
     if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
     if (props.auth?.mode === AuthMode.Cognito && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
       throw new Error(COGNITO_CLAIM_ONLY);
@@ -127,13 +127,15 @@ export class TrackingStack extends Stack {
       timeout: props.workflowTimeout,
       reservedConcurrency: props.analyseReservedConcurrency,
       videoBucket: props.videoBucket,
+      countsTenantTasks: tenantLimit > 0,
       removalPolicy,
     });
-    const timings: TaskTimings = {
+    const rules: TaskRules = {
       workflowTimeout: this.workflow.timeout,
-      redriveGrace: props.redriveGrace ?? DEFAULT_TASK_TIMINGS.redriveGrace,
-      leaseMargin: props.leaseMargin ?? DEFAULT_TASK_TIMINGS.leaseMargin,
+      redriveGrace: props.redriveGrace ?? DEFAULT_TASK_RULES.redriveGrace,
+      leaseMargin: props.leaseMargin ?? DEFAULT_TASK_RULES.leaseMargin,
       taskRetention: retention,
+      tenantActiveTaskLimit: tenantLimit,
     };
     const auth = props.auth ?? { mode: AuthMode.Cognito };
     let authorization: ApiAuthorization;
@@ -147,8 +149,7 @@ export class TrackingStack extends Stack {
       authorization,
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
-      timings,
-      tenantActiveTaskLimit: tenantLimit,
+      rules,
       throttleRateLimit: props.throttleRateLimit,
       throttleBurstLimit: props.throttleBurstLimit,
       corsAllowOrigins: props.corsAllowOrigins,
@@ -157,13 +158,13 @@ export class TrackingStack extends Stack {
     this.finalizer = new TaskFinalizer(this, 'Finalizer', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
-      timings,
+      rules,
       removalPolicy,
     });
     this.sweeper = new TaskSweeper(this, 'Sweeper', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
-      timings,
+      rules,
       reservedConcurrency: props.sweeperReservedConcurrency,
       removalPolicy,
     });

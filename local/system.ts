@@ -89,6 +89,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
       );
     const context: Record<string, string> = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
+    // TENANT_ACTIVE_TASK_LIMIT overrides the functions' environment locally; the state machine is synthesized with the
+    // same limit, so that without one (0) nothing counts tenants, its finishing steps included.
+    if (process.env.TENANT_ACTIVE_TASK_LIMIT !== undefined) context.tenantActiveTaskLimit = process.env.TENANT_ACTIVE_TASK_LIMIT;
     const [, dynamo, moreRoutes] = await Promise.all([
       options.skipSynth ? Promise.resolve() : synth(cdkOut, log, context),
       startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),

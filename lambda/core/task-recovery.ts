@@ -15,8 +15,16 @@ export interface TaskServiceConfig {
   readonly leaseMarginSeconds: number;
   /** How long a finished task stays readable. */
   readonly retentionSeconds: number;
-  /** Active tasks one tenant may hold; 0 = no limit (still counted). */
+  /** Active tasks one tenant may hold; 0 = no limit, and then no tenant is counted (see countsTenantTasks). */
   readonly tenantActiveTaskLimit: number;
+}
+
+/**
+ * Whether tasks are counted against their tenant: only under a limit. Without one, a new task is one write and one
+ * start, and nothing (API, finalizer, sweep, state machine) writes a counter.
+ */
+export function countsTenantTasks(config: Pick<TaskServiceConfig, 'tenantActiveTaskLimit'>): boolean {
+  return config.tenantActiveTaskLimit > 0;
 }
 
 export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
@@ -82,7 +90,9 @@ export class TaskRecovery {
   }
 
   /** Sets each tenant counter that drifted from `tally` (the tenants' active tasks created before `cutoff`). */
-  reconcileTenantCounts(tally: TenantTally, cutoff: string): Promise<number> {
+  async reconcileTenantCounts(tally: TenantTally, cutoff: string): Promise<number> {
+    // Without a limit the counters are not kept: there is nothing to reconcile.
+    if (!countsTenantTasks(this.config)) return 0;
     return reconcileTenantCounts(this.store, tally, cutoff, this.clock.now().toISOString(), (counter, activeCount) => {
       this.metrics.count(ServiceEvent.TenantCountReconciled);
       this.log.warn('tenant active-task count had drifted; set to its active tasks', { tenant_id: counter.tenantId, counted: counter.activeCount, active: activeCount });

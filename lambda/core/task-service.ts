@@ -3,10 +3,10 @@ import { openCursor, signCursor } from './cursor';
 import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, TenantQuotaExceeded, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type ListStatus, type Task, TaskStatus, isActive } from './task';
-import { MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
+import { countsTenantTasks, MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
 import type { TrackRequest } from './validation';
 
-export { DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, type TaskServiceConfig } from './task-recovery';
+export { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, type TaskServiceConfig } from './task-recovery';
 
 export type TrackOutcome = { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };
 
@@ -164,11 +164,12 @@ export class TaskService {
   }
 
   /**
-   * Counts the claimed task against its tenant's limit. Refused or failed, the claim is deleted: nothing is left
-   * behind, no execution started. An increment whose answer was lost may have counted it anyway; the sweep
-   * reconciles that drift.
+   * Counts the claimed task against its tenant's limit (no limit: nothing to count, no write). Refused or failed, the
+   * claim is deleted: nothing is left behind, no execution started. An increment whose answer was lost may have
+   * counted it anyway; the sweep reconciles that drift.
    */
   private async takeSlot(task: ActiveTask, taskKey: string): Promise<void> {
+    if (!countsTenantTasks(this.config)) return;
     const limit = this.config.tenantActiveTaskLimit;
     let slot;
     try {

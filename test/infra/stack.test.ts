@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AnalysisWorkflow } from '../../lib/analysis-workflow';
 import { SamLocalEndpoints } from '../../lib/sam-local-endpoints';
-import { DEFAULT_TASK_TIMINGS } from '../../lib/task-timings';
+import { DEFAULT_TASK_RULES } from '../../lib/task-rules';
 import { TrackApi } from '../../lib/track-api';
 import { TrackingStack } from '../../lib/tracking-stack';
 import { type CfnTemplate, stateMachineDefinition } from '../../local/template';
@@ -191,7 +191,7 @@ describe('API', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const wf = new AnalysisWorkflow(s, 'W', { table });
-    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, authorization: { mode: 'iam' }, timings: DEFAULT_TASK_TIMINGS, throttleBurstLimit: 0 })).toThrow(
+    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, authorization: { mode: 'iam' }, rules: DEFAULT_TASK_RULES, throttleBurstLimit: 0 })).toThrow(
       /throttleBurstLimit an integer >= 1/,
     );
   });
@@ -228,14 +228,25 @@ describe('state machine', () => {
     }
   });
 
-  test('the tenant limit reaches the API function only: TENANT_ACTIVE_TASK_LIMIT, 100 by default, 0 allowed, no fraction', () => {
+  test('the tenant limit reaches every function that writes tasks (API, finalizer, sweeper): 100 by default, 0 allowed, no fraction', () => {
     const limitOf = (t: Template) =>
-      Object.values(t.findResources('AWS::Lambda::Function'))
-        .map((f: any) => f.Properties.Environment?.Variables?.TENANT_ACTIVE_TASK_LIMIT)
-        .filter((v) => v !== undefined);
-    expect(limitOf(template)).toEqual(['100']);
-    expect(limitOf(Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })))).toEqual(['0']);
+      Object.entries(t.findResources('AWS::Lambda::Function'))
+        .filter(([, f]: [string, any]) => f.Properties.Environment?.Variables?.TENANT_ACTIVE_TASK_LIMIT !== undefined)
+        .map(([id, f]: [string, any]) => `${id.replace(/[0-9A-F]{8}$/, '')}=${f.Properties.Environment.Variables.TENANT_ACTIVE_TASK_LIMIT}`)
+        .sort();
+    expect(limitOf(template)).toEqual(['FinalizerFunction=100', 'SweeperFunction=100', 'TrackHandler=100']);
+    expect(limitOf(Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })))).toEqual(['FinalizerFunction=0', 'SweeperFunction=0', 'TrackHandler=0']);
     expect(() => new TrackingStack(new App(), 'Half', { tenantActiveTaskLimit: 2.5 })).toThrow(/tenantActiveTaskLimit must be a whole number/);
+  });
+
+  test('without a limit (0) no finishing step writes a tenant counter: two items, the record and the freed key', () => {
+    const noLimit = Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })).toJSON() as CfnTemplate;
+    const states = stateMachineDefinition(noLimit, placeholders).States;
+    for (const name of ['MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning']) {
+      const items = states[name].Parameters.TransactItems;
+      expect(items.map((i: any) => Object.keys(i)[0])).toEqual(['Put', 'Delete']);
+    }
+    expect(JSON.stringify(states)).not.toContain('tenant_key');
   });
 
   test('every Catch ends in a state that frees the key, conditionally on the task id', () => {

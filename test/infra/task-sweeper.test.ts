@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { TaskSweeper } from '../../lib/task-sweeper';
-import { DEFAULT_TASK_TIMINGS } from '../../lib/task-timings';
+import { DEFAULT_TASK_RULES } from '../../lib/task-rules';
 import { TrackingStack } from '../../lib/tracking-stack';
 
 // No esbuild bundling: these tests read the template only.
@@ -41,7 +41,7 @@ describe('repair sweeper function', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const stateMachine = new sfn.StateMachine(s, 'M', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')) });
-    const props = { table, stateMachine, timings: DEFAULT_TASK_TIMINGS };
+    const props = { table, stateMachine, rules: DEFAULT_TASK_RULES };
     expect(() => new TaskSweeper(s, 'A', { ...props, maxTasksPerRun: 50, listThreshold: 51 })).toThrow(/listThreshold must be an integer from 0 to maxTasksPerRun/);
     expect(() => new TaskSweeper(s, 'B', { ...props, listThreshold: 1.5 })).toThrow(/listThreshold/);
   });

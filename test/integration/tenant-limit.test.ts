@@ -191,4 +191,30 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
     }
     await countMatchesActive(tenant, 0);
   }, 60_000);
+
+  test('without a limit (0): 20 concurrent new tasks are 20 x 201, each one PutItem and one StartExecution; neither they nor their cancel write a counter', async () => {
+    const calls: string[] = [];
+    const counting = <C extends { middlewareStack: { add: (...a: any[]) => void } }>(client: C): C => {
+      client.middlewareStack.add((next: any, context: any) => (args: any) => (calls.push(String(context.commandName)), next(args)), { step: 'initialize', name: 'countCallsNoLimit' });
+      return client;
+    };
+    const noLimit = await startLocalApi({ auth: 'none', port: 0, handler: buildTrackHandler({ ...process.env, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: counting }), log: () => undefined });
+    const tenant = uniqueTenant('nolimit');
+    await holdExecutions(tenant);
+    try {
+      const answers = await pool(Array.from({ length: 20 }, (_, i) => `v${i}.mp4`), 20, (video) => call('POST', `${noLimit.url}/api/v1/track`, { tenant_id: tenant, video_filename: video }));
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(201));
+      expect(calls.sort()).toEqual([...Array(20).fill('PutItemCommand'), ...Array(20).fill('StartExecutionCommand')]);
+      expect((await itemsOf(tenant)).filter((i) => i.item_type === 'active')).toHaveLength(20);
+      // Every task cancelled before its execution runs, so no finishing step of the shared state machine (synthesized
+      // with the default limit) touches this tenant either.
+      const cancels = await pool(answers, 20, (a) => call('DELETE', `${noLimit.url}/api/v1/track/${a.body.task_id}?tenant_id=${tenant}`));
+      expect(cancels.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect((await itemsOf(tenant)).filter((i) => i.item_type === 'final')).toHaveLength(20);
+      expect(await counter(tenant)).toBeUndefined();
+    } finally {
+      await releaseExecutions(tenant);
+      await noLimit.close();
+    }
+  });
 });

@@ -16,16 +16,33 @@ const MAX_CLAIM_ATTEMPTS = 4;
 /** Base of the claim's exponential backoff with full jitter after a TransactionConflict. */
 const CLAIM_BACKOFF_MS = 25;
 
+export interface TaskStoreOptions {
+  /**
+   * Tasks are counted against their tenant (a limit is set: core's countsTenantTasks): a takeover and every end
+   * write the tenant's counter in their transaction. Without, no counter is written.
+   * @default true
+   */
+  readonly countsTenantTasks?: boolean;
+}
+
 /** The conditional-write protocol of the task table: the only code that knows its conditions. */
 export class DynamoDbTaskStore implements TaskStore {
   private readonly table: TableClient;
+  private readonly countsTenantTasks: boolean;
 
   constructor(
     doc: ConstructorParameters<typeof TableClient>[0],
     tableName: string,
     private readonly keys: TaskKeys,
+    options: TaskStoreOptions = {},
   ) {
     this.table = new TableClient(doc, tableName);
+    this.countsTenantTasks = options.countsTenantTasks ?? true;
+  }
+
+  /** The tenant counter's update as a transaction item, when tenants are counted. */
+  private counterItems(tenantId: string, delta: -1 | 0, at: string) {
+    return this.countsTenantTasks ? [counterTransactItem(this.table.tableName, tenantId, delta, at)] : [];
   }
 
   keyOf(tenantId: string, videoFilename: string): string {
@@ -92,7 +109,7 @@ export class DynamoDbTaskStore implements TaskStore {
           },
           this.finalRecordPut(final, retainUntil),
           // The replaced task's slot passes to the new one: the count stays, its version moves.
-          counterTransactItem(this.table.tableName, task.tenantId, 0, at),
+          ...this.counterItems(task.tenantId, 0, at),
         ],
       }),
       isTransactionLost,
@@ -173,7 +190,7 @@ export class DynamoDbTaskStore implements TaskStore {
             },
           },
           // The slot is given back exactly when the active item goes.
-          counterTransactItem(this.table.tableName, finish.task.tenantId, -1, finish.at),
+          ...this.counterItems(finish.task.tenantId, -1, finish.at),
         ],
       }),
       isTransactionLost,

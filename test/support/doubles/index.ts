@@ -1,5 +1,5 @@
 import type { ServiceEvent } from '../../../lambda/core/ports';
-import { DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig, TaskService } from '../../../lambda/core/task-service';
+import { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig, TaskService } from '../../../lambda/core/task-service';
 import { newTestId } from '../stored-items';
 import { InMemoryTaskStore } from './in-memory-task-store';
 import { InMemoryWorkflow } from './in-memory-workflow';
@@ -19,7 +19,8 @@ export class TestClock {
 
 /** The core on in-memory ports: what a rule test needs, with the counted events and ids derived as in the stack. */
 export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; now?: Date } = {}) {
-  const store = new InMemoryTaskStore();
+  const config = { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config };
+  const store = new InMemoryTaskStore(countsTenantTasks(config));
   const workflow = new InMemoryWorkflow();
   const clock = new TestClock(options.now ?? new Date('2026-01-01T00:00:00.000Z'));
   const counted: ServiceEvent[] = [];
@@ -32,7 +33,7 @@ export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; no
     clock,
     newId: newTestId,
     cursorKey: 'test-cursor-key',
-    config: { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config },
+    config,
     metrics: { count: (event) => counted.push(event) },
     log: { info: line('info'), warn: line('warn'), error: line('error') },
   });

@@ -2,7 +2,7 @@ import { DependencyUnavailable, TenantQuotaExceeded } from '../../../lambda/core
 import { ServiceEvent } from '../../../lambda/core/ports';
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { TaskStatus } from '../../../lambda/core/task';
-import { SILENT_LOG } from '../../../lambda/core/task-recovery';
+import { DEFAULT_TASK_SERVICE_CONFIG, SILENT_LOG } from '../../../lambda/core/task-recovery';
 import { coreOnDoubles } from '../../support/doubles';
 
 const LIMIT = 2;
@@ -49,10 +49,25 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
     expect(expectCounted(core, 'tenant2')).toBe(1);
   });
 
-  test('limit 0: no limit, still counted', async () => {
+  test('limit 0: no limit and no counter: a new task is one claim and one start, and no end, takeover or sweep writes a counter', async () => {
     const core = limited({ tenantActiveTaskLimit: 0 });
-    for (let i = 0; i < 5; i++) await core.service.track(video(i));
-    expect(expectCounted(core)).toBe(5);
+    for (let i = 0; i < 5; i++) expect((await core.service.track(video(i))).kind).toBe('created');
+    expect(core.store.calls).toEqual(['claim', 'claim', 'claim', 'claim', 'claim']);
+    expect(core.workflow.executions.size).toBe(5);
+
+    // Every end path: cancel, the finalizer, a lease takeover, compensation; then a sweep past the grace period.
+    const [first, second, third] = [...core.store.active.values()];
+    await core.service.cancel('tenant1', first.taskId);
+    await core.recovery.finalizeExecution(core.workflow.executions.get(second.taskId)!.input, TaskStatus.Failed, { error: 'States.Timeout', message: 'timed out' });
+    core.clock.advance(DEFAULT_TASK_SERVICE_CONFIG.workflowTimeoutSeconds + DEFAULT_TASK_SERVICE_CONFIG.leaseMarginSeconds + 1);
+    expect((await core.service.track({ tenantId: 'tenant1', videoFilename: third.videoFilename })).kind).toBe('created');
+    core.workflow.failNextStart(new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('down') }));
+    await expect(core.service.track(video(9))).rejects.toBeInstanceOf(DependencyUnavailable);
+    expect((await sweepOf(core).run()).recounted).toBe(0);
+
+    expect(core.store.calls).not.toContain('takeSlot');
+    expect(core.store.counters.size).toBe(0);
+    expect(core.store.finals.size).toBe(4);
   });
 
   test('a slot frees when a task ends, and the next new task gets it', async () => {
