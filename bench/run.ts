@@ -209,7 +209,21 @@ async function measureTransitions(): Promise<{ success: string[]; rejected: stri
   }
 }
 
+/** `npm run bench:ratios`: only the write path against its floor (a couple of minutes). */
+async function ratiosOnly() {
+  // As in main: the settled duplicate's analysis parks, so its task stays running.
+  process.env.ANALYSIS_DELAY_MS = '600000';
+  process.env.TENANT_ACTIVE_TASK_LIMIT = '0';
+  const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
+  try {
+    console.log(ratioTable(await measureRatios(system)));
+  } finally {
+    await system.stop();
+  }
+}
+
 async function main() {
+  if (process.argv.includes('--ratios-only')) return ratiosOnly();
   const { success, rejected } = await measureTransitions();
 
   // Analyses park in a timer for the load scenarios, so every task stays active (running) and the runner stays idle.

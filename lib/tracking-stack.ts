@@ -74,7 +74,7 @@ export interface TrackingStackProps extends StackProps {
   readonly sweeperReservedConcurrency?: number;
   /**
    * Active tasks one tenant may hold at once (`-c tenantActiveTaskLimit=…`); a new task past it is refused with 429.
-   * 0: no limit (tasks are still counted).
+   * 0: no limit, and no tenant counter is written (a new task is one write and one start).
    *
    * @default 100
    */

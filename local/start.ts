@@ -6,7 +6,7 @@ import { startLocalSystem } from './system';
 /**
  * `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory),
  * ANALYSIS_DELAY_MS (default 2000), SWEEP_INTERVAL_SECONDS (repair sweep, default 20), TENANT_ACTIVE_TASK_LIMIT
- * (default the template's: the handler's environment, which a variable set here overrides), CDK_OUT with SKIP_SYNTH=1
+ * (default the template's; set here, it overrides every function's environment and is the synthesized stack's limit too), CDK_OUT with SKIP_SYNTH=1
  * (reuse an assembly; for tests that restart often).
  */
 async function main(): Promise<void> {
