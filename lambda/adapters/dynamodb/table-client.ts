@@ -73,6 +73,24 @@ export function isRefused(out: object): out is Refused {
   return 'refused' in out;
 }
 
+/**
+ * A single-item write refused because a transaction on the same item was in flight (TransactionConflictException):
+ * nothing was written, and the transaction resolves in milliseconds, so the write may be sent again after
+ * conflictBackoff, up to MAX_CONFLICT_ATTEMPTS in all.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  return (error as Error | undefined)?.name === 'TransactionConflictException';
+}
+
+export const MAX_CONFLICT_ATTEMPTS = 4;
+/** Base of the exponential backoff with full jitter after a TransactionConflict. */
+const CONFLICT_BACKOFF_MS = 25;
+
+/** Waits before attempt `attempt + 1`: full jitter spreads a burst's retries instead of sending them back together. */
+export function conflictBackoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * CONFLICT_BACKOFF_MS * 2 ** (attempt - 1)));
+}
+
 export function isConditionFailure(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 }

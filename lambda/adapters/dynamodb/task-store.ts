@@ -9,12 +9,9 @@ import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
 import { listByTenant } from './tenant-index';
 import { epochSeconds, fromActiveItem, fromFinalItem, type Item, toActiveItem, toFinalItem, withoutStoreTimes } from './items';
-import { isConditionFailure, isRefused, isTransactionLost, TableClient } from './table-client';
+import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, isTransactionLost, MAX_CONFLICT_ATTEMPTS, TableClient } from './table-client';
 import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
 
-const MAX_CLAIM_ATTEMPTS = 4;
-/** Base of the claim's exponential backoff with full jitter after a TransactionConflict. */
-const CLAIM_BACKOFF_MS = 25;
 
 export interface TaskStoreOptions {
   /**
@@ -53,8 +50,8 @@ export class DynamoDbTaskStore implements TaskStore {
     const taskKey = this.keyOf(task.tenantId, task.videoFilename);
     const now = epochSeconds(task.createdAt);
     for (let attempt = 1; ; attempt++) {
-      const retry = attempt < MAX_CLAIM_ATTEMPTS;
-      const isConflict = (e: unknown) => (e as Error).name === 'TransactionConflictException' && retry;
+      const retry = attempt < MAX_CONFLICT_ATTEMPTS;
+      const isConflict = (e: unknown) => isTransactionConflict(e) && retry;
       const out = await this.table.attempt(
         new PutCommand({
           TableName: this.table.tableName,
@@ -68,10 +65,9 @@ export class DynamoDbTaskStore implements TaskStore {
       );
       if (!isRefused(out)) return { taskKey };
       const error = out.refused;
-      // A finishing transaction on this item is in flight; it resolves in milliseconds. Full jitter spreads
-      // the retries of a burst of duplicates instead of sending them back together.
+      // A finishing transaction on this item is in flight; it resolves in milliseconds.
       if (isConflict(error)) {
-        await sleep(Math.random() * CLAIM_BACKOFF_MS * 2 ** (attempt - 1));
+        await conflictBackoff(attempt);
         continue;
       }
       // lib-dynamodb leaves error.Item marshalled (DynamoDB JSON).
@@ -242,8 +238,4 @@ export class DynamoDbTaskStore implements TaskStore {
     const out = await this.table.send(new GetCommand({ TableName: this.table.tableName, Key: { [Attr.pk]: pk }, ConsistentRead: true }));
     return out.Item;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

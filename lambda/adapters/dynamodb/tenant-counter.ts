@@ -2,7 +2,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { SlotResult, TenantCount } from '../../core/ports';
 import { ACTIVE_BY_AGE_INDEX, Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType, parseTenantCounterKey, tenantCounterKey } from '../../shared/table';
-import { isConditionFailure, isRefused, type TableClient } from './table-client';
+import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, MAX_CONFLICT_ATTEMPTS, type TableClient } from './table-client';
 
 /** The tenant counters: the only code that writes them, apart from the state machine's finishing steps. */
 
@@ -23,10 +23,14 @@ export function counterTransactItem(tableName: string, tenantId: string, delta: 
   };
 }
 
-/** One conditional increment: under the limit (or no limit), the task is counted; otherwise the count is returned. */
+/**
+ * One conditional increment: under the limit, the task is counted; otherwise the count is returned. A finishing
+ * transaction of the same tenant holds the counter for a moment (TransactionConflictException, nothing written): the
+ * increment is sent again after a short backoff, as the claim is.
+ */
 export async function takeSlot(table: TableClient, tenantId: string, limit: number, at: string): Promise<SlotResult> {
   const underLimit = limit > 0 ? { ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit' } : {};
-  const out = await table.attempt(
+  const increment = () =>
     new UpdateCommand({
       TableName: table.tableName,
       Key: { [Attr.pk]: tenantCounterKey(tenantId) },
@@ -35,9 +39,14 @@ export async function takeSlot(table: TableClient, tenantId: string, limit: numb
       ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
       ExpressionAttributeValues: { ...counterValues(1, at), ...(limit > 0 ? { ':limit': limit } : {}) },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }),
-    isConditionFailure,
-  );
+    });
+  let out;
+  for (let attempt = 1; ; attempt++) {
+    const retry = attempt < MAX_CONFLICT_ATTEMPTS;
+    out = await table.attempt(increment(), (e) => isConditionFailure(e) || (retry && isTransactionConflict(e)));
+    if (!isRefused(out) || !isTransactionConflict(out.refused)) break;
+    await conflictBackoff(attempt);
+  }
   if (!isRefused(out)) return { taken: true };
   // lib-dynamodb leaves the returned item marshalled (DynamoDB JSON).
   const raw = (out.refused as { Item?: Parameters<typeof unmarshall>[0] }).Item;
