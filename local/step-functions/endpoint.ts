@@ -28,8 +28,17 @@ class ServiceError extends Error {
   }
 }
 
+/** How long an idle client connection stays open. */
+const KEEP_ALIVE_MS = 120_000;
+
 export async function startSfnEndpoint(sfn: LocalStepFunctions, extra: ExtraOperations = () => undefined, port = 0): Promise<SfnEndpoint> {
   const server: Server = createServer((req, res) => void handle(sfn, extra, req, res));
+  // The AWS SDK's Node.js handler reuses idle keep-alive sockets without reading the server's Keep-Alive timeout, so
+  // Node's default of 5 s closed sockets a client was about to reuse: a StartExecution after 5 s of quiet could fail
+  // with ECONNRESET ("socket hang up"), and a burst of them past the SDK's retry quota became 503s. AWS keeps
+  // connections far longer; so does this endpoint.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
@@ -37,7 +46,11 @@ export async function startSfnEndpoint(sfn: LocalStepFunctions, extra: ExtraOper
   const { port: actual } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${actual}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
