@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { activeTaskKey } from './table';
 
 /**
@@ -14,8 +14,14 @@ export const TASK_ID_LENGTH = 43;
 const TASK_ID_ALPHABET = /^[A-Za-z0-9_-]+$/;
 
 export class TaskKeys {
-  constructor(private readonly key: string) {
+  private readonly key: KeyObject;
+  /** The last digest computed: a POST derives its new task id and its active key from the same (tenant, video). */
+  private last?: { tenantId: string; videoFilename: string; digest: Buffer };
+
+  constructor(key: string) {
     if (!key) throw new Error('The task id key is empty; the stack sets TASK_ID_KEY for every function.');
+    // Imported once: HMAC over a string key would import it again on every digest.
+    this.key = createSecretKey(Buffer.from(key, 'utf8'));
   }
 
   /** base64url of the first 16 bytes of the keyed digest of (tenant, video). */
@@ -41,7 +47,11 @@ export class TaskKeys {
   }
 
   private digestBytes(tenantId: string, videoFilename: string): Buffer {
-    return createHmac('sha256', this.key).update(`${tenantId}\u0000${videoFilename.normalize('NFC')}`, 'utf8').digest().subarray(0, DIGEST_BYTES);
+    const last = this.last;
+    if (last && last.tenantId === tenantId && last.videoFilename === videoFilename) return last.digest;
+    const digest = createHmac('sha256', this.key).update(`${tenantId}\u0000${videoFilename.normalize('NFC')}`, 'utf8').digest().subarray(0, DIGEST_BYTES);
+    this.last = { tenantId, videoFilename, digest };
+    return digest;
   }
 }
 
