@@ -228,8 +228,9 @@ async function main() {
 
   // Analyses park in a timer for the load scenarios, so every task stays active (running) and the runner stays idle.
   process.env.ANALYSIS_DELAY_MS = '600000';
-  // One tenant holds every task of the scenarios (300+ active): counted as always, never refused.
-  process.env.TENANT_ACTIVE_TASK_LIMIT = '0';
+  // One tenant holds every task of the scenarios (300+ active): counted as under the default limit (so the calls and
+  // the cost below are the default stack's), but never refused.
+  process.env.TENANT_ACTIVE_TASK_LIMIT = String(1_000_000);
   const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
   try {
     const tenant = `bench-${randomUUID().slice(0, 8)}`;
