@@ -68,8 +68,8 @@ export interface TaskStore {
    */
   claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult>;
   /**
-   * Counts a new task against its tenant's limit (0: counted, never refused). Called once per created task, after
-   * its claim won; a duplicate never calls it.
+   * Counts a new task against its tenant's limit (`limit` > 0). Called once per created task, after its claim won,
+   * and only under a limit; a duplicate never calls it.
    */
   takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult>;
   /** Deletes a claim that got no slot: conditional on the task being still this one and `not_started`; no final record. */

@@ -12,7 +12,6 @@ import { epochSeconds, fromActiveItem, fromFinalItem, type Item, toActiveItem, t
 import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, isTransactionLost, MAX_CONFLICT_ATTEMPTS, TableClient } from './table-client';
 import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
 
-
 export interface TaskStoreOptions {
   /**
    * Tasks are counted against their tenant (a limit is set: core's countsTenantTasks): a takeover and every end
