@@ -24,20 +24,19 @@ export function counterTransactItem(tableName: string, tenantId: string, delta: 
 }
 
 /**
- * One conditional increment: under the limit, the task is counted; otherwise the count is returned. A finishing
- * transaction of the same tenant holds the counter for a moment (TransactionConflictException, nothing written): the
- * increment is sent again after a short backoff, as the claim is.
+ * One conditional increment, made only under a limit (`limit` > 0): below it, the task is counted; otherwise the count
+ * is returned. A finishing transaction of the same tenant holds the counter for a moment (TransactionConflictException,
+ * nothing written): the increment is sent again after a short backoff, as the claim is.
  */
 export async function takeSlot(table: TableClient, tenantId: string, limit: number, at: string): Promise<SlotResult> {
-  const underLimit = limit > 0 ? { ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit' } : {};
   const increment = () =>
     new UpdateCommand({
       TableName: table.tableName,
       Key: { [Attr.pk]: tenantCounterKey(tenantId) },
       UpdateExpression: COUNTER_UPDATE.expression,
-      ...underLimit,
+      ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
       ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
-      ExpressionAttributeValues: { ...counterValues(1, at), ...(limit > 0 ? { ':limit': limit } : {}) },
+      ExpressionAttributeValues: { ...counterValues(1, at), ':limit': limit },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   let out;

@@ -82,7 +82,7 @@ export class InMemoryTaskStore implements TaskStore {
   async takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult> {
     this.enter('takeSlot');
     const activeCount = this.counters.get(tenantId)?.activeCount ?? 0;
-    if (limit > 0 && activeCount >= limit) return { taken: false, activeCount };
+    if (activeCount >= limit) return { taken: false, activeCount };
     this.addToCount(tenantId, 1, at);
     return { taken: true };
   }
