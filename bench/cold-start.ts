@@ -8,7 +8,8 @@
  *   empty:    `node -e 0`;
  * and both again with NODE_OPTIONS=--enable-source-maps (the template's until the entries mapped stacks lazily).
  * Prints the ratio of the medians bundle / SDK only (target ≤ 1.05 for the API), the CPU-time ratio, the bundle's own
- * load timed in-process after the SDK's (the steady part of the difference) and the ratio it implies, the sizes, and what the first sampled invocation pays to load the tracer and capture the clients.
+ * load timed in-process after the SDK's (the steady part of the difference) and the ratio it implies, the sizes, and
+ * what the first sampled invocation pays to load the tracer and capture the clients.
  * Local figures: a Lambda arm64 core at 256 MB is slower, so read the ratios, not the absolute values.
  */
 import { spawnSync } from 'node:child_process';
@@ -101,10 +102,14 @@ function run(script: string, env: NodeJS.ProcessEnv): Sample {
  * itself, start to exit reads 0.99-1.09x on this machine: a few per cent are noise).
  */
 function ownLoad(file: string, sdkScript: string, env: NodeJS.ProcessEnv): number {
-  const script = `${sdkScript}; const t = process.hrtime.bigint(); require(${JSON.stringify(file)});
-    process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
+  return printedNumber(`${sdkScript}; const t = process.hrtime.bigint(); require(${JSON.stringify(file)});
+    process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`, env, `loading ${file}`);
+}
+
+/** Runs `script` in a fresh process and returns the number it prints. */
+function printedNumber(script: string, env: NodeJS.ProcessEnv, what: string): number {
   const child = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`loading ${file} failed: ${child.stderr}`);
+  if (child.status !== 0) throw new Error(`${what} failed: ${child.stderr}`);
   return Number(child.stdout);
 }
 
@@ -117,9 +122,7 @@ function tracerLoad(dir: string, env: NodeJS.ProcessEnv): number {
     const capture = require(${JSON.stringify(path.join(dir, TRACER_MODULE))}).clientCapture('cold-start-bench');
     clients.forEach(capture);
     process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
-  const child = spawnSync(process.execPath, ['-e', script], { env: { ...env, AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR' }, encoding: 'utf8' });
-  if (child.status !== 0) throw new Error(`loading the tracer failed: ${child.stderr}`);
-  return Number(child.stdout);
+  return printedNumber(script, { ...env, AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR' }, 'loading the tracer');
 }
 
 const median = (values: number[]) => {

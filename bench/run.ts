@@ -209,12 +209,19 @@ async function measureTransitions(): Promise<{ success: string[]; rejected: stri
   }
 }
 
+/** The local system the load scenarios and the ratios run on. */
+function startLoadSystem() {
+  // Analyses park in a timer, so every task stays active (running) and the runner stays idle.
+  process.env.ANALYSIS_DELAY_MS = '600000';
+  // One tenant holds every task of the scenarios (300+ active): counted as under the default limit (so the calls and
+  // the cost below are the default stack's), but never refused.
+  process.env.TENANT_ACTIVE_TASK_LIMIT = String(1_000_000);
+  return startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
+}
+
 /** `npm run bench:ratios`: only the write path against its floor (a couple of minutes). */
 async function ratiosOnly() {
-  // As in main: the settled duplicate's analysis parks, so its task stays running.
-  process.env.ANALYSIS_DELAY_MS = '600000';
-  process.env.TENANT_ACTIVE_TASK_LIMIT = '0';
-  const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
+  const system = await startLoadSystem();
   try {
     console.log(ratioTable(await measureRatios(system)));
   } finally {
@@ -226,12 +233,7 @@ async function main() {
   if (process.argv.includes('--ratios-only')) return ratiosOnly();
   const { success, rejected } = await measureTransitions();
 
-  // Analyses park in a timer for the load scenarios, so every task stays active (running) and the runner stays idle.
-  process.env.ANALYSIS_DELAY_MS = '600000';
-  // One tenant holds every task of the scenarios (300+ active): counted as under the default limit (so the calls and
-  // the cost below are the default stack's), but never refused.
-  process.env.TENANT_ACTIVE_TASK_LIMIT = String(1_000_000);
-  const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: () => undefined });
+  const system = await startLoadSystem();
   try {
     const tenant = `bench-${randomUUID().slice(0, 8)}`;
     const warm = Array.from({ length: 50 }, (_, i) => ({ tenant_id: `${tenant}-warm`, video_filename: `w${i}.mp4` }));
