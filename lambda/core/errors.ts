@@ -1,4 +1,4 @@
-import type { ActiveTask, Task } from './task';
+import type { Task } from './task';
 
 /** The request broke a documented input rule; nothing was touched. */
 export class InvalidRequest extends Error {
@@ -8,14 +8,6 @@ export class InvalidRequest extends Error {
     detail: string,
   ) {
     super(detail);
-  }
-}
-
-/** The conditional claim lost: another task is active for the same (tenant, video). */
-export class TaskAlreadyActive extends Error {
-  override readonly name = 'TaskAlreadyActive';
-  constructor(readonly existing: ActiveTask) {
-    super(`task ${existing.taskId} is already active`);
   }
 }
 

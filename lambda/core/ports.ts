@@ -2,12 +2,25 @@ import type { ExecutionEnd, ServiceEvent } from '../shared/names';
 import type { CursorPosition } from './cursor';
 import type { ActiveTask, ListStatus, Task, TaskError, TaskStatus, WorkflowInput } from './task';
 
-export interface ClaimResult {
+/** The claim won: this task is now the active one for its (tenant, video). */
+export interface ClaimWon {
+  readonly won: true;
   /** Opaque key of the active-task item; handed to the workflow. */
   readonly taskKey: string;
   /** A task whose lease had expired and that this claim replaced (already recorded failed, atomically). */
   readonly replaced?: ActiveTask;
 }
+
+/**
+ * The claim lost: `existing` is the active task, the one every duplicate answers with. A value, not an exception:
+ * losing is a duplicate's ordinary answer, and a thrown error's stack capture was a measurable share of its cost.
+ */
+export interface ClaimLost {
+  readonly won: false;
+  readonly existing: ActiveTask;
+}
+
+export type ClaimResult = ClaimWon | ClaimLost;
 
 export interface FinishTask {
   /** The active task as last read; its fields become the final record. */
@@ -64,7 +77,8 @@ export interface TaskStore {
   /**
    * Conditionally creates the active task for (tenant, video); takes over a task whose lease has expired, recording
    * it failed with a final record readable until `replacedRetainUntil` (the new task inherits its slot: net 0).
-   * @throws TaskAlreadyActive with the winner when another task is active.
+   * Another active task (its lease not expired) is answered as ClaimLost with that task: the same task when an
+   * earlier attempt of this very claim landed.
    */
   claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult>;
   /**

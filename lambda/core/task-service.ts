@@ -1,6 +1,6 @@
 import { TaskErrorName, taskError } from './task-errors';
 import { openCursor, signCursor } from './cursor';
-import { DependencyUnavailable, TaskAlreadyActive, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, TenantQuotaExceeded, WorkflowAlreadyStarted } from './errors';
+import { DependencyUnavailable, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, TenantQuotaExceeded, WorkflowAlreadyStarted } from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type ListStatus, type Task, TaskStatus, isActive } from './task';
 import { countsTenantTasks, MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
@@ -82,22 +82,20 @@ export class TaskService {
       retainUntil: epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds + this.config.retentionSeconds,
     };
 
+    const claim = await this.store.claim(task, epoch + this.config.retentionSeconds);
     let taskKey: string;
-    try {
-      const claim = await this.store.claim(task, epoch + this.config.retentionSeconds);
+    if (claim.won) {
       taskKey = claim.taskKey;
       // A takeover hands the replaced task's slot to this one in the same transaction.
       if (claim.replaced) await this.stopReplaced(claim.replaced);
       else await this.takeSlot(task, taskKey);
-    } catch (error) {
-      if (!(error instanceof TaskAlreadyActive)) throw error;
+    } else if (claim.existing.taskId !== task.taskId) {
+      const freed = await this.answerExisting(claim.existing, now);
+      // The stranded task turned out dead and was recorded failed: the video is free, claim it again (once).
+      if (freed && attempt === 1) return this.trackAttempt(request, 2);
+      return { kind: 'existing', task: claim.existing };
+    } else {
       // The SDK retried a put whose first attempt had landed: the "winner" is this very request.
-      if (error.existing.taskId !== task.taskId) {
-        const freed = await this.answerExisting(error.existing, now);
-        // The stranded task turned out dead and was recorded failed: the video is free, claim it again (once).
-        if (freed && attempt === 1) return this.trackAttempt(request, 2);
-        return { kind: 'existing', task: error.existing };
-      }
       taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
       await this.takeSlot(task, taskKey);
     }

@@ -1,8 +1,8 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { sweepShard } from '../../lambda/shared/table';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
@@ -17,7 +17,7 @@ function actionsOf(name: string, input: any): string[] {
     return input.TransactItems.flatMap((i: any) => Object.keys(i).map((op) => `dynamodb:${op === 'Put' ? 'PutItem' : op === 'Delete' ? 'DeleteItem' : op === 'Update' ? 'UpdateItem' : 'ConditionCheckItem'}`));
   }
   const base = name.replace(/Command$/, '');
-  const ddb: Record<string, string> = { Put: 'PutItem', Get: 'GetItem', Update: 'UpdateItem', Delete: 'DeleteItem', Query: 'Query' };
+  const ddb: Record<string, string> = { PutItem: 'PutItem', Put: 'PutItem', Get: 'GetItem', Update: 'UpdateItem', Delete: 'DeleteItem', Query: 'Query' };
   return [ddb[base] ? `dynamodb:${ddb[base]}` : `states:${base}`];
 }
 
@@ -50,9 +50,9 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   };
   const post = () => handle(postTrack({ tenant_id: 'tenant1', video_filename: 'test.mp4' }));
   await scenario(() => undefined, post);
-  await scenario(() => ddb.on(PutCommand).rejectsOnce(failed(winner)), post);
-  await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: epoch - 60 + 3900 })), post);
-  await scenario(() => ddb.on(PutCommand).rejectsOnce(failed({ ...winner, lease_expires_at: epoch - 1 })), post);
+  await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed(winner)), post);
+  await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed({ ...winner, created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: epoch - 60 + 3900 })), post);
+  await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed({ ...winner, lease_expires_at: epoch - 1 })), post);
   await scenario(
     () => ddb.on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
     () => handle(request('GET', `/api/v1/track/${winner.task_id}?tenant_id=tenant1`)),

@@ -149,7 +149,7 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
 
     const claim = await store.claim(task(epoch + 3900, now.toISOString()), epoch + 86400);
 
-    expect(claim.replaced?.taskId).toBe(expired.taskId);
+    expect(claim).toMatchObject({ won: true, replaced: { taskId: expired.taskId } });
     expect(await counter(tenant)).toMatchObject({ active_count: 1, version: 2 });
     const items = await itemsOf(tenant);
     expect(items.filter((i) => i.item_type === 'final').map((i) => [i.task_id, i.error.error])).toEqual([[expired.taskId, 'LeaseExpired']]);

@@ -48,7 +48,8 @@ describe('error names of the local DynamoDB integrations', () => {
   test('MarkFailed after the task was cancelled: DynamoDb.TransactionCanceledException is caught into AlreadyFinished, nothing overwritten', async () => {
     const tenant = uniqueTenant('late');
     const task = newTask(tenant, 'fail-late.mp4');
-    const { taskKey } = await store.claim(task, task.retainUntil);
+    const taskKey = store.keyOf(task.tenantId, task.videoFilename);
+    expect(await store.claim(task, task.retainUntil)).toEqual({ won: true, taskKey });
     const arn = await start(task);
     const running = await eventually(async () => {
       const found = await store.getById(tenant, task.taskId);

@@ -1,9 +1,38 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { convertToNative } from '@aws-sdk/util-dynamodb';
 import { type ActiveTask, type Task, type TaskStatus } from '../../core/task';
 import { Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
 import { taskError } from '../../core/task-errors';
 
 /** The table's items and the tasks they hold: the only code that maps one to the other. */
 export type Item = Record<string, unknown>;
+
+/** An item as DynamoDB's attribute values (what the low-level client sends and a refused write's ALL_OLD holds). */
+export type RawItem = Record<string, AttributeValue>;
+
+/**
+ * A flat item of strings and integers (epoch seconds, shards) as attribute values (undefined attributes left out), for the claim, which
+ * sends it without the document client: a duplicate's whole cost is that one put, and the document client's
+ * walk over the input and output was a measurable share of it.
+ */
+export function toRawItem(item: Item): RawItem {
+  const raw: RawItem = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (typeof value === 'string') raw[name] = { S: value };
+    else if (Number.isSafeInteger(value)) raw[name] = { N: String(value) };
+    else if (value !== undefined) throw new TypeError(`toRawItem: ${name} is neither a string nor a safe integer`);
+  }
+  return raw;
+}
+
+/** Attribute values as plain values, as the document client unmarshalls them; strings and numbers without its walk. */
+export function fromRawItem(raw: RawItem): Item {
+  const item: Item = {};
+  for (const [name, value] of Object.entries(raw)) {
+    item[name] = value.S ?? (value.N !== undefined ? Number(value.N) : convertToNative(value));
+  }
+  return item;
+}
 
 export function epochSeconds(iso: string): number {
   return Math.floor(Date.parse(iso) / 1000);

@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -17,12 +17,13 @@ export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBD
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-type TableCommand = PutCommand | GetCommand | QueryCommand | UpdateCommand | DeleteCommand | TransactWriteCommand;
+/** The document client's commands; and the low-level PutItem, which it sends as the base client would (one middleware stack). */
+type TableCommand = PutItemCommand | PutCommand | GetCommand | QueryCommand | UpdateCommand | DeleteCommand | TransactWriteCommand;
 type OutputOf<C> = C extends GetCommand ? GetCommandOutput : C extends QueryCommand ? QueryCommandOutput : unknown;
 
 /** DynamoDB's name for each command, as DependencyUnavailable reports it. */
 function operationOf(command: TableCommand): string {
-  if (command instanceof PutCommand) return 'PutItem';
+  if (command instanceof PutCommand || command instanceof PutItemCommand) return 'PutItem';
   if (command instanceof GetCommand) return 'GetItem';
   if (command instanceof QueryCommand) return 'Query';
   if (command instanceof UpdateCommand) return 'UpdateItem';

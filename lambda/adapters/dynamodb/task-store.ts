@@ -1,6 +1,6 @@
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { DependencyUnavailable, TaskAlreadyActive, TaskNotInExpectedState } from '../../core/errors';
+import { type ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DependencyUnavailable, TaskNotInExpectedState } from '../../core/errors';
 import type { ClaimResult, FinishTask, FoundTask, ListedPage, ListQuery, SlotResult, TaskStore, TenantCount } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { TaskErrorName, taskError } from '../../core/task-errors';
@@ -8,7 +8,7 @@ import { Attr, taskRecordKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
 import { listByTenant } from './tenant-index';
-import { epochSeconds, fromActiveItem, fromFinalItem, type Item, toActiveItem, toFinalItem, withoutStoreTimes } from './items';
+import { epochSeconds, fromActiveItem, fromFinalItem, fromRawItem, type Item, toActiveItem, toFinalItem, toRawItem, withoutStoreTimes } from './items';
 import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, isTransactionLost, MAX_CONFLICT_ATTEMPTS, TableClient } from './table-client';
 import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
 
@@ -52,9 +52,10 @@ export class DynamoDbTaskStore implements TaskStore {
       const retry = attempt < MAX_CONFLICT_ATTEMPTS;
       const isConflict = (e: unknown) => isTransactionConflict(e) && retry;
       const out = await this.table.attempt(
-        new PutCommand({
+        // The low-level command: the claim is a duplicate's one call, sent without the document client's marshalling.
+        new PutItemCommand({
           TableName: this.table.tableName,
-          Item: toActiveItem(task, taskKey),
+          Item: toRawItem(toActiveItem(task, taskKey)),
           // The single point where the race is decided.
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': Attr.pk },
@@ -62,20 +63,19 @@ export class DynamoDbTaskStore implements TaskStore {
         }),
         (e) => isConditionFailure(e) || isConflict(e),
       );
-      if (!isRefused(out)) return { taskKey };
+      if (!isRefused(out)) return { won: true, taskKey };
       const error = out.refused;
       // A finishing transaction on this item is in flight; it resolves in milliseconds.
       if (isConflict(error)) {
         await conflictBackoff(attempt);
         continue;
       }
-      // lib-dynamodb leaves error.Item marshalled (DynamoDB JSON).
-      const raw = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-      const item = raw ? unmarshall(raw) : await this.getItem(taskKey);
+      const raw = (error as ConditionalCheckFailedException).Item;
+      const item = raw ? fromRawItem(raw) : await this.getItem(taskKey);
       if (item) {
         const winner = fromActiveItem(item);
-        if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) throw new TaskAlreadyActive(winner);
-        if (await this.takeOver(task, taskKey, winner, replacedRetainUntil)) return { taskKey, replaced: winner };
+        if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) return { won: false, existing: winner };
+        if (await this.takeOver(task, taskKey, winner, replacedRetainUntil)) return { won: true, taskKey, replaced: winner };
       }
       // The item changed under us (the winner finished, or another request took the lease over): look again.
       if (!retry) throw new DependencyUnavailable('dynamodb', 'PutItem', { cause: error });

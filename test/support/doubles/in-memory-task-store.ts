@@ -1,4 +1,4 @@
-import { TaskAlreadyActive, TaskNotInExpectedState } from '../../../lambda/core/errors';
+import { TaskNotInExpectedState } from '../../../lambda/core/errors';
 import { invalidCursor } from '../../../lambda/core/cursor';
 import type { ClaimResult, FinishTask, FoundTask, ListedPage, ListQuery, SlotResult, TaskStore, TenantCount } from '../../../lambda/core/ports';
 import { type ActiveTask, isActive, ListStatus, type Task, TaskStatus } from '../../../lambda/core/task';
@@ -45,15 +45,15 @@ export class InMemoryTaskStore implements TaskStore {
     const existing = this.active.get(taskKey);
     if (!existing) {
       this.active.set(taskKey, task);
-      return { taskKey };
+      return { won: true, taskKey };
     }
-    if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt)) throw new TaskAlreadyActive(existing);
+    if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt)) return { won: false, existing };
     const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = existing;
     const at = task.createdAt;
     this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: taskError(TaskErrorName.LeaseExpired) });
     this.active.set(taskKey, task);
     if (this.countsTenantTasks) this.addToCount(task.tenantId, 0, at);
-    return { taskKey, replaced: existing };
+    return { won: true, taskKey, replaced: existing };
   }
 
   async finish(finish: FinishTask): Promise<Task> {

@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sweepShard, SWEEP_SHARDS } from '../../../lambda/shared/table';
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { mockedHandler, NOW, STATE_MACHINE_ARN, TABLE } from '../../support/mocked-handler';
@@ -41,7 +41,7 @@ function sweeper(items: Record<string, any>[], options: { maxTasks?: number; lis
   });
   ddb.on(TransactWriteCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
-  ddb.on(PutCommand).resolves({});
+  ddb.on(PutItemCommand).resolves({});
   const repaired: string[] = [];
   const clock = options.clock;
   // The sweep's own clock may run ahead of the service's (a run that outlives its deadline).
@@ -112,7 +112,7 @@ describe('repair sweep', () => {
       ConditionExpression: '#task_id = :task_id AND #status = :not_started AND #lease = :read_lease',
       ExpressionAttributeValues: expect.objectContaining({ ':read_lease': ACTIVE.lease_expires_at }),
     });
-    expect(ddb).not.toHaveReceivedCommand(PutCommand);
+    expect(ddb).not.toHaveReceivedCommand(PutItemCommand);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: ID,
       input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY, tenant_key: 'TENANT#7#tenant1', storage_key: 'tenants/tenant1/test.mp4' }),

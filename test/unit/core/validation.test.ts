@@ -68,7 +68,7 @@ describe('bad input: 4xx problem+json and no AWS call', () => {
     const res = await handle(postTrack({ ...valid, video_filename: nfd }));
     expect(res.statusCode).toBe(201);
     expect(JSON.parse(res.body as string).video_filename).toBe('caf\u00e9.mp4');
-    expect(ddb.call(0).args[0].input).toMatchObject({ Item: { pk: TEST_KEYS.activeKey('tenant1', 'caf\u00e9.mp4'), video_filename: 'caf\u00e9.mp4' } });
+    expect(ddb.call(0).args[0].input).toMatchObject({ Item: { pk: { S: TEST_KEYS.activeKey('tenant1', 'caf\u00e9.mp4') }, video_filename: { S: 'caf\u00e9.mp4' } } });
   });
 
   test('case and surrounding spaces are kept exactly', async () => {

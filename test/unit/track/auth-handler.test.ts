@@ -1,4 +1,4 @@
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createTrackHandler } from '../../../lambda/track/track-handler';
@@ -23,7 +23,7 @@ describe('handler under a token authorizer: the tenant comes from the verified c
   test('a POST body without tenant_id creates the task for the token\'s tenant; Location has no query', async () => {
     // GIVEN
     const { handle, ddb, sfn } = cognitoHandler();
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutItemCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
 
     // WHEN
@@ -32,7 +32,7 @@ describe('handler under a token authorizer: the tenant comes from the verified c
     // THEN
     expect(res.statusCode).toBe(201);
     expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}`);
-    expect(ddb.commandCalls(PutCommand)[0].args[0].input.Item).toMatchObject({ pk: TEST_KEYS.activeKey('tenant1', 'test.mp4'), tenant_id: 'tenant1' });
+    expect(ddb.commandCalls(PutItemCommand)[0].args[0].input.Item).toMatchObject({ pk: { S: TEST_KEYS.activeKey('tenant1', 'test.mp4') }, tenant_id: { S: 'tenant1' } });
   });
 
   test('a body naming another tenant -> 403 tenant-mismatch (both tenants, source body); no AWS call', async () => {

@@ -1,6 +1,6 @@
 import 'aws-sdk-client-mock-jest';
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, ProvisionedThroughputExceededException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { postTrack, request } from '../../support/events';
@@ -36,7 +36,7 @@ describe('POST /api/v1/track', () => {
   test('a new task: one conditional put, one StartExecution named after the task; 201 with Location', async () => {
     // GIVEN
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutItemCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
 
     // WHEN
@@ -53,22 +53,22 @@ describe('POST /api/v1/track', () => {
       video_filename: 'test.mp4',
       created_at: NOW.toISOString(),
     });
-    expect(ddb.commandCalls(PutCommand)[0].args[0].input).toEqual({
+    expect(ddb.commandCalls(PutItemCommand)[0].args[0].input).toEqual({
       TableName: TABLE,
+      // Attribute values: the claim is sent as a low-level PutItem (no started_at before the task has started).
       Item: {
-        pk: KEY,
-        item_type: 'active',
-        task_id: TASK_ID,
-        tenant_id: 'tenant1',
-        video_filename: 'test.mp4',
-        status: 'not_started',
-        created_at: NOW.toISOString(),
-        updated_at: NOW.toISOString(),
-        started_at: undefined,
-        lease_expires_at: EPOCH + 3600 + 300,
+        pk: { S: KEY },
+        item_type: { S: 'active' },
+        task_id: { S: TASK_ID },
+        tenant_id: { S: 'tenant1' },
+        video_filename: { S: 'test.mp4' },
+        status: { S: 'not_started' },
+        created_at: { S: NOW.toISOString() },
+        updated_at: { S: NOW.toISOString() },
+        lease_expires_at: { N: String(EPOCH + 3600 + 300) },
         // workflow timeout + lease margin + retention: the workflow's records live the retention past their end
-        retain_until: EPOCH + 3600 + 300 + 30 * 86400,
-        sweep_shard: expect.any(Number),
+        retain_until: { N: String(EPOCH + 3600 + 300 + 30 * 86400) },
+        sweep_shard: { N: expect.stringMatching(/^\d+$/) },
       },
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeNames: { '#pk': 'pk' },
@@ -101,7 +101,7 @@ describe('POST /api/v1/track', () => {
 
   test('a duplicate is answered from the failed put (ALL_OLD): one DynamoDB call, no GetItem, no StartExecution', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).rejects(conditionFailed(WINNER));
+    ddb.on(PutItemCommand).rejects(conditionFailed(WINNER));
 
     const res = await handle(postTrack(body));
 
@@ -118,7 +118,7 @@ describe('POST /api/v1/track', () => {
 
   test('a racing duplicate of a task that is not started yet writes nothing more: its one failed put is its only call', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).rejectsOnce(conditionFailed({ ...WINNER, status: 'not_started', created_at: NOW.toISOString() })).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed({ ...WINNER, status: 'not_started', created_at: NOW.toISOString() })).resolves({});
 
     const res = await handle(postTrack(body));
 
@@ -132,7 +132,7 @@ describe('POST /api/v1/track', () => {
     const { handle, ddb, sfn } = mockedHandler();
     // Created a minute ago, its lease renewed 2 s ago (an overlapping sweep is starting it).
     const redriven = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: EPOCH - 2 + 3900 };
-    ddb.on(PutCommand).rejectsOnce(conditionFailed(redriven)).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed(redriven)).resolves({});
 
     const res = await handle(postTrack(body));
 
@@ -144,7 +144,7 @@ describe('POST /api/v1/track', () => {
   test('a not_started task older than the grace period is re-driven: lease renewed, StartExecution with the same name and input', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     const stranded = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
-    ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
 
@@ -178,7 +178,7 @@ describe('POST /api/v1/track', () => {
   test('an active task past its lease is replaced and recorded failed in one transaction, and its execution stopped', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     const expired = { ...WINNER, lease_expires_at: EPOCH - 1 };
-    ddb.on(PutCommand).rejectsOnce(conditionFailed(expired)).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed(expired)).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     sfn.onAnyCommand().resolves({});
 
@@ -202,7 +202,7 @@ describe('POST /api/v1/track', () => {
   test('a claim that meets a conflicting transaction is tried again', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb
-      .on(PutCommand)
+      .on(PutItemCommand)
       .rejectsOnce(Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException', $metadata: { httpStatusCode: 400 } }))
       .resolves({});
     sfn.on(StartExecutionCommand).resolves({});
@@ -212,7 +212,7 @@ describe('POST /api/v1/track', () => {
 
   test('without Item on the failure (some emulators) it falls back to one strongly consistent GetItem', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(PutItemCommand).rejects(conditionFailed());
     ddb.on(GetCommand).resolves({ Item: WINNER });
 
     const res = await handle(postTrack(body));
@@ -227,7 +227,7 @@ describe('POST /api/v1/track', () => {
   test('a put retried by the SDK after its first attempt landed finds its own task and carries on as created', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb
-      .on(PutCommand)
+      .on(PutItemCommand)
       .rejectsOnce(conditionFailed({ ...WINNER, task_id: TASK_ID, status: 'not_started', created_at: NOW.toISOString() }))
       .resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
@@ -240,7 +240,7 @@ describe('POST /api/v1/track', () => {
 
   test('DynamoDB throttled after the SDK retries: 503 with Retry-After, nothing started', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).rejects(
+    ddb.on(PutItemCommand).rejects(
       new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
     );
 
@@ -255,7 +255,7 @@ describe('POST /api/v1/track', () => {
 
   test('StartExecution failing: the task is marked failed and its key freed in one transaction (conditional on task id), then 503', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutItemCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     sfn.on(StartExecutionCommand).rejects(
       new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'down' }),
@@ -282,7 +282,7 @@ describe('POST /api/v1/track', () => {
 
   test('StartExecution and the compensation both failing: 503, task left not_started for the next POST to re-drive', async () => {
     const { handle, ddb, sfn, lines } = mockedHandler();
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutItemCommand).resolves({});
     ddb.on(TransactWriteCommand).rejects(
       new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
     );
@@ -302,7 +302,7 @@ describe('POST /api/v1/track', () => {
 
   test('an unexpected error is a 500 problem without internals', async () => {
     const { handle, ddb } = mockedHandler();
-    ddb.on(PutCommand).rejects(Object.assign(new Error('User is not authorized to perform dynamodb:PutItem'), { name: 'AccessDeniedException' }));
+    ddb.on(PutItemCommand).rejects(Object.assign(new Error('User is not authorized to perform dynamodb:PutItem'), { name: 'AccessDeniedException' }));
 
     const res = await handle(postTrack(body));
 
@@ -314,7 +314,7 @@ describe('POST /api/v1/track', () => {
 describe('every answer of the function is nosniff and no-store', () => {
   test('201, 400, 405, a preflight OPTIONS and a 500', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutItemCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
     const answers = [
       await handle(postTrack(body)),
@@ -322,7 +322,7 @@ describe('every answer of the function is nosniff and no-store', () => {
       await handle(request('PUT', '/api/v1/track')),
       await handle(request('OPTIONS', '/api/v1/track')),
     ];
-    ddb.on(PutCommand).rejects(new Error('boom'));
+    ddb.on(PutItemCommand).rejects(new Error('boom'));
     answers.push(await handle(postTrack({ tenant_id: 'tenant1', video_filename: 'other.mp4' })));
     expect(answers.map((a) => a.statusCode)).toEqual([201, 400, 405, 204, 500]);
     for (const a of answers) expect(a.headers).toMatchObject({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });

@@ -1,5 +1,4 @@
 import 'aws-sdk-client-mock-jest';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { injectFault, withFaultInjection, clearFaults } from '../../../local/local-only/fault-injection';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -30,7 +29,7 @@ describe('request body bytes', () => {
 
   test('a base64 body of valid UTF-8 is decoded exactly', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutCommand).resolves({});
+    ddb.on(PutItemCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({});
     const res = await handle(base64Post(Buffer.from(JSON.stringify({ tenant_id: 'tenant1', video_filename: 'café 🎬.mp4' }), 'utf8')));
     expect(res.statusCode).toBe(201);

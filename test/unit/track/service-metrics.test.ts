@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, ProvisionedThroughputExceededException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { ServiceEvent } from '../../../lambda/core/ports';
 import { finalizeExecution } from '../../../lambda/finalizer/finalizer';
@@ -26,7 +26,7 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a new task and a plain duplicate count nothing: the request outcome says it all', async () => {
     // GIVEN a new task, then a duplicate of a running one
     const { handle, ddb, sfn, counted } = mockedHandler();
-    ddb.on(PutCommand).resolvesOnce({}).rejects(conditionFailed(ACTIVE));
+    ddb.on(PutItemCommand).resolvesOnce({}).rejects(conditionFailed(ACTIVE));
     sfn.on(StartExecutionCommand).resolves({});
     // WHEN both are posted
     expect((await handle(postTrack(body))).statusCode).toBe(201);
@@ -39,7 +39,7 @@ describe('what was only logged is counted (metrics port)', () => {
     // GIVEN a not_started task past the grace period
     const { handle, ddb, sfn, counted } = mockedHandler();
     const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
-    ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({});
     // WHEN a duplicate arrives
@@ -52,7 +52,7 @@ describe('what was only logged is counted (metrics port)', () => {
     // GIVEN a stranded not_started task whose execution name is taken by a closed execution
     const { handle, ddb, sfn, counted } = mockedHandler();
     const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
-    ddb.on(PutCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     sfn.on(StartExecutionCommand).rejectsOnce(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' })).resolves({});
@@ -66,7 +66,7 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a lease takeover counts the takeover and the stop of the replaced execution', async () => {
     // GIVEN an active task past its lease
     const { handle, ddb, sfn, counted } = mockedHandler();
-    ddb.on(PutCommand).rejectsOnce(conditionFailed({ ...ACTIVE, lease_expires_at: EPOCH - 1 })).resolves({});
+    ddb.on(PutItemCommand).rejectsOnce(conditionFailed({ ...ACTIVE, lease_expires_at: EPOCH - 1 })).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     sfn.onAnyCommand().resolves({});
     // WHEN a new POST claims the video
@@ -79,7 +79,7 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a compensation is counted; a failed compensation is counted apart', async () => {
     // GIVEN StartExecution unavailable and a compensation that works
     const ok = mockedHandler();
-    ok.ddb.on(PutCommand).resolves({});
+    ok.ddb.on(PutItemCommand).resolves({});
     ok.ddb.on(TransactWriteCommand).resolves({});
     ok.sfn.on(StartExecutionCommand).rejects(sfnDown());
     // WHEN / THEN
@@ -88,7 +88,7 @@ describe('what was only logged is counted (metrics port)', () => {
 
     // GIVEN a compensation that is throttled too
     const failing = mockedHandler();
-    failing.ddb.on(PutCommand).resolves({});
+    failing.ddb.on(PutItemCommand).resolves({});
     failing.ddb.on(TransactWriteCommand).rejects(throttled());
     failing.sfn.on(StartExecutionCommand).rejects(sfnDown());
     // WHEN / THEN

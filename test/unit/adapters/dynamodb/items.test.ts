@@ -1,4 +1,6 @@
-import { fromActiveItem, fromFinalItem, toActiveItem, toFinalItem } from '../../../../lambda/adapters/dynamodb/items';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import fc from 'fast-check';
+import { fromActiveItem, fromFinalItem, fromRawItem, toActiveItem, toFinalItem, toRawItem } from '../../../../lambda/adapters/dynamodb/items';
 import type { ActiveTask, Task } from '../../../../lambda/core/task';
 import { sweepShard } from '../../../../lambda/shared/table';
 import { TEST_KEYS } from '../../../support/stored-items';
@@ -31,4 +33,28 @@ describe('item mapping', () => {
     expect(fromFinalItem(item)).toEqual({ ...final, error: undefined });
   });
 
+  test('the claim\'s attribute values are what the document client would send, and read back as it would read them', () => {
+    const name = fc.stringMatching(/^[a-z_]{1,16}$/);
+    const flat = fc.dictionary(name, fc.oneof(fc.string(), fc.maxSafeInteger(), fc.constant(undefined)));
+    fc.assert(
+      fc.property(flat, (item) => {
+        const raw = toRawItem(item);
+        expect(raw).toEqual(marshall(item, { removeUndefinedValues: true }));
+        expect(fromRawItem(raw)).toEqual(unmarshall(raw));
+      }),
+    );
+    const active = toActiveItem(ACTIVE, KEY);
+    expect(fromActiveItem(fromRawItem(toRawItem(active)))).toEqual(ACTIVE);
+  });
+
+  test('a refused claim\'s ALL_OLD holding other types (a final record\'s error map) reads as the document client reads it', () => {
+    const raw = marshall({ pk: 'x', error: { error: 'Cancelled', cause: 'by the user' }, tags: ['a'], flag: true, none: null });
+    expect(fromRawItem(raw)).toEqual(unmarshall(raw));
+  });
+
+  test('toRawItem takes only strings and safe integers: anything else is a mistake, not a silent marshalling', () => {
+    expect(() => toRawItem({ pk: 'x', nested: { a: 1 } })).toThrow(/nested is neither a string nor a safe integer/);
+    expect(() => toRawItem({ pk: 'x', n: 2 ** 53 })).toThrow(/n is neither/);
+    expect(() => toRawItem({ pk: 'x', n: 0.5 })).toThrow(/n is neither/);
+  });
 });
