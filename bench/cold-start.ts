@@ -16,11 +16,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { build, type BuildOptions } from 'esbuild';
-import { FUNCTION_DEFAULTS } from '../lib/private/tracking-function';
+import { build } from 'esbuild';
 import { AuthMode, ServiceName, TRACER_MODULE } from '../lambda/shared/names';
+import { esbuildOptions, ROOT } from './bundle';
 
-const ROOT = path.resolve(__dirname, '..');
 /** Each function's entry, and whether the stack ships the tracer beside it (`tracesSdkClients`). */
 const FUNCTIONS = [
   { name: ServiceName.TrackApi, entry: 'lambda/track/index.ts', traced: true },
@@ -32,22 +31,6 @@ const ONLY = process.env.ONLY?.split(',');
 const RUNS = Number(process.env.RUNS ?? 31);
 /** The issue's target for the API bundle: its cold start within 5 % of the SDK clients' own load. */
 const TARGET = 1.05;
-
-const { bundling } = FUNCTION_DEFAULTS;
-const esbuildOptions = (entry: string, outfile: string): BuildOptions => ({
-  entryPoints: [path.join(ROOT, entry)],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: bundling.target,
-  minify: bundling.minify,
-  sourcemap: bundling.sourceMap,
-  sourcesContent: bundling.sourcesContent,
-  external: [...bundling.externalModules],
-  metafile: true,
-  logLevel: 'warning',
-});
 
 /** Bundles the entry (and the tracer beside it); returns index.js and the external SDK packages it requires. */
 async function bundle(entry: string, outdir: string, traced: boolean): Promise<{ file: string; sdkPackages: string[] }> {

@@ -1,16 +1,25 @@
 /**
- * The write path against its floor (issue 16): in one run on one DynamoDB Local, the in-process API handler
- * (lambda/track/index.ts buildTrackHandler, its SDK clients counted through its client-wrap option) against a bare
- * conditional PutItem, in alternated rounds at the same concurrency. A ratio is the median throughput of a scenario
- * over the median throughput of the bare PutItem with the same outcome: one that lands for a new task, one refused
- * by its condition (ALL_OLD) for a duplicate, the least work that decides each. Ratios, not absolute times, compare
- * across machines and loads; the ratio against the landing put is printed too.
+ * The write path against its floor (issue 16): in one run on one DynamoDB Local, the API function as Lambda runs it
+ * (lambda/track/index.ts bundled with the stack's esbuild settings, buildTrackHandler in-process, its SDK clients
+ * counted through its client-wrap option) against a bare conditional PutItem with the same outcome: one that lands
+ * for a new task, one refused by its condition (ALL_OLD) for a duplicate, the least work that decides each. Each
+ * The function and the floor run in a process of their own, as a function runs in Lambda: the local Step Functions
+ * endpoint (in the local system's process) would otherwise charge the emulator's work for each StartExecution to the
+ * function's CPU. Each round runs every scenario next to its floor, in alternating order, and a scenario's ratio is the median over the
+ * rounds of its throughput over its floor's in the same pair: on this shared 2-core machine the throughput of one
+ * block moves by a third from one second to the next, and a pair's two blocks see the same moment. Ratios, not
+ * absolute times, compare across machines and loads; the ratio against the landing put is printed too.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { build } from 'esbuild';
 import { Route } from '../lambda/shared/names';
+import { esbuildOptions, ROOT } from './bundle';
 
 /** What each scenario must reach (issue 16). */
 export const RATIO_TARGETS = { racing: 0.9, settled: 0.9, created: 0.55 } as const;
@@ -23,8 +32,11 @@ type Scenario = 'floor' | 'floorRefused' | keyof typeof RATIO_TARGETS | 'created
 const FLOOR_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floor', createdUnderLimit: 'floor' } as const;
 
 const CONCURRENCY = 64;
-const PER_ROUND = 256;
-const ROUNDS = 9;
+/** Requests in one timed block. */
+const PER_BLOCK = 256;
+const ROUNDS = 15;
+/** Each round, in rotated order: the scenario and its floor side by side. */
+const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit'] as const;
 
 export interface RatioSystem {
   /** The API function's environment in the local system (TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, endpoints). */
@@ -37,8 +49,10 @@ export interface RatioSystem {
 export interface RatioRow {
   readonly scenario: Scenario;
   readonly medianPerSecond: number;
-  /** Against the bare put with the same outcome (FLOOR_OF); the floors' own rows against themselves. */
+  /** Median over the rounds of the scenario's req/s over its floor's in the same pair (FLOOR_OF); floors: 1. */
   readonly ratio: number;
+  /** The middle half of the pairs' ratios (25th to 75th percentile): how much one pair's reading moves. */
+  readonly spread?: readonly [number, number];
   /** Against the bare put that lands. */
   readonly ratioToLanding: number;
   readonly callsPerRequest: Record<string, number>;
@@ -52,6 +66,23 @@ const LABELS: Record<Scenario, string> = {
   created: 'new task (no tenant limit: tenantActiveTaskLimit=0)',
   createdUnderLimit: 'new task under a tenant limit (the default: its counter write)',
 };
+
+type TrackModule = typeof import('../lambda/track/index');
+
+/**
+ * lambda/track/index.ts bundled as the stack bundles it and required in-process: the code Lambda runs (minified, no
+ * tsx transform). Written under node_modules/.cache so its external @aws-sdk packages resolve to the project's, the
+ * same SDK the floor uses. No source map: its lazy stack mapping would replace Error.prepareStackTrace for the
+ * whole bench process, the floor's errors included. Removed by the returned function.
+ */
+async function bundledTrackModule(): Promise<{ module: TrackModule; remove: () => void }> {
+  const cache = path.join(ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(path.join(cache, 'ratio-bench-'));
+  const file = path.join(dir, 'index.js');
+  await build(esbuildOptions('lambda/track/index.ts', file, { sourcemap: false, metafile: false }));
+  return { module: require(file) as TrackModule, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   const calls: Record<Scenario, Record<string, number>> = { floor: {}, floorRefused: {}, racing: {}, settled: {}, created: {}, createdUnderLimit: {} };
@@ -72,8 +103,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     return client;
   };
   // Loaded once the local system has set the environment: the handler module checks AUTH_MODE at import.
-  const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
-  // Thousands of new tasks pile up under one tenant. Without a limit (0) no counter is written: one put, one start.
+  const bundled = await bundledTrackModule();
+  const { buildTrackHandler } = bundled.module;
   const handle = buildTrackHandler({ ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: countCalls });
   // Under a limit each new task takes its slot on the tenant's counter first, as the default stack does (100); the
   // limit here is high enough never to refuse, so every request is a created task. Its executions are held, so the
@@ -93,20 +124,20 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   const refusedKey = `BENCH#refused#${held}`;
   await floorClient.send(new PutItemCommand({ TableName: system.tableName, Item: floorItem(refusedKey) }));
   const post = (tenant: string, video: string) => handle(postEvent(tenant, video)) as Promise<APIGatewayProxyStructuredResultV2>;
-  const runs: Record<Scenario, (round: number) => Promise<number>> = {
-    floor: (round) =>
-      timed(PER_ROUND, async (i) => {
+  const runs: Record<Scenario, (block: number) => Promise<number>> = {
+    floor: (block) =>
+      timed(PER_BLOCK, async (i) => {
         await floorClient.send(
           new PutItemCommand({
             TableName: system.tableName,
-            Item: floorItem(`BENCH#floor#${held}#${round}#${i}`),
+            Item: floorItem(`BENCH#floor#${held}#${block}#${i}`),
             ConditionExpression: 'attribute_not_exists(pk)',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
       }),
     floorRefused: () =>
-      timed(PER_ROUND, async () => {
+      timed(PER_BLOCK, async () => {
         const refused = await floorClient
           .send(
             new PutItemCommand({
@@ -122,41 +153,57 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
           );
         if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item) throw new Error(`bench: expected a refused put with its item, got ${String(refused)}`);
       }),
-    racing: async (round) => {
-      const video = `racing-${round}.mp4`;
+    racing: async (block) => {
+      const video = `racing-${block}.mp4`;
+      const saved = current;
+      current = undefined;
       const winner = await expectPost(handle, held, video, 201);
-      current = 'racing';
-      return timed(PER_ROUND, async () => expectAnswer(await post(held, video), 200, winner, 'not_started'));
+      current = saved;
+      return timed(PER_BLOCK, async () => expectAnswer(await post(held, video), 200, winner, 'not_started'));
     },
-    settled: () => timed(PER_ROUND, async () => expectAnswer(await post(settledTenant, 'settled.mp4'), 200, running, 'running')),
-    created: (round) => timed(PER_ROUND, async (i) => expectAnswer(await post(held, `new-${round}-${i}.mp4`), 201)),
-    createdUnderLimit: (round) =>
-      timed(PER_ROUND, async (i) => expectAnswer((await limited(postEvent(held, `limited-${round}-${i}.mp4`))) as APIGatewayProxyStructuredResultV2, 201)),
+    settled: () => timed(PER_BLOCK, async () => expectAnswer(await post(settledTenant, 'settled.mp4'), 200, running, 'running')),
+    created: (block) => timed(PER_BLOCK, async (i) => expectAnswer(await post(held, `new-${block}-${i}.mp4`), 201)),
+    createdUnderLimit: (block) =>
+      timed(PER_BLOCK, async (i) => expectAnswer((await limited(postEvent(held, `limited-${block}-${i}.mp4`))) as APIGatewayProxyStructuredResultV2, 201)),
   };
-  const order: Scenario[] = ['floor', 'floorRefused', 'racing', 'settled', 'created', 'createdUnderLimit'];
+  const order: Scenario[] = ['floor', 'floorRefused', ...PAIRED];
   const perSecond: Record<Scenario, number[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
+  const pairRatios: Record<(typeof PAIRED)[number], number[]> = { racing: [], settled: [], created: [], createdUnderLimit: [] };
+  let block = 0;
+  const measure = async (s: Scenario) => {
+    current = s;
+    const perSec = await runs[s](block++);
+    current = undefined;
+    perSecond[s].push(perSec);
+    requests[s] += PER_BLOCK;
+    return perSec;
+  };
   try {
-    // One untimed round of each first (JIT, connections), then rounds in a rotated order.
-    for (const s of order) await runs[s](-1);
-    for (const s of order) calls[s] = {};
+    // One untimed block of each first (JIT, connections).
+    for (const s of order) await runs[s](block++);
     for (let round = 0; round < ROUNDS; round++) {
-      for (let k = 0; k < order.length; k++) {
-        const s = order[(k + round) % order.length];
-        current = s === 'racing' ? undefined : s;
-        perSecond[s].push(await runs[s](round));
-        requests[s] += PER_ROUND;
-        current = undefined;
+      for (let k = 0; k < PAIRED.length; k++) {
+        const s = PAIRED[(k + round) % PAIRED.length];
+        // Which of the pair goes first alternates, so neither always follows the other's leftovers (GC, sockets).
+        if ((round + k) % 2 === 0) {
+          const floor = await measure(FLOOR_OF[s]);
+          pairRatios[s].push((await measure(s)) / floor);
+        } else {
+          const scenario = await measure(s);
+          pairRatios[s].push(scenario / (await measure(FLOOR_OF[s])));
+        }
       }
     }
   } finally {
     floorClient.destroy();
+    bundled.remove();
   }
   const floorMedian = median(perSecond.floor);
-  const against = (scenario: Scenario) => (scenario === 'floor' || scenario === 'floorRefused' ? scenario : FLOOR_OF[scenario]);
   return order.map((scenario) => ({
     scenario,
     medianPerSecond: median(perSecond[scenario]),
-    ratio: median(perSecond[scenario]) / median(perSecond[against(scenario)]),
+    ratio: scenario === 'floor' || scenario === 'floorRefused' ? 1 : median(pairRatios[scenario]),
+    spread: scenario === 'floor' || scenario === 'floorRefused' ? undefined : [quantile(pairRatios[scenario], 0.25), quantile(pairRatios[scenario], 0.75)],
     ratioToLanding: median(perSecond[scenario]) / floorMedian,
     callsPerRequest: Object.fromEntries(Object.entries(calls[scenario]).sort().map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)])),
   }));
@@ -165,8 +212,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
 /** The rows as Markdown, each ratio against its target. */
 export function ratioTable(rows: readonly RatioRow[]): string {
   const lines = [
-    `Concurrency ${CONCURRENCY}, ${PER_ROUND} requests a round, ${ROUNDS} rounds in rotated order; ratio = median req/s of the scenario / median req/s of the bare PutItem with the same outcome (refused for a duplicate, landing for a new task).\n`,
-    '| scenario | median req/s | ratio | target | ratio to the landing put | AWS calls per request |',
+    `The API bundle in a process of its own against a bare PutItem, concurrency ${CONCURRENCY}, ${PER_BLOCK} requests a block, ${ROUNDS} rounds; each round runs every scenario next to the bare PutItem with the same outcome (refused for a duplicate, landing for a new task), the order alternating. ratio = median over the rounds of the pair's req/s ratio.\n`,
+    '| scenario | median req/s | ratio (middle half of the pairs) | target | ratio to the landing put | AWS calls per request |',
     '|---|---:|---:|---|---:|---|',
   ];
   for (const row of rows) {
@@ -178,7 +225,8 @@ export function ratioTable(rows: readonly RatioRow[]): string {
           ? 'none: the limit needs a second write (ARCHITECTURE.md)'
           : '—';
     const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || 'dynamodb.PutItem 1 (by construction)';
-    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}× | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${callText} |`);
+    const spread = row.spread ? ` (${row.spread[0].toFixed(2)}-${row.spread[1].toFixed(2)})` : '';
+    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${callText} |`);
   }
   return lines.join('\n');
 }
@@ -196,9 +244,15 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<nu
 }
 
 function median(values: number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Linear interpolation between the closest ranks. */
+function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
 }
 
 /** An item of an active task's size and shape, so the floor writes what a claim writes. */
@@ -274,4 +328,43 @@ async function localControl(endpoint: string, operation: string, input: Record<s
     body: JSON.stringify(input),
   });
   if (!res.ok) throw new Error(`${operation} failed: ${res.status} ${await res.text()}`);
+}
+
+/** Where the child reads the system it measures against. */
+const SYSTEM_ENV = 'RATIO_SYSTEM';
+
+/**
+ * measureRatios in a child process (this file run directly) against `system`, which this process keeps serving:
+ * the measured function's CPU is then its own, not shared with the local Step Functions endpoint.
+ */
+export function measureRatiosInChild(system: RatioSystem): Promise<RatioRow[]> {
+  const { environment, dynamoDbEndpoint, sfnEndpoint, tableName } = system;
+  const child = spawn(process.execPath, ['--import', 'tsx', __filename], {
+    cwd: ROOT,
+    env: { ...process.env, [SYSTEM_ENV]: JSON.stringify({ environment, dynamoDbEndpoint, sfnEndpoint, tableName }) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench: the ratio process exited with ${code}`));
+      // The rows are the last line: anything the function logged (warnings, errors) comes before them.
+      resolve(JSON.parse(out.trim().split('\n').pop()!) as RatioRow[]);
+    });
+  });
+}
+
+if (require.main === module) {
+  const system = JSON.parse(process.env[SYSTEM_ENV] ?? 'null') as RatioSystem | null;
+  if (!system) throw new Error(`bench/ratios.ts is run by measureRatiosInChild (${SYSTEM_ENV} unset)`);
+  // The function's configuration came with the environment: the local system set it in the parent's before spawning.
+  measureRatios(system).then(
+    (rows) => process.stdout.write(`${JSON.stringify(rows)}\n`),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }

@@ -20,7 +20,7 @@ import { resourcesOfType } from '../local/template';
 import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
 import { METRICS_NAMESPACE, Route, ServiceName, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TaskKeys } from '../lambda/shared/task-keys';
-import { measureRatios, ratioTable } from './ratios';
+import { measureRatiosInChild, ratioTable } from './ratios';
 
 /** The most requests in flight in any scenario below; the SDK clients get as many sockets. */
 const MAX_CONCURRENCY = 100;
@@ -223,7 +223,7 @@ function startLoadSystem() {
 async function ratiosOnly() {
   const system = await startLoadSystem();
   try {
-    console.log(ratioTable(await measureRatios(system)));
+    console.log(ratioTable(await measureRatiosInChild(system)));
   } finally {
     await system.stop();
   }
@@ -245,7 +245,7 @@ async function main() {
     const duplicate = await scenario('duplicates of one running task', system.apiUrl, Array.from({ length: 1000 }, () => ({ tenant_id: tenant, video_filename: 'new-0.mp4' })), 50);
     await scenario('burst: 20 videos x 25 concurrent', system.apiUrl, Array.from({ length: 25 }).flatMap(() => Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` }))), MAX_CONCURRENCY);
     await scenario('invalid bodies (no AWS call)', system.apiUrl, Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })), 50);
-    const ratios = await measureRatios(system);
+    const ratios = await measureRatiosInChild(system);
 
     console.log('### The write path against its floor (in-process handler vs a bare conditional PutItem, one DynamoDB Local)\n');
     console.log(ratioTable(ratios));
