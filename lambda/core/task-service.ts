@@ -68,13 +68,14 @@ export class TaskService {
   private async trackAttempt(request: TrackRequest, attempt: number): Promise<TrackOutcome> {
     const now = this.clock.now();
     const epoch = Math.floor(now.getTime() / 1000);
+    const at = now.toISOString();
     const task: ActiveTask = {
       taskId: this.newId(request.tenantId, request.videoFilename),
       tenantId: request.tenantId,
       videoFilename: request.videoFilename,
       status: TaskStatus.NotStarted,
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
+      createdAt: at,
+      updatedAt: at,
       leaseExpiresAt: epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds,
       // The workflow has no epoch clock, so its final records expire at this. An execution ends within the timeout
       // of its start, and starts (or is re-driven) within the margin: the record lives at least the retention past

@@ -13,6 +13,25 @@ const DIGEST_BYTES = 16;
 export const TASK_ID_LENGTH = 43;
 const TASK_ID_ALPHABET = /^[A-Za-z0-9_-]+$/;
 
+/** Ids' random bytes are drawn this many ids at a time: one CSPRNG call per draw (as Node's randomUUID buffers). */
+const IDS_PER_DRAW = 256;
+let randomPool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/**
+ * 16 fresh random bytes for a task id. Every POST makes an id before its claim decides whether it is needed, so this
+ * is on the duplicate path: one randomBytes call per id cost more than the id's HMAC.
+ */
+function idRandomBytes(): Buffer {
+  if (poolOffset + RANDOM_BYTES > randomPool.length) {
+    randomPool = randomBytes(RANDOM_BYTES * IDS_PER_DRAW);
+    poolOffset = 0;
+  }
+  const bytes = randomPool.subarray(poolOffset, poolOffset + RANDOM_BYTES);
+  poolOffset += RANDOM_BYTES;
+  return bytes;
+}
+
 export class TaskKeys {
   private readonly key: KeyObject;
   /** The last digest computed: a POST derives its new task id and its active key from the same (tenant, video). */
@@ -30,7 +49,7 @@ export class TaskKeys {
   }
 
   /** A new task id for (tenant, video); `random` is only given by tests that need a fixed id. */
-  newTaskId(tenantId: string, videoFilename: string, random: Buffer = randomBytes(RANDOM_BYTES)): string {
+  newTaskId(tenantId: string, videoFilename: string, random: Buffer = idRandomBytes()): string {
     if (random.length !== RANDOM_BYTES) throw new Error(`a task id takes ${RANDOM_BYTES} random bytes`);
     return Buffer.concat([random, this.digestBytes(tenantId, videoFilename)]).toString('base64url');
   }

@@ -56,9 +56,8 @@ export class DynamoDbTaskStore implements TaskStore {
         new PutItemCommand({
           TableName: this.table.tableName,
           Item: toRawItem(toActiveItem(task, taskKey)),
-          // The single point where the race is decided.
-          ConditionExpression: 'attribute_not_exists(#pk)',
-          ExpressionAttributeNames: { '#pk': Attr.pk },
+          // The single point where the race is decided. (`pk` is not a reserved word: no attribute-name map to send.)
+          ConditionExpression: `attribute_not_exists(${Attr.pk})`,
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
         (e) => isConditionFailure(e) || isConflict(e),

@@ -39,6 +39,13 @@ describe('task ids', () => {
     expect(videoDigestOfId(a)).toBe(videoDigestOfId(b));
   });
 
+  test('ids drawn across several draws of the random pool never share their random half', () => {
+    // 256 ids a draw: 1,000 ids span four draws and the boundaries between them.
+    const randomHalves = Array.from({ length: 1000 }, () => Buffer.from(keys.newTaskId('tenant1', 'a.mp4'), 'base64url').subarray(0, 16).toString('hex'));
+    expect(new Set(randomHalves).size).toBe(1000);
+    expect(randomHalves.every((half) => half !== '0'.repeat(32))).toBe(true);
+  });
+
   test('different tenants or videos give different digests, even when their joined text is equal', () => {
     fc.assert(
       fc.property(tenantText, text, tenantText, text, (t1, v1, t2, v2) => {
