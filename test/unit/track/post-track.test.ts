@@ -70,8 +70,7 @@ describe('POST /api/v1/track', () => {
         retain_until: { N: String(EPOCH + 3600 + 300 + 30 * 86400) },
         sweep_shard: { N: expect.stringMatching(/^\d+$/) },
       },
-      ConditionExpression: 'attribute_not_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': 'pk' },
+      ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
     // The new task takes a slot under its tenant's limit (default 100): one conditional increment, nothing else.
