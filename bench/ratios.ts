@@ -34,7 +34,7 @@ const FLOOR_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'fl
 const CONCURRENCY = 64;
 /** Requests in one timed block. */
 const PER_BLOCK = 256;
-const ROUNDS = 15;
+const ROUNDS = 41;
 /** Each round, in rotated order: the scenario and its floor side by side. */
 const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit'] as const;
 
@@ -55,6 +55,8 @@ export interface RatioRow {
   readonly spread?: readonly [number, number];
   /** Against the bare put that lands. */
   readonly ratioToLanding: number;
+  /** Median CPU time of the function's process per request (µs): when that process is the bottleneck, the ratios follow these. */
+  readonly cpuMicrosPerRequest: number;
   readonly callsPerRequest: Record<string, number>;
 }
 
@@ -169,12 +171,14 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   const order: Scenario[] = ['floor', 'floorRefused', ...PAIRED];
   const perSecond: Record<Scenario, number[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
   const pairRatios: Record<(typeof PAIRED)[number], number[]> = { racing: [], settled: [], created: [], createdUnderLimit: [] };
+  const cpuPerRequest: Record<Scenario, number[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
   let block = 0;
   const measure = async (s: Scenario) => {
     current = s;
     const perSec = await runs[s](block++);
     current = undefined;
     perSecond[s].push(perSec);
+    cpuPerRequest[s].push(lastCpuPerRequest);
     requests[s] += PER_BLOCK;
     return perSec;
   };
@@ -205,6 +209,7 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     ratio: scenario === 'floor' || scenario === 'floorRefused' ? 1 : median(pairRatios[scenario]),
     spread: scenario === 'floor' || scenario === 'floorRefused' ? undefined : [quantile(pairRatios[scenario], 0.25), quantile(pairRatios[scenario], 0.75)],
     ratioToLanding: median(perSecond[scenario]) / floorMedian,
+    cpuMicrosPerRequest: median(cpuPerRequest[scenario]),
     callsPerRequest: Object.fromEntries(Object.entries(calls[scenario]).sort().map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)])),
   }));
 }
@@ -213,8 +218,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
 export function ratioTable(rows: readonly RatioRow[]): string {
   const lines = [
     `The API bundle in a process of its own against a bare PutItem, concurrency ${CONCURRENCY}, ${PER_BLOCK} requests a block, ${ROUNDS} rounds; each round runs every scenario next to the bare PutItem with the same outcome (refused for a duplicate, landing for a new task), the order alternating. ratio = median over the rounds of the pair's req/s ratio.\n`,
-    '| scenario | median req/s | ratio (middle half of the pairs) | target | ratio to the landing put | AWS calls per request |',
-    '|---|---:|---:|---|---:|---|',
+    '| scenario | median req/s | ratio (middle half of the pairs) | target | ratio to the landing put | CPU µs per request | AWS calls per request |',
+    '|---|---:|---:|---|---:|---:|---|',
   ];
   for (const row of rows) {
     const target = row.scenario in RATIO_TARGETS ? RATIO_TARGETS[row.scenario as keyof typeof RATIO_TARGETS] : undefined;
@@ -226,21 +231,28 @@ export function ratioTable(rows: readonly RatioRow[]): string {
           : '—';
     const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || 'dynamodb.PutItem 1 (by construction)';
     const spread = row.spread ? ` (${row.spread[0].toFixed(2)}-${row.spread[1].toFixed(2)})` : '';
-    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${callText} |`);
+    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${callText} |`);
   }
   return lines.join('\n');
 }
 
-/** Runs `n` calls of `fn`, CONCURRENCY in flight; returns calls per second. */
+/** CPU time of this process per request in the last timed block, in µs. */
+let lastCpuPerRequest = 0;
+
+/** Runs `n` calls of `fn`, CONCURRENCY in flight; returns calls per second (and sets lastCpuPerRequest). */
 async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < n) await fn(next++);
     }),
   );
-  return n / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  lastCpuPerRequest = (used.user + used.system) / n;
+  return n / seconds;
 }
 
 function median(values: number[]): number {
