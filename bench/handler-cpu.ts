@@ -7,14 +7,15 @@
  * system's: warnings and errors logged, metrics off); in Lambda each request's log line and EMF line add to it.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { build } from 'esbuild';
-import { AuthMode, Route, TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { AuthMode, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { esbuildOptions, ROOT } from './bundle';
+import { postEvent } from './events';
 
 const BLOCKS = Number(process.env.BLOCKS ?? 15);
 const PER_BLOCK = 2000;
@@ -96,15 +97,7 @@ async function main() {
       },
     });
     const floor = new DynamoDBClient({ requestHandler: answer });
-    const event = {
-      version: '2.0',
-      rawPath: Route.Collection,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      requestContext: { http: { method: 'POST', path: Route.Collection } },
-      body: JSON.stringify({ tenant_id: TENANT, video_filename: VIDEO }),
-      isBase64Encoded: false,
-    } as unknown as APIGatewayProxyEventV2;
+    const event = postEvent({ tenant_id: TENANT, video_filename: VIDEO });
     const duplicate = async () => {
       const res = (await handle(event)) as APIGatewayProxyStructuredResultV2;
       if (res.statusCode !== 200 || JSON.parse(String(res.body)).task_id !== item.task_id.S) throw new Error(`bench: expected the winner, got ${res.statusCode} ${res.body}`);

@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import { build } from 'esbuild';
 import { Route } from '../lambda/shared/names';
 import { esbuildOptions, ROOT } from './bundle';
+import { postEvent as postTrackEvent } from './events';
 
 /** What each scenario must reach (issue 16). */
 export const RATIO_TARGETS = { racing: 0.9, settled: 0.9, created: 0.55 } as const;
@@ -288,15 +289,7 @@ function floorItem(pk: string) {
 }
 
 function postEvent(tenant: string, video: string): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    rawPath: Route.Collection,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
-    requestContext: { http: { method: 'POST', path: Route.Collection } },
-    body: JSON.stringify({ tenant_id: tenant, video_filename: video }),
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
+  return postTrackEvent({ tenant_id: tenant, video_filename: video });
 }
 
 type Handle = ReturnType<typeof import('../lambda/track/index').buildTrackHandler>;

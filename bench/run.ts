@@ -18,8 +18,9 @@ import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
 import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
-import { METRICS_NAMESPACE, Route, ServiceName, TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { METRICS_NAMESPACE, ServiceName, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TaskKeys } from '../lambda/shared/task-keys';
+import { postEvent } from './events';
 import { measureRatiosInChild, ratioTable } from './ratios';
 
 /** The most requests in flight in any scenario below; the SDK clients get as many sockets. */
@@ -167,15 +168,7 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
     metrics.addMetric(outcome, MetricUnit.Count, 1);
     metrics.publishStoredMetrics();
   });
-  const event = {
-    version: '2.0',
-    rawPath: Route.Collection,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json' },
-    requestContext: { http: { method: 'POST', path: Route.Collection } },
-    body: JSON.stringify(body),
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
+  const event = postEvent(body);
   let bytes = 0;
   let counting = false;
   const write = process.stdout.write.bind(process.stdout);
