@@ -240,7 +240,7 @@ async function main() {
     await scenario('invalid bodies (no AWS call)', system.apiUrl, Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })), 50);
     const ratios = await measureRatiosInChild(system);
 
-    console.log('### The write path against its floor (in-process handler vs a bare conditional PutItem, one DynamoDB Local)\n');
+    console.log('### The write path against its floor (the API bundle vs a bare conditional PutItem, one DynamoDB Local)\n');
     console.log(ratioTable(ratios));
     console.log('');
 
