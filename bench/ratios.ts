@@ -75,16 +75,20 @@ type TrackModule = typeof import('../lambda/track/index');
 /**
  * lambda/track/index.ts bundled as the stack bundles it and required in-process: the code Lambda runs (minified, no
  * tsx transform). Written under node_modules/.cache so its external @aws-sdk packages resolve to the project's, the
- * same SDK the floor uses. No source map: its lazy stack mapping would replace Error.prepareStackTrace for the
- * whole bench process, the floor's errors included. Removed by the returned function.
+ * same SDK the floor uses, and removed once loaded. No source map: its lazy stack mapping would replace
+ * Error.prepareStackTrace for the whole bench process, the floor's errors included.
  */
-async function bundledTrackModule(): Promise<{ module: TrackModule; remove: () => void }> {
+async function bundledTrackModule(): Promise<TrackModule> {
   const cache = path.join(ROOT, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(path.join(cache, 'ratio-bench-'));
-  const file = path.join(dir, 'index.js');
-  await build(esbuildOptions('lambda/track/index.ts', file, { sourcemap: false, metafile: false }));
-  return { module: require(file) as TrackModule, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  try {
+    const file = path.join(dir, 'index.js');
+    await build(esbuildOptions('lambda/track/index.ts', file, { sourcemap: false, metafile: false }));
+    return require(file) as TrackModule;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
@@ -106,8 +110,7 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     return client;
   };
   // Loaded once the local system has set the environment: the handler module checks AUTH_MODE at import.
-  const bundled = await bundledTrackModule();
-  const { buildTrackHandler } = bundled.module;
+  const { buildTrackHandler } = await bundledTrackModule();
   const handle = buildTrackHandler({ ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: countCalls });
   // Under a limit each new task takes its slot on the tenant's counter first, as the default stack does (100); the
   // limit here is high enough never to refuse, so every request is a created task. Its executions are held, so the
@@ -201,7 +204,6 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     }
   } finally {
     floorClient.destroy();
-    bundled.remove();
   }
   const floorMedian = median(perSecond.floor);
   return order.map((scenario) => ({
