@@ -8,13 +8,10 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { build } from 'esbuild';
 import { AuthMode, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TaskKeys } from '../lambda/shared/task-keys';
-import { esbuildOptions, ROOT } from './bundle';
+import { requireBundled } from './bundle';
 import { postEvent } from './events';
 
 const BLOCKS = Number(process.env.BLOCKS ?? 15);
@@ -81,51 +78,42 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.le
 
 async function main() {
   Object.assign(process.env, ENV);
-  const cache = path.join(ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(path.join(cache, 'cpu-bench-'));
-  try {
-    const file = path.join(dir, 'index.js');
-    await build(esbuildOptions('lambda/track/index.ts', file, { sourcemap: false, metafile: false }));
-    const { buildTrackHandler } = require(file) as typeof import('../lambda/track/index');
-    const item = winnerItem();
-    const answer = refusingHandler(item);
-    const handle = buildTrackHandler(process.env, {
-      wrapClient: (client) => {
-        (client.config as { requestHandler: unknown }).requestHandler = answer;
-        return client;
-      },
-    });
-    const floor = new DynamoDBClient({ requestHandler: answer });
-    const event = postEvent({ tenant_id: TENANT, video_filename: VIDEO });
-    const duplicate = async () => {
-      const res = (await handle(event)) as APIGatewayProxyStructuredResultV2;
-      if (res.statusCode !== 200 || JSON.parse(String(res.body)).task_id !== item.task_id.S) throw new Error(`bench: expected the winner, got ${res.statusCode} ${res.body}`);
-    };
-    const bare = async () => {
-      const refused = await floor
-        .send(new PutItemCommand({ TableName: ENV.TABLE_NAME, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }))
-        .then(() => undefined, (e: unknown) => e);
-      if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item) throw new Error(`bench: expected a refused put, got ${String(refused)}`);
-    };
-    // Warm-up: JIT for both paths.
-    await cpuPerRequest(bare);
-    await cpuPerRequest(duplicate);
-    const floorUs: number[] = [];
-    const duplicateUs: number[] = [];
-    for (let b = 0; b < BLOCKS; b++) {
-      floorUs.push(await cpuPerRequest(bare));
-      duplicateUs.push(await cpuPerRequest(duplicate));
-    }
-    const f = median(floorUs);
-    const d = median(duplicateUs);
-    console.log(`CPU time per request, no network (node ${process.version}, ${BLOCKS} alternated blocks of ${PER_BLOCK}, medians):\n`);
-    console.log('| bare refused PutItem (SDK) | settled duplicate (API bundle) | the handler adds | bare / duplicate |');
-    console.log('|---:|---:|---:|---:|');
-    console.log(`| ${f.toFixed(1)} µs | ${d.toFixed(1)} µs | ${(d - f).toFixed(1)} µs | ${(f / d).toFixed(3)}× |`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const { buildTrackHandler } = await requireBundled<typeof import('../lambda/track/index')>('lambda/track/index.ts');
+  const item = winnerItem();
+  const answer = refusingHandler(item);
+  const handle = buildTrackHandler(process.env, {
+    wrapClient: (client) => {
+      (client.config as { requestHandler: unknown }).requestHandler = answer;
+      return client;
+    },
+  });
+  const floor = new DynamoDBClient({ requestHandler: answer });
+  const event = postEvent({ tenant_id: TENANT, video_filename: VIDEO });
+  const duplicate = async () => {
+    const res = (await handle(event)) as APIGatewayProxyStructuredResultV2;
+    if (res.statusCode !== 200 || JSON.parse(String(res.body)).task_id !== item.task_id.S) throw new Error(`bench: expected the winner, got ${res.statusCode} ${res.body}`);
+  };
+  const bare = async () => {
+    const refused = await floor
+      .send(new PutItemCommand({ TableName: ENV.TABLE_NAME, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }))
+      .then(() => undefined, (e: unknown) => e);
+    if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item) throw new Error(`bench: expected a refused put, got ${String(refused)}`);
+  };
+  // Warm-up: JIT for both paths.
+  await cpuPerRequest(bare);
+  await cpuPerRequest(duplicate);
+  const floorUs: number[] = [];
+  const duplicateUs: number[] = [];
+  for (let b = 0; b < BLOCKS; b++) {
+    floorUs.push(await cpuPerRequest(bare));
+    duplicateUs.push(await cpuPerRequest(duplicate));
   }
+  const f = median(floorUs);
+  const d = median(duplicateUs);
+  console.log(`CPU time per request, no network (node ${process.version}, ${BLOCKS} alternated blocks of ${PER_BLOCK}, medians):\n`);
+  console.log('| bare refused PutItem (SDK) | settled duplicate (API bundle) | the handler adds | bare / duplicate |');
+  console.log('|---:|---:|---:|---:|');
+  console.log(`| ${f.toFixed(1)} µs | ${d.toFixed(1)} µs | ${(d - f).toFixed(1)} µs | ${(f / d).toFixed(3)}× |`);
 }
 
 main().catch((error: unknown) => {

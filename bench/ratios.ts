@@ -15,11 +15,8 @@ import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import * as path from 'node:path';
-import { build } from 'esbuild';
 import { Route } from '../lambda/shared/names';
-import { esbuildOptions, ROOT } from './bundle';
+import { requireBundled, ROOT } from './bundle';
 import { postEvent as postTrackEvent } from './events';
 
 /** What each scenario must reach (issue 16). */
@@ -72,25 +69,6 @@ const LABELS: Record<Scenario, string> = {
 
 type TrackModule = typeof import('../lambda/track/index');
 
-/**
- * lambda/track/index.ts bundled as the stack bundles it and required in-process: the code Lambda runs (minified, no
- * tsx transform). Written under node_modules/.cache so its external @aws-sdk packages resolve to the project's, the
- * same SDK the floor uses, and removed once loaded. No source map: its lazy stack mapping would replace
- * Error.prepareStackTrace for the whole bench process, the floor's errors included.
- */
-async function bundledTrackModule(): Promise<TrackModule> {
-  const cache = path.join(ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(path.join(cache, 'ratio-bench-'));
-  try {
-    const file = path.join(dir, 'index.js');
-    await build(esbuildOptions('lambda/track/index.ts', file, { sourcemap: false, metafile: false }));
-    return require(file) as TrackModule;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   const calls: Record<Scenario, Record<string, number>> = { floor: {}, floorRefused: {}, racing: {}, settled: {}, created: {}, createdUnderLimit: {} };
   const requests: Record<Scenario, number> = { floor: 0, floorRefused: 0, racing: 0, settled: 0, created: 0, createdUnderLimit: 0 };
@@ -110,7 +88,7 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     return client;
   };
   // Loaded once the local system has set the environment: the handler module checks AUTH_MODE at import.
-  const { buildTrackHandler } = await bundledTrackModule();
+  const { buildTrackHandler } = await requireBundled<TrackModule>('lambda/track/index.ts');
   const handle = buildTrackHandler({ ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: countCalls });
   // Under a limit each new task takes its slot on the tenant's counter first, as the default stack does (100); the
   // limit here is high enough never to refuse, so every request is a created task. Its executions are held, so the
