@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { build } from 'esbuild';
 import { AuthMode, ServiceName, TRACER_MODULE } from '../lambda/shared/names';
 import { esbuildOptions, ROOT } from './bundle';
+import { median } from './stats';
 
 /** Each function's entry, and whether the stack ships the tracer beside it (`tracesSdkClients`). */
 const FUNCTIONS = [
@@ -108,11 +109,6 @@ function tracerLoad(dir: string, env: NodeJS.ProcessEnv): number {
   return printedNumber(script, { ...env, AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR' }, 'loading the tracer');
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const kib = (file: string) => `${(statSync(file).size / 1024).toFixed(1)} KiB`;
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 

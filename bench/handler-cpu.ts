@@ -13,6 +13,7 @@ import { AuthMode, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { requireBundled } from './bundle';
 import { postEvent } from './events';
+import { median } from './stats';
 
 const BLOCKS = Number(process.env.BLOCKS ?? 15);
 const PER_BLOCK = 2000;
@@ -73,8 +74,6 @@ async function cpuPerRequest(fn: () => Promise<void>): Promise<number> {
   const used = process.cpuUsage(start);
   return (used.user + used.system) / PER_BLOCK;
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 async function main() {
   Object.assign(process.env, ENV);

@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { Route } from '../lambda/shared/names';
 import { requireBundled, ROOT } from './bundle';
 import { postEvent as postTrackEvent } from './events';
+import { median, quantile } from './stats';
 
 /** What each scenario must reach (issue 16). */
 export const RATIO_TARGETS = { racing: 0.9, settled: 0.9, created: 0.55 } as const;
@@ -108,7 +109,7 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   const refusedKey = `BENCH#refused#${held}`;
   await floorClient.send(new PutItemCommand({ TableName: system.tableName, Item: floorItem(refusedKey) }));
   const post = (tenant: string, video: string) => handle(postEvent(tenant, video)) as Promise<APIGatewayProxyStructuredResultV2>;
-  const runs: Record<Scenario, (block: number) => Promise<number>> = {
+  const runs: Record<Scenario, (block: number) => Promise<BlockSample>> = {
     floor: (block) =>
       timed(PER_BLOCK, async (i) => {
         await floorClient.send(
@@ -151,18 +152,16 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
       timed(PER_BLOCK, async (i) => expectAnswer((await limited(postEvent(held, `limited-${block}-${i}.mp4`))) as APIGatewayProxyStructuredResultV2, 201)),
   };
   const order: Scenario[] = ['floor', 'floorRefused', ...PAIRED];
-  const perSecond: Record<Scenario, number[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
+  const samples: Record<Scenario, BlockSample[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
   const pairRatios: Record<(typeof PAIRED)[number], number[]> = { racing: [], settled: [], created: [], createdUnderLimit: [] };
-  const cpuPerRequest: Record<Scenario, number[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
   let block = 0;
   const measure = async (s: Scenario) => {
     current = s;
-    const perSec = await runs[s](block++);
+    const sample = await runs[s](block++);
     current = undefined;
-    perSecond[s].push(perSec);
-    cpuPerRequest[s].push(lastCpuPerRequest);
+    samples[s].push(sample);
     requests[s] += PER_BLOCK;
-    return perSec;
+    return sample.perSecond;
   };
   try {
     // One untimed block of each first (JIT, connections).
@@ -183,16 +182,20 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   } finally {
     floorClient.destroy();
   }
-  const floorMedian = median(perSecond.floor);
-  return order.map((scenario) => ({
-    scenario,
-    medianPerSecond: median(perSecond[scenario]),
-    ratio: scenario === 'floor' || scenario === 'floorRefused' ? 1 : median(pairRatios[scenario]),
-    spread: scenario === 'floor' || scenario === 'floorRefused' ? undefined : [quantile(pairRatios[scenario], 0.25), quantile(pairRatios[scenario], 0.75)],
-    ratioToLanding: median(perSecond[scenario]) / floorMedian,
-    cpuMicrosPerRequest: median(cpuPerRequest[scenario]),
-    callsPerRequest: Object.fromEntries(Object.entries(calls[scenario]).sort().map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)])),
-  }));
+  const perSecond = (scenario: Scenario) => samples[scenario].map((sample) => sample.perSecond);
+  const floorMedian = median(perSecond('floor'));
+  return order.map((scenario) => {
+    const paired = scenario === 'floor' || scenario === 'floorRefused' ? undefined : pairRatios[scenario];
+    return {
+      scenario,
+      medianPerSecond: median(perSecond(scenario)),
+      ratio: paired ? median(paired) : 1,
+      spread: paired ? [quantile(paired, 0.25), quantile(paired, 0.75)] : undefined,
+      ratioToLanding: median(perSecond(scenario)) / floorMedian,
+      cpuMicrosPerRequest: median(samples[scenario].map((sample) => sample.cpuMicros)),
+      callsPerRequest: Object.fromEntries(Object.entries(calls[scenario]).sort().map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)])),
+    };
+  });
 }
 
 /** The rows as Markdown, each ratio against its target. */
@@ -217,11 +220,15 @@ export function ratioTable(rows: readonly RatioRow[]): string {
   return lines.join('\n');
 }
 
-/** CPU time of this process per request in the last timed block, in µs. */
-let lastCpuPerRequest = 0;
+/** One timed block. */
+interface BlockSample {
+  readonly perSecond: number;
+  /** CPU time of this process per request, in µs. */
+  readonly cpuMicros: number;
+}
 
-/** Runs `n` calls of `fn`, CONCURRENCY in flight; returns calls per second (and sets lastCpuPerRequest). */
-async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+/** Runs `n` calls of `fn`, CONCURRENCY in flight. */
+async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<BlockSample> {
   let next = 0;
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -232,20 +239,7 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<nu
   );
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
-  lastCpuPerRequest = (used.user + used.system) / n;
-  return n / seconds;
-}
-
-function median(values: number[]): number {
-  return quantile(values, 0.5);
-}
-
-/** Linear interpolation between the closest ranks. */
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (sorted.length - 1) * q;
-  const low = Math.floor(at);
-  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
+  return { perSecond: n / seconds, cpuMicros: (used.user + used.system) / n };
 }
 
 /** An item of an active task's size and shape, so the floor writes what a claim writes. */

@@ -1,0 +1,12 @@
+/** The `q` quantile of `values` (0 ≤ q ≤ 1), interpolating linearly between the closest ranks. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
+}
+
+/** The median: the middle value, or the mean of the two middle values. */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
