@@ -34,7 +34,8 @@ describe('item mapping', () => {
   });
 
   test('the claim\'s attribute values are what the document client would send, and read back as it would read them', () => {
-    const name = fc.stringMatching(/^[a-z_]{1,16}$/);
+    // Not a name Object.prototype has (constructor, __proto__, …): marshall takes an own `constructor` for a class.
+    const name = fc.stringMatching(/^[a-z_]{1,16}$/).filter((n) => !(n in Object.prototype));
     const flat = fc.dictionary(name, fc.oneof(fc.string(), fc.maxSafeInteger(), fc.constant(undefined)));
     fc.assert(
       fc.property(flat, (item) => {
