@@ -1,10 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authConfigFromEnv } from '../core/caller';
 import { LazyClientTracing } from '../adapters/lazy-tracing';
 import { installLazySourceMaps } from '../adapters/lazy-source-maps';
-import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
+import { powertoolsLog } from '../adapters/powertools-log';
+import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
 import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
@@ -12,7 +13,7 @@ import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
 // Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TrackApi });
-const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
+const metrics = new FunctionMetrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
 // X-Ray capture of the SDK clients, loaded on the first sampled invocation; outside Lambda (npm start, tests, sam local) never.
 const tracing = new LazyClientTracing({ serviceName: ServiceName.TrackApi, log: logger });
 
@@ -30,16 +31,19 @@ export interface TrackHandlerOptions {
 /** The handler as configured by `env`: what Lambda runs, and what the local system builds with its client wrapper. */
 export function buildTrackHandler(env: Record<string, string | undefined> = process.env, options: TrackHandlerOptions = {}): ReturnType<typeof createTrackHandler> {
   const wrap = options.wrapClient ?? (<C>(client: C) => client);
+  const log = powertoolsLog(logger);
   const { service } = taskServiceFromEnv(env, {
-    log: logger,
+    log,
     metrics: powertoolsServiceMetrics(metrics),
     lists: true,
     wrapClient: (client) => tracing.register(wrap(client)),
   });
   return createTrackHandler(
     service,
-    logger,
+    log,
     (outcome) => {
+      // With metrics off (npm start, the benches) there is nothing to store or publish.
+      if (metrics.off) return;
       metrics.addMetric(outcome, MetricUnit.Count, 1);
       metrics.publishStoredMetrics();
     },

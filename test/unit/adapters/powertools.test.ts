@@ -1,0 +1,71 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { FunctionMetrics, powertoolsServiceMetrics } from '../../../lambda/adapters/powertools-metrics';
+import { powertoolsLog } from '../../../lambda/adapters/powertools-log';
+import { ServiceEvent } from '../../../lambda/shared/names';
+
+/** A Logger whose lines land in `lines` (Powertools writes through its own Console on stdout/stderr). */
+function capturedLogger(logLevel: 'INFO' | 'WARN'): { logger: Logger; lines: Record<string, unknown>[] } {
+  const logger = new Logger({ serviceName: 'test', logLevel });
+  const lines: Record<string, unknown>[] = [];
+  const write = (text: string) => lines.push(JSON.parse(text) as Record<string, unknown>);
+  (logger as unknown as { console: Record<string, (text: string) => void> }).console = { info: write, warn: write, error: write, debug: write, log: write, trace: write };
+  return { logger, lines };
+}
+
+describe('powertoolsLog', () => {
+  it('writes INFO lines when the level lets them through, with their fields', () => {
+    const { logger, lines } = capturedLogger('INFO');
+    powertoolsLog(logger).info('request', { status: 200 });
+    expect(lines).toEqual([expect.objectContaining({ level: 'INFO', message: 'request', status: 200 })]);
+  });
+
+  it('skips INFO lines below the level before Powertools sees them, and still writes warnings and errors', () => {
+    const { logger, lines } = capturedLogger('WARN');
+    const info = jest.spyOn(logger, 'info');
+    const log = powertoolsLog(logger);
+    log.info('request', { status: 200 });
+    log.warn('careful', { a: 1 });
+    log.error('failed', { b: 2 });
+    expect(info).not.toHaveBeenCalled();
+    expect(lines.map((l) => [l.level, l.message])).toEqual([
+      ['WARN', 'careful'],
+      ['ERROR', 'failed'],
+    ]);
+  });
+
+  it('follows a level changed after it was built', () => {
+    const { logger, lines } = capturedLogger('WARN');
+    const log = powertoolsLog(logger);
+    logger.setLogLevel('INFO');
+    log.info('request', {});
+    expect(lines).toHaveLength(1);
+  });
+});
+
+describe('powertoolsServiceMetrics', () => {
+  const saved = process.env.POWERTOOLS_METRICS_DISABLED;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = saved;
+  });
+
+  function metricsWith(disabled: string): FunctionMetrics {
+    process.env.POWERTOOLS_METRICS_DISABLED = disabled;
+    return new FunctionMetrics({ namespace: 'Test', serviceName: 'test' });
+  }
+
+  it('stores each event as a Count when metrics are on', () => {
+    const metrics = metricsWith('false');
+    expect(metrics.off).toBe(false);
+    powertoolsServiceMetrics(metrics).count(ServiceEvent.Redriven);
+    expect(metrics.hasStoredMetrics()).toBe(true);
+    expect(JSON.stringify(metrics.serializeMetrics())).toContain(ServiceEvent.Redriven);
+  });
+
+  it('stores nothing when metrics are off', () => {
+    const metrics = metricsWith('true');
+    expect(metrics.off).toBe(true);
+    powertoolsServiceMetrics(metrics).count(ServiceEvent.Redriven);
+    expect(metrics.hasStoredMetrics()).toBe(false);
+  });
+});
