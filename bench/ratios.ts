@@ -95,8 +95,9 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   // limit here is high enough never to refuse, so every request is a created task. Its executions are held, so the
   // state machine's own counting does not matter.
   const limited = buildTrackHandler({ ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: String(1_000_000) }, { wrapClient: countCalls });
-  // The floor gets a client configured as the handler's own (SDK defaults), so the two differ only by what they send.
-  const floorClient = new DynamoDBClient({ endpoint: system.dynamoDbEndpoint });
+  // The floor gets a client configured as the handler's own (SDK defaults) and counted the same way, so the two
+  // differ only by what they do around the call.
+  const floorClient = countCalls(new DynamoDBClient({ endpoint: system.dynamoDbEndpoint }));
 
   const held = `ratio-held-${randomUUID().slice(0, 8)}`;
   const settledTenant = `ratio-run-${randomUUID().slice(0, 8)}`;
@@ -213,7 +214,7 @@ export function ratioTable(rows: readonly RatioRow[]): string {
         : row.scenario === 'createdUnderLimit'
           ? 'none: the limit needs a second write (ARCHITECTURE.md)'
           : '—';
-    const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || 'dynamodb.PutItem 1 (by construction)';
+    const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || '—';
     const spread = row.spread ? ` (${row.spread[0].toFixed(2)}-${row.spread[1].toFixed(2)})` : '';
     lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${callText} |`);
   }
