@@ -37,6 +37,7 @@ export async function handler(event: ExecutionStatusChange) {
     });
     return result;
   } finally {
-    metrics.publishStoredMetrics();
+    // Nothing stored when metrics are off (npm start, tests): Powertools would warn that there is nothing to publish.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }
