@@ -2,16 +2,19 @@
  * The write path against its floor (issue 16): in one run on one DynamoDB Local, the API function as Lambda runs it
  * (lambda/track/index.ts bundled with the stack's esbuild settings, buildTrackHandler in-process, its SDK clients
  * counted through its client-wrap option) against a bare conditional PutItem with the same outcome: one that lands
- * for a new task, one refused by its condition (ALL_OLD) for a duplicate, the least work that decides each. Each
+ * for a new task, one refused by its condition (ALL_OLD) for a duplicate, the least work that decides each. A bare
+ * landing put followed by a bare StartExecution is measured against the landing put as well: the least a new task
+ * does, so its ratio bounds what any new task can read on this machine.
+ *
  * The function and the floor run in a process of their own, as a function runs in Lambda: the local Step Functions
  * endpoint (in the local system's process) would otherwise charge the emulator's work for each StartExecution to the
- * function's CPU. Each round runs every scenario next to its floor, in alternating order, and a scenario's ratio is the median over the
- * rounds of its throughput over its floor's in the same pair: on this shared 2-core machine the throughput of one
- * block moves by a third from one second to the next, and a pair's two blocks see the same moment. Ratios, not
- * absolute times, compare across machines and loads; the ratio against the landing put is printed too.
+ * function's CPU. Each round runs every scenario next to its floor, in alternating order, and a scenario's ratio is
+ * the median over the rounds of its throughput over its floor's in the same pair: on this shared 2-core machine the
+ * throughput of one block moves by a third from one second to the next, and a pair's two blocks see the same moment.
+ * Ratios, not absolute times, compare across machines and loads; the ratio against the landing put is printed too.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import type { SFNClient } from '@aws-sdk/client-sfn';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -26,16 +29,20 @@ export const RATIO_TARGETS = { racing: 0.9, settled: 0.9, created: 0.55 } as con
  * A new task under a tenant limit has no target of its own: the limit's counter write is a second, necessary write
  * (issue 17 lets the limit cost new tasks, never duplicates; docs/ARCHITECTURE.md, "Why a limit costs a second write").
  */
-type Scenario = 'floor' | 'floorRefused' | keyof typeof RATIO_TARGETS | 'createdUnderLimit';
-/** The floor each scenario is measured against: the bare put with the same outcome. */
-const FLOOR_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floor', createdUnderLimit: 'floor' } as const;
+type Scenario = 'floor' | 'floorRefused' | 'floorStarted' | keyof typeof RATIO_TARGETS | 'createdUnderLimit';
+/**
+ * The floor each scenario is measured against: the bare put with the same outcome. `floorStarted` (a bare put that
+ * lands, then a bare StartExecution) is the least any new task can do; measured against the landing put, it is the
+ * highest ratio a new task can read here, whatever the function does around its two calls.
+ */
+const FLOOR_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floor', createdUnderLimit: 'floor', floorStarted: 'floor' } as const;
 
 const CONCURRENCY = 64;
 /** Requests in one timed block. */
 const PER_BLOCK = 256;
 const ROUNDS = 41;
 /** Each round, in rotated order: the scenario and its floor side by side. */
-const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit'] as const;
+const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit', 'floorStarted'] as const;
 
 export interface RatioSystem {
   /** The API function's environment in the local system (TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, endpoints). */
@@ -62,6 +69,7 @@ export interface RatioRow {
 const LABELS: Record<Scenario, string> = {
   floor: 'bare conditional PutItem that lands (floor of a new task)',
   floorRefused: 'bare conditional PutItem refused, ALL_OLD (floor of a duplicate)',
+  floorStarted: 'bare PutItem that lands, then a bare StartExecution (the least a new task does)',
   racing: 'racing duplicate (winner still not_started)',
   settled: 'settled duplicate (task running)',
   created: 'new task (no tenant limit: tenantActiveTaskLimit=0)',
@@ -71,8 +79,8 @@ const LABELS: Record<Scenario, string> = {
 type TrackModule = typeof import('../lambda/track/index');
 
 export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
-  const calls: Record<Scenario, Record<string, number>> = { floor: {}, floorRefused: {}, racing: {}, settled: {}, created: {}, createdUnderLimit: {} };
-  const requests: Record<Scenario, number> = { floor: 0, floorRefused: 0, racing: 0, settled: 0, created: 0, createdUnderLimit: 0 };
+  const calls: Record<Scenario, Record<string, number>> = { floor: {}, floorRefused: {}, floorStarted: {}, racing: {}, settled: {}, created: {}, createdUnderLimit: {} };
+  const requests: Record<Scenario, number> = { floor: 0, floorRefused: 0, floorStarted: 0, racing: 0, settled: 0, created: 0, createdUnderLimit: 0 };
   let current: Scenario | undefined;
   const countCalls = <C extends DynamoDBClient | SFNClient>(client: C): C => {
     const service = client instanceof DynamoDBClient ? 'dynamodb' : 'sfn';
@@ -98,6 +106,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   // The floor gets a client configured as the handler's own (SDK defaults) and counted the same way, so the two
   // differ only by what they do around the call.
   const floorClient = countCalls(new DynamoDBClient({ endpoint: system.dynamoDbEndpoint }));
+  const floorSfn = countCalls(new SFNClient({ endpoint: system.sfnEndpoint }));
+  const stateMachineArn = system.environment.STATE_MACHINE_ARN;
 
   const held = `ratio-held-${randomUUID().slice(0, 8)}`;
   const settledTenant = `ratio-run-${randomUUID().slice(0, 8)}`;
@@ -121,6 +131,17 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         );
+      }),
+    floorStarted: (block) =>
+      timed(PER_BLOCK, async (i) => {
+        const taskId = `floor-${block}-${i}-${held}`;
+        const pk = `BENCH#started#${held}#${block}#${i}`;
+        // The held tenant's: its execution waits before its first state, as a new task's does during the rounds.
+        const item = floorItem(pk, taskId, held);
+        await floorClient.send(
+          new PutItemCommand({ TableName: system.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+        );
+        await floorSfn.send(new StartExecutionCommand({ stateMachineArn, name: taskId, input: floorExecutionInput(item) }));
       }),
     floorRefused: () =>
       timed(PER_BLOCK, async () => {
@@ -152,9 +173,9 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     createdUnderLimit: (block) =>
       timed(PER_BLOCK, async (i) => expectAnswer((await limited(postEvent(held, `limited-${block}-${i}.mp4`))) as APIGatewayProxyStructuredResultV2, 201)),
   };
-  const order: Scenario[] = ['floor', 'floorRefused', ...PAIRED];
-  const samples: Record<Scenario, BlockSample[]> = { floor: [], floorRefused: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
-  const pairRatios: Record<(typeof PAIRED)[number], number[]> = { racing: [], settled: [], created: [], createdUnderLimit: [] };
+  const order: Scenario[] = ['floor', 'floorRefused', 'floorStarted', 'racing', 'settled', 'created', 'createdUnderLimit'];
+  const samples: Record<Scenario, BlockSample[]> = { floor: [], floorRefused: [], floorStarted: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
+  const pairRatios: Record<(typeof PAIRED)[number], number[]> = { racing: [], settled: [], created: [], createdUnderLimit: [], floorStarted: [] };
   let block = 0;
   const measure = async (s: Scenario) => {
     current = s;
@@ -182,6 +203,7 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
     }
   } finally {
     floorClient.destroy();
+    floorSfn.destroy();
   }
   const perSecond = (scenario: Scenario) => samples[scenario].map((sample) => sample.perSecond);
   const floorMedian = median(perSecond('floor'));
@@ -206,14 +228,19 @@ export function ratioTable(rows: readonly RatioRow[]): string {
     '| scenario | median req/s | ratio (middle half of the pairs) | target | ratio to the landing put | CPU µs per request | AWS calls per request |',
     '|---|---:|---:|---|---:|---:|---|',
   ];
+  const ceiling = rows.find((row) => row.scenario === 'floorStarted');
   for (const row of rows) {
     const target = row.scenario in RATIO_TARGETS ? RATIO_TARGETS[row.scenario as keyof typeof RATIO_TARGETS] : undefined;
+    // A new task below its target while the bare write and start are below it too: no handler could reach it here.
+    const bound = row.scenario === 'created' && ceiling && ceiling.ratio < (target ?? 0) ? ` (the bare PutItem + StartExecution itself reads ${ceiling.ratio.toFixed(2)}×)` : '';
     const verdict =
       target !== undefined
-        ? `≥ ${target} ${row.ratio >= target ? 'met' : '**BELOW TARGET**'}`
+        ? `≥ ${target} ${row.ratio >= target ? 'met' : '**BELOW TARGET**'}${bound}`
         : row.scenario === 'createdUnderLimit'
           ? 'none: the limit needs a second write (ARCHITECTURE.md)'
-          : '—';
+          : row.scenario === 'floorStarted'
+            ? 'none: the highest a new task can read'
+            : '—';
     const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || '—';
     const spread = row.spread ? ` (${row.spread[0].toFixed(2)}-${row.spread[1].toFixed(2)})` : '';
     lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${callText} |`);
@@ -244,15 +271,15 @@ async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<Bl
 }
 
 /** An item of an active task's size and shape, so the floor writes what a claim writes. */
-function floorItem(pk: string) {
+function floorItem(pk: string, taskId = 'x'.repeat(43), tenant = 'ratio-held-00000000') {
   const now = new Date().toISOString();
   const s = (v: string) => ({ S: v });
   const n = (v: number) => ({ N: String(v) });
   return {
     pk: s(pk),
     item_type: s('active'),
-    task_id: s('x'.repeat(43)),
-    tenant_id: s('ratio-held-00000000'),
+    task_id: s(taskId),
+    tenant_id: s(tenant),
     video_filename: s('new-0-000.mp4'),
     status: s('not_started'),
     created_at: s(now),
@@ -261,6 +288,20 @@ function floorItem(pk: string) {
     retain_until: n(2_100_000_000),
     sweep_shard: n(3),
   };
+}
+
+/** An execution input of a task's size and shape (sfn-workflow.ts, ExecutionInput), for the item the floor wrote. */
+function floorExecutionInput(item: ReturnType<typeof floorItem>): string {
+  return JSON.stringify({
+    task_id: item.task_id.S,
+    tenant_id: item.tenant_id.S,
+    video_filename: item.video_filename.S,
+    created_at: item.created_at.S,
+    retain_until: Number(item.retain_until.N),
+    task_key: item.pk.S,
+    tenant_key: `TENANT#${item.tenant_id.S.length}#${item.tenant_id.S}`,
+    storage_key: `tenants/${item.tenant_id.S}/${item.video_filename.S}`,
+  });
 }
 
 function postEvent(tenant: string, video: string): APIGatewayProxyEventV2 {
