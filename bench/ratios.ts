@@ -42,6 +42,11 @@ const CONCURRENCY = 64;
 const PER_BLOCK = 256;
 const ROUNDS = 41;
 /** Each round, in rotated order: the scenario and its floor side by side. */
+/**
+ * The bare calls with the same outcome as each scenario, for the CPU comparison: a new task against the bare put and
+ * start, its same two calls (its throughput is paired with the landing put, FLOOR_OF, as its target is set against it).
+ */
+const SAME_CALLS_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floorStarted', floorStarted: 'floor' } as const;
 const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit', 'floorStarted'] as const;
 
 export interface RatioSystem {
@@ -63,6 +68,8 @@ export interface RatioRow {
   readonly ratioToLanding: number;
   /** Median CPU time of the function's process per request (µs): when that process is the bottleneck, the ratios follow these. */
   readonly cpuMicrosPerRequest: number;
+  /** The bare calls' CPU per request over this scenario's (SAME_CALLS_OF): steadier than throughput from run to run. */
+  readonly cpuRatio?: number;
   readonly callsPerRequest: Record<string, number>;
 }
 
@@ -207,7 +214,9 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   }
   const perSecond = (scenario: Scenario) => samples[scenario].map((sample) => sample.perSecond);
   const floorMedian = median(perSecond('floor'));
+  const cpuOf = (scenario: Scenario) => median(samples[scenario].map((sample) => sample.cpuMicros));
   return order.map((scenario) => {
+    const bare = scenario in SAME_CALLS_OF ? SAME_CALLS_OF[scenario as keyof typeof SAME_CALLS_OF] : undefined;
     const paired = scenario === 'floor' || scenario === 'floorRefused' ? undefined : pairRatios[scenario];
     return {
       scenario,
@@ -215,7 +224,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
       ratio: paired ? median(paired) : 1,
       spread: paired ? [quantile(paired, 0.25), quantile(paired, 0.75)] : undefined,
       ratioToLanding: median(perSecond(scenario)) / floorMedian,
-      cpuMicrosPerRequest: median(samples[scenario].map((sample) => sample.cpuMicros)),
+      cpuMicrosPerRequest: cpuOf(scenario),
+      cpuRatio: bare ? cpuOf(bare) / cpuOf(scenario) : undefined,
       callsPerRequest: Object.fromEntries(Object.entries(calls[scenario]).sort().map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)])),
     };
   });
@@ -224,9 +234,9 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
 /** The rows as Markdown, each ratio against its target. */
 export function ratioTable(rows: readonly RatioRow[]): string {
   const lines = [
-    `The API bundle in a process of its own against a bare PutItem, concurrency ${CONCURRENCY}, ${PER_BLOCK} requests a block, ${ROUNDS} rounds; each round runs every scenario next to the bare PutItem with the same outcome (refused for a duplicate, landing for a new task), the order alternating. ratio = median over the rounds of the pair's req/s ratio.\n`,
-    '| scenario | median req/s | ratio (middle half of the pairs) | target | ratio to the landing put | CPU µs per request | AWS calls per request |',
-    '|---|---:|---:|---|---:|---:|---|',
+    `The API bundle in a process of its own against a bare PutItem, concurrency ${CONCURRENCY}, ${PER_BLOCK} requests a block, ${ROUNDS} rounds; each round runs every scenario next to the bare PutItem with the same outcome (refused for a duplicate, landing for a new task), the order alternating. ratio = median over the rounds of the pair's req/s ratio. The CPU column divides the function process's CPU per request for the same calls made bare (a duplicate: the refused put; a new task: the put and the start) by the scenario's: what the function adds around its calls, steadier than throughput.\n`,
+    '| scenario | median req/s | ratio (middle half of the pairs) | target | ratio to the landing put | CPU µs per request | CPU: the same calls bare / this | AWS calls per request |',
+    '|---|---:|---:|---|---:|---:|---:|---|',
   ];
   const ceiling = rows.find((row) => row.scenario === 'floorStarted');
   for (const row of rows) {
@@ -243,7 +253,7 @@ export function ratioTable(rows: readonly RatioRow[]): string {
             : '—';
     const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || '—';
     const spread = row.spread ? ` (${row.spread[0].toFixed(2)}-${row.spread[1].toFixed(2)})` : '';
-    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${callText} |`);
+    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${row.cpuRatio === undefined ? '—' : `${row.cpuRatio.toFixed(2)}×`} | ${callText} |`);
   }
   return lines.join('\n');
 }
