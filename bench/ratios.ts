@@ -41,12 +41,12 @@ const CONCURRENCY = 64;
 /** Requests in one timed block. */
 const PER_BLOCK = 256;
 const ROUNDS = 41;
-/** Each round, in rotated order: the scenario and its floor side by side. */
 /**
  * The bare calls with the same outcome as each scenario, for the CPU comparison: a new task against the bare put and
  * start, its same two calls (its throughput is paired with the landing put, FLOOR_OF, as its target is set against it).
  */
 const SAME_CALLS_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floorStarted', floorStarted: 'floor' } as const;
+/** Each round, in rotated order: the scenario and its floor side by side. */
 const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit', 'floorStarted'] as const;
 
 export interface RatioSystem {
@@ -241,7 +241,7 @@ export function ratioTable(rows: readonly RatioRow[]): string {
   const ceiling = rows.find((row) => row.scenario === 'floorStarted');
   for (const row of rows) {
     const target = row.scenario in RATIO_TARGETS ? RATIO_TARGETS[row.scenario as keyof typeof RATIO_TARGETS] : undefined;
-    // A new task below its target while the bare write and start are below it too: no handler could reach it here.
+    // When even the bare write and start read below a new task's target, say so: no handler could reach it in this run.
     const bound = row.scenario === 'created' && ceiling && ceiling.ratio < (target ?? 0) ? ` (the bare PutItem + StartExecution itself reads ${ceiling.ratio.toFixed(2)}×)` : '';
     const verdict =
       target !== undefined
