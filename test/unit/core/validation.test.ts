@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { parseTrackRequest, VIDEO_FILENAME_MAX_BYTES } from '../../../lambda/core/validation';
 import { postTrack, request } from '../../support/events';
 import { mockedHandler } from '../../support/mocked-handler';
 import { TEST_KEYS } from '../../support/stored-items';
@@ -101,5 +103,39 @@ describe('bad input: 4xx problem+json and no AWS call', () => {
     expect(res.headers.Allow).toBe('GET, POST');
     expect(JSON.parse(res.body as string).status).toBe(405);
     expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('the UTF-8 length limit', () => {
+  // Characters of 1, 2, 3 and 4 UTF-8 bytes (1, 1, 1 and 2 UTF-16 code units), each unchanged by NFC.
+  const CHARACTERS = ['a', '\u00e9', '\u20ac', '\u{1d11e}'];
+
+  test('a name is accepted exactly when it is at most 1024 UTF-8 bytes, however many code units it has', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...CHARACTERS), { minLength: 1, maxLength: 600 }), (characters) => {
+        const name = characters.join('');
+        const fits = Buffer.byteLength(name, 'utf8') <= VIDEO_FILENAME_MAX_BYTES;
+        const accepted = (() => {
+          try {
+            return parseTrackRequest({ tenant_id: 't', video_filename: name }).videoFilename === name;
+          } catch {
+            return false;
+          }
+        })();
+        expect(accepted).toBe(fits);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test.each([
+    ['341 three-byte characters (1023 bytes)', '\u20ac'.repeat(341), true],
+    ['342 three-byte characters (1026 bytes)', '\u20ac'.repeat(342), false],
+    ['256 four-byte characters (1024 bytes, 512 code units)', '\u{1d11e}'.repeat(256), true],
+    ['257 four-byte characters (1028 bytes)', '\u{1d11e}'.repeat(257), false],
+  ])('%s', (_name, name, accepted) => {
+    const parse = () => parseTrackRequest({ tenant_id: 't', video_filename: name });
+    if (accepted) expect(parse().videoFilename).toBe(name);
+    else expect(parse).toThrow(/at most 1024 UTF-8 bytes/);
   });
 });
