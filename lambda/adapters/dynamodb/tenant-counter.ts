@@ -1,7 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { SlotResult, TenantCount } from '../../core/ports';
 import { ACTIVE_BY_AGE_INDEX, Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType, parseTenantCounterKey, tenantCounterKey } from '../../shared/table';
+import { fromRawItem, type RawItem } from './items';
 import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, MAX_CONFLICT_ATTEMPTS, type TableClient } from './table-client';
 
 /** The tenant counters: the only code that writes them, apart from the state machine's finishing steps. */
@@ -48,8 +48,8 @@ export async function takeSlot(table: TableClient, tenantId: string, limit: numb
   }
   if (!isRefused(out)) return { taken: true };
   // lib-dynamodb leaves the returned item marshalled (DynamoDB JSON).
-  const raw = (out.refused as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-  return { taken: false, activeCount: raw ? Number(unmarshall(raw)[Attr.activeCount]) : limit };
+  const raw = (out.refused as { Item?: RawItem }).Item;
+  return { taken: false, activeCount: raw ? Number(fromRawItem(raw)[Attr.activeCount]) : limit };
 }
 
 /** Sets a drifted count, conditional on the version read: any write since (a new task, an end) wins over it. */
