@@ -4,14 +4,14 @@
  * Prints Markdown. Latencies are DynamoDB Local on this machine, not AWS; call and transition counts are exact anywhere.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { FunctionMetrics, powertoolsServiceMetrics } from '../lambda/adapters/powertools-metrics';
+import { powertoolsServiceMetrics } from '../lambda/adapters/powertools-metrics';
 import { requireEnv, serviceConfigFromEnv } from '../lambda/adapters/env-config';
 import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { createTrackHandler } from '../lambda/track/track-handler';
@@ -152,7 +152,7 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
   const previous = process.env.POWERTOOLS_METRICS_DISABLED;
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
   const logger = new Logger({ serviceName: ServiceName.TrackApi, logLevel: 'INFO' });
-  const metrics = new FunctionMetrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
   process.env.POWERTOOLS_METRICS_DISABLED = previous;
   const { service } = taskServiceOn({
     dynamodb: new DynamoDBClient({ requestHandler }),

@@ -37,7 +37,6 @@ export async function handler(event: ExecutionStatusChange) {
     });
     return result;
   } finally {
-    // Nothing stored when metrics are off (npm start, tests): Powertools would warn that there is nothing to publish.
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+    metrics.publishStoredMetrics();
   }
 }

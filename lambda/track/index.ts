@@ -42,8 +42,6 @@ export function buildTrackHandler(env: Record<string, string | undefined> = proc
     service,
     log,
     (outcome) => {
-      // With metrics off (npm start, the benches) there is nothing to store or publish.
-      if (metrics.off) return;
       metrics.addMetric(outcome, MetricUnit.Count, 1);
       metrics.publishStoredMetrics();
     },

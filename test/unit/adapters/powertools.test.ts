@@ -56,16 +56,35 @@ describe('powertoolsServiceMetrics', () => {
 
   it('stores each event as a Count when metrics are on', () => {
     const metrics = metricsWith('false');
-    expect(metrics.off).toBe(false);
     powertoolsServiceMetrics(metrics).count(ServiceEvent.Redriven);
     expect(metrics.hasStoredMetrics()).toBe(true);
     expect(JSON.stringify(metrics.serializeMetrics())).toContain(ServiceEvent.Redriven);
   });
 
-  it('stores nothing when metrics are off', () => {
+  it('stores nothing when metrics are off, and its publish writes nothing (not even the empty-publish warning)', () => {
     const metrics = metricsWith('true');
-    expect(metrics.off).toBe(true);
-    powertoolsServiceMetrics(metrics).count(ServiceEvent.Redriven);
-    expect(metrics.hasStoredMetrics()).toBe(false);
+    const written = [jest.spyOn(process.stdout, 'write'), jest.spyOn(process.stderr, 'write')];
+    try {
+      powertoolsServiceMetrics(metrics).count(ServiceEvent.Redriven);
+      metrics.addMetric('TaskCreated', 'Count', 1);
+      expect(metrics.hasStoredMetrics()).toBe(false);
+      metrics.publishStoredMetrics();
+      for (const spy of written) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of written) spy.mockRestore();
+    }
+  });
+
+  it('publishes what was stored when metrics are on', () => {
+    const metrics = metricsWith('false');
+    const out = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      metrics.addMetric('TaskCreated', 'Count', 1);
+      metrics.publishStoredMetrics();
+      expect(out.mock.calls.map(([text]) => String(text)).join('')).toContain('"TaskCreated"');
+      expect(metrics.hasStoredMetrics()).toBe(false);
+    } finally {
+      out.mockRestore();
+    }
   });
 });
