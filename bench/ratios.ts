@@ -18,7 +18,9 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { storageKeyOf } from '../lambda/core/storage-key';
 import { Route } from '../lambda/shared/names';
+import { tenantCounterKey } from '../lambda/shared/table';
 import { requireBundled, ROOT } from './bundle';
 import { postEvent as postTrackEvent } from './events';
 import { median, quantile } from './stats';
@@ -309,8 +311,8 @@ function floorExecutionInput(item: ReturnType<typeof floorItem>): string {
     created_at: item.created_at.S,
     retain_until: Number(item.retain_until.N),
     task_key: item.pk.S,
-    tenant_key: `TENANT#${item.tenant_id.S.length}#${item.tenant_id.S}`,
-    storage_key: `tenants/${item.tenant_id.S}/${item.video_filename.S}`,
+    tenant_key: tenantCounterKey(item.tenant_id.S),
+    storage_key: storageKeyOf(item.tenant_id.S, item.video_filename.S),
   });
 }
 
