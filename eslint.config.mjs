@@ -1,0 +1,31 @@
+// typescript-eslint's type-checked presets: they run the TypeScript compiler, so no-floating-promises and
+// no-misused-promises see every promise the code makes (Biome's rules infer types on their own and miss some).
+import eslint from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: [
+      'node_modules/',
+      'cdk.out/',
+      'cdk.out.*/',
+      'client/dist/',
+      'coverage/',
+      '.local-data/',
+      'client/api-types.ts',
+    ],
+  },
+  eslint.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  prettier,
+);
