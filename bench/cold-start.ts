@@ -34,12 +34,19 @@ const RUNS = Number(process.env.RUNS ?? 31);
 const TARGET = 1.05;
 
 /** Bundles the entry (and the tracer beside it); returns index.js and the external SDK packages it requires. */
-async function bundle(entry: string, outdir: string, traced: boolean): Promise<{ file: string; sdkPackages: string[] }> {
+async function bundle(
+  entry: string,
+  outdir: string,
+  traced: boolean,
+): Promise<{ file: string; sdkPackages: string[] }> {
   const file = path.join(outdir, 'index.js');
   const { metafile } = await build(esbuildOptions(entry, file));
-  if (traced) await build(esbuildOptions(`lambda/adapters/${TRACER_MODULE}.ts`, path.join(outdir, `${TRACER_MODULE}.js`)));
+  if (traced)
+    await build(esbuildOptions(`lambda/adapters/${TRACER_MODULE}.ts`, path.join(outdir, `${TRACER_MODULE}.js`)));
   const imports = Object.values(metafile!.outputs).flatMap((output) => output.imports);
-  const sdkPackages = [...new Set(imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path))].sort();
+  const sdkPackages = [
+    ...new Set(imports.filter((i) => i.external && i.path.startsWith('@aws-sdk/')).map((i) => i.path)),
+  ].sort();
   return { file, sdkPackages };
 }
 
@@ -86,8 +93,12 @@ function run(script: string, env: NodeJS.ProcessEnv): Sample {
  * itself, start to exit reads 0.99-1.09x on this machine: a few per cent are noise).
  */
 function ownLoad(file: string, sdkScript: string, env: NodeJS.ProcessEnv): number {
-  return printedNumber(`${sdkScript}; const t = process.hrtime.bigint(); require(${JSON.stringify(file)});
-    process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`, env, `loading ${file}`);
+  return printedNumber(
+    `${sdkScript}; const t = process.hrtime.bigint(); require(${JSON.stringify(file)});
+    process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`,
+    env,
+    `loading ${file}`,
+  );
 }
 
 /** Runs `script` in a fresh process and returns the number it prints. */
@@ -115,8 +126,12 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 async function main() {
   const work = mkdtempSync(path.join(tmpdir(), 'cold-start-'));
   try {
-    console.log(`Cold start against the SDK clients' own load: fresh node ${process.version} processes, start to exit, the template's NODE_OPTIONS (none), ${RUNS} alternated rounds, medians\n`);
-    console.log(`| function | index.js | index.js.map | SDK packages required | empty | SDK only | bundle | **bundle / SDK only** | CPU bundle / SDK only | bundle's own load, after the SDK | (SDK only + own load) / SDK only | with ${SOURCE_MAPS}: bundle / SDK only (CPU) | xray-tracer.js (+ map) | first sampled invocation: tracer load |`);
+    console.log(
+      `Cold start against the SDK clients' own load: fresh node ${process.version} processes, start to exit, the template's NODE_OPTIONS (none), ${RUNS} alternated rounds, medians\n`,
+    );
+    console.log(
+      `| function | index.js | index.js.map | SDK packages required | empty | SDK only | bundle | **bundle / SDK only** | CPU bundle / SDK only | bundle's own load, after the SDK | (SDK only + own load) / SDK only | with ${SOURCE_MAPS}: bundle / SDK only (CPU) | xray-tracer.js (+ map) | first sampled invocation: tracer load |`,
+    );
     console.log('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const verdicts: string[] = [];
     for (const fn of FUNCTIONS.filter((f) => !ONLY || ONLY.includes(f.name))) {
@@ -137,7 +152,8 @@ async function main() {
       const samples = Object.fromEntries(Object.keys(kinds).map((k) => [k, [] as Sample[]])) as Record<Kind, Sample[]>;
       // One warm-up round: the first process after a build reads the files from disk.
       for (const [script, e] of Object.values(kinds)) run(script, e);
-      for (let i = 0; i < RUNS; i++) for (const [kind, [script, e]] of Object.entries(kinds)) samples[kind as Kind].push(run(script, e));
+      for (let i = 0; i < RUNS; i++)
+        for (const [kind, [script, e]] of Object.entries(kinds)) samples[kind as Kind].push(run(script, e));
       const wall = (kind: Kind) => median(samples[kind].map((s) => s.wallMs));
       const cpu = (kind: Kind) => median(samples[kind].map((s) => s.cpuMs));
       const ratio = wall('bundle') / wall('sdk');
@@ -153,8 +169,12 @@ async function main() {
         `| ${fn.name} | ${kib(file)} | ${kib(`${file}.map`)} | ${sdkPackages.join(', ') || '—'} | ${ms(wall('empty'))} | ${ms(wall('sdk'))} | ${ms(wall('bundle'))} | **${ratio.toFixed(3)}×** | ${(cpu('bundle') / cpu('sdk')).toFixed(3)}× | ${ms(own)} | ${steady.toFixed(3)}× | ${(wall('bundleMaps') / wall('sdkMaps')).toFixed(3)}× (${(cpu('bundleMaps') / cpu('sdkMaps')).toFixed(3)}×) | ${tracer.size} | ${tracer.load} |`,
       );
       if (fn.name === ServiceName.TrackApi) {
-        verdicts.push(`API bundle cold start: ${ratio.toFixed(3)}× the SDK clients' own load (target ≤ ${TARGET}×): ${ratio <= TARGET ? 'met' : 'NOT met'}`);
-        verdicts.push(`API bundle's own load after the SDK: ${ms(own)}, (SDK only + own load) / SDK only = ${steady.toFixed(3)}× (target ≤ ${TARGET}×): ${steady <= TARGET ? 'met' : 'NOT met'}`);
+        verdicts.push(
+          `API bundle cold start: ${ratio.toFixed(3)}× the SDK clients' own load (target ≤ ${TARGET}×): ${ratio <= TARGET ? 'met' : 'NOT met'}`,
+        );
+        verdicts.push(
+          `API bundle's own load after the SDK: ${ms(own)}, (SDK only + own load) / SDK only = ${steady.toFixed(3)}× (target ≤ ${TARGET}×): ${steady <= TARGET ? 'met' : 'NOT met'}`,
+        );
       }
     }
     if (verdicts.length) console.log(`\n${verdicts.join('\n')}`);

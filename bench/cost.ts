@@ -92,11 +92,20 @@ function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskPro
   const gb = FUNCTION_DEFAULTS.memorySize / 1024;
   // Lambda bills duration rounded up to the millisecond.
   const duration = (r: RequestProfile) => gb * (Math.ceil(r.handlerMs) / 1000) * p.lambdaArmPerGbSecond;
-  const state = (key: 'write' | 'read' | 'invoke') => task.states.reduce((sum, s) => sum + (STATE_CALLS[s]?.[key] ?? 0), 0);
+  const state = (key: 'write' | 'read' | 'invoke') =>
+    task.states.reduce((sum, s) => sum + (STATE_CALLS[s]?.[key] ?? 0), 0);
   const logs = (r: RequestProfile) => ((r.logBytes + PLATFORM_LOG_BYTES) / 1024 ** 3) * p.logsPerGbIngested;
   return [
-    { item: 'API Gateway HTTP API request', perNew: p.httpApiPerMillionRequests / 1e6, perDuplicate: p.httpApiPerMillionRequests / 1e6 },
-    { item: 'Lambda request (API handler)', perNew: p.lambdaPerMillionRequests / 1e6, perDuplicate: p.lambdaPerMillionRequests / 1e6 },
+    {
+      item: 'API Gateway HTTP API request',
+      perNew: p.httpApiPerMillionRequests / 1e6,
+      perDuplicate: p.httpApiPerMillionRequests / 1e6,
+    },
+    {
+      item: 'Lambda request (API handler)',
+      perNew: p.lambdaPerMillionRequests / 1e6,
+      perDuplicate: p.lambdaPerMillionRequests / 1e6,
+    },
     {
       item: `Lambda arm64 duration (${FUNCTION_DEFAULTS.memorySize} MB; new ${Math.ceil(newTask.handlerMs)} ms, duplicate ${Math.ceil(duplicate.handlerMs)} ms)`,
       perNew: duration(newTask),
@@ -112,14 +121,26 @@ function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskPro
       perNew: (units(newTask.calls, READ_UNITS) * p.dynamoDbPerMillionReadUnits) / 1e6,
       perDuplicate: (units(duplicate.calls, READ_UNITS) * p.dynamoDbPerMillionReadUnits) / 1e6,
     },
-    { item: `DynamoDB writes by the workflow (${state('write')} WRU per task)`, perNew: (state('write') * p.dynamoDbPerMillionWriteUnits) / 1e6, perDuplicate: 0 },
+    {
+      item: `DynamoDB writes by the workflow (${state('write')} WRU per task)`,
+      perNew: (state('write') * p.dynamoDbPerMillionWriteUnits) / 1e6,
+      perDuplicate: 0,
+    },
     {
       item: `DynamoDB writes to the repair sweep's index (${INDEX_WRITE_UNITS_PER_TASK} WRU per task)`,
       perNew: (INDEX_WRITE_UNITS_PER_TASK * p.dynamoDbPerMillionWriteUnits) / 1e6,
       perDuplicate: 0,
     },
-    { item: `Step Functions Standard transitions (${task.states.length} per task)`, perNew: task.states.length * p.stepFunctionsPerTransition, perDuplicate: 0 },
-    { item: 'Lambda request (Analyse; the analysis\' own duration is not included)', perNew: (state('invoke') * p.lambdaPerMillionRequests) / 1e6, perDuplicate: 0 },
+    {
+      item: `Step Functions Standard transitions (${task.states.length} per task)`,
+      perNew: task.states.length * p.stepFunctionsPerTransition,
+      perDuplicate: 0,
+    },
+    {
+      item: "Lambda request (Analyse; the analysis' own duration is not included)",
+      perNew: (state('invoke') * p.lambdaPerMillionRequests) / 1e6,
+      perDuplicate: 0,
+    },
     {
       item: `CloudWatch Logs ingestion (new ${newTask.logBytes} B, duplicate ${duplicate.logBytes} B measured + ~${PLATFORM_LOG_BYTES} B Lambda platform lines)`,
       perNew: logs(newTask),
@@ -154,11 +175,20 @@ export function costTable(newTask: RequestProfile, duplicate: RequestProfile, ta
 export function idleCost(template: CfnTemplate): string {
   const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
   // An alarm on a metric-math expression is billed per metric it reads.
-  const alarmMetrics = alarms.reduce((n, a) => n + (a.Properties?.MetricName ? 1 : (a.Properties?.Metrics as { MetricStat?: unknown }[]).filter((m) => m.MetricStat).length), 0);
+  const alarmMetrics = alarms.reduce(
+    (n, a) =>
+      n +
+      (a.Properties?.MetricName
+        ? 1
+        : (a.Properties?.Metrics as { MetricStat?: unknown }[]).filter((m) => m.MetricStat).length),
+    0,
+  );
   const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard').length;
   const customMetrics = 6 + Object.keys(ServiceEvent).length;
   const p = PRICES;
-  const sweeper = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.Description).startsWith('Repairs active tasks'));
+  const sweeper = Object.values(template.Resources).find(
+    (r) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.Description).startsWith('Repairs active tasks'),
+  );
   const sweeperGb = Number(sweeper?.Properties?.MemorySize ?? FUNCTION_DEFAULTS.memorySize) / 1024;
   const sweep =
     SWEEP.runsPerMonth *

@@ -60,10 +60,21 @@ function winnerItem() {
 
 /** An HTTP handler that answers every request with a refused conditional write holding `item`. */
 function refusingHandler(item: object) {
-  const body = Buffer.from(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', Item: item }));
+  const body = Buffer.from(
+    JSON.stringify({
+      __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+      message: 'The conditional request failed',
+      Item: item,
+    }),
+  );
   return {
     handle: async () => ({
-      response: { statusCode: 400, reason: 'Bad Request', headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench' }, body: Readable.from([body]) },
+      response: {
+        statusCode: 400,
+        reason: 'Bad Request',
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench' },
+        body: Readable.from([body]),
+      },
     }),
   };
 }
@@ -90,13 +101,25 @@ async function main() {
   const event = postEvent({ tenant_id: TENANT, video_filename: VIDEO });
   const duplicate = async () => {
     const res = (await handle(event)) as APIGatewayProxyStructuredResultV2;
-    if (res.statusCode !== 200 || JSON.parse(String(res.body)).task_id !== item.task_id.S) throw new Error(`bench: expected the winner, got ${res.statusCode} ${res.body}`);
+    if (res.statusCode !== 200 || JSON.parse(String(res.body)).task_id !== item.task_id.S)
+      throw new Error(`bench: expected the winner, got ${res.statusCode} ${res.body}`);
   };
   const bare = async () => {
     const refused = await floor
-      .send(new PutItemCommand({ TableName: ENV.TABLE_NAME, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }))
-      .then(() => undefined, (e: unknown) => e);
-    if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item) throw new Error(`bench: expected a refused put, got ${String(refused)}`);
+      .send(
+        new PutItemCommand({
+          TableName: ENV.TABLE_NAME,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item)
+      throw new Error(`bench: expected a refused put, got ${String(refused)}`);
   };
   // Warm-up: JIT for both paths.
   await cpuPerRequest(bare);
@@ -109,7 +132,9 @@ async function main() {
   }
   const f = median(floorUs);
   const d = median(duplicateUs);
-  console.log(`CPU time per request, no network (node ${process.version}, ${BLOCKS} alternated blocks of ${PER_BLOCK}, medians):\n`);
+  console.log(
+    `CPU time per request, no network (node ${process.version}, ${BLOCKS} alternated blocks of ${PER_BLOCK}, medians):\n`,
+  );
   console.log('| bare refused PutItem (SDK) | settled duplicate (API bundle) | the handler adds | bare / duplicate |');
   console.log('|---:|---:|---:|---:|');
   console.log(`| ${f.toFixed(1)} µs | ${d.toFixed(1)} µs | ${(d - f).toFixed(1)} µs | ${(f / d).toFixed(3)}× |`);

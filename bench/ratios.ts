@@ -37,7 +37,13 @@ type Scenario = 'floor' | 'floorRefused' | 'floorStarted' | keyof typeof RATIO_T
  * lands, then a bare StartExecution) is the least any new task can do; measured against the landing put, it is the
  * highest ratio a new task can read here, whatever the function does around its two calls.
  */
-const FLOOR_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floor', createdUnderLimit: 'floor', floorStarted: 'floor' } as const;
+const FLOOR_OF = {
+  racing: 'floorRefused',
+  settled: 'floorRefused',
+  created: 'floor',
+  createdUnderLimit: 'floor',
+  floorStarted: 'floor',
+} as const;
 
 const CONCURRENCY = 64;
 /** Requests in one timed block. */
@@ -47,7 +53,12 @@ const ROUNDS = 41;
  * The bare calls with the same outcome as each scenario, for the CPU comparison: a new task against the bare put and
  * start, its same two calls (its throughput is paired with the landing put, FLOOR_OF, as its target is set against it).
  */
-const SAME_CALLS_OF = { racing: 'floorRefused', settled: 'floorRefused', created: 'floorStarted', floorStarted: 'floor' } as const;
+const SAME_CALLS_OF = {
+  racing: 'floorRefused',
+  settled: 'floorRefused',
+  created: 'floorStarted',
+  floorStarted: 'floor',
+} as const;
 /** Each round, in rotated order: the scenario and its floor side by side. */
 const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit', 'floorStarted'] as const;
 
@@ -88,8 +99,24 @@ const LABELS: Record<Scenario, string> = {
 type TrackModule = typeof import('../lambda/track/index');
 
 export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
-  const calls: Record<Scenario, Record<string, number>> = { floor: {}, floorRefused: {}, floorStarted: {}, racing: {}, settled: {}, created: {}, createdUnderLimit: {} };
-  const requests: Record<Scenario, number> = { floor: 0, floorRefused: 0, floorStarted: 0, racing: 0, settled: 0, created: 0, createdUnderLimit: 0 };
+  const calls: Record<Scenario, Record<string, number>> = {
+    floor: {},
+    floorRefused: {},
+    floorStarted: {},
+    racing: {},
+    settled: {},
+    created: {},
+    createdUnderLimit: {},
+  };
+  const requests: Record<Scenario, number> = {
+    floor: 0,
+    floorRefused: 0,
+    floorStarted: 0,
+    racing: 0,
+    settled: 0,
+    created: 0,
+    createdUnderLimit: 0,
+  };
   let current: Scenario | undefined;
   const countCalls = <C extends DynamoDBClient | SFNClient>(client: C): C => {
     const service = client instanceof DynamoDBClient ? 'dynamodb' : 'sfn';
@@ -107,11 +134,17 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
   };
   // Loaded once the local system has set the environment: the handler module checks AUTH_MODE at import.
   const { buildTrackHandler } = await requireBundled<TrackModule>('lambda/track/index.ts');
-  const handle = buildTrackHandler({ ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: countCalls });
+  const handle = buildTrackHandler(
+    { ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: '0' },
+    { wrapClient: countCalls },
+  );
   // Under a limit each new task takes its slot on the tenant's counter first, as the default stack does (100); the
   // limit here is high enough never to refuse, so every request is a created task. Its executions are held, so the
   // state machine's own counting does not matter.
-  const limited = buildTrackHandler({ ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: String(1_000_000) }, { wrapClient: countCalls });
+  const limited = buildTrackHandler(
+    { ...process.env, ...system.environment, TENANT_ACTIVE_TASK_LIMIT: String(1_000_000) },
+    { wrapClient: countCalls },
+  );
   // The floor gets a client configured as the handler's own (SDK defaults) and counted the same way, so the two
   // differ only by what they do around the call.
   const floorClient = countCalls(new DynamoDBClient({ endpoint: system.dynamoDbEndpoint }));
@@ -128,7 +161,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
 
   const refusedKey = `BENCH#refused#${held}`;
   await floorClient.send(new PutItemCommand({ TableName: system.tableName, Item: floorItem(refusedKey) }));
-  const post = (tenant: string, video: string) => handle(postEvent(tenant, video)) as Promise<APIGatewayProxyStructuredResultV2>;
+  const post = (tenant: string, video: string) =>
+    handle(postEvent(tenant, video)) as Promise<APIGatewayProxyStructuredResultV2>;
   const runs: Record<Scenario, (block: number) => Promise<BlockSample>> = {
     floor: (block) =>
       timed(PER_BLOCK, async (i) => {
@@ -148,9 +182,16 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
         // The held tenant's: its execution waits before its first state, as a new task's does during the rounds.
         const item = floorItem(pk, taskId, held);
         await floorClient.send(
-          new PutItemCommand({ TableName: system.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
+          new PutItemCommand({
+            TableName: system.tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
         );
-        await floorSfn.send(new StartExecutionCommand({ stateMachineArn, name: taskId, input: floorExecutionInput(item) }));
+        await floorSfn.send(
+          new StartExecutionCommand({ stateMachineArn, name: taskId, input: floorExecutionInput(item) }),
+        );
       }),
     floorRefused: () =>
       timed(PER_BLOCK, async () => {
@@ -167,7 +208,8 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
             () => undefined,
             (e: unknown) => e,
           );
-        if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item) throw new Error(`bench: expected a refused put with its item, got ${String(refused)}`);
+        if (!(refused instanceof ConditionalCheckFailedException) || !refused.Item)
+          throw new Error(`bench: expected a refused put with its item, got ${String(refused)}`);
       }),
     racing: async (block) => {
       const video = `racing-${block}.mp4`;
@@ -177,14 +219,42 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
       current = saved;
       return timed(PER_BLOCK, async () => expectAnswer(await post(held, video), 200, winner, 'not_started'));
     },
-    settled: () => timed(PER_BLOCK, async () => expectAnswer(await post(settledTenant, 'settled.mp4'), 200, running, 'running')),
+    settled: () =>
+      timed(PER_BLOCK, async () => expectAnswer(await post(settledTenant, 'settled.mp4'), 200, running, 'running')),
     created: (block) => timed(PER_BLOCK, async (i) => expectAnswer(await post(held, `new-${block}-${i}.mp4`), 201)),
     createdUnderLimit: (block) =>
-      timed(PER_BLOCK, async (i) => expectAnswer((await limited(postEvent(held, `limited-${block}-${i}.mp4`))) as APIGatewayProxyStructuredResultV2, 201)),
+      timed(PER_BLOCK, async (i) =>
+        expectAnswer(
+          (await limited(postEvent(held, `limited-${block}-${i}.mp4`))) as APIGatewayProxyStructuredResultV2,
+          201,
+        ),
+      ),
   };
-  const order: Scenario[] = ['floor', 'floorRefused', 'floorStarted', 'racing', 'settled', 'created', 'createdUnderLimit'];
-  const samples: Record<Scenario, BlockSample[]> = { floor: [], floorRefused: [], floorStarted: [], racing: [], settled: [], created: [], createdUnderLimit: [] };
-  const pairRatios: Record<(typeof PAIRED)[number], number[]> = { racing: [], settled: [], created: [], createdUnderLimit: [], floorStarted: [] };
+  const order: Scenario[] = [
+    'floor',
+    'floorRefused',
+    'floorStarted',
+    'racing',
+    'settled',
+    'created',
+    'createdUnderLimit',
+  ];
+  const samples: Record<Scenario, BlockSample[]> = {
+    floor: [],
+    floorRefused: [],
+    floorStarted: [],
+    racing: [],
+    settled: [],
+    created: [],
+    createdUnderLimit: [],
+  };
+  const pairRatios: Record<(typeof PAIRED)[number], number[]> = {
+    racing: [],
+    settled: [],
+    created: [],
+    createdUnderLimit: [],
+    floorStarted: [],
+  };
   let block = 0;
   const measure = async (s: Scenario) => {
     current = s;
@@ -228,7 +298,11 @@ export async function measureRatios(system: RatioSystem): Promise<RatioRow[]> {
       ratioToLanding: median(perSecond(scenario)) / floorMedian,
       cpuMicrosPerRequest: cpuOf(scenario),
       cpuRatio: bare ? cpuOf(bare) / cpuOf(scenario) : undefined,
-      callsPerRequest: Object.fromEntries(Object.entries(calls[scenario]).sort().map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)])),
+      callsPerRequest: Object.fromEntries(
+        Object.entries(calls[scenario])
+          .sort()
+          .map(([k, v]) => [k, +(v / requests[scenario]).toFixed(3)]),
+      ),
     };
   });
 }
@@ -242,9 +316,13 @@ export function ratioTable(rows: readonly RatioRow[]): string {
   ];
   const ceiling = rows.find((row) => row.scenario === 'floorStarted');
   for (const row of rows) {
-    const target = row.scenario in RATIO_TARGETS ? RATIO_TARGETS[row.scenario as keyof typeof RATIO_TARGETS] : undefined;
+    const target =
+      row.scenario in RATIO_TARGETS ? RATIO_TARGETS[row.scenario as keyof typeof RATIO_TARGETS] : undefined;
     // When even the bare write and start read below a new task's target, say so: no handler could reach it in this run.
-    const bound = row.scenario === 'created' && ceiling && ceiling.ratio < (target ?? 0) ? ` (the bare PutItem + StartExecution itself reads ${ceiling.ratio.toFixed(2)}×)` : '';
+    const bound =
+      row.scenario === 'created' && ceiling && ceiling.ratio < (target ?? 0)
+        ? ` (the bare PutItem + StartExecution itself reads ${ceiling.ratio.toFixed(2)}×)`
+        : '';
     const verdict =
       target !== undefined
         ? `≥ ${target} ${row.ratio >= target ? 'met' : '**BELOW TARGET**'}${bound}`
@@ -253,9 +331,14 @@ export function ratioTable(rows: readonly RatioRow[]): string {
           : row.scenario === 'floorStarted'
             ? 'none: the highest a new task can read'
             : '—';
-    const callText = Object.entries(row.callsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ') || '—';
+    const callText =
+      Object.entries(row.callsPerRequest)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || '—';
     const spread = row.spread ? ` (${row.spread[0].toFixed(2)}-${row.spread[1].toFixed(2)})` : '';
-    lines.push(`| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${row.cpuRatio === undefined ? '—' : `${row.cpuRatio.toFixed(2)}×`} | ${callText} |`);
+    lines.push(
+      `| ${LABELS[row.scenario]} | ${row.medianPerSecond.toFixed(0)} | ${row.ratio.toFixed(2)}×${spread} | ${verdict} | ${row.ratioToLanding.toFixed(2)}× | ${row.cpuMicrosPerRequest.toFixed(0)} | ${row.cpuRatio === undefined ? '—' : `${row.cpuRatio.toFixed(2)}×`} | ${callText} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -328,7 +411,12 @@ async function expectPost(handle: Handle, tenant: string, video: string, status:
 }
 
 /** A scenario that silently measured something else (a 503, a re-drive) would be a wrong figure: stop instead. */
-function expectAnswer(res: APIGatewayProxyStructuredResultV2, status: number, taskId?: string, taskStatus?: string): string {
+function expectAnswer(
+  res: APIGatewayProxyStructuredResultV2,
+  status: number,
+  taskId?: string,
+  taskStatus?: string,
+): string {
   const body = JSON.parse(String(res.body)) as { task_id: string; status: string };
   if (res.statusCode !== status || (taskId && body.task_id !== taskId) || (taskStatus && body.status !== taskStatus)) {
     throw new Error(`bench: expected ${status} ${taskId ?? ''} ${taskStatus ?? ''}, got ${res.statusCode} ${res.body}`);

@@ -72,9 +72,18 @@ function countingHandler() {
 }
 
 const post = (apiUrl: string, body: object) =>
-  fetch(`${apiUrl}/api/v1/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${apiUrl}/api/v1/track`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
-async function waitForStatus(apiUrl: string, tenant: string, taskId: string, done: (status: string) => boolean): Promise<string> {
+async function waitForStatus(
+  apiUrl: string,
+  tenant: string,
+  taskId: string,
+  done: (status: string) => boolean,
+): Promise<string> {
   for (let i = 0; i < 300; i++) {
     const res = await fetch(`${apiUrl}/api/v1/track/${taskId}?tenant_id=${tenant}`);
     const status = ((await res.json()) as { status?: string }).status ?? '';
@@ -117,12 +126,23 @@ async function scenario(name: string, apiUrl: string, bodies: object[], concurre
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const n = bodies.length;
-  const perRequest = Object.fromEntries(Object.entries(calls).sort().map(([k, v]) => [k, +(v / n).toFixed(3)]));
+  const perRequest = Object.fromEntries(
+    Object.entries(calls)
+      .sort()
+      .map(([k, v]) => [k, +(v / n).toFixed(3)]),
+  );
   const handlerMeanMs = handlerMs.reduce((a, b) => a + b, 0) / Math.max(1, handlerMs.length);
   const ms = (p: number) => percentile(latencies, p).toFixed(1);
-  const callText = Object.entries(perRequest).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-  const statusText = Object.entries(statuses).map(([k, v]) => `${k}×${v}`).join(' ');
-  rows.push(`| ${name} | ${n} | ${concurrency} | ${(n / seconds).toFixed(0)} | ${ms(50)} | ${ms(95)} | ${ms(99)} | ${handlerMeanMs.toFixed(1)} | ${statusText} | ${callText} |`);
+  const callText =
+    Object.entries(perRequest)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
+  const statusText = Object.entries(statuses)
+    .map(([k, v]) => `${k}×${v}`)
+    .join(' ');
+  rows.push(
+    `| ${name} | ${n} | ${concurrency} | ${(n / seconds).toFixed(0)} | ${ms(50)} | ${ms(95)} | ${ms(99)} | ${handlerMeanMs.toFixed(1)} | ${statusText} | ${callText} |`,
+  );
   return { perRequest, handlerMeanMs };
 }
 
@@ -140,7 +160,8 @@ async function transitions(apiUrl: string, tenant: string, prefix: string, count
     const res = await post(apiUrl, { tenant_id: tenant, video_filename: `${prefix}-${i}.mp4` });
     ids.push(((await res.json()) as { task_id: string }).task_id);
   }
-  for (const id of ids) await waitForStatus(apiUrl, tenant, id, (s) => ['completed', 'failed', 'cancelled'].includes(s));
+  for (const id of ids)
+    await waitForStatus(apiUrl, tenant, id, (s) => ['completed', 'failed', 'cancelled'].includes(s));
   const paths = ids.map((id) => (entered.get(id) ?? []).join(' → '));
   const distinct = [...new Set(paths)];
   if (distinct.length !== 1) throw new Error(`tasks of one kind took different paths: ${distinct.join(' | ')}`);
@@ -196,7 +217,10 @@ async function measureTransitions(): Promise<{ success: string[]; rejected: stri
   const system = await startLocalSystem({ port: 0, apiHandler: countingHandler, log: recordTransitions });
   try {
     const tenant = `bench-${randomUUID().slice(0, 8)}`;
-    return { success: await transitions(system.apiUrl, tenant, 'done', 10), rejected: await transitions(system.apiUrl, tenant, 'rejected', 5) };
+    return {
+      success: await transitions(system.apiUrl, tenant, 'done', 10),
+      rejected: await transitions(system.apiUrl, tenant, 'rejected', 5),
+    };
   } finally {
     await system.stop();
   }
@@ -232,20 +256,48 @@ async function main() {
     const warm = Array.from({ length: 50 }, (_, i) => ({ tenant_id: `${tenant}-warm`, video_filename: `w${i}.mp4` }));
     await scenario('warm-up (JIT, connections; not used below)', system.apiUrl, warm, 10);
 
-    const created = await scenario('new tasks (distinct videos)', system.apiUrl, Array.from({ length: 300 }, (_, i) => ({ tenant_id: tenant, video_filename: `new-${i}.mp4` })), 10);
-    const first = (await (await fetch(`${system.apiUrl}/api/v1/track?tenant_id=${tenant}&video_filename=new-0.mp4`)).json()) as { task_id: string };
+    const created = await scenario(
+      'new tasks (distinct videos)',
+      system.apiUrl,
+      Array.from({ length: 300 }, (_, i) => ({ tenant_id: tenant, video_filename: `new-${i}.mp4` })),
+      10,
+    );
+    const first = (await (
+      await fetch(`${system.apiUrl}/api/v1/track?tenant_id=${tenant}&video_filename=new-0.mp4`)
+    ).json()) as { task_id: string };
     await waitForStatus(system.apiUrl, tenant, first.task_id, (s) => s === 'running');
-    const duplicate = await scenario('duplicates of one running task', system.apiUrl, Array.from({ length: 1000 }, () => ({ tenant_id: tenant, video_filename: 'new-0.mp4' })), 50);
-    await scenario('burst: 20 videos x 25 concurrent', system.apiUrl, Array.from({ length: 25 }).flatMap(() => Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` }))), MAX_CONCURRENCY);
-    await scenario('invalid bodies (no AWS call)', system.apiUrl, Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })), 50);
+    const duplicate = await scenario(
+      'duplicates of one running task',
+      system.apiUrl,
+      Array.from({ length: 1000 }, () => ({ tenant_id: tenant, video_filename: 'new-0.mp4' })),
+      50,
+    );
+    await scenario(
+      'burst: 20 videos x 25 concurrent',
+      system.apiUrl,
+      Array.from({ length: 25 }).flatMap(() =>
+        Array.from({ length: 20 }, (_, i) => ({ tenant_id: tenant, video_filename: `burst-${i}.mp4` })),
+      ),
+      MAX_CONCURRENCY,
+    );
+    await scenario(
+      'invalid bodies (no AWS call)',
+      system.apiUrl,
+      Array.from({ length: 500 }, () => ({ tenant_id: 'bad tenant', video_filename: 'x' })),
+      50,
+    );
     const ratios = await measureRatiosInChild(system);
 
-    console.log('### The write path against its floor (the API bundle vs a bare conditional PutItem, one DynamoDB Local)\n');
+    console.log(
+      '### The write path against its floor (the API bundle vs a bare conditional PutItem, one DynamoDB Local)\n',
+    );
     console.log(ratioTable(ratios));
     console.log('');
 
     console.log('### Requests (POST /api/v1/track, local system)\n');
-    console.log('| scenario | n | concurrency | req/s | p50 ms | p95 ms | p99 ms | handler mean ms | statuses | AWS calls per request |');
+    console.log(
+      '| scenario | n | concurrency | req/s | p50 ms | p95 ms | p99 ms | handler mean ms | statuses | AWS calls per request |',
+    );
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
     for (const row of rows) console.log(row);
 
@@ -255,28 +307,44 @@ async function main() {
     console.log(`| success (10 tasks) | ${success.join(' → ')} | ${success.length} |`);
     console.log(`| analysis rejected (5 tasks) | ${rejected.join(' → ')} | ${rejected.length} |`);
 
-    console.log('\n### Lambda bundles (minified, source maps, AWS SDK v3 external: provided by the nodejs24.x runtime)\n');
+    console.log(
+      '\n### Lambda bundles (minified, source maps, AWS SDK v3 external: provided by the nodejs24.x runtime)\n',
+    );
     console.log('| function | files |');
     console.log('|---|---|');
     for (const [id, fn] of resourcesOfType(system.template, 'AWS::Lambda::Function')) {
       const dir = path.join(system.cdkOut, fn.Metadata!['aws:asset:path']);
-      const files = readdirSync(dir).sort().map((f) => `${f} ${(statSync(path.join(dir, f)).size / 1024).toFixed(1)} KiB`);
+      const files = readdirSync(dir)
+        .sort()
+        .map((f) => `${f} ${(statSync(path.join(dir, f)).size / 1024).toFixed(1)} KiB`);
       console.log(`| ${id} | ${files.join(', ')} |`);
     }
 
     // While analyses park: the duplicate probe's first request stays active.
     const newLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-new.mp4' }, false);
     const dupLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-dup.mp4' }, true);
-    const newTask: RequestProfile = { calls: created.perRequest, handlerMs: created.handlerMeanMs, logBytes: newLogBytes };
-    const dup: RequestProfile = { calls: duplicate.perRequest, handlerMs: duplicate.handlerMeanMs, logBytes: dupLogBytes };
+    const newTask: RequestProfile = {
+      calls: created.perRequest,
+      handlerMs: created.handlerMeanMs,
+      logBytes: newLogBytes,
+    };
+    const dup: RequestProfile = {
+      calls: duplicate.perRequest,
+      handlerMs: duplicate.handlerMeanMs,
+      logBytes: dupLogBytes,
+    };
     const task: TaskProfile = { states: success };
-    console.log(`\n### Cost per 1M POSTs (list prices ${PRICES.region}, recorded ${PRICES.recorded}; see bench/cost.ts)\n`);
+    console.log(
+      `\n### Cost per 1M POSTs (list prices ${PRICES.region}, recorded ${PRICES.recorded}; see bench/cost.ts)\n`,
+    );
     console.log(costTable(newTask, dup, task));
     console.log('\n### Monthly cost at idle (no requests)\n');
     console.log(idleCost(system.template));
   } finally {
     // On stderr: whatever the shutdown prints comes after this line, apart from the figures.
-    console.error('[bench] stopping the local system (aborts the parked executions; each ABORTED end runs the finalizer)');
+    console.error(
+      '[bench] stopping the local system (aborts the parked executions; each ABORTED end runs the finalizer)',
+    );
     await system.stop();
   }
 }

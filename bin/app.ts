@@ -17,7 +17,8 @@ function numberContext(name: string): number | undefined {
   const raw: unknown = app.node.tryGetContext(name);
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`Context "${name}" must be a positive number, got ${JSON.stringify(raw)}.`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`Context "${name}" must be a positive number, got ${JSON.stringify(raw)}.`);
   return value;
 }
 
@@ -26,7 +27,8 @@ function countContext(name: string): number | undefined {
   const raw: unknown = app.node.tryGetContext(name);
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`Context "${name}" must be a whole number (0 or more), got ${JSON.stringify(raw)}.`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`Context "${name}" must be a whole number (0 or more), got ${JSON.stringify(raw)}.`);
   return value;
 }
 

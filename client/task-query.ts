@@ -11,7 +11,11 @@ export interface TaskQueryOptions {
  * Options TanStack Query's `useQuery` / `queryClient.fetchQuery` take as they are (no dependency on it): the task
  * read by id, refetched while it is active. A TaskNotFoundError is the query's error.
  */
-export function taskQueryOptions(client: TrackingClient, task: { taskId: string; tenantId?: string }, intervalMs = 2000): TaskQueryOptions {
+export function taskQueryOptions(
+  client: TrackingClient,
+  task: { taskId: string; tenantId?: string },
+  intervalMs = 2000,
+): TaskQueryOptions {
   const { taskId, tenantId } = task;
   return {
     queryKey: ['video-tracking', 'task', tenantId ?? null, taskId],

@@ -46,7 +46,10 @@ export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(
  * does not, and is refused with 403 tenant-claim-invalid); under `auth=jwt`, the token carrying the configured tenant
  * claim. `tenantId` is the call's, if it named one. `refresh` is true after a 401: return a new token, not a cached one.
  */
-export type TokenProvider = (request: { readonly tenantId: string | undefined; readonly refresh: boolean }) => string | undefined | Promise<string | undefined>;
+export type TokenProvider = (request: {
+  readonly tenantId: string | undefined;
+  readonly refresh: boolean;
+}) => string | undefined | Promise<string | undefined>;
 
 /** What a failed attempt is about to cost: the client waits `delayMs` before attempt `attempt + 1`. */
 export interface RetryNotice {
@@ -113,7 +116,11 @@ export class ApiError extends Error {
     readonly body: Problem | GatewayMessage | undefined,
     readonly retryAfterSeconds: number | undefined,
   ) {
-    super(body && 'detail' in body ? `${status} ${body.title}: ${body.detail}` : `${status} ${body?.message ?? 'unexpected answer'}`);
+    super(
+      body && 'detail' in body
+        ? `${status} ${body.title}: ${body.detail}`
+        : `${status} ${body?.message ?? 'unexpected answer'}`,
+    );
   }
 
   /** The problem type, e.g. `/problems/task-finished`; undefined for API Gateway's own answers. */
@@ -137,7 +144,8 @@ export class TaskNotFoundError extends ApiError {
 const QUOTA_EXCEEDED = '/problems/tenant-quota-exceeded';
 
 function retryable(status: number, error: unknown): boolean {
-  if (status === 429) return !(error && typeof error === 'object' && (error as { type?: unknown }).type === QUOTA_EXCEEDED);
+  if (status === 429)
+    return !(error && typeof error === 'object' && (error as { type?: unknown }).type === QUOTA_EXCEEDED);
   return status >= 500 && status <= 599;
 }
 
@@ -163,10 +171,16 @@ export type TrackingClient = ReturnType<typeof createTrackingClient>;
  * in Node.js 20+.
  */
 export function createTrackingClient(options: TrackingClientOptions) {
-  const api = createClient<paths>({ baseUrl: options.baseUrl, fetch: options.fetch ?? ((input) => globalThis.fetch(input)) });
+  const api = createClient<paths>({
+    baseUrl: options.baseUrl,
+    fetch: options.fetch ?? ((input) => globalThis.fetch(input)),
+  });
   const maxAttempts = options.maxAttempts ?? 4;
   const random = options.random ?? Math.random;
-  const polls = new Map<string, { promise: Promise<Task>; updates: Set<(task: Task) => void>; callers: number; stop: AbortController }>();
+  const polls = new Map<
+    string,
+    { promise: Promise<Task>; updates: Set<(task: Task) => void>; callers: number; stop: AbortController }
+  >();
 
   async function authHeaders(tenantId: string | undefined, refresh: boolean): Promise<Record<string, string>> {
     const token = await options.getToken?.({ tenantId, refresh });
@@ -195,7 +209,8 @@ export function createTrackingClient(options: TrackingClientOptions) {
       } catch (error) {
         // fetch rejects with a TypeError when the request never got an answer (refused, reset, DNS); by name, as
         // the error may come from another realm (a test runner's sandbox, an iframe's fetch).
-        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError' || attempt >= maxAttempts) throw error;
+        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError' || attempt >= maxAttempts)
+          throw error;
       }
       const delayMs = retryAfter !== undefined ? retryAfter * 1000 : backoffDelay(attempt - 1, 500, 8000, random);
       options.onRetry?.({ status, attempt, delayMs });
@@ -213,7 +228,11 @@ export function createTrackingClient(options: TrackingClientOptions) {
 
   async function getTask({ taskId, tenantId, signal }: TaskCallOptions): Promise<Task> {
     const { data, error, response } = await send(tenantId, signal, (headers) =>
-      api.GET('/api/v1/track/{task_id}', { params: { path: { task_id: taskId }, query: tenantQuery(tenantId) }, headers, signal }),
+      api.GET('/api/v1/track/{task_id}', {
+        params: { path: { task_id: taskId }, query: tenantQuery(tenantId) },
+        headers,
+        signal,
+      }),
     );
     return data ? toTask(data) : fail(response, error, taskId);
   }
@@ -237,7 +256,11 @@ export function createTrackingClient(options: TrackingClientOptions) {
      */
     async startAnalysis({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<StartedAnalysis> {
       const { data, error, response } = await send(tenantId, signal, (headers) =>
-        api.POST('/api/v1/track', { body: { ...tenantQuery(tenantId), video_filename: videoFilename }, headers, signal }),
+        api.POST('/api/v1/track', {
+          body: { ...tenantQuery(tenantId), video_filename: videoFilename },
+          headers,
+          signal,
+        }),
       );
       if (!data) return fail(response, error);
       return { created: response.status === 201, taskId: data.task_id, status: data.status };
@@ -249,7 +272,11 @@ export function createTrackingClient(options: TrackingClientOptions) {
     /** GET by video: the video's active task, or undefined when none is active (no task is missing then). */
     async findActiveTask({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<Task | undefined> {
       const { data, error, response } = await send(tenantId, signal, (headers) =>
-        api.GET('/api/v1/track', { params: { query: { ...tenantQuery(tenantId), video_filename: videoFilename } }, headers, signal }),
+        api.GET('/api/v1/track', {
+          params: { query: { ...tenantQuery(tenantId), video_filename: videoFilename } },
+          headers,
+          signal,
+        }),
       );
       if (data && 'task_id' in data) return toTask(data);
       if (response.status === 404) return undefined;
@@ -258,8 +285,15 @@ export function createTrackingClient(options: TrackingClientOptions) {
 
     /** GET the listing: one page of the tenant's tasks, newest first. */
     async listTasks({ tenantId, signal, limit, cursor, status }: ListTasksOptions = {}): Promise<TaskPage> {
-      const query = { ...tenantQuery(tenantId), ...(limit !== undefined && { limit }), ...(cursor !== undefined && { cursor }), ...(status !== undefined && { status }) };
-      const { data, error, response } = await send(tenantId, signal, (headers) => api.GET('/api/v1/track', { params: { query }, headers, signal }));
+      const query = {
+        ...tenantQuery(tenantId),
+        ...(limit !== undefined && { limit }),
+        ...(cursor !== undefined && { cursor }),
+        ...(status !== undefined && { status }),
+      };
+      const { data, error, response } = await send(tenantId, signal, (headers) =>
+        api.GET('/api/v1/track', { params: { query }, headers, signal }),
+      );
       if (data && 'tasks' in data) return { tasks: data.tasks.map(toTask), nextCursor: data.next_cursor };
       return fail(response, error);
     },
@@ -270,7 +304,11 @@ export function createTrackingClient(options: TrackingClientOptions) {
      */
     async cancelTask({ taskId, tenantId, signal }: TaskCallOptions): Promise<Task> {
       const { data, error, response } = await send(tenantId, signal, (headers) =>
-        api.DELETE('/api/v1/track/{task_id}', { params: { path: { task_id: taskId }, query: tenantQuery(tenantId) }, headers, signal }),
+        api.DELETE('/api/v1/track/{task_id}', {
+          params: { path: { task_id: taskId }, query: tenantQuery(tenantId) },
+          headers,
+          signal,
+        }),
       );
       return data ? toTask(data) : fail(response, error, taskId);
     },

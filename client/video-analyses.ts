@@ -1,4 +1,12 @@
-import { ApiError, isFinal, TaskNotFoundError, type StartedAnalysis, type Task, type TrackingClient, type WaitOptions } from './tracking-client.js';
+import {
+  ApiError,
+  isFinal,
+  TaskNotFoundError,
+  type StartedAnalysis,
+  type Task,
+  type TrackingClient,
+  type WaitOptions,
+} from './tracking-client.js';
 
 /** The slice of the Web Storage API this module uses (window.localStorage in a browser). */
 export interface KeyValueStorage {
@@ -49,7 +57,11 @@ export function videoStorageKey(tenantId: string | undefined, videoFilename: str
 
 function memoryStorage(): KeyValueStorage {
   const map = new Map<string, string>();
-  return { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => void map.set(k, v), removeItem: (k) => void map.delete(k) };
+  return {
+    getItem: (k) => map.get(k) ?? null,
+    setItem: (k, v) => void map.set(k, v),
+    removeItem: (k) => void map.delete(k),
+  };
 }
 
 /**
@@ -63,7 +75,8 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
   const inFlight = new Map<string, Promise<StartedAnalysis>>();
   const listeners = new Set<(change: ActiveTaskChange) => void>();
   // BroadcastChannel reaches the other tabs (and workers) of this origin, in browsers and in Node.js alike.
-  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName ?? 'video-tracking') : undefined;
+  const channel =
+    typeof BroadcastChannel === 'function' ? new BroadcastChannel(options.channelName ?? 'video-tracking') : undefined;
   // In Node.js an open channel would keep the process alive.
   (channel as { unref?: () => void } | undefined)?.unref?.();
   channel?.addEventListener('message', (event) => {

@@ -87,9 +87,13 @@ const LAMBDA_THROTTLE_AND_SERVICE_ERRORS = [
 ];
 /** DynamoDB throttling and 5xx, under both integrations' prefixes ("DynamoDB." optimized, "DynamoDb." AWS SDK). */
 const DYNAMODB_THROTTLE_AND_SERVICE_ERRORS = ['DynamoDB', 'DynamoDb'].flatMap((prefix) =>
-  ['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError', 'InternalServerErrorException'].map(
-    (name) => `${prefix}.${name}`,
-  ),
+  [
+    'ProvisionedThroughputExceededException',
+    'ThrottlingException',
+    'RequestLimitExceeded',
+    'InternalServerError',
+    'InternalServerErrorException',
+  ].map((name) => `${prefix}.${name}`),
 );
 /** Backoff of a throttled call: 1 s doubling, each wait capped and fully jittered so retries of many executions spread out. */
 const THROTTLE_INTERVAL = Duration.seconds(1);
@@ -114,7 +118,8 @@ export class AnalysisWorkflow extends Construct {
     super(scope, id);
     this.timeout = props.timeout ?? Duration.hours(1);
     const analysisTimeout = props.analysisTimeout ?? Duration.minutes(5);
-    if (analysisTimeout.toSeconds() > 900) throw new Error('analysisTimeout must be at most 15 minutes (the Lambda limit).');
+    if (analysisTimeout.toSeconds() > 900)
+      throw new Error('analysisTimeout must be at most 15 minutes (the Lambda limit).');
     if (this.timeout.toSeconds() <= analysisTimeout.toSeconds()) {
       throw new Error('timeout must be longer than analysisTimeout, or no analysis could ever finish.');
     }
@@ -154,16 +159,27 @@ export class AnalysisWorkflow extends Construct {
     if (bucket) {
       // Read-only, and only under the tenants' prefix: no listing, nothing outside it. Which tenant's key is read is
       // decided by the storage_key the API built from the verified tenant (lambda/core/storage-key.ts).
-      const tenantObjects = Stack.of(this).formatArn({ service: 's3', region: '', account: '', resource: bucket, resourceName: `${STORAGE_PREFIX}*` });
-      this.analyseFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [tenantObjects] }));
+      const tenantObjects = Stack.of(this).formatArn({
+        service: 's3',
+        region: '',
+        account: '',
+        resource: bucket,
+        resourceName: `${STORAGE_PREFIX}*`,
+      });
+      this.analyseFunction.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [tenantObjects] }),
+      );
       Validations.of(this.analyseFunction).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/${STORAGE_PREFIX}*]`,
-        reason: 's3:GetObject on the tenants/ prefix only: every task reads its own key under it, named by the API from the verified tenant.',
+        reason:
+          's3:GetObject on the tenants/ prefix only: every task reads its own key under it, named by the API from the verified tenant.',
       });
     }
 
     const taskKey = { [Attr.pk]: SPath('$.task_key') };
-    const taskRecord = { [Attr.pk]: { S: sfn.JsonPath.format(`${TASK_PREFIX}{}`, sfn.JsonPath.stringAt('$.task_id')) } };
+    const taskRecord = {
+      [Attr.pk]: { S: sfn.JsonPath.format(`${TASK_PREFIX}{}`, sfn.JsonPath.stringAt('$.task_id')) },
+    };
 
     const markRunning = new tasks.DynamoUpdateItem(this, 'MarkRunning', {
       table,
@@ -219,25 +235,26 @@ export class AnalysisWorkflow extends Construct {
 
     // The tenant's slot, given back in the transaction that frees the video (lambda/shared/table.ts); no counter
     // at all without a tenant limit.
-    const slotGivenBack = (props.countsTenantTasks ?? true)
-      ? [
-          {
-            Update: {
-              TableName: table.tableName,
-              Key: { [Attr.pk]: SPath('$.tenant_key') },
-              UpdateExpression: COUNTER_UPDATE.expression,
-              ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
-              ExpressionAttributeValues: {
-                ':delta': { N: '-1' },
-                ':one': { N: '1' },
-                ':at': SPath(ENTERED),
-                ':counter': S(ItemType.TenantCounter),
-                ':counter_shard': { N: String(COUNTER_SHARD) },
+    const slotGivenBack =
+      (props.countsTenantTasks ?? true)
+        ? [
+            {
+              Update: {
+                TableName: table.tableName,
+                Key: { [Attr.pk]: SPath('$.tenant_key') },
+                UpdateExpression: COUNTER_UPDATE.expression,
+                ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+                ExpressionAttributeValues: {
+                  ':delta': { N: '-1' },
+                  ':one': { N: '1' },
+                  ':at': SPath(ENTERED),
+                  ':counter': S(ItemType.TenantCounter),
+                  ':counter_shard': { N: String(COUNTER_SHARD) },
+                },
               },
             },
-          },
-        ]
-      : [];
+          ]
+        : [];
     const finish = (id: string, status: TaskStatus, extra: Record<string, unknown>, expectedStatuses: TaskStatus[]) => {
       const expected = Object.fromEntries(expectedStatuses.map((s, i) => [`:expected${i}`, S(s)]));
       const step = new tasks.CallAwsService(this, id, {
@@ -248,7 +265,10 @@ export class AnalysisWorkflow extends Construct {
         additionalIamStatements: [
           // TransactWriteItems is authorised per item action: PutItem for the record, DeleteItem for the key,
           // UpdateItem for the tenant's counter (with a limit).
-          new iam.PolicyStatement({ actions: ['dynamodb:DeleteItem', ...(slotGivenBack.length ? ['dynamodb:UpdateItem'] : [])], resources: [table.tableArn] }),
+          new iam.PolicyStatement({
+            actions: ['dynamodb:DeleteItem', ...(slotGivenBack.length ? ['dynamodb:UpdateItem'] : [])],
+            resources: [table.tableArn],
+          }),
         ],
         parameters: {
           TransactItems: [
@@ -314,11 +334,16 @@ export class AnalysisWorkflow extends Construct {
     // the execution history and the logs; tenants see the name with a fixed message (lambda/core/task-errors.ts).
     const failure = { [Attr.error]: { M: { error: SPath('$.error.Error') } } };
     // After MarkRunning the task has a started_at, and its failed record keeps it.
-    const markFailed = finish('MarkFailed', TaskStatus.Failed, { ...failure, [Attr.startedAt]: SPath('$.run.started_at') }, [
+    const markFailed = finish(
+      'MarkFailed',
+      TaskStatus.Failed,
+      { ...failure, [Attr.startedAt]: SPath('$.run.started_at') },
+      [TaskStatus.NotStarted, TaskStatus.Running],
+    );
+    const markFailedBeforeRunning = finish('MarkFailedBeforeRunning', TaskStatus.Failed, failure, [
       TaskStatus.NotStarted,
       TaskStatus.Running,
     ]);
-    const markFailedBeforeRunning = finish('MarkFailedBeforeRunning', TaskStatus.Failed, failure, [TaskStatus.NotStarted, TaskStatus.Running]);
 
     // The task was cancelled, finished or replaced meanwhile: its end is already recorded.
     const noLongerActive = new sfn.Succeed(this, 'NoLongerActive');
@@ -345,32 +370,51 @@ export class AnalysisWorkflow extends Construct {
       error: 'FinishNotRecorded',
       cause: 'The task is still active but its end could not be written; the finalizer records it.',
     });
-    checkStillActive.next(new sfn.Choice(this, 'StillThisTask').when(isThisTask, finishNotRecorded).otherwise(alreadyFinished));
+    checkStillActive.next(
+      new sfn.Choice(this, 'StillThisTask').when(isThisTask, finishNotRecorded).otherwise(alreadyFinished),
+    );
 
     // An analysis result is never given up to a conflict or throttling: while the task is still this execution's and
     // running, MarkCompleted is tried again (until it lands, the task is cancelled, or the execution times out).
     const checkBeforeRecordingAgain = readTask('CheckBeforeRecordingAgain');
-    const waitToRecordResult = new sfn.Wait(this, 'WaitToRecordResult', { time: sfn.WaitTime.duration(RECORD_AGAIN_AFTER) }).next(markCompleted);
+    const waitToRecordResult = new sfn.Wait(this, 'WaitToRecordResult', {
+      time: sfn.WaitTime.duration(RECORD_AGAIN_AFTER),
+    }).next(markCompleted);
     checkBeforeRecordingAgain.next(
       new sfn.Choice(this, 'StillRunningThisTask')
-        .when(sfn.Condition.and(isThisTask, sfn.Condition.stringEquals(`$.check.Item.${Attr.status}.S`, TaskStatus.Running)), waitToRecordResult)
+        .when(
+          sfn.Condition.and(
+            isThisTask,
+            sfn.Condition.stringEquals(`$.check.Item.${Attr.status}.S`, TaskStatus.Running),
+          ),
+          waitToRecordResult,
+        )
         .otherwise(alreadyFinished),
     );
     // A read that stays throttled must not end the execution with the result unrecorded: wait and write again.
     checkBeforeRecordingAgain.addCatch(waitToRecordResult, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
 
-    markRunning.addCatch(noLongerActive, { errors: ['DynamoDB.ConditionalCheckFailedException'], resultPath: '$.error' });
+    markRunning.addCatch(noLongerActive, {
+      errors: ['DynamoDB.ConditionalCheckFailedException'],
+      resultPath: '$.error',
+    });
     markRunning.addCatch(markFailedBeforeRunning, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     analyse.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     markCompleted.addCatch(checkBeforeRecordingAgain, { errors: FINISH_TRANSIENT_ERRORS, resultPath: '$.error' });
     markCompleted.addCatch(markFailed, { errors: [sfn.Errors.ALL], resultPath: '$.error' });
     markFailed.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
-    markFailedBeforeRunning.addCatch(checkStillActive, { errors: ['DynamoDb.TransactionCanceledException'], resultPath: '$.error' });
+    markFailedBeforeRunning.addCatch(checkStillActive, {
+      errors: ['DynamoDb.TransactionCanceledException'],
+      resultPath: '$.error',
+    });
 
     // MarkCompleted ends the execution: a success enters three states (MarkRunning, Analyse, MarkCompleted).
     const definition = markRunning.next(analyse).next(markCompleted);
 
-    this.executionLogGroup = new logs.LogGroup(this, 'ExecutionLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy });
+    this.executionLogGroup = new logs.LogGroup(this, 'ExecutionLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
@@ -384,7 +428,8 @@ export class AnalysisWorkflow extends Construct {
     Validations.of(this.stateMachine).acknowledge(
       {
         id: 'AwsSolutions-SF1',
-        reason: 'ERROR-level logging: ALL would bill a log event per state transition; the execution history keeps every event for 90 days.',
+        reason:
+          'ERROR-level logging: ALL would bill a log event per state transition; the execution history keeps every event for 90 days.',
       },
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
@@ -392,7 +437,8 @@ export class AnalysisWorkflow extends Construct {
       },
       {
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.analyseFunction.node.defaultChild as CfnResource)}.Arn>:*]`,
-        reason: 'lambda:InvokeFunction on the Analyse function and its versions/aliases only (CDK LambdaInvoke default).',
+        reason:
+          'lambda:InvokeFunction on the Analyse function and its versions/aliases only (CDK LambdaInvoke default).',
       },
     );
   }

@@ -19,7 +19,9 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
   const mode = String(context('auth') ?? AuthMode.Cognito);
   const tenantClaim = optionalString(context('tenantClaim'));
   if (tenantClaim !== undefined && !/^[\w:.-]{1,128}$/.test(tenantClaim)) {
-    throw new Error(`Context "tenantClaim" must be a claim name (letters, digits, _ : . -), got ${JSON.stringify(tenantClaim)}.`);
+    throw new Error(
+      `Context "tenantClaim" must be a claim name (letters, digits, _ : . -), got ${JSON.stringify(tenantClaim)}.`,
+    );
   }
   switch (mode) {
     case AuthMode.Cognito:
@@ -29,13 +31,16 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
       const issuer = optionalString(context('jwtIssuer'));
       const audience = list(context('jwtAudience'));
       if (!issuer?.startsWith('https://') || audience.length === 0) {
-        throw new Error('auth=jwt needs -c jwtIssuer=https://<your provider> and -c jwtAudience=<aud>[,<aud>…] (and -c tenantClaim=<claim> if not tenant_id).');
+        throw new Error(
+          'auth=jwt needs -c jwtIssuer=https://<your provider> and -c jwtAudience=<aud>[,<aud>…] (and -c tenantClaim=<claim> if not tenant_id).',
+        );
       }
       return { auth: { mode, issuer, audience, tenantClaim } };
     }
     case AuthMode.Iam:
     case AuthMode.None:
-      if (tenantClaim !== undefined) throw new Error(`Context "tenantClaim" applies to auth=cognito or auth=jwt, not auth=${mode}.`);
+      if (tenantClaim !== undefined)
+        throw new Error(`Context "tenantClaim" applies to auth=cognito or auth=jwt, not auth=${mode}.`);
       return mode === AuthMode.Iam
         ? {
             auth: { mode },
@@ -45,10 +50,12 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
         : {
             auth: { mode },
             warning:
-              'auth=none: the API has no authentication. Any caller can read and cancel any tenant\'s tasks by naming the tenant. Do not deploy real data this way.',
+              "auth=none: the API has no authentication. Any caller can read and cancel any tenant's tasks by naming the tenant. Do not deploy real data this way.",
           };
     default:
-      throw new Error(`Context "auth" must be one of ${Object.values(AuthMode).join(', ')}, got ${JSON.stringify(mode)}.`);
+      throw new Error(
+        `Context "auth" must be one of ${Object.values(AuthMode).join(', ')}, got ${JSON.stringify(mode)}.`,
+      );
   }
 }
 

@@ -19,7 +19,12 @@ const OUTCOMES = Object.values(RequestOutcome);
 export const REPAIR_METRIC = { metricName: SweepMetric.Repaired, service: ServiceName.TaskSweeper };
 
 /** Operations the app performs on the table: the API handler, the state machine and the finalizer. */
-const TABLE_OPERATIONS = [dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM, dynamodb.Operation.TRANSACT_WRITE_ITEMS];
+const TABLE_OPERATIONS = [
+  dynamodb.Operation.GET_ITEM,
+  dynamodb.Operation.PUT_ITEM,
+  dynamodb.Operation.UPDATE_ITEM,
+  dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+];
 
 const FIVE_MINUTES = Duration.minutes(5);
 
@@ -76,29 +81,57 @@ export class Monitoring extends Construct {
     this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'Video tracking alarms', enforceSSL: true });
     Validations.of(this.topic).acknowledge({
       id: 'AwsSolutions-SNS2',
-      reason: 'Alarm notifications carry alarm names and states only; encrypting them would need a customer managed KMS key ($1/month) whose policy lets CloudWatch publish.',
+      reason:
+        'Alarm notifications carry alarm names and states only; encrypting them would need a customer managed KMS key ($1/month) whose policy lets CloudWatch publish.',
     });
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     this.action = new actions.SnsAction(this.topic);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
 
     const appMetric = (metricName: string, service: string = ServiceName.TrackApi, label?: string) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service }, statistic: 'Sum', period: FIVE_MINUTES, label });
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+        label,
+      });
     const sm = props.stateMachine;
 
     // The API and the handler's outcomes.
-    this.alarm('ApiServerErrors', props.api.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }), 5,
-      'The API answered 5xx (5 or more in 5 minutes): handler errors, timeouts or dependency outages. See the HandlerInternalErrors / HandlerDependencyUnavailable alarms for which.');
-    this.alarm('HandlerDependencyUnavailable', appMetric('DependencyUnavailable'), 5,
-      'DynamoDB or Step Functions throttled or unavailable after SDK retries (5 or more 503s in 5 minutes); clients were told to retry.');
-    this.alarm('HandlerInternalErrors', appMetric('InternalError'), 1,
-      'The handler answered 500: an unexpected error (a bug or a misconfiguration). The error is logged with the request.');
+    this.alarm(
+      'ApiServerErrors',
+      props.api.metricServerError({ statistic: 'Sum', period: FIVE_MINUTES }),
+      5,
+      'The API answered 5xx (5 or more in 5 minutes): handler errors, timeouts or dependency outages. See the HandlerInternalErrors / HandlerDependencyUnavailable alarms for which.',
+    );
+    this.alarm(
+      'HandlerDependencyUnavailable',
+      appMetric('DependencyUnavailable'),
+      5,
+      'DynamoDB or Step Functions throttled or unavailable after SDK retries (5 or more 503s in 5 minutes); clients were told to retry.',
+    );
+    this.alarm(
+      'HandlerInternalErrors',
+      appMetric('InternalError'),
+      1,
+      'The handler answered 500: an unexpected error (a bug or a misconfiguration). The error is logged with the request.',
+    );
 
     // The workflow. A deliberate stop (cancel, lease takeover) aborts an execution too: only aborts nobody asked for count.
-    this.alarm('ExecutionsFailed', sm.metricFailed({ statistic: 'Sum', period: FIVE_MINUTES }), 1,
-      'An execution FAILED (FinishNotRecorded, States.Runtime, or MarkFailed itself failing). The finalizer records the task; check that it did.');
-    this.alarm('ExecutionsTimedOut', sm.metricTimedOut({ statistic: 'Sum', period: FIVE_MINUTES }), 1,
-      'An execution hit the state machine timeout; the finalizer records the task failed (States.Timeout).');
+    this.alarm(
+      'ExecutionsFailed',
+      sm.metricFailed({ statistic: 'Sum', period: FIVE_MINUTES }),
+      1,
+      'An execution FAILED (FinishNotRecorded, States.Runtime, or MarkFailed itself failing). The finalizer records the task; check that it did.',
+    );
+    this.alarm(
+      'ExecutionsTimedOut',
+      sm.metricTimedOut({ statistic: 'Sum', period: FIVE_MINUTES }),
+      1,
+      'An execution hit the state machine timeout; the finalizer records the task failed (States.Timeout).',
+    );
     const abortPeriod = Duration.minutes(15);
     this.alarm(
       'ExecutionsAbortedUnexpectedly',
@@ -112,20 +145,36 @@ export class Monitoring extends Construct {
         label: 'ExecutionsAborted not stopped by the API',
       }),
       1,
-      'An execution was ABORTED by something other than the API (console, CLI, another tool): ExecutionsAborted minus the API\'s own stops (ExecutionStopped), per 15 minutes.',
+      "An execution was ABORTED by something other than the API (console, CLI, another tool): ExecutionsAborted minus the API's own stops (ExecutionStopped), per 15 minutes.",
     );
 
     // Repairs: a repair means something went wrong first.
-    this.alarm('DeadLetterQueueNotEmpty', props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }), 1,
-      'The finalizer could not process an execution-end event after 20 retries over 24 h. Its task may still block its video: inspect and redrive the queue.');
-    this.alarm('TasksRepaired', appMetric(REPAIR_METRIC.metricName, REPAIR_METRIC.service), 1,
-      'The repair sweep repaired a task (a lost start or end). Follow the task to learn what was lost.');
+    this.alarm(
+      'DeadLetterQueueNotEmpty',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }),
+      1,
+      'The finalizer could not process an execution-end event after 20 retries over 24 h. Its task may still block its video: inspect and redrive the queue.',
+    );
+    this.alarm(
+      'TasksRepaired',
+      appMetric(REPAIR_METRIC.metricName, REPAIR_METRIC.service),
+      1,
+      'The repair sweep repaired a task (a lost start or end). Follow the task to learn what was lost.',
+    );
 
     // The table.
-    this.alarm('TableThrottled', props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }), 1,
-      'DynamoDB throttled a request (on-demand: a sudden peak above twice the previous peak, or a hot key).');
-    this.alarm('TableSystemErrors', props.table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }), 1,
-      'DynamoDB answered 500 (an AWS-side fault). Check the AWS Health Dashboard.');
+    this.alarm(
+      'TableThrottled',
+      props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }),
+      1,
+      'DynamoDB throttled a request (on-demand: a sudden peak above twice the previous peak, or a hot key).',
+    );
+    this.alarm(
+      'TableSystemErrors',
+      props.table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }),
+      1,
+      'DynamoDB answered 500 (an AWS-side fault). Check the AWS Health Dashboard.',
+    );
 
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
@@ -135,8 +184,15 @@ export class Monitoring extends Construct {
       }),
     );
     this.dashboard.addWidgets(
-      graph('Requests by outcome (track-api)', OUTCOMES.map((o) => appMetric(o)), { stacked: true }),
-      graph('Tasks created vs answered as duplicates', [appMetric(RequestOutcome.TaskCreated, ServiceName.TrackApi, 'created'), appMetric(RequestOutcome.TaskExisting, ServiceName.TrackApi, 'duplicate')]),
+      graph(
+        'Requests by outcome (track-api)',
+        OUTCOMES.map((o) => appMetric(o)),
+        { stacked: true },
+      ),
+      graph('Tasks created vs answered as duplicates', [
+        appMetric(RequestOutcome.TaskCreated, ServiceName.TrackApi, 'created'),
+        appMetric(RequestOutcome.TaskExisting, ServiceName.TrackApi, 'duplicate'),
+      ]),
     );
     this.dashboard.addWidgets(
       graph('API latency (ms)', [
@@ -158,13 +214,25 @@ export class Monitoring extends Construct {
       ]),
       // Step Functions publishes transitions per account and region, not per state machine.
       graph('Billed state transitions (all Standard state machines of the account, this region)', [
-        sfn.StateTransitionMetric.metricConsumedCapacity({ statistic: 'Sum', period: FIVE_MINUTES, label: 'state transitions' }),
+        sfn.StateTransitionMetric.metricConsumedCapacity({
+          statistic: 'Sum',
+          period: FIVE_MINUTES,
+          label: 'state transitions',
+        }),
       ]),
     );
     this.dashboard.addWidgets(
       graph('Finalizer dead-letter queue', [
-        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: 'messages' }),
-        props.deadLetterQueue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: 'age of oldest (s)' }),
+        props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          statistic: 'Maximum',
+          period: FIVE_MINUTES,
+          label: 'messages',
+        }),
+        props.deadLetterQueue.metricApproximateAgeOfOldestMessage({
+          statistic: 'Maximum',
+          period: FIVE_MINUTES,
+          label: 'age of oldest (s)',
+        }),
       ]),
       graph('Repairs', [
         appMetric(REPAIR_METRIC.metricName, REPAIR_METRIC.service, 'repaired by the sweep'),
@@ -178,18 +246,26 @@ export class Monitoring extends Construct {
         appMetric(ServiceEvent.ExecutionStopped, ServiceName.TrackApi, 'executions stopped by the API'),
         appMetric(ServiceEvent.TenantCountReconciled, ServiceName.TaskSweeper, 'tenant counts reconciled'),
       ]),
-      graph('Tenant limit', [appMetric(ServiceEvent.TenantLimitReached, ServiceName.TrackApi, 'new tasks refused (429)')]),
+      graph('Tenant limit', [
+        appMetric(ServiceEvent.TenantLimitReached, ServiceName.TrackApi, 'new tasks refused (429)'),
+      ]),
     );
     this.dashboard.addWidgets(
       // One expression per graph: both name their per-operation metrics after the operation.
-      graph('Table throttled requests', [props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES })]),
-      graph('Table system errors', [props.table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES })]),
+      graph('Table throttled requests', [
+        props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }),
+      ]),
+      graph('Table system errors', [
+        props.table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: FIVE_MINUTES }),
+      ]),
     );
 
     for (const fn of props.functions) this.monitorFunction(fn);
     if (props.executionLogGroup) this.logGroups.push(props.executionLogGroup);
     // The status widget and the saved queries are rendered at synthesis: they include functions added later too.
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 6 }));
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 6 }),
+    );
     this.saveQueries();
   }
 
@@ -197,10 +273,18 @@ export class Monitoring extends Construct {
   monitorFunction(fn: MonitoredFunction): void {
     const errors = fn.function.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES });
     const throttles = fn.function.metricThrottles({ statistic: 'Sum', period: FIVE_MINUTES });
-    this.alarm(`${fn.name}Errors`, errors, fn.errorThreshold ?? 1,
-      `The ${fn.name} function threw or timed out (${fn.errorThreshold ?? 1} or more in 5 minutes). Its log group has the error.`);
-    this.alarm(`${fn.name}Throttles`, throttles, 1,
-      `Lambda throttled the ${fn.name} function: the account or function concurrency limit was reached.`);
+    this.alarm(
+      `${fn.name}Errors`,
+      errors,
+      fn.errorThreshold ?? 1,
+      `The ${fn.name} function threw or timed out (${fn.errorThreshold ?? 1} or more in 5 minutes). Its log group has the error.`,
+    );
+    this.alarm(
+      `${fn.name}Throttles`,
+      throttles,
+      1,
+      `Lambda throttled the ${fn.name} function: the account or function concurrency limit was reached.`,
+    );
     this.dashboard.addWidgets(
       graph(`${fn.name} function`, [
         fn.function.metricInvocations({ statistic: 'Sum', period: FIVE_MINUTES, label: 'invocations' }),
@@ -236,32 +320,74 @@ export class Monitoring extends Construct {
         queryString: query.toString(),
         logGroupNames: Lazy.list({ produce: () => this.logGroups.map((g) => g.logGroupName) }),
       });
-    save('FollowOneTask', 'follow-one-task', new logs.QueryString({
-      fields: ['@timestamp', '@log', 'level', 'message', 'method', 'path', 'status', 'outcome', 'execution_status', 'reason', 'error.name', 'error.message'],
-      // Replace the id. Execution log lines carry it in the execution ARN (executions are named after their task).
-      filterStatements: ['task_id = "REPLACE-WITH-TASK-ID" or @message like "REPLACE-WITH-TASK-ID"'],
-      sort: '@timestamp asc',
-      limit: 200,
-    }));
-    save('FailedRequests', 'errors', new logs.QueryString({
-      fields: ['@timestamp', '@log', 'task_id', 'method', 'path', 'message', 'error.name', 'error.message'],
-      filterStatements: ['level = "ERROR"'],
-      sort: '@timestamp desc',
-      limit: 100,
-    }));
-    save('RepairsAndWarnings', 'repairs-and-warnings', new logs.QueryString({
-      fields: ['@timestamp', '@log', 'task_id', 'level', 'message', 'execution_status', 'outcome', 'reason'],
-      filterStatements: ['level = "WARN" or message = "execution ended"'],
-      sort: '@timestamp desc',
-      limit: 200,
-    }));
-    save('RequestLatency', 'request-latency', new logs.QueryString({
-      filterStatements: ['message = "request"'],
-      statsStatements: ['count() as requests, pct(duration_ms, 50) as p50_ms, pct(duration_ms, 99) as p99_ms by method, bin(5m)'],
-    }));
+    save(
+      'FollowOneTask',
+      'follow-one-task',
+      new logs.QueryString({
+        fields: [
+          '@timestamp',
+          '@log',
+          'level',
+          'message',
+          'method',
+          'path',
+          'status',
+          'outcome',
+          'execution_status',
+          'reason',
+          'error.name',
+          'error.message',
+        ],
+        // Replace the id. Execution log lines carry it in the execution ARN (executions are named after their task).
+        filterStatements: ['task_id = "REPLACE-WITH-TASK-ID" or @message like "REPLACE-WITH-TASK-ID"'],
+        sort: '@timestamp asc',
+        limit: 200,
+      }),
+    );
+    save(
+      'FailedRequests',
+      'errors',
+      new logs.QueryString({
+        fields: ['@timestamp', '@log', 'task_id', 'method', 'path', 'message', 'error.name', 'error.message'],
+        filterStatements: ['level = "ERROR"'],
+        sort: '@timestamp desc',
+        limit: 100,
+      }),
+    );
+    save(
+      'RepairsAndWarnings',
+      'repairs-and-warnings',
+      new logs.QueryString({
+        fields: ['@timestamp', '@log', 'task_id', 'level', 'message', 'execution_status', 'outcome', 'reason'],
+        filterStatements: ['level = "WARN" or message = "execution ended"'],
+        sort: '@timestamp desc',
+        limit: 200,
+      }),
+    );
+    save(
+      'RequestLatency',
+      'request-latency',
+      new logs.QueryString({
+        filterStatements: ['message = "request"'],
+        statsStatements: [
+          'count() as requests, pct(duration_ms, 50) as p50_ms, pct(duration_ms, 99) as p99_ms by method, bin(5m)',
+        ],
+      }),
+    );
   }
 }
 
-function graph(title: string, metrics: cloudwatch.IMetric[], options: { stacked?: boolean } = {}): cloudwatch.GraphWidget {
-  return new cloudwatch.GraphWidget({ title, left: metrics, width: 12, height: 6, stacked: options.stacked, leftYAxis: { min: 0 } });
+function graph(
+  title: string,
+  metrics: cloudwatch.IMetric[],
+  options: { stacked?: boolean } = {},
+): cloudwatch.GraphWidget {
+  return new cloudwatch.GraphWidget({
+    title,
+    left: metrics,
+    width: 12,
+    height: 6,
+    stacked: options.stacked,
+    leftYAxis: { min: 0 },
+  });
 }

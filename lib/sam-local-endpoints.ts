@@ -16,7 +16,8 @@ export const SAM_LOCAL_ENDPOINTS = {
 export class SamLocalEndpoints implements IAspect {
   visit(node: IConstruct): void {
     if (!(node instanceof lambda.Function)) return;
-    const environment = Stack.of(node).resolve((node.node.defaultChild as lambda.CfnFunction).environment) as { variables?: Record<string, unknown> } | undefined;
+    const environment = Stack.of(node).resolve((node.node.defaultChild as lambda.CfnFunction).environment) as
+      { variables?: Record<string, unknown> } | undefined;
     if (environment?.variables?.STATE_MACHINE_ARN === undefined) return;
     for (const [name, value] of Object.entries(SAM_LOCAL_ENDPOINTS)) node.addEnvironment(name, value);
   }

@@ -51,7 +51,14 @@ export class TaskFinalizer extends Construct {
       },
     });
     // GetItem to read the task; PutItem, DeleteItem and UpdateItem (the tenant counter) inside the finishing transaction.
-    grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
+    grantTableItems(
+      props.table,
+      this.function,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:UpdateItem',
+    );
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       retentionPeriod: Duration.days(14),

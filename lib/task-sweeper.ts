@@ -67,13 +67,16 @@ export class TaskSweeper extends Construct {
     const listThreshold = props.listThreshold ?? 100;
     if (!Number.isInteger(maxTasks) || maxTasks < 1) throw new Error('maxTasksPerRun must be a positive integer.');
     if (!Number.isInteger(listThreshold) || listThreshold < 0 || listThreshold > maxTasks) {
-      throw new Error('listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).');
+      throw new Error(
+        'listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).',
+      );
     }
     const reserved = props.reservedConcurrency;
     if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
       throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
     }
-    if (schedule.toSeconds() < 60) throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
+    if (schedule.toSeconds() < 60)
+      throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
     this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
       description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
@@ -102,13 +105,21 @@ export class TaskSweeper extends Construct {
     // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; UpdateItem for
     // the lease of a re-drive.
     grantQueryActiveByAge(props.table, this.function);
-    grantTableItems(props.table, this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
+    grantTableItems(
+      props.table,
+      this.function,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:UpdateItem',
+    );
     props.stateMachine.grantStartExecution(this.function);
     props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
     props.stateMachine.grant(this.function, 'states:ListExecutions');
     Validations.of(this.function).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnResource)}"}]}]}:*]`,
-      reason: 'states:DescribeExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
+      reason:
+        'states:DescribeExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
     });
 
     this.rule = new events.Rule(this, 'Schedule', {

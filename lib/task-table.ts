@@ -32,12 +32,20 @@ export function grantTableItems(table: dynamodb.ITable, grantee: iam.IGrantable,
 
 /** Query on the sparse index of active tasks (the repair sweep's only read of it). */
 export function grantQueryActiveByAge(table: dynamodb.ITable, grantee: iam.IGrantable): iam.Grant {
-  return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/${ACTIVE_BY_AGE_INDEX}`] });
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['dynamodb:Query'],
+    resourceArns: [`${table.tableArn}/index/${ACTIVE_BY_AGE_INDEX}`],
+  });
 }
 
 /** Query on the by-tenant index (the API's listing). */
 export function grantQueryByTenant(table: dynamodb.ITable, grantee: iam.IGrantable): iam.Grant {
-  return iam.Grant.addToPrincipal({ grantee, actions: ['dynamodb:Query'], resourceArns: [`${table.tableArn}/index/${BY_TENANT_INDEX}`] });
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['dynamodb:Query'],
+    resourceArns: [`${table.tableArn}/index/${BY_TENANT_INDEX}`],
+  });
 }
 
 /**
@@ -72,7 +80,17 @@ export class TaskTable extends Construct {
       partitionKey: { name: Attr.tenantId, type: dynamodb.AttributeType.STRING },
       sortKey: { name: Attr.createdAt, type: dynamodb.AttributeType.STRING },
       projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: [Attr.itemType, Attr.taskId, Attr.videoFilename, Attr.status, Attr.updatedAt, Attr.startedAt, Attr.finishedAt, Attr.result, Attr.error],
+      nonKeyAttributes: [
+        Attr.itemType,
+        Attr.taskId,
+        Attr.videoFilename,
+        Attr.status,
+        Attr.updatedAt,
+        Attr.startedAt,
+        Attr.finishedAt,
+        Attr.result,
+        Attr.error,
+      ],
     });
   }
 }

@@ -86,12 +86,16 @@ export class TrackApi extends Construct {
     const rateLimit = props.throttleRateLimit ?? 50;
     const burstLimit = props.throttleBurstLimit ?? 100;
     if (!(rateLimit > 0) || !Number.isInteger(burstLimit) || burstLimit < 1) {
-      throw new Error(`throttleRateLimit must be > 0 and throttleBurstLimit an integer >= 1, got ${rateLimit} and ${burstLimit}.`);
+      throw new Error(
+        `throttleRateLimit must be > 0 and throttleBurstLimit an integer >= 1, got ${rateLimit} and ${burstLimit}.`,
+      );
     }
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const auth = props.authorization;
     if (auth.mode === AuthMode.Jwt && (!/^https:\/\/[^\s]+$/.test(auth.issuer) || auth.audience.length === 0)) {
-      throw new Error(`The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`);
+      throw new Error(
+        `The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`,
+      );
     }
 
     this.handler = new TrackingFunction(this, 'Handler', {
@@ -113,7 +117,14 @@ export class TrackApi extends Construct {
     });
     // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
     // transactions, PutItem and DeleteItem.
-    grantTableItems(props.table, this.handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    grantTableItems(
+      props.table,
+      this.handler,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
     // The listing (GET without video_filename) reads the by-tenant index and nothing else of it.
     grantQueryByTenant(props.table, this.handler);
     props.stateMachine.grantStartExecution(this.handler);
@@ -133,7 +144,8 @@ export class TrackApi extends Construct {
 
     Validations.of(this.handler).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnResource)}"}]}]}:*]`,
-      reason: 'states:StopExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
+      reason:
+        'states:StopExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
     });
 
     this.api = new apigwv2.HttpApi(this, 'Api', {
@@ -174,10 +186,16 @@ export class TrackApi extends Construct {
       this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.ANY], integration });
       if (props.corsAllowOrigins?.length && auth.mode !== AuthMode.None) {
         // Browsers send the preflight without credentials; the ANY route's authorizer would refuse it with 401.
-        const [preflight] = this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.OPTIONS], integration, authorizer: new apigwv2.HttpNoneAuthorizer() });
+        const [preflight] = this.api.addRoutes({
+          path: routePath,
+          methods: [apigwv2.HttpMethod.OPTIONS],
+          integration,
+          authorizer: new apigwv2.HttpNoneAuthorizer(),
+        });
         Validations.of(preflight).acknowledge({
           id: 'AwsSolutions-APIG4',
-          reason: 'CORS preflight (OPTIONS) carries no credentials by the Fetch standard; the handler answers it 204 and does nothing else.',
+          reason:
+            'CORS preflight (OPTIONS) carries no credentials by the Fetch standard; the handler answers it 204 and does nothing else.',
         });
       }
     }
@@ -185,7 +203,8 @@ export class TrackApi extends Construct {
     if (auth.mode === AuthMode.None) {
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG4',
-        reason: 'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
+        reason:
+          'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
       });
     }
   }
@@ -206,6 +225,7 @@ function routeAuthorizer(auth: ApiAuthorization): apigwv2.IHttpRouteAuthorizer |
 
 /** AUTH_MODE and TENANT_CLAIM for the handler (lambda/core/caller.ts). */
 function handlerAuthEnvironment(auth: ApiAuthorization): Record<string, string> {
-  if (auth.mode === AuthMode.Cognito || auth.mode === AuthMode.Jwt) return { AUTH_MODE: auth.mode, TENANT_CLAIM: auth.tenantClaim ?? defaultTenantClaim(auth.mode) };
+  if (auth.mode === AuthMode.Cognito || auth.mode === AuthMode.Jwt)
+    return { AUTH_MODE: auth.mode, TENANT_CLAIM: auth.tenantClaim ?? defaultTenantClaim(auth.mode) };
   return { AUTH_MODE: auth.mode };
 }

@@ -65,11 +65,13 @@ export class TrackAuth extends Construct {
     Validations.of(this.userPool).acknowledge(
       {
         id: 'AwsSolutions-COG2',
-        reason: 'MFA is optional (TOTP) so that the test users of `npm run token` can sign in from a shell; set Mfa.REQUIRED when people sign in.',
+        reason:
+          'MFA is optional (TOTP) so that the test users of `npm run token` can sign in from a shell; set Mfa.REQUIRED when people sign in.',
       },
       {
         id: 'AwsSolutions-COG8',
-        reason: 'The Plus feature plan (threat protection) is billed per monthly active user; this pool has no self sign-up and only administrator-created users. Choose it when the pool grows.',
+        reason:
+          'The Plus feature plan (threat protection) is billed per monthly active user; this pool has no self sign-up and only administrator-created users. Choose it when the pool grows.',
       },
     );
   }

@@ -114,12 +114,17 @@ export class TrackingStack extends Stack {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const retention = props.taskRetention ?? DEFAULT_TASK_RULES.taskRetention;
     if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
-    if (props.auth?.mode === AuthMode.Cognito && props.auth.tenantClaim !== undefined && props.auth.tenantClaim !== COGNITO_TENANT_CLAIM) {
+    if (
+      props.auth?.mode === AuthMode.Cognito &&
+      props.auth.tenantClaim !== undefined &&
+      props.auth.tenantClaim !== COGNITO_TENANT_CLAIM
+    ) {
       throw new Error(COGNITO_CLAIM_ONLY);
     }
 
     const tenantLimit = props.tenantActiveTaskLimit ?? DEFAULT_TENANT_ACTIVE_TASK_LIMIT;
-    if (!Number.isInteger(tenantLimit) || tenantLimit < 0) throw new Error('tenantActiveTaskLimit must be a whole number, 0 for no limit.');
+    if (!Number.isInteger(tenantLimit) || tenantLimit < 0)
+      throw new Error('tenantActiveTaskLimit must be a whole number, 0 for no limit.');
 
     this.table = new TaskTable(this, 'Tasks', { removalPolicy });
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
@@ -141,7 +146,12 @@ export class TrackingStack extends Stack {
     let authorization: ApiAuthorization;
     if (auth.mode === AuthMode.Cognito) {
       this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
-      authorization = { mode: AuthMode.Cognito, userPool: this.auth.userPool, userPoolClient: this.auth.userPoolClient, tenantClaim: auth.tenantClaim };
+      authorization = {
+        mode: AuthMode.Cognito,
+        userPool: this.auth.userPool,
+        userPoolClient: this.auth.userPoolClient,
+        tenantClaim: auth.tenantClaim,
+      };
     } else {
       authorization = auth;
     }
@@ -178,7 +188,12 @@ export class TrackingStack extends Stack {
         { name: 'Finalizer', function: this.finalizer.function, logGroup: this.finalizer.function.logGroup },
         { name: 'Sweeper', function: this.sweeper.function, logGroup: this.sweeper.function.logGroup },
         // A rejected video is an Error by contract (AnalysisRejected); only a run of them is worth a page.
-        { name: 'Analyse', function: this.workflow.analyseFunction, logGroup: this.workflow.analyseFunction.logGroup, errorThreshold: 5 },
+        {
+          name: 'Analyse',
+          function: this.workflow.analyseFunction,
+          logGroup: this.workflow.analyseFunction.logGroup,
+          errorThreshold: 5,
+        },
       ],
       stateMachine: this.workflow.stateMachine,
       executionLogGroup: executionLogs,
@@ -193,14 +208,30 @@ export class TrackingStack extends Stack {
     if (this.auth) {
       // npm run token reads these to create a test user and sign it in.
       output(StackOutput.UserPoolId, this.auth.userPool.userPoolId, 'Cognito user pool of the API users');
-      output(StackOutput.UserPoolClientId, this.auth.userPoolClient.userPoolClientId, 'App client for the frontend (no secret)');
+      output(
+        StackOutput.UserPoolClientId,
+        this.auth.userPoolClient.userPoolClientId,
+        'App client for the frontend (no secret)',
+      );
     }
     output('TableName', this.table.table.tableName, 'The task table');
     output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
-    output('DashboardUrl', `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`, 'CloudWatch dashboard');
+    output(
+      'DashboardUrl',
+      `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+      'CloudWatch dashboard',
+    );
     output('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic every alarm notifies; subscribe to it');
-    output('FinalizerFunctionName', this.finalizer.function.functionName, 'Invoke it with a dead-lettered event to redrive it');
-    output('DeadLetterQueueUrl', this.finalizer.deadLetterQueue.queueUrl, 'Execution-end events the finalizer could not process');
+    output(
+      'FinalizerFunctionName',
+      this.finalizer.function.functionName,
+      'Invoke it with a dead-lettered event to redrive it',
+    );
+    output(
+      'DeadLetterQueueUrl',
+      this.finalizer.deadLetterQueue.queueUrl,
+      'Execution-end events the finalizer could not process',
+    );
     output('HandlerLogGroup', this.api.handler.logGroup.logGroupName, 'API handler logs (aws logs tail)');
     output('FinalizerLogGroup', this.finalizer.function.logGroup.logGroupName, 'Finalizer logs');
     output('SweeperLogGroup', this.sweeper.function.logGroup.logGroupName, 'Repair sweep logs');

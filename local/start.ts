@@ -11,19 +11,27 @@ import { startLocalSystem } from './system';
  */
 async function main(): Promise<void> {
   const major = Number(process.versions.node.split('.')[0]);
-  if (major < 22) throw new LocalSetupError(`Node.js 22+ is needed (found ${process.version}); run through npm scripts, which use the node@24 devDependency.`);
+  if (major < 22)
+    throw new LocalSetupError(
+      `Node.js 22+ is needed (found ${process.version}); run through npm scripts, which use the node@24 devDependency.`,
+    );
   const port = Number(process.env.PORT ?? 8000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LocalSetupError(`PORT must be a TCP port number, got "${process.env.PORT}".`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new LocalSetupError(`PORT must be a TCP port number, got "${process.env.PORT}".`);
 
   const auth = parseLocalAuth(process.env.AUTH);
 
   const limit = process.env.TENANT_ACTIVE_TASK_LIMIT;
-  if (limit !== undefined && !/^[0-9]+$/.test(limit)) throw new LocalSetupError(`TENANT_ACTIVE_TASK_LIMIT must be a whole number (0: no limit), got "${limit}".`);
+  if (limit !== undefined && !/^[0-9]+$/.test(limit))
+    throw new LocalSetupError(`TENANT_ACTIVE_TASK_LIMIT must be a whole number (0: no limit), got "${limit}".`);
 
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
   const scheduleSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? 20);
-  if (!Number.isFinite(scheduleSeconds) || scheduleSeconds < 0) throw new LocalSetupError(`SWEEP_INTERVAL_SECONDS must be a number of seconds, got "${process.env.SWEEP_INTERVAL_SECONDS}".`);
+  if (!Number.isFinite(scheduleSeconds) || scheduleSeconds < 0)
+    throw new LocalSetupError(
+      `SWEEP_INTERVAL_SECONDS must be a number of seconds, got "${process.env.SWEEP_INTERVAL_SECONDS}".`,
+    );
   const system = await startLocalSystem({
     port,
     auth,
@@ -33,18 +41,32 @@ async function main(): Promise<void> {
     skipSynth: process.env.SKIP_SYNTH === '1',
     corsAllowOrigins: process.env.CORS_ALLOW_ORIGINS || undefined,
   });
-  console.log(`[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`);
+  console.log(
+    `[local] state machine ${system.stateMachineArn} (from cdk.out) with ${process.env.ANALYSIS_DELAY_MS ?? 2000} ms analyses`,
+  );
   const api = `http://localhost:${new URL(system.apiUrl).port}`;
-  console.log(`[local] demo page on ${api}/ and the contract on ${api}/openapi.yaml${process.env.CORS_ALLOW_ORIGINS ? `; CORS for ${process.env.CORS_ALLOW_ORIGINS}` : ''}`);
+  console.log(
+    `[local] demo page on ${api}/ and the contract on ${api}/openapi.yaml${process.env.CORS_ALLOW_ORIGINS ? `; CORS for ${process.env.CORS_ALLOW_ORIGINS}` : ''}`,
+  );
   if (auth === 'none') {
-    console.log(`[local] AUTH=none: no authentication; the tenant is trusted from the request (tenant_id in the body or query). AUTH=jwt npm start to require tokens.`);
+    console.log(
+      `[local] AUTH=none: no authentication; the tenant is trusted from the request (tenant_id in the body or query). AUTH=jwt npm start to require tokens.`,
+    );
     console.log(`[local] API on ${api}  — try:`);
-    console.log(`  curl -X POST ${api}/api/v1/track -H "Content-Type: application/json" -d '{"tenant_id": "tenant1", "video_filename": "test.mp4"}'`);
+    console.log(
+      `  curl -X POST ${api}/api/v1/track -H "Content-Type: application/json" -d '{"tenant_id": "tenant1", "video_filename": "test.mp4"}'`,
+    );
   } else {
-    console.log(`[local] AUTH=jwt: every API route needs a Bearer token from the local issuer ${api} (audience video-tracking-local); the tenant is the token's tenant_id claim`);
+    console.log(
+      `[local] AUTH=jwt: every API route needs a Bearer token from the local issuer ${api} (audience video-tracking-local); the tenant is the token's tenant_id claim`,
+    );
     console.log(`[local] API on ${api}  — try:`);
-    console.log(`  TOKEN=$(${process.env.PORT ? `PORT=${process.env.PORT} ` : ''}npm run --silent token -- --tenant tenant1)`);
-    console.log(`  curl -X POST ${api}/api/v1/track -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"video_filename": "test.mp4"}'`);
+    console.log(
+      `  TOKEN=$(${process.env.PORT ? `PORT=${process.env.PORT} ` : ''}npm run --silent token -- --tenant tenant1)`,
+    );
+    console.log(
+      `  curl -X POST ${api}/api/v1/track -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"video_filename": "test.mp4"}'`,
+    );
   }
 
   let stopping = false;

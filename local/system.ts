@@ -15,7 +15,16 @@ import { LOCAL_TENANT_CLAIM } from './local-only/jwt-issuer';
 import { testControls } from './local-only/test-controls';
 import { type SfnEndpoint, startSfnEndpoint } from './step-functions/endpoint';
 import { LocalStepFunctions } from './step-functions/runner';
-import { type CfnTemplate, loadStack, localNames, onlyResource, PROJECT_ROOT, resolve, stateMachineDefinition, synth } from './template';
+import {
+  type CfnTemplate,
+  loadStack,
+  localNames,
+  onlyResource,
+  PROJECT_ROOT,
+  resolve,
+  stateMachineDefinition,
+  synth,
+} from './template';
 
 export interface LocalSystemOptions {
   /** API port; 0 picks a free one. */
@@ -88,22 +97,31 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         `[local] ERROR: DynamoDB Local has exited (${reason}). Every request now fails with 503 and nothing is recorded.\n` +
           `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
       );
-    const context: Record<string, string> = options.corsAllowOrigins ? { corsAllowOrigins: options.corsAllowOrigins } : {};
+    const context: Record<string, string> = options.corsAllowOrigins
+      ? { corsAllowOrigins: options.corsAllowOrigins }
+      : {};
     // TENANT_ACTIVE_TASK_LIMIT overrides the functions' environment locally; the state machine is synthesized with the
     // same limit, so that without one (0) nothing counts tenants, its finishing steps included.
-    if (process.env.TENANT_ACTIVE_TASK_LIMIT !== undefined) context.tenantActiveTaskLimit = process.env.TENANT_ACTIVE_TASK_LIMIT;
+    if (process.env.TENANT_ACTIVE_TASK_LIMIT !== undefined)
+      context.tenantActiveTaskLimit = process.env.TENANT_ACTIVE_TASK_LIMIT;
     const [, dynamo, moreRoutes] = await Promise.all([
       options.skipSynth ? Promise.resolve() : synth(cdkOut, log, context),
       startDynamoDbLocal({ dataDir: options.dataDir, onUnexpectedExit }),
       demoSiteRoutes(),
     ]);
     stops.push(() => dynamo.stop());
-    log(`[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`);
+    log(
+      `[local] DynamoDB Local on ${dynamo.endpoint} (${options.dataDir ? `data in ${options.dataDir}` : 'in memory'})`,
+    );
 
     const { template, stackName } = loadStack(cdkOut);
     const names = localNames(template, stackName);
     const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
-    const dynamodb = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    const dynamodb = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
     stops.push(async () => dynamodb.destroy());
     await createTable(dynamodb, tableId, resolve(table.Properties, names));
 
@@ -113,7 +131,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const lambdas = Object.fromEntries(functions.map((fn) => [fn.arn, loadHandler(fn)]));
     // Stopped after the executions and their end listeners (stops run in reverse): what the functions still do ends here.
     stops.push(async () => void (await Promise.all(Object.values(lambdas).map((l) => l.stop()))));
-    const stepFunctions = new LocalStepFunctions({ definition: stateMachineDefinition(template, names), stateMachineArn, dynamodb, lambdas, log });
+    const stepFunctions = new LocalStepFunctions({
+      definition: stateMachineDefinition(template, names),
+      stateMachineArn,
+      dynamodb,
+      lambdas,
+      log,
+    });
     stops.push(() => stepFunctions.stopAll());
     wireExecutionEvents(template, names, stepFunctions, lambdas, log);
 
@@ -134,20 +158,27 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.
     // AUTH decides the handler's mode locally, not the template (whose default is cognito).
-    const forced = (k: string) => k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
+    const forced = (k: string) =>
+      k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
     for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
     // Loaded once the environment is set: the handler module reads it at import. Its SDK clients go through fault
     // injection (local-only/fault-injection.ts), idle until a test or demo injects a fault (LocalInjectFault).
     const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
-    const localHandler = (env: Record<string, string | undefined>) => buildTrackHandler(env, { wrapClient: withFaultInjection });
+    const localHandler = (env: Record<string, string | undefined>) =>
+      buildTrackHandler(env, { wrapClient: withFaultInjection });
     const handler = options.apiHandler ? options.apiHandler() : localHandler(process.env);
     // Local-only: the demo page and /openapi.yaml; CORS as the synthesized stack configures it.
     const front = { cors: corsPolicyFromTemplate(template), moreRoutes };
     const api = await startLocalApi({ auth, port: options.port, handler, log, ...front });
     stops.push(() => api.close());
     const startApi = async (extra: { auth: LocalAuth; port: number; signingKey?: JWK }) => {
-      const other = await startLocalApi({ ...extra, handler: localHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }), log, ...front });
+      const other = await startLocalApi({
+        ...extra,
+        handler: localHandler({ ...process.env, ...handlerAuthEnvironment(extra.auth) }),
+        log,
+        ...front,
+      });
       stops.push(() => other.close());
       return other;
     };
@@ -179,9 +210,11 @@ function handlerAuthEnvironment(auth: LocalAuth): Record<string, string> {
 }
 
 function trackFunctionEnvironment(functions: LocalFunction[]): Record<string, string> {
-  const fn = functions.find((f) => f.environment.STATE_MACHINE_ARN && f.environment.WORKFLOW_TIMEOUT_SECONDS && /Track/.test(f.logicalId));
-  if (!fn) throw new LocalSetupError('The synthesized template has no API handler function with STATE_MACHINE_ARN set.');
+  const fn = functions.find(
+    (f) => f.environment.STATE_MACHINE_ARN && f.environment.WORKFLOW_TIMEOUT_SECONDS && /Track/.test(f.logicalId),
+  );
+  if (!fn)
+    throw new LocalSetupError('The synthesized template has no API handler function with STATE_MACHINE_ARN set.');
   const { NODE_OPTIONS: _node, ...env } = fn.environment;
   return env;
 }
-

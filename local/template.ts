@@ -91,7 +91,8 @@ export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME
       };
       if (pseudo[id]) return pseudo[id];
       const type = template.Resources[id]?.Type;
-      if (type === 'AWS::StepFunctions::StateMachine') return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${id}`;
+      if (type === 'AWS::StepFunctions::StateMachine')
+        return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${id}`;
       return id;
     },
     getAtt(id, attribute) {
@@ -104,16 +105,34 @@ export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME
 }
 
 /** Runs `cdk synth` (the project's CDK CLI and cdk.json) so the local system runs what would be deployed. */
-export async function synth(cdkOut: string, log: (line: string) => void, context: Record<string, string> = {}): Promise<void> {
+export async function synth(
+  cdkOut: string,
+  log: (line: string) => void,
+  context: Record<string, string> = {},
+): Promise<void> {
   const started = Date.now();
   const cli = require.resolve('aws-cdk/bin/cdk');
-  const env = { ...process.env, PATH: [path.dirname(process.execPath), path.join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(path.delimiter) };
+  const env = {
+    ...process.env,
+    PATH: [path.dirname(process.execPath), path.join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(
+      path.delimiter,
+    ),
+  };
   const contextArgs = Object.entries(context).flatMap(([k, v]) => ['--context', `${k}=${v}`]);
-  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut, ...contextArgs], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'synth', '--quiet', '--no-notices', '--output', cdkOut, ...contextArgs], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const code = await new Promise<number | null>((r) => child.on('close', r));
-  if (code !== 0) throw new LocalSetupError(`cdk synth failed (exit ${code}); fix the stack and try again:\n${output.trim().split('\n').slice(-30).join('\n')}`);
-  log(`[local] synthesized the stack into ${path.relative(PROJECT_ROOT, cdkOut) || cdkOut} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (code !== 0)
+    throw new LocalSetupError(
+      `cdk synth failed (exit ${code}); fix the stack and try again:\n${output.trim().split('\n').slice(-30).join('\n')}`,
+    );
+  log(
+    `[local] synthesized the stack into ${path.relative(PROJECT_ROOT, cdkOut) || cdkOut} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }

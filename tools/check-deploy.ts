@@ -4,7 +4,11 @@
  * cdk diff, the token command against moto's Cognito, cdk destroy, then what is left. Without moto_server it says
  * how to get it and exits 0. What it cannot prove (quotas, IAM, API Gateway, alarms): docs/DEPLOY.md.
  */
-import { CognitoIdentityProviderClient, CreateUserPoolClientCommand, CreateUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
+import {
+  CognitoIdentityProviderClient,
+  CreateUserPoolClientCommand,
+  CreateUserPoolCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -83,7 +87,7 @@ function motoTemplate(template: Json, pool?: Pool): { template: Json; removed: s
     if (r.Type === 'AWS::Cognito::UserPoolClient' && pool) literals[id] = { ref: pool.clientId };
   }
   const removed = new Set(Object.keys(resources).filter((id) => UNSUPPORTED.has(resources[id].Type)));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [id, r] of Object.entries(resources)) {
       if (removed.has(id)) continue;
@@ -110,7 +114,10 @@ function motoTemplate(template: Json, pool?: Pool): { template: Json; removed: s
       .map(([id, o]) => [id, substitute(o, literals)] as const)
       .filter(([, o]) => ![...referencesOf(o)].some((ref) => removed.has(ref) && !literals[ref])),
   );
-  return { template: { ...template, Resources: kept, Outputs: outputs }, removed: [...removed].filter((id) => !literals[id]).sort() };
+  return {
+    template: { ...template, Resources: kept, Outputs: outputs },
+    removed: [...removed].filter((id) => !literals[id]).sort(),
+  };
 }
 
 interface Step {
@@ -119,12 +126,22 @@ interface Step {
 }
 
 function cdk(args: string[], env: NodeJS.ProcessEnv): Step {
-  const run = spawnSync(path.join(ROOT, 'node_modules/.bin/cdk'), args, { cwd: ROOT, env, encoding: 'utf8', timeout: 180_000 });
+  const run = spawnSync(path.join(ROOT, 'node_modules/.bin/cdk'), args, {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   return { status: run.status ?? 1, output: `${run.stdout ?? ''}${run.stderr ?? ''}` };
 }
 
 function tokenCommand(args: string[], env: NodeJS.ProcessEnv): Step {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'tools/token.ts', ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'tools/token.ts', ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: run.status ?? 1, output: `${run.stdout ?? ''}${run.stderr ?? ''}`.trim() };
 }
 
@@ -154,7 +171,11 @@ async function createPool(endpoint: string, stackName: string): Promise<Pool> {
     }),
   );
   const { UserPoolClient } = await cognito.send(
-    new CreateUserPoolClientCommand({ UserPoolId: UserPool!.Id!, ClientName: 'frontend', ExplicitAuthFlows: ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'] }),
+    new CreateUserPoolClientCommand({
+      UserPoolId: UserPool!.Id!,
+      ClientName: 'frontend',
+      ExplicitAuthFlows: ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_REFRESH_TOKEN_AUTH'],
+    }),
   );
   return { userPoolId: UserPool!.Id!, userPoolArn: UserPool!.Arn!, clientId: UserPoolClient!.ClientId! };
 }
@@ -163,13 +184,24 @@ function payloadOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 }
 
-async function checkVariant(variant: (typeof DEPLOYED)[number], work: string, env: NodeJS.ProcessEnv, endpoint: string): Promise<void> {
+async function checkVariant(
+  variant: (typeof DEPLOYED)[number],
+  work: string,
+  env: NodeJS.ProcessEnv,
+  endpoint: string,
+): Promise<void> {
   const started = Date.now();
   console.log(`${variant.name} (${variant.stackName}, removalPolicy=${variant.removal}):`);
   const synthesized = path.join(work, variant.name);
-  const templateFile = synthVariant({ ...variant.context, stackName: variant.stackName }, synthesized, { bundle: true });
+  const templateFile = synthVariant({ ...variant.context, stackName: variant.stackName }, synthesized, {
+    bundle: true,
+  });
   if (variant === DEPLOYED[0]) {
-    expectStep('cdk bootstrap', cdk(['bootstrap', 'aws://123456789012/us-east-1', '--app', synthesized], env), (s) => s.status === 0);
+    expectStep(
+      'cdk bootstrap',
+      cdk(['bootstrap', 'aws://123456789012/us-east-1', '--app', synthesized], env),
+      (s) => s.status === 0,
+    );
   }
   const pool = await createPool(endpoint, variant.stackName);
   const copy = path.join(work, `${variant.name}.moto`);
@@ -177,26 +209,54 @@ async function checkVariant(variant: (typeof DEPLOYED)[number], work: string, en
   const original = JSON.parse(readFileSync(templateFile, 'utf8'));
   const { template, removed } = motoTemplate(original, pool);
   writeFileSync(path.join(copy, path.basename(templateFile)), JSON.stringify(template, null, 1));
-  console.log(`  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id].Type))].join(', ')})`);
+  console.log(
+    `  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id].Type))].join(', ')})`,
+  );
 
   const app = ['--app', copy, '--require-approval', 'never'];
   expectStep('cdk deploy --method=direct', cdk(['deploy', ...app, '--method=direct'], env), (s) => s.status === 0);
-  expectStep('second cdk deploy changes nothing', cdk(['deploy', ...app, '--method=direct'], env), (s) => s.status === 0 && /no changes/.test(s.output));
-  expectStep('cdk diff is clean', cdk(['diff', '--app', copy, '--fail', '--no-change-set'], env), (s) => s.status === 0 && /There were no differences/.test(s.output));
+  expectStep(
+    'second cdk deploy changes nothing',
+    cdk(['deploy', ...app, '--method=direct'], env),
+    (s) => s.status === 0 && /no changes/.test(s.output),
+  );
+  expectStep(
+    'cdk diff is clean',
+    cdk(['diff', '--app', copy, '--fail', '--no-change-set'], env),
+    (s) => s.status === 0 && /There were no differences/.test(s.output),
+  );
 
   const args = ['--stack', variant.stackName, '--tenant', 'tenant1', '--user', 'alice@example.com'];
   const first = tokenCommand(args, env);
-  expectStep('token command creates the user and prints its ID token', first, (s) => s.status === 0 && payloadOf(s.output.split('\n').pop()!)['custom:tenant_id'] === 'tenant1');
-  expectStep('token command leaves an existing user\'s password alone', tokenCommand(args, env), (s) => s.status === 1 && /its password is left alone/.test(s.output));
-  expectStep('token command --reset-password signs the existing user in again', tokenCommand([...args, '--reset-password'], env), (s) => s.status === 0);
-  expectStep('token command on an unknown stack: one line, exit 1', tokenCommand(['--stack', 'NoSuchStack', ...args.slice(2)], env), (s) => s.status === 1 && s.output.split('\n').length === 1 && /does not exist/.test(s.output));
+  expectStep(
+    'token command creates the user and prints its ID token',
+    first,
+    (s) => s.status === 0 && payloadOf(s.output.split('\n').pop()!)['custom:tenant_id'] === 'tenant1',
+  );
+  expectStep(
+    "token command leaves an existing user's password alone",
+    tokenCommand(args, env),
+    (s) => s.status === 1 && /its password is left alone/.test(s.output),
+  );
+  expectStep(
+    'token command --reset-password signs the existing user in again',
+    tokenCommand([...args, '--reset-password'], env),
+    (s) => s.status === 0,
+  );
+  expectStep(
+    'token command on an unknown stack: one line, exit 1',
+    tokenCommand(['--stack', 'NoSuchStack', ...args.slice(2)], env),
+    (s) => s.status === 1 && s.output.split('\n').length === 1 && /does not exist/.test(s.output),
+  );
 
   expectStep('cdk destroy', cdk(['destroy', '--app', copy, '--force'], env), (s) => s.status === 0);
   const residue = await residueOf(variant.stackName, endpoint);
   console.log(`  left after destroy: ${residue.length ? residue.join(', ') : 'nothing'}`);
   const table = residue.some((r) => r.startsWith('table '));
-  if (variant.removal === 'retain' && !table) throw new Error('removalPolicy=retain: the task table should outlive cdk destroy.');
-  if (variant.removal === 'destroy' && residue.length) throw new Error(`removalPolicy=destroy: cdk destroy left ${residue.join(', ')}.`);
+  if (variant.removal === 'retain' && !table)
+    throw new Error('removalPolicy=retain: the task table should outlive cdk destroy.');
+  if (variant.removal === 'destroy' && residue.length)
+    throw new Error(`removalPolicy=destroy: cdk destroy left ${residue.join(', ')}.`);
   console.log(`  ${variant.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
@@ -206,13 +266,20 @@ async function residueOf(stackName: string, endpoint: string): Promise<string[]>
   // CloudWatch Logs' JSON protocol directly: one call, not worth another SDK client (moto checks no signature).
   const res = await fetch(endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Logs_20140328.DescribeLogGroups', authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/logs/aws4_request' },
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': 'Logs_20140328.DescribeLogGroups',
+      authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/logs/aws4_request',
+    },
     body: '{}',
   });
   const { logGroups = [] } = (await res.json()) as { logGroups?: { logGroupName: string }[] };
   return [
     ...TableNames.filter((t) => t.startsWith(stackName)).map((t) => `table ${t}`),
-    ...logGroups.map((g) => g.logGroupName).filter((g) => g.includes(stackName)).map((g) => `log group ${g}`),
+    ...logGroups
+      .map((g) => g.logGroupName)
+      .filter((g) => g.includes(stackName))
+      .map((g) => `log group ${g}`),
   ];
 }
 
@@ -239,7 +306,11 @@ async function main(): Promise<number> {
     CDK_DISABLE_VERSION_CHECK: 'true',
   };
   // This process's own SDK clients (the pool, the residue check) talk to moto with the same fake credentials.
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' });
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+  });
   try {
     await waitForMoto(endpoint);
     for (const variant of DEPLOYED) await checkVariant(variant, work, env, endpoint);

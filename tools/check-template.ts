@@ -24,7 +24,9 @@ function main(): number {
     const templates = Object.entries(VARIANTS).map(([name, context]) => {
       const started = Date.now();
       const template = synthVariant(context, path.join(work, name), { bundle: false });
-      console.log(`synthesized ${name} (${JSON.stringify(context)}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `synthesized ${name} (${JSON.stringify(context)}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
       return template;
     });
     // One cfn-lint process for all templates: its start-up is most of its time.
@@ -33,7 +35,9 @@ function main(): number {
     process.stderr.write(lint.stderr);
     // cfn-lint's exit code is a bit mask: 2 errors, 4 warnings, 8 informational; 1 is its own failure.
     const errors = (lint.status ?? 1) & 3;
-    console.log(`${version.stdout.trim()} on ${templates.length} variants: ${errors ? 'FAILED' : 'no errors'}${lint.status ? ` (exit ${lint.status})` : ''}`);
+    console.log(
+      `${version.stdout.trim()} on ${templates.length} variants: ${errors ? 'FAILED' : 'no errors'}${lint.status ? ` (exit ${lint.status})` : ''}`,
+    );
     return errors ? 1 : 0;
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -12,7 +12,11 @@ const out = path.resolve(__dirname, '../docs/demo.png');
 const tenant = `studio-${Date.now().toString(36)}`;
 
 async function call(method: string, route: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}${route}`, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${base}${route}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   if (!res.ok) throw new Error(`${method} ${route} answered ${res.status}: ${await res.text()}`);
   return res.json();
 }
@@ -28,7 +32,11 @@ async function main(): Promise<void> {
   await post('keynote-2026.mp4');
   await post('product-launch.mp4');
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 900 }, deviceScaleFactor: 1 });
     await page.goto(`${base}/?${new URLSearchParams({ tenant, video: 'product-launch.mp4' })}`);

@@ -16,7 +16,16 @@ import { createTable } from '../local/dynamodb/dynamodb-local';
 import { LocalSetupError } from '../local/errors';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_TASK_ID_KEY } from '../local/local-aws';
 import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
-import { type CfnTemplate, loadStack, localNames, onlyResource, PROJECT_ROOT, resolve, resourcesOfType, stateMachineDefinition } from '../local/template';
+import {
+  type CfnTemplate,
+  loadStack,
+  localNames,
+  onlyResource,
+  PROJECT_ROOT,
+  resolve,
+  resourcesOfType,
+  stateMachineDefinition,
+} from '../local/template';
 
 /** The cloud assembly of the sam setup: apart from cdk.out/, which npm start, npm test and npm run bench re-synthesize. */
 export const SAM_CDK_OUT = path.join(PROJECT_ROOT, 'cdk.out.sam');
@@ -63,7 +72,9 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
   const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
   const [smId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
 
-  const samFunctions = resourcesOfType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties?.Environment?.Variables?.STATE_MACHINE_ARN);
+  const samFunctions = resourcesOfType(template, 'AWS::Lambda::Function').filter(
+    ([, fn]) => fn.Properties?.Environment?.Variables?.STATE_MACHINE_ARN,
+  );
   const declared = samFunctions.every(([, fn]) => 'AWS_ENDPOINT_URL_DYNAMODB' in fn.Properties!.Environment.Variables);
   if (!declared) {
     throw new LocalSetupError(
@@ -93,7 +104,15 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
   }
 
   const env = Object.fromEntries(
-    samFunctions.map(([id]) => [id, { TABLE_NAME: tableId, STATE_MACHINE_ARN: stateMachineArn ?? names.ref(smId), [TASK_ID_KEY_ENV]: LOCAL_TASK_ID_KEY, ...SAM_LOCAL_ENDPOINTS }]),
+    samFunctions.map(([id]) => [
+      id,
+      {
+        TABLE_NAME: tableId,
+        STATE_MACHINE_ARN: stateMachineArn ?? names.ref(smId),
+        [TASK_ID_KEY_ENV]: LOCAL_TASK_ID_KEY,
+        ...SAM_LOCAL_ENDPOINTS,
+      },
+    ]),
   );
   const envFile = path.join(options.cdkOut, 'sam-env.json');
   writeFileSync(envFile, `${JSON.stringify(env, null, 2)}\n`);
@@ -129,9 +148,13 @@ function getAttTarget(value: unknown): string | undefined {
 
 /** Fails, naming each missing container and the line that starts it, when nothing answers on its endpoint. */
 async function requireContainers(options: SamPrepareOptions): Promise<void> {
-  const wanted: { name: string; run: string; endpoint: string }[] = [{ ...SAM_CONTAINERS.dynamodb, endpoint: options.dynamodbEndpoint }];
+  const wanted: { name: string; run: string; endpoint: string }[] = [
+    { ...SAM_CONTAINERS.dynamodb, endpoint: options.dynamodbEndpoint },
+  ];
   if (options.sfnEndpoint) wanted.push({ ...SAM_CONTAINERS.sfn, endpoint: options.sfnEndpoint });
-  const missing = (await Promise.all(wanted.map(async (c) => ((await answers(c.endpoint)) ? undefined : c)))).filter((c) => c !== undefined);
+  const missing = (await Promise.all(wanted.map(async (c) => ((await answers(c.endpoint)) ? undefined : c)))).filter(
+    (c) => c !== undefined,
+  );
   if (missing.length === 0) return;
   throw new LocalSetupError(
     [
@@ -139,7 +162,9 @@ async function requireContainers(options: SamPrepareOptions): Promise<void> {
       `Start ${missing.length > 1 ? 'them' : 'it'} (README, "sam local invoke"):`,
       '  docker network create sam-local   # once',
       ...missing.map((c) => `  ${c.run.replace(/\n/g, '\n  ')}`),
-      ...(missing.some((c) => c.name === SAM_CONTAINERS.sfn.name) ? ['Or prepare the table alone: npm run sam:prepare -- --no-sfn'] : []),
+      ...(missing.some((c) => c.name === SAM_CONTAINERS.sfn.name)
+        ? ['Or prepare the table alone: npm run sam:prepare -- --no-sfn']
+        : []),
     ].join('\n'),
   );
 }

@@ -28,10 +28,15 @@ export function synthVariant(context: Record<string, string>, outdir: string, op
       ...process.env,
       CDK_OUTDIR: outdir,
       // The CLI refuses aws:-prefixed context from users; the app reads it as the CLI would pass it (ours: no stack bundled).
-      CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, ...context, ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) }),
+      CDK_CONTEXT_JSON: JSON.stringify({
+        ...cdkJson.context,
+        ...context,
+        ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      }),
     },
   });
-  if (run.status !== 0) throw new Error(`synthesis with ${JSON.stringify(context)} failed:\n${run.stderr}${run.stdout}`);
+  if (run.status !== 0)
+    throw new Error(`synthesis with ${JSON.stringify(context)} failed:\n${run.stderr}${run.stdout}`);
   const stackName = context.stackName ?? 'VideoTracking';
   return path.join(outdir, `${stackName}.template.json`);
 }

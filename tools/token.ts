@@ -6,7 +6,13 @@ tokenCommand(process.argv.slice(2), process.env, awsClients).then(
   (token) => console.log(token),
   (error: unknown) => {
     // One line the user can act on; an unexpected AWS error (no credentials, access denied) by its name and message.
-    console.error(error instanceof LocalSetupError ? error.message : error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    console.error(
+      error instanceof LocalSetupError
+        ? error.message
+        : error instanceof Error
+          ? `${error.name}: ${error.message}`
+          : String(error),
+    );
     process.exit(1);
   },
 );

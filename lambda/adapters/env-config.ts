@@ -15,13 +15,15 @@ function seconds(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`Environment variable ${name} must be a non-negative number, got "${raw}".`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`Environment variable ${name} must be a non-negative number, got "${raw}".`);
   return value;
 }
 
 function count(env: Env, name: string, fallback: number): number {
   const value = seconds(env, name, fallback);
-  if (!Number.isInteger(value)) throw new Error(`Environment variable ${name} must be a whole number, got "${env[name]}".`);
+  if (!Number.isInteger(value))
+    throw new Error(`Environment variable ${name} must be a whole number, got "${env[name]}".`);
   return value;
 }
 

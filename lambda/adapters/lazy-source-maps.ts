@@ -27,7 +27,9 @@ function frame(callSite: NodeJS.CallSite, bundleDir: string): string {
   if (!file || line === null || column === null || path.dirname(file) !== bundleDir) return text;
   const entry = mapOf(file)?.findEntry(line - 1, column - 1);
   if (!entry || !('originalSource' in entry)) return text;
-  const source = entry.originalSource.startsWith('file:') ? new URL(entry.originalSource).pathname : path.resolve(bundleDir, entry.originalSource);
+  const source = entry.originalSource.startsWith('file:')
+    ? new URL(entry.originalSource).pathname
+    : path.resolve(bundleDir, entry.originalSource);
   return text.replace(`${file}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
 }
 
@@ -43,6 +45,8 @@ export function installLazySourceMaps(bundleFile: string): void {
   const bundleDir = path.dirname(bundleFile);
   Error.prepareStackTrace = (error: Error, callSites: NodeJS.CallSite[]) => {
     const header = Error.prototype.toString.call(error);
-    return callSites.length === 0 ? header : `${header}\n${callSites.map((c) => `    at ${frame(c, bundleDir)}`).join('\n')}`;
+    return callSites.length === 0
+      ? header
+      : `${header}\n${callSites.map((c) => `    at ${frame(c, bundleDir)}`).join('\n')}`;
   };
 }

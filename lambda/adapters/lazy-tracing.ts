@@ -14,12 +14,18 @@ type Env = Record<string, string | undefined>;
 /** Where Powertools Tracer would trace: in Lambda, not under the SAM CLI or Amplify mocks, not switched off. */
 export function tracingActive(env: Env): boolean {
   const executionEnv = env.AWS_EXECUTION_ENV ?? '';
-  return (env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() !== 'false' && executionEnv !== '' && executionEnv !== 'AWS_Lambda_amplify-mock' && !env.AWS_SAM_LOCAL;
+  return (
+    (env.POWERTOOLS_TRACE_ENABLED ?? '').toLowerCase() !== 'false' &&
+    executionEnv !== '' &&
+    executionEnv !== 'AWS_Lambda_amplify-mock' &&
+    !env.AWS_SAM_LOCAL
+  );
 }
 
 /** The current invocation's X-Ray header says `Sampled=1` (the runtime's per-invocation store first, as Powertools reads it). */
 export function invocationSampled(env: Env): boolean {
-  const store = (globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId(): string | undefined } } }).awslambda?.InvokeStore;
+  const store = (globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId(): string | undefined } } }).awslambda
+    ?.InvokeStore;
   const header = store?.getXRayTraceId() ?? env._X_AMZN_TRACE_ID ?? '';
   return header.split(';').some((part) => part.trim() === 'Sampled=1');
 }

@@ -1,4 +1,10 @@
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { WorkflowAlreadyStarted } from '../core/errors';
 import type { ExecutionState, Workflow } from '../core/ports';
 import { storageKeyOf } from '../core/storage-key';
@@ -69,7 +75,8 @@ export class StepFunctionsWorkflow implements Workflow {
         }),
       );
     } catch (error) {
-      if ((error as Error).name === 'ExecutionAlreadyExists') throw new WorkflowAlreadyStarted((error as Error).message);
+      if ((error as Error).name === 'ExecutionAlreadyExists')
+        throw new WorkflowAlreadyStarted((error as Error).message);
       throw translate(error, 'stepfunctions', 'StartExecution');
     }
   }
@@ -87,7 +94,9 @@ export class StepFunctionsWorkflow implements Workflow {
 
   async describe(taskId: string): Promise<ExecutionState> {
     try {
-      const out = await this.sfn.send(new DescribeExecutionCommand({ executionArn: executionArn(this.stateMachineArn, taskId) }));
+      const out = await this.sfn.send(
+        new DescribeExecutionCommand({ executionArn: executionArn(this.stateMachineArn, taskId) }),
+      );
       if (out.status === 'RUNNING') return { status: 'running' };
       const status = ExecutionEnd[out.status as keyof typeof ExecutionEnd] as ExecutionEnd | undefined;
       if (!status) throw new Error(`DescribeExecution returned an unknown status ${out.status}`);
@@ -105,7 +114,12 @@ export class StepFunctionsWorkflow implements Workflow {
       let page;
       try {
         page = await this.sfn.send(
-          new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING', maxResults: 1000, nextToken }),
+          new ListExecutionsCommand({
+            stateMachineArn: this.stateMachineArn,
+            statusFilter: 'RUNNING',
+            maxResults: 1000,
+            nextToken,
+          }),
         );
       } catch (error) {
         throw translate(error, 'stepfunctions', 'ListExecutions');

@@ -1,7 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
 import type { Clock, ServiceMetrics } from '../core/ports';
-import { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, type TaskServiceConfig, TaskService } from '../core/task-service';
+import {
+  countsTenantTasks,
+  DEFAULT_TASK_SERVICE_CONFIG,
+  type ServiceLog,
+  type TaskServiceConfig,
+  TaskService,
+} from '../core/task-service';
 import { TASK_ID_KEY_ENV } from '../shared/names';
 import { TaskKeys } from '../shared/task-keys';
 import { createDocumentClient } from './dynamodb/table-client';
@@ -43,10 +49,21 @@ export interface TaskServiceClients {
 export function taskServiceOn(clients: TaskServiceClients) {
   const clock: Clock = clients.clock ?? { now: () => new Date() };
   const config = clients.config ?? DEFAULT_TASK_SERVICE_CONFIG;
-  const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName, clients.keys, { countsTenantTasks: countsTenantTasks(config) });
+  const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName, clients.keys, {
+    countsTenantTasks: countsTenantTasks(config),
+  });
   const workflow = new StepFunctionsWorkflow(clients.sfn, clients.stateMachineArn);
   const newId = (tenantId: string, videoFilename: string) => clients.keys.newTaskId(tenantId, videoFilename);
-  const service = new TaskService({ store, workflow, clock, newId, config, log: clients.log, metrics: clients.metrics, cursorKey: clients.cursorKey });
+  const service = new TaskService({
+    store,
+    workflow,
+    clock,
+    newId,
+    config,
+    log: clients.log,
+    metrics: clients.metrics,
+    cursorKey: clients.cursorKey,
+  });
   return { service, store, workflow, clock };
 }
 

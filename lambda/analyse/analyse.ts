@@ -37,5 +37,10 @@ export async function analyse(input: AnalyseInput, options: PlaceholderOptions):
   if (options.failPattern?.test(input.video_filename)) {
     throw new AnalysisRejected(`placeholder rejected ${input.video_filename} (matches ANALYSIS_FAIL_PATTERN)`);
   }
-  return { placeholder: true, video_filename: input.video_filename, storage_key: input.storage_key, analysed_at: new Date().toISOString() };
+  return {
+    placeholder: true,
+    video_filename: input.video_filename,
+    storage_key: input.storage_key,
+    analysed_at: new Date().toISOString(),
+  };
 }

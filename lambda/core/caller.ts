@@ -25,10 +25,14 @@ type Env = Record<string, string | undefined>;
 export function authConfigFromEnv(env: Env): AuthConfig {
   const mode = env.AUTH_MODE;
   if (!mode) {
-    throw new Error(`Environment variable AUTH_MODE is not set; it must be one of ${Object.values(AuthMode).join(', ')} (the stack sets it from its auth context).`);
+    throw new Error(
+      `Environment variable AUTH_MODE is not set; it must be one of ${Object.values(AuthMode).join(', ')} (the stack sets it from its auth context).`,
+    );
   }
   if (!(Object.values(AuthMode) as string[]).includes(mode)) {
-    throw new Error(`Environment variable AUTH_MODE must be one of ${Object.values(AuthMode).join(', ')}, got "${mode}".`);
+    throw new Error(
+      `Environment variable AUTH_MODE must be one of ${Object.values(AuthMode).join(', ')}, got "${mode}".`,
+    );
   }
   const tenantClaim = env.TENANT_CLAIM || (mode === AuthMode.Cognito ? COGNITO_TENANT_CLAIM : DEFAULT_TENANT_CLAIM);
   return { mode: mode as AuthMode, tenantClaim };
@@ -44,18 +48,27 @@ export function callerFromClaims(config: AuthConfig, claims: Readonly<Record<str
   if (config.mode === AuthMode.Iam || config.mode === AuthMode.None) {
     // Verified claims mean a JWT authorizer sits in front of a function configured not to read them: refuse (500)
     // rather than act for whatever tenant the request names.
-    if (claims !== undefined) throw new Error(`Verified JWT claims reached a handler whose AUTH_MODE is ${config.mode}: the stack and the function disagree on authentication.`);
+    if (claims !== undefined)
+      throw new Error(
+        `Verified JWT claims reached a handler whose AUTH_MODE is ${config.mode}: the stack and the function disagree on authentication.`,
+      );
     return {};
   }
   const value = claims?.[config.tenantClaim];
   if (value === undefined || value === null || value === '') {
-    throw new TenantClaimInvalid(config.tenantClaim, `The token has no ${config.tenantClaim} claim; it cannot act for any tenant.`);
+    throw new TenantClaimInvalid(
+      config.tenantClaim,
+      `The token has no ${config.tenantClaim} claim; it cannot act for any tenant.`,
+    );
   }
   try {
     return { tenantId: parseTenantId(value) };
   } catch (error) {
     if (!(error instanceof InvalidRequest)) throw error;
-    throw new TenantClaimInvalid(config.tenantClaim, `The token's ${config.tenantClaim} claim is not a valid tenant: ${error.message.replace(/^tenant_id /, '')}.`);
+    throw new TenantClaimInvalid(
+      config.tenantClaim,
+      `The token's ${config.tenantClaim} claim is not a valid tenant: ${error.message.replace(/^tenant_id /, '')}.`,
+    );
   }
 }
 

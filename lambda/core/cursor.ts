@@ -19,23 +19,38 @@ export function openCursor(key: string, tenantId: string, cursor: string): Curso
   const [payload, signature, extra] = cursor.split('.');
   const expected = mac(key, tenantId, payload ?? '');
   const given = Buffer.from(signature ?? '', 'base64url');
-  if (extra !== undefined || !payload || given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidCursor();
+  if (extra !== undefined || !payload || given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw invalidCursor();
   let position: unknown;
   try {
     position = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
     throw invalidCursor();
   }
-  if (typeof position !== 'object' || position === null || Array.isArray(position) || !Object.values(position).every((v) => typeof v === 'string')) {
+  if (
+    typeof position !== 'object' ||
+    position === null ||
+    Array.isArray(position) ||
+    !Object.values(position).every((v) => typeof v === 'string')
+  ) {
     throw invalidCursor();
   }
   return position as CursorPosition;
 }
 
 export function invalidCursor(): InvalidRequest {
-  return new InvalidRequest('cursor', 'cursor is not a cursor this API issued to this tenant; pass next_cursor back unchanged.');
+  return new InvalidRequest(
+    'cursor',
+    'cursor is not a cursor this API issued to this tenant; pass next_cursor back unchanged.',
+  );
 }
 
 function mac(key: string, tenantId: string, payload: string): Buffer {
-  return createHmac('sha256', key).update(DOMAIN).update('\u0000').update(tenantId).update('\u0000').update(payload).digest();
+  return createHmac('sha256', key)
+    .update(DOMAIN)
+    .update('\u0000')
+    .update(tenantId)
+    .update('\u0000')
+    .update(payload)
+    .digest();
 }

@@ -16,7 +16,11 @@ export interface SweepOptions {
   readonly listThreshold: number;
 }
 
-export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'graceSeconds'> = { maxTasks: 500, concurrency: 8, listThreshold: 100 };
+export const DEFAULT_SWEEP_OPTIONS: Omit<SweepOptions, 'graceSeconds'> = {
+  maxTasks: 500,
+  concurrency: 8,
+  listThreshold: 100,
+};
 
 export type SweepReport = Record<RepairOutcome | 'errors', number> & {
   /** Due tasks read from the index. */
@@ -73,7 +77,14 @@ export class RepairSweep {
 
   async run(limits: RunLimits = {}): Promise<SweepReport> {
     const cutoff = new Date(this.recovery.now().getTime() - this.options.graceSeconds * 1000).toISOString();
-    const counts: Record<RepairOutcome | 'errors', number> = { young: 0, live: 0, started: 0, ended: 0, 'moved-on': 0, errors: 0 };
+    const counts: Record<RepairOutcome | 'errors', number> = {
+      young: 0,
+      live: 0,
+      started: 0,
+      ended: 0,
+      'moved-on': 0,
+      errors: 0,
+    };
     const pages = this.recovery.dueTasks(cutoff)[Symbol.asyncIterator]();
     const pastDeadline = () => limits.deadline !== undefined && this.recovery.now().getTime() >= limits.deadline;
 
@@ -94,16 +105,31 @@ export class RepairSweep {
     if (exhausted) {
       const stopped = await this.repairAll(first.slice(0, this.options.maxTasks), counts, pastDeadline);
       const recounted = stopped ? 0 : await this.recount(tally, cutoff);
-      return { ...counts, candidates: first.length, skipped: 0, stoppedEarly: stopped || first.length > this.options.maxTasks, recounted };
+      return {
+        ...counts,
+        candidates: first.length,
+        skipped: 0,
+        stoppedEarly: stopped || first.length > this.options.maxTasks,
+        recounted,
+      };
     }
 
     const running = new Set<string>();
     for await (const names of this.recovery.runningExecutions()) {
       for (const name of names) running.add(name);
       if (pastDeadline()) {
-        this.log.warn('sweep stopped while listing running executions; the next run starts over', { listed: running.size });
+        this.log.warn('sweep stopped while listing running executions; the next run starts over', {
+          listed: running.size,
+        });
         await pages.return?.();
-        return { ...counts, candidates: first.length, listed: running.size, skipped: 0, stoppedEarly: true, recounted: 0 };
+        return {
+          ...counts,
+          candidates: first.length,
+          listed: running.size,
+          skipped: 0,
+          stoppedEarly: true,
+          recounted: 0,
+        };
       }
     }
 
@@ -142,7 +168,11 @@ export class RepairSweep {
   }
 
   /** Repairs `tasks`, `concurrency` at a time. @returns true when the deadline stopped it before every task was tried. */
-  private async repairAll(tasks: readonly ActiveTask[], counts: Record<RepairOutcome | 'errors', number>, pastDeadline: () => boolean): Promise<boolean> {
+  private async repairAll(
+    tasks: readonly ActiveTask[],
+    counts: Record<RepairOutcome | 'errors', number>,
+    pastDeadline: () => boolean,
+  ): Promise<boolean> {
     let next = 0;
     let stopped = false;
     const worker = async () => {

@@ -2,7 +2,14 @@ import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../shared/names';
 import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { storageKeyOf } from './storage-key';
 import { TaskErrorName, taskError } from './task-errors';
-import { type Clock, type ExecutionState, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
+import {
+  type Clock,
+  type ExecutionState,
+  ServiceEvent,
+  type ServiceMetrics,
+  type TaskStore,
+  type Workflow,
+} from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
 import { reconcileTenantCounts, type TenantTally } from './tenant-counts';
 
@@ -95,7 +102,11 @@ export class TaskRecovery {
     if (!countsTenantTasks(this.config)) return 0;
     return reconcileTenantCounts(this.store, tally, cutoff, this.clock.now().toISOString(), (counter, activeCount) => {
       this.metrics.count(ServiceEvent.TenantCountReconciled);
-      this.log.warn('tenant active-task count had drifted; set to its active tasks', { tenant_id: counter.tenantId, counted: counter.activeCount, active: activeCount });
+      this.log.warn('tenant active-task count had drifted; set to its active tasks', {
+        tenant_id: counter.tenantId,
+        counted: counter.activeCount,
+        active: activeCount,
+      });
     });
   }
 
@@ -108,8 +119,14 @@ export class TaskRecovery {
    * Finalises a task whose execution ended outside the state machine's own Catch (timed out, aborted, failed early).
    * Duplicate and late events are no-ops. The execution's raw `cause` is logged, never recorded.
    */
-  async finalizeExecution(input: WorkflowInput, status: TaskStatus, error: TaskError, cause?: string): Promise<Task | undefined> {
-    if (cause !== undefined) this.log.info('execution ended outside its Catch', { task_id: input.taskId, error: error.error, cause });
+  async finalizeExecution(
+    input: WorkflowInput,
+    status: TaskStatus,
+    error: TaskError,
+    cause?: string,
+  ): Promise<Task | undefined> {
+    if (cause !== undefined)
+      this.log.info('execution ended outside its Catch', { task_id: input.taskId, error: error.error, cause });
     for (let attempt = 1; ; attempt++) {
       const found = await this.store.getById(input.tenantId, input.taskId);
       if (!found?.taskKey || !isActive(found.task.status)) return undefined;
@@ -125,7 +142,14 @@ export class TaskRecovery {
 
   /** Ends an active task as just read: the write holds only if its status has not changed since. */
   finishAsRead(task: Task, taskKey: string, status: TaskStatus, error: TaskError): Promise<Task> {
-    return this.store.finish({ task: task as ActiveTask, taskKey, status, expected: task.status, error, ...this.endingAt(this.clock.now()) });
+    return this.store.finish({
+      task: task as ActiveTask,
+      taskKey,
+      status,
+      expected: task.status,
+      error,
+      ...this.endingAt(this.clock.now()),
+    });
   }
 
   /** A final record is readable for the retention period counted from its end. */
@@ -138,7 +162,10 @@ export class TaskRecovery {
     try {
       await this.failNotStarted(task, taskKey, taskError(TaskErrorName.WorkflowNotStarted), now);
       this.metrics.count(ServiceEvent.Compensated);
-      this.log.warn('workflow start failed; task marked failed and video freed', { task_id: task.taskId, cause: describe(cause) });
+      this.log.warn('workflow start failed; task marked failed and video freed', {
+        task_id: task.taskId,
+        cause: describe(cause),
+      });
       return true;
     } catch (error) {
       // Left not_started: the repair sweep (or a POST) after the grace period starts it again.
@@ -152,14 +179,18 @@ export class TaskRecovery {
   async redrive(task: ActiveTask, now: Date): Promise<'started' | 'ended' | 'ran-elsewhere' | 'moved-on'> {
     const taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
     // The execution about to start may run a full timeout from now: move the lease so it cannot be taken over meanwhile.
-    const lease = Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
+    const lease =
+      Math.floor(now.getTime() / 1000) + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds;
     // Renewed within the grace period: another re-drive (an overlapping sweep, a POST) is starting it, and its
     // execution may not show in DescribeExecution yet. The lease read is when the task was last (re-)driven.
     const drivenAt = task.leaseExpiresAt - this.config.workflowTimeoutSeconds - this.config.leaseMarginSeconds;
     if (now.getTime() / 1000 - drivenAt <= this.config.redriveGraceSeconds) return 'moved-on';
     if (!(await this.store.renewLease(task, lease))) return 'moved-on';
     this.metrics.count(ServiceEvent.Redriven);
-    this.log.warn('re-driving a task whose execution did not start', { task_id: task.taskId, created_at: task.createdAt });
+    this.log.warn('re-driving a task whose execution did not start', {
+      task_id: task.taskId,
+      created_at: task.createdAt,
+    });
     try {
       await this.workflow.start(workflowInput(task, taskKey));
       return 'started';
@@ -208,7 +239,11 @@ export class TaskRecovery {
     const ending = execution.status === 'none' ? LOST_EXECUTION : endingOf(execution);
     const ended = await this.finalizeExecution(workflowInput(task, taskKey), ending.status, ending.error, ending.cause);
     if (!ended) return 'moved-on';
-    this.log.warn('repair recorded the end of a task its execution did not', { task_id: task.taskId, execution: execution.status, status: ended.status });
+    this.log.warn('repair recorded the end of a task its execution did not', {
+      task_id: task.taskId,
+      execution: execution.status,
+      status: ended.status,
+    });
     return 'ended';
   }
 
@@ -220,7 +255,14 @@ export class TaskRecovery {
 
   /** Ends a task that never ran: failed, video freed, conditional on it still being not_started. */
   private failNotStarted(task: ActiveTask, taskKey: string, error: TaskError, now: Date): Promise<Task> {
-    return this.store.finish({ task, taskKey, status: TaskStatus.Failed, expected: TaskStatus.NotStarted, error, ...this.endingAt(now) });
+    return this.store.finish({
+      task,
+      taskKey,
+      status: TaskStatus.Failed,
+      expected: TaskStatus.NotStarted,
+      error,
+      ...this.endingAt(now),
+    });
   }
 
   /** Best effort: the task's state is already final; a still-running execution's writes fail their conditions. */
@@ -252,7 +294,11 @@ export function endingOf(execution: Exclude<ExecutionState, { status: 'running' 
   const cause = execution.cause ?? undefined;
   switch (execution.status) {
     case 'aborted':
-      return { status: TaskStatus.Cancelled, error: taskError(execution.error || TaskErrorName.ExecutionAborted), cause };
+      return {
+        status: TaskStatus.Cancelled,
+        error: taskError(execution.error || TaskErrorName.ExecutionAborted),
+        cause,
+      };
     case 'timed_out':
       return { status: TaskStatus.Failed, error: taskError(execution.error || TaskErrorName.Timeout), cause };
     case 'failed':

@@ -1,14 +1,37 @@
 import { TaskErrorName, taskError } from './task-errors';
 import { openCursor, signCursor } from './cursor';
-import { DependencyUnavailable, TaskAlreadyFinished, TaskNotFound, TaskNotInExpectedState, TenantQuotaExceeded, WorkflowAlreadyStarted } from './errors';
+import {
+  DependencyUnavailable,
+  TaskAlreadyFinished,
+  TaskNotFound,
+  TaskNotInExpectedState,
+  TenantQuotaExceeded,
+  WorkflowAlreadyStarted,
+} from './errors';
 import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
 import { type ActiveTask, type ListStatus, type Task, TaskStatus, isActive } from './task';
-import { countsTenantTasks, MAX_FINISH_ATTEMPTS, type RecoveryDeps, type ServiceLog, SILENT_LOG, type TaskServiceConfig, TaskRecovery, UNCOUNTED, workflowInput } from './task-recovery';
+import {
+  countsTenantTasks,
+  MAX_FINISH_ATTEMPTS,
+  type RecoveryDeps,
+  type ServiceLog,
+  SILENT_LOG,
+  type TaskServiceConfig,
+  TaskRecovery,
+  UNCOUNTED,
+  workflowInput,
+} from './task-recovery';
 import type { TrackRequest } from './validation';
 
-export { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, type TaskServiceConfig } from './task-recovery';
+export {
+  countsTenantTasks,
+  DEFAULT_TASK_SERVICE_CONFIG,
+  type ServiceLog,
+  type TaskServiceConfig,
+} from './task-recovery';
 
-export type TrackOutcome = { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };
+export type TrackOutcome =
+  { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };
 
 /** What the API's rules run on: the recovery's ports and an id generator. */
 export interface TaskServiceDeps extends RecoveryDeps {
@@ -80,7 +103,8 @@ export class TaskService {
       // The workflow has no epoch clock, so its final records expire at this. An execution ends within the timeout
       // of its start, and starts (or is re-driven) within the margin: the record lives at least the retention past
       // its end.
-      retainUntil: epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds + this.config.retentionSeconds,
+      retainUntil:
+        epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds + this.config.retentionSeconds,
     };
 
     const claim = await this.store.claim(task, epoch + this.config.retentionSeconds);
@@ -138,7 +162,12 @@ export class TaskService {
       }
       if (!found.taskKey || !isActive(found.task.status)) throw new TaskAlreadyFinished(found.task);
       try {
-        const cancelled = await this.recovery.finishAsRead(found.task, found.taskKey, TaskStatus.Cancelled, taskError(TaskErrorName.Cancelled));
+        const cancelled = await this.recovery.finishAsRead(
+          found.task,
+          found.taskKey,
+          TaskStatus.Cancelled,
+          taskError(TaskErrorName.Cancelled),
+        );
         await this.recovery.stopQuietly(taskId);
         return cancelled;
       } catch (error) {
@@ -158,7 +187,11 @@ export class TaskService {
       // Not compensated, the task stays not_started until a re-drive after the grace period: a retry any sooner would
       // only be told "in progress" about a task nothing has started yet.
       const retryAfterSeconds = compensated ? error.retryAfterSeconds : Math.ceil(this.config.redriveGraceSeconds) + 1;
-      throw new DependencyUnavailable(error.dependency, error.operation, { cause: error.cause, retryAfterSeconds, taskId: task.taskId });
+      throw new DependencyUnavailable(error.dependency, error.operation, {
+        cause: error.cause,
+        retryAfterSeconds,
+        taskId: task.taskId,
+      });
     }
   }
 

@@ -31,17 +31,17 @@ const VideoFilename = v.pipe(
   v.check((s) => s.trim().length > 0, 'must not be blank'),
   v.check((s) => !CONTROL_CHARACTER.test(s), 'must not contain control characters'),
   // Bidi overrides and isolates make a name display as another (`exe.mp4` shown for `4pm.exe`).
-  v.check((s) => !BIDI_CONTROL.test(s), 'must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)'),
+  v.check(
+    (s) => !BIDI_CONTROL.test(s),
+    'must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)',
+  ),
   v.check(
     (s) => s.length <= SURELY_SHORT_ENOUGH || utf8.encode(s).length <= VIDEO_FILENAME_MAX_BYTES,
     `must be at most ${VIDEO_FILENAME_MAX_BYTES} UTF-8 bytes after Unicode NFC normalisation`,
   ),
 );
 
-const TaskId = v.pipe(
-  v.string(requiredString),
-  v.regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters'),
-);
+const TaskId = v.pipe(v.string(requiredString), v.regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters'));
 
 // A missing key is reported by the object schema, with the key in the issue's path.
 const objectMessage = (issue: v.ObjectIssue): string => (issue.path?.length ? 'is required' : 'must be a JSON object');

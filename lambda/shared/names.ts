@@ -10,13 +10,21 @@ export const METRICS_NAMESPACE = APP_NAME;
 export const DEFAULT_STACK_NAME = APP_NAME;
 
 /** Ids of the stack outputs that tools read (tools/token/), exactly as they appear in CloudFormation: no hash suffix. */
-export const StackOutput = { ApiUrl: 'ApiUrl', UserPoolId: 'UserPoolId', UserPoolClientId: 'UserPoolClientId' } as const;
+export const StackOutput = {
+  ApiUrl: 'ApiUrl',
+  UserPoolId: 'UserPoolId',
+  UserPoolClientId: 'UserPoolClientId',
+} as const;
 
 /** Active tasks one tenant may hold unless the stack's `tenantActiveTaskLimit` says otherwise (0 = no limit). */
 export const DEFAULT_TENANT_ACTIVE_TASK_LIMIT = 100;
 
 /** POWERTOOLS_SERVICE_NAME of each function: the `service` dimension of its metrics and the name in its logs. */
-export const ServiceName = { TrackApi: 'track-api', TaskFinalizer: 'task-finalizer', TaskSweeper: 'task-sweeper' } as const;
+export const ServiceName = {
+  TrackApi: 'track-api',
+  TaskFinalizer: 'task-finalizer',
+  TaskSweeper: 'task-sweeper',
+} as const;
 export type ServiceName = (typeof ServiceName)[keyof typeof ServiceName];
 
 /** What each API request counts: one of these per request (lambda/track/track-handler.ts, the dashboard). */
@@ -97,7 +105,11 @@ export const ExecutionEnd = {
 export type ExecutionEnd = (typeof ExecutionEnd)[keyof typeof ExecutionEnd];
 
 /** The ends the execution-status rule delivers to the finalizer: every end but SUCCEEDED, which records itself. */
-export const REPAIRED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const satisfies readonly (keyof typeof ExecutionEnd)[];
+export const REPAIRED_EXECUTION_STATUSES = [
+  'FAILED',
+  'TIMED_OUT',
+  'ABORTED',
+] as const satisfies readonly (keyof typeof ExecutionEnd)[];
 
 /**
  * The X-Ray tracer, bundled on its own next to a traced function's index.js (lib/private/tracking-function.ts) and

@@ -95,7 +95,8 @@ export function parseTenantCounterKey(key: string): string | undefined {
  * a missing counter in the counters' index partition, so the sweep always finds it.
  */
 export const COUNTER_UPDATE = {
-  expression: 'ADD #count :delta, #version :one SET #updated_at = :at, #item_type = :counter, #shard = :counter_shard, #created_at = if_not_exists(#created_at, :at)',
+  expression:
+    'ADD #count :delta, #version :one SET #updated_at = :at, #item_type = :counter, #shard = :counter_shard, #created_at = if_not_exists(#created_at, :at)',
   names: {
     '#count': Attr.activeCount,
     '#version': Attr.version,

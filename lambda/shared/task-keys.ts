@@ -68,7 +68,10 @@ export class TaskKeys {
   private digestBytes(tenantId: string, videoFilename: string): Buffer {
     const last = this.last;
     if (last && last.tenantId === tenantId && last.videoFilename === videoFilename) return last.digest;
-    const digest = createHmac('sha256', this.key).update(`${tenantId}\u0000${videoFilename.normalize('NFC')}`, 'utf8').digest().subarray(0, DIGEST_BYTES);
+    const digest = createHmac('sha256', this.key)
+      .update(`${tenantId}\u0000${videoFilename.normalize('NFC')}`, 'utf8')
+      .digest()
+      .subarray(0, DIGEST_BYTES);
     this.last = { tenantId, videoFilename, digest };
     return digest;
   }

@@ -34,7 +34,11 @@ function build(): RepairSweep {
     log: logger,
     recordRepair: (outcome) => {
       metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
-      metrics.addMetric(outcome === 'started' ? SweepMetric.RepairStarted : SweepMetric.RepairEnded, MetricUnit.Count, 1);
+      metrics.addMetric(
+        outcome === 'started' ? SweepMetric.RepairStarted : SweepMetric.RepairEnded,
+        MetricUnit.Count,
+        1,
+      );
     },
   });
 }
@@ -44,7 +48,9 @@ export async function handler(_event?: unknown, context?: Pick<Context, 'getRema
   repairSweep ??= build();
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
-    const report = await repairSweep.run(remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS });
+    const report = await repairSweep.run(
+      remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS },
+    );
     if (report.errors > 0) metrics.addMetric(SweepMetric.RepairFailed, MetricUnit.Count, report.errors);
     logger.info('sweep', { ...report });
     return report;

@@ -53,13 +53,21 @@ export function errorResponse(error: unknown): HttpResponse {
     });
   }
   if (error instanceof TenantClaimInvalid) {
-    return problem(403, 'tenant-claim-invalid', 'Tenant claim invalid', error.message, { members: { claim: error.claim } });
+    return problem(403, 'tenant-claim-invalid', 'Tenant claim invalid', error.message, {
+      members: { claim: error.claim },
+    });
   }
   if (error instanceof TaskNotFound) return problem(404, 'not-found', 'Not found', `There is ${error.message}.`);
   if (error instanceof TaskAlreadyFinished) {
-    return problem(409, 'task-finished', 'Task already finished', `Task ${error.task.taskId} already ended as ${error.task.status}; it cannot be cancelled.`, {
-      members: { task_id: error.task.taskId, task_status: error.task.status },
-    });
+    return problem(
+      409,
+      'task-finished',
+      'Task already finished',
+      `Task ${error.task.taskId} already ended as ${error.task.status}; it cannot be cancelled.`,
+      {
+        members: { task_id: error.task.taskId, task_status: error.task.status },
+      },
+    );
   }
   // No Retry-After: a slot frees only when one of the tenant's tasks ends, which no delay predicts.
   if (error instanceof TenantQuotaExceeded) {
@@ -73,9 +81,19 @@ export function errorResponse(error: unknown): HttpResponse {
   }
   // TaskNotInExpectedState here: the task kept changing under repeated attempts; a retry will see it settled.
   if (error instanceof DependencyUnavailable || error instanceof TaskNotInExpectedState) {
-    return problem(503, 'service-unavailable', 'Service unavailable', 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.', {
-      headers: { 'Retry-After': String((error instanceof DependencyUnavailable && error.retryAfterSeconds) || RETRY_AFTER_SECONDS) },
-    });
+    return problem(
+      503,
+      'service-unavailable',
+      'Service unavailable',
+      'A backing service is busy or unavailable. Retry after the delay given in Retry-After.',
+      {
+        headers: {
+          'Retry-After': String(
+            (error instanceof DependencyUnavailable && error.retryAfterSeconds) || RETRY_AFTER_SECONDS,
+          ),
+        },
+      },
+    );
   }
   return problem(500, 'internal-error', 'Internal error', 'The request failed unexpectedly. It has been logged.');
 }

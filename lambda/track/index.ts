@@ -29,7 +29,10 @@ export interface TrackHandlerOptions {
 }
 
 /** The handler as configured by `env`: what Lambda runs, and what the local system builds with its client wrapper. */
-export function buildTrackHandler(env: Record<string, string | undefined> = process.env, options: TrackHandlerOptions = {}): ReturnType<typeof createTrackHandler> {
+export function buildTrackHandler(
+  env: Record<string, string | undefined> = process.env,
+  options: TrackHandlerOptions = {},
+): ReturnType<typeof createTrackHandler> {
   const wrap = options.wrapClient ?? (<C>(client: C) => client);
   const log = powertoolsLog(logger);
   const { service } = taskServiceFromEnv(env, {

@@ -43,7 +43,12 @@ export function createTrackHandler(
     try {
       // A CORS preflight reaches the function only through its unauthenticated OPTIONS route: nothing to do.
       if (method === 'OPTIONS') response = { statusCode: 204, headers: { ...BASE_HEADERS } };
-      else ({ response, taskId, duplicate = false } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
+      else
+        ({
+          response,
+          taskId,
+          duplicate = false,
+        } = await route(service, callerFromClaims(auth, claimsOf(event)), event, method, path));
     } catch (error) {
       response = errorResponse(error);
       // A failed read or cancel names its task in the path; a POST that created one before failing, in the error.
@@ -79,7 +84,8 @@ async function route(
         return { response: json(200, { tasks: page.tasks.map(taskBody), next_cursor: page.nextCursor }) };
       }
       const listing = LISTING_PARAMETERS.find((name) => q[name] !== undefined);
-      if (listing) throw new InvalidRequest(listing, `${listing} is only allowed without video_filename (the listing).`);
+      if (listing)
+        throw new InvalidRequest(listing, `${listing} is only allowed without video_filename (the listing).`);
       const task = await service.getActive(tenantId, parseVideoFilename(q.video_filename));
       return { response: json(200, taskBody(task)), taskId: task.taskId };
     }
@@ -97,18 +103,36 @@ async function route(
   return { response: problem(404, 'not-found', 'Not found', `No route for ${method} ${path}.`) };
 }
 
-async function track(service: TaskService, caller: Caller, event: APIGatewayProxyEventV2): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
+async function track(
+  service: TaskService,
+  caller: Caller,
+  event: APIGatewayProxyEventV2,
+): Promise<{ response: HttpResponse; taskId?: string; duplicate?: boolean }> {
   const contentType = header(event, 'content-type');
   if (contentType && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType)) {
     return {
-      response: problem(415, 'unsupported-media-type', 'Unsupported media type', `The body must be application/json, got ${contentType}.`, {
-        headers: { 'Accept-Post': 'application/json' },
-      }),
+      response: problem(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        `The body must be application/json, got ${contentType}.`,
+        {
+          headers: { 'Accept-Post': 'application/json' },
+        },
+      ),
     };
   }
-  const bytes = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  const bytes =
+    event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   if (bytes.length > MAX_BODY_BYTES) {
-    return { response: problem(413, 'payload-too-large', 'Payload too large', `The body must be at most ${MAX_BODY_BYTES} bytes.`) };
+    return {
+      response: problem(
+        413,
+        'payload-too-large',
+        'Payload too large',
+        `The body must be at most ${MAX_BODY_BYTES} bytes.`,
+      ),
+    };
   }
   let raw: string;
   try {
@@ -142,7 +166,9 @@ async function track(service: TaskService, caller: Caller, event: APIGatewayProx
           created_at: task.createdAt,
         },
         // Without a token the tenant comes from the request, so the link must carry it to be followable as it stands.
-        { Location: `${Route.Collection}/${task.taskId}${caller.tenantId === undefined ? `?tenant_id=${encodeURIComponent(task.tenantId)}` : ''}` },
+        {
+          Location: `${Route.Collection}/${task.taskId}${caller.tenantId === undefined ? `?tenant_id=${encodeURIComponent(task.tenantId)}` : ''}`,
+        },
       ),
       taskId: task.taskId,
     };

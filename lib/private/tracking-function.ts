@@ -53,7 +53,10 @@ function tracerBundlingCommands(inputDir: string, outputDir: string): string[] {
   return [`${esbuild} ${args.join(' ')}`];
 }
 
-export interface TrackingFunctionProps extends Omit<nodejs.NodejsFunctionProps, 'runtime' | 'architecture' | 'logGroup' | 'tracing'> {
+export interface TrackingFunctionProps extends Omit<
+  nodejs.NodejsFunctionProps,
+  'runtime' | 'architecture' | 'logGroup' | 'tracing'
+> {
   /** The handler's source file (an absolute path). */
   readonly entry: string;
   /**
@@ -82,25 +85,38 @@ export class TrackingFunction extends nodejs.NodejsFunction {
   constructor(scope: Construct, id: string, props: TrackingFunctionProps) {
     const { logGroupId, removalPolicy, tracesSdkClients, ...rest } = props;
     // Created in the parent scope, before super(): its id stays where it was when each construct made its own.
-    const logGroup = new logs.LogGroup(scope, logGroupId ?? `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: removalPolicy ?? RemovalPolicy.RETAIN });
+    const logGroup = new logs.LogGroup(scope, logGroupId ?? `${id}Logs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+      removalPolicy: removalPolicy ?? RemovalPolicy.RETAIN,
+    });
     super(scope, id, {
       ...FUNCTION_DEFAULTS,
       ...rest,
       bundling: {
         ...FUNCTION_DEFAULTS.bundling,
         ...rest.bundling,
-        ...(tracesSdkClients ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: tracerBundlingCommands } } : {}),
+        ...(tracesSdkClients
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: tracerBundlingCommands,
+              },
+            }
+          : {}),
       },
       logGroup,
     });
     Validations.of(this).acknowledge(
       {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs; AWS keeps it current.',
+        reason:
+          'AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs; AWS keeps it current.',
       },
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions.',
+        reason:
+          'xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions.',
       },
     );
   }

@@ -28,8 +28,11 @@ export function corsPolicyFromTemplate(template: CfnTemplate): CorsPolicy | unde
 
 /** allowOrigins entries are exact origins, `*`, or a scheme wildcard such as `https://*` (API Gateway's forms). */
 function originAllowed(policy: CorsPolicy, origin: string): boolean {
-  return policy.allowOrigins.some((allowed) =>
-    allowed === '*' || allowed.toLowerCase() === origin.toLowerCase() || (allowed.endsWith('://*') && origin.toLowerCase().startsWith(allowed.slice(0, -1).toLowerCase())),
+  return policy.allowOrigins.some(
+    (allowed) =>
+      allowed === '*' ||
+      allowed.toLowerCase() === origin.toLowerCase() ||
+      (allowed.endsWith('://*') && origin.toLowerCase().startsWith(allowed.slice(0, -1).toLowerCase())),
   );
 }
 
@@ -53,7 +56,10 @@ export function preflightResponse(policy: CorsPolicy, method: string, headers: H
   const answer: Record<string, string> = { 'Access-Control-Allow-Origin': allowOriginValue(policy, origin) };
   const methodAllowed = policy.allowMethods.some((m) => m === '*' || m.toUpperCase() === requestMethod.toUpperCase());
   if (methodAllowed) answer['Access-Control-Allow-Methods'] = policy.allowMethods.join(',');
-  const requested = (first(headers['access-control-request-headers']) ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const requested = (first(headers['access-control-request-headers']) ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
   const allowedHeaders = policy.allowHeaders.map((h) => h.toLowerCase());
   if (requested.length) {
     const granted = allowedHeaders.includes('*') ? requested : requested.filter((h) => allowedHeaders.includes(h));
@@ -72,9 +78,13 @@ export function preflightRefusal(policy: CorsPolicy, headers: Headers): string |
   const origin = first(headers.origin) ?? '';
   if (!originAllowed(policy, origin)) return `origin ${origin} is not in allowOrigins`;
   const requestMethod = first(headers['access-control-request-method']) ?? '';
-  if (!policy.allowMethods.some((m) => m === '*' || m.toUpperCase() === requestMethod.toUpperCase())) return `method ${requestMethod} is not in allowMethods`;
+  if (!policy.allowMethods.some((m) => m === '*' || m.toUpperCase() === requestMethod.toUpperCase()))
+    return `method ${requestMethod} is not in allowMethods`;
   const allowedHeaders = policy.allowHeaders.map((h) => h.toLowerCase());
-  const requested = (first(headers['access-control-request-headers']) ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const requested = (first(headers['access-control-request-headers']) ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
   const missing = allowedHeaders.includes('*') ? [] : requested.filter((h) => !allowedHeaders.includes(h));
   return missing.length ? `headers ${missing.join(', ')} are not in allowHeaders` : undefined;
 }

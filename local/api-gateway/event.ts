@@ -23,7 +23,11 @@ export const ROUTES = [
 export function matchRoute(path: string): { routePath: string; pathParameters?: Record<string, string> } | undefined {
   for (const route of ROUTES) {
     const m = route.pattern.exec(path);
-    if (m) return { routePath: route.template, pathParameters: 'param' in route ? { [route.param]: safeDecode(m[1]) } : undefined };
+    if (m)
+      return {
+        routePath: route.template,
+        pathParameters: 'param' in route ? { [route.param]: safeDecode(m[1]) } : undefined,
+      };
   }
   return undefined;
 }

@@ -3,7 +3,9 @@ import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, t
 import type { LocalResponse } from './local-response';
 
 /** Lets the request through with the claims in its event, or answers it (401) before the handler runs. */
-export type Authorize = (event: APIGatewayProxyEventV2) => Promise<{ event: APIGatewayProxyEventV2 } | { reject: LocalResponse }>;
+export type Authorize = (
+  event: APIGatewayProxyEventV2,
+) => Promise<{ event: APIGatewayProxyEventV2 } | { reject: LocalResponse }>;
 
 export interface JwtAuthorizerOptions {
   readonly jwks: JSONWebKeySet;
@@ -15,11 +17,16 @@ export interface JwtAuthorizerOptions {
 /** What API Gateway answers when its JWT authorizer refuses a request. */
 function unauthorized(challenge: string): { reject: LocalResponse } {
   return {
-    reject: { statusCode: 401, headers: { 'Content-Type': 'application/json', 'www-authenticate': challenge }, body: JSON.stringify({ message: 'Unauthorized' }) },
+    reject: {
+      statusCode: 401,
+      headers: { 'Content-Type': 'application/json', 'www-authenticate': challenge },
+      body: JSON.stringify({ message: 'Unauthorized' }),
+    },
   };
 }
 
-const invalid = (description: string) => unauthorized(`Bearer error="invalid_token" error_description="${description.replace(/"/g, "'")}"`);
+const invalid = (description: string) =>
+  unauthorized(`Bearer error="invalid_token" error_description="${description.replace(/"/g, "'")}"`);
 
 /**
  * The HTTP API JWT authorizer ("Controlling access to HTTP APIs with JWT authorizers"): the token from the
@@ -36,12 +43,18 @@ export function createJwtAuthorizer(options: JwtAuthorizerOptions): Authorize {
     let payload: JWTPayload;
     try {
       if (!decodeProtectedHeader(token).kid) return invalid('the token has no kid');
-      ({ payload } = await jwtVerify(token, keys, { issuer: options.issuer, algorithms: ['RS256'], requiredClaims: ['exp'] }));
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer,
+        algorithms: ['RS256'],
+        requiredClaims: ['exp'],
+      }));
     } catch (error) {
       return invalid(error instanceof errors.JOSEError ? describe(error) : 'the token is malformed');
     }
     const audiences = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    const accepted = audiences.length ? audiences.some((a) => options.audience.includes(a)) : options.audience.includes(String(payload.client_id ?? ''));
+    const accepted = audiences.length
+      ? audiences.some((a) => options.audience.includes(a))
+      : options.audience.includes(String(payload.client_id ?? ''));
     if (!accepted) return invalid('the token has an invalid audience');
     return { event: withClaims(event, payload) };
   };
@@ -61,9 +74,21 @@ function withClaims(event: APIGatewayProxyEventV2, payload: JWTPayload): APIGate
   const claims = Object.fromEntries(
     Object.entries(payload).map(([name, value]) => [
       name,
-      typeof value === 'string' ? value : Array.isArray(value) ? `[${value.join(' ')}]` : typeof value === 'object' ? JSON.stringify(value) : String(value),
+      typeof value === 'string'
+        ? value
+        : Array.isArray(value)
+          ? `[${value.join(' ')}]`
+          : typeof value === 'object'
+            ? JSON.stringify(value)
+            : String(value),
     ]),
   );
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : null;
-  return { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims, scopes } } } as APIGatewayProxyEventV2['requestContext'] };
+  return {
+    ...event,
+    requestContext: {
+      ...event.requestContext,
+      authorizer: { jwt: { claims, scopes } },
+    } as APIGatewayProxyEventV2['requestContext'],
+  };
 }

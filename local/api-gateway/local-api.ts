@@ -37,7 +37,8 @@ export interface LocalApi extends ApiServer {
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   // The issuer URL names the port, so it must be known before the server listens.
   const port = options.port || (await freePort());
-  const issuer = options.auth === 'jwt' ? await createLocalIssuer(`http://localhost:${port}`, options.signingKey) : undefined;
+  const issuer =
+    options.auth === 'jwt' ? await createLocalIssuer(`http://localhost:${port}`, options.signingKey) : undefined;
   const server = await startApiServer(options.handler, port, options.log, {
     authorize: issuer && createJwtAuthorizer({ jwks: issuer.jwks, issuer: issuer.issuer, audience: [issuer.audience] }),
     localRoutes: combine(tokenRoutes(issuer), options.moreRoutes),
@@ -52,6 +53,9 @@ function combine(first: LocalRoutes, second: LocalRoutes | undefined): LocalRout
 
 export function parseLocalAuth(raw: string | undefined): LocalAuth {
   const value = raw || 'none';
-  if (value !== 'none' && value !== 'jwt') throw new LocalSetupError(`AUTH must be none or jwt, got "${raw}". (The deployed modes cognito and iam have no local counterpart.)`);
+  if (value !== 'none' && value !== 'jwt')
+    throw new LocalSetupError(
+      `AUTH must be none or jwt, got "${raw}". (The deployed modes cognito and iam have no local counterpart.)`,
+    );
   return value;
 }

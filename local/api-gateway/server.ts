@@ -37,7 +37,9 @@ export async function checkPortFree(port: number): Promise<void> {
 }
 
 function portInUse(port: number): LocalSetupError {
-  return new LocalSetupError(`Port ${port} is already in use. Stop what uses it or start with PORT=<another port> npm start.`);
+  return new LocalSetupError(
+    `Port ${port} is already in use. Stop what uses it or start with PORT=<another port> npm start.`,
+  );
 }
 
 /** API Gateway's own payload limit; the handler enforces the API's smaller one. */
@@ -47,7 +49,12 @@ const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
  * Serves the handler the way API Gateway (HTTP API, payload 2.0) does: each request becomes an event, the result
  * becomes the response. Unknown paths get API Gateway's own 404 and never reach the handler.
  */
-export async function startApiServer(handler: ApiHandler, port: number, log: (line: string) => void, hooks: ApiServerHooks = {}): Promise<ApiServer> {
+export async function startApiServer(
+  handler: ApiHandler,
+  port: number,
+  log: (line: string) => void,
+  hooks: ApiServerHooks = {},
+): Promise<ApiServer> {
   let hosts = new Set<string>();
   const server: Server = createServer((req, res) => {
     if (!hosts.has((req.headers.host ?? '').toLowerCase())) return misdirected(req, res, [...hosts], log);
@@ -92,7 +99,13 @@ function misdirected(req: IncomingMessage, res: ServerResponse, hosts: string[],
   });
 }
 
-async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, hooks: ApiServerHooks): Promise<void> {
+async function serve(
+  handler: ApiHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: (line: string) => void,
+  hooks: ApiServerHooks,
+): Promise<void> {
   const started = performance.now();
   const method = req.method ?? 'GET';
   const url = req.url ?? '/';
@@ -132,7 +145,13 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
       status = 404;
       return send(res, jsonResponse(404, { message: 'Not Found' }, cors));
     }
-    const event = toApiGatewayEvent({ method, url, headers: req.headers, ...eventBody(Buffer.concat(chunks), req.headers['content-type']), sourceIp: req.socket.remoteAddress });
+    const event = toApiGatewayEvent({
+      method,
+      url,
+      headers: req.headers,
+      ...eventBody(Buffer.concat(chunks), req.headers['content-type']),
+      sourceIp: req.socket.remoteAddress,
+    });
     const authorized = hooks.authorize ? await hooks.authorize(event) : { event };
     if ('reject' in authorized) {
       status = authorized.reject.statusCode;
@@ -156,7 +175,11 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
 
 function send(res: ServerResponse, response: LocalResponse): void {
   // Every local answer, API Gateway's own included, is nosniff (the function's answers carry it themselves too).
-  res.writeHead(response.statusCode, { ...response.headers, 'X-Content-Type-Options': 'nosniff', 'Content-Length': Buffer.byteLength(response.body) });
+  res.writeHead(response.statusCode, {
+    ...response.headers,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Length': Buffer.byteLength(response.body),
+  });
   res.end(response.body);
 }
 

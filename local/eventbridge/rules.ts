@@ -54,9 +54,16 @@ export function runSchedules(
       const invoke = lambdas[target.Arn];
       if (!invoke) continue;
       jobs.push(async () => {
-        const report = (await invoke({ 'detail-type': 'Scheduled Event', source: 'aws.events', resources: [ruleId], detail: {} })) as Record<string, number> | undefined;
+        const report = (await invoke({
+          'detail-type': 'Scheduled Event',
+          source: 'aws.events',
+          resources: [ruleId],
+          detail: {},
+        })) as Record<string, number> | undefined;
         if (report && (report.started || report.ended || report.errors)) {
-          log(`[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`);
+          log(
+            `[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`,
+          );
         }
       });
     }
@@ -64,7 +71,9 @@ export function runSchedules(
   let running: Promise<void> | undefined;
   const tick = () => {
     if (running) return;
-    running = Promise.all(jobs.map((job) => job().catch((e: Error) => log(`[sweep] failed: ${e.message}; the next run tries again`)))).then(() => {
+    running = Promise.all(
+      jobs.map((job) => job().catch((e: Error) => log(`[sweep] failed: ${e.message}; the next run tries again`))),
+    ).then(() => {
       running = undefined;
     });
   };

@@ -15,7 +15,8 @@ export interface LocalFunction {
 export function templateFunctions(template: CfnTemplate, cdkOut: string, names: LocalNames): LocalFunction[] {
   return resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, r]) => {
     const assetPath = r.Metadata?.['aws:asset:path'];
-    if (!assetPath) throw new Error(`Function ${logicalId} has no asset in ${cdkOut}; was it synthesized with bundling?`);
+    if (!assetPath)
+      throw new Error(`Function ${logicalId} has no asset in ${cdkOut}; was it synthesized with bundling?`);
     return {
       logicalId,
       arn: functionArn(logicalId),
@@ -83,12 +84,23 @@ export function loadHandler(fn: LocalFunction): LocalLambda {
       env: { ...environment, ...process.env },
       workerData: { module: path.join(fn.assetDir, `${file}.js`), exportName, handlerName: fn.handlerName },
     });
-    w.on('message', ({ id, result, error }: { id: number; result?: string; error?: { name: string; message: string; stack: string } }) => {
-      const p = pending.get(id);
-      pending.delete(id);
-      if (error) p?.reject(lambdaError(error.name, error.message, error.stack.split('\n')));
-      else p?.resolve(result === undefined ? undefined : JSON.parse(result));
-    });
+    w.on(
+      'message',
+      ({
+        id,
+        result,
+        error,
+      }: {
+        id: number;
+        result?: string;
+        error?: { name: string; message: string; stack: string };
+      }) => {
+        const p = pending.get(id);
+        pending.delete(id);
+        if (error) p?.reject(lambdaError(error.name, error.message, error.stack.split('\n')));
+        else p?.resolve(result === undefined ? undefined : JSON.parse(result));
+      },
+    );
     w.on('error', (e) => failAll(lambdaError('Runtime.ExitError', e.message)));
     w.on('exit', (code) => {
       if (worker === w) worker = undefined;
@@ -98,7 +110,8 @@ export function loadHandler(fn: LocalFunction): LocalLambda {
   };
   const invoke = (event: any) =>
     new Promise<unknown>((resolve, reject) => {
-      if (stopped) return reject(Object.assign(new Error(`${fn.logicalId} is stopped`), { name: 'Lambda.ServiceException' }));
+      if (stopped)
+        return reject(Object.assign(new Error(`${fn.logicalId} is stopped`), { name: 'Lambda.ServiceException' }));
       worker ??= start();
       const id = nextId++;
       pending.set(id, { resolve, reject });

@@ -20,7 +20,11 @@ export async function bundleDemoPage(): Promise<string> {
 }
 
 const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#3b5bdb"/><path d="M12 9.5v13l11-6.5z" fill="#fff"/></svg>`;
-const icon = (): LocalResponse => ({ statusCode: 200, headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=86400' }, body: FAVICON });
+const icon = (): LocalResponse => ({
+  statusCode: 200,
+  headers: { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'max-age=86400' },
+  body: FAVICON,
+});
 
 /**
  * Local-only routes of `npm start` (never in the deployed stack): the demo page at /, its script and icon, and the API's
@@ -32,10 +36,18 @@ export async function demoSiteRoutes(): Promise<LocalRoutes> {
   const files: Record<string, () => LocalResponse> = {
     '/': () => ({
       statusCode: 200,
-      headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" },
+      headers: {
+        'Content-Type': 'text/html; charset=utf-8',
+        'Cache-Control': 'no-store',
+        'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'",
+      },
       body: page,
     }),
-    '/demo-page.js': () => ({ statusCode: 200, headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' }, body: script }),
+    '/demo-page.js': () => ({
+      statusCode: 200,
+      headers: { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' },
+      body: script,
+    }),
     // Browsers ask for an icon on every load: one here, so the page logs no 404.
     '/favicon.svg': icon,
     '/favicon.ico': icon,

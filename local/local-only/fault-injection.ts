@@ -44,7 +44,9 @@ export function takeFault(command: string, input: unknown): Fault | undefined {
   const list = faults();
   if (list.length === 0) return undefined;
   const text = JSON.stringify(input ?? {});
-  const fault = list.find((f) => f.command === command && f.times > 0 && (f.match === undefined || text.includes(f.match)));
+  const fault = list.find(
+    (f) => f.command === command && f.times > 0 && (f.match === undefined || text.includes(f.match)),
+  );
   if (!fault) return undefined;
   fault.times--;
   if (fault.times === 0) list.splice(list.indexOf(fault), 1);
@@ -68,11 +70,12 @@ export function faultError(fault: Fault, input: unknown): Error {
 /** Wires the middleware into a client (before the SDK's own retries, so each injected failure is seen once). */
 export function withFaultInjection<C extends MiddlewareClient>(client: C): C {
   client.middlewareStack.add(
-    (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: unknown }) => {
-      const fault = takeFault(context.commandName ?? '', args.input);
-      if (fault) throw faultError(fault, args.input);
-      return next(args);
-    },
+    (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) =>
+      async (args: { input: unknown }) => {
+        const fault = takeFault(context.commandName ?? '', args.input);
+        if (fault) throw faultError(fault, args.input);
+        return next(args);
+      },
     { step: 'initialize', name: 'faultInjection' },
   );
   return client;

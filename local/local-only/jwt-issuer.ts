@@ -60,7 +60,11 @@ async function newSigningKey() {
 
 async function importSigningKey(key: JWK) {
   if (!key.kid || key.kty !== 'RSA' || !key.d) throw new Error('The signing key must be a private RSA JWK with a kid.');
-  return { privateKey: await importJWK(key, 'RS256'), kid: key.kid, jwk: { kty: 'RSA', n: key.n, e: key.e, kid: key.kid, alg: 'RS256', use: 'sig' } };
+  return {
+    privateKey: await importJWK(key, 'RS256'),
+    kid: key.kid,
+    jwk: { kty: 'RSA', n: key.n, e: key.e, kid: key.kid, alg: 'RS256', use: 'sig' },
+  };
 }
 
 /** The discovery document a provider serves at /.well-known/openid-configuration (the parts a JWT authorizer reads). */
@@ -72,6 +76,17 @@ export function openIdConfiguration(issuer: LocalIssuer): Record<string, unknown
     response_types_supported: ['token'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256'],
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'token_use', 'cognito:username', LOCAL_TENANT_CLAIM],
+    claims_supported: [
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'nbf',
+      'iat',
+      'jti',
+      'token_use',
+      'cognito:username',
+      LOCAL_TENANT_CLAIM,
+    ],
   };
 }

@@ -16,13 +16,25 @@ export function testControls(sfn: LocalStepFunctions): ExtraOperations {
       case 'LocalRelease':
         return { released: sfn.release(input.field, input.value) };
       case 'LocalInjectStateFault':
-        sfn.injectFault({ state: input.state, error: input.error, cause: input.cause, match: input.match, times: Number(input.times ?? 1) });
+        sfn.injectFault({
+          state: input.state,
+          error: input.error,
+          cause: input.cause,
+          match: input.match,
+          times: Number(input.times ?? 1),
+        });
         return {};
       case 'LocalDropEndEvents':
         sfn.dropEndEvents(input.match, Number(input.times ?? 1));
         return {};
       case 'LocalInjectFault':
-        injectFault({ command: input.command, error: input.error, reason: input.reason, match: input.match, times: Number(input.times ?? 1) });
+        injectFault({
+          command: input.command,
+          error: input.error,
+          reason: input.reason,
+          match: input.match,
+          times: Number(input.times ?? 1),
+        });
         return {};
       default:
         return undefined;

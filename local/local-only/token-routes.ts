@@ -36,8 +36,10 @@ function parseTokenRequest(body: string): { tenantId: string; ttlSeconds: number
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'The body must be a JSON object.';
   const { tenant_id: tenantId, ttl_seconds: ttl = DEFAULT_TTL_SECONDS } = parsed as Record<string, unknown>;
-  if (typeof tenantId !== 'string' || tenantId.length === 0 || tenantId.length > 256) return 'tenant_id must be a non-empty string of at most 256 characters.';
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) return `ttl_seconds must be an integer from 1 to ${MAX_TTL_SECONDS}.`;
+  if (typeof tenantId !== 'string' || tenantId.length === 0 || tenantId.length > 256)
+    return 'tenant_id must be a non-empty string of at most 256 characters.';
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS)
+    return `ttl_seconds must be an integer from 1 to ${MAX_TTL_SECONDS}.`;
   return { tenantId, ttlSeconds: ttl };
 }
 

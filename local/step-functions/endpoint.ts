@@ -31,7 +31,11 @@ class ServiceError extends Error {
 /** How long an idle client connection stays open. */
 const KEEP_ALIVE_MS = 120_000;
 
-export async function startSfnEndpoint(sfn: LocalStepFunctions, extra: ExtraOperations = () => undefined, port = 0): Promise<SfnEndpoint> {
+export async function startSfnEndpoint(
+  sfn: LocalStepFunctions,
+  extra: ExtraOperations = () => undefined,
+  port = 0,
+): Promise<SfnEndpoint> {
   const server: Server = createServer((req, res) => void handle(sfn, extra, req, res));
   // The AWS SDK's Node.js handler reuses idle keep-alive sockets without reading the server's Keep-Alive timeout, so
   // Node's default of 5 s closed sockets a client was about to reuse: a StartExecution after 5 s of quiet could fail
@@ -54,7 +58,12 @@ export async function startSfnEndpoint(sfn: LocalStepFunctions, extra: ExtraOper
   };
 }
 
-async function handle(sfn: LocalStepFunctions, extra: ExtraOperations, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  sfn: LocalStepFunctions,
+  extra: ExtraOperations,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   let body = '';
   for await (const chunk of req) body += chunk;
   const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
@@ -70,7 +79,8 @@ async function handle(sfn: LocalStepFunctions, extra: ExtraOperations, req: Inco
 
 function operate(sfn: LocalStepFunctions, operation: string, input: any): unknown {
   const checkMachine = (arn: string) => {
-    if (arn !== sfn.stateMachineArn) throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    if (arn !== sfn.stateMachineArn)
+      throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
   };
   switch (operation) {
     case 'StartExecution': {
@@ -89,7 +99,10 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
       checkMachine(input.stateMachineArn);
       return listExecutions(sfn, input);
     default:
-      throw new ServiceError('UnknownOperationException', `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`);
+      throw new ServiceError(
+        'UnknownOperationException',
+        `${operation || 'This operation'} is not implemented by the local Step Functions endpoint`,
+      );
   }
 }
 
@@ -97,7 +110,10 @@ function operate(sfn: LocalStepFunctions, operation: string, input: any): unknow
  * As the service pages it: newest first, `maxResults` a page (default 100, at most 1,000; 0 means the default), and a
  * `nextToken` that resumes after the last execution returned, valid only with the same filter.
  */
-function listExecutions(sfn: LocalStepFunctions, input: { statusFilter?: string; maxResults?: number; nextToken?: string }) {
+function listExecutions(
+  sfn: LocalStepFunctions,
+  input: { statusFilter?: string; maxResults?: number; nextToken?: string },
+) {
   const maxResults = input.maxResults ?? 0;
   if (!Number.isInteger(maxResults) || maxResults < 0 || maxResults > 1000) {
     throw new ServiceError('ValidationException', `maxResults must be from 0 to 1000, got ${input.maxResults}`);
@@ -110,16 +126,36 @@ function listExecutions(sfn: LocalStepFunctions, input: { statusFilter?: string;
   let from = 0;
   if (input.nextToken) {
     const token = parseToken(input.nextToken);
-    if (!token || token.statusFilter !== (input.statusFilter ?? '')) throw new ServiceError('InvalidToken', 'Invalid Token');
+    if (!token || token.statusFilter !== (input.statusFilter ?? ''))
+      throw new ServiceError('InvalidToken', 'Invalid Token');
     // After the last one returned, even if executions started or ended since.
-    from = all.findIndex((e) => e.startDate.getTime() < token.startDate || (e.startDate.getTime() === token.startDate && e.name < token.name));
+    from = all.findIndex(
+      (e) =>
+        e.startDate.getTime() < token.startDate || (e.startDate.getTime() === token.startDate && e.name < token.name),
+    );
     if (from < 0) from = all.length;
   }
   const page = all.slice(from, from + size);
   const last = page[page.length - 1];
   return {
-    executions: page.map((e) => ({ executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: seconds(e.startDate), stopDate: e.stopDate ? seconds(e.stopDate) : undefined })),
-    nextToken: from + size < all.length ? Buffer.from(JSON.stringify({ statusFilter: input.statusFilter ?? '', startDate: last.startDate.getTime(), name: last.name })).toString('base64') : undefined,
+    executions: page.map((e) => ({
+      executionArn: e.executionArn,
+      stateMachineArn: e.stateMachineArn,
+      name: e.name,
+      status: e.status,
+      startDate: seconds(e.startDate),
+      stopDate: e.stopDate ? seconds(e.stopDate) : undefined,
+    })),
+    nextToken:
+      from + size < all.length
+        ? Buffer.from(
+            JSON.stringify({
+              statusFilter: input.statusFilter ?? '',
+              startDate: last.startDate.getTime(),
+              name: last.name,
+            }),
+          ).toString('base64')
+        : undefined,
   };
 }
 

@@ -124,7 +124,9 @@ export class LocalStepFunctions {
   private takeFault(state: string, input: unknown): StateFault | undefined {
     if (this.faults.length === 0) return undefined;
     const text = JSON.stringify(input ?? {});
-    const fault = this.faults.find((f) => f.state === state && f.times > 0 && (f.match === undefined || text.includes(f.match)));
+    const fault = this.faults.find(
+      (f) => f.state === state && f.times > 0 && (f.match === undefined || text.includes(f.match)),
+    );
     if (!fault) return undefined;
     if (--fault.times === 0) this.faults.splice(this.faults.indexOf(fault), 1);
     return fault;
@@ -204,7 +206,8 @@ export class LocalStepFunctions {
     });
     const lastState = this.logTransitions(name, run.eventLogs);
     const done = run.result.then(
-      async (output) => this.end(execution, 'SUCCEEDED', { output: JSON.stringify(output) }, await outcomeOf(lastState, output)),
+      async (output) =>
+        this.end(execution, 'SUCCEEDED', { output: JSON.stringify(output) }, await outcomeOf(lastState, output)),
       (error: unknown) => this.end(execution, ...ending(error)),
     );
     this.running.set(name, { abort: run.abort, done });
@@ -248,8 +251,16 @@ export class LocalStepFunctions {
     await this.idle();
   }
 
-  private async end(execution: Execution, status: ExecutionStatus, details: Partial<Execution>, outcome = ''): Promise<void> {
-    Object.assign(execution, { error: execution.error, cause: execution.cause }, details, { status, stopDate: new Date() });
+  private async end(
+    execution: Execution,
+    status: ExecutionStatus,
+    details: Partial<Execution>,
+    outcome = '',
+  ): Promise<void> {
+    Object.assign(execution, { error: execution.error, cause: execution.cause }, details, {
+      status,
+      stopDate: new Date(),
+    });
     this.log(`[sfn] ${execution.name} ${status}${execution.error ? ` (${execution.error})` : ''}${outcome}`);
     const drop = this.droppedEndEvents.find((d) => d.times > 0 && execution.input.includes(d.match));
     if (drop) {
@@ -279,9 +290,14 @@ export class LocalStepFunctions {
         failed.set(event.state.name, event.Error);
         // The raw cause goes to the log (as to the execution history on AWS), never into a task's record.
         this.log(`[sfn] ${name}   ${event.state.name} failed: ${event.Error}: ${event.Cause}`);
-      }
-      else if (event.type === 'StateRetried') this.log(`[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''} after ${failed.get(event.state.name) ?? 'an error'}`);
-      else if (event.type === 'StateCaught') this.log(`[sfn] ${name}   ${event.state.name} caught ${failed.get(event.state.name) ?? 'an error'} → ${event.catch?.catcher?.Next ?? ''}`);
+      } else if (event.type === 'StateRetried')
+        this.log(
+          `[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''} after ${failed.get(event.state.name) ?? 'an error'}`,
+        );
+      else if (event.type === 'StateCaught')
+        this.log(
+          `[sfn] ${name}   ${event.state.name} caught ${failed.get(event.state.name) ?? 'an error'} → ${event.catch?.catcher?.Next ?? ''}`,
+        );
     }
     return last;
   }
@@ -292,19 +308,25 @@ async function outcomeOf(lastState: Promise<string | undefined>, output: any): P
   const state = await Promise.race([lastState, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
   if (state === 'MarkCompleted') return ': task completed';
   if (state?.startsWith('MarkFailed')) return `: task recorded failed (${output?.error?.Error ?? 'error'})`;
-  if (state === 'NoLongerActive' || state === 'AlreadyFinished') return ': task had already ended elsewhere; nothing written';
+  if (state === 'NoLongerActive' || state === 'AlreadyFinished')
+    return ': task had already ended elsewhere; nothing written';
   return '';
 }
 
 function ending(error: unknown): [ExecutionStatus, Partial<Execution>] {
   if (error instanceof ExecutionAbortedError) return ['ABORTED', {}];
-  if (error instanceof ExecutionTimeoutError) return ['TIMED_OUT', { error: 'States.Timeout', cause: 'The execution timed out' }];
+  if (error instanceof ExecutionTimeoutError)
+    return ['TIMED_OUT', { error: 'States.Timeout', cause: 'The execution timed out' }];
   const cause = error instanceof ExecutionError ? (error.cause as Error) : (error as Error);
   return ['FAILED', { error: cause?.name ?? 'Error', cause: cause?.message ?? String(error) }];
 }
 
 /** One local handler per Task state, chosen by its Resource, searched through Parallel and Map states too. */
-function taskHandlers(definition: any, client: ddb.DynamoDBClient, lambdas: Record<string, LambdaHandler>): Record<string, TaskHandler> {
+function taskHandlers(
+  definition: any,
+  client: ddb.DynamoDBClient,
+  lambdas: Record<string, LambdaHandler>,
+): Record<string, TaskHandler> {
   const handlers: Record<string, TaskHandler> = {};
   const visit = (states: Record<string, any>) => {
     for (const [name, state] of Object.entries(states)) {
@@ -318,7 +340,12 @@ function taskHandlers(definition: any, client: ddb.DynamoDBClient, lambdas: Reco
   return handlers;
 }
 
-function handlerFor(stateName: string, resource: string, client: ddb.DynamoDBClient, lambdas: Record<string, LambdaHandler>): TaskHandler {
+function handlerFor(
+  stateName: string,
+  resource: string,
+  client: ddb.DynamoDBClient,
+  lambdas: Record<string, LambdaHandler>,
+): TaskHandler {
   let m = OPTIMIZED_DYNAMODB.exec(resource);
   // Optimized integrations name errors "DynamoDB.<Exception>"; AWS SDK integrations "DynamoDb.<Exception>".
   if (m) return dynamoDbCall(client, m[1], 'DynamoDB');
@@ -346,7 +373,10 @@ function dynamoDbCall(client: ddb.DynamoDBClient, action: string, errorPrefix: s
   }
   return async (params) => {
     try {
-      const { $metadata: _metadata, ...output } = (await client.send(new Command(params))) as unknown as Record<string, unknown>;
+      const { $metadata: _metadata, ...output } = (await client.send(new Command(params))) as unknown as Record<
+        string,
+        unknown
+      >;
       return output;
     } catch (error) {
       const e = error as Error;
@@ -355,7 +385,11 @@ function dynamoDbCall(client: ddb.DynamoDBClient, action: string, errorPrefix: s
   };
 }
 
-async function invokeLambda(lambdas: Record<string, LambdaHandler>, functionArn: string, payload: unknown): Promise<unknown> {
+async function invokeLambda(
+  lambdas: Record<string, LambdaHandler>,
+  functionArn: string,
+  payload: unknown,
+): Promise<unknown> {
   const handler = lambdas[functionArn];
   if (!handler) throw new NamedError('Lambda.ResourceNotFoundException', `Function not found: ${functionArn}`);
   try {

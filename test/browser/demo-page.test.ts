@@ -6,16 +6,37 @@ import * as path from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { videoStorageKey } from '../../client/video-analyses';
 import { freePort } from '../../local/free-port';
-import { cancel, env, eventually, executionsOf, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from '../integration/support';
+import {
+  cancel,
+  env,
+  eventually,
+  executionsOf,
+  getTask,
+  holdExecutions,
+  post,
+  releaseExecutions,
+  uniqueTenant,
+} from '../integration/support';
 import { assertMatchesContract } from '../support/openapi-contract';
 
 /** Debian's package; never a downloaded browser. `.ci/run` installs it. */
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: .ci/run must install Debian's chromium package.`);
-if (!available) console.warn(`\n!!! SKIPPING the browser tests: ${CHROMIUM} is missing. Install it: apt-get install -y chromium\n`);
+if (!available && process.env.CI)
+  throw new Error(`${CHROMIUM} is missing in CI: .ci/run must install Debian's chromium package.`);
+if (!available)
+  console.warn(`\n!!! SKIPPING the browser tests: ${CHROMIUM} is missing. Install it: apt-get install -y chromium\n`);
 const describeInBrowser = available ? describe : describe.skip;
 
 // Each test waits for what a person would see; the workflow itself takes a few seconds (3 s analyses).
@@ -29,7 +50,12 @@ beforeAll(async () => {
   if (!available) return;
   // A fresh profile per run; the pages of one context share localStorage and BroadcastChannel, like the tabs of a browser.
   userDataDir = mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
-  context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 30_000 });
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    timeout: 30_000,
+  });
 });
 
 afterAll(async () => {
@@ -85,7 +111,8 @@ async function openTab(tenant: string, video: string, origin = env.apiUrl, api?:
 }
 
 const text = (page: Page, testId: string) => page.getByTestId(testId);
-const storedId = (page: Page, tenant: string, video: string) => page.evaluate((key) => localStorage.getItem(key), videoStorageKey(tenant, video));
+const storedId = (page: Page, tenant: string, video: string) =>
+  page.evaluate((key) => localStorage.getItem(key), videoStorageKey(tenant, video));
 
 describeInBrowser('the demo page in headless Chromium', () => {
   test('two tabs, each triple-clicked: one task, at most one POST per tab; a reload finds it; completion shown and the entry removed; a new click starts a new task', async () => {
@@ -94,7 +121,10 @@ describeInBrowser('the demo page in headless Chromium', () => {
     const [a, b] = [await openTab(tenant, 'movie.mp4'), await openTab(tenant, 'movie.mp4')];
 
     // WHEN both tabs are triple-clicked at once
-    await Promise.all([a.getByTestId('analyse').click({ clickCount: 3, delay: 0 }), b.getByTestId('analyse').click({ clickCount: 3, delay: 0 })]);
+    await Promise.all([
+      a.getByTestId('analyse').click({ clickCount: 3, delay: 0 }),
+      b.getByTestId('analyse').click({ clickCount: 3, delay: 0 }),
+    ]);
 
     // THEN both show one task id, held at not_started, and each tab sent at most one POST
     await expectText(a, 'task-status', 'not_started');
@@ -117,12 +147,20 @@ describeInBrowser('the demo page in headless Chromium', () => {
     await releaseExecutions(tenant);
     await expectText(a, 'task-status', 'completed');
     await expectText(b, 'task-status', 'completed');
-    await eventually(async () => ((await storedId(a, tenant, 'movie.mp4')) === null ? true : undefined), 10_000, 'the entry removed');
+    await eventually(
+      async () => ((await storedId(a, tenant, 'movie.mp4')) === null ? true : undefined),
+      10_000,
+      'the entry removed',
+    );
     await expectShown(row(a, id).getByTestId('row-status'), 'completed');
 
     // WHEN Analyse is clicked after completion THEN a new task starts
     await a.getByTestId('analyse').click();
-    await eventually(async () => ((await text(a, 'task-id').textContent()) !== id ? true : undefined), 20_000, 'a new task id');
+    await eventually(
+      async () => ((await text(a, 'task-id').textContent()) !== id ? true : undefined),
+      20_000,
+      'a new task id',
+    );
     await expectText(a, 'task-status', 'completed', 30_000);
     expect(await executionsOf(tenant)).toHaveLength(2);
     await Promise.all([a.close(), b.close()]);
@@ -155,8 +193,18 @@ describeInBrowser('the demo page in headless Chromium', () => {
       if (route.request().method() !== 'POST' || refused++ > 0) return route.continue();
       await route.fulfill({
         status: 503,
-        headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'retry-after': '1' },
-        body: JSON.stringify({ type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.' }),
+        headers: {
+          'content-type': 'application/problem+json',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+          'retry-after': '1',
+        },
+        body: JSON.stringify({
+          type: '/problems/service-unavailable',
+          title: 'Service unavailable',
+          status: 503,
+          detail: 'A backing service is busy or unavailable. Retry after the delay given in Retry-After.',
+        }),
       });
     });
 
@@ -180,13 +228,24 @@ describeInBrowser('the demo page in headless Chromium', () => {
       await route.fulfill({
         status: 429,
         headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
-        body: JSON.stringify({ type: '/problems/tenant-quota-exceeded', title: 'Tenant quota exceeded', status: 429, detail: 'Full.', limit: 5, active_count: 5 }),
+        body: JSON.stringify({
+          type: '/problems/tenant-quota-exceeded',
+          title: 'Tenant quota exceeded',
+          status: 429,
+          detail: 'Full.',
+          limit: 5,
+          active_count: 5,
+        }),
       });
     });
 
     await page.getByTestId('analyse').click();
 
-    await expectText(page, 'notice', 'Not started: this tenant already has 5 active analyses, its limit is 5. Wait for one to end (or cancel one), then try again.');
+    await expectText(
+      page,
+      'notice',
+      'Not started: this tenant already has 5 active analyses, its limit is 5. Wait for one to end (or cancel one), then try again.',
+    );
     expect(page.posts).toHaveLength(1);
     await page.close();
   });
@@ -204,7 +263,12 @@ describeInBrowser('the demo page in headless Chromium', () => {
       expect(await response.headerValue('access-control-allow-origin')).toBe(process.env.LOCAL_CORS_ORIGIN);
       await expectText(page, 'task-status', 'completed', 30_000);
 
-      const refused = await openTab(tenant, 'cors-refused.mp4', `http://127.0.0.1:${(other.address() as AddressInfo).port}`, env.apiUrl);
+      const refused = await openTab(
+        tenant,
+        'cors-refused.mp4',
+        `http://127.0.0.1:${(other.address() as AddressInfo).port}`,
+        env.apiUrl,
+      );
       await refused.getByTestId('analyse').click();
       await expectText(refused, 'notice', 'Failed: Failed to fetch');
       expect(await executionsOf(tenant)).toHaveLength(1);
@@ -218,8 +282,8 @@ describeInBrowser('the demo page in headless Chromium', () => {
   });
 });
 
-describeInBrowser('the demo page: the tenant\'s tasks', () => {
-  test('a reload keeps the tenant and the video typed last, and shows that video\'s active task again', async () => {
+describeInBrowser("the demo page: the tenant's tasks", () => {
+  test("a reload keeps the tenant and the video typed last, and shows that video's active task again", async () => {
     const tenant = uniqueTenant('browser-reload');
     await holdExecutions(tenant);
     const page = await openTab(tenant, 'first.mp4');
@@ -243,7 +307,7 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
     await page.close();
   });
 
-  test('lists the tenant\'s tasks newest first with live statuses, a failure\'s reason and a result; Cancel on every active one', async () => {
+  test("lists the tenant's tasks newest first with live statuses, a failure's reason and a result; Cancel on every active one", async () => {
     const tenant = uniqueTenant('browser-list');
     const other = uniqueTenant('browser-list-other');
     await holdExecutions(tenant);
@@ -258,7 +322,9 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
 
     // THEN the list shows exactly the tenant's three, newest first, each with its status
     await expectShown(row(page, done).getByTestId('row-status'), 'not_started');
-    const listed = await page.getByTestId('task-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')));
+    const listed = await page
+      .getByTestId('task-row')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')));
     expect(listed).toEqual([gone, broken, done]);
     await expectShown(row(page, gone).getByTestId('row-status'), 'cancelled');
     expect(await row(page, gone).getByTestId('row-cancel').count()).toBe(0);
@@ -269,14 +335,18 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
     await releaseExecutions(tenant);
     await expectShown(row(page, done).getByTestId('row-status'), 'completed', 30_000);
     await expectShown(row(page, broken).getByTestId('row-status'), 'failed', 30_000);
-    expect(await row(page, done).getByTestId('row-detail').textContent()).toMatch(/^Result: \{"placeholder":true,"video_filename":"done.mp4"/);
-    expect(await row(page, broken).getByTestId('row-detail').textContent()).toMatch(/^AnalysisRejected: The analysis rejected this video/);
+    expect(await row(page, done).getByTestId('row-detail').textContent()).toMatch(
+      /^Result: \{"placeholder":true,"video_filename":"done.mp4"/,
+    );
+    expect(await row(page, broken).getByTestId('row-detail').textContent()).toMatch(
+      /^AnalysisRejected: The analysis rejected this video/,
+    );
     expect(await row(page, done).getByTestId('row-cancel').count()).toBe(0);
     expect(page.consoleErrors).toEqual([]);
     await page.close();
   });
 
-  test('Cancel in the list cancels that task (not the page\'s video) and the row says so', async () => {
+  test("Cancel in the list cancels that task (not the page's video) and the row says so", async () => {
     const tenant = uniqueTenant('browser-list-cancel');
     await holdExecutions(tenant);
     const id = (await post(tenant, 'elsewhere.mp4')).body.task_id;
@@ -292,7 +362,7 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
     await page.close();
   });
 
-  test('the video\'s own failed task shows its reason; a completed one its result', async () => {
+  test("the video's own failed task shows its reason; a completed one its result", async () => {
     const tenant = uniqueTenant('browser-detail');
     const page = await openTab(tenant, 'fail-bad.mp4');
     await page.getByTestId('analyse').click();
@@ -304,7 +374,9 @@ describeInBrowser('the demo page: the tenant\'s tasks', () => {
     await page.getByTestId('video').dispatchEvent('change');
     await page.getByTestId('analyse').click();
     await expectText(page, 'task-status', 'completed', 30_000);
-    expect(await text(page, 'task-result').textContent()).toMatch(/^Result: \{"placeholder":true,"video_filename":"good.mp4"/);
+    expect(await text(page, 'task-result').textContent()).toMatch(
+      /^Result: \{"placeholder":true,"video_filename":"good.mp4"/,
+    );
     expect(await text(page, 'task-error').textContent()).toBe('');
     expect(page.consoleErrors).toEqual([]);
     await page.close();
@@ -343,7 +415,10 @@ const row = (page: Page, taskId: string) => page.getByTestId('task-list').locato
 async function servePageFrom(apiUrl: string, port: number): Promise<Server> {
   const files: Record<string, { type: string; body: string }> = {
     '/': { type: 'text/html; charset=utf-8', body: await (await fetch(`${apiUrl}/`)).text() },
-    '/demo-page.js': { type: 'text/javascript; charset=utf-8', body: await (await fetch(`${apiUrl}/demo-page.js`)).text() },
+    '/demo-page.js': {
+      type: 'text/javascript; charset=utf-8',
+      body: await (await fetch(`${apiUrl}/demo-page.js`)).text(),
+    },
   };
   const server = createServer((req, res) => {
     const file = files[new URL(req.url ?? '/', 'http://localhost').pathname];

@@ -24,7 +24,9 @@ beforeAll(() => {
   app.synth();
   const { template } = loadStack(outdir);
   // The API handler, found as the local system finds it: the Track function that starts executions.
-  const [, api] = resourcesOfType(template, 'AWS::Lambda::Function').find(([id, fn]) => /Track/.test(id) && fn.Properties?.Environment?.Variables?.WORKFLOW_TIMEOUT_SECONDS)!;
+  const [, api] = resourcesOfType(template, 'AWS::Lambda::Function').find(
+    ([id, fn]) => /Track/.test(id) && fn.Properties?.Environment?.Variables?.WORKFLOW_TIMEOUT_SECONDS,
+  )!;
   assetDir = path.join(outdir, api.Metadata!['aws:asset:path']);
   const [, finalizer] = resourcesOfType(template, 'AWS::Lambda::Function').find(([id]) => /^Finalizer/.test(id))!;
   finalizerAssetDir = path.join(outdir, finalizer.Metadata!['aws:asset:path']);
@@ -73,30 +75,43 @@ function invokeBundle(env: Record<string, string>): { statusCode: number; tracer
   return JSON.parse(child.stdout.slice(child.stdout.lastIndexOf('{"statusCode"')));
 }
 
-const traceHeader = (sampled: 0 | 1) => `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=${sampled}`;
+const traceHeader = (sampled: 0 | 1) =>
+  `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=${sampled}`;
 
 describe('X-Ray tracing stays out of the cold start', () => {
   test('the X-Ray SDK is not in index.js but in xray-tracer.js beside it, for the API handler and the finalizer', () => {
     for (const dir of [assetDir, finalizerAssetDir]) {
       // THEN index.js carries neither the Tracer nor the X-Ray SDK …
-      expect(mapSources(path.join(dir, 'index.js')).filter((s) => /aws-xray-sdk-core|@aws-lambda-powertools\/tracer/.test(s))).toEqual([]);
+      expect(
+        mapSources(path.join(dir, 'index.js')).filter((s) =>
+          /aws-xray-sdk-core|@aws-lambda-powertools\/tracer/.test(s),
+        ),
+      ).toEqual([]);
       // … the tracer bundle does, with its source map
       expect(existsSync(path.join(dir, 'xray-tracer.js'))).toBe(true);
       expect(mapSources(path.join(dir, 'xray-tracer.js')).some((s) => /aws-xray-sdk-core/.test(s))).toBe(true);
-      expect(mapSources(path.join(dir, 'xray-tracer.js')).some((s) => s.endsWith('lambda/adapters/xray-tracer.ts'))).toBe(true);
+      expect(
+        mapSources(path.join(dir, 'xray-tracer.js')).some((s) => s.endsWith('lambda/adapters/xray-tracer.ts')),
+      ).toBe(true);
     }
   });
 
   test('the built API handler loads xray-tracer.js for a sampled invocation only', () => {
     expect(invokeBundle({ _X_AMZN_TRACE_ID: traceHeader(0) })).toEqual({ statusCode: 400, tracerLoaded: false });
     expect(invokeBundle({ _X_AMZN_TRACE_ID: traceHeader(1) })).toEqual({ statusCode: 400, tracerLoaded: true });
-    expect(invokeBundle({ _X_AMZN_TRACE_ID: traceHeader(1), POWERTOOLS_TRACE_ENABLED: 'false' })).toEqual({ statusCode: 400, tracerLoaded: false });
+    expect(invokeBundle({ _X_AMZN_TRACE_ID: traceHeader(1), POWERTOOLS_TRACE_ENABLED: 'false' })).toEqual({
+      statusCode: 400,
+      tracerLoaded: false,
+    });
   });
 
   test('without --enable-source-maps, a stack trace from the bundle still names the TypeScript source', () => {
     // GIVEN the bundle loaded without AUTH_MODE, which throws at init, and the error's stack printed
     const script = `try { require(${JSON.stringify(path.join(assetDir, 'index.js'))}) } catch (e) { process.stdout.write(e.stack) }`;
-    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH, NODE_PATH: path.join(__dirname, '../../node_modules') } });
+    const child = spawnSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, NODE_PATH: path.join(__dirname, '../../node_modules') },
+    });
     // THEN its frames point at lambda/core/caller.ts and lambda/track/index.ts, not at the minified index.js
     expect(child.stdout).toMatch(/AUTH_MODE is not set/);
     expect(child.stdout).toMatch(/lambda\/core\/caller\.ts:\d+:\d+\)/);

@@ -8,7 +8,12 @@ import { type TrackingAuth, TrackingStack } from '../../lib/tracking-stack';
 
 const MODES: Record<string, TrackingAuth> = {
   cognito: { mode: 'cognito' },
-  jwt: { mode: 'jwt', issuer: 'https://login.example.com/', audience: ['api://tracking', 'spa'], tenantClaim: 'org_tenant' },
+  jwt: {
+    mode: 'jwt',
+    issuer: 'https://login.example.com/',
+    audience: ['api://tracking', 'spa'],
+    tenantClaim: 'org_tenant',
+  },
   iam: { mode: 'iam' },
   none: { mode: 'none' },
 };
@@ -20,7 +25,9 @@ const synth = (auth?: TrackingAuth, extra = {}) => {
 };
 const routes = (t: Template) => Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
 const handlerEnv = (t: Template) =>
-  Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'track-api')!.Properties.Environment.Variables;
+  Object.values(t.findResources('AWS::Lambda::Function')).find(
+    (f) => f.Properties.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === 'track-api',
+  )!.Properties.Environment.Variables;
 
 describe('auth: secure by default', () => {
   test('with no auth prop every route, the ANY routes included, has the Cognito JWT authorizer', () => {
@@ -37,13 +44,27 @@ describe('auth: secure by default', () => {
       'GET /api/v1/track/{task_id}',
       'POST /api/v1/track',
     ]);
-    for (const route of all) expect(route).toMatchObject({ AuthorizationType: 'JWT', AuthorizerId: { Ref: expect.stringMatching(/^TrackApiCognitoAuthorizer/) } });
+    for (const route of all)
+      expect(route).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: expect.stringMatching(/^TrackApiCognitoAuthorizer/) },
+      });
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
       JwtConfiguration: {
         Audience: [{ Ref: Match.stringLikeRegexp('^AuthUserPoolFrontendClient') }],
-        Issuer: { 'Fn::Join': ['', ['https://cognito-idp.', { Ref: 'AWS::Region' }, '.amazonaws.com/', { Ref: Match.stringLikeRegexp('^AuthUserPool') }]] },
+        Issuer: {
+          'Fn::Join': [
+            '',
+            [
+              'https://cognito-idp.',
+              { Ref: 'AWS::Region' },
+              '.amazonaws.com/',
+              { Ref: Match.stringLikeRegexp('^AuthUserPool') },
+            ],
+          ],
+        },
       },
     });
     expect(handlerEnv(template)).toMatchObject({ AUTH_MODE: 'cognito', TENANT_CLAIM: 'custom:tenant_id' });
@@ -107,11 +128,14 @@ describe('every mode synthesizes, with its authorizer on every route and cdk-nag
 
   test('CORS allows the Authorization header; preflight gets unauthenticated OPTIONS routes (the ANY routes would refuse it)', () => {
     const { stack, template } = synth(MODES.cognito, { corsAllowOrigins: ['https://app.example.com'] });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.objectLike({ AllowHeaders: ['content-type', 'authorization'] }) });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowHeaders: ['content-type', 'authorization'] }),
+    });
     const options = routes(template).filter((r) => r.RouteKey.startsWith('OPTIONS '));
     expect(options.map((r) => r.RouteKey).sort()).toEqual(['OPTIONS /api/v1/track', 'OPTIONS /api/v1/track/{task_id}']);
     for (const r of options) expect(r.AuthorizationType).toBe('NONE');
-    for (const r of routes(template).filter((r) => !r.RouteKey.startsWith('OPTIONS '))) expect(r.AuthorizationType).toBe('JWT');
+    for (const r of routes(template).filter((r) => !r.RouteKey.startsWith('OPTIONS ')))
+      expect(r.AuthorizationType).toBe('JWT');
     expect(new AwsSolutionsChecks().validateScope(stack).success).toBe(true);
   });
 });
@@ -124,23 +148,40 @@ describe('the auth context of bin/app.ts: none only on request', () => {
   });
 
   test('auth=none -> none, with a warning printed at synth', () => {
-    expect(authFromContext(ctx({ auth: 'none' }))).toEqual({ auth: { mode: 'none' }, warning: expect.stringMatching(/no authentication/) });
+    expect(authFromContext(ctx({ auth: 'none' }))).toEqual({
+      auth: { mode: 'none' },
+      warning: expect.stringMatching(/no authentication/),
+    });
   });
 
   test('auth=iam -> iam, with a warning printed at synth: any caller allowed to invoke acts for any tenant', () => {
-    expect(authFromContext(ctx({ auth: 'iam' }))).toEqual({ auth: { mode: 'iam' }, warning: expect.stringMatching(/acts for any tenant/) });
+    expect(authFromContext(ctx({ auth: 'iam' }))).toEqual({
+      auth: { mode: 'iam' },
+      warning: expect.stringMatching(/acts for any tenant/),
+    });
   });
 
   test('cognito takes the tenant only from the immutable custom:tenant_id, in the context and in the stack props', () => {
-    expect(authFromContext(ctx({ tenantClaim: 'custom:tenant_id' }))).toEqual({ auth: { mode: 'cognito', tenantClaim: 'custom:tenant_id' } });
+    expect(authFromContext(ctx({ tenantClaim: 'custom:tenant_id' }))).toEqual({
+      auth: { mode: 'cognito', tenantClaim: 'custom:tenant_id' },
+    });
     for (const claim of ['email', 'name', 'custom:other']) {
       expect(() => authFromContext(ctx({ tenantClaim: claim }))).toThrow(/only from custom:tenant_id/);
-      expect(() => new TrackingStack(new App(), `Claim${claim.replace(/\W/g, '')}`, { auth: { mode: 'cognito', tenantClaim: claim } })).toThrow(/only from custom:tenant_id/);
+      expect(
+        () =>
+          new TrackingStack(new App(), `Claim${claim.replace(/\W/g, '')}`, {
+            auth: { mode: 'cognito', tenantClaim: claim },
+          }),
+      ).toThrow(/only from custom:tenant_id/);
     }
   });
 
   test('jwt with issuer, comma-separated audiences and a claim', () => {
-    expect(authFromContext(ctx({ auth: 'jwt', jwtIssuer: 'https://id.example.com', jwtAudience: 'a, b', tenantClaim: 'tid' }))).toEqual({
+    expect(
+      authFromContext(
+        ctx({ auth: 'jwt', jwtIssuer: 'https://id.example.com', jwtAudience: 'a, b', tenantClaim: 'tid' }),
+      ),
+    ).toEqual({
       auth: { mode: 'jwt', issuer: 'https://id.example.com', audience: ['a', 'b'], tenantClaim: 'tid' },
     });
   });

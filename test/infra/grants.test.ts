@@ -14,10 +14,22 @@ import { activeItem, STORED_ID, STORED_KEY } from '../support/stored-items';
 /** IAM actions each SDK command needs (TransactWriteItems is authorised per item action). */
 function actionsOf(name: string, input: any): string[] {
   if (name === 'TransactWriteCommand') {
-    return input.TransactItems.flatMap((i: any) => Object.keys(i).map((op) => `dynamodb:${op === 'Put' ? 'PutItem' : op === 'Delete' ? 'DeleteItem' : op === 'Update' ? 'UpdateItem' : 'ConditionCheckItem'}`));
+    return input.TransactItems.flatMap((i: any) =>
+      Object.keys(i).map(
+        (op) =>
+          `dynamodb:${op === 'Put' ? 'PutItem' : op === 'Delete' ? 'DeleteItem' : op === 'Update' ? 'UpdateItem' : 'ConditionCheckItem'}`,
+      ),
+    );
   }
   const base = name.replace(/Command$/, '');
-  const ddb: Record<string, string> = { PutItem: 'PutItem', Put: 'PutItem', Get: 'GetItem', Update: 'UpdateItem', Delete: 'DeleteItem', Query: 'Query' };
+  const ddb: Record<string, string> = {
+    PutItem: 'PutItem',
+    Put: 'PutItem',
+    Get: 'GetItem',
+    Update: 'UpdateItem',
+    Delete: 'DeleteItem',
+    Query: 'Query',
+  };
   return [ddb[base] ? `dynamodb:${ddb[base]}` : `states:${base}`];
 }
 
@@ -37,7 +49,8 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
     lease_expires_at: epoch + 3900,
     retain_until: epoch + 86400,
   };
-  const failed = (item: object) => new ConditionalCheckFailedException({ message: 'x', $metadata: {}, Item: marshall(item) });
+  const failed = (item: object) =>
+    new ConditionalCheckFailedException({ message: 'x', $metadata: {}, Item: marshall(item) });
   const used = new Set<string>();
   const scenario = async (arrange: () => void, act: () => Promise<unknown>) => {
     ddb.reset();
@@ -46,12 +59,25 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
     sfn.onAnyCommand().resolves({});
     arrange();
     await act();
-    for (const c of [...ddb.calls(), ...sfn.calls()]) for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
+    for (const c of [...ddb.calls(), ...sfn.calls()])
+      for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
   };
   const post = () => handle(postTrack({ tenant_id: 'tenant1', video_filename: 'test.mp4' }));
   await scenario(() => undefined, post);
   await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed(winner)), post);
-  await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed({ ...winner, created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: epoch - 60 + 3900 })), post);
+  await scenario(
+    () =>
+      ddb
+        .on(PutItemCommand)
+        .rejectsOnce(
+          failed({
+            ...winner,
+            created_at: new Date(NOW.getTime() - 60_000).toISOString(),
+            lease_expires_at: epoch - 60 + 3900,
+          }),
+        ),
+    post,
+  );
   await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed({ ...winner, lease_expires_at: epoch - 1 })), post);
   await scenario(
     () => ddb.on(GetCommand, { Key: { pk: winner.pk } }).resolves({ Item: winner }),
@@ -62,7 +88,13 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
     () => handle(request('DELETE', `/api/v1/track/${winner.task_id}?tenant_id=tenant1`)),
   );
   await scenario(
-    () => ddb.on(QueryCommand).resolves({ Items: [winner], LastEvaluatedKey: { pk: winner.pk, tenant_id: 'tenant1', created_at: winner.created_at } }),
+    () =>
+      ddb
+        .on(QueryCommand)
+        .resolves({
+          Items: [winner],
+          LastEvaluatedKey: { pk: winner.pk, tenant_id: 'tenant1', created_at: winner.created_at },
+        }),
     () => handle(request('GET', '/api/v1/track?tenant_id=tenant1&limit=1')),
   );
 
@@ -72,7 +104,15 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   const granted = new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
 
   // THEN every call is granted; the listing's Query on the by-tenant index only
-  expect([...used].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
+  expect([...used].sort()).toEqual([
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+    'states:StartExecution',
+    'states:StopExecution',
+  ]);
   for (const action of used) expect(granted).toContain(action);
   const query = statements.filter((s) => [s.Action].flat().includes('dynamodb:Query'));
   expect(query).toHaveLength(1);
@@ -82,16 +122,25 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
 test('only the API function queries the by-tenant index; the API signs its cursors with the stack UUID', () => {
   const template = Template.fromStack(new TrackingStack(new App(), 'TenantIndex')).toJSON();
   const readers = Object.entries(template.Resources as Record<string, any>)
-    .filter(([, r]) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.PolicyDocument).includes('/index/by-tenant'))
+    .filter(
+      ([, r]) =>
+        r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.PolicyDocument).includes('/index/by-tenant'),
+    )
     .map(([id]) => id);
   expect(readers).toEqual([expect.stringMatching(/^TrackHandlerServiceRoleDefaultPolicy/)]);
-  const [, fn] = Object.entries(template.Resources as Record<string, any>).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TrackHandler'))!;
-  expect(fn.Properties.Environment.Variables.TASK_ID_KEY).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] });
+  const [, fn] = Object.entries(template.Resources as Record<string, any>).find(
+    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TrackHandler'),
+  )!;
+  expect(fn.Properties.Environment.Variables.TASK_ID_KEY).toEqual({
+    'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }],
+  });
 });
 
 /** The role policy statements of a function, by the logical id prefix of its default policy. */
 function statementsOf(template: any, policyPrefix: string): any[] {
-  const [, policy] = Object.entries(template.Resources as Record<string, any>).find(([id]) => id.startsWith(policyPrefix))!;
+  const [, policy] = Object.entries(template.Resources as Record<string, any>).find(([id]) =>
+    id.startsWith(policyPrefix),
+  )!;
   return policy.Properties.PolicyDocument.Statement as any[];
 }
 
@@ -101,7 +150,19 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   const { ddb, sfn, service } = mockedHandler();
   const created = new Date(NOW.getTime() - 60_000).toISOString();
   const id = STORED_ID;
-  const active = { pk: STORED_KEY, item_type: 'active', task_id: id, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: created, updated_at: created, lease_expires_at: Math.floor(Date.parse(created) / 1000) + 3900, retain_until: 2_100_000_000, sweep_shard: sweepShard(id) };
+  const active = {
+    pk: STORED_KEY,
+    item_type: 'active',
+    task_id: id,
+    tenant_id: 'tenant1',
+    video_filename: 'test.mp4',
+    status: 'running',
+    created_at: created,
+    updated_at: created,
+    lease_expires_at: Math.floor(Date.parse(created) / 1000) + 3900,
+    retain_until: 2_100_000_000,
+    sweep_shard: sweepShard(id),
+  };
   const used = new Set<string>();
   for (const [status, execution, listThreshold] of [
     ['running', { status: 'RUNNING' }, 10],
@@ -116,13 +177,20 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
     ddb.onAnyCommand().resolves({});
     sfn.onAnyCommand().resolves({});
     const item = { ...active, status };
-    ddb.on(QueryCommand).callsFake((input) => ({ Items: input.ExpressionAttributeValues[':shard'] === item.sweep_shard ? [item] : [] }));
+    ddb
+      .on(QueryCommand)
+      .callsFake((input) => ({ Items: input.ExpressionAttributeValues[':shard'] === item.sweep_shard ? [item] : [] }));
     ddb.on(GetCommand, { Key: { pk: item.pk } }).resolves({ Item: item });
     if (execution) sfn.on(DescribeExecutionCommand).resolves(execution);
     else sfn.on(DescribeExecutionCommand).rejects(new ExecutionDoesNotExist({ message: 'x', $metadata: {} }));
-    const report = await new RepairSweep({ recovery: service.recovery, options: { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold }, log: { info() {}, warn() {}, error() {} } }).run();
+    const report = await new RepairSweep({
+      recovery: service.recovery,
+      options: { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold },
+      log: { info() {}, warn() {}, error() {} },
+    }).run();
     expect(report.errors).toBe(0);
-    for (const c of [...ddb.calls(), ...sfn.calls()]) for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
+    for (const c of [...ddb.calls(), ...sfn.calls()])
+      for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
   }
 
   // WHEN the stack is synthesized
@@ -147,7 +215,9 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   expect(JSON.stringify(query.Resource)).toContain('/index/active-by-age');
   // ListExecutions on the state machine itself, not on its executions or on every state machine
   const list = statements.find((s) => s.Action === 'states:ListExecutions');
-  const [machine] = Object.entries(template.Resources as Record<string, any>).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')!;
+  const [machine] = Object.entries(template.Resources as Record<string, any>).find(
+    ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
+  )!;
   expect(list.Resource).toEqual({ Ref: machine });
 });
 
@@ -157,15 +227,32 @@ test('every AWS call the finalizer makes is granted to its role, and nothing els
   const created = new Date(NOW.getTime() - 60_000).toISOString();
   const active = { ...activeItem(created), status: 'running' };
   ddb.on(GetCommand, { Key: { pk: STORED_KEY } }).resolves({ Item: active });
-  const input = { taskId: STORED_ID, tenantId: 'tenant1', videoFilename: 'test.mp4', createdAt: created, retainUntil: 2_100_000_000, taskKey: STORED_KEY, storageKey: 'tenants/tenant1/test.mp4' };
-  expect(await service.recovery.finalizeExecution(input, 'failed', { error: 'States.Timeout', message: 'timed out' })).toBeDefined();
+  const input = {
+    taskId: STORED_ID,
+    tenantId: 'tenant1',
+    videoFilename: 'test.mp4',
+    createdAt: created,
+    retainUntil: 2_100_000_000,
+    taskKey: STORED_KEY,
+    storageKey: 'tenants/tenant1/test.mp4',
+  };
+  expect(
+    await service.recovery.finalizeExecution(input, 'failed', { error: 'States.Timeout', message: 'timed out' }),
+  ).toBeDefined();
   const used = new Set(ddb.calls().flatMap((c) => actionsOf(c.args[0].constructor.name, c.args[0].input)));
 
   // WHEN the stack is synthesized
   const template = Template.fromStack(new TrackingStack(new App(), 'FinalizerGrants')).toJSON();
-  const granted = statementsOf(template, 'FinalizerFunctionServiceRoleDefaultPolicy').flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+  const granted = statementsOf(template, 'FinalizerFunctionServiceRoleDefaultPolicy').flatMap((s) =>
+    Array.isArray(s.Action) ? s.Action : [s.Action],
+  );
 
   // THEN
-  expect([...used].sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+  expect([...used].sort()).toEqual([
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+  ]);
   expect(granted.filter((a: string) => a.startsWith('dynamodb:')).sort()).toEqual([...used].sort());
 });

@@ -20,7 +20,9 @@ function alarmsOn(metricName: string, namespace: string, dimensions?: Record<str
   const matches = (m: { MetricName?: string; Namespace?: string; Dimensions?: { Name: string; Value: unknown }[] }) =>
     m.MetricName === metricName &&
     m.Namespace === namespace &&
-    Object.entries(dimensions ?? {}).every(([k, v]) => JSON.stringify(m.Dimensions?.find((d) => d.Name === k)?.Value) === JSON.stringify(v));
+    Object.entries(dimensions ?? {}).every(
+      ([k, v]) => JSON.stringify(m.Dimensions?.find((d) => d.Name === k)?.Value) === JSON.stringify(v),
+    );
   return Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => {
     const p = a.Properties;
     if (p.MetricName) return matches(p);
@@ -36,16 +38,35 @@ const functionRef = (id: string) => {
 
 describe('alarms: each one exists and notifies the alarm topic', () => {
   const cases: [string, () => { metric: string; namespace: string; dimensions?: Record<string, unknown> }][] = [
-    ['API 5xx', () => ({ metric: '5xx', namespace: 'AWS/ApiGateway', dimensions: { ApiId: { Ref: Object.keys(template.findResources('AWS::ApiGatewayV2::Api'))[0] } } })],
-    ['handler DependencyUnavailable', () => ({ metric: 'DependencyUnavailable', namespace: 'VideoTracking', dimensions: { service: 'track-api' } })],
-    ['handler InternalError', () => ({ metric: 'InternalError', namespace: 'VideoTracking', dimensions: { service: 'track-api' } })],
+    [
+      'API 5xx',
+      () => ({
+        metric: '5xx',
+        namespace: 'AWS/ApiGateway',
+        dimensions: { ApiId: { Ref: Object.keys(template.findResources('AWS::ApiGatewayV2::Api'))[0] } },
+      }),
+    ],
+    [
+      'handler DependencyUnavailable',
+      () => ({ metric: 'DependencyUnavailable', namespace: 'VideoTracking', dimensions: { service: 'track-api' } }),
+    ],
+    [
+      'handler InternalError',
+      () => ({ metric: 'InternalError', namespace: 'VideoTracking', dimensions: { service: 'track-api' } }),
+    ],
     ['ExecutionsFailed', () => ({ metric: 'ExecutionsFailed', namespace: 'AWS/States' })],
     ['ExecutionsTimedOut', () => ({ metric: 'ExecutionsTimedOut', namespace: 'AWS/States' })],
     ['ExecutionsAborted', () => ({ metric: 'ExecutionsAborted', namespace: 'AWS/States' })],
-    ['dead-letter queue holding a message', () => ({ metric: 'ApproximateNumberOfMessagesVisible', namespace: 'AWS/SQS' })],
+    [
+      'dead-letter queue holding a message',
+      () => ({ metric: 'ApproximateNumberOfMessagesVisible', namespace: 'AWS/SQS' }),
+    ],
     ['table ThrottledRequests', () => ({ metric: 'ThrottledRequests', namespace: 'AWS/DynamoDB' })],
     ['table SystemErrors', () => ({ metric: 'SystemErrors', namespace: 'AWS/DynamoDB' })],
-    ['repairs by the sweep', () => ({ metric: 'TaskRepaired', namespace: 'VideoTracking', dimensions: { service: 'task-sweeper' } })],
+    [
+      'repairs by the sweep',
+      () => ({ metric: 'TaskRepaired', namespace: 'VideoTracking', dimensions: { service: 'task-sweeper' } }),
+    ],
     ...['TrackHandler', 'FinalizerFunction', 'SweeperFunction', 'AnalysisAnalyseFunction'].flatMap((fn) =>
       (['Errors', 'Throttles'] as const).map(
         (metric): [string, () => { metric: string; namespace: string; dimensions: Record<string, unknown> }] => [
@@ -90,19 +111,29 @@ describe('alarms: each one exists and notifies the alarm topic', () => {
 
 describe('alarm topic', () => {
   test('-c alarmEmail subscribes the address; without it, no subscription', () => {
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: TOPIC() });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: TOPIC(),
+    });
     const plain = Template.fromStack(new TrackingStack(new App(), 'NoEmail'));
     plain.resourceCountIs('AWS::SNS::Subscription', 0);
     plain.resourceCountIs('AWS::SNS::Topic', 1);
   });
 
   test('a malformed address is refused with a message', () => {
-    expect(() => new TrackingStack(new App(), 'Bad', { alarmEmail: 'not-an-address' })).toThrow(/alarmEmail must be an e-mail address/);
+    expect(() => new TrackingStack(new App(), 'Bad', { alarmEmail: 'not-an-address' })).toThrow(
+      /alarmEmail must be an e-mail address/,
+    );
   });
 
   test('publishing requires TLS', () => {
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 });
@@ -111,7 +142,11 @@ describe('more functions can be monitored', () => {
   test('monitorFunction adds Errors and Throttles alarms on the same topic', () => {
     // GIVEN the stack and one more function
     const s = new TrackingStack(new App(), 'Plus');
-    const sweep = new lambda.Function(s, 'SweepFunction', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler=async()=>{}') });
+    const sweep = new lambda.Function(s, 'SweepFunction', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler=async()=>{}'),
+    });
     // WHEN
     s.monitoring.monitorFunction({ name: 'Sweep', function: sweep });
     // THEN
@@ -129,7 +164,9 @@ describe('more functions can be monitored', () => {
 describe('dashboard', () => {
   test('one dashboard with every view the issue names', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+    );
     for (const title of [
       'Requests by outcome',
       'API latency',
@@ -144,7 +181,15 @@ describe('dashboard', () => {
       expect(body).toContain(title);
     }
     for (const stat of ['p50', 'p99']) expect(body).toContain(`\\"stat\\":\\"${stat}\\"`);
-    for (const metric of ['TaskRedriven', 'LeaseTakeover', 'Compensation', 'FinalizerRecorded', 'TaskRepaired', 'ConsumedCapacity']) expect(body).toContain(metric);
+    for (const metric of [
+      'TaskRedriven',
+      'LeaseTakeover',
+      'Compensation',
+      'FinalizerRecorded',
+      'TaskRepaired',
+      'ConsumedCapacity',
+    ])
+      expect(body).toContain(metric);
   });
 });
 
@@ -153,19 +198,35 @@ describe('saved Logs Insights queries', () => {
     template.hasResourceProperties('AWS::Logs::QueryDefinition', {
       Name: 'Test/follow-one-task',
       QueryString: Match.stringLikeRegexp('task_id = "REPLACE-WITH-TASK-ID"'),
-      LogGroupNames: [ref(/^TrackHandlerLogs/), ref(/^FinalizerLogs/), ref(/^SweeperLogs/), ref(/^AnalysisAnalyseLogs/), ref(/^AnalysisExecutionLogs/)],
+      LogGroupNames: [
+        ref(/^TrackHandlerLogs/),
+        ref(/^FinalizerLogs/),
+        ref(/^SweeperLogs/),
+        ref(/^AnalysisAnalyseLogs/),
+        ref(/^AnalysisExecutionLogs/),
+      ],
     });
     expect(Object.keys(template.findResources('AWS::Logs::QueryDefinition')).length).toBeGreaterThanOrEqual(3);
   });
 });
 
 describe('outputs', () => {
-  test.each(['ApiUrl', 'TableName', 'StateMachineArn', 'DashboardUrl', 'AlarmTopicArn', 'DeadLetterQueueUrl', 'FinalizerFunctionName', 'HandlerLogGroup', 'FinalizerLogGroup', 'SweeperLogGroup', 'AnalyseLogGroup', 'ExecutionLogGroup'])(
-    '%s',
-    (name) => {
-      expect(template.findOutputs(name)).toHaveProperty(name);
-    },
-  );
+  test.each([
+    'ApiUrl',
+    'TableName',
+    'StateMachineArn',
+    'DashboardUrl',
+    'AlarmTopicArn',
+    'DeadLetterQueueUrl',
+    'FinalizerFunctionName',
+    'HandlerLogGroup',
+    'FinalizerLogGroup',
+    'SweeperLogGroup',
+    'AnalyseLogGroup',
+    'ExecutionLogGroup',
+  ])('%s', (name) => {
+    expect(template.findOutputs(name)).toHaveProperty(name);
+  });
 });
 
 describe('tracing', () => {
@@ -179,7 +240,10 @@ describe('tracing', () => {
 
 describe('billed state transitions', () => {
   test('the success path of the synthesized definition enters at most 3 states and ends at MarkCompleted', () => {
-    const definition = stateMachineDefinition(template.toJSON() as CfnTemplate, { ref: (id) => `<${id}>`, getAtt: (id, a) => `<${id}.${a}>` });
+    const definition = stateMachineDefinition(template.toJSON() as CfnTemplate, {
+      ref: (id) => `<${id}>`,
+      getAtt: (id, a) => `<${id}.${a}>`,
+    });
     const entered: string[] = [];
     for (let name: string | undefined = definition.StartAt; name; name = definition.States[name].Next) {
       entered.push(name);

@@ -64,7 +64,17 @@ describe('table', () => {
           ],
           Projection: {
             ProjectionType: 'INCLUDE',
-            NonKeyAttributes: ['item_type', 'task_id', 'video_filename', 'status', 'updated_at', 'started_at', 'finished_at', 'result', 'error'],
+            NonKeyAttributes: [
+              'item_type',
+              'task_id',
+              'video_filename',
+              'status',
+              'updated_at',
+              'started_at',
+              'finished_at',
+              'result',
+              'error',
+            ],
           },
         },
       ],
@@ -115,14 +125,26 @@ describe('IAM is least privilege', () => {
 
   test('no "*" resource on any DynamoDB or Step Functions action', () => {
     for (const s of statements()) {
-      if (list(s.Action).some((a: string) => /^(dynamodb|states):/.test(a))) expect(list(s.Resource)).not.toContain('*');
+      if (list(s.Action).some((a: string) => /^(dynamodb|states):/.test(a)))
+        expect(list(s.Resource)).not.toContain('*');
     }
   });
 
   test('the API handler may only Get/Put/Update/Delete items of the table, Query its tenant index, start executions of the state machine and stop its executions', () => {
     const handlerPolicy = statements().filter((s) => s.policy.startsWith('TrackHandlerServiceRole'));
-    const actions = handlerPolicy.flatMap((s) => list(s.Action)).filter((a: string) => !a.startsWith('xray:')).sort();
-    expect(actions).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'states:StartExecution', 'states:StopExecution']);
+    const actions = handlerPolicy
+      .flatMap((s) => list(s.Action))
+      .filter((a: string) => !a.startsWith('xray:'))
+      .sort();
+    expect(actions).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'states:StartExecution',
+      'states:StopExecution',
+    ]);
     const query = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:Query'));
     expect(JSON.stringify(query.Resource)).toMatch(/\/index\/by-tenant"\]/);
     const ddb = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:PutItem'));
@@ -143,7 +165,9 @@ describe('video bucket (-c videoBucket)', () => {
     const t = Template.fromStack(withBucket);
     // THEN
     const s3 = Object.entries(t.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
-      (p.Properties.PolicyDocument.Statement as any[]).filter((st) => JSON.stringify(st.Action).includes('s3:')).map((st) => ({ id, st })),
+      (p.Properties.PolicyDocument.Statement as any[])
+        .filter((st) => JSON.stringify(st.Action).includes('s3:'))
+        .map((st) => ({ id, st })),
     );
     expect(s3).toHaveLength(1);
     expect(s3[0].id).toMatch(/^AnalysisAnalyseFunctionServiceRole/);
@@ -161,17 +185,23 @@ describe('video bucket (-c videoBucket)', () => {
   });
 
   test('a bucket name S3 would refuse is refused with a message', () => {
-    expect(() => new TrackingStack(new App(), 'Bad', { videoBucket: 'My_Bucket' })).toThrow(/videoBucket must be an S3 bucket name/);
+    expect(() => new TrackingStack(new App(), 'Bad', { videoBucket: 'My_Bucket' })).toThrow(
+      /videoBucket must be an S3 bucket name/,
+    );
   });
 });
 
 describe('API', () => {
-  test.each(['POST /api/v1/track', 'GET /api/v1/track', 'ANY /api/v1/track', 'GET /api/v1/track/{task_id}', 'DELETE /api/v1/track/{task_id}', 'ANY /api/v1/track/{task_id}'])(
-    'route %s goes to the handler',
-    (routeKey) => {
-      template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, Target: Match.anyValue() });
-    },
-  );
+  test.each([
+    'POST /api/v1/track',
+    'GET /api/v1/track',
+    'ANY /api/v1/track',
+    'GET /api/v1/track/{task_id}',
+    'DELETE /api/v1/track/{task_id}',
+    'ANY /api/v1/track/{task_id}',
+  ])('route %s goes to the handler', (routeKey) => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, Target: Match.anyValue() });
+  });
 
   test('the stage is throttled and access-logged', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
@@ -191,9 +221,16 @@ describe('API', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const wf = new AnalysisWorkflow(s, 'W', { table });
-    expect(() => new TrackApi(s, 'A', { table, stateMachine: wf.stateMachine, authorization: { mode: 'iam' }, rules: DEFAULT_TASK_RULES, throttleBurstLimit: 0 })).toThrow(
-      /throttleBurstLimit an integer >= 1/,
-    );
+    expect(
+      () =>
+        new TrackApi(s, 'A', {
+          table,
+          stateMachine: wf.stateMachine,
+          authorization: { mode: 'iam' },
+          rules: DEFAULT_TASK_RULES,
+          throttleBurstLimit: 0,
+        }),
+    ).toThrow(/throttleBurstLimit an integer >= 1/);
   });
 });
 
@@ -210,7 +247,10 @@ describe('state machine', () => {
     const s = definition().States.MarkRunning;
     expect(s.Resource).toBe('arn:<AWS::Partition>:states:::dynamodb:updateItem');
     expect(s.Parameters.ConditionExpression).toBe('#task_id = :task_id AND #status IN (:not_started, :running)');
-    expect(s.Catch[0]).toMatchObject({ ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'], Next: 'NoLongerActive' });
+    expect(s.Catch[0]).toMatchObject({
+      ErrorEquals: ['DynamoDB.ConditionalCheckFailedException'],
+      Next: 'NoLongerActive',
+    });
     expect(s.Parameters.Key).toEqual({ pk: { 'S.$': '$.task_key' } });
   });
 
@@ -232,15 +272,26 @@ describe('state machine', () => {
     const limitOf = (t: Template) =>
       Object.entries(t.findResources('AWS::Lambda::Function'))
         .filter(([, f]: [string, any]) => f.Properties.Environment?.Variables?.TENANT_ACTIVE_TASK_LIMIT !== undefined)
-        .map(([id, f]: [string, any]) => `${id.replace(/[0-9A-F]{8}$/, '')}=${f.Properties.Environment.Variables.TENANT_ACTIVE_TASK_LIMIT}`)
+        .map(
+          ([id, f]: [string, any]) =>
+            `${id.replace(/[0-9A-F]{8}$/, '')}=${f.Properties.Environment.Variables.TENANT_ACTIVE_TASK_LIMIT}`,
+        )
         .sort();
     expect(limitOf(template)).toEqual(['FinalizerFunction=100', 'SweeperFunction=100', 'TrackHandler=100']);
-    expect(limitOf(Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })))).toEqual(['FinalizerFunction=0', 'SweeperFunction=0', 'TrackHandler=0']);
-    expect(() => new TrackingStack(new App(), 'Half', { tenantActiveTaskLimit: 2.5 })).toThrow(/tenantActiveTaskLimit must be a whole number/);
+    expect(limitOf(Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })))).toEqual([
+      'FinalizerFunction=0',
+      'SweeperFunction=0',
+      'TrackHandler=0',
+    ]);
+    expect(() => new TrackingStack(new App(), 'Half', { tenantActiveTaskLimit: 2.5 })).toThrow(
+      /tenantActiveTaskLimit must be a whole number/,
+    );
   });
 
   test('without a limit (0) no finishing step writes a tenant counter: two items, the record and the freed key', () => {
-    const noLimit = Template.fromStack(new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 })).toJSON() as CfnTemplate;
+    const noLimit = Template.fromStack(
+      new TrackingStack(new App(), 'NoLimit', { tenantActiveTaskLimit: 0 }),
+    ).toJSON() as CfnTemplate;
     const states = stateMachineDefinition(noLimit, placeholders).States;
     for (const name of ['MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning']) {
       const items = states[name].Parameters.TransactItems;
@@ -276,8 +327,15 @@ describe('state machine', () => {
   test('a finishing transaction that keeps being cancelled never ends the execution as a success while the task is still its own', () => {
     const states = definition().States;
     for (const name of ['MarkFailed', 'MarkFailedBeforeRunning']) {
-      expect(states[name].Catch[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], Next: 'CheckStillActive' });
-      expect(states[name].Retry[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], MaxAttempts: 3, JitterStrategy: 'FULL' });
+      expect(states[name].Catch[0]).toMatchObject({
+        ErrorEquals: ['DynamoDb.TransactionCanceledException'],
+        Next: 'CheckStillActive',
+      });
+      expect(states[name].Retry[0]).toMatchObject({
+        ErrorEquals: ['DynamoDb.TransactionCanceledException'],
+        MaxAttempts: 3,
+        JitterStrategy: 'FULL',
+      });
     }
     expect(states.CheckStillActive).toMatchObject({
       Resource: 'arn:<AWS::Partition>:states:::dynamodb:getItem',
@@ -300,13 +358,24 @@ describe('state machine', () => {
 
   test('an analysis result is never given up to a conflict: MarkCompleted waits and writes again while the task is its own and running', () => {
     const states = definition().States;
-    expect(states.MarkCompleted.Retry[0]).toMatchObject({ ErrorEquals: ['DynamoDb.TransactionCanceledException'], MaxAttempts: 3, JitterStrategy: 'FULL' });
+    expect(states.MarkCompleted.Retry[0]).toMatchObject({
+      ErrorEquals: ['DynamoDb.TransactionCanceledException'],
+      MaxAttempts: 3,
+      JitterStrategy: 'FULL',
+    });
     const transient = states.MarkCompleted.Catch[0];
-    expect(transient.ErrorEquals).toEqual(expect.arrayContaining(['DynamoDb.TransactionCanceledException', 'DynamoDb.ThrottlingException']));
+    expect(transient.ErrorEquals).toEqual(
+      expect.arrayContaining(['DynamoDb.TransactionCanceledException', 'DynamoDb.ThrottlingException']),
+    );
     expect(transient.Next).toBe('CheckBeforeRecordingAgain');
-    expect(states.CheckBeforeRecordingAgain).toMatchObject({ Parameters: { ConsistentRead: true }, Next: 'StillRunningThisTask' });
+    expect(states.CheckBeforeRecordingAgain).toMatchObject({
+      Parameters: { ConsistentRead: true },
+      Next: 'StillRunningThisTask',
+    });
     // A read that stays throttled loops back to the wait instead of failing the execution with the result unrecorded.
-    expect(states.CheckBeforeRecordingAgain.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'WaitToRecordResult' }]);
+    expect(states.CheckBeforeRecordingAgain.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'WaitToRecordResult' },
+    ]);
     const choice = states.StillRunningThisTask;
     const again = JSON.stringify(choice.Choices[0]);
     expect(again).toContain('"StringEqualsPath":"$.task_id"');
@@ -339,7 +408,12 @@ describe('state machine', () => {
     const throttle = retry.findIndex((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
     expect(throttle).toBeGreaterThan(0);
     expect(retry[throttle]).toEqual({
-      ErrorEquals: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
+      ErrorEquals: [
+        'Lambda.TooManyRequestsException',
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+      ],
       IntervalSeconds: 1,
       BackoffRate: 2,
       MaxDelaySeconds: 60,
@@ -347,15 +421,26 @@ describe('state machine', () => {
       MaxAttempts: 600,
     });
     // Capped at 60 s and fully jittered, 600 attempts outlast the 3600 s timeout unless the waits average under 6 s.
-    expect(retry[throttle].MaxAttempts * (retry[throttle].MaxDelaySeconds / 10)).toBeGreaterThanOrEqual(definition().TimeoutSeconds);
+    expect(retry[throttle].MaxAttempts * (retry[throttle].MaxDelaySeconds / 10)).toBeGreaterThanOrEqual(
+      definition().TimeoutSeconds,
+    );
     expect(retry.findIndex((r: any) => r.ErrorEquals.includes('States.ALL'))).toBeGreaterThan(throttle);
   });
 
   test('every DynamoDB state retries throttling and 5xx until the workflow timeout, before its generic retry', () => {
     const states = definition().States;
-    const dynamoStates = Object.entries<any>(states).filter(([, s]) => /states:::(aws-sdk:)?dynamodb:/.test(s.Resource ?? ''));
+    const dynamoStates = Object.entries<any>(states).filter(([, s]) =>
+      /states:::(aws-sdk:)?dynamodb:/.test(s.Resource ?? ''),
+    );
     expect(dynamoStates.map(([name]) => name).sort()).toEqual(
-      ['CheckBeforeRecordingAgain', 'CheckStillActive', 'MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning', 'MarkRunning'].sort(),
+      [
+        'CheckBeforeRecordingAgain',
+        'CheckStillActive',
+        'MarkCompleted',
+        'MarkFailed',
+        'MarkFailedBeforeRunning',
+        'MarkRunning',
+      ].sort(),
     );
     for (const [name, s] of dynamoStates) {
       const i = s.Retry.findIndex((r: any) => r.ErrorEquals.includes('DynamoDB.ThrottlingException'));
@@ -363,16 +448,27 @@ describe('state machine', () => {
         name,
         retry: expect.objectContaining({ MaxDelaySeconds: 60, JitterStrategy: 'FULL', MaxAttempts: 600 }),
       });
-      expect(s.Retry[i].ErrorEquals).toEqual(expect.arrayContaining(['DynamoDb.ThrottlingException', 'DynamoDB.ProvisionedThroughputExceededException', 'DynamoDb.InternalServerError']));
+      expect(s.Retry[i].ErrorEquals).toEqual(
+        expect.arrayContaining([
+          'DynamoDb.ThrottlingException',
+          'DynamoDB.ProvisionedThroughputExceededException',
+          'DynamoDb.InternalServerError',
+        ]),
+      );
       expect(s.Retry.findIndex((r: any) => r.ErrorEquals.includes('States.ALL'))).toBeGreaterThan(i);
     }
   });
 
   test('Analyse reserves no concurrency unless asked, and refuses a reservation that is not a positive integer', () => {
-    const analyse = Object.values(template.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Description?.startsWith('Analyses'));
+    const analyse = Object.values(template.findResources('AWS::Lambda::Function')).find((f) =>
+      f.Properties.Description?.startsWith('Analyses'),
+    );
     expect(analyse?.Properties.ReservedConcurrentExecutions).toBeUndefined();
     const reserved = Template.fromStack(new TrackingStack(new App(), 'Reserved', { analyseReservedConcurrency: 20 }));
-    reserved.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Analyses'), ReservedConcurrentExecutions: 20 });
+    reserved.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Analyses'),
+      ReservedConcurrentExecutions: 20,
+    });
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     expect(() => new AnalysisWorkflow(s, 'W', { table, reservedConcurrency: 0 })).toThrow(/positive integer/);
@@ -388,18 +484,23 @@ describe('state machine', () => {
 describe('cdk-nag AwsSolutions', () => {
   test('no finding left without an acknowledged reason', () => {
     const report = new AwsSolutionsChecks().validateScope(stack);
-    expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(',')}`)).toEqual([]);
+    expect(
+      report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId).join(',')}`),
+    ).toEqual([]);
     expect(report.success).toBe(true);
   });
 });
 
 describe('finalizer (executions that end outside the Catch)', () => {
-  test('an EventBridge rule on this state machine\'s FAILED, TIMED_OUT and ABORTED executions targets the finalizer, with a DLQ', () => {
+  test("an EventBridge rule on this state machine's FAILED, TIMED_OUT and ABORTED executions targets the finalizer, with a DLQ", () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
-        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('^AnalysisStateMachine') }] },
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: Match.stringLikeRegexp('^AnalysisStateMachine') }],
+        },
       },
       Targets: [
         Match.objectLike({
@@ -412,18 +513,37 @@ describe('finalizer (executions that end outside the Catch)', () => {
   });
 
   test('the finalizer may only read and finish tasks: GetItem, and PutItem, DeleteItem, UpdateItem (the tenant counter) in its transaction', () => {
-    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('FinalizerFunctionServiceRole'))![1];
+    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+      id.startsWith('FinalizerFunctionServiceRole'),
+    )![1];
     const statements = policy.Properties.PolicyDocument.Statement as any[];
-    const actions = statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).filter((a: string) => !a.startsWith('xray:'));
-    expect(actions.sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    const actions = statements
+      .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+      .filter((a: string) => !a.startsWith('xray:'));
+    expect(actions.sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
   });
 
   test('the state machine role may update, put and delete items of the table and invoke the Analyse function', () => {
-    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('AnalysisStateMachineRole'))![1];
+    const policy = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) =>
+      id.startsWith('AnalysisStateMachineRole'),
+    )![1];
     const actions = (policy.Properties.PolicyDocument.Statement as any[])
       .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
       .filter((a: string) => /^(dynamodb|lambda):/.test(a));
-    expect(new Set(actions)).toEqual(new Set(['dynamodb:UpdateItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'lambda:InvokeFunction']));
+    expect(new Set(actions)).toEqual(
+      new Set([
+        'dynamodb:UpdateItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'lambda:InvokeFunction',
+      ]),
+    );
   });
 });
 
@@ -437,10 +557,17 @@ describe('cdk-nag catches what it should', () => {
 
 describe('CORS', () => {
   test('off by default; corsAllowOrigins enables a preflight for exactly those origins', () => {
-    expect(template.findResources('AWS::ApiGatewayV2::Api', { Properties: { CorsConfiguration: Match.anyValue() } })).toEqual({});
-    const t = Template.fromStack(new TrackingStack(new App(), 'Cors', { corsAllowOrigins: ['https://app.example.com'] }));
+    expect(
+      template.findResources('AWS::ApiGatewayV2::Api', { Properties: { CorsConfiguration: Match.anyValue() } }),
+    ).toEqual({});
+    const t = Template.fromStack(
+      new TrackingStack(new App(), 'Cors', { corsAllowOrigins: ['https://app.example.com'] }),
+    );
     t.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'], AllowMethods: ['GET', 'POST', 'DELETE'] }),
+      CorsConfiguration: Match.objectLike({
+        AllowOrigins: ['https://app.example.com'],
+        AllowMethods: ['GET', 'POST', 'DELETE'],
+      }),
     });
   });
 });
@@ -462,7 +589,9 @@ describe('sam local invoke support', () => {
       });
     const refused = run('cdk.out');
     expect(refused.status).not.toBe(0);
-    expect(refused.stderr).toMatch(/localEndpoints=true is only for sam local invoke: synthesize it with `npm run sam:synth`/);
+    expect(refused.stderr).toMatch(
+      /localEndpoints=true is only for sam local invoke: synthesize it with `npm run sam:synth`/,
+    );
     const sam = run('cdk.out.sam');
     expect(sam.stderr).not.toMatch(/only for sam local invoke/);
     expect(sam.status).toBe(0);
@@ -476,8 +605,14 @@ describe('sam local invoke support', () => {
     Aspects.of(app).add(new SamLocalEndpoints());
     const t = Template.fromStack(new TrackingStack(app, 'Sam'));
     // THEN
-    const variables = Object.values(t.findResources('AWS::Lambda::Function')).map((fn) => fn.Properties.Environment.Variables as Record<string, unknown>);
-    const withEndpoints = variables.filter((v) => v.AWS_ENDPOINT_URL_DYNAMODB === 'http://dynamodb:8000' && v.AWS_ENDPOINT_URL_SFN === 'http://stepfunctions:8083');
+    const variables = Object.values(t.findResources('AWS::Lambda::Function')).map(
+      (fn) => fn.Properties.Environment.Variables as Record<string, unknown>,
+    );
+    const withEndpoints = variables.filter(
+      (v) =>
+        v.AWS_ENDPOINT_URL_DYNAMODB === 'http://dynamodb:8000' &&
+        v.AWS_ENDPOINT_URL_SFN === 'http://stepfunctions:8083',
+    );
     expect(withEndpoints).toHaveLength(3);
     expect(variables.filter((v) => 'STATE_MACHINE_ARN' in v)).toEqual(withEndpoints);
   });

@@ -7,7 +7,9 @@ import { DEFAULT_TASK_RULES } from '../../lib/task-rules';
 import { TrackingStack } from '../../lib/tracking-stack';
 
 // No esbuild bundling: these tests read the template only.
-const template = Template.fromStack(new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Sweep'));
+const template = Template.fromStack(
+  new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Sweep'),
+);
 
 describe('repair sweeper function', () => {
   test('no reserved concurrency by default (new accounts cannot spare it), sized for a pass over 10^6 running executions, with a list threshold', () => {
@@ -23,10 +25,20 @@ describe('repair sweeper function', () => {
 
   test('a reservation is opt-in (sweeperReservedConcurrency), and must be a positive integer', () => {
     const reserved = Template.fromStack(
-      new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Reserved', { sweeperReservedConcurrency: 1 }),
+      new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Reserved', {
+        sweeperReservedConcurrency: 1,
+      }),
     );
-    reserved.hasResourceProperties('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Repairs active tasks'), ReservedConcurrentExecutions: 1 });
-    expect(() => new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad', { sweeperReservedConcurrency: 0.5 })).toThrow(/reservedConcurrency must be a positive integer/);
+    reserved.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Repairs active tasks'),
+      ReservedConcurrentExecutions: 1,
+    });
+    expect(
+      () =>
+        new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad', {
+          sweeperReservedConcurrency: 0.5,
+        }),
+    ).toThrow(/reservedConcurrency must be a positive integer/);
   });
 
   test('a tick that finds a run in progress is dropped after a minute, never queued behind it', () => {
@@ -40,9 +52,13 @@ describe('repair sweeper function', () => {
   test('a list threshold above the describe budget, or not a whole number, is refused', () => {
     const s = new Stack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
-    const stateMachine = new sfn.StateMachine(s, 'M', { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')) });
+    const stateMachine = new sfn.StateMachine(s, 'M', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')),
+    });
     const props = { table, stateMachine, rules: DEFAULT_TASK_RULES };
-    expect(() => new TaskSweeper(s, 'A', { ...props, maxTasksPerRun: 50, listThreshold: 51 })).toThrow(/listThreshold must be an integer from 0 to maxTasksPerRun/);
+    expect(() => new TaskSweeper(s, 'A', { ...props, maxTasksPerRun: 50, listThreshold: 51 })).toThrow(
+      /listThreshold must be an integer from 0 to maxTasksPerRun/,
+    );
     expect(() => new TaskSweeper(s, 'B', { ...props, listThreshold: 1.5 })).toThrow(/listThreshold/);
   });
 });

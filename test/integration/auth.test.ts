@@ -18,7 +18,16 @@ async function sign(claims: Record<string, unknown>, key: JWK = TRUSTED_KEY, kid
 
 function claimsFor(tenant: string, overrides: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: ISSUER, aud: LOCAL_AUDIENCE, sub: 'someone', token_use: 'id', 'custom:tenant_id': tenant, iat: now, exp: now + 300, ...overrides };
+  return {
+    iss: ISSUER,
+    aud: LOCAL_AUDIENCE,
+    sub: 'someone',
+    token_use: 'id',
+    'custom:tenant_id': tenant,
+    iat: now,
+    exp: now + 300,
+    ...overrides,
+  };
 }
 
 const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8'));
@@ -39,13 +48,37 @@ describe('AUTH=jwt: the local JWT authorizer refuses every bad token with 401 an
     ],
     [
       'alg: none',
-      async (tenant) => bearer(`${base64url.encode(JSON.stringify({ alg: 'none', kid: TRUSTED_KEY.kid, typ: 'JWT' }))}.${base64url.encode(JSON.stringify(claimsFor(tenant)))}.`),
+      async (tenant) =>
+        bearer(
+          `${base64url.encode(JSON.stringify({ alg: 'none', kid: TRUSTED_KEY.kid, typ: 'JWT' }))}.${base64url.encode(JSON.stringify(claimsFor(tenant)))}.`,
+        ),
       /invalid_token/,
     ],
-    ['a token signed by a foreign key under the same kid', async (tenant) => bearer(await sign(claimsFor(tenant), await generateSigningKey(), TRUSTED_KEY.kid)), /invalid_token/],
-    ['an expired token', async (tenant) => bearer(await sign(claimsFor(tenant, { iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 }))), /expired/],
-    ['the wrong audience', async (tenant) => bearer(await sign(claimsFor(tenant, { aud: 'another-app' }))), /invalid_token/],
-    ['the wrong issuer', async (tenant) => bearer(await sign(claimsFor(tenant, { iss: 'http://localhost:1' }))), /invalid_token/],
+    [
+      'a token signed by a foreign key under the same kid',
+      async (tenant) => bearer(await sign(claimsFor(tenant), await generateSigningKey(), TRUSTED_KEY.kid)),
+      /invalid_token/,
+    ],
+    [
+      'an expired token',
+      async (tenant) =>
+        bearer(
+          await sign(
+            claimsFor(tenant, { iat: Math.floor(Date.now() / 1000) - 120, exp: Math.floor(Date.now() / 1000) - 60 }),
+          ),
+        ),
+      /expired/,
+    ],
+    [
+      'the wrong audience',
+      async (tenant) => bearer(await sign(claimsFor(tenant, { aud: 'another-app' }))),
+      /invalid_token/,
+    ],
+    [
+      'the wrong issuer',
+      async (tenant) => bearer(await sign(claimsFor(tenant, { iss: 'http://localhost:1' }))),
+      /invalid_token/,
+    ],
   ];
 
   test.each(cases)('%s', async (_name, headers, challenge) => {
@@ -54,7 +87,12 @@ describe('AUTH=jwt: the local JWT authorizer refuses every bad token with 401 an
 
     // WHEN it tries to create, look up, read and cancel
     const answers = [
-      await call('POST', api('/api/v1/track'), { tenant_id: tenant, video_filename: 'movie.mp4' }, await headers(tenant)),
+      await call(
+        'POST',
+        api('/api/v1/track'),
+        { tenant_id: tenant, video_filename: 'movie.mp4' },
+        await headers(tenant),
+      ),
       await call('GET', api(`/api/v1/track?video_filename=movie.mp4`), undefined, await headers(tenant)),
       await call('DELETE', api('/api/v1/track/0b7e4f7c-2d7c-4d6a-9d1e-5b8f3c2a1e90'), undefined, await headers(tenant)),
     ];
@@ -87,8 +125,8 @@ describe('AUTH=jwt: the local JWT authorizer refuses every bad token with 401 an
   });
 });
 
-describe('AUTH=jwt: the tenant is the token\'s', () => {
-  test('a POST carrying only a token (no tenant_id) creates the task for the token\'s tenant; Location is followable with the token', async () => {
+describe("AUTH=jwt: the tenant is the token's", () => {
+  test("a POST carrying only a token (no tenant_id) creates the task for the token's tenant; Location is followable with the token", async () => {
     // GIVEN a token from the local issuer, as `npm run token -- --tenant <t>` gets it
     const tenant = uniqueTenant('token-only');
     const token = await tokenFor(tenant);
@@ -113,21 +151,47 @@ describe('AUTH=jwt: the tenant is the token\'s', () => {
     const token = await tokenFor(mine);
 
     // WHEN
-    const posted = await call('POST', api('/api/v1/track'), { tenant_id: other, video_filename: 'movie.mp4' }, bearer(token));
-    const looked = await call('GET', api(`/api/v1/track?tenant_id=${other}&video_filename=movie.mp4`), undefined, bearer(token));
+    const posted = await call(
+      'POST',
+      api('/api/v1/track'),
+      { tenant_id: other, video_filename: 'movie.mp4' },
+      bearer(token),
+    );
+    const looked = await call(
+      'GET',
+      api(`/api/v1/track?tenant_id=${other}&video_filename=movie.mp4`),
+      undefined,
+      bearer(token),
+    );
 
     // THEN
     expect(posted.status).toBe(403);
     expect(posted.headers.get('content-type')).toBe('application/problem+json');
-    expect(posted.body).toMatchObject({ type: '/problems/tenant-mismatch', status: 403, token_tenant_id: mine, request_tenant_id: other, source: 'body' });
+    expect(posted.body).toMatchObject({
+      type: '/problems/tenant-mismatch',
+      status: 403,
+      token_tenant_id: mine,
+      request_tenant_id: other,
+      source: 'body',
+    });
     expect(looked.status).toBe(403);
-    expect(looked.body).toMatchObject({ type: '/problems/tenant-mismatch', token_tenant_id: mine, request_tenant_id: other, source: 'query' });
+    expect(looked.body).toMatchObject({
+      type: '/problems/tenant-mismatch',
+      token_tenant_id: mine,
+      request_tenant_id: other,
+      source: 'query',
+    });
     expect(await itemsOf(mine)).toEqual([]);
     expect(await itemsOf(other)).toEqual([]);
   });
 
   test('a token whose tenant claim breaks the tenant rules -> 403 tenant-claim-invalid; nothing written', async () => {
-    const res = await call('POST', api('/api/v1/track'), { video_filename: 'movie.mp4' }, bearer(await tokenFor('not a tenant!')));
+    const res = await call(
+      'POST',
+      api('/api/v1/track'),
+      { video_filename: 'movie.mp4' },
+      bearer(await tokenFor('not a tenant!')),
+    );
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ type: '/problems/tenant-claim-invalid', claim: 'custom:tenant_id' });
     expect(await itemsOf('not a tenant!')).toEqual([]);
@@ -165,16 +229,30 @@ describe('local-only endpoints and AUTH=none', () => {
       return { status: res.status, body: (await res.json()) as any };
     };
     expect(await local(`${env.apiUrl}/local/auth`)).toEqual({ status: 200, body: { mode: 'none' } });
-    expect(await local(api('/local/auth'))).toEqual({ status: 200, body: { mode: 'jwt', issuer: ISSUER, audience: LOCAL_AUDIENCE } });
+    expect(await local(api('/local/auth'))).toEqual({
+      status: 200,
+      body: { mode: 'jwt', issuer: ISSUER, audience: LOCAL_AUDIENCE },
+    });
     expect((await local(`${env.apiUrl}/local/token`, { method: 'POST', body: '{"tenant_id":"t1"}' })).status).toBe(404);
     const jwks = await local(api('/.well-known/jwks.json'));
     expect(jwks.body.keys).toEqual([expect.objectContaining({ kty: 'RSA', kid: TRUSTED_KEY.kid, alg: 'RS256' })]);
     expect(jwks.body.keys[0].d).toBeUndefined();
-    expect((await local(api('/.well-known/openid-configuration'))).body).toMatchObject({ issuer: ISSUER, jwks_uri: `${ISSUER}/.well-known/jwks.json` });
-    const token = await local(api('/local/token'), { method: 'POST', body: JSON.stringify({ tenant_id: 't1', ttl_seconds: 120 }) });
+    expect((await local(api('/.well-known/openid-configuration'))).body).toMatchObject({
+      issuer: ISSUER,
+      jwks_uri: `${ISSUER}/.well-known/jwks.json`,
+    });
+    const token = await local(api('/local/token'), {
+      method: 'POST',
+      body: JSON.stringify({ tenant_id: 't1', ttl_seconds: 120 }),
+    });
     expect(token.body).toEqual({ id_token: expect.any(String), token_type: 'Bearer', expires_in: 120 });
     // Shaped like the deployed stack's Cognito ID token: the one a frontend sends.
-    expect(payloadOf(token.body.id_token)).toMatchObject({ iss: ISSUER, aud: LOCAL_AUDIENCE, token_use: 'id', 'custom:tenant_id': 't1' });
+    expect(payloadOf(token.body.id_token)).toMatchObject({
+      iss: ISSUER,
+      aud: LOCAL_AUDIENCE,
+      token_use: 'id',
+      'custom:tenant_id': 't1',
+    });
     expect(payloadOf(token.body.id_token).tenant_id).toBeUndefined();
   });
 

@@ -20,7 +20,13 @@ describe('the client in Node.js, against the local API', () => {
     expect((await client.findActiveTask(video))?.taskId).toBe(first.taskId);
 
     const seen: string[] = [];
-    const done = await client.waitForTask({ tenantId, taskId: first.taskId, initialDelayMs: 200, maxDelayMs: 1000, onUpdate: (t) => seen.push(t.status) });
+    const done = await client.waitForTask({
+      tenantId,
+      taskId: first.taskId,
+      initialDelayMs: 200,
+      maxDelayMs: 1000,
+      onUpdate: (t) => seen.push(t.status),
+    });
 
     expect(done).toMatchObject({ taskId: first.taskId, tenantId, videoFilename: 'clip.mp4', status: 'completed' });
     expect(seen.at(-1)).toBe('completed');
@@ -34,13 +40,19 @@ describe('the client in Node.js, against the local API', () => {
     const { taskId } = await client.startAnalysis({ tenantId, videoFilename: 'c.mp4' });
     expect((await client.cancelTask({ tenantId, taskId })).status).toBe('cancelled');
     await releaseExecutions(tenantId);
-    await expect(client.getTask({ tenantId, taskId: '00000000-0000-4000-8000-000000000000' })).rejects.toBeInstanceOf(TaskNotFoundError);
+    await expect(client.getTask({ tenantId, taskId: '00000000-0000-4000-8000-000000000000' })).rejects.toBeInstanceOf(
+      TaskNotFoundError,
+    );
 
     const other = await client.startAnalysis({ tenantId, videoFilename: 'd.mp4' });
     await client.waitForTask({ tenantId, taskId: other.taskId, initialDelayMs: 200, maxDelayMs: 1000 });
     const error = await client.cancelTask({ tenantId, taskId: other.taskId }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({ status: 409, problemType: '/problems/task-finished', body: { task_status: 'completed' } });
+    expect(error).toMatchObject({
+      status: 409,
+      problemType: '/problems/task-finished',
+      body: { task_status: 'completed' },
+    });
   });
 
   test('VideoAnalyses: one POST for concurrent calls, the entry kept while active and removed when it ends', async () => {
@@ -77,7 +89,10 @@ describe('the client in Node.js, against the local API', () => {
     expect(created).toBe(true);
     expect(await tokenClient.getTask({ taskId })).toMatchObject({ taskId, tenantId });
     expect((await tokenClient.findActiveTask({ videoFilename: 'token.mp4' }))?.taskId).toBe(taskId);
-    expect(await tokenClient.waitForTask({ taskId, initialDelayMs: 200, maxDelayMs: 1000 })).toMatchObject({ tenantId, status: 'completed' });
+    expect(await tokenClient.waitForTask({ taskId, initialDelayMs: 200, maxDelayMs: 1000 })).toMatchObject({
+      tenantId,
+      status: 'completed',
+    });
     // No request named the tenant; the task is stored under the token's tenant.
     expect(sent.filter((line) => line.includes('tenant_id'))).toEqual([]);
     expect((await itemsOf(tenantId)).length).toBeGreaterThan(0);
@@ -96,12 +111,16 @@ async function dyingProxy(target: string, downMs: number) {
   const back = new Promise<void>((resolve) => (restarted = resolve));
   const forward = (req: IncomingMessage, res: ServerResponse, onAnswer: (status: number) => void) => {
     // As a reverse proxy presents itself upstream: the local API answers only its own Host.
-    const upstream = request(new URL(req.url!, target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (answer) => {
-      onAnswer(answer.statusCode!);
-      if (res.destroyed) return void answer.resume();
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
+    const upstream = request(
+      new URL(req.url!, target),
+      { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
+      (answer) => {
+        onAnswer(answer.statusCode!);
+        if (res.destroyed) return void answer.resume();
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
     req.pipe(upstream);
   };
   const handler = (req: IncomingMessage, res: ServerResponse) =>
@@ -121,7 +140,11 @@ async function dyingProxy(target: string, downMs: number) {
       server.listen(p, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
     });
   const port = await listen(0);
-  return { url: `http://127.0.0.1:${port}`, back, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    back,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
 }
 
 test('the server killed and restarted mid-request: the client retries to the task the first attempt created', async () => {
@@ -131,7 +154,11 @@ test('the server killed and restarted mid-request: the client retries to the tas
   await holdExecutions(tenantId);
   const notices: (number | undefined)[] = [];
   try {
-    const retrying = createTrackingClient({ baseUrl: proxy.url, maxAttempts: 6, onRetry: (n) => notices.push(n.status) });
+    const retrying = createTrackingClient({
+      baseUrl: proxy.url,
+      maxAttempts: 6,
+      onRetry: (n) => notices.push(n.status),
+    });
     // WHEN the caller starts the analysis
     const started = await retrying.startAnalysis({ tenantId, videoFilename: 'restart.mp4' });
     await proxy.back;

@@ -46,7 +46,11 @@ async function startLocal(dataDir: string, analysisDelayMs: number): Promise<Ins
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await eventually(async () => /API on http:\/\/localhost:(\d+)/.exec(output)?.[1], 60_000, `npm start to listen:\n${output}`);
+  const port = await eventually(
+    async () => /API on http:\/\/localhost:(\d+)/.exec(output)?.[1],
+    60_000,
+    `npm start to listen:\n${output}`,
+  );
   const sfnEndpoint = /Step Functions endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
   return { child, apiUrl: `http://127.0.0.1:${port}`, sfnEndpoint, output: () => output, exited };
 }
@@ -79,7 +83,11 @@ function processesUsing(dataDir: string): number[] {
 }
 
 async function noneLeft(dataDir: string): Promise<void> {
-  await eventually(async () => (processesUsing(dataDir).length === 0 ? true : undefined), 15_000, `every process using ${dataDir} to exit`);
+  await eventually(
+    async () => (processesUsing(dataDir).length === 0 ? true : undefined),
+    15_000,
+    `every process using ${dataDir} to exit`,
+  );
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -111,17 +119,29 @@ export function crashScenario(signal: 'SIGKILL' | 'SIGINT', runningEnds: 'failed
       // GIVEN two running analyses (long enough to outlive the stop) and one task whose execution never began
       const first = await startLocal(dataDir, 60_000);
       instances.push(first);
-      const running = await Promise.all(['r1.mp4', 'r2.mp4'].map((v) => api(first, 'POST', '/api/v1/track', { tenant_id: tenant, video_filename: v })));
-      for (const r of running) await eventually(async () => ((await read(first, tenant, r.body.task_id)).body.status === 'running' ? true : undefined), 20_000);
+      const running = await Promise.all(
+        ['r1.mp4', 'r2.mp4'].map((v) => api(first, 'POST', '/api/v1/track', { tenant_id: tenant, video_filename: v })),
+      );
+      for (const r of running)
+        await eventually(
+          async () => ((await read(first, tenant, r.body.task_id)).body.status === 'running' ? true : undefined),
+          20_000,
+        );
       await localControl('LocalHold', { field: 'video_filename', value: 'held.mp4' }, first.sfnEndpoint);
       const held = await api(first, 'POST', '/api/v1/track', { tenant_id: tenant, video_filename: 'held.mp4' });
       expect(held.status).toBe(201);
-      const tasks = [...running.map((r) => ({ id: r.body.task_id, video: r.body.video_filename })), { id: held.body.task_id, video: 'held.mp4' }];
+      const tasks = [
+        ...running.map((r) => ({ id: r.body.task_id, video: r.body.video_filename })),
+        { id: held.body.task_id, video: 'held.mp4' },
+      ];
 
       // WHEN the whole process group gets the signal
       killGroup(first.child, signal);
       let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([first.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 30_000)))]);
+      const code = await Promise.race([
+        first.exited,
+        new Promise((r) => (timer = setTimeout(() => r('timeout'), 30_000))),
+      ]);
       // A pending 30 s timer would keep jest alive after the run (the tests run in band on 2 cores).
       clearTimeout(timer);
       expect(code).not.toBe('timeout');
@@ -136,7 +156,9 @@ export function crashScenario(signal: 'SIGKILL' | 'SIGINT', runningEnds: 'failed
       const ended = await eventually(
         async () => {
           const reads = await Promise.all(tasks.map((t) => read(second, tenant, t.id)));
-          return reads.every((r) => ['completed', 'failed', 'cancelled'].includes(r.body.status)) ? reads.map((r) => r.body) : undefined;
+          return reads.every((r) => ['completed', 'failed', 'cancelled'].includes(r.body.status))
+            ? reads.map((r) => r.body)
+            : undefined;
         },
         RESTART_BOUND_MS,
         `every task to end after the restart:\n${second.output()}`,
@@ -148,7 +170,10 @@ export function crashScenario(signal: 'SIGKILL' | 'SIGINT', runningEnds: 'failed
       expect(ended[1].status).toBe(runningEnds);
       expect(ended[2].status).toBe(signal === 'SIGINT' ? 'cancelled' : 'completed');
       // AND each video takes a new task
-      for (const t of tasks) expect((await api(second, 'POST', '/api/v1/track', { tenant_id: tenant, video_filename: t.video })).status).toBe(201);
+      for (const t of tasks)
+        expect(
+          (await api(second, 'POST', '/api/v1/track', { tenant_id: tenant, video_filename: t.video })).status,
+        ).toBe(201);
 
       killGroup(second.child, 'SIGTERM');
       await second.exited;

@@ -14,7 +14,12 @@ export default async function globalSetup(): Promise<void> {
   // periodic sweep in a process of its own.
   // The browser tests' cross-origin page is served from this origin: allowed the way corsAllowOrigins allows one.
   const corsOrigin = `http://127.0.0.1:${await freePort()}`;
-  const system = await startLocalSystem({ port: 0, log: (line) => lines.push(line), scheduleSeconds: 0, corsAllowOrigins: corsOrigin });
+  const system = await startLocalSystem({
+    port: 0,
+    log: (line) => lines.push(line),
+    scheduleSeconds: 0,
+    corsAllowOrigins: corsOrigin,
+  });
   (globalThis as { __LOCAL_SYSTEM__?: unknown }).__LOCAL_SYSTEM__ = { system, lines };
   // AUTH=jwt tests: a second front end (local issuer, JWT authorizer, handler in jwt mode) on the same DynamoDB Local
   // and state machine; one JVM for both. Stopped with the system.

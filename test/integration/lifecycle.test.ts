@@ -11,7 +11,12 @@ describe('the synthesized workflow on the local runner', () => {
     expect(running.started_at).toEqual(expect.any(String));
 
     const done = await taskReaches(tenant, id, 'completed', 20_000);
-    expect(done).toMatchObject({ task_id: id, tenant_id: tenant, video_filename: 'movie.mp4', result: { placeholder: true } });
+    expect(done).toMatchObject({
+      task_id: id,
+      tenant_id: tenant,
+      video_filename: 'movie.mp4',
+      result: { placeholder: true },
+    });
     expect(Date.parse(done.finished_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at));
 
     const items = await itemsOf(tenant);
@@ -36,12 +41,19 @@ describe('the synthesized workflow on the local runner', () => {
     const id = first.body.task_id;
 
     const failed = await taskReaches(tenant, id, 'failed', 20_000);
-    expect(failed.error).toEqual({ error: 'AnalysisRejected', message: 'The analysis rejected this video; analysing it again fails the same way.' });
+    expect(failed.error).toEqual({
+      error: 'AnalysisRejected',
+      message: 'The analysis rejected this video; analysing it again fails the same way.',
+    });
     expect((await itemsOf(tenant)).filter((i) => i.item_type === 'active')).toHaveLength(0);
     // The Lambda error payload, stack trace included, stays in the execution (its history on AWS), not in the task.
     const [execution] = await executionsOf(tenant);
     const cause = JSON.parse(JSON.parse(execution.output!).error.Cause);
-    expect(cause).toMatchObject({ errorType: 'AnalysisRejected', errorMessage: expect.stringContaining('fail-broken.mp4'), trace: expect.any(Array) });
+    expect(cause).toMatchObject({
+      errorType: 'AnalysisRejected',
+      errorMessage: expect.stringContaining('fail-broken.mp4'),
+      trace: expect.any(Array),
+    });
     expect(cause.trace.join('\n')).toMatch(/ at /);
     expect(JSON.stringify((await itemsOf(tenant)).find((i) => i.pk === `TASK#${id}`))).not.toContain('trace');
 
@@ -54,14 +66,24 @@ describe('the synthesized workflow on the local runner', () => {
     const tenant = uniqueTenant('leaky');
     // GIVEN an analysis whose S3 read is refused, every attempt, with the payload AWS reports for it
     const arn = 'arn:aws:sts::123456789012:assumed-role/VideoTracking-AnalyseRole-1A2B/VideoTracking-Analyse';
-    const payload = { errorType: 'AccessDeniedException', errorMessage: `User: ${arn} is not authorized to perform: s3:GetObject`, trace: ['AccessDeniedException: User: …', '    at de_AccessDeniedExceptionRes (/var/runtime/node_modules/@aws-sdk/client-s3/dist-cjs/index.js:1:1)'] };
+    const payload = {
+      errorType: 'AccessDeniedException',
+      errorMessage: `User: ${arn} is not authorized to perform: s3:GetObject`,
+      trace: [
+        'AccessDeniedException: User: …',
+        '    at de_AccessDeniedExceptionRes (/var/runtime/node_modules/@aws-sdk/client-s3/dist-cjs/index.js:1:1)',
+      ],
+    };
     await injectStateFault(tenant, 'Analyse', 'AccessDeniedException', 3, JSON.stringify(payload));
 
     const { body } = await post(tenant, 'denied.mp4');
 
     // THEN
     const failed = await taskReaches(tenant, body.task_id, 'failed', 25_000);
-    expect(failed.error).toEqual({ error: 'AccessDeniedException', message: 'The analysis failed; the operator has the details.' });
+    expect(failed.error).toEqual({
+      error: 'AccessDeniedException',
+      message: 'The analysis failed; the operator has the details.',
+    });
     const stored = JSON.stringify((await itemsOf(tenant)).find((i) => i.pk === `TASK#${body.task_id}`));
     for (const seen of [JSON.stringify(failed), stored]) {
       expect(seen).not.toContain('123456789012');

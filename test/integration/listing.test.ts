@@ -1,6 +1,7 @@
 import { call, cancel, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
 
-const list = (tenant: string, query = '') => call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}${query}`);
+const list = (tenant: string, query = '') =>
+  call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}${query}`);
 
 /** Every page of the listing, following next_cursor; each answer is held to the contract by call(). */
 async function allPages(tenant: string, query: string): Promise<{ pages: any[][]; cursors: string[] }> {
@@ -17,7 +18,7 @@ async function allPages(tenant: string, query: string): Promise<{ pages: any[][]
   return { pages, cursors };
 }
 
-describe('listing a tenant\'s tasks (GET /api/v1/track without video_filename)', () => {
+describe("listing a tenant's tasks (GET /api/v1/track without video_filename)", () => {
   const tenant = uniqueTenant('list');
   const other = uniqueTenant('list-other');
   const created: string[] = [];
@@ -51,7 +52,12 @@ describe('listing a tenant\'s tasks (GET /api/v1/track without video_filename)',
     expect(new Set(listed.map((t) => t.tenant_id))).toEqual(new Set([tenant]));
     const times = listed.map((t) => t.created_at);
     expect([...times].sort().reverse()).toEqual(times);
-    expect(listed.filter((t) => t.status === 'cancelled').map((t) => t.task_id).sort()).toEqual([...cancelled].sort());
+    expect(
+      listed
+        .filter((t) => t.status === 'cancelled')
+        .map((t) => t.task_id)
+        .sort(),
+    ).toEqual([...cancelled].sort());
   });
 
   test('the default page is 20; the status filter lists only active or only finished tasks, in full pages', async () => {

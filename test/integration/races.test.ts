@@ -3,7 +3,18 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { TaskStatus } from '../../lambda/core/task';
 import { newTestId, TEST_KEYS } from '../support/stored-items';
-import { doc, dynamodb, env, executionsOf, holdExecutions, itemsOf, pool, post, releaseExecutions, uniqueTenant } from './support';
+import {
+  doc,
+  dynamodb,
+  env,
+  executionsOf,
+  holdExecutions,
+  itemsOf,
+  pool,
+  post,
+  releaseExecutions,
+  uniqueTenant,
+} from './support';
 
 // The race is decided by DynamoDB Local's conditional write, not by a mock. Executions of each test's tenant are
 // held before their first state, so no task can finish mid-burst and the counts below are exact.
@@ -22,7 +33,8 @@ describe('concurrent POSTs against DynamoDB Local', () => {
       expect(answers.filter((a) => a.status === 200)).toHaveLength(299);
       const id = created[0].body.task_id;
       expect(new Set(answers.map((a) => a.body.task_id))).toEqual(new Set([id]));
-      for (const a of answers.filter((x) => x.status === 200)) expect(a.body.message).toBe('Analysis already in progress');
+      for (const a of answers.filter((x) => x.status === 200))
+        expect(a.body.message).toBe('Analysis already in progress');
 
       const items = await itemsOf(tenant);
       // One item in all: the active task (no link item, no final record yet).
@@ -60,7 +72,12 @@ describe('concurrent POSTs against DynamoDB Local', () => {
     const [a, b] = [uniqueTenant('two-a'), uniqueTenant('two-b')];
     await Promise.all([holdExecutions(a), holdExecutions(b)]);
     try {
-      const answers = await Promise.all([post(a, 'same.mp4'), post(b, 'same.mp4'), post(a, 'same.mp4'), post(b, 'same.mp4')]);
+      const answers = await Promise.all([
+        post(a, 'same.mp4'),
+        post(b, 'same.mp4'),
+        post(a, 'same.mp4'),
+        post(b, 'same.mp4'),
+      ]);
       const created = answers.filter((x) => x.status === 201);
       expect(created).toHaveLength(2);
       expect(created[0].body.task_id).not.toBe(created[1].body.task_id);
@@ -74,7 +91,11 @@ describe('concurrent POSTs against DynamoDB Local', () => {
     const tenant = uniqueTenant('nfc');
     await holdExecutions(tenant);
     try {
-      const answers = await Promise.all([post(tenant, 'cafe\u0301.mp4'), post(tenant, 'caf\u00e9.mp4'), post(tenant, 'cafe\u0301.mp4')]);
+      const answers = await Promise.all([
+        post(tenant, 'cafe\u0301.mp4'),
+        post(tenant, 'caf\u00e9.mp4'),
+        post(tenant, 'cafe\u0301.mp4'),
+      ]);
       expect(answers.filter((x) => x.status === 201)).toHaveLength(1);
       expect(new Set(answers.map((x) => x.body.task_id)).size).toBe(1);
     } finally {
@@ -84,9 +105,11 @@ describe('concurrent POSTs against DynamoDB Local', () => {
 });
 
 describe('the one-round-trip duplicate path, for real', () => {
-  test('DynamoDB Local returns the winner in the failed condition\'s Item', async () => {
+  test("DynamoDB Local returns the winner in the failed condition's Item", async () => {
     const key = `ACTIVE#probe#${uniqueTenant('probe')}`;
-    await dynamodb.send(new PutItemCommand({ TableName: env.tableName, Item: { pk: { S: key }, task_id: { S: 'winner' } } }));
+    await dynamodb.send(
+      new PutItemCommand({ TableName: env.tableName, Item: { pk: { S: key }, task_id: { S: 'winner' } } }),
+    );
     const error = await dynamodb
       .send(
         new PutItemCommand({
@@ -104,7 +127,9 @@ describe('the one-round-trip duplicate path, for real', () => {
   test('the store answers a duplicate from that Item: one PutItem, no GetItem', async () => {
     const tenant = uniqueTenant('one-trip');
     const sent: string[] = [];
-    const counting = { send: (command: any) => (sent.push(command.constructor.name), doc.send(command)) } as unknown as typeof doc;
+    const counting = {
+      send: (command: any) => (sent.push(command.constructor.name), doc.send(command)),
+    } as unknown as typeof doc;
     const store = new DynamoDbTaskStore(counting, env.tableName, TEST_KEYS);
     const task = (taskId: string) => ({
       taskId,
@@ -122,7 +147,10 @@ describe('the one-round-trip duplicate path, for real', () => {
 
     const duplicate = await store.claim(task(newTestId(tenant, 'x.mp4')), 0);
 
-    expect(duplicate).toMatchObject({ won: false, existing: { taskId: winner, tenantId: tenant, videoFilename: 'x.mp4', status: TaskStatus.NotStarted } });
+    expect(duplicate).toMatchObject({
+      won: false,
+      existing: { taskId: winner, tenantId: tenant, videoFilename: 'x.mp4', status: TaskStatus.NotStarted },
+    });
     expect(sent).toEqual(['PutItemCommand']);
     expect(sent).not.toContain(GetCommand.name);
   });

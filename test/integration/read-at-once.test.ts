@@ -53,7 +53,9 @@ describe('every id the API hands out is readable and cancellable at once', () =>
     }
     expect(notFound).toEqual([]);
     // The look-up was polled concurrently with the creating POST: report how often it won that race.
-    console.log(`[read-at-once] ${seenBeforePostAnswered} of ${TASKS} ids came from the look-up before their creating POST answered`);
+    console.log(
+      `[read-at-once] ${seenBeforePostAnswered} of ${TASKS} ids came from the look-up before their creating POST answered`,
+    );
   }, 120_000);
 
   test('an id of the right shape that was never handed out is 404, as is a well-formed id of another tenant', async () => {

@@ -40,7 +40,10 @@ const quiet = { info() {}, warn() {}, error() {} };
  * The sweep as the sweeper Lambda runs it (same core, same adapters, DynamoDB Local and the local runner), every
  * second, but seeing only this tenant's tasks: other test files share the table and build stranded tasks on purpose.
  */
-function sweepOf(tenant: string, listThreshold = 100): { stop: () => Promise<void>; repaired: string[]; reports: SweepReport[] } {
+function sweepOf(
+  tenant: string,
+  listThreshold = 100,
+): { stop: () => Promise<void>; repaired: string[]; reports: SweepReport[] } {
   const repaired: string[] = [];
   const reports: SweepReport[] = [];
   const sweep = scopedSweep(tenant, repaired, listThreshold);
@@ -81,7 +84,8 @@ function scopedSweep(tenant: string, repaired: string[], listThreshold = 100): R
 }
 
 /** A creator that claimed the video and died right after its conditional put (its execution never started). */
-const stranded = (tenant: string, video: string) => strandedTask(localTaskService({ workflow: withHangingStart(localWorkflow), config }), tenant, video);
+const stranded = (tenant: string, video: string) =>
+  strandedTask(localTaskService({ workflow: withHangingStart(localWorkflow), config }), tenant, video);
 
 describe('repair with no client request', () => {
   test('a lost start: a task whose creator died after its claim is started by the sweep and completes, with no POST', async () => {
@@ -207,7 +211,11 @@ describe('repair with many due tasks: one pass over the running executions, then
         // AND the live tasks are untouched, their executions still running
         for (const id of live) expect((await getTask(tenant, id)).body.status).toBe('not_started');
         const executions = await executionsOf(tenant);
-        expect(executions.filter((e) => live.includes(e.name!)).map((e) => e.status)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+        expect(executions.filter((e) => live.includes(e.name!)).map((e) => e.status)).toEqual([
+          'RUNNING',
+          'RUNNING',
+          'RUNNING',
+        ]);
       } finally {
         await sweep.stop();
       }
@@ -229,7 +237,14 @@ describe('repair with many due tasks: one pass over the running executions, then
       let nextToken: string | undefined;
       let pages = 0;
       do {
-        const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, statusFilter: 'RUNNING', maxResults: 1, nextToken }));
+        const page = await sfn.send(
+          new ListExecutionsCommand({
+            stateMachineArn: env.stateMachineArn,
+            statusFilter: 'RUNNING',
+            maxResults: 1,
+            nextToken,
+          }),
+        );
         expect(page.executions!.length).toBeLessThanOrEqual(1);
         names.push(...page.executions!.map((e) => e.name!));
         nextToken = page.nextToken;
@@ -241,8 +256,12 @@ describe('repair with many due tasks: one pass over the running executions, then
       expect(new Set(names).size).toBe(names.length);
       expect(names).toEqual(expect.arrayContaining(ids));
       // AND the service's limits hold: at most 1,000 a page, a token only for the listing it came from
-      await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, maxResults: 1001 }))).rejects.toMatchObject({ name: 'ValidationException' });
-      await expect(sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, nextToken: 'not-a-token' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+      await expect(
+        sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, maxResults: 1001 })),
+      ).rejects.toMatchObject({ name: 'ValidationException' });
+      await expect(
+        sfn.send(new ListExecutionsCommand({ stateMachineArn: env.stateMachineArn, nextToken: 'not-a-token' })),
+      ).rejects.toMatchObject({ name: 'InvalidToken' });
     } finally {
       await localControl('LocalRelease', { field: 'tenant_id', value: tenant });
     }
@@ -312,16 +331,29 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
 
   test('the finalizer retries after a conflicting transaction and records the end once', async () => {
     const tenant = uniqueTenant('finalizer-conflict');
-    const faulty = new DynamoDbTaskStore(createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))), env.tableName, TEST_KEYS);
+    const faulty = new DynamoDbTaskStore(
+      createDocumentClient(withFaultInjection(new DynamoDBClient({ endpoint: env.dynamoDbEndpoint }))),
+      env.tableName,
+      TEST_KEYS,
+    );
     const { recovery } = localTaskService({ store: faulty, config, log: quiet });
     const { body } = await post(tenant, 'f.mp4');
     const found = await eventually(async () => {
       const f = await store.getById(tenant, body.task_id);
       return f?.task.status === 'running' ? f : undefined;
     });
-    injectFault({ command: 'TransactWriteItemsCommand', error: 'TransactionCanceledException', match: tenant, times: 1 });
+    injectFault({
+      command: 'TransactWriteItemsCommand',
+      error: 'TransactionCanceledException',
+      match: tenant,
+      times: 1,
+    });
 
-    const ended = await recovery.finalizeExecution({ ...(found.task as any), taskKey: found.taskKey! }, 'failed', taskError('States.Timeout'));
+    const ended = await recovery.finalizeExecution(
+      { ...(found.task as any), taskKey: found.taskKey! },
+      'failed',
+      taskError('States.Timeout'),
+    );
 
     expect(ended?.status).toBe('failed');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'States.Timeout' });
@@ -331,7 +363,11 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
 describe('request bodies', () => {
   test('a body that is not valid UTF-8 is refused with 400, and nothing is written', async () => {
     const tenant = uniqueTenant('utf8');
-    const bytes = Buffer.concat([Buffer.from(`{"tenant_id":"${tenant}","video_filename":"caf`), Buffer.from([0xe9]), Buffer.from('.mp4"}')]);
+    const bytes = Buffer.concat([
+      Buffer.from(`{"tenant_id":"${tenant}","video_filename":"caf`),
+      Buffer.from([0xe9]),
+      Buffer.from('.mp4"}'),
+    ]);
 
     const res = await call('POST', '/api/v1/track', new Uint8Array(bytes));
 
@@ -342,7 +378,11 @@ describe('request bodies', () => {
 
   test('valid UTF-8 names are kept exactly', async () => {
     const tenant = uniqueTenant('utf8-ok');
-    const res = await call('POST', '/api/v1/track', new Uint8Array(Buffer.from(JSON.stringify({ tenant_id: tenant, video_filename: 'café 🎬.mp4' }), 'utf8')));
+    const res = await call(
+      'POST',
+      '/api/v1/track',
+      new Uint8Array(Buffer.from(JSON.stringify({ tenant_id: tenant, video_filename: 'café 🎬.mp4' }), 'utf8')),
+    );
     expect(res.status).toBe(201);
     expect(res.body.video_filename).toBe('café 🎬.mp4');
   });

@@ -23,8 +23,11 @@ const EVENTS_DIR = path.join(PROJECT_ROOT, 'events');
 const { template, stackName } = loadStack(env.cdkOut);
 const names = localNames(template, stackName);
 const functions = templateFunctions(template, env.cdkOut, names);
-const functionAt = (arn: { 'Fn::GetAtt': [string, string] }) => functions.find((fn) => fn.logicalId === arn['Fn::GetAtt'][0])!;
-const apiFunction = functionAt(resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')[0][1].Properties!.IntegrationUri);
+const functionAt = (arn: { 'Fn::GetAtt': [string, string] }) =>
+  functions.find((fn) => fn.logicalId === arn['Fn::GetAtt'][0])!;
+const apiFunction = functionAt(
+  resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')[0][1].Properties!.IntegrationUri,
+);
 const finalizerFunction = functionAt(resourcesOfType(template, 'AWS::Events::Rule')[0][1].Properties!.Targets[0].Arn);
 
 async function samLocalInvoke(fn: LocalFunction, eventPath: string): Promise<any> {
@@ -56,7 +59,9 @@ async function samLocalInvoke(fn: LocalFunction, eventPath: string): Promise<any
   }
 }
 
-async function invokeApi(eventFile: string): Promise<{ statusCode: number; headers: Record<string, string>; body: any }> {
+async function invokeApi(
+  eventFile: string,
+): Promise<{ statusCode: number; headers: Record<string, string>; body: any }> {
   const result = await samLocalInvoke(apiFunction, path.join(EVENTS_DIR, eventFile));
   return { ...result, body: result.body ? JSON.parse(result.body) : undefined };
 }
@@ -65,13 +70,20 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
   test('the function is the synthesized nodejs24.x bundle with its template environment', () => {
     expect(apiFunction.logicalId).toMatch(/^TrackHandler/);
     expect(readdirSync(apiFunction.assetDir)).toEqual(expect.arrayContaining(['index.js', 'index.js.map']));
-    expect(apiFunction.environment).toMatchObject({ TABLE_NAME: env.tableName, STATE_MACHINE_ARN: env.stateMachineArn, AUTH_MODE: 'cognito', TENANT_CLAIM: 'custom:tenant_id' });
+    expect(apiFunction.environment).toMatchObject({
+      TABLE_NAME: env.tableName,
+      STATE_MACHINE_ARN: env.stateMachineArn,
+      AUTH_MODE: 'cognito',
+      TENANT_CLAIM: 'custom:tenant_id',
+    });
     const [, fn] = resourcesOfType(template, 'AWS::Lambda::Function').find(([id]) => id === apiFunction.logicalId)!;
     expect(resolve(fn.Properties!.Runtime, names)).toBe('nodejs24.x');
   });
 
   test('every event file is an API payload 2.0 event for a route the API has, or an event a rule sends the finalizer', () => {
-    const routeKeys = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties!.RouteKey as string);
+    const routeKeys = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(
+      ([, r]) => r.Properties!.RouteKey as string,
+    );
     const [, rule] = resourcesOfType(template, 'AWS::Events::Rule')[0];
     const pattern = rule.Properties!.EventPattern;
     const files = readdirSync(EVENTS_DIR).filter((f) => f.endsWith('.json'));
@@ -103,7 +115,11 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
 
       const again = await invokeApi('post-track.json');
       expect(again.statusCode).toBe(200);
-      expect(again.body).toEqual({ task_id: created.body.task_id, status: expect.stringMatching(/^(not_started|running)$/), message: 'Analysis already in progress' });
+      expect(again.body).toEqual({
+        task_id: created.body.task_id,
+        status: expect.stringMatching(/^(not_started|running)$/),
+        message: 'Analysis already in progress',
+      });
 
       const active = await invokeApi('get-active-task.json');
       expect(active.statusCode).toBe(200);
@@ -126,10 +142,16 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
       .map((f) => JSON.parse(readFileSync(path.join(EVENTS_DIR, f), 'utf8')))
       .filter((event) => event.version === '2.0');
     expect(apiEvents.length).toBeGreaterThanOrEqual(7);
-    for (const event of apiEvents) expect(event.requestContext.authorizer.jwt.claims[apiFunction.environment.TENANT_CLAIM]).toBe('tenant1');
+    for (const event of apiEvents)
+      expect(event.requestContext.authorizer.jwt.claims[apiFunction.environment.TENANT_CLAIM]).toBe('tenant1');
     const res = await invokeApi('post-track-tenant-mismatch.json');
     expect(res.statusCode).toBe(403);
-    expect(res.body).toMatchObject({ type: '/problems/tenant-mismatch', token_tenant_id: 'tenant1', request_tenant_id: 'tenant2', source: 'body' });
+    expect(res.body).toMatchObject({
+      type: '/problems/tenant-mismatch',
+      token_tenant_id: 'tenant1',
+      request_tenant_id: 'tenant2',
+      source: 'body',
+    });
   });
 
   test('get-task.json and cancel-task.json name an unknown task -> 404', async () => {
@@ -148,14 +170,21 @@ describe('sam local invoke, equivalent: the built finalizer function with events
   test('the finalizer is the synthesized bundle the execution-status rule targets', () => {
     expect(finalizerFunction.logicalId).toMatch(/^FinalizerFunction/);
     expect(readdirSync(finalizerFunction.assetDir)).toContain('index.js');
-    expect(finalizerFunction.environment).toMatchObject({ TABLE_NAME: env.tableName, STATE_MACHINE_ARN: env.stateMachineArn });
+    expect(finalizerFunction.environment).toMatchObject({
+      TABLE_NAME: env.tableName,
+      STATE_MACHINE_ARN: env.stateMachineArn,
+    });
   });
 
   test('execution-failed.json as shipped names a task that does not exist -> ignored, nothing changed', async () => {
     const result = await samLocalInvoke(finalizerFunction, path.join(EVENTS_DIR, 'execution-failed.json'));
     // Not "no execution input": the event's input was read (its task id is named), and the task looked up in the table.
     const shipped = JSON.parse(readFileSync(path.join(EVENTS_DIR, 'execution-failed.json'), 'utf8'));
-    expect(result).toEqual({ outcome: 'ignored', reason: 'the task is no longer active', taskId: JSON.parse(shipped.detail.input).task_id });
+    expect(result).toEqual({
+      outcome: 'ignored',
+      reason: 'the task is no longer active',
+      taskId: JSON.parse(shipped.detail.input).task_id,
+    });
   });
 
   test('execution-failed.json edited to name a real active task -> the task fails with the event error, the video is freed', async () => {
@@ -164,7 +193,13 @@ describe('sam local invoke, equivalent: the built finalizer function with events
     const created = await post(tenant, 'failed-outside-catch.mp4');
     expect(created.status).toBe(201);
     const event = JSON.parse(readFileSync(path.join(EVENTS_DIR, 'execution-failed.json'), 'utf8'));
-    const input = { ...JSON.parse(event.detail.input), task_id: created.body.task_id, tenant_id: tenant, video_filename: 'failed-outside-catch.mp4', task_key: TEST_KEYS.activeKey(tenant, 'failed-outside-catch.mp4') };
+    const input = {
+      ...JSON.parse(event.detail.input),
+      task_id: created.body.task_id,
+      tenant_id: tenant,
+      video_filename: 'failed-outside-catch.mp4',
+      task_key: TEST_KEYS.activeKey(tenant, 'failed-outside-catch.mp4'),
+    };
     event.detail = { ...event.detail, name: created.body.task_id, input: JSON.stringify(input) };
     const dir = mkdtempSync(path.join(tmpdir(), 'sam-event-'));
     try {
@@ -219,22 +254,37 @@ describe('npm run sam:prepare', () => {
       AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
     });
     expect(JSON.parse(readFileSync(path.join(outdir, 'sam-env.json'), 'utf8'))).toEqual(prepared.env);
-    expect(prepared.events).toEqual({ [trackId]: 'events/post-track.json', [finalizerId]: 'events/execution-failed.json' });
+    expect(prepared.events).toEqual({
+      [trackId]: 'events/post-track.json',
+      [finalizerId]: 'events/execution-failed.json',
+    });
     const template = path.relative(PROJECT_ROOT, prepared.templateFile);
     const envVars = path.relative(PROJECT_ROOT, prepared.envFile);
-    expect(report).toContain(`  sam local invoke ${trackId} -t ${template} -e events/post-track.json --env-vars ${envVars} --docker-network sam-local`);
-    expect(report).toContain(`  sam local invoke ${finalizerId} -t ${template} -e events/execution-failed.json --env-vars ${envVars} --docker-network sam-local`);
+    expect(report).toContain(
+      `  sam local invoke ${trackId} -t ${template} -e events/post-track.json --env-vars ${envVars} --docker-network sam-local`,
+    );
+    expect(report).toContain(
+      `  sam local invoke ${finalizerId} -t ${template} -e events/execution-failed.json --env-vars ${envVars} --docker-network sam-local`,
+    );
     expect(report.join('\n')).not.toMatch(/state machine .*ready/i);
     expect(report.join('\n')).toMatch(/No state machine \(--no-sfn\)/);
   }, 60_000);
 
   test('GIVEN no container on either port WHEN prepared THEN it names both and prints their docker run lines', async () => {
     const [dynamodbPort, sfnPort] = [await freePort(), await freePort()];
-    const prepared = samPrepare({ cdkOut: outdir, dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`, sfnEndpoint: `http://127.0.0.1:${sfnPort}` });
+    const prepared = samPrepare({
+      cdkOut: outdir,
+      dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`,
+      sfnEndpoint: `http://127.0.0.1:${sfnPort}`,
+    });
     await expect(prepared).rejects.toThrow(LocalSetupError);
     const message = await prepared.catch((e: Error) => e.message);
-    expect(message).toContain(`Nothing answers on http://127.0.0.1:${dynamodbPort}: is the DynamoDB Local container running?`);
-    expect(message).toContain(`Nothing answers on http://127.0.0.1:${sfnPort}: is the Step Functions Local container running?`);
+    expect(message).toContain(
+      `Nothing answers on http://127.0.0.1:${dynamodbPort}: is the DynamoDB Local container running?`,
+    );
+    expect(message).toContain(
+      `Nothing answers on http://127.0.0.1:${sfnPort}: is the Step Functions Local container running?`,
+    );
     expect(message).toContain('docker network create sam-local');
     expect(message).toContain('docker run -d --rm --name dynamodb --network sam-local -p 127.0.0.1:8001:8000');
     expect(message).toContain(SAM_CONTAINERS.sfn.run);
@@ -242,7 +292,11 @@ describe('npm run sam:prepare', () => {
 
   test('GIVEN DynamoDB Local but no Step Functions Local WHEN prepared THEN it names only Step Functions Local', async () => {
     const sfnPort = await freePort();
-    const message = await samPrepare({ cdkOut: outdir, dynamodbEndpoint: env.dynamoDbEndpoint, sfnEndpoint: `http://127.0.0.1:${sfnPort}` }).then(
+    const message = await samPrepare({
+      cdkOut: outdir,
+      dynamodbEndpoint: env.dynamoDbEndpoint,
+      sfnEndpoint: `http://127.0.0.1:${sfnPort}`,
+    }).then(
       () => 'resolved',
       (e: Error) => e.message,
     );
@@ -253,13 +307,17 @@ describe('npm run sam:prepare', () => {
   });
 
   test('refuses a template synthesized without localEndpoints, saying how to fix it', async () => {
-    await expect(samPrepare({ cdkOut: env.cdkOut, dynamodbEndpoint: env.dynamoDbEndpoint })).rejects.toThrow(/run `npm run sam:synth` first/);
+    await expect(samPrepare({ cdkOut: env.cdkOut, dynamodbEndpoint: env.dynamoDbEndpoint })).rejects.toThrow(
+      /run `npm run sam:synth` first/,
+    );
   });
 
   test('refuses a folder with no synthesized template, saying how to fix it', async () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'no-assembly-'));
     try {
-      await expect(samPrepare({ cdkOut: empty, dynamodbEndpoint: env.dynamoDbEndpoint })).rejects.toThrow(`No synthesized template in ${empty}: run \`npm run sam:synth\` first.`);
+      await expect(samPrepare({ cdkOut: empty, dynamodbEndpoint: env.dynamoDbEndpoint })).rejects.toThrow(
+        `No synthesized template in ${empty}: run \`npm run sam:synth\` first.`,
+      );
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }

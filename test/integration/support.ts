@@ -22,7 +22,8 @@ export const env = {
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: integration tests run under jest's integration project (global-setup.ts).`);
+  if (!value)
+    throw new Error(`${name} is not set: integration tests run under jest's integration project (global-setup.ts).`);
   return value;
 }
 
@@ -35,7 +36,13 @@ export const localWorkflow = new StepFunctionsWorkflow(sfn, env.stateMachineArn)
 
 /** The task rules over the local system, wired as taskServiceOn wires them in Lambda; a test replaces what it needs (a wrapped store, a clock). */
 export function localTaskService(overrides: Partial<TaskServiceDeps> = {}): TaskService {
-  return new TaskService({ store: localStore, workflow: localWorkflow, clock: { now: () => new Date() }, newId: newTestId, ...overrides });
+  return new TaskService({
+    store: localStore,
+    workflow: localWorkflow,
+    clock: { now: () => new Date() },
+    newId: newTestId,
+    ...overrides,
+  });
 }
 
 /** A tenant no other test uses, so tests can share one table and one state machine. */
@@ -55,7 +62,12 @@ export interface Answer {
  * as those exact bytes (e.g. invalid UTF-8), anything else as JSON. Every answer is checked against
  * docs/openapi.yaml: an undocumented status, header or body shape fails the test.
  */
-export async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const res = await contractFetch(/^https?:\/\//.test(path) ? path : `${env.apiUrl}${path}`, {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -71,22 +83,39 @@ export async function contractFetch(input: string | URL | Request, init?: Reques
   const res = await fetch(request);
   const text = await res.text();
   const url = new URL(request.url);
-  await assertMatchesContract({ method: request.method, path: url.pathname + url.search, status: res.status, headers: res.headers, text });
-  return new Response(text === '' ? null : text, { status: res.status, statusText: res.statusText, headers: res.headers });
+  await assertMatchesContract({
+    method: request.method,
+    path: url.pathname + url.search,
+    status: res.status,
+    headers: res.headers,
+    text,
+  });
+  return new Response(text === '' ? null : text, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }
 
-export const post = (tenant_id: string, video_filename: string) => call('POST', '/api/v1/track', { tenant_id, video_filename });
-export const getTask = (tenant: string, id: string) => call('GET', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
+export const post = (tenant_id: string, video_filename: string) =>
+  call('POST', '/api/v1/track', { tenant_id, video_filename });
+export const getTask = (tenant: string, id: string) =>
+  call('GET', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
 export const getActive = (tenant: string, video: string) =>
   call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}&video_filename=${encodeURIComponent(video)}`);
-export const cancel = (tenant: string, id: string) => call('DELETE', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
+export const cancel = (tenant: string, id: string) =>
+  call('DELETE', `/api/v1/track/${id}?tenant_id=${encodeURIComponent(tenant)}`);
 
 /** Polls the task by id until it has `status`; returns its body. */
 export function taskReaches(tenant: string, id: string, status: string, timeoutMs = 20_000): Promise<any> {
-  return eventually(async () => {
-    const t = await getTask(tenant, id);
-    return t.body?.status === status ? t.body : undefined;
-  }, timeoutMs, `task ${id} ${status}`);
+  return eventually(
+    async () => {
+      const t = await getTask(tenant, id);
+      return t.body?.status === status ? t.body : undefined;
+    },
+    timeoutMs,
+    `task ${id} ${status}`,
+  );
 }
 
 /** Every item of a tenant (active items and final records). */
@@ -95,7 +124,13 @@ export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
   let ExclusiveStartKey: Record<string, any> | undefined;
   do {
     const page = await doc.send(
-      new ScanCommand({ TableName: env.tableName, FilterExpression: 'tenant_id = :t', ExpressionAttributeValues: { ':t': tenant }, ExclusiveStartKey, ConsistentRead: true }),
+      new ScanCommand({
+        TableName: env.tableName,
+        FilterExpression: 'tenant_id = :t',
+        ExpressionAttributeValues: { ':t': tenant },
+        ExclusiveStartKey,
+        ConsistentRead: true,
+      }),
     );
     items.push(...(page.Items ?? []));
     ExclusiveStartKey = page.LastEvaluatedKey;
@@ -106,13 +141,23 @@ export async function itemsOf(tenant: string): Promise<Record<string, any>[]> {
 /** Executions of the local state machine whose input names this tenant. */
 export async function executionsOf(tenant: string) {
   const all = [];
-  for await (const page of paginateListExecutions({ client: sfn, pageSize: 1000 }, { stateMachineArn: env.stateMachineArn })) all.push(...(page.executions ?? []));
-  const described = await Promise.all(all.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))));
+  for await (const page of paginateListExecutions(
+    { client: sfn, pageSize: 1000 },
+    { stateMachineArn: env.stateMachineArn },
+  ))
+    all.push(...(page.executions ?? []));
+  const described = await Promise.all(
+    all.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))),
+  );
   return described.filter((d) => JSON.parse(d.input ?? '{}').tenant_id === tenant);
 }
 
 /** Local-only controls of the runner and the handler's fault injection (local/local-only/test-controls.ts); not AWS APIs. */
-export async function localControl(operation: string, input: Record<string, unknown>, endpoint = env.sfnEndpoint): Promise<void> {
+export async function localControl(
+  operation: string,
+  input: Record<string, unknown>,
+  endpoint = env.sfnEndpoint,
+): Promise<void> {
   const res = await fetch(endpoint, {
     method: 'POST',
     headers: { 'x-amz-target': `AWSStepFunctions.${operation}`, 'content-type': 'application/x-amz-json-1.0' },
@@ -122,7 +167,8 @@ export async function localControl(operation: string, input: Record<string, unkn
 }
 /** Executions for this tenant wait before their first state until released. */
 export const holdExecutions = (tenant: string) => localControl('LocalHold', { field: 'tenant_id', value: tenant });
-export const releaseExecutions = (tenant: string) => localControl('LocalRelease', { field: 'tenant_id', value: tenant });
+export const releaseExecutions = (tenant: string) =>
+  localControl('LocalRelease', { field: 'tenant_id', value: tenant });
 /** The API handler's next `times` calls of `command` that name this tenant fail with `error`. */
 export const injectHandlerFault = (tenant: string, command: string, error: string, times: number) =>
   localControl('LocalInjectFault', { command, error, match: tenant, times });
@@ -133,7 +179,11 @@ export const injectStateFault = (tenant: string, state: string, error: string, t
 export const dropEndEvent = (tenant: string) => localControl('LocalDropEndEvents', { match: tenant, times: 1 });
 
 /** Polls until check() returns a value (not undefined), or fails after timeoutMs. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -6,17 +6,42 @@ import type { TaskStore, Workflow } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG } from '../../lambda/core/task-service';
 import { finalizeExecution } from '../../lambda/finalizer/finalizer';
-import { cancel, doc, env, eventually, executionsOf, getActive, getTask, holdExecutions, itemsOf, localStore as store, localTaskService, localWorkflow as workflow, post, releaseExecutions, strandedTask, taskReaches, uniqueTenant, withHangingStart } from './support';
+import {
+  cancel,
+  doc,
+  env,
+  eventually,
+  executionsOf,
+  getActive,
+  getTask,
+  holdExecutions,
+  itemsOf,
+  localStore as store,
+  localTaskService,
+  localWorkflow as workflow,
+  post,
+  releaseExecutions,
+  strandedTask,
+  taskReaches,
+  uniqueTenant,
+  withHangingStart,
+} from './support';
 import { newTestId, TEST_KEYS } from '../support/stored-items';
 import { storageKeyOf } from '../../lambda/core/storage-key';
 
 const serviceWith = (wf: Workflow = workflow, clock = { now: () => new Date() }, taskStore: TaskStore = store) =>
-  localTaskService({ store: taskStore, workflow: wf, clock, config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 } });
+  localTaskService({
+    store: taskStore,
+    workflow: wf,
+    clock,
+    config: { ...DEFAULT_TASK_SERVICE_CONFIG, redriveGraceSeconds: 10 },
+  });
 
 const statusOf = async (tenant: string, id: string) => (await getTask(tenant, id)).body.status as string;
 
 /** A creator that claimed the video at `createdAt` and died right after its conditional put; its active item. */
-const stranded = (tenant: string, video: string, createdAt = new Date()) => strandedTask(serviceWith(withHangingStart(workflow), { now: () => createdAt }), tenant, video);
+const stranded = (tenant: string, video: string, createdAt = new Date()) =>
+  strandedTask(serviceWith(withHangingStart(workflow), { now: () => createdAt }), tenant, video);
 
 describe('reads', () => {
   test('a task is readable by id right after the POST that created it, and by every duplicate caller', async () => {
@@ -74,7 +99,11 @@ describe('cancel', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ task_id: body.task_id, status: 'cancelled', finished_at: expect.any(String) });
 
-    await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'ABORTED' ? true : undefined), 10_000, 'ABORTED');
+    await eventually(
+      async () => ((await executionsOf(tenant))[0]?.status === 'ABORTED' ? true : undefined),
+      10_000,
+      'ABORTED',
+    );
     const again = await cancel(tenant, body.task_id);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(res.body);
@@ -87,7 +116,11 @@ describe('cancel', () => {
     await taskReaches(tenant, body.task_id, 'completed');
     const res = await cancel(tenant, body.task_id);
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ type: '/problems/task-finished', task_id: body.task_id, task_status: 'completed' });
+    expect(res.body).toMatchObject({
+      type: '/problems/task-finished',
+      task_id: body.task_id,
+      task_status: 'completed',
+    });
   });
 
   test('cancel racing completion: one of them wins, the other changes nothing', async () => {
@@ -106,12 +139,16 @@ describe('cancel', () => {
         return { id: body.task_id, cancelStatus: res.status, final };
       }),
     );
-    for (const o of outcomes) expect(o.cancelStatus === 200 ? 'cancelled' : o.cancelStatus === 409 ? 'completed' : 'unexpected').toBe(o.final);
+    for (const o of outcomes)
+      expect(o.cancelStatus === 200 ? 'cancelled' : o.cancelStatus === 409 ? 'completed' : 'unexpected').toBe(o.final);
     // Whatever the interleaving: one final record per task, no active item left, and it stays final.
-    await eventually(async () => ((await executionsOf(tenant)).every((e) => e.status !== 'RUNNING') ? true : undefined));
+    await eventually(async () =>
+      (await executionsOf(tenant)).every((e) => e.status !== 'RUNNING') ? true : undefined,
+    );
     const items = await itemsOf(tenant);
     expect(items.filter((i) => i.item_type === 'active')).toHaveLength(0);
-    for (const o of outcomes) expect(items.find((i) => i.pk === `TASK#${o.id}`)).toMatchObject({ item_type: 'final', status: o.final });
+    for (const o of outcomes)
+      expect(items.find((i) => i.pk === `TASK#${o.id}`)).toMatchObject({ item_type: 'final', status: o.final });
   });
 });
 
@@ -126,7 +163,9 @@ describe('never blocked for good', () => {
       describe: async () => ({ status: 'none' }),
       running: async function* () {},
     };
-    await expect(serviceWith(failing).track({ tenantId: tenant, videoFilename: 'f.mp4' })).rejects.toBeInstanceOf(DependencyUnavailable);
+    await expect(serviceWith(failing).track({ tenantId: tenant, videoFilename: 'f.mp4' })).rejects.toBeInstanceOf(
+      DependencyUnavailable,
+    );
     const [record] = (await itemsOf(tenant)).filter((i) => i.item_type === 'final');
     expect(record).toMatchObject({ status: 'failed', error: { error: 'WorkflowNotStarted' } });
     expect((await post(tenant, 'f.mp4')).status).toBe(201);
@@ -137,7 +176,10 @@ describe('never blocked for good', () => {
     // GIVEN a creator that claimed the video 11 s ago and died right after the conditional put.
     const past = new Date(Date.now() - 11_000);
     const active = await stranded(tenant, 'crash.mp4', past);
-    expect((await getTask(tenant, active.task_id)).body).toMatchObject({ task_id: active.task_id, status: 'not_started' });
+    expect((await getTask(tenant, active.task_id)).body).toMatchObject({
+      task_id: active.task_id,
+      status: 'not_started',
+    });
     expect(await executionsOf(tenant)).toHaveLength(0);
 
     // WHEN a POST for that video arrives
@@ -150,7 +192,15 @@ describe('never blocked for good', () => {
     expect((await executionsOf(tenant)).map((e) => e.name)).toEqual([active.task_id]);
     await taskReaches(tenant, active.task_id, 'completed');
     // A late duplicate of the original start is refused by name: the execution ran once.
-    const late = { taskId: active.task_id, tenantId: tenant, videoFilename: 'crash.mp4', createdAt: past.toISOString(), retainUntil: active.retain_until, taskKey: active.pk, storageKey: storageKeyOf(tenant, 'crash.mp4') };
+    const late = {
+      taskId: active.task_id,
+      tenantId: tenant,
+      videoFilename: 'crash.mp4',
+      createdAt: past.toISOString(),
+      retainUntil: active.retain_until,
+      taskKey: active.pk,
+      storageKey: storageKeyOf(tenant, 'crash.mp4'),
+    };
     await expect(workflow.start(late)).rejects.toBeInstanceOf(WorkflowAlreadyStarted);
   });
 
@@ -159,7 +209,15 @@ describe('never blocked for good', () => {
     // GIVEN a task stranded 11 s ago whose execution name is taken by an execution that has ended
     const past = new Date(Date.now() - 11_000);
     const active = await stranded(tenant, 'dead.mp4', past);
-    await workflow.start({ taskId: active.task_id, tenantId: tenant, videoFilename: 'dead.mp4', createdAt: active.created_at, retainUntil: active.retain_until, taskKey: 'ACTIVE#elsewhere', storageKey: storageKeyOf(tenant, 'dead.mp4') });
+    await workflow.start({
+      taskId: active.task_id,
+      tenantId: tenant,
+      videoFilename: 'dead.mp4',
+      createdAt: active.created_at,
+      retainUntil: active.retain_until,
+      taskKey: 'ACTIVE#elsewhere',
+      storageKey: storageKeyOf(tenant, 'dead.mp4'),
+    });
     await eventually(async () => ((await executionsOf(tenant))[0]?.status === 'SUCCEEDED' ? true : undefined));
 
     // WHEN the next POST re-drives it and Step Functions refuses the name
@@ -168,7 +226,10 @@ describe('never blocked for good', () => {
     // THEN the dead task is failed and the POST gets a new task
     expect(res.status).toBe(201);
     expect(res.body.task_id).not.toBe(active.task_id);
-    expect((await getTask(tenant, active.task_id)).body).toMatchObject({ status: 'failed', error: { error: 'ExecutionEnded' } });
+    expect((await getTask(tenant, active.task_id)).body).toMatchObject({
+      status: 'failed',
+      error: { error: 'ExecutionEnded' },
+    });
   });
 
   test('a duplicate answered before the creator started the execution can read the task at once', async () => {
@@ -200,7 +261,23 @@ describe('never blocked for good', () => {
       leaseExpiresAt: Math.floor(Date.now() / 1000) - 60,
       retainUntil: Math.floor(Date.now() / 1000) + 86400,
     };
-    await doc.send(new PutCommand({ TableName: env.tableName, Item: { pk: TEST_KEYS.activeKey(tenant, 'stuck.mp4'), item_type: 'active', task_id: old, tenant_id: tenant, video_filename: 'stuck.mp4', status: 'running', created_at: long, updated_at: long, lease_expires_at: stale.leaseExpiresAt, retain_until: stale.retainUntil } }));
+    await doc.send(
+      new PutCommand({
+        TableName: env.tableName,
+        Item: {
+          pk: TEST_KEYS.activeKey(tenant, 'stuck.mp4'),
+          item_type: 'active',
+          task_id: old,
+          tenant_id: tenant,
+          video_filename: 'stuck.mp4',
+          status: 'running',
+          created_at: long,
+          updated_at: long,
+          lease_expires_at: stale.leaseExpiresAt,
+          retain_until: stale.retainUntil,
+        },
+      }),
+    );
 
     const res = await post(tenant, 'stuck.mp4');
 
@@ -214,7 +291,9 @@ describe('never blocked for good', () => {
     const tenant = uniqueTenant('aborted');
     const { body } = await post(tenant, 'a.mp4');
     await taskReaches(tenant, body.task_id, 'running');
-    await new SFNClient({ endpoint: env.sfnEndpoint }).send(new StopExecutionCommand({ executionArn: executionArn(env.stateMachineArn, body.task_id), cause: 'operator' }));
+    await new SFNClient({ endpoint: env.sfnEndpoint }).send(
+      new StopExecutionCommand({ executionArn: executionArn(env.stateMachineArn, body.task_id), cause: 'operator' }),
+    );
     await taskReaches(tenant, body.task_id, 'cancelled');
     expect((await getTask(tenant, body.task_id)).body.error).toMatchObject({ error: 'ExecutionAborted' });
     expect((await post(tenant, 'a.mp4')).status).toBe(201);
@@ -232,11 +311,22 @@ describe('never blocked for good', () => {
           status,
           error: status === 'TIMED_OUT' ? null : 'States.Runtime',
           cause: 'injected',
-          input: JSON.stringify({ task_id: body.task_id, tenant_id: tenant, video_filename: 'e.mp4', created_at: active.created_at, retain_until: active.retain_until, task_key: active.pk }),
+          input: JSON.stringify({
+            task_id: body.task_id,
+            tenant_id: tenant,
+            video_filename: 'e.mp4',
+            created_at: active.created_at,
+            retain_until: active.retain_until,
+            task_key: active.pk,
+          }),
         },
       });
       const service = serviceWith();
-      const results = await Promise.all([finalizeExecution(service.recovery, event('TIMED_OUT')), finalizeExecution(service.recovery, event('TIMED_OUT')), finalizeExecution(service.recovery, event('FAILED'))]);
+      const results = await Promise.all([
+        finalizeExecution(service.recovery, event('TIMED_OUT')),
+        finalizeExecution(service.recovery, event('TIMED_OUT')),
+        finalizeExecution(service.recovery, event('FAILED')),
+      ]);
       expect(results.filter((r) => r.outcome === 'finalized')).toHaveLength(1);
       const after = await getTask(tenant, body.task_id);
       expect(after.body.status).toBe('failed');

@@ -7,7 +7,20 @@ import { buildTrackHandler } from '../../lambda/track/index';
 import { tenantCounterKey } from '../../lambda/shared/table';
 import { type LocalApi, startLocalApi } from '../../local/api-gateway/local-api';
 import { clearFaults, injectFault, withFaultInjection } from '../../local/local-only/fault-injection';
-import { call, doc, eventually, executionsOf, holdExecutions, injectStateFault, itemsOf, localStore as store, pool, releaseExecutions, taskReaches, uniqueTenant } from './support';
+import {
+  call,
+  doc,
+  eventually,
+  executionsOf,
+  holdExecutions,
+  injectStateFault,
+  itemsOf,
+  localStore as store,
+  pool,
+  releaseExecutions,
+  taskReaches,
+  uniqueTenant,
+} from './support';
 
 // The limit is decided by DynamoDB Local's conditional increment, not by a mock: an API front end of its own runs the
 // handler with TENANT_ACTIVE_TASK_LIMIT=5, on the shared table and state machine.
@@ -15,24 +28,40 @@ const LIMIT = 5;
 let api: LocalApi;
 
 beforeAll(async () => {
-  const handler = buildTrackHandler({ ...process.env, TENANT_ACTIVE_TASK_LIMIT: String(LIMIT) }, { wrapClient: withFaultInjection });
+  const handler = buildTrackHandler(
+    { ...process.env, TENANT_ACTIVE_TASK_LIMIT: String(LIMIT) },
+    { wrapClient: withFaultInjection },
+  );
   api = await startLocalApi({ auth: 'none', port: 0, handler, log: () => undefined });
 });
 afterAll(async () => api.close());
 
-const post = (tenant: string, video: string) => call('POST', `${api.url}/api/v1/track`, { tenant_id: tenant, video_filename: video });
+const post = (tenant: string, video: string) =>
+  call('POST', `${api.url}/api/v1/track`, { tenant_id: tenant, video_filename: video });
 const cancel = (tenant: string, id: string) => call('DELETE', `${api.url}/api/v1/track/${id}?tenant_id=${tenant}`);
 
 async function counter(tenant: string): Promise<Record<string, any> | undefined> {
-  return (await doc.send(new GetCommand({ TableName: process.env.TABLE_NAME!, Key: { pk: tenantCounterKey(tenant) }, ConsistentRead: true }))).Item;
+  return (
+    await doc.send(
+      new GetCommand({
+        TableName: process.env.TABLE_NAME!,
+        Key: { pk: tenantCounterKey(tenant) },
+        ConsistentRead: true,
+      }),
+    )
+  ).Item;
 }
 
 /** The tenant's count, once it equals its active items (the invariant); returns it. */
 async function countMatchesActive(tenant: string, expected: number): Promise<void> {
-  await eventually(async () => {
-    const active = (await itemsOf(tenant)).filter((i) => i.item_type === 'active').length;
-    return active === expected && (await counter(tenant))?.active_count === expected ? true : undefined;
-  }, 30_000, `${tenant}: ${expected} active tasks, counted`);
+  await eventually(
+    async () => {
+      const active = (await itemsOf(tenant)).filter((i) => i.item_type === 'active').length;
+      return active === expected && (await counter(tenant))?.active_count === expected ? true : undefined;
+    },
+    30_000,
+    `${tenant}: ${expected} active tasks, counted`,
+  );
 }
 
 describe('per-tenant active-task limit against DynamoDB Local', () => {
@@ -49,16 +78,27 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
       expect(refused).toHaveLength(50 - LIMIT);
       for (const a of refused) {
         expect(a.headers.get('content-type')).toBe('application/problem+json');
-        expect(a.body).toMatchObject({ type: '/problems/tenant-quota-exceeded', status: 429, limit: LIMIT, active_count: LIMIT });
+        expect(a.body).toMatchObject({
+          type: '/problems/tenant-quota-exceeded',
+          status: 429,
+          limit: LIMIT,
+          active_count: LIMIT,
+        });
       }
       const items = await itemsOf(tenant);
-      expect(items.filter((i) => i.item_type === 'active').map((i) => i.task_id).sort()).toEqual(created.map((a) => a.body.task_id).sort());
+      expect(
+        items
+          .filter((i) => i.item_type === 'active')
+          .map((i) => i.task_id)
+          .sort(),
+      ).toEqual(created.map((a) => a.body.task_id).sort());
       expect(items.filter((i) => i.item_type === 'final')).toHaveLength(0);
       expect(await executionsOf(tenant)).toHaveLength(LIMIT);
       expect(await counter(tenant)).toMatchObject({ active_count: LIMIT, version: LIMIT });
 
       // Duplicates of the active tasks are answered as before, at the limit; another tenant is unaffected.
-      for (const a of created) expect(await post(tenant, a.video)).toMatchObject({ status: 200, body: { task_id: a.body.task_id } });
+      for (const a of created)
+        expect(await post(tenant, a.video)).toMatchObject({ status: 200, body: { task_id: a.body.task_id } });
       const other = uniqueTenant('other');
       await holdExecutions(other);
       expect((await post(other, 'video-0.mp4')).status).toBe(201);
@@ -113,7 +153,12 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
     const tenant = uniqueTenant('incr-fault');
     await holdExecutions(tenant);
     try {
-      injectFault({ command: 'UpdateItemCommand', error: 'ProvisionedThroughputExceededException', match: tenant, times: 10 });
+      injectFault({
+        command: 'UpdateItemCommand',
+        error: 'ProvisionedThroughputExceededException',
+        match: tenant,
+        times: 10,
+      });
       const failed = await post(tenant, 'a.mp4');
       clearFaults(tenant);
       expect(failed.status).toBe(503);
@@ -152,7 +197,9 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
     expect(claim).toMatchObject({ won: true, replaced: { taskId: expired.taskId } });
     expect(await counter(tenant)).toMatchObject({ active_count: 1, version: 2 });
     const items = await itemsOf(tenant);
-    expect(items.filter((i) => i.item_type === 'final').map((i) => [i.task_id, i.error.error])).toEqual([[expired.taskId, 'LeaseExpired']]);
+    expect(items.filter((i) => i.item_type === 'final').map((i) => [i.task_id, i.error.error])).toEqual([
+      [expired.taskId, 'LeaseExpired'],
+    ]);
   });
 
   test('the sweep reconciles a drifted count: set to the active tasks once the counter has been quiet past the grace period', async () => {
@@ -182,7 +229,9 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
         setTenantCount: store.setTenantCount.bind(store),
       };
 
-      const set = await reconcileTenantCounts(scoped, tally, cutoff, new Date().toISOString(), () => SILENT_LOG.info('', {}));
+      const set = await reconcileTenantCounts(scoped, tally, cutoff, new Date().toISOString(), () =>
+        SILENT_LOG.info('', {}),
+      );
 
       expect(set).toBe(1);
       expect(await counter(tenant)).toMatchObject({ active_count: 2, version: seen.version + 1 });
@@ -195,20 +244,34 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
   test('without a limit (0): 20 concurrent new tasks are 20 x 201, each one PutItem and one StartExecution; neither they nor their cancel write a counter', async () => {
     const calls: string[] = [];
     const counting = <C extends { middlewareStack: { add: (...a: any[]) => void } }>(client: C): C => {
-      client.middlewareStack.add((next: any, context: any) => (args: any) => (calls.push(String(context.commandName)), next(args)), { step: 'initialize', name: 'countCallsNoLimit' });
+      client.middlewareStack.add(
+        (next: any, context: any) => (args: any) => (calls.push(String(context.commandName)), next(args)),
+        { step: 'initialize', name: 'countCallsNoLimit' },
+      );
       return client;
     };
-    const noLimit = await startLocalApi({ auth: 'none', port: 0, handler: buildTrackHandler({ ...process.env, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: counting }), log: () => undefined });
+    const noLimit = await startLocalApi({
+      auth: 'none',
+      port: 0,
+      handler: buildTrackHandler({ ...process.env, TENANT_ACTIVE_TASK_LIMIT: '0' }, { wrapClient: counting }),
+      log: () => undefined,
+    });
     const tenant = uniqueTenant('nolimit');
     await holdExecutions(tenant);
     try {
-      const answers = await pool(Array.from({ length: 20 }, (_, i) => `v${i}.mp4`), 20, (video) => call('POST', `${noLimit.url}/api/v1/track`, { tenant_id: tenant, video_filename: video }));
+      const answers = await pool(
+        Array.from({ length: 20 }, (_, i) => `v${i}.mp4`),
+        20,
+        (video) => call('POST', `${noLimit.url}/api/v1/track`, { tenant_id: tenant, video_filename: video }),
+      );
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(201));
       expect(calls.sort()).toEqual([...Array(20).fill('PutItemCommand'), ...Array(20).fill('StartExecutionCommand')]);
       expect((await itemsOf(tenant)).filter((i) => i.item_type === 'active')).toHaveLength(20);
       // Every task cancelled before its execution runs, so no finishing step of the shared state machine (synthesized
       // with the default limit) touches this tenant either.
-      const cancels = await pool(answers, 20, (a) => call('DELETE', `${noLimit.url}/api/v1/track/${a.body.task_id}?tenant_id=${tenant}`));
+      const cancels = await pool(answers, 20, (a) =>
+        call('DELETE', `${noLimit.url}/api/v1/track/${a.body.task_id}?tenant_id=${tenant}`),
+      );
       expect(cancels.map((a) => a.status)).toEqual(Array(20).fill(200));
       expect((await itemsOf(tenant)).filter((i) => i.item_type === 'final')).toHaveLength(20);
       expect(await counter(tenant)).toBeUndefined();

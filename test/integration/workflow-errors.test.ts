@@ -25,16 +25,26 @@ function newTask(tenant: string, video: string): ActiveTask {
 
 async function start(task: ActiveTask) {
   const input = toExecutionInput(workflowInput(task, TEST_KEYS.activeKey(task.tenantId, task.videoFilename)));
-  const res = await sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(input) }));
+  const res = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: env.stateMachineArn,
+      name: task.taskId,
+      input: JSON.stringify(input),
+    }),
+  );
   expect(res.executionArn).toBe(executionArn(env.stateMachineArn, task.taskId));
   return res.executionArn!;
 }
 
 async function ended(arn: string) {
-  return eventually(async () => {
-    const d = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
-    return d.status === 'RUNNING' ? undefined : d;
-  }, 20_000, 'execution end');
+  return eventually(
+    async () => {
+      const d = await sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+      return d.status === 'RUNNING' ? undefined : d;
+    },
+    20_000,
+    'execution end',
+  );
 }
 
 describe('error names of the local DynamoDB integrations', () => {
@@ -56,7 +66,14 @@ describe('error names of the local DynamoDB integrations', () => {
       return found?.task.status === TaskStatus.Running ? found : undefined;
     });
     // Cancelled behind the execution's back (no StopExecution): its MarkFailed must lose.
-    await store.finish({ task: running.task as ActiveTask, taskKey, status: TaskStatus.Cancelled, expected: TaskStatus.Running, at: new Date().toISOString(), retainUntil: task.retainUntil });
+    await store.finish({
+      task: running.task as ActiveTask,
+      taskKey,
+      status: TaskStatus.Cancelled,
+      expected: TaskStatus.Running,
+      at: new Date().toISOString(),
+      retainUntil: task.retainUntil,
+    });
 
     const done = await ended(arn);
 
@@ -72,7 +89,15 @@ describe('error names of the local DynamoDB integrations', () => {
     const again = await start(task);
     expect(again).toBe(first);
     const other = toExecutionInput(workflowInput({ ...task, videoFilename: 'other.mp4' }, 'x'));
-    await expect(sfn.send(new StartExecutionCommand({ stateMachineArn: env.stateMachineArn, name: task.taskId, input: JSON.stringify(other) }))).rejects.toMatchObject({
+    await expect(
+      sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: env.stateMachineArn,
+          name: task.taskId,
+          input: JSON.stringify(other),
+        }),
+      ),
+    ).rejects.toMatchObject({
       name: 'ExecutionAlreadyExists',
     });
     await ended(first);

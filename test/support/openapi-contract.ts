@@ -7,7 +7,14 @@ import { parse } from 'yaml';
 export const OPENAPI_FILE = path.resolve(__dirname, '../../docs/openapi.yaml');
 
 /** Headers of the transport, not of the API: never documented, never checked. */
-const TRANSPORT_HEADERS = new Set(['content-length', 'content-type', 'date', 'connection', 'keep-alive', 'transfer-encoding']);
+const TRANSPORT_HEADERS = new Set([
+  'content-length',
+  'content-type',
+  'date',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+]);
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 /**
@@ -111,11 +118,14 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
       const operation = METHODS.includes(method) ? (item[method] ?? item['x-other-methods']?.[method]) : undefined;
       if (!operation) return [`${where}: ${observed.method} ${route.template} is not documented`];
       response = operation.responses?.[String(observed.status)] ?? operation.responses?.default;
-      if (!response) return [`${where}: status ${observed.status} is not documented for ${observed.method} ${route.template}`];
+      if (!response)
+        return [`${where}: status ${observed.status} is not documented for ${observed.method} ${route.template}`];
     }
     const problems: string[] = [];
 
-    const documented = new Map(Object.entries(response.headers ?? {}).map(([name, header]) => [name.toLowerCase(), header]));
+    const documented = new Map(
+      Object.entries(response.headers ?? {}).map(([name, header]) => [name.toLowerCase(), header]),
+    );
     for (const [name, header] of documented) {
       const value = observed.headers.get(name);
       if (value === null) {
@@ -123,10 +133,12 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
         continue;
       }
       const validate = header.schema && validator(header.schema);
-      if (validate && !validate(value)) problems.push(`${where}: header ${name}: ${JSON.stringify(value)} ${ajv.errorsText(validate.errors)}`);
+      if (validate && !validate(value))
+        problems.push(`${where}: header ${name}: ${JSON.stringify(value)} ${ajv.errorsText(validate.errors)}`);
     }
     observed.headers.forEach((_value, name) => {
-      if (!TRANSPORT_HEADERS.has(name) && !documented.has(name)) problems.push(`${where}: header ${name} is not documented`);
+      if (!TRANSPORT_HEADERS.has(name) && !documented.has(name))
+        problems.push(`${where}: header ${name} is not documented`);
     });
 
     const mediaType = (observed.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
@@ -136,7 +148,9 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
     }
     const content = response.content?.[mediaType];
     if (!content) {
-      problems.push(`${where}: media type "${mediaType}" is not documented (documented: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`);
+      problems.push(
+        `${where}: media type "${mediaType}" is not documented (documented: ${Object.keys(response.content ?? {}).join(', ') || 'none'})`,
+      );
       return problems;
     }
     let body: unknown;
@@ -148,7 +162,9 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
     }
     const validate = content.schema && validator(content.schema);
     if (validate && !validate(body)) {
-      problems.push(`${where}: body ${JSON.stringify(body).slice(0, 300)} does not match the contract: ${ajv.errorsText(validate.errors, { separator: '; ' })}`);
+      problems.push(
+        `${where}: body ${JSON.stringify(body).slice(0, 300)} does not match the contract: ${ajv.errorsText(validate.errors, { separator: '; ' })}`,
+      );
     }
     return problems;
   }

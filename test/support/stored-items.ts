@@ -4,7 +4,8 @@ import { TaskKeys } from '../../lambda/shared/task-keys';
 /** The key every test derives ids and active keys with: the local system's, so a test's own store and the local API agree. */
 export const TEST_KEYS = new TaskKeys(LOCAL_TASK_ID_KEY);
 /** The id generator the tests give a TaskService. */
-export const newTestId = (tenantId: string, videoFilename: string): string => TEST_KEYS.newTaskId(tenantId, videoFilename);
+export const newTestId = (tenantId: string, videoFilename: string): string =>
+  TEST_KEYS.newTaskId(tenantId, videoFilename);
 
 /** One task of tenant1's test.mp4 as the task table holds it, for unit tests that mock DynamoDB's answers. */
 export const STORED_ID = TEST_KEYS.newTaskId('tenant1', 'test.mp4', Buffer.alloc(16, 7));

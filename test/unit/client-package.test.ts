@@ -35,7 +35,11 @@ export const run = async () => ({
 `;
 const EXPECTED = {
   started: { created: true, taskId: '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c', status: 'not_started' },
-  read: expect.objectContaining({ taskId: '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c', videoFilename: 'a.mp4', status: 'completed' }),
+  read: expect.objectContaining({
+    taskId: '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c',
+    videoFilename: 'a.mp4',
+    status: 'completed',
+  }),
   notFoundError: 'function',
 };
 
@@ -44,7 +48,8 @@ let app: string;
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'client-package-'));
   // GIVEN the client packed (its prepack builds dist/), and its dependencies packed from this repository's install
-  const packed = (dir: string, ...args: string[]) => path.join(work, JSON.parse(npm(dir, 'pack', '--json', '--pack-destination', work, ...args))[0].filename);
+  const packed = (dir: string, ...args: string[]) =>
+    path.join(work, JSON.parse(npm(dir, 'pack', '--json', '--pack-destination', work, ...args))[0].filename);
   const client = packed(path.join(ROOT, 'client'));
   const fetchLib = packed(path.join(ROOT, 'node_modules/openapi-fetch'), '--ignore-scripts');
   const helpers = packed(path.join(ROOT, 'node_modules/openapi-typescript-helpers'), '--ignore-scripts');
@@ -69,34 +74,71 @@ test('the tarball holds the build, its declarations and the README; nothing of t
   expect(existsSync(path.join(installed, 'tracking-client.ts'))).toBe(false);
   // Only the declared entry point: the internals are not importable.
   const internal = `import('@video-tracking/client/dist/internal.js').then(() => console.log('open'), (e) => console.log(e.code))`;
-  expect(execFileSync(process.execPath, ['--input-type=module', '-e', internal], { cwd: app, encoding: 'utf8' }).trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
+  expect(
+    execFileSync(process.execPath, ['--input-type=module', '-e', internal], { cwd: app, encoding: 'utf8' }).trim(),
+  ).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
 });
 
 test('runs in Node.js from the empty project', () => {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', "import { run } from './app.mjs'; console.log(JSON.stringify(await run()));"], { cwd: app, encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=module', '-e', "import { run } from './app.mjs'; console.log(JSON.stringify(await run()));"],
+    { cwd: app, encoding: 'utf8' },
+  );
   expect(JSON.parse(out)).toEqual(EXPECTED);
 });
 
 test('type-checks in the empty project under moduleResolution NodeNext (the declarations resolve)', () => {
-  writeFileSync(path.join(app, 'check.ts'), "import { createTrackingClient, type Task } from '@video-tracking/client';\nconst t: Promise<Task> = createTrackingClient({ baseUrl: '' }).getTask({ taskId: 'x' });\nvoid t;\n");
+  writeFileSync(
+    path.join(app, 'check.ts'),
+    "import { createTrackingClient, type Task } from '@video-tracking/client';\nconst t: Promise<Task> = createTrackingClient({ baseUrl: '' }).getTask({ taskId: 'x' });\nvoid t;\n",
+  );
   const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--lib', 'es2023,dom', 'check.ts'], { cwd: app, encoding: 'utf8' });
+  execFileSync(
+    process.execPath,
+    [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--lib',
+      'es2023,dom',
+      'check.ts',
+    ],
+    { cwd: app, encoding: 'utf8' },
+  );
 });
 
 // As the browser tests: skipped loudly without Debian's chromium, except in CI (`.ci/run` installs it).
-if (!existsSync(CHROMIUM) && process.env.CI) throw new Error(`${CHROMIUM} is missing in CI: .ci/run must install Debian's chromium package.`);
-if (!existsSync(CHROMIUM)) console.warn(`\n!!! SKIPPING the client package's browser test: ${CHROMIUM} is missing. Install it: apt-get install -y chromium\n`);
+if (!existsSync(CHROMIUM) && process.env.CI)
+  throw new Error(`${CHROMIUM} is missing in CI: .ci/run must install Debian's chromium package.`);
+if (!existsSync(CHROMIUM))
+  console.warn(
+    `\n!!! SKIPPING the client package's browser test: ${CHROMIUM} is missing. Install it: apt-get install -y chromium\n`,
+  );
 const browserTest = existsSync(CHROMIUM) ? test : test.skip;
 browserTest('runs in Chromium, bundled by esbuild for the browser', async () => {
   const bundle = await build({
-    stdin: { contents: "import { run } from './app.mjs'; window.result = run();", resolveDir: app, sourcefile: 'entry.mjs' },
+    stdin: {
+      contents: "import { run } from './app.mjs'; window.result = run();",
+      resolveDir: app,
+      sourcefile: 'entry.mjs',
+    },
     bundle: true,
     format: 'iife',
     platform: 'browser',
     write: false,
     absWorkingDir: app,
   });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'], timeout: 30_000 });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu'],
+    timeout: 30_000,
+  });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

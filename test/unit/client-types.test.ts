@@ -11,7 +11,11 @@ describe('client/api-types.ts', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'api-types-'));
     try {
       const out = path.join(dir, 'api-types.ts');
-      execFileSync(process.execPath, [path.join(ROOT, 'node_modules/openapi-typescript/bin/cli.js'), 'docs/openapi.yaml', '-o', out], { cwd: ROOT, stdio: 'pipe' });
+      execFileSync(
+        process.execPath,
+        [path.join(ROOT, 'node_modules/openapi-typescript/bin/cli.js'), 'docs/openapi.yaml', '-o', out],
+        { cwd: ROOT, stdio: 'pipe' },
+      );
       // THEN the committed file is identical
       expect(readFileSync(path.join(ROOT, 'client/api-types.ts'), 'utf8')).toBe(readFileSync(out, 'utf8'));
     } finally {

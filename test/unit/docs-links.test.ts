@@ -42,7 +42,13 @@ describe('links between the documents', () => {
     const anchors = headingAnchors(
       '# Doc\n## Repair sweep (no client needed)\n## The write path: `POST /api/v1/track`\n## Twice\n## Twice\n```\n## not a heading\n```\n',
     );
-    expect([...anchors]).toEqual(['doc', 'repair-sweep-no-client-needed', 'the-write-path-post-apiv1track', 'twice', 'twice-1']);
+    expect([...anchors]).toEqual([
+      'doc',
+      'repair-sweep-no-client-needed',
+      'the-write-path-post-apiv1track',
+      'twice',
+      'twice-1',
+    ]);
   });
 
   test.each(DOCS)('every relative link in %s names a file that exists, and a heading of it', (doc) => {
@@ -50,10 +56,15 @@ describe('links between the documents', () => {
     const broken: string[] = [];
     for (const link of relativeLinks(markdown)) {
       const [file, anchor] = link.split('#', 2);
-      const target = file === '' ? path.join(ROOT, doc) : path.resolve(path.dirname(path.join(ROOT, doc)), decodeURI(file));
+      const target =
+        file === '' ? path.join(ROOT, doc) : path.resolve(path.dirname(path.join(ROOT, doc)), decodeURI(file));
       if (!existsSync(target)) {
         broken.push(`${link}: no such file`);
-      } else if (anchor !== undefined && target.endsWith('.md') && !headingAnchors(readFileSync(target, 'utf8')).has(anchor)) {
+      } else if (
+        anchor !== undefined &&
+        target.endsWith('.md') &&
+        !headingAnchors(readFileSync(target, 'utf8')).has(anchor)
+      ) {
         broken.push(`${link}: no such heading`);
       }
     }

@@ -23,8 +23,19 @@ function scriptedFetch(answer: (request: Request, index: number) => Reply | Prom
   return { fetch, requests };
 }
 
-const task = (status: string, id = TASK) => ({ task_id: id, tenant_id: 't1', video_filename: 'a.mp4', status, created_at: '2026-11-28T17:18:52.254Z', updated_at: '2026-11-28T17:18:52.254Z' });
-const unavailable = { status: 503, headers: { 'retry-after': '2' }, body: { type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'Retry.' } };
+const task = (status: string, id = TASK) => ({
+  task_id: id,
+  tenant_id: 't1',
+  video_filename: 'a.mp4',
+  status,
+  created_at: '2026-11-28T17:18:52.254Z',
+  updated_at: '2026-11-28T17:18:52.254Z',
+});
+const unavailable = {
+  status: 503,
+  headers: { 'retry-after': '2' },
+  body: { type: '/problems/service-unavailable', title: 'Service unavailable', status: 503, detail: 'Retry.' },
+};
 
 afterEach(() => jest.useRealTimers());
 
@@ -32,12 +43,22 @@ describe('createTrackingClient', () => {
   test('startAnalysis posts the tenant and video and tells a new task from a joined one', async () => {
     // GIVEN a server that creates, then answers the duplicate
     const { fetch, requests } = scriptedFetch((_r, i) =>
-      i === 0 ? { status: 201, body: { task_id: TASK, status: 'not_started' } } : { status: 200, body: { task_id: TASK, status: 'running', message: 'Analysis already in progress' } },
+      i === 0
+        ? { status: 201, body: { task_id: TASK, status: 'not_started' } }
+        : { status: 200, body: { task_id: TASK, status: 'running', message: 'Analysis already in progress' } },
     );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     // WHEN / THEN
-    expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({ created: true, taskId: TASK, status: 'not_started' });
-    expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({ created: false, taskId: TASK, status: 'running' });
+    expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
+      created: true,
+      taskId: TASK,
+      status: 'not_started',
+    });
+    expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
+      created: false,
+      taskId: TASK,
+      status: 'running',
+    });
     expect(requests[0]).toMatchObject({ method: 'POST', url: 'http://api.test/api/v1/track' });
     expect(JSON.parse(requests[0].body)).toEqual({ tenant_id: 't1', video_filename: 'a.mp4' });
   });
@@ -45,7 +66,9 @@ describe('createTrackingClient', () => {
   test('a 503 is retried after its Retry-After, not before', async () => {
     jest.useFakeTimers();
     // GIVEN one 503 with Retry-After: 2, then success
-    const { fetch, requests } = scriptedFetch((_r, i) => (i === 0 ? unavailable : { status: 201, body: { task_id: TASK, status: 'not_started' } }));
+    const { fetch, requests } = scriptedFetch((_r, i) =>
+      i === 0 ? unavailable : { status: 201, body: { task_id: TASK, status: 'not_started' } },
+    );
     const notices: unknown[] = [];
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, onRetry: (n) => notices.push(n) });
     // WHEN
@@ -70,19 +93,42 @@ describe('createTrackingClient', () => {
 
   test('the token provider supplies the bearer token, and a new one after a 401', async () => {
     const { fetch, requests } = scriptedFetch((r) =>
-      r.headers.get('authorization') === 'Bearer fresh' ? { status: 200, body: task('running') } : { status: 401, body: { message: 'Unauthorized' }, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } },
+      r.headers.get('authorization') === 'Bearer fresh'
+        ? { status: 200, body: task('running') }
+        : {
+            status: 401,
+            body: { message: 'Unauthorized' },
+            headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+          },
     );
     const asked: unknown[] = [];
-    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: ({ tenantId, refresh }) => (asked.push([tenantId, refresh]), refresh ? 'fresh' : 'stale') });
+    const client = createTrackingClient({
+      baseUrl: 'http://api.test',
+      fetch,
+      getToken: ({ tenantId, refresh }) => (asked.push([tenantId, refresh]), refresh ? 'fresh' : 'stale'),
+    });
     expect(await client.getTask({ tenantId: 't1', taskId: TASK })).toMatchObject({ status: 'running' });
     expect(requests.map((r) => r.headers.get('authorization'))).toEqual(['Bearer stale', 'Bearer fresh']);
-    expect(asked).toEqual([['t1', false], ['t1', true]]);
+    expect(asked).toEqual([
+      ['t1', false],
+      ['t1', true],
+    ]);
   });
 
   test('getTask and cancelTask reject an unknown task with TaskNotFoundError; findActiveTask answers undefined; a finished task is a 409', async () => {
     const { fetch } = scriptedFetch((r) =>
       r.method === 'DELETE'
-        ? { status: 409, body: { type: '/problems/task-finished', title: 'Task already finished', status: 409, detail: 'x', task_id: TASK, task_status: 'completed' } }
+        ? {
+            status: 409,
+            body: {
+              type: '/problems/task-finished',
+              title: 'Task already finished',
+              status: 409,
+              detail: 'x',
+              task_id: TASK,
+              task_status: 'completed',
+            },
+          }
         : { status: 404, body: { type: '/problems/not-found', title: 'Not found', status: 404, detail: 'x' } },
     );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
@@ -90,19 +136,41 @@ describe('createTrackingClient', () => {
     expect(missing).toBeInstanceOf(TaskNotFoundError);
     expect(missing).toMatchObject({ status: 404, taskId: TASK, problemType: '/problems/not-found' });
     expect(await client.findActiveTask({ tenantId: 't1', videoFilename: 'a.mp4' })).toBeUndefined();
-    await expect(client.cancelTask({ tenantId: 't1', taskId: TASK })).rejects.toMatchObject({ status: 409, body: { task_status: 'completed' } });
-    const { fetch: missingFetch } = scriptedFetch(() => ({ status: 404, body: { type: '/problems/not-found', title: 'Not found', status: 404, detail: 'x' } }));
-    await expect(createTrackingClient({ baseUrl: 'http://api.test', fetch: missingFetch }).cancelTask({ tenantId: 't1', taskId: TASK })).rejects.toBeInstanceOf(TaskNotFoundError);
+    await expect(client.cancelTask({ tenantId: 't1', taskId: TASK })).rejects.toMatchObject({
+      status: 409,
+      body: { task_status: 'completed' },
+    });
+    const { fetch: missingFetch } = scriptedFetch(() => ({
+      status: 404,
+      body: { type: '/problems/not-found', title: 'Not found', status: 404, detail: 'x' },
+    }));
+    await expect(
+      createTrackingClient({ baseUrl: 'http://api.test', fetch: missingFetch }).cancelTask({
+        tenantId: 't1',
+        taskId: TASK,
+      }),
+    ).rejects.toBeInstanceOf(TaskNotFoundError);
   });
 
   test('waitForTask backs off with jitter, retries a 503 after its Retry-After, and stops on a terminal status', async () => {
     jest.useFakeTimers();
     // GIVEN not_started, a 503 asking for 5 s, running, completed
-    const replies: Reply[] = [{ status: 200, body: task('not_started') }, { ...unavailable, headers: { 'retry-after': '5' } }, { status: 200, body: task('running') }, { status: 200, body: task('completed') }];
+    const replies: Reply[] = [
+      { status: 200, body: task('not_started') },
+      { ...unavailable, headers: { 'retry-after': '5' } },
+      { status: 200, body: task('running') },
+      { status: 200, body: task('completed') },
+    ];
     const { fetch, requests } = scriptedFetch((_r, i) => replies[i]);
     const at: number[] = [];
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0.5 });
-    const done = client.waitForTask({ tenantId: 't1', taskId: TASK, initialDelayMs: 1000, maxDelayMs: 3000, onUpdate: () => at.push(Date.now()) });
+    const done = client.waitForTask({
+      tenantId: 't1',
+      taskId: TASK,
+      initialDelayMs: 1000,
+      maxDelayMs: 3000,
+      onUpdate: () => at.push(Date.now()),
+    });
     // WHEN time passes
     await jest.advanceTimersByTimeAsync(60_000);
     // THEN it ends on completed after exactly four requests: a pause of 750 ms (1000 with jitter 0.5), the 503 retried
@@ -116,7 +184,12 @@ describe('createTrackingClient', () => {
     const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task('running') }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     const controller = new AbortController();
-    const done = client.waitForTask({ tenantId: 't1', taskId: TASK, signal: controller.signal, initialDelayMs: 60_000 });
+    const done = client.waitForTask({
+      tenantId: 't1',
+      taskId: TASK,
+      signal: controller.signal,
+      initialDelayMs: 60_000,
+    });
     await new Promise((r) => setTimeout(r, 20));
     controller.abort(new Error('page closed'));
     await expect(done).rejects.toThrow('page closed');
@@ -125,26 +198,53 @@ describe('createTrackingClient', () => {
 
   test('every call returns camelCase: getTask, listTasks (with its query), cancelTask', async () => {
     const { fetch, requests } = scriptedFetch((r) =>
-      r.url.includes('/api/v1/track?') ? { status: 200, body: { tasks: [{ ...task('failed'), error: { error: 'States.Timeout' } }], next_cursor: 'c2' } } : { status: 200, body: { ...task('completed'), result: { labels: 3 } } },
+      r.url.includes('/api/v1/track?')
+        ? {
+            status: 200,
+            body: { tasks: [{ ...task('failed'), error: { error: 'States.Timeout' } }], next_cursor: 'c2' },
+          }
+        : { status: 200, body: { ...task('completed'), result: { labels: 3 } } },
     );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     expect(await client.getTask({ tenantId: 't1', taskId: TASK })).toEqual({
-      taskId: TASK, tenantId: 't1', videoFilename: 'a.mp4', status: 'completed', createdAt: '2026-11-28T17:18:52.254Z', updatedAt: '2026-11-28T17:18:52.254Z', result: { labels: 3 },
+      taskId: TASK,
+      tenantId: 't1',
+      videoFilename: 'a.mp4',
+      status: 'completed',
+      createdAt: '2026-11-28T17:18:52.254Z',
+      updatedAt: '2026-11-28T17:18:52.254Z',
+      result: { labels: 3 },
     });
     const page = await client.listTasks({ tenantId: 't1', limit: 10, cursor: 'c1', status: 'finished' });
-    expect(page).toEqual({ tasks: [expect.objectContaining({ taskId: TASK, status: 'failed', error: { error: 'States.Timeout' } })], nextCursor: 'c2' });
+    expect(page).toEqual({
+      tasks: [expect.objectContaining({ taskId: TASK, status: 'failed', error: { error: 'States.Timeout' } })],
+      nextCursor: 'c2',
+    });
     const query = new URL(requests[1].url).searchParams;
     expect(Object.fromEntries(query)).toEqual({ tenant_id: 't1', limit: '10', cursor: 'c1', status: 'finished' });
     expect(await client.cancelTask({ tenantId: 't1', taskId: TASK })).toMatchObject({ taskId: TASK });
   });
 
   test('a refused cursor is an ApiError 400; listTasks without a tenant sends none (the token names it)', async () => {
-    const invalid = { type: '/problems/invalid-request', title: 'Invalid request', status: 400, detail: 'The cursor is not valid.', field: 'cursor' };
-    const { fetch, requests } = scriptedFetch((r) => (r.url.includes('cursor=') ? { status: 400, body: invalid } : { status: 200, body: { tasks: [], next_cursor: null } }));
+    const invalid = {
+      type: '/problems/invalid-request',
+      title: 'Invalid request',
+      status: 400,
+      detail: 'The cursor is not valid.',
+      field: 'cursor',
+    };
+    const { fetch, requests } = scriptedFetch((r) =>
+      r.url.includes('cursor=')
+        ? { status: 400, body: invalid }
+        : { status: 200, body: { tasks: [], next_cursor: null } },
+    );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: () => 'token' });
     expect(await client.listTasks()).toEqual({ tasks: [], nextCursor: null });
     expect(requests[0].url).toBe('http://api.test/api/v1/track');
-    await expect(client.listTasks({ cursor: 'tampered' })).rejects.toMatchObject({ status: 400, body: { field: 'cursor' } });
+    await expect(client.listTasks({ cursor: 'tampered' })).rejects.toMatchObject({
+      status: 400,
+      body: { field: 'cursor' },
+    });
     expect(requests).toHaveLength(2);
   });
 
@@ -156,35 +256,56 @@ describe('createTrackingClient', () => {
       return i === 1 ? { status: 502, body: { message: 'Bad Gateway' } } : { status: 200, body: task('running') };
     });
     const notices: unknown[] = [];
-    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0, onRetry: (n) => notices.push(n) });
+    const client = createTrackingClient({
+      baseUrl: 'http://api.test',
+      fetch,
+      random: () => 0,
+      onRetry: (n) => notices.push(n),
+    });
     const read = client.getTask({ tenantId: 't1', taskId: TASK });
     await jest.advanceTimersByTimeAsync(10_000);
     // THEN the third attempt answers, after 250 ms and 500 ms (equal jitter with random 0)
     expect(await read).toMatchObject({ taskId: TASK });
-    expect(notices).toEqual([{ status: undefined, attempt: 1, delayMs: 250 }, { status: 502, attempt: 2, delayMs: 500 }]);
+    expect(notices).toEqual([
+      { status: undefined, attempt: 1, delayMs: 250 },
+      { status: 502, attempt: 2, delayMs: 500 },
+    ]);
     expect(requests).toHaveLength(3);
     // AND a network error that never ends gives up after maxAttempts with the error itself
     const { fetch: down, requests: tries } = scriptedFetch(() => {
       throw new TypeError('fetch failed');
     });
-    const failing = createTrackingClient({ baseUrl: 'http://api.test', fetch: down, maxAttempts: 3 }).cancelTask({ tenantId: 't1', taskId: TASK }).catch((e: unknown) => e);
+    const failing = createTrackingClient({ baseUrl: 'http://api.test', fetch: down, maxAttempts: 3 })
+      .cancelTask({ tenantId: 't1', taskId: TASK })
+      .catch((e: unknown) => e);
     await jest.advanceTimersByTimeAsync(60_000);
     expect(await failing).toBeInstanceOf(TypeError);
     expect(tries).toHaveLength(3);
   });
 
   test('a 429 for the tenant quota is not retried (waiting would not help); an aborted request is not retried', async () => {
-    const quota = { status: 429, headers: { 'retry-after': '60' }, body: { type: '/problems/tenant-quota-exceeded', title: 'Quota exceeded', status: 429, detail: 'x' } };
+    const quota = {
+      status: 429,
+      headers: { 'retry-after': '60' },
+      body: { type: '/problems/tenant-quota-exceeded', title: 'Quota exceeded', status: 429, detail: 'x' },
+    };
     const { fetch, requests } = scriptedFetch(() => quota);
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
-    await expect(client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).rejects.toMatchObject({ status: 429, problemType: '/problems/tenant-quota-exceeded' });
+    await expect(client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).rejects.toMatchObject({
+      status: 429,
+      problemType: '/problems/tenant-quota-exceeded',
+    });
     expect(requests).toHaveLength(1);
 
     const controller = new AbortController();
     const { fetch: hanging, requests: sent } = scriptedFetch(
       (r) => new Promise((_resolve, reject) => r.signal.addEventListener('abort', () => reject(r.signal.reason))),
     );
-    const pending = createTrackingClient({ baseUrl: 'http://api.test', fetch: hanging }).getTask({ tenantId: 't1', taskId: TASK, signal: controller.signal });
+    const pending = createTrackingClient({ baseUrl: 'http://api.test', fetch: hanging }).getTask({
+      tenantId: 't1',
+      taskId: TASK,
+      signal: controller.signal,
+    });
     await new Promise((r) => setTimeout(r, 10));
     controller.abort(new Error('left the page'));
     await expect(pending).rejects.toThrow('left the page');
@@ -196,7 +317,13 @@ describe('createTrackingClient', () => {
     const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task(status) }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     const heard: string[][] = [[], []];
-    const first = client.waitForTask({ tenantId: 't1', taskId: TASK, initialDelayMs: 40, maxDelayMs: 40, onUpdate: (t) => heard[0].push(t.status) });
+    const first = client.waitForTask({
+      tenantId: 't1',
+      taskId: TASK,
+      initialDelayMs: 40,
+      maxDelayMs: 40,
+      onUpdate: (t) => heard[0].push(t.status),
+    });
     const second = client.waitForTask({ tenantId: 't1', taskId: TASK, onUpdate: (t) => heard[1].push(t.status) });
     await new Promise((r) => setTimeout(r, 70));
     status = 'completed';
@@ -214,7 +341,13 @@ describe('createTrackingClient', () => {
     const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task('running') }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     const [a, b] = [new AbortController(), new AbortController()];
-    const first = client.waitForTask({ tenantId: 't1', taskId: TASK, signal: a.signal, initialDelayMs: 20, maxDelayMs: 20 });
+    const first = client.waitForTask({
+      tenantId: 't1',
+      taskId: TASK,
+      signal: a.signal,
+      initialDelayMs: 20,
+      maxDelayMs: 20,
+    });
     const second = client.waitForTask({ tenantId: 't1', taskId: TASK, signal: b.signal });
     a.abort(new Error('a left'));
     await expect(first).rejects.toThrow('a left');
@@ -247,7 +380,7 @@ describe('createTrackingClient', () => {
   });
 });
 
-describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
+describe("createVideoAnalyses (the guide's localStorage advice)", () => {
   test('the key holds tenant and video, unambiguously, with the name NFC-normalised', () => {
     expect(videoStorageKey('t1', 'a.mp4')).not.toBe(videoStorageKey('t2', 'a.mp4'));
     expect(videoStorageKey('a', 'b:c')).not.toBe(videoStorageKey('a:b', 'c'));
@@ -260,9 +393,17 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
       return { status: 201, body: { task_id: TASK, status: 'not_started' } };
     });
     const storage = memoryStorage();
-    const analyses = createVideoAnalyses({ client: createTrackingClient({ baseUrl: 'http://api.test', fetch }), storage, channelName: `t-${Math.random()}` });
+    const analyses = createVideoAnalyses({
+      client: createTrackingClient({ baseUrl: 'http://api.test', fetch }),
+      storage,
+      channelName: `t-${Math.random()}`,
+    });
     const video = { tenantId: 't1', videoFilename: 'a.mp4' };
-    const results = await Promise.all([analyses.analyseVideo(video), analyses.analyseVideo(video), analyses.analyseVideo(video)]);
+    const results = await Promise.all([
+      analyses.analyseVideo(video),
+      analyses.analyseVideo(video),
+      analyses.analyseVideo(video),
+    ]);
     expect(new Set(results.map((r) => r.taskId))).toEqual(new Set([TASK]));
     expect(requests.filter((r) => r.method === 'POST')).toHaveLength(1);
     expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(TASK);
@@ -274,15 +415,28 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
     storage.setItem(videoStorageKey('t1', 'a.mp4'), TASK);
     let status = 'running';
     const { fetch, requests } = scriptedFetch((r) =>
-      r.method === 'GET' ? { status: 200, body: task(status) } : { status: 201, body: { task_id: NEXT, status: 'not_started' } },
+      r.method === 'GET'
+        ? { status: 200, body: task(status) }
+        : { status: 201, body: { task_id: NEXT, status: 'not_started' } },
     );
-    const analyses = createVideoAnalyses({ client: createTrackingClient({ baseUrl: 'http://api.test', fetch }), storage, channelName: `t-${Math.random()}` });
+    const analyses = createVideoAnalyses({
+      client: createTrackingClient({ baseUrl: 'http://api.test', fetch }),
+      storage,
+      channelName: `t-${Math.random()}`,
+    });
     // WHEN the stored task is still running THEN it is joined
-    expect(await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({ taskId: TASK, status: 'running', created: false });
+    expect(await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
+      taskId: TASK,
+      status: 'running',
+      created: false,
+    });
     expect(requests.map((r) => r.method)).toEqual(['GET']);
     // WHEN it has completed THEN the entry goes and a new task is started
     status = 'completed';
-    expect(await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' })).toMatchObject({ taskId: NEXT, created: true });
+    expect(await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' })).toMatchObject({
+      taskId: NEXT,
+      created: true,
+    });
     expect(requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
     expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(NEXT);
     analyses.close();
@@ -291,7 +445,11 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
   test('followVideoTask removes the entry when the task ends; other instances (tabs) hear of every change', async () => {
     const channelName = `t-${Math.random()}`;
     const storage = memoryStorage();
-    const { fetch } = scriptedFetch((r) => (r.method === 'POST' ? { status: 201, body: { task_id: TASK, status: 'not_started' } } : { status: 200, body: task('completed') }));
+    const { fetch } = scriptedFetch((r) =>
+      r.method === 'POST'
+        ? { status: 201, body: { task_id: TASK, status: 'not_started' } }
+        : { status: 200, body: task('completed') },
+    );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
     const tab1 = createVideoAnalyses({ client, storage, channelName });
     const tab2 = createVideoAnalyses({ client, storage, channelName });
@@ -299,7 +457,9 @@ describe('createVideoAnalyses (the guide\'s localStorage advice)', () => {
     tab2.onOtherTabChange((change) => heard.push(change));
 
     await tab1.analyseVideo({ tenantId: 't1', videoFilename: 'a.mp4' });
-    expect(await tab1.followVideoTask({ tenantId: 't1', videoFilename: 'a.mp4', taskId: TASK, initialDelayMs: 1 })).toMatchObject({ status: 'completed' });
+    expect(
+      await tab1.followVideoTask({ tenantId: 't1', videoFilename: 'a.mp4', taskId: TASK, initialDelayMs: 1 }),
+    ).toMatchObject({ status: 'completed' });
 
     expect(storage.map.has(videoStorageKey('t1', 'a.mp4'))).toBe(false);
     await new Promise((r) => setTimeout(r, 50));

@@ -34,7 +34,11 @@ const randomPassword = () => `${randomBytes(24).toString('base64url')}aA1!`;
  * password is changed only with `resetPassword`: it may be a real user's.
  * The ID token is the one that carries `custom:tenant_id`, and the API's authorizer accepts it (its `aud` is the client).
  */
-export async function cognitoToken(request: CognitoTokenRequest, clients: CognitoTokenClients, newPassword: () => string = randomPassword): Promise<string> {
+export async function cognitoToken(
+  request: CognitoTokenRequest,
+  clients: CognitoTokenClients,
+  newPassword: () => string = randomPassword,
+): Promise<string> {
   const { userPoolId, clientId } = await stackOutputs(clients.cloudFormation, request.stackName);
   try {
     await clients.cognito.send(
@@ -51,7 +55,9 @@ export async function cognitoToken(request: CognitoTokenRequest, clients: Cognit
     );
   } catch (error) {
     if (!(error instanceof UsernameExistsException)) throw error;
-    const existing = await clients.cognito.send(new AdminGetUserCommand({ UserPoolId: userPoolId, Username: request.user }));
+    const existing = await clients.cognito.send(
+      new AdminGetUserCommand({ UserPoolId: userPoolId, Username: request.user }),
+    );
     const tenant = existing.UserAttributes?.find((a) => a.Name === COGNITO_TENANT_CLAIM)?.Value;
     if (tenant !== request.tenantId) {
       throw new LocalSetupError(
@@ -65,7 +71,14 @@ export async function cognitoToken(request: CognitoTokenRequest, clients: Cognit
     }
   }
   const password = newPassword();
-  await clients.cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: userPoolId, Username: request.user, Password: password, Permanent: true }));
+  await clients.cognito.send(
+    new AdminSetUserPasswordCommand({
+      UserPoolId: userPoolId,
+      Username: request.user,
+      Password: password,
+      Permanent: true,
+    }),
+  );
   const auth = await clients.cognito.send(
     new AdminInitiateAuthCommand({
       UserPoolId: userPoolId,
@@ -75,15 +88,24 @@ export async function cognitoToken(request: CognitoTokenRequest, clients: Cognit
     }),
   );
   const token = auth.AuthenticationResult?.IdToken;
-  if (!token) throw new LocalSetupError(`Cognito asked for ${auth.ChallengeName ?? 'another step'} instead of issuing tokens for ${request.user}; sign in as that user once to complete it.`);
+  if (!token)
+    throw new LocalSetupError(
+      `Cognito asked for ${auth.ChallengeName ?? 'another step'} instead of issuing tokens for ${request.user}; sign in as that user once to complete it.`,
+    );
   return token;
 }
 
-async function stackOutputs(cloudFormation: CloudFormationClient, stackName: string): Promise<{ userPoolId: string; clientId: string }> {
+async function stackOutputs(
+  cloudFormation: CloudFormationClient,
+  stackName: string,
+): Promise<{ userPoolId: string; clientId: string }> {
   const outputs = (await describeStack(cloudFormation, stackName)).Outputs ?? [];
   // A stack deployed before the outputs had stable ids names them with the construct path and a hash (TrackUserPoolId9F0D33C6).
   const find = (key: string) =>
-    (outputs.find((o) => o.OutputKey === key) ?? outputs.find((o) => new RegExp(`^Track${key}[0-9A-F]{8}$`).test(o.OutputKey ?? '')))?.OutputValue;
+    (
+      outputs.find((o) => o.OutputKey === key) ??
+      outputs.find((o) => new RegExp(`^Track${key}[0-9A-F]{8}$`).test(o.OutputKey ?? ''))
+    )?.OutputValue;
   const userPoolId = find(StackOutput.UserPoolId);
   const clientId = find(StackOutput.UserPoolClientId);
   if (!userPoolId || !clientId) {
@@ -100,10 +122,13 @@ async function describeStack(cloudFormation: CloudFormationClient, stackName: st
     const { Stacks } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
     if (Stacks?.[0]) return Stacks[0];
   } catch (error) {
-    if (!(error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message))) throw error;
+    if (!(error instanceof Error && error.name === 'ValidationError' && /does not exist/.test(error.message)))
+      throw error;
   }
   const region = await cloudFormation.config.region().catch(() => 'the configured region');
-  throw new LocalSetupError(`Stack ${stackName} does not exist in ${region}: check --stack (cdk deploy prints the name) and AWS_REGION / AWS_PROFILE.`);
+  throw new LocalSetupError(
+    `Stack ${stackName} does not exist in ${region}: check --stack (cdk deploy prints the name) and AWS_REGION / AWS_PROFILE.`,
+  );
 }
 
 export function awsClients(): CognitoTokenClients {

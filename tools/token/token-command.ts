@@ -10,10 +10,16 @@ export const USAGE = `Usage:
       a Cognito ID token for the deployed stack: creates the test user; an existing user's password is changed only with --reset-password`;
 
 /** `npm run token`: one token on stdout, for the deployed stack (`--stack`) or the running local system. */
-export async function tokenCommand(argv: string[], env: Record<string, string | undefined>, aws: () => CognitoTokenClients): Promise<string> {
+export async function tokenCommand(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  aws: () => CognitoTokenClients,
+): Promise<string> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
         stack: { type: 'string' },
         tenant: { type: 'string' },
         user: { type: 'string' },
@@ -36,14 +42,20 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
   }
   if (stack !== undefined) {
     if (!user) throw new LocalSetupError(`--user <email> is required with --stack.\n${USAGE}`);
-    if (ttl !== undefined) throw new LocalSetupError('--ttl applies to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).');
+    if (ttl !== undefined)
+      throw new LocalSetupError(
+        '--ttl applies to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).',
+      );
     return cognitoToken({ stackName: stack, tenantId, user, resetPassword }, aws());
   }
-  if (user !== undefined || resetPassword) throw new LocalSetupError(`--user and --reset-password apply to a deployed stack (--stack).\n${USAGE}`);
+  if (user !== undefined || resetPassword)
+    throw new LocalSetupError(`--user and --reset-password apply to a deployed stack (--stack).\n${USAGE}`);
   const ttlSeconds = ttl === undefined ? 3600 : Number(ttl);
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) throw new LocalSetupError(`--ttl must be an integer from 1 to ${MAX_TTL_SECONDS}.`);
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS)
+    throw new LocalSetupError(`--ttl must be an integer from 1 to ${MAX_TTL_SECONDS}.`);
   const port = Number(env.PORT ?? 8000);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LocalSetupError(`PORT must be a TCP port number, got "${env.PORT}".`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new LocalSetupError(`PORT must be a TCP port number, got "${env.PORT}".`);
   return requestLocalToken(`http://127.0.0.1:${port}`, tenantId, ttlSeconds);
 }
 
@@ -51,12 +63,22 @@ export async function tokenCommand(argv: string[], env: Record<string, string | 
 export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSeconds = 3600): Promise<string> {
   let res: Response;
   try {
-    res = await fetch(`${apiUrl}/local/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant_id: tenantId, ttl_seconds: ttlSeconds }) });
+    res = await fetch(`${apiUrl}/local/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant_id: tenantId, ttl_seconds: ttlSeconds }),
+    });
   } catch {
-    throw new LocalSetupError(`Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (same PORT).`);
+    throw new LocalSetupError(
+      `Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (same PORT).`,
+    );
   }
-  if (res.status === 404) throw new LocalSetupError(`The local system on ${apiUrl} runs with AUTH=none and issues no tokens: restart it with AUTH=jwt npm start.`);
+  if (res.status === 404)
+    throw new LocalSetupError(
+      `The local system on ${apiUrl} runs with AUTH=none and issues no tokens: restart it with AUTH=jwt npm start.`,
+    );
   const body = (await res.json()) as { id_token?: string; detail?: string };
-  if (!res.ok || !body.id_token) throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
+  if (!res.ok || !body.id_token)
+    throw new LocalSetupError(`${apiUrl}/local/token answered ${res.status}: ${body.detail ?? JSON.stringify(body)}`);
   return body.id_token;
 }

@@ -4,7 +4,10 @@ import { fromActiveItem } from './items';
 import type { TableClient } from './table-client';
 
 /** One shard after another, each oldest first: at most one page (<= 1 MB) is in memory at a time. */
-export async function* activeCreatedBefore(table: TableClient, createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
+export async function* activeCreatedBefore(
+  table: TableClient,
+  createdBefore: string,
+): AsyncIterable<readonly ActiveTask[]> {
   for (let shard = 0; shard < SWEEP_SHARDS; shard++) {
     const pages = table.queryPages({
       IndexName: ACTIVE_BY_AGE_INDEX,

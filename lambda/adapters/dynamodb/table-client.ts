@@ -18,7 +18,8 @@ export function createDocumentClient(client = new DynamoDBClient({})): DynamoDBD
 }
 
 /** The document client's commands; and the low-level PutItem, which it sends as the base client would (one middleware stack). */
-type TableCommand = PutItemCommand | PutCommand | GetCommand | QueryCommand | UpdateCommand | DeleteCommand | TransactWriteCommand;
+type TableCommand =
+  PutItemCommand | PutCommand | GetCommand | QueryCommand | UpdateCommand | DeleteCommand | TransactWriteCommand;
 type OutputOf<C> = C extends GetCommand ? GetCommandOutput : C extends QueryCommand ? QueryCommandOutput : unknown;
 
 /** DynamoDB's name for each command, as DependencyUnavailable reports it. */
@@ -50,7 +51,9 @@ export class TableClient {
   }
 
   /** Every page of a query of this table, one after another: at most one page (<= 1 MB) is in memory at a time. */
-  async *queryPages(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncIterable<Record<string, unknown>[]> {
+  async *queryPages(
+    input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+  ): AsyncIterable<Record<string, unknown>[]> {
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const page = await this.send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey }));
@@ -60,7 +63,10 @@ export class TableClient {
   }
 
   /** As send, but a failure `expected` accepts comes back as `{ refused }` instead of being thrown. */
-  async attempt<C extends TableCommand>(command: C, expected: (error: unknown) => boolean): Promise<{ output: OutputOf<C> } | Refused> {
+  async attempt<C extends TableCommand>(
+    command: C,
+    expected: (error: unknown) => boolean,
+  ): Promise<{ output: OutputOf<C> } | Refused> {
     try {
       return { output: (await this.doc.send(command as never)) as OutputOf<C> };
     } catch (error) {

@@ -1,15 +1,42 @@
 import { type ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailable, TaskNotInExpectedState } from '../../core/errors';
-import type { ClaimResult, FinishTask, FoundTask, ListedPage, ListQuery, SlotResult, TaskStore, TenantCount } from '../../core/ports';
+import type {
+  ClaimResult,
+  FinishTask,
+  FoundTask,
+  ListedPage,
+  ListQuery,
+  SlotResult,
+  TaskStore,
+  TenantCount,
+} from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { TaskErrorName, taskError } from '../../core/task-errors';
 import { Attr, taskRecordKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
 import { listByTenant } from './tenant-index';
-import { epochSeconds, fromActiveItem, fromFinalItem, fromRawItem, type Item, toActiveItem, toFinalItem, toRawItem, withoutStoreTimes } from './items';
-import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, isTransactionLost, MAX_CONFLICT_ATTEMPTS, TableClient } from './table-client';
+import {
+  epochSeconds,
+  fromActiveItem,
+  fromFinalItem,
+  fromRawItem,
+  type Item,
+  toActiveItem,
+  toFinalItem,
+  toRawItem,
+  withoutStoreTimes,
+} from './items';
+import {
+  conflictBackoff,
+  isConditionFailure,
+  isRefused,
+  isTransactionConflict,
+  isTransactionLost,
+  MAX_CONFLICT_ATTEMPTS,
+  TableClient,
+} from './table-client';
 import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
 
 export interface TaskStoreOptions {
@@ -74,7 +101,8 @@ export class DynamoDbTaskStore implements TaskStore {
       if (item) {
         const winner = fromActiveItem(item);
         if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) return { won: false, existing: winner };
-        if (await this.takeOver(task, taskKey, winner, replacedRetainUntil)) return { won: true, taskKey, replaced: winner };
+        if (await this.takeOver(task, taskKey, winner, replacedRetainUntil))
+          return { won: true, taskKey, replaced: winner };
       }
       // The item changed under us (the winner finished, or another request took the lease over): look again.
       if (!retry) throw new DependencyUnavailable('dynamodb', 'PutItem', { cause: error });
@@ -85,10 +113,21 @@ export class DynamoDbTaskStore implements TaskStore {
    * Lease of last resort: in one transaction, replace an active task whose lease has expired and record it failed.
    * @returns false when the item changed meanwhile (the caller looks again).
    */
-  private async takeOver(task: ActiveTask, taskKey: string, expired: ActiveTask, retainUntil: number): Promise<boolean> {
+  private async takeOver(
+    task: ActiveTask,
+    taskKey: string,
+    expired: ActiveTask,
+    retainUntil: number,
+  ): Promise<boolean> {
     const at = task.createdAt;
     const error: TaskError = taskError(TaskErrorName.LeaseExpired);
-    const final: Task = { ...withoutStoreTimes(expired), status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error };
+    const final: Task = {
+      ...withoutStoreTimes(expired),
+      status: TaskStatus.Failed,
+      updatedAt: at,
+      finishedAt: at,
+      error,
+    };
     const out = await this.table.attempt(
       new TransactWriteCommand({
         TransactItems: [
@@ -233,7 +272,9 @@ export class DynamoDbTaskStore implements TaskStore {
   }
 
   private async getItem(pk: string): Promise<Item | undefined> {
-    const out = await this.table.send(new GetCommand({ TableName: this.table.tableName, Key: { [Attr.pk]: pk }, ConsistentRead: true }));
+    const out = await this.table.send(
+      new GetCommand({ TableName: this.table.tableName, Key: { [Attr.pk]: pk }, ConsistentRead: true }),
+    );
     return out.Item;
   }
 }

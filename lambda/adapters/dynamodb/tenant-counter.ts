@@ -1,8 +1,23 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SlotResult, TenantCount } from '../../core/ports';
-import { ACTIVE_BY_AGE_INDEX, Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType, parseTenantCounterKey, tenantCounterKey } from '../../shared/table';
+import {
+  ACTIVE_BY_AGE_INDEX,
+  Attr,
+  COUNTER_SHARD,
+  COUNTER_UPDATE,
+  ItemType,
+  parseTenantCounterKey,
+  tenantCounterKey,
+} from '../../shared/table';
 import { fromRawItem, type RawItem } from './items';
-import { conflictBackoff, isConditionFailure, isRefused, isTransactionConflict, MAX_CONFLICT_ATTEMPTS, type TableClient } from './table-client';
+import {
+  conflictBackoff,
+  isConditionFailure,
+  isRefused,
+  isTransactionConflict,
+  MAX_CONFLICT_ATTEMPTS,
+  type TableClient,
+} from './table-client';
 
 /** The tenant counters: the only code that writes them, apart from the state machine's finishing steps. */
 
@@ -53,7 +68,12 @@ export async function takeSlot(table: TableClient, tenantId: string, limit: numb
 }
 
 /** Sets a drifted count, conditional on the version read: any write since (a new task, an end) wins over it. */
-export async function setCount(table: TableClient, seen: TenantCount, activeCount: number, at: string): Promise<boolean> {
+export async function setCount(
+  table: TableClient,
+  seen: TenantCount,
+  activeCount: number,
+  at: string,
+): Promise<boolean> {
   const out = await table.attempt(
     new UpdateCommand({
       TableName: table.tableName,
@@ -80,7 +100,14 @@ export async function* tenantCounts(table: TableClient): AsyncIterable<readonly 
     const counts = items.flatMap((item): TenantCount[] => {
       const tenantId = parseTenantCounterKey(String(item[Attr.pk]));
       if (tenantId === undefined) return [];
-      return [{ tenantId, activeCount: Number(item[Attr.activeCount] ?? 0), version: Number(item[Attr.version] ?? 0), updatedAt: String(item[Attr.updatedAt]) }];
+      return [
+        {
+          tenantId,
+          activeCount: Number(item[Attr.activeCount] ?? 0),
+          version: Number(item[Attr.version] ?? 0),
+          updatedAt: String(item[Attr.updatedAt]),
+        },
+      ];
     });
     if (counts.length) yield counts;
   }

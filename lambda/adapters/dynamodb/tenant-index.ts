@@ -35,7 +35,10 @@ export async function listByTenant(table: TableClient, query: ListQuery): Promis
         // Only the two kinds of task item, whatever else a future item might carry.
         FilterExpression: types.map((_, i) => `#type = :type${i}`).join(' OR '),
         ExpressionAttributeNames: { '#tenant': Attr.tenantId, '#type': Attr.itemType },
-        ExpressionAttributeValues: { ':tenant': query.tenantId, ...Object.fromEntries(types.map((t, i) => [`:type${i}`, t])) },
+        ExpressionAttributeValues: {
+          ':tenant': query.tenantId,
+          ...Object.fromEntries(types.map((t, i) => [`:type${i}`, t])),
+        },
         ScanIndexForward: false,
         Limit: query.status ? Math.max(wanted + 1, FILTERED_READ) : wanted + 1,
         ExclusiveStartKey: start,
@@ -66,6 +69,12 @@ function positionOf(item: Item): CursorPosition {
 function startKey(tenantId: string, position: CursorPosition): Item {
   const { pk, tenant, created } = position;
   // Signed for this tenant already; checked again so a position can never start another tenant's partition.
-  if (tenant !== tenantId || typeof pk !== 'string' || typeof created !== 'string' || Object.keys(position).length !== 3) throw invalidCursor();
+  if (
+    tenant !== tenantId ||
+    typeof pk !== 'string' ||
+    typeof created !== 'string' ||
+    Object.keys(position).length !== 3
+  )
+    throw invalidCursor();
   return { [Attr.pk]: pk, [Attr.tenantId]: tenant, [Attr.createdAt]: created };
 }

@@ -1,5 +1,13 @@
 // The local demo page: the client (client/) and the DOM, nothing else. Bundled by esbuild when npm start starts.
-import { ApiError, createTrackingClient, createVideoAnalyses, isFinal, type Task, type TaskStatus, type TokenProvider } from '../../../client';
+import {
+  ApiError,
+  createTrackingClient,
+  createVideoAnalyses,
+  isFinal,
+  type Task,
+  type TaskStatus,
+  type TokenProvider,
+} from '../../../client';
 
 const params = new URLSearchParams(location.search);
 /** `?api=http://127.0.0.1:8000` lets a page on another origin (a frontend dev server) call the local API (CORS). */
@@ -31,7 +39,8 @@ function storedForm(): { tenant?: string; video?: string } {
 const saved = storedForm();
 tenantInput.value = params.get('tenant') ?? saved.tenant ?? 'tenant1';
 videoInput.value = params.get('video') ?? saved.video ?? 'test.mp4';
-const saveForm = () => localStorage.setItem(FORM_KEY, JSON.stringify({ tenant: tenantInput.value, video: videoInput.value }));
+const saveForm = () =>
+  localStorage.setItem(FORM_KEY, JSON.stringify({ tenant: tenantInput.value, video: videoInput.value }));
 saveForm();
 if (params.has('tenant') || params.has('video')) {
   params.delete('tenant');
@@ -190,7 +199,8 @@ async function refreshList(): Promise<void> {
       // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up.
       const video = current().videoFilename.normalize('NFC');
       const active = shown ? undefined : tasks.find((t) => !isFinal(t.status) && t.videoFilename === video);
-      if (active && current().tenantId === tenantId) follow(tenantId, active.videoFilename, active.taskId, active.status);
+      if (active && current().tenantId === tenantId)
+        follow(tenantId, active.videoFilename, active.taskId, active.status);
     }
   } catch (error) {
     fail(error);
@@ -227,7 +237,11 @@ function taskRow(task: Task): HTMLLIElement {
     row.append(cancel);
   }
   row.append(element('span', 'meta', `${new Date(task.createdAt).toLocaleString()} · ${task.taskId}`));
-  const detail = task.error ? element('span', 'meta detail error', describeError(task.error)) : task.result !== undefined ? element('span', 'meta detail result', `Result: ${JSON.stringify(task.result)}`) : undefined;
+  const detail = task.error
+    ? element('span', 'meta detail error', describeError(task.error))
+    : task.result !== undefined
+      ? element('span', 'meta detail result', `Result: ${JSON.stringify(task.result)}`)
+      : undefined;
   if (detail) {
     detail.dataset.testid = 'row-detail';
     row.append(detail);
@@ -254,7 +268,11 @@ videoInput.addEventListener('change', changed);
 // Another tab started (or joined) a task for the video this tab shows: show it too.
 analyses.onOtherTabChange((change) => {
   const { tenantId, videoFilename } = current();
-  if (change.taskId && change.tenantId === tenantId && change.videoFilename.normalize('NFC') === videoFilename.normalize('NFC')) {
+  if (
+    change.taskId &&
+    change.tenantId === tenantId &&
+    change.videoFilename.normalize('NFC') === videoFilename.normalize('NFC')
+  ) {
     follow(tenantId, videoFilename, change.taskId, 'not_started');
   }
 });

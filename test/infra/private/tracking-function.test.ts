@@ -3,11 +3,15 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as path from 'node:path';
 import { TrackingFunction } from '../../../lib/private/tracking-function';
 
-test('a TrackingFunction carries the shared settings, its own log group with retention, and the caller\'s environment', () => {
+test("a TrackingFunction carries the shared settings, its own log group with retention, and the caller's environment", () => {
   // GIVEN
   const stack = new Stack(new App(), 'Test');
   // WHEN
-  const fn = new TrackingFunction(stack, 'Fn', { entry: path.join(__dirname, '../../../lambda/analyse/index.ts'), environment: { A: '1' }, memorySize: 512 });
+  const fn = new TrackingFunction(stack, 'Fn', {
+    entry: path.join(__dirname, '../../../lambda/analyse/index.ts'),
+    environment: { A: '1' },
+    memorySize: 512,
+  });
   // THEN
   const template = Template.fromStack(stack);
   template.hasResourceProperties('AWS::Lambda::Function', {

@@ -1,11 +1,29 @@
 import { TaskNotInExpectedState } from '../../../lambda/core/errors';
 import { invalidCursor } from '../../../lambda/core/cursor';
-import type { ClaimResult, FinishTask, FoundTask, ListedPage, ListQuery, SlotResult, TaskStore, TenantCount } from '../../../lambda/core/ports';
+import type {
+  ClaimResult,
+  FinishTask,
+  FoundTask,
+  ListedPage,
+  ListQuery,
+  SlotResult,
+  TaskStore,
+  TenantCount,
+} from '../../../lambda/core/ports';
 import { type ActiveTask, isActive, ListStatus, type Task, TaskStatus } from '../../../lambda/core/task';
 import { TaskErrorName, taskError } from '../../../lambda/core/task-errors';
 import { TEST_KEYS } from '../stored-items';
 
-type Method = 'claim' | 'finish' | 'renewLease' | 'getById' | 'getActive' | 'listByTenant' | 'takeSlot' | 'releaseClaim' | 'setTenantCount';
+type Method =
+  | 'claim'
+  | 'finish'
+  | 'renewLease'
+  | 'getById'
+  | 'getActive'
+  | 'listByTenant'
+  | 'takeSlot'
+  | 'releaseClaim'
+  | 'setTenantCount';
 
 /**
  * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
@@ -32,7 +50,9 @@ export class InMemoryTaskStore implements TaskStore {
 
   /** What the state machine's MarkRunning does. */
   markRunning(taskId: string, at: string): void {
-    for (const [key, task] of this.active) if (task.taskId === taskId) this.active.set(key, { ...task, status: TaskStatus.Running, startedAt: at, updatedAt: at });
+    for (const [key, task] of this.active)
+      if (task.taskId === taskId)
+        this.active.set(key, { ...task, status: TaskStatus.Running, startedAt: at, updatedAt: at });
   }
 
   keyOf(tenantId: string, videoFilename: string): string {
@@ -47,10 +67,17 @@ export class InMemoryTaskStore implements TaskStore {
       this.active.set(taskKey, task);
       return { won: true, taskKey };
     }
-    if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt)) return { won: false, existing };
+    if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt))
+      return { won: false, existing };
     const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = existing;
     const at = task.createdAt;
-    this.finals.set(existing.taskId, { ...rest, status: TaskStatus.Failed, updatedAt: at, finishedAt: at, error: taskError(TaskErrorName.LeaseExpired) });
+    this.finals.set(existing.taskId, {
+      ...rest,
+      status: TaskStatus.Failed,
+      updatedAt: at,
+      finishedAt: at,
+      error: taskError(TaskErrorName.LeaseExpired),
+    });
     this.active.set(taskKey, task);
     if (this.countsTenantTasks) this.addToCount(task.tenantId, 0, at);
     return { won: true, taskKey, replaced: existing };
@@ -59,7 +86,12 @@ export class InMemoryTaskStore implements TaskStore {
   async finish(finish: FinishTask): Promise<Task> {
     this.enter('finish');
     const current = this.active.get(finish.taskKey);
-    if (!current || current.taskId !== finish.task.taskId || current.status !== finish.expected || this.finals.has(finish.task.taskId)) {
+    if (
+      !current ||
+      current.taskId !== finish.task.taskId ||
+      current.status !== finish.expected ||
+      this.finals.has(finish.task.taskId)
+    ) {
       throw new TaskNotInExpectedState(finish.task.taskId);
     }
     const final: Task = {
@@ -113,14 +145,23 @@ export class InMemoryTaskStore implements TaskStore {
 
   private addToCount(tenantId: string, delta: number, at: string): void {
     const current = this.counters.get(tenantId) ?? { activeCount: 0, version: 0, updatedAt: at };
-    this.counters.set(tenantId, { activeCount: current.activeCount + delta, version: current.version + 1, updatedAt: at });
+    this.counters.set(tenantId, {
+      activeCount: current.activeCount + delta,
+      version: current.version + 1,
+      updatedAt: at,
+    });
   }
 
   async renewLease(task: ActiveTask, leaseExpiresAt: number): Promise<boolean> {
     this.enter('renewLease');
     const key = this.keyOf(task.tenantId, task.videoFilename);
     const current = this.active.get(key);
-    if (current?.taskId !== task.taskId || current.status !== TaskStatus.NotStarted || current.leaseExpiresAt !== task.leaseExpiresAt) return false;
+    if (
+      current?.taskId !== task.taskId ||
+      current.status !== TaskStatus.NotStarted ||
+      current.leaseExpiresAt !== task.leaseExpiresAt
+    )
+      return false;
     this.active.set(key, { ...current, leaseExpiresAt });
     return true;
   }
@@ -141,7 +182,9 @@ export class InMemoryTaskStore implements TaskStore {
   }
 
   async *activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
-    const due = [...this.active.values()].filter((t) => t.createdAt < createdBefore).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const due = [...this.active.values()]
+      .filter((t) => t.createdAt < createdBefore)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     if (due.length) yield due;
   }
 
@@ -151,13 +194,20 @@ export class InMemoryTaskStore implements TaskStore {
     if (query.after && query.after.tenant !== query.tenantId) throw invalidCursor();
     const order = (a: Task, b: Task) => b.createdAt.localeCompare(a.createdAt) || b.taskId.localeCompare(a.taskId);
     const after = query.after && { createdAt: query.after.created, taskId: query.after.id };
-    const wanted = (t: Task) => query.status === undefined || isActive(t.status) === (query.status === ListStatus.Active);
+    const wanted = (t: Task) =>
+      query.status === undefined || isActive(t.status) === (query.status === ListStatus.Active);
     const all = [...this.active.values(), ...this.finals.values()]
       .filter((t) => t.tenantId === query.tenantId && wanted(t) && (!after || order(after as Task, t) < 0))
       .sort(order);
     const tasks = all.slice(0, query.limit);
     const last = tasks.at(-1);
-    return { tasks, next: all.length > query.limit && last ? { tenant: query.tenantId, created: last.createdAt, id: last.taskId } : undefined };
+    return {
+      tasks,
+      next:
+        all.length > query.limit && last
+          ? { tenant: query.tenantId, created: last.createdAt, id: last.taskId }
+          : undefined,
+    };
   }
 
   private enter(method: Method): void {

@@ -1,5 +1,10 @@
 import type { ServiceEvent } from '../../../lambda/core/ports';
-import { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig, TaskService } from '../../../lambda/core/task-service';
+import {
+  countsTenantTasks,
+  DEFAULT_TASK_SERVICE_CONFIG,
+  type TaskServiceConfig,
+  TaskService,
+} from '../../../lambda/core/task-service';
 import { newTestId } from '../stored-items';
 import { InMemoryTaskStore } from './in-memory-task-store';
 import { InMemoryWorkflow } from './in-memory-workflow';
@@ -26,7 +31,8 @@ export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; no
   const counted: ServiceEvent[] = [];
   /** Every log line, as `level message {extra}`. */
   const logged: string[] = [];
-  const line = (level: string) => (message: string, extra: Record<string, unknown>) => void logged.push(`${level} ${message} ${JSON.stringify(extra)}`);
+  const line = (level: string) => (message: string, extra: Record<string, unknown>) =>
+    void logged.push(`${level} ${message} ${JSON.stringify(extra)}`);
   const service = new TaskService({
     store,
     workflow,

@@ -5,9 +5,11 @@ import { LazyClientTracing, type TracerModule } from '../../../lambda/adapters/l
 
 const IN_LAMBDA = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
 const SAMPLED = '_X_AMZN_TRACE_ID';
-const header = (sampled: 0 | 1) => `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=${sampled}`;
+const header = (sampled: 0 | 1) =>
+  `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=557abcec3ee5a047;Sampled=${sampled}`;
 const XRAY_MIDDLEWARE = 'XRaySDKInstrumentation';
-const captured = (client: { middlewareStack: { identify(): string[] } }) => client.middlewareStack.identify().some((m) => m.startsWith(XRAY_MIDDLEWARE));
+const captured = (client: { middlewareStack: { identify(): string[] } }) =>
+  client.middlewareStack.identify().some((m) => m.startsWith(XRAY_MIDDLEWARE));
 const log = () => ({ warn: jest.fn() });
 
 /** A loader that records its calls and captures by marking the client. */
@@ -52,18 +54,26 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
     ['under the SAM CLI', { ...IN_LAMBDA, AWS_SAM_LOCAL: 'true' }],
     ['under the Amplify mock', { AWS_EXECUTION_ENV: 'AWS_Lambda_amplify-mock' }],
     ['with POWERTOOLS_TRACE_ENABLED=false', { ...IN_LAMBDA, POWERTOOLS_TRACE_ENABLED: 'false' }],
-  ])('%s the tracer is never loaded, even for a sampled invocation, and the clients stay as they are', (_where, base) => {
-    // GIVEN
-    const { load, marked } = spyLoader();
-    const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env: { ...base, [SAMPLED]: header(1) }, load });
-    const client = tracing.register(new DynamoDBClient({ region: 'us-east-1' }));
-    // WHEN
-    tracing.beforeInvocation();
-    // THEN
-    expect(load).not.toHaveBeenCalled();
-    expect(marked.size).toBe(0);
-    expect(captured(client)).toBe(false);
-  });
+  ])(
+    '%s the tracer is never loaded, even for a sampled invocation, and the clients stay as they are',
+    (_where, base) => {
+      // GIVEN
+      const { load, marked } = spyLoader();
+      const tracing = new LazyClientTracing({
+        serviceName: 'test',
+        log: log(),
+        env: { ...base, [SAMPLED]: header(1) },
+        load,
+      });
+      const client = tracing.register(new DynamoDBClient({ region: 'us-east-1' }));
+      // WHEN
+      tracing.beforeInvocation();
+      // THEN
+      expect(load).not.toHaveBeenCalled();
+      expect(marked.size).toBe(0);
+      expect(captured(client)).toBe(false);
+    },
+  );
 
   test('an unsampled invocation loads nothing; the first sampled one loads the tracer once', () => {
     // GIVEN
@@ -91,7 +101,12 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
     const before = global.awslambda;
     global.awslambda = { InvokeStore: { getXRayTraceId: () => header(1) } };
     try {
-      const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env: { ...IN_LAMBDA, [SAMPLED]: header(0) }, load });
+      const tracing = new LazyClientTracing({
+        serviceName: 'test',
+        log: log(),
+        env: { ...IN_LAMBDA, [SAMPLED]: header(0) },
+        load,
+      });
       // WHEN
       tracing.beforeInvocation();
       // THEN
@@ -107,7 +122,12 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
       throw Object.assign(new Error("Cannot find module '/var/task/xray-tracer'"), { code: 'MODULE_NOT_FOUND' });
     });
     const logger = log();
-    const tracing = new LazyClientTracing({ serviceName: 'test', log: logger, env: { ...IN_LAMBDA, [SAMPLED]: header(1) }, load });
+    const tracing = new LazyClientTracing({
+      serviceName: 'test',
+      log: logger,
+      env: { ...IN_LAMBDA, [SAMPLED]: header(1) },
+      load,
+    });
     const client = tracing.register({});
     // WHEN two sampled invocations start
     expect(() => tracing.beforeInvocation()).not.toThrow();

@@ -8,7 +8,14 @@ function capturedLogger(logLevel: 'INFO' | 'WARN'): { logger: Logger; lines: Rec
   const logger = new Logger({ serviceName: 'test', logLevel });
   const lines: Record<string, unknown>[] = [];
   const write = (text: string) => lines.push(JSON.parse(text) as Record<string, unknown>);
-  (logger as unknown as { console: Record<string, (text: string) => void> }).console = { info: write, warn: write, error: write, debug: write, log: write, trace: write };
+  (logger as unknown as { console: Record<string, (text: string) => void> }).console = {
+    info: write,
+    warn: write,
+    error: write,
+    debug: write,
+    log: write,
+    trace: write,
+  };
   return { logger, lines };
 }
 

@@ -29,19 +29,23 @@ describe('claims -> tenant (lambda/core/caller.ts)', () => {
   test('iam and none have no token tenant; verified claims under them mean a misconfigured stack and are refused', () => {
     expect(callerFromClaims({ mode: 'iam', tenantClaim: 'tenant_id' }, undefined)).toEqual({});
     expect(callerFromClaims({ mode: 'none', tenantClaim: 'tenant_id' }, undefined)).toEqual({});
-    expect(() => callerFromClaims({ mode: 'iam', tenantClaim: 'tenant_id' }, { tenant_id: 't' })).toThrow(/AUTH_MODE is iam/);
+    expect(() => callerFromClaims({ mode: 'iam', tenantClaim: 'tenant_id' }, { tenant_id: 't' })).toThrow(
+      /AUTH_MODE is iam/,
+    );
     expect(() => callerFromClaims({ mode: 'none', tenantClaim: 'tenant_id' }, {})).toThrow(/AUTH_MODE is none/);
   });
 });
 
 describe('the tenant a request acts for', () => {
-  test('with a token: the token\'s; the request may name the same tenant or none', () => {
+  test("with a token: the token's; the request may name the same tenant or none", () => {
     expect(tenantFor({ tenantId: 't1' }, undefined, 'body')).toBe('t1');
     expect(tenantFor({ tenantId: 't1' }, 't1', 'query')).toBe('t1');
   });
 
   test('with a token: another tenant named in the request -> TenantMismatch naming both and the source', () => {
-    expect(() => tenantFor({ tenantId: 't1' }, 't2', 'query')).toThrow(expect.objectContaining({ tokenTenantId: 't1', requestTenantId: 't2', source: 'query' }));
+    expect(() => tenantFor({ tenantId: 't1' }, 't2', 'query')).toThrow(
+      expect.objectContaining({ tokenTenantId: 't1', requestTenantId: 't2', source: 'query' }),
+    );
     expect(() => tenantFor({ tenantId: 't1' }, 't2', 'body')).toThrow(TenantMismatch);
   });
 

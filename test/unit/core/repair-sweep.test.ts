@@ -1,6 +1,12 @@
 import 'aws-sdk-client-mock-jest';
 import { PutItemCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  ListExecutionsCommand,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sweepShard, SWEEP_SHARDS } from '../../../lambda/shared/table';
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
@@ -15,7 +21,14 @@ const notFound = () => new ExecutionDoesNotExist({ message: 'Execution Does Not 
 
 /** A due task of its own (running, a minute old), in its shard. */
 function task(id: string, video: string, extra: Record<string, unknown> = {}) {
-  return { ...ACTIVE, pk: TEST_KEYS.activeKey('tenant1', video), task_id: id, video_filename: video, sweep_shard: sweepShard(id), ...extra };
+  return {
+    ...ACTIVE,
+    pk: TEST_KEYS.activeKey('tenant1', video),
+    task_id: id,
+    video_filename: video,
+    sweep_shard: sweepShard(id),
+    ...extra,
+  };
 }
 /** n task ids, the i-th of tenant1's video `${i}.mp4`. */
 const ids = (n: number) => Array.from({ length: n }, (_, i) => TEST_KEYS.newTaskId('tenant1', `${i}.mp4`));
@@ -25,7 +38,10 @@ const idOf = (arn: string | undefined) => arn!.split(':').pop();
  * The real service and adapters with mocked clients; the index answers `items` in their shards, `pageSize` a page
  * (paged by ExclusiveStartKey, as DynamoDB pages at 1 MB); GetItem finds each active item at its key.
  */
-function sweeper(items: Record<string, any>[], options: { maxTasks?: number; listThreshold?: number; pageSize?: number; clock?: () => Date } = {}) {
+function sweeper(
+  items: Record<string, any>[],
+  options: { maxTasks?: number; listThreshold?: number; pageSize?: number; clock?: () => Date } = {},
+) {
   const mocked = mockedHandler();
   const { ddb } = mocked;
   const pageSize = options.pageSize ?? 1000;
@@ -33,7 +49,10 @@ function sweeper(items: Record<string, any>[], options: { maxTasks?: number; lis
     const values = input.ExpressionAttributeValues;
     const shard = items.filter((i) => i.sweep_shard === values[':shard'] && String(i.created_at) < values[':before']);
     const from = input.ExclusiveStartKey?.at ?? 0;
-    return { Items: shard.slice(from, from + pageSize), LastEvaluatedKey: from + pageSize < shard.length ? { at: from + pageSize } : undefined };
+    return {
+      Items: shard.slice(from, from + pageSize),
+      LastEvaluatedKey: from + pageSize < shard.length ? { at: from + pageSize } : undefined,
+    };
   });
   ddb.on(GetCommand).callsFake((input) => {
     const item = items.find((i) => i.pk === input.Key.pk);
@@ -45,10 +64,17 @@ function sweeper(items: Record<string, any>[], options: { maxTasks?: number; lis
   const repaired: string[] = [];
   const clock = options.clock;
   // The sweep's own clock may run ahead of the service's (a run that outlives its deadline).
-  const recovery = clock ? Object.assign(Object.create(mocked.service.recovery), { now: clock }) : mocked.service.recovery;
+  const recovery = clock
+    ? Object.assign(Object.create(mocked.service.recovery), { now: clock })
+    : mocked.service.recovery;
   const sweep = new RepairSweep({
     recovery,
-    options: { graceSeconds: 10, maxTasks: options.maxTasks ?? 500, concurrency: 4, listThreshold: options.listThreshold ?? 100 },
+    options: {
+      graceSeconds: 10,
+      maxTasks: options.maxTasks ?? 500,
+      concurrency: 4,
+      listThreshold: options.listThreshold ?? 100,
+    },
     log: { info() {}, warn() {}, error() {} },
     recordRepair: (o) => repaired.push(o),
   });
@@ -60,7 +86,15 @@ function listing(sfn: ReturnType<typeof mockedHandler>['sfn'], names: () => stri
   sfn.on(ListExecutionsCommand).callsFake((input) => {
     const all = names();
     const from = input.nextToken ? Number(input.nextToken) : 0;
-    const page = all.slice(from, from + pageSize).map((name) => ({ name, executionArn: `arn:x:${name}`, stateMachineArn: STATE_MACHINE_ARN, status: 'RUNNING', startDate: NOW }));
+    const page = all
+      .slice(from, from + pageSize)
+      .map((name) => ({
+        name,
+        executionArn: `arn:x:${name}`,
+        stateMachineArn: STATE_MACHINE_ARN,
+        status: 'RUNNING',
+        startDate: NOW,
+      }));
     return { executions: page, nextToken: from + pageSize < all.length ? String(from + pageSize) : undefined };
   });
 }
@@ -76,7 +110,10 @@ describe('repair sweep', () => {
     // THEN it asked the index of each shard for tasks created before now - grace, and the counters' partition once
     expect(report.candidates).toBe(0);
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, SWEEP_SHARDS + 1);
-    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { IndexName: 'active-by-age', ExpressionAttributeValues: { ':shard': SWEEP_SHARDS } });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      IndexName: 'active-by-age',
+      ExpressionAttributeValues: { ':shard': SWEEP_SHARDS },
+    });
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
       TableName: TABLE,
       IndexName: 'active-by-age',
@@ -94,7 +131,9 @@ describe('repair sweep', () => {
     const report = await sweep.run();
 
     expect(report).toMatchObject({ candidates: 1, live: 1 });
-    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${ID}` });
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, {
+      executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${ID}`,
+    });
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
     expect(repaired).toEqual([]);
   });
@@ -115,7 +154,16 @@ describe('repair sweep', () => {
     expect(ddb).not.toHaveReceivedCommand(PutItemCommand);
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, {
       name: ID,
-      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: CREATED, retain_until: ACTIVE.retain_until, task_key: KEY, tenant_key: 'TENANT#7#tenant1', storage_key: 'tenants/tenant1/test.mp4' }),
+      input: JSON.stringify({
+        task_id: ID,
+        tenant_id: 'tenant1',
+        video_filename: 'test.mp4',
+        created_at: CREATED,
+        retain_until: ACTIVE.retain_until,
+        task_key: KEY,
+        tenant_key: 'TENANT#7#tenant1',
+        storage_key: 'tenants/tenant1/test.mp4',
+      }),
     });
     expect(repaired).toEqual(['started']);
   });
@@ -127,7 +175,12 @@ describe('repair sweep', () => {
     await sweep.run();
 
     const [put, del] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
-    expect(put.Put!.Item).toMatchObject({ pk: `TASK#${ID}`, status: 'failed', error: { error: 'ExecutionLost' }, started_at: CREATED });
+    expect(put.Put!.Item).toMatchObject({
+      pk: `TASK#${ID}`,
+      status: 'failed',
+      error: { error: 'ExecutionLost' },
+      started_at: CREATED,
+    });
     expect(put.Put!.Item!.expires_at).toBe(Math.floor(NOW.getTime() / 1000) + 30 * 86400);
     expect(del.Delete!.ExpressionAttributeValues).toEqual({ ':task_id': ID, ':expected': 'running' });
     expect(sfn).not.toHaveReceivedCommand(StartExecutionCommand);
@@ -136,13 +189,23 @@ describe('repair sweep', () => {
 
   test('a re-drive that finds another start already ran the task is not counted as a repair', async () => {
     // GIVEN a not_started task the index still shows, whose execution another start has run to its end meanwhile
-    const { sweep, ddb, sfn, repaired } = sweeper([task(ID, 'test.mp4', { status: 'not_started', started_at: undefined })]);
+    const { sweep, ddb, sfn, repaired } = sweeper([
+      task(ID, 'test.mp4', { status: 'not_started', started_at: undefined }),
+    ]);
     sfn.on(DescribeExecutionCommand).rejects(notFound());
-    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(new ExecutionAlreadyExists({ message: 'Execution Already Exists', $metadata: {} }));
     // WHEN recording it failed finds it no longer not_started
-    ddb.on(TransactWriteCommand).rejects(
-      new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] }),
-    );
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        new TransactionCanceledException({
+          message: 'cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+        }),
+      );
 
     const report = await sweep.run();
 
@@ -154,7 +217,9 @@ describe('repair sweep', () => {
   test('a task marked running within the grace period is left alone though DescribeExecution does not know its execution yet', async () => {
     // GIVEN a task created a minute ago whose (late, re-driven) execution marked it running 2 s ago
     const startedJustNow = new Date(NOW.getTime() - 2_000).toISOString();
-    const { sweep, ddb, sfn, repaired } = sweeper([task(ID, 'test.mp4', { started_at: startedJustNow, updated_at: startedJustNow })]);
+    const { sweep, ddb, sfn, repaired } = sweeper([
+      task(ID, 'test.mp4', { started_at: startedJustNow, updated_at: startedJustNow }),
+    ]);
     // WHEN DescribeExecution (eventually consistent) does not show the new execution yet
     sfn.on(DescribeExecutionCommand).rejects(notFound());
 
@@ -172,21 +237,33 @@ describe('repair sweep', () => {
     ['TIMED_OUT', undefined, 'failed', 'States.Timeout'],
     ['ABORTED', undefined, 'cancelled', 'ExecutionAborted'],
     ['SUCCEEDED', undefined, 'failed', 'ExecutionEnded'],
-  ])('a lost end: execution %s (error %s, its event lost) ends the task %s (%s), as the finalizer would', async (status, error, expected, errorName) => {
-    const { sweep, ddb, sfn, repaired } = sweeper([ACTIVE]);
-    sfn.on(DescribeExecutionCommand).resolves({ status: status as 'FAILED', error, cause: 'c' });
+  ])(
+    'a lost end: execution %s (error %s, its event lost) ends the task %s (%s), as the finalizer would',
+    async (status, error, expected, errorName) => {
+      const { sweep, ddb, sfn, repaired } = sweeper([ACTIVE]);
+      sfn.on(DescribeExecutionCommand).resolves({ status: status as 'FAILED', error, cause: 'c' });
 
-    await sweep.run();
+      await sweep.run();
 
-    const [put] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
-    expect(put.Put!.Item).toMatchObject({ status: expected, error: { error: errorName } });
-    expect(repaired).toEqual(['ended']);
-  });
+      const [put] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
+      expect(put.Put!.Item).toMatchObject({ status: expected, error: { error: errorName } });
+      expect(repaired).toEqual(['ended']);
+    },
+  );
 
   test('a task younger than the grace period is left to its creator: no DescribeExecution', async () => {
     const young = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 5_000).toISOString() };
     const { service, sfn, ddb } = sweeper([young]);
-    const outcome = await service.recovery.repair({ taskId: ID, tenantId: 'tenant1', videoFilename: 'test.mp4', status: 'not_started', createdAt: young.created_at, updatedAt: young.created_at, leaseExpiresAt: 1, retainUntil: 1 });
+    const outcome = await service.recovery.repair({
+      taskId: ID,
+      tenantId: 'tenant1',
+      videoFilename: 'test.mp4',
+      status: 'not_started',
+      createdAt: young.created_at,
+      updatedAt: young.created_at,
+      leaseExpiresAt: 1,
+      retainUntil: 1,
+    });
     expect(outcome).toBe('young');
     expect(sfn.calls()).toHaveLength(0);
     expect(ddb.calls()).toHaveLength(0);
@@ -194,10 +271,17 @@ describe('repair sweep', () => {
 
   test('a failure on one task is counted and the others are still repaired', async () => {
     const other = TEST_KEYS.newTaskId('tenant1', 'other.mp4');
-    const second = { ...ACTIVE, pk: TEST_KEYS.activeKey('tenant1', 'other.mp4'), task_id: other, video_filename: 'other.mp4', sweep_shard: sweepShard(other) };
+    const second = {
+      ...ACTIVE,
+      pk: TEST_KEYS.activeKey('tenant1', 'other.mp4'),
+      task_id: other,
+      video_filename: 'other.mp4',
+      sweep_shard: sweepShard(other),
+    };
     const { sweep, sfn } = sweeper([ACTIVE, second]);
     sfn.on(DescribeExecutionCommand).callsFake((input) => {
-      if (input.executionArn.endsWith(ID)) throw Object.assign(new Error('boom'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+      if (input.executionArn.endsWith(ID))
+        throw Object.assign(new Error('boom'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
       return { status: 'RUNNING' };
     });
 
@@ -228,7 +312,9 @@ describe('repair sweep', () => {
     const all = ids(7);
     const live = all.slice(0, 4);
     const [lostStart, lostExecution, lostEnd] = all.slice(4);
-    const items = all.map((id, i) => task(id, `${i}.mp4`, id === lostStart ? { status: 'not_started', started_at: undefined } : {}));
+    const items = all.map((id, i) =>
+      task(id, `${i}.mp4`, id === lostStart ? { status: 'not_started', started_at: undefined } : {}),
+    );
     const { sweep, sfn, ddb, repaired } = sweeper(items, { listThreshold: 2, pageSize: 2 });
     listing(sfn, () => [...live, 'an-execution-of-a-task-not-yet-due'], 3);
     sfn.on(DescribeExecutionCommand).callsFake((input) => {
@@ -245,26 +331,49 @@ describe('repair sweep', () => {
       { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', maxResults: 1000, nextToken: undefined },
       { stateMachineArn: STATE_MACHINE_ARN, statusFilter: 'RUNNING', maxResults: 1000, nextToken: '3' },
     ]);
-    expect(report).toMatchObject({ candidates: 7, listed: 5, skipped: 4, started: 1, ended: 2, errors: 0, stoppedEarly: false });
+    expect(report).toMatchObject({
+      candidates: 7,
+      listed: 5,
+      skipped: 4,
+      started: 1,
+      ended: 2,
+      errors: 0,
+      stoppedEarly: false,
+    });
     // AND only the three missing from the list were described, and repaired as a describe of each would have
-    expect(sfn.commandCalls(DescribeExecutionCommand).map((c) => idOf(c.args[0].input.executionArn)).sort()).toEqual([lostStart, lostExecution, lostEnd].sort());
+    expect(
+      sfn
+        .commandCalls(DescribeExecutionCommand)
+        .map((c) => idOf(c.args[0].input.executionArn))
+        .sort(),
+    ).toEqual([lostStart, lostExecution, lostEnd].sort());
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: lostStart });
     const ends = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems![0].Put!.Item!);
-    expect(ends.map((i) => [i.task_id, i.error.error]).sort()).toEqual([[lostEnd, 'FinishNotRecorded'], [lostExecution, 'ExecutionLost']].sort());
+    expect(ends.map((i) => [i.task_id, i.error.error]).sort()).toEqual(
+      [
+        [lostEnd, 'FinishNotRecorded'],
+        [lostExecution, 'ExecutionLost'],
+      ].sort(),
+    );
     expect(repaired.sort()).toEqual(['ended', 'ended', 'started']);
   });
 
   test('the index is paged: every page is read, one at a time', async () => {
     // GIVEN 5 due tasks in one shard, 2 a page, and no running execution
     const all = ids(5);
-    const { sweep, sfn, ddb } = sweeper(all.map((id, i) => task(id, `${i}.mp4`, { sweep_shard: 3 })), { listThreshold: 1, pageSize: 2 });
+    const { sweep, sfn, ddb } = sweeper(
+      all.map((id, i) => task(id, `${i}.mp4`, { sweep_shard: 3 })),
+      { listThreshold: 1, pageSize: 2 },
+    );
     listing(sfn, () => all);
 
     // WHEN a sweep runs
     const report = await sweep.run();
 
     // THEN that shard was queried three times, resuming after each page, and every task was skipped as running
-    const shardQueries = ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.ExpressionAttributeValues![':shard'] === 3);
+    const shardQueries = ddb
+      .commandCalls(QueryCommand)
+      .filter((c) => c.args[0].input.ExpressionAttributeValues![':shard'] === 3);
     expect(shardQueries.map((c) => c.args[0].input.ExclusiveStartKey)).toEqual([undefined, { at: 2 }, { at: 4 }]);
     expect(report).toMatchObject({ candidates: 5, skipped: 5, live: 0 });
     expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
@@ -273,10 +382,17 @@ describe('repair sweep', () => {
   test('an execution that ends after the list was read: skipped by that run, repaired by the next exactly as a describe would', async () => {
     // GIVEN 3 due tasks over the threshold of 1; all three executions are running when the first run lists them
     const all = ids(3);
-    const { sweep, sfn, ddb, repaired } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1 });
+    const { sweep, sfn, ddb, repaired } = sweeper(
+      all.map((id, i) => task(id, `${i}.mp4`)),
+      { listThreshold: 1 },
+    );
     let runningNow = [...all];
     listing(sfn, () => runningNow);
-    sfn.on(DescribeExecutionCommand).callsFake((input) => (runningNow.includes(idOf(input.executionArn)!) ? { status: 'RUNNING' } : { status: 'TIMED_OUT' }));
+    sfn
+      .on(DescribeExecutionCommand)
+      .callsFake((input) =>
+        runningNow.includes(idOf(input.executionArn)!) ? { status: 'RUNNING' } : { status: 'TIMED_OUT' },
+      );
 
     // WHEN the first run lists them, then one execution times out and its end event is lost
     const first = await sweep.run();
@@ -294,7 +410,10 @@ describe('repair sweep', () => {
 
   test('an execution started after the list was read: described RUNNING and left alone', async () => {
     const all = ids(3);
-    const { sweep, sfn, ddb } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1 });
+    const { sweep, sfn, ddb } = sweeper(
+      all.map((id, i) => task(id, `${i}.mp4`)),
+      { listThreshold: 1 },
+    );
     listing(sfn, () => all.slice(1));
     sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' });
 
@@ -314,7 +433,10 @@ describe('repair sweep', () => {
     // a repaired task leaves the index, as the finishing transaction deletes its active item
     ddb.on(TransactWriteCommand).callsFake((input) => {
       const gone = input.TransactItems[0].Put.Item.task_id;
-      items.splice(items.findIndex((i) => i.task_id === gone), 1);
+      items.splice(
+        items.findIndex((i) => i.task_id === gone),
+        1,
+      );
       return {};
     });
 
@@ -332,7 +454,10 @@ describe('repair sweep', () => {
     // GIVEN a clock that moves a minute per call, and a deadline 30 s from the start
     let now = NOW.getTime();
     const all = ids(3);
-    const { sweep, sfn } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1, clock: () => new Date((now += 60_000)) });
+    const { sweep, sfn } = sweeper(
+      all.map((id, i) => task(id, `${i}.mp4`)),
+      { listThreshold: 1, clock: () => new Date((now += 60_000)) },
+    );
     listing(sfn, () => ['other-1', 'other-2'], 1);
 
     // WHEN a sweep runs
@@ -346,10 +471,21 @@ describe('repair sweep', () => {
 
   test('ListExecutions throttled past its retries: the run fails as a 503-class dependency error, nothing is repaired', async () => {
     const all = ids(3);
-    const { sweep, sfn, ddb } = sweeper(all.map((id, i) => task(id, `${i}.mp4`)), { listThreshold: 1 });
-    sfn.on(ListExecutionsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    const { sweep, sfn, ddb } = sweeper(
+      all.map((id, i) => task(id, `${i}.mp4`)),
+      { listThreshold: 1 },
+    );
+    sfn
+      .on(ListExecutionsCommand)
+      .rejects(
+        Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }),
+      );
 
-    await expect(sweep.run()).rejects.toMatchObject({ name: 'DependencyUnavailable', dependency: 'stepfunctions', operation: 'ListExecutions' });
+    await expect(sweep.run()).rejects.toMatchObject({
+      name: 'DependencyUnavailable',
+      dependency: 'stepfunctions',
+      operation: 'ListExecutions',
+    });
     expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
     expect(ddb).not.toHaveReceivedCommand(TransactWriteCommand);
   });

@@ -14,14 +14,18 @@ describe('storageKeyOf: the analysis input key, under the tenant prefix whatever
 
   test('any tenant and filename: exactly three segments, none a dot segment, decoding back to the tenant and the filename', () => {
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9._:@-]{1,128}$/), fc.string({ minLength: 1, unit: 'grapheme' }), (tenant, filename) => {
-        const parts = storageKeyOf(tenant, filename).split('/');
-        expect(parts).toHaveLength(3);
-        expect(parts[0]).toBe('tenants');
-        expect(parts.some((p) => p === '.' || p === '..')).toBe(false);
-        expect(decodeURIComponent(parts[1])).toBe(tenant);
-        expect(decodeURIComponent(parts[2])).toBe(filename);
-      }),
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9._:@-]{1,128}$/),
+        fc.string({ minLength: 1, unit: 'grapheme' }),
+        (tenant, filename) => {
+          const parts = storageKeyOf(tenant, filename).split('/');
+          expect(parts).toHaveLength(3);
+          expect(parts[0]).toBe('tenants');
+          expect(parts.some((p) => p === '.' || p === '..')).toBe(false);
+          expect(decodeURIComponent(parts[1])).toBe(tenant);
+          expect(decodeURIComponent(parts[2])).toBe(filename);
+        },
+      ),
     );
   });
 });

@@ -16,8 +16,17 @@ describe('taskError: what a tenant sees of an error is its name and a fixed mess
   });
 
   test('a name that is free text (spaces, ARNs, JSON) or missing becomes AnalysisFailed', () => {
-    for (const name of ['User: arn:aws:sts::123456789012:assumed-role/x is not authorized', '{"errorType":"x"}', '', undefined, 'x'.repeat(101)]) {
-      expect(taskError(name)).toEqual({ error: TaskErrorName.AnalysisFailed, message: 'The analysis failed; the operator has the details.' });
+    for (const name of [
+      'User: arn:aws:sts::123456789012:assumed-role/x is not authorized',
+      '{"errorType":"x"}',
+      '',
+      undefined,
+      'x'.repeat(101),
+    ]) {
+      expect(taskError(name)).toEqual({
+        error: TaskErrorName.AnalysisFailed,
+        message: 'The analysis failed; the operator has the details.',
+      });
     }
   });
 });

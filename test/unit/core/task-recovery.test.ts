@@ -19,7 +19,11 @@ describe('TaskRecovery on in-memory ports', () => {
     // GIVEN a running task whose execution failed outside the Catch, its end event lost
     const core = coreOnDoubles();
     const task = await runningTask(core);
-    const cause = JSON.stringify({ errorType: 'AccessDeniedException', errorMessage: 'User: arn:aws:sts::123456789012:assumed-role/R/f is not authorized', trace: ['at x (/var/task/index.js:1:1)'] });
+    const cause = JSON.stringify({
+      errorType: 'AccessDeniedException',
+      errorMessage: 'User: arn:aws:sts::123456789012:assumed-role/R/f is not authorized',
+      trace: ['at x (/var/task/index.js:1:1)'],
+    });
     core.workflow.end(task.taskId, 'failed', 'AccessDeniedException', cause);
     core.clock.advance(60);
 
@@ -28,9 +32,14 @@ describe('TaskRecovery on in-memory ports', () => {
 
     // THEN
     const ended = (await core.store.getById(task.tenantId, task.taskId))!.task;
-    expect(ended.error).toEqual({ error: 'AccessDeniedException', message: 'The analysis failed; the operator has the details.' });
+    expect(ended.error).toEqual({
+      error: 'AccessDeniedException',
+      message: 'The analysis failed; the operator has the details.',
+    });
     expect(JSON.stringify(ended)).not.toMatch(/123456789012|arn:|\/var\/task/);
-    expect(core.logged.some((l) => l.startsWith('info execution ended outside its Catch') && l.includes('123456789012'))).toBe(true);
+    expect(
+      core.logged.some((l) => l.startsWith('info execution ended outside its Catch') && l.includes('123456789012')),
+    ).toBe(true);
   });
 
   test('finalizeExecution records the end once; a late duplicate event changes nothing', async () => {
@@ -39,7 +48,9 @@ describe('TaskRecovery on in-memory ports', () => {
     const input = workflowInput(task, core.store.keyOf('tenant1', 'a.mp4'));
     const ended = await core.recovery.finalizeExecution(input, TaskStatus.Failed, taskError('States.Timeout'));
     expect(ended).toMatchObject({ status: TaskStatus.Failed, error: { error: 'States.Timeout' } });
-    expect(await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, taskError('ExecutionAborted'))).toBeUndefined();
+    expect(
+      await core.recovery.finalizeExecution(input, TaskStatus.Cancelled, taskError('ExecutionAborted')),
+    ).toBeUndefined();
     expect(core.counted).toEqual([ServiceEvent.FinalizerRecorded]);
   });
 
@@ -57,7 +68,10 @@ describe('TaskRecovery on in-memory ports', () => {
     core.workflow.end(task.taskId, 'timed_out');
     core.clock.advance(11);
     expect(await core.recovery.repair(task)).toBe('ended');
-    expect(core.store.finals.get(task.taskId)).toMatchObject({ status: TaskStatus.Failed, error: { error: 'States.Timeout' } });
+    expect(core.store.finals.get(task.taskId)).toMatchObject({
+      status: TaskStatus.Failed,
+      error: { error: 'States.Timeout' },
+    });
   });
 
   test('repair ends a running task whose execution is gone, unless it was marked running within the grace period', async () => {
@@ -80,7 +94,10 @@ describe('TaskRecovery on in-memory ports', () => {
     core.workflow.end(task.taskId, 'succeeded');
     core.clock.advance(11);
     expect(await core.recovery.repair((await core.store.getActive('tenant1', 'a.mp4'))!)).toBe('ended');
-    expect(core.store.finals.get(task.taskId)).toMatchObject({ status: TaskStatus.Failed, error: { error: 'ExecutionEnded' } });
+    expect(core.store.finals.get(task.taskId)).toMatchObject({
+      status: TaskStatus.Failed,
+      error: { error: 'ExecutionEnded' },
+    });
   });
 
   test('a duplicate whose re-drive finds the execution ended frees the video and gets a new task', async () => {
@@ -94,7 +111,10 @@ describe('TaskRecovery on in-memory ports', () => {
     // THEN the stranded task is recorded failed and the duplicate creates the next one
     expect(outcome.kind).toBe('created');
     expect(outcome.task.taskId).not.toBe(task.taskId);
-    expect(core.store.finals.get(task.taskId)).toMatchObject({ status: TaskStatus.Failed, error: { error: 'ExecutionEnded' } });
+    expect(core.store.finals.get(task.taskId)).toMatchObject({
+      status: TaskStatus.Failed,
+      error: { error: 'ExecutionEnded' },
+    });
     expect(core.counted).toEqual([ServiceEvent.Redriven, ServiceEvent.RedriveFoundEnded]);
   });
 

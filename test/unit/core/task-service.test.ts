@@ -17,7 +17,10 @@ describe('TaskService on in-memory ports', () => {
     expect(store.calls).toEqual(['claim', 'takeSlot']);
     expect((await store.getById('tenant1', outcome.task.taskId))?.task.taskId).toBe(outcome.task.taskId);
     expect([...workflow.executions.keys()]).toEqual([outcome.task.taskId]);
-    expect(workflow.executions.get(outcome.task.taskId)!.input).toMatchObject({ ...REQUEST, taskKey: store.keyOf('tenant1', 'a.mp4') });
+    expect(workflow.executions.get(outcome.task.taskId)!.input).toMatchObject({
+      ...REQUEST,
+      taskKey: store.keyOf('tenant1', 'a.mp4'),
+    });
   });
 
   test('a duplicate gets the active task and starts nothing; its one claim is its only store call', async () => {
@@ -47,7 +50,10 @@ describe('TaskService on in-memory ports', () => {
     const error = await service.track(REQUEST).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DependencyUnavailable);
     expect(await store.getActive('tenant1', 'a.mp4')).toBeUndefined();
-    expect([...store.finals.values()][0]).toMatchObject({ status: TaskStatus.Failed, error: { error: 'WorkflowNotStarted' } });
+    expect([...store.finals.values()][0]).toMatchObject({
+      status: TaskStatus.Failed,
+      error: { error: 'WorkflowNotStarted' },
+    });
     expect(counted).toEqual([ServiceEvent.Compensated]);
     expect((await service.track(REQUEST)).kind).toBe('created');
   });
@@ -79,13 +85,18 @@ describe('TaskService on in-memory ports', () => {
   });
 
   test('a task past its lease is replaced, recorded failed, and its execution stopped', async () => {
-    const { service, store, workflow, clock, counted } = coreOnDoubles({ config: { workflowTimeoutSeconds: 60, leaseMarginSeconds: 10 } });
+    const { service, store, workflow, clock, counted } = coreOnDoubles({
+      config: { workflowTimeoutSeconds: 60, leaseMarginSeconds: 10 },
+    });
     const old = await service.track(REQUEST);
     store.markRunning(old.task.taskId, clock.now().toISOString());
     clock.advance(71);
     const replacement = await service.track(REQUEST);
     expect(replacement.kind).toBe('created');
-    expect(store.finals.get(old.task.taskId)).toMatchObject({ status: TaskStatus.Failed, error: { error: 'LeaseExpired' } });
+    expect(store.finals.get(old.task.taskId)).toMatchObject({
+      status: TaskStatus.Failed,
+      error: { error: 'LeaseExpired' },
+    });
     expect(workflow.stopped).toEqual([old.task.taskId]);
     expect(counted).toEqual([ServiceEvent.LeaseTakeover, ServiceEvent.ExecutionStopped]);
   });
@@ -103,7 +114,11 @@ describe('TaskService on in-memory ports', () => {
   test('cancel refuses a task that already finished otherwise', async () => {
     const { service, recovery, store } = coreOnDoubles();
     const { task } = await service.track(REQUEST);
-    await recovery.finalizeExecution(workflowInput({ ...task, retainUntil: 0, leaseExpiresAt: 0 }, store.keyOf('tenant1', 'a.mp4')), TaskStatus.Failed, taskError('States.Timeout'));
+    await recovery.finalizeExecution(
+      workflowInput({ ...task, retainUntil: 0, leaseExpiresAt: 0 }, store.keyOf('tenant1', 'a.mp4')),
+      TaskStatus.Failed,
+      taskError('States.Timeout'),
+    );
     expect(await service.cancel('tenant1', task.taskId).catch((e: unknown) => e)).toBeInstanceOf(TaskAlreadyFinished);
   });
 
@@ -130,10 +145,21 @@ describe('TaskService.list on in-memory ports', () => {
     const first = await service.list('tenant1', { limit: 3 });
     expect(first.tasks.map((t) => t.taskId)).toEqual([ids[4], ids[3], ids[2]]);
     const second = await service.list('tenant1', { limit: 3, cursor: first.nextCursor! });
-    expect(second).toEqual({ tasks: [expect.objectContaining({ taskId: ids[1], status: 'cancelled' }), expect.objectContaining({ taskId: ids[0] })], nextCursor: null });
+    expect(second).toEqual({
+      tasks: [
+        expect.objectContaining({ taskId: ids[1], status: 'cancelled' }),
+        expect.objectContaining({ taskId: ids[0] }),
+      ],
+      nextCursor: null,
+    });
 
-    await expect(service.list('tenant2', { limit: 3, cursor: first.nextCursor! })).rejects.toMatchObject({ name: 'InvalidRequest', field: 'cursor' });
-    expect((await service.list('tenant1', { limit: 10, status: 'finished' })).tasks.map((t) => t.taskId)).toEqual([ids[1]]);
+    await expect(service.list('tenant2', { limit: 3, cursor: first.nextCursor! })).rejects.toMatchObject({
+      name: 'InvalidRequest',
+      field: 'cursor',
+    });
+    expect((await service.list('tenant1', { limit: 10, status: 'finished' })).tasks.map((t) => t.taskId)).toEqual([
+      ids[1],
+    ]);
     expect((await service.list('tenant1', { limit: 10, status: 'active' })).tasks).toHaveLength(4);
   });
 });

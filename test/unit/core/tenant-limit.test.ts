@@ -58,10 +58,19 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
     // Every end path: cancel, the finalizer, a lease takeover, compensation; then a sweep past the grace period.
     const [first, second, third] = [...core.store.active.values()];
     await core.service.cancel('tenant1', first.taskId);
-    await core.recovery.finalizeExecution(core.workflow.executions.get(second.taskId)!.input, TaskStatus.Failed, { error: 'States.Timeout', message: 'timed out' });
-    core.clock.advance(DEFAULT_TASK_SERVICE_CONFIG.workflowTimeoutSeconds + DEFAULT_TASK_SERVICE_CONFIG.leaseMarginSeconds + 1);
-    expect((await core.service.track({ tenantId: 'tenant1', videoFilename: third.videoFilename })).kind).toBe('created');
-    core.workflow.failNextStart(new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('down') }));
+    await core.recovery.finalizeExecution(core.workflow.executions.get(second.taskId)!.input, TaskStatus.Failed, {
+      error: 'States.Timeout',
+      message: 'timed out',
+    });
+    core.clock.advance(
+      DEFAULT_TASK_SERVICE_CONFIG.workflowTimeoutSeconds + DEFAULT_TASK_SERVICE_CONFIG.leaseMarginSeconds + 1,
+    );
+    expect((await core.service.track({ tenantId: 'tenant1', videoFilename: third.videoFilename })).kind).toBe(
+      'created',
+    );
+    core.workflow.failNextStart(
+      new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('down') }),
+    );
     await expect(core.service.track(video(9))).rejects.toBeInstanceOf(DependencyUnavailable);
     expect((await sweepOf(core).run()).recounted).toBe(0);
 
@@ -92,8 +101,14 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
       const core = limited();
       const { task } = await core.service.track(video(1));
       const input = core.workflow.executions.get(task.taskId)!.input;
-      await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout', message: 'timed out' });
-      await core.recovery.finalizeExecution(input, TaskStatus.Failed, { error: 'States.Timeout', message: 'timed out' });
+      await core.recovery.finalizeExecution(input, TaskStatus.Failed, {
+        error: 'States.Timeout',
+        message: 'timed out',
+      });
+      await core.recovery.finalizeExecution(input, TaskStatus.Failed, {
+        error: 'States.Timeout',
+        message: 'timed out',
+      });
       expect(core.store.countOf('tenant1')).toBe(0);
     });
 
@@ -120,7 +135,9 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
       const { task } = await core.service.track(video(1));
       core.workflow.end(task.taskId, 'failed');
       core.clock.advance(60);
-      expect(await core.recovery.redrive((await core.store.getActive('tenant1', 'v1.mp4'))!, core.clock.now())).toBe('ended');
+      expect(await core.recovery.redrive((await core.store.getActive('tenant1', 'v1.mp4'))!, core.clock.now())).toBe(
+        'ended',
+      );
       expect(core.store.countOf('tenant1')).toBe(0);
     });
 
@@ -131,7 +148,10 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
       core.clock.advance(71);
       const replacing = await core.service.track(video(1));
       expect(replacing.kind).toBe('created');
-      expect(core.store.finals.get(old.task.taskId)).toMatchObject({ status: TaskStatus.Failed, error: { error: 'LeaseExpired' } });
+      expect(core.store.finals.get(old.task.taskId)).toMatchObject({
+        status: TaskStatus.Failed,
+        error: { error: 'LeaseExpired' },
+      });
       expect(expectCounted(core)).toBe(2);
       expect(core.counted).toContain(ServiceEvent.LeaseTakeover);
     });
@@ -186,7 +206,11 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
       core.store.counters.set('tenant1', { ...core.store.counters.get('tenant1')!, activeCount: 2 });
       core.clock.advance(60);
       // tenant2 writes its counter within the grace period of the sweep: it is not compared.
-      core.store.counters.set('tenant2', { ...core.store.counters.get('tenant2')!, activeCount: 5, updatedAt: core.clock.now().toISOString() });
+      core.store.counters.set('tenant2', {
+        ...core.store.counters.get('tenant2')!,
+        activeCount: 5,
+        updatedAt: core.clock.now().toISOString(),
+      });
 
       const report = await sweepOf(core).run();
 
@@ -231,5 +255,9 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
 });
 
 function sweepOf(core: ReturnType<typeof limited>): RepairSweep {
-  return new RepairSweep({ recovery: core.recovery, options: { graceSeconds: 10, maxTasks: 100, concurrency: 2, listThreshold: 100 }, log: SILENT_LOG });
+  return new RepairSweep({
+    recovery: core.recovery,
+    options: { graceSeconds: 10, maxTasks: 100, concurrency: 2, listThreshold: 100 },
+    log: SILENT_LOG,
+  });
 }

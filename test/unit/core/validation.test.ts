@@ -25,11 +25,36 @@ describe('bad input: 4xx problem+json and no AWS call', () => {
     ['video_filename with a newline', { ...valid, video_filename: 'a\nb.mp4' }, 400, /control characters/],
     ['video_filename with NUL', { ...valid, video_filename: 'a\u0000.mp4' }, 400, /control characters/],
     ['video_filename with a C1 control', { ...valid, video_filename: 'a\u0085.mp4' }, 400, /control characters/],
-    ['video_filename with a right-to-left override (U+202E)', { ...valid, video_filename: 'invoice\u202Efdp.exe' }, 400, /^video_filename must not contain bidirectional override or isolate characters \(U\+202A-U\+202E, U\+2066-U\+2069\)$/],
-    ['video_filename with a left-to-right embedding (U+202A)', { ...valid, video_filename: '\u202Aa.mp4' }, 400, /bidirectional override or isolate/],
-    ['video_filename with a first-strong isolate (U+2068)', { ...valid, video_filename: 'a\u2068b.mp4' }, 400, /bidirectional override or isolate/],
-    ['video_filename with a pop directional isolate (U+2069)', { ...valid, video_filename: 'a\u2069.mp4' }, 400, /bidirectional override or isolate/],
-    ['video_filename with a lone surrogate', '{"tenant_id":"t","video_filename":"a\\ud800.mp4"}', 400, /well-formed Unicode/],
+    [
+      'video_filename with a right-to-left override (U+202E)',
+      { ...valid, video_filename: 'invoice\u202Efdp.exe' },
+      400,
+      /^video_filename must not contain bidirectional override or isolate characters \(U\+202A-U\+202E, U\+2066-U\+2069\)$/,
+    ],
+    [
+      'video_filename with a left-to-right embedding (U+202A)',
+      { ...valid, video_filename: '\u202Aa.mp4' },
+      400,
+      /bidirectional override or isolate/,
+    ],
+    [
+      'video_filename with a first-strong isolate (U+2068)',
+      { ...valid, video_filename: 'a\u2068b.mp4' },
+      400,
+      /bidirectional override or isolate/,
+    ],
+    [
+      'video_filename with a pop directional isolate (U+2069)',
+      { ...valid, video_filename: 'a\u2069.mp4' },
+      400,
+      /bidirectional override or isolate/,
+    ],
+    [
+      'video_filename with a lone surrogate',
+      '{"tenant_id":"t","video_filename":"a\\ud800.mp4"}',
+      400,
+      /well-formed Unicode/,
+    ],
     ['video_filename over 1024 bytes', { ...valid, video_filename: 'é'.repeat(513) }, 400, /at most 1024 UTF-8 bytes/],
   ];
 
@@ -70,7 +95,9 @@ describe('bad input: 4xx problem+json and no AWS call', () => {
     const res = await handle(postTrack({ ...valid, video_filename: nfd }));
     expect(res.statusCode).toBe(201);
     expect(JSON.parse(res.body as string).video_filename).toBe('caf\u00e9.mp4');
-    expect(ddb.call(0).args[0].input).toMatchObject({ Item: { pk: { S: TEST_KEYS.activeKey('tenant1', 'caf\u00e9.mp4') }, video_filename: { S: 'caf\u00e9.mp4' } } });
+    expect(ddb.call(0).args[0].input).toMatchObject({
+      Item: { pk: { S: TEST_KEYS.activeKey('tenant1', 'caf\u00e9.mp4') }, video_filename: { S: 'caf\u00e9.mp4' } },
+    });
   });
 
   test('case and surrounding spaces are kept exactly', async () => {

@@ -44,8 +44,15 @@ describe('import graph', () => {
   });
 
   it('the core and the shared names import no SDK and no adapter', () => {
-    const { files, packages } = closure([...sources(path.join('lambda', 'core')), ...sources(path.join('lambda', 'shared'))]);
-    expect([...files].filter((f) => !f.startsWith(path.join('lambda', 'core')) && !f.startsWith(path.join('lambda', 'shared')))).toEqual([]);
+    const { files, packages } = closure([
+      ...sources(path.join('lambda', 'core')),
+      ...sources(path.join('lambda', 'shared')),
+    ]);
+    expect(
+      [...files].filter(
+        (f) => !f.startsWith(path.join('lambda', 'core')) && !f.startsWith(path.join('lambda', 'shared')),
+      ),
+    ).toEqual([]);
     // valibot (request validation) is the core's one package: plain TypeScript, no I/O.
     expect([...packages].filter((p) => p !== 'valibot')).toEqual([]);
   });

@@ -4,8 +4,15 @@ import { TASK_ID_LENGTH, TaskKeys, videoDigestOfId } from '../../../lambda/share
 
 const keys = new TaskKeys('test-key');
 // A tenant as validation admits it (no U+0000, the separator in the digest's input); a video name may hold anything.
-const tenantText = fc.string({ unit: fc.constantFrom('a', 'B', '7', '.', '_', ':', '@', '-'), minLength: 1, maxLength: 128 });
-const text = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1 }), fc.string({ unit: fc.constantFrom('#', '\u0000', 'a', 'é', 'e\u0301', '😀'), minLength: 1 }));
+const tenantText = fc.string({
+  unit: fc.constantFrom('a', 'B', '7', '.', '_', ':', '@', '-'),
+  minLength: 1,
+  maxLength: 128,
+});
+const text = fc.oneof(
+  fc.string({ unit: 'grapheme', minLength: 1 }),
+  fc.string({ unit: fc.constantFrom('#', '\u0000', 'a', 'é', 'e\u0301', '😀'), minLength: 1 }),
+);
 
 describe('task ids', () => {
   test('43 base64url characters (no padding): a valid Step Functions execution name', () => {
@@ -26,7 +33,10 @@ describe('task ids', () => {
         const id = keys.newTaskId(tenant, video);
         expect(videoDigestOfId(id)).toBe(keys.videoDigest(tenant, video));
         expect(keys.activeKeyOfId(tenant, id)).toBe(keys.activeKey(tenant, video));
-        expect(parseActiveTaskKey(keys.activeKey(tenant, video))).toEqual({ tenantId: tenant, videoDigest: keys.videoDigest(tenant, video) });
+        expect(parseActiveTaskKey(keys.activeKey(tenant, video))).toEqual({
+          tenantId: tenant,
+          videoDigest: keys.videoDigest(tenant, video),
+        });
       }),
       { numRuns: 500 },
     );
@@ -41,7 +51,9 @@ describe('task ids', () => {
 
   test('ids drawn across several draws of the random pool never share their random half', () => {
     // 256 ids a draw: 1,000 ids span four draws and the boundaries between them.
-    const randomHalves = Array.from({ length: 1000 }, () => Buffer.from(keys.newTaskId('tenant1', 'a.mp4'), 'base64url').subarray(0, 16).toString('hex'));
+    const randomHalves = Array.from({ length: 1000 }, () =>
+      Buffer.from(keys.newTaskId('tenant1', 'a.mp4'), 'base64url').subarray(0, 16).toString('hex'),
+    );
     expect(new Set(randomHalves).size).toBe(1000);
     expect(randomHalves.every((half) => half !== '0'.repeat(32))).toBe(true);
   });
@@ -71,7 +83,15 @@ describe('task ids', () => {
 
   test('a malformed id has no digest (and so no key): wrong length, alphabet or a non-canonical last character', () => {
     const id = keys.newTaskId('tenant1', 'a.mp4');
-    for (const bad of ['', id.slice(1), `${id}A`, `${id.slice(0, 42)}=`, `${id.slice(0, 42)}+`, '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11', '../../etc/passwd']) {
+    for (const bad of [
+      '',
+      id.slice(1),
+      `${id}A`,
+      `${id.slice(0, 42)}=`,
+      `${id.slice(0, 42)}+`,
+      '5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11',
+      '../../etc/passwd',
+    ]) {
       expect(videoDigestOfId(bad)).toBeUndefined();
       expect(keys.activeKeyOfId('tenant1', bad)).toBeUndefined();
     }

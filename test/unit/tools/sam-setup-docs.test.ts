@@ -4,7 +4,10 @@ import { SAM_CDK_OUT, SAM_CONTAINERS } from '../../../tools/sam-prepare';
 import { PROJECT_ROOT } from '../../../local/template';
 
 const localDocs = readFileSync(path.join(PROJECT_ROOT, 'docs', 'LOCAL.md'), 'utf8');
-const scripts = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+const scripts = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<
+  string,
+  string
+>;
 
 describe('the sam setup: what sam:prepare prints is what docs/LOCAL.md says', () => {
   test.each(Object.values(SAM_CONTAINERS))('the docker run line of $name is the docs/LOCAL.md one', ({ run }) => {

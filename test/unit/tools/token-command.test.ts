@@ -28,10 +28,21 @@ const ARGS = ['--stack', 'VideoTracking', '--tenant', 'tenant1', '--user', 'alic
 function mocks(outputs = OUTPUTS) {
   const cfn = mockClient(CloudFormationClient);
   const cognito = mockClient(CognitoIdentityProviderClient);
-  cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'VideoTracking', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs }] });
+  cfn
+    .on(DescribeStacksCommand)
+    .resolves({
+      Stacks: [
+        { StackName: 'VideoTracking', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: outputs },
+      ],
+    });
   cognito.on(AdminSetUserPasswordCommand).resolves({});
-  cognito.on(AdminInitiateAuthCommand).resolves({ AuthenticationResult: { IdToken: 'id.token.jwt', AccessToken: 'access' } });
-  const aws = () => ({ cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }), cognito: new CognitoIdentityProviderClient({ region: 'eu-west-1' }) });
+  cognito
+    .on(AdminInitiateAuthCommand)
+    .resolves({ AuthenticationResult: { IdToken: 'id.token.jwt', AccessToken: 'access' } });
+  const aws = () => ({
+    cloudFormation: new CloudFormationClient({ region: 'eu-west-1' }),
+    cognito: new CognitoIdentityProviderClient({ region: 'eu-west-1' }),
+  });
   return { cfn, cognito, aws };
 }
 
@@ -63,7 +74,11 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
       ],
     });
     const password = cognito.commandCalls(AdminSetUserPasswordCommand)[0].args[0].input.Password!;
-    expect(cognito).toHaveReceivedCommandWith(AdminSetUserPasswordCommand, { UserPoolId: 'eu-west-1_pool', Username: 'alice@example.com', Permanent: true });
+    expect(cognito).toHaveReceivedCommandWith(AdminSetUserPasswordCommand, {
+      UserPoolId: 'eu-west-1_pool',
+      Username: 'alice@example.com',
+      Permanent: true,
+    });
     expect(password).toMatch(/[a-z]/);
     expect(password).toMatch(/[A-Z]/);
     expect(password).toMatch(/[0-9]/);
@@ -80,14 +95,21 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
     const { cognito, aws } = mocks(LEGACY_OUTPUTS);
     cognito.on(AdminCreateUserCommand).resolves({});
     await expect(tokenCommand(ARGS, {}, aws)).resolves.toBe('id.token.jwt');
-    expect(cognito).toHaveReceivedCommandWith(AdminInitiateAuthCommand, { UserPoolId: 'eu-west-1_pool', ClientId: 'client123' });
+    expect(cognito).toHaveReceivedCommandWith(AdminInitiateAuthCommand, {
+      UserPoolId: 'eu-west-1_pool',
+      ClientId: 'client123',
+    });
   });
 
   test('an existing user keeps its password: refused with a message naming --reset-password, no password set, no sign-in', async () => {
     const { cognito, aws } = mocks();
     cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
-    cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
-    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(/already exists; its password is left alone. Add --reset-password/);
+    cognito
+      .on(AdminGetUserCommand)
+      .resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
+    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(
+      /already exists; its password is left alone. Add --reset-password/,
+    );
     expect(cognito).not.toHaveReceivedCommand(AdminSetUserPasswordCommand);
     expect(cognito).not.toHaveReceivedCommand(AdminInitiateAuthCommand);
   });
@@ -95,9 +117,14 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
   test('--reset-password: an existing user of the same tenant gets a new password and signs in again', async () => {
     const { cognito, aws } = mocks();
     cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
-    cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
+    cognito
+      .on(AdminGetUserCommand)
+      .resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant1' }] });
     await expect(tokenCommand([...ARGS, '--reset-password'], {}, aws)).resolves.toBe('id.token.jwt');
-    expect(cognito).toHaveReceivedCommandWith(AdminSetUserPasswordCommand, { Username: 'alice@example.com', Permanent: true });
+    expect(cognito).toHaveReceivedCommandWith(AdminSetUserPasswordCommand, {
+      Username: 'alice@example.com',
+      Permanent: true,
+    });
     expect(cognito).toHaveReceivedCommandTimes(AdminInitiateAuthCommand, 1);
   });
 
@@ -105,17 +132,25 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
     const { cfn, cognito, aws } = mocks();
     const missing = Object.assign(new Error('Stack with id Nope does not exist'), { name: 'ValidationError' });
     cfn.on(DescribeStacksCommand).rejects(missing);
-    const error = await tokenCommand(['--stack', 'Nope', '--tenant', 'tenant1', '--user', 'a@b.c'], {}, aws).catch((e: Error) => e);
+    const error = await tokenCommand(['--stack', 'Nope', '--tenant', 'tenant1', '--user', 'a@b.c'], {}, aws).catch(
+      (e: Error) => e,
+    );
     expect(error).toBeInstanceOf(LocalSetupError);
-    expect((error as Error).message).toBe('Stack Nope does not exist in eu-west-1: check --stack (cdk deploy prints the name) and AWS_REGION / AWS_PROFILE.');
+    expect((error as Error).message).toBe(
+      'Stack Nope does not exist in eu-west-1: check --stack (cdk deploy prints the name) and AWS_REGION / AWS_PROFILE.',
+    );
     expect(cognito.calls()).toHaveLength(0);
   });
 
   test('an existing user of another tenant is refused (the attribute is immutable); no sign-in', async () => {
     const { cognito, aws } = mocks();
     cognito.on(AdminCreateUserCommand).rejects(new UsernameExistsException({ message: 'exists', $metadata: {} }));
-    cognito.on(AdminGetUserCommand).resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant2' }] });
-    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(/already exists with tenant tenant2; the tenant attribute is immutable/);
+    cognito
+      .on(AdminGetUserCommand)
+      .resolves({ Username: 'alice@example.com', UserAttributes: [{ Name: 'custom:tenant_id', Value: 'tenant2' }] });
+    await expect(tokenCommand(ARGS, {}, aws)).rejects.toThrow(
+      /already exists with tenant tenant2; the tenant attribute is immutable/,
+    );
     expect(cognito).not.toHaveReceivedCommand(AdminSetUserPasswordCommand);
     expect(cognito).not.toHaveReceivedCommand(AdminInitiateAuthCommand);
   });

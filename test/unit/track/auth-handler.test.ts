@@ -9,35 +9,51 @@ import { TEST_KEYS } from '../../support/stored-items';
 /** The handler as the stack configures it under auth=cognito, with the AWS SDK mocked. */
 function cognitoHandler() {
   const mocked = mockedHandler();
-  const handle = createTrackHandler(mocked.service, { info() {}, warn() {}, error() {} }, undefined, { mode: 'cognito', tenantClaim: 'custom:tenant_id' });
+  const handle = createTrackHandler(mocked.service, { info() {}, warn() {}, error() {} }, undefined, {
+    mode: 'cognito',
+    tenantClaim: 'custom:tenant_id',
+  });
   return { ...mocked, handle };
 }
 
 function withClaims(event: APIGatewayProxyEventV2, claims: Record<string, string>): APIGatewayProxyEventV2 {
-  return { ...event, requestContext: { ...event.requestContext, authorizer: { jwt: { claims, scopes: null } } } as APIGatewayProxyEventV2['requestContext'] };
+  return {
+    ...event,
+    requestContext: {
+      ...event.requestContext,
+      authorizer: { jwt: { claims, scopes: null } },
+    } as APIGatewayProxyEventV2['requestContext'],
+  };
 }
 
 const problem = (res: { body?: string }) => JSON.parse(res.body as string);
 
 describe('handler under a token authorizer: the tenant comes from the verified claim', () => {
-  test('a POST body without tenant_id creates the task for the token\'s tenant; Location has no query', async () => {
+  test("a POST body without tenant_id creates the task for the token's tenant; Location has no query", async () => {
     // GIVEN
     const { handle, ddb, sfn } = cognitoHandler();
     ddb.on(PutItemCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
 
     // WHEN
-    const res = await handle(withClaims(postTrack({ video_filename: 'test.mp4' }), { 'custom:tenant_id': 'tenant1', sub: 'u1' }));
+    const res = await handle(
+      withClaims(postTrack({ video_filename: 'test.mp4' }), { 'custom:tenant_id': 'tenant1', sub: 'u1' }),
+    );
 
     // THEN
     expect(res.statusCode).toBe(201);
     expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}`);
-    expect(ddb.commandCalls(PutItemCommand)[0].args[0].input.Item).toMatchObject({ pk: { S: TEST_KEYS.activeKey('tenant1', 'test.mp4') }, tenant_id: { S: 'tenant1' } });
+    expect(ddb.commandCalls(PutItemCommand)[0].args[0].input.Item).toMatchObject({
+      pk: { S: TEST_KEYS.activeKey('tenant1', 'test.mp4') },
+      tenant_id: { S: 'tenant1' },
+    });
   });
 
   test('a body naming another tenant -> 403 tenant-mismatch (both tenants, source body); no AWS call', async () => {
     const { handle, ddb, sfn } = cognitoHandler();
-    const res = await handle(withClaims(postTrack({ tenant_id: 'tenant2', video_filename: 'test.mp4' }), { 'custom:tenant_id': 'tenant1' }));
+    const res = await handle(
+      withClaims(postTrack({ tenant_id: 'tenant2', video_filename: 'test.mp4' }), { 'custom:tenant_id': 'tenant1' }),
+    );
     expect(res.statusCode).toBe(403);
     expect(res.headers['Content-Type']).toBe('application/problem+json');
     expect(problem(res)).toEqual({
@@ -57,20 +73,33 @@ describe('handler under a token authorizer: the tenant comes from the verified c
     ['GET', '/api/v1/track?tenant_id=tenant2&video_filename=a.mp4'],
     ['GET', `/api/v1/track/${TASK_ID}?tenant_id=tenant2`],
     ['DELETE', `/api/v1/track/${TASK_ID}?tenant_id=tenant2`],
-  ])('%s %s naming another tenant in the query -> 403 tenant-mismatch (source query); no AWS call', async (method, url) => {
-    const { handle, ddb } = cognitoHandler();
-    const res = await handle(withClaims(request(method, url), { 'custom:tenant_id': 'tenant1' }));
-    expect(res.statusCode).toBe(403);
-    expect(problem(res)).toMatchObject({ type: '/problems/tenant-mismatch', token_tenant_id: 'tenant1', request_tenant_id: 'tenant2', source: 'query' });
-    expect(ddb.calls()).toHaveLength(0);
-  });
+  ])(
+    '%s %s naming another tenant in the query -> 403 tenant-mismatch (source query); no AWS call',
+    async (method, url) => {
+      const { handle, ddb } = cognitoHandler();
+      const res = await handle(withClaims(request(method, url), { 'custom:tenant_id': 'tenant1' }));
+      expect(res.statusCode).toBe(403);
+      expect(problem(res)).toMatchObject({
+        type: '/problems/tenant-mismatch',
+        token_tenant_id: 'tenant1',
+        request_tenant_id: 'tenant2',
+        source: 'query',
+      });
+      expect(ddb.calls()).toHaveLength(0);
+    },
+  );
 
-  test('a query without tenant_id reads with the token\'s tenant', async () => {
+  test("a query without tenant_id reads with the token's tenant", async () => {
     const { handle, ddb } = cognitoHandler();
     ddb.resolves({});
-    const res = await handle(withClaims(request('GET', '/api/v1/track?video_filename=a.mp4'), { 'custom:tenant_id': 'tenant1' }));
+    const res = await handle(
+      withClaims(request('GET', '/api/v1/track?video_filename=a.mp4'), { 'custom:tenant_id': 'tenant1' }),
+    );
     expect(res.statusCode).toBe(404);
-    expect(ddb.calls()[0].args[0].input).toMatchObject({ Key: { pk: TEST_KEYS.activeKey('tenant1', 'a.mp4') }, ConsistentRead: true });
+    expect(ddb.calls()[0].args[0].input).toMatchObject({
+      Key: { pk: TEST_KEYS.activeKey('tenant1', 'a.mp4') },
+      ConsistentRead: true,
+    });
   });
 
   test.each([
@@ -82,7 +111,11 @@ describe('handler under a token authorizer: the tenant comes from the verified c
     const event = postTrack({ tenant_id: 'tenant1', video_filename: 'test.mp4' });
     const res = await handle(claims ? withClaims(event, claims) : event);
     expect(res.statusCode).toBe(403);
-    expect(problem(res)).toMatchObject({ type: '/problems/tenant-claim-invalid', status: 403, claim: 'custom:tenant_id' });
+    expect(problem(res)).toMatchObject({
+      type: '/problems/tenant-claim-invalid',
+      status: 403,
+      claim: 'custom:tenant_id',
+    });
     expect(ddb.calls()).toHaveLength(0);
   });
 });
@@ -105,7 +138,9 @@ describe('handler without a token (AUTH_MODE none or iam)', () => {
 
   test('verified claims while the mode says none: 500, logged, nothing read (the stack and the function disagree)', async () => {
     const { handle, ddb, lines } = mockedHandler();
-    const res = await handle(withClaims(request('GET', `/api/v1/track/${TASK_ID}?tenant_id=tenant1`), { tenant_id: 'tenant1' }));
+    const res = await handle(
+      withClaims(request('GET', `/api/v1/track/${TASK_ID}?tenant_id=tenant1`), { tenant_id: 'tenant1' }),
+    );
     expect(res.statusCode).toBe(500);
     expect(ddb.calls()).toHaveLength(0);
     expect(lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'request failed' }));

@@ -5,7 +5,15 @@ import { mockedHandler, TABLE } from '../../support/mocked-handler';
 import { activeItem, STORED_ID } from '../../support/stored-items';
 
 const ACTIVE = activeItem('2026-11-28T11:00:00.000Z');
-const FINAL = { ...ACTIVE, pk: 'TASK#0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d', task_id: '0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d', item_type: 'final', status: 'failed', created_at: '2026-11-28T10:00:00.000Z', error: { error: 'States.Timeout' } };
+const FINAL = {
+  ...ACTIVE,
+  pk: 'TASK#0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
+  task_id: '0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
+  item_type: 'final',
+  status: 'failed',
+  created_at: '2026-11-28T10:00:00.000Z',
+  error: { error: 'States.Timeout' },
+};
 const body = (res: { body?: string }) => JSON.parse(res.body as string);
 
 describe('GET /api/v1/track without video_filename: the listing', () => {
@@ -18,8 +26,19 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
     expect(res.statusCode).toBe(200);
     expect(body(res)).toEqual({
       tasks: [
-        { task_id: STORED_ID, tenant_id: 'tenant1', video_filename: 'test.mp4', status: 'running', created_at: ACTIVE.created_at, updated_at: ACTIVE.updated_at },
-        expect.objectContaining({ task_id: FINAL.task_id, status: 'failed', error: { error: 'States.Timeout', message: 'The analysis did not finish within the workflow timeout.' } }),
+        {
+          task_id: STORED_ID,
+          tenant_id: 'tenant1',
+          video_filename: 'test.mp4',
+          status: 'running',
+          created_at: ACTIVE.created_at,
+          updated_at: ACTIVE.updated_at,
+        },
+        expect.objectContaining({
+          task_id: FINAL.task_id,
+          status: 'failed',
+          error: { error: 'States.Timeout', message: 'The analysis did not finish within the workflow timeout.' },
+        }),
       ],
       next_cursor: null,
     });
@@ -37,17 +56,30 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
 
   test('a page with a successor ends with a cursor at its last task; the cursor starts the next Query there', async () => {
     const { handle, ddb } = mockedHandler();
-    ddb.on(QueryCommand).resolvesOnce({ Items: [ACTIVE, FINAL], LastEvaluatedKey: { pk: FINAL.pk, tenant_id: 'tenant1', created_at: FINAL.created_at } });
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [ACTIVE, FINAL],
+        LastEvaluatedKey: { pk: FINAL.pk, tenant_id: 'tenant1', created_at: FINAL.created_at },
+      });
     const first = body(await handle(request('GET', '/api/v1/track?tenant_id=tenant1&limit=1')));
     expect(first.tasks.map((t: { task_id: string }) => t.task_id)).toEqual([STORED_ID]);
     expect(first.next_cursor).toEqual(expect.any(String));
 
     ddb.on(QueryCommand).resolves({ Items: [FINAL] });
-    const second = await handle(request('GET', `/api/v1/track?tenant_id=tenant1&limit=1&cursor=${encodeURIComponent(first.next_cursor)}`));
+    const second = await handle(
+      request('GET', `/api/v1/track?tenant_id=tenant1&limit=1&cursor=${encodeURIComponent(first.next_cursor)}`),
+    );
     expect(body(second).next_cursor).toBeNull();
-    expect(ddb.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toEqual({ pk: ACTIVE.pk, tenant_id: 'tenant1', created_at: ACTIVE.created_at });
+    expect(ddb.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toEqual({
+      pk: ACTIVE.pk,
+      tenant_id: 'tenant1',
+      created_at: ACTIVE.created_at,
+    });
 
-    const foreign = await handle(request('GET', `/api/v1/track?tenant_id=tenant2&cursor=${encodeURIComponent(first.next_cursor)}`));
+    const foreign = await handle(
+      request('GET', `/api/v1/track?tenant_id=tenant2&cursor=${encodeURIComponent(first.next_cursor)}`),
+    );
     expect(foreign.statusCode).toBe(400);
     expect(body(foreign)).toMatchObject({ type: '/problems/invalid-request', field: 'cursor' });
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
@@ -55,11 +87,21 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
 
   test('status=finished reads final records only; a filtered short page queries on from where DynamoDB stopped', async () => {
     const { handle, ddb } = mockedHandler();
-    ddb.on(QueryCommand).resolvesOnce({ Items: [], LastEvaluatedKey: { pk: ACTIVE.pk, tenant_id: 'tenant1', created_at: ACTIVE.created_at } }).resolves({ Items: [FINAL] });
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [],
+        LastEvaluatedKey: { pk: ACTIVE.pk, tenant_id: 'tenant1', created_at: ACTIVE.created_at },
+      })
+      .resolves({ Items: [FINAL] });
     const res = body(await handle(request('GET', '/api/v1/track?tenant_id=tenant1&status=finished&limit=2')));
     expect(res).toEqual({ tasks: [expect.objectContaining({ task_id: FINAL.task_id })], next_cursor: null });
     const [first, second] = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(first).toMatchObject({ FilterExpression: '#type = :type0', ExpressionAttributeValues: { ':type0': 'final' }, Limit: 100 });
+    expect(first).toMatchObject({
+      FilterExpression: '#type = :type0',
+      ExpressionAttributeValues: { ':type0': 'final' },
+      Limit: 100,
+    });
     expect(second).toMatchObject({ ExclusiveStartKey: { pk: ACTIVE.pk }, Limit: 100 });
   });
 

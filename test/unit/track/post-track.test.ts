@@ -1,5 +1,9 @@
 import 'aws-sdk-client-mock-jest';
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -117,7 +121,10 @@ describe('POST /api/v1/track', () => {
 
   test('a racing duplicate of a task that is not started yet writes nothing more: its one failed put is its only call', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutItemCommand).rejectsOnce(conditionFailed({ ...WINNER, status: 'not_started', created_at: NOW.toISOString() })).resolves({});
+    ddb
+      .on(PutItemCommand)
+      .rejectsOnce(conditionFailed({ ...WINNER, status: 'not_started', created_at: NOW.toISOString() }))
+      .resolves({});
 
     const res = await handle(postTrack(body));
 
@@ -130,7 +137,12 @@ describe('POST /api/v1/track', () => {
   test('a not_started task re-driven within the grace period by someone else is left to that re-drive: no second lease, no StartExecution', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     // Created a minute ago, its lease renewed 2 s ago (an overlapping sweep is starting it).
-    const redriven = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 60_000).toISOString(), lease_expires_at: EPOCH - 2 + 3900 };
+    const redriven = {
+      ...WINNER,
+      status: 'not_started',
+      created_at: new Date(NOW.getTime() - 60_000).toISOString(),
+      lease_expires_at: EPOCH - 2 + 3900,
+    };
     ddb.on(PutItemCommand).rejectsOnce(conditionFailed(redriven)).resolves({});
 
     const res = await handle(postTrack(body));
@@ -142,7 +154,12 @@ describe('POST /api/v1/track', () => {
 
   test('a not_started task older than the grace period is re-driven: lease renewed, StartExecution with the same name and input', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    const stranded = { ...WINNER, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
+    const stranded = {
+      ...WINNER,
+      status: 'not_started',
+      created_at: new Date(NOW.getTime() - 11_000).toISOString(),
+      lease_expires_at: EPOCH - 11 + 3900,
+    };
     ddb.on(PutItemCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
@@ -194,7 +211,9 @@ describe('POST /api/v1/track', () => {
       Item: { pk: `TASK#${WINNER.task_id}`, status: 'failed', error: { error: 'LeaseExpired' } },
       ConditionExpression: 'attribute_not_exists(#status)',
     });
-    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, { executionArn: expect.stringMatching(new RegExp(`:execution:analysis:${WINNER.task_id}$`)) });
+    expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
+      executionArn: expect.stringMatching(new RegExp(`:execution:analysis:${WINNER.task_id}$`)),
+    });
     expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: TASK_ID });
   });
 
@@ -202,7 +221,12 @@ describe('POST /api/v1/track', () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb
       .on(PutItemCommand)
-      .rejectsOnce(Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException', $metadata: { httpStatusCode: 400 } }))
+      .rejectsOnce(
+        Object.assign(new Error('Transaction is ongoing for the item'), {
+          name: 'TransactionConflictException',
+          $metadata: { httpStatusCode: 400 },
+        }),
+      )
       .resolves({});
     sfn.on(StartExecutionCommand).resolves({});
     const res = await handle(postTrack(body));
@@ -227,7 +251,9 @@ describe('POST /api/v1/track', () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb
       .on(PutItemCommand)
-      .rejectsOnce(conditionFailed({ ...WINNER, task_id: TASK_ID, status: 'not_started', created_at: NOW.toISOString() }))
+      .rejectsOnce(
+        conditionFailed({ ...WINNER, task_id: TASK_ID, status: 'not_started', created_at: NOW.toISOString() }),
+      )
       .resolves({});
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn', startDate: NOW });
 
@@ -239,9 +265,11 @@ describe('POST /api/v1/track', () => {
 
   test('DynamoDB throttled after the SDK retries: 503 with Retry-After, nothing started', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(PutItemCommand).rejects(
-      new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
-    );
+    ddb
+      .on(PutItemCommand)
+      .rejects(
+        new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
+      );
 
     const res = await handle(postTrack(body));
 
@@ -256,9 +284,16 @@ describe('POST /api/v1/track', () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb.on(PutItemCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
-    sfn.on(StartExecutionCommand).rejects(
-      new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'down' }),
-    );
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(
+        new SFNServiceException({
+          name: 'ServiceUnavailable',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 503 },
+          message: 'down',
+        }),
+      );
 
     const res = await handle(postTrack(body));
 
@@ -282,12 +317,21 @@ describe('POST /api/v1/track', () => {
   test('StartExecution and the compensation both failing: 503, task left not_started for the next POST to re-drive', async () => {
     const { handle, ddb, sfn, lines } = mockedHandler();
     ddb.on(PutItemCommand).resolves({});
-    ddb.on(TransactWriteCommand).rejects(
-      new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
-    );
-    sfn.on(StartExecutionCommand).rejects(
-      new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'throttled' }),
-    );
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
+      );
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(
+        new SFNServiceException({
+          name: 'ThrottlingException',
+          $fault: 'client',
+          $metadata: { httpStatusCode: 400 },
+          message: 'throttled',
+        }),
+      );
 
     const res = await handle(postTrack(body));
 
@@ -301,7 +345,13 @@ describe('POST /api/v1/track', () => {
 
   test('an unexpected error is a 500 problem without internals', async () => {
     const { handle, ddb } = mockedHandler();
-    ddb.on(PutItemCommand).rejects(Object.assign(new Error('User is not authorized to perform dynamodb:PutItem'), { name: 'AccessDeniedException' }));
+    ddb
+      .on(PutItemCommand)
+      .rejects(
+        Object.assign(new Error('User is not authorized to perform dynamodb:PutItem'), {
+          name: 'AccessDeniedException',
+        }),
+      );
 
     const res = await handle(postTrack(body));
 
@@ -324,6 +374,7 @@ describe('every answer of the function is nosniff and no-store', () => {
     ddb.on(PutItemCommand).rejects(new Error('boom'));
     answers.push(await handle(postTrack({ tenant_id: 'tenant1', video_filename: 'other.mp4' })));
     expect(answers.map((a) => a.statusCode)).toEqual([201, 400, 405, 204, 500]);
-    for (const a of answers) expect(a.headers).toMatchObject({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    for (const a of answers)
+      expect(a.headers).toMatchObject({ 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
   });
 });

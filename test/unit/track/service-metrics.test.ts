@@ -1,4 +1,8 @@
-import { ConditionalCheckFailedException, ProvisionedThroughputExceededException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { SFNServiceException, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -18,9 +22,20 @@ const ACTIVE = activeItem('2026-11-28T11:59:00.000Z', {
 });
 const body = { tenant_id: 'tenant1', video_filename: 'test.mp4' };
 const conditionFailed = (item: Record<string, unknown>) =>
-  new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: marshall(item) });
-const throttled = () => new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } });
-const sfnDown = () => new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'down' });
+  new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: { httpStatusCode: 400 },
+    Item: marshall(item),
+  });
+const throttled = () =>
+  new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } });
+const sfnDown = () =>
+  new SFNServiceException({
+    name: 'ServiceUnavailable',
+    $fault: 'server',
+    $metadata: { httpStatusCode: 503 },
+    message: 'down',
+  });
 
 describe('what was only logged is counted (metrics port)', () => {
   test('a new task and a plain duplicate count nothing: the request outcome says it all', async () => {
@@ -38,7 +53,12 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a re-drive is counted once', async () => {
     // GIVEN a not_started task past the grace period
     const { handle, ddb, sfn, counted } = mockedHandler();
-    const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
+    const stranded = {
+      ...ACTIVE,
+      status: 'not_started',
+      created_at: new Date(NOW.getTime() - 11_000).toISOString(),
+      lease_expires_at: EPOCH - 11 + 3900,
+    };
     ddb.on(PutItemCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     sfn.on(StartExecutionCommand).resolves({});
@@ -51,11 +71,19 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a re-drive that finds the execution ended counts the re-drive and the repair', async () => {
     // GIVEN a stranded not_started task whose execution name is taken by a closed execution
     const { handle, ddb, sfn, counted } = mockedHandler();
-    const stranded = { ...ACTIVE, status: 'not_started', created_at: new Date(NOW.getTime() - 11_000).toISOString(), lease_expires_at: EPOCH - 11 + 3900 };
+    const stranded = {
+      ...ACTIVE,
+      status: 'not_started',
+      created_at: new Date(NOW.getTime() - 11_000).toISOString(),
+      lease_expires_at: EPOCH - 11 + 3900,
+    };
     ddb.on(PutItemCommand).rejectsOnce(conditionFailed(stranded)).resolves({});
     ddb.on(UpdateCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
-    sfn.on(StartExecutionCommand).rejectsOnce(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' })).resolves({});
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }))
+      .resolves({});
     // WHEN a duplicate arrives
     const res = await handle(postTrack(body));
     // THEN the video was freed and claimed again, and both events were counted
@@ -66,7 +94,10 @@ describe('what was only logged is counted (metrics port)', () => {
   test('a lease takeover counts the takeover and the stop of the replaced execution', async () => {
     // GIVEN an active task past its lease
     const { handle, ddb, sfn, counted } = mockedHandler();
-    ddb.on(PutItemCommand).rejectsOnce(conditionFailed({ ...ACTIVE, lease_expires_at: EPOCH - 1 })).resolves({});
+    ddb
+      .on(PutItemCommand)
+      .rejectsOnce(conditionFailed({ ...ACTIVE, lease_expires_at: EPOCH - 1 }))
+      .resolves({});
     ddb.on(TransactWriteCommand).resolves({});
     sfn.onAnyCommand().resolves({});
     // WHEN a new POST claims the video
@@ -118,7 +149,14 @@ describe('what was only logged is counted (metrics port)', () => {
       detail: {
         executionArn: 'arn',
         status: 'TIMED_OUT',
-        input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: ACTIVE.created_at, retain_until: 1, task_key: KEY }),
+        input: JSON.stringify({
+          task_id: ID,
+          tenant_id: 'tenant1',
+          video_filename: 'test.mp4',
+          created_at: ACTIVE.created_at,
+          retain_until: 1,
+          task_key: KEY,
+        }),
       },
     };
     const active = mockedHandler();
@@ -132,7 +170,9 @@ describe('what was only logged is counted (metrics port)', () => {
     // WHEN it handles it again once the task has ended
     const ended = mockedHandler();
     ended.ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({});
-    ended.ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: { ...ACTIVE, pk: `TASK#${ID}`, item_type: 'final', status: 'failed' } });
+    ended.ddb
+      .on(GetCommand, { Key: { pk: `TASK#${ID}` } })
+      .resolves({ Item: { ...ACTIVE, pk: `TASK#${ID}`, item_type: 'final', status: 'failed' } });
     const ignored = await finalizeExecution(ended.service.recovery, event);
     // THEN nothing is counted by the core, and the ignored outcome still names its task, for the log line
     expect(ended.counted).toEqual([]);

@@ -9,8 +9,19 @@ import { activeItem, STORED_ID, STORED_KEY, TEST_KEYS } from '../../support/stor
 
 const ID = STORED_ID;
 const KEY = STORED_KEY;
-const ACTIVE = activeItem('2026-11-28T11:00:00.000Z', { updated_at: '2026-11-28T11:00:01.000Z', started_at: '2026-11-28T11:00:01.000Z' });
-const FINAL = { ...ACTIVE, pk: `TASK#${ID}`, item_type: 'final', status: 'completed', finished_at: '2026-11-28T11:00:03.000Z', result: '{"score":1}', expires_at: 2_100_000_000 };
+const ACTIVE = activeItem('2026-11-28T11:00:00.000Z', {
+  updated_at: '2026-11-28T11:00:01.000Z',
+  started_at: '2026-11-28T11:00:01.000Z',
+});
+const FINAL = {
+  ...ACTIVE,
+  pk: `TASK#${ID}`,
+  item_type: 'final',
+  status: 'completed',
+  finished_at: '2026-11-28T11:00:03.000Z',
+  result: '{"score":1}',
+  expires_at: 2_100_000_000,
+};
 
 describe('GET /api/v1/track/{task_id}', () => {
   test('an active task: one strongly consistent read of the active item its id leads to', async () => {
@@ -30,7 +41,8 @@ describe('GET /api/v1/track/{task_id}', () => {
       started_at: ACTIVE.started_at,
     });
     expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
-    for (const call of ddb.commandCalls(GetCommand)) expect(call.args[0].input).toMatchObject({ TableName: TABLE, ConsistentRead: true });
+    for (const call of ddb.commandCalls(GetCommand))
+      expect(call.args[0].input).toMatchObject({ TableName: TABLE, ConsistentRead: true });
   });
 
   test('a finished task: no active item at its key, then its final record, result parsed', async () => {
@@ -38,19 +50,25 @@ describe('GET /api/v1/track/{task_id}', () => {
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({});
     ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: FINAL });
     const res = await handle(request('GET', `/api/v1/track/${ID}?tenant_id=tenant1`));
-    expect(JSON.parse(res.body as string)).toMatchObject({ status: 'completed', result: { score: 1 }, finished_at: FINAL.finished_at });
+    expect(JSON.parse(res.body as string)).toMatchObject({
+      status: 'completed',
+      result: { score: 1 },
+      finished_at: FINAL.finished_at,
+    });
     expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input.Key)).toEqual([{ pk: KEY }, { pk: `TASK#${ID}` }]);
   });
 
-  test('the active item at the key holds another task (the video was tracked again): the id\'s final record answers', async () => {
+  test("the active item at the key holds another task (the video was tracked again): the id's final record answers", async () => {
     const { handle, ddb } = mockedHandler();
-    ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: { ...ACTIVE, task_id: TEST_KEYS.newTaskId('tenant1', 'test.mp4') } });
+    ddb
+      .on(GetCommand, { Key: { pk: KEY } })
+      .resolves({ Item: { ...ACTIVE, task_id: TEST_KEYS.newTaskId('tenant1', 'test.mp4') } });
     ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: FINAL });
     const res = await handle(request('GET', `/api/v1/track/${ID}?tenant_id=tenant1`));
     expect(JSON.parse(res.body as string)).toMatchObject({ task_id: ID, status: 'completed' });
   });
 
-  test('another tenant\'s task is 404, like an unknown one: its id leads to another key, and the final record\'s tenant is checked', async () => {
+  test("another tenant's task is 404, like an unknown one: its id leads to another key, and the final record's tenant is checked", async () => {
     const { handle, ddb } = mockedHandler();
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     ddb.on(GetCommand, { Key: { pk: TEST_KEYS.activeKeyOfId('tenant2', ID) } }).resolves({});
@@ -58,13 +76,18 @@ describe('GET /api/v1/track/{task_id}', () => {
     const res = await handle(request('GET', `/api/v1/track/${ID}?tenant_id=tenant2`));
     expect(res.statusCode).toBe(404);
     expect(res.body).not.toContain('tenant1');
-    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input.Key)).toEqual([{ pk: TEST_KEYS.activeKeyOfId('tenant2', ID) }, { pk: `TASK#${ID}` }]);
+    expect(ddb.commandCalls(GetCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { pk: TEST_KEYS.activeKeyOfId('tenant2', ID) },
+      { pk: `TASK#${ID}` },
+    ]);
   });
 
   test('a malformed id is 404 without any AWS call; a missing tenant is 400', async () => {
     const { handle, ddb } = mockedHandler();
     expect((await handle(request('GET', '/api/v1/track/abc?tenant_id=t'))).statusCode).toBe(404);
-    expect((await handle(request('GET', '/api/v1/track/5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11?tenant_id=t'))).statusCode).toBe(404);
+    expect(
+      (await handle(request('GET', '/api/v1/track/5f0c3a52-8d0e-4c4b-a0f7-0e6f0d6f7b11?tenant_id=t'))).statusCode,
+    ).toBe(404);
     expect((await handle(request('DELETE', `/api/v1/track/${ID.slice(0, 42)}+?tenant_id=t`))).statusCode).toBe(404);
     expect((await handle(request('GET', '/api/v1/track/%E0%A4%A?tenant_id=t'))).statusCode).toBe(404);
     const missing = await handle(request('GET', `/api/v1/track/${ID}`));
@@ -75,7 +98,7 @@ describe('GET /api/v1/track/{task_id}', () => {
 });
 
 describe('DELETE /api/v1/track/{task_id}', () => {
-  test('cancels: one transaction conditional on the status read, then StopExecution of the task\'s execution', async () => {
+  test("cancels: one transaction conditional on the status read, then StopExecution of the task's execution", async () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     ddb.on(TransactWriteCommand).resolves({});
@@ -84,10 +107,18 @@ describe('DELETE /api/v1/track/{task_id}', () => {
     const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
 
     expect(res.statusCode).toBe(200);
-    expect(JSON.parse(res.body as string)).toMatchObject({ status: 'cancelled', finished_at: NOW.toISOString(), started_at: ACTIVE.started_at });
+    expect(JSON.parse(res.body as string)).toMatchObject({
+      status: 'cancelled',
+      finished_at: NOW.toISOString(),
+      started_at: ACTIVE.started_at,
+    });
     const [put, del] = ddb.commandCalls(TransactWriteCommand)[0].args[0].input.TransactItems!;
     // Retention counted from the end (NOW), not from the task's creation.
-    expect(put.Put!.Item).toMatchObject({ pk: `TASK#${ID}`, status: 'cancelled', expires_at: Math.floor(NOW.getTime() / 1000) + 30 * 86400 });
+    expect(put.Put!.Item).toMatchObject({
+      pk: `TASK#${ID}`,
+      status: 'cancelled',
+      expires_at: Math.floor(NOW.getTime() / 1000) + 30 * 86400,
+    });
     expect(del.Delete!.ExpressionAttributeValues).toEqual({ ':task_id': ID, ':expected': 'running' });
     expect(sfn).toHaveReceivedCommandWith(StopExecutionCommand, {
       executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${ID}`,
@@ -98,7 +129,16 @@ describe('DELETE /api/v1/track/{task_id}', () => {
     const { handle, ddb, sfn, lines } = mockedHandler();
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
     ddb.on(TransactWriteCommand).resolves({});
-    sfn.on(StopExecutionCommand).rejects(new SFNServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'x' }));
+    sfn
+      .on(StopExecutionCommand)
+      .rejects(
+        new SFNServiceException({
+          name: 'ServiceUnavailable',
+          $fault: 'server',
+          $metadata: { httpStatusCode: 503 },
+          message: 'x',
+        }),
+      );
     const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
     expect(res.statusCode).toBe(200);
     expect(lines.some((l) => l.level === 'warn' && /could not stop/.test(l.message))).toBe(true);
@@ -106,9 +146,20 @@ describe('DELETE /api/v1/track/{task_id}', () => {
 
   test('a task that completes between the read and the cancel: the transaction is refused, re-read, 409', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(GetCommand, { Key: { pk: KEY } }).resolvesOnce({ Item: ACTIVE }).resolves({});
+    ddb
+      .on(GetCommand, { Key: { pk: KEY } })
+      .resolvesOnce({ Item: ACTIVE })
+      .resolves({});
     ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: FINAL });
-    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'cancelled', $metadata: {}, CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] }));
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        new TransactionCanceledException({
+          message: 'cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+        }),
+      );
 
     const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
 
@@ -120,7 +171,15 @@ describe('DELETE /api/v1/track/{task_id}', () => {
   test('a cancel transaction refused for throttling is a 503, not a conflict', async () => {
     const { handle, ddb, sfn } = mockedHandler();
     ddb.on(GetCommand, { Key: { pk: KEY } }).resolves({ Item: ACTIVE });
-    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'throttled', $metadata: {}, CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }] }));
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        new TransactionCanceledException({
+          message: 'throttled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ThrottlingError' }, { Code: 'None' }],
+        }),
+      );
     const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
     expect(res.statusCode).toBe(503);
     expect(res.headers['Retry-After']).toBe('2');
@@ -130,10 +189,21 @@ describe('DELETE /api/v1/track/{task_id}', () => {
 
   test('a cancel whose transaction landed but whose answer was lost still stops the execution', async () => {
     const { handle, ddb, sfn } = mockedHandler();
-    ddb.on(GetCommand, { Key: { pk: KEY } }).resolvesOnce({ Item: ACTIVE }).resolves({});
+    ddb
+      .on(GetCommand, { Key: { pk: KEY } })
+      .resolvesOnce({ Item: ACTIVE })
+      .resolves({});
     ddb.on(GetCommand, { Key: { pk: `TASK#${ID}` } }).resolves({ Item: { ...FINAL, status: 'cancelled' } });
     // The SDK's retry of a committed transaction is refused by its own conditions.
-    ddb.on(TransactWriteCommand).rejects(new TransactionCanceledException({ message: 'x', $metadata: {}, CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'ConditionalCheckFailed' }] }));
+    ddb
+      .on(TransactWriteCommand)
+      .rejects(
+        new TransactionCanceledException({
+          message: 'x',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'ConditionalCheckFailed' }],
+        }),
+      );
     sfn.on(StopExecutionCommand).resolves({});
     const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
     expect(res.statusCode).toBe(200);
@@ -157,7 +227,14 @@ describe('finalizer event mapping', () => {
       status,
       error,
       cause: 'c',
-      input: JSON.stringify({ task_id: ID, tenant_id: 'tenant1', video_filename: 'test.mp4', created_at: ACTIVE.created_at, retain_until: 1, task_key: KEY }),
+      input: JSON.stringify({
+        task_id: ID,
+        tenant_id: 'tenant1',
+        video_filename: 'test.mp4',
+        created_at: ACTIVE.created_at,
+        retain_until: 1,
+        task_key: KEY,
+      }),
     },
   });
 

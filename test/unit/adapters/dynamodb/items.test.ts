@@ -1,6 +1,13 @@
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
-import { fromActiveItem, fromFinalItem, fromRawItem, toActiveItem, toFinalItem, toRawItem } from '../../../../lambda/adapters/dynamodb/items';
+import {
+  fromActiveItem,
+  fromFinalItem,
+  fromRawItem,
+  toActiveItem,
+  toFinalItem,
+  toRawItem,
+} from '../../../../lambda/adapters/dynamodb/items';
 import type { ActiveTask, Task } from '../../../../lambda/core/task';
 import { sweepShard } from '../../../../lambda/shared/table';
 import { TEST_KEYS } from '../../../support/stored-items';
@@ -21,19 +28,34 @@ const KEY = TEST_KEYS.activeKey('tenant1', 'a.mp4');
 describe('item mapping', () => {
   test('an active task round-trips through its item, which carries its key and sweep shard', () => {
     const item = toActiveItem(ACTIVE, KEY);
-    expect(item).toMatchObject({ pk: KEY, item_type: 'active', sweep_shard: sweepShard(ACTIVE.taskId), lease_expires_at: ACTIVE.leaseExpiresAt });
+    expect(item).toMatchObject({
+      pk: KEY,
+      item_type: 'active',
+      sweep_shard: sweepShard(ACTIVE.taskId),
+      lease_expires_at: ACTIVE.leaseExpiresAt,
+    });
     expect(fromActiveItem(item)).toEqual(ACTIVE);
   });
 
   test('a final record round-trips, its result stored as a JSON string and its expiry as given', () => {
     const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = ACTIVE;
-    const final: Task = { ...rest, status: 'completed', finishedAt: '2026-01-01T00:01:00.000Z', result: { labels: ['cat'] } };
+    const final: Task = {
+      ...rest,
+      status: 'completed',
+      finishedAt: '2026-01-01T00:01:00.000Z',
+      result: { labels: ['cat'] },
+    };
     const item = toFinalItem(final, 1_234);
-    expect(item).toMatchObject({ pk: `TASK#${ACTIVE.taskId}`, item_type: 'final', result: '{"labels":["cat"]}', expires_at: 1_234 });
+    expect(item).toMatchObject({
+      pk: `TASK#${ACTIVE.taskId}`,
+      item_type: 'final',
+      result: '{"labels":["cat"]}',
+      expires_at: 1_234,
+    });
     expect(fromFinalItem(item)).toEqual({ ...final, error: undefined });
   });
 
-  test('the claim\'s attribute values are what the document client would send, and read back as it would read them', () => {
+  test("the claim's attribute values are what the document client would send, and read back as it would read them", () => {
     // Not a name Object.prototype has (constructor, __proto__, …): marshall takes an own `constructor` for a class.
     const name = fc.stringMatching(/^[a-z_]{1,16}$/).filter((n) => !(n in Object.prototype));
     const flat = fc.dictionary(name, fc.oneof(fc.string(), fc.maxSafeInteger(), fc.constant(undefined)));
@@ -48,8 +70,14 @@ describe('item mapping', () => {
     expect(fromActiveItem(fromRawItem(toRawItem(active)))).toEqual(ACTIVE);
   });
 
-  test('a refused claim\'s ALL_OLD holding other types (a final record\'s error map) reads as the document client reads it', () => {
-    const raw = marshall({ pk: 'x', error: { error: 'Cancelled', cause: 'by the user' }, tags: ['a'], flag: true, none: null });
+  test("a refused claim's ALL_OLD holding other types (a final record's error map) reads as the document client reads it", () => {
+    const raw = marshall({
+      pk: 'x',
+      error: { error: 'Cancelled', cause: 'by the user' },
+      tags: ['a'],
+      flag: true,
+      none: null,
+    });
     expect(fromRawItem(raw)).toEqual(unmarshall(raw));
   });
 

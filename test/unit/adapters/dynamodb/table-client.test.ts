@@ -1,8 +1,18 @@
 import 'aws-sdk-client-mock-jest';
-import { ConditionalCheckFailedException, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  ProvisionedThroughputExceededException,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createDocumentClient, isConditionFailure, isRefused, isTransactionLost, TableClient } from '../../../../lambda/adapters/dynamodb/table-client';
+import {
+  createDocumentClient,
+  isConditionFailure,
+  isRefused,
+  isTransactionLost,
+  TableClient,
+} from '../../../../lambda/adapters/dynamodb/table-client';
 import { DependencyUnavailable } from '../../../../lambda/core/errors';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -16,7 +26,9 @@ describe('TableClient: the one send of the DynamoDB adapter', () => {
     ddb.on(GetCommand).rejects(throttled());
     ddb.on(QueryCommand).rejects(throttled());
     const get = await table.send(new GetCommand({ TableName: 'Tasks', Key: { pk: 'x' } })).catch((e: unknown) => e);
-    const query = await table.send(new QueryCommand({ TableName: 'Tasks', KeyConditionExpression: 'x' })).catch((e: unknown) => e);
+    const query = await table
+      .send(new QueryCommand({ TableName: 'Tasks', KeyConditionExpression: 'x' }))
+      .catch((e: unknown) => e);
     expect(get).toBeInstanceOf(DependencyUnavailable);
     expect(get).toMatchObject({ dependency: 'dynamodb', operation: 'GetItem' });
     expect(query).toMatchObject({ operation: 'Query' });
@@ -32,7 +44,11 @@ describe('TableClient: the one send of the DynamoDB adapter', () => {
   });
 
   test('a cancelled transaction is lost (read again) only for a condition or a conflict', () => {
-    const cancelled = (...codes: string[]) => Object.assign(new Error('cancelled'), { name: 'TransactionCanceledException', CancellationReasons: codes.map((Code) => ({ Code })) });
+    const cancelled = (...codes: string[]) =>
+      Object.assign(new Error('cancelled'), {
+        name: 'TransactionCanceledException',
+        CancellationReasons: codes.map((Code) => ({ Code })),
+      });
     expect(isTransactionLost(cancelled('None', 'ConditionalCheckFailed'))).toBe(true);
     expect(isTransactionLost(cancelled('TransactionConflict'))).toBe(true);
     expect(isTransactionLost(cancelled('ThrottlingError'))).toBe(false);

@@ -1,4 +1,10 @@
-import { type CorsPolicy, corsPolicyFromTemplate, corsResponseHeaders, preflightRefusal, preflightResponse } from '../../../../local/api-gateway/cors';
+import {
+  type CorsPolicy,
+  corsPolicyFromTemplate,
+  corsResponseHeaders,
+  preflightRefusal,
+  preflightResponse,
+} from '../../../../local/api-gateway/cors';
 
 // The policy lib/track-api.ts synthesizes for corsAllowOrigins=http://localhost:5173.
 const policy: CorsPolicy = {
@@ -8,7 +14,11 @@ const policy: CorsPolicy = {
   exposeHeaders: ['location', 'retry-after'],
   maxAge: 3600,
 };
-const preflight = { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' };
+const preflight = {
+  origin: 'http://localhost:5173',
+  'access-control-request-method': 'POST',
+  'access-control-request-headers': 'content-type,authorization',
+};
 
 describe('CORS under npm start, as API Gateway answers it', () => {
   test('a preflight from an allowed origin: 204 with the allowed methods, the requested headers and max age', () => {
@@ -25,18 +35,30 @@ describe('CORS under npm start, as API Gateway answers it', () => {
   });
 
   test('a preflight from another origin: 204 without Access-Control headers, so the browser refuses', () => {
-    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, origin: 'http://evil.test' })).toEqual({ statusCode: 204, headers: {}, body: '' });
+    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, origin: 'http://evil.test' })).toEqual({
+      statusCode: 204,
+      headers: {},
+      body: '',
+    });
   });
 
   test('a header outside allowHeaders is not granted', () => {
-    expect(preflightResponse(policy, 'OPTIONS', { ...preflight, 'access-control-request-headers': 'x-debug' })?.headers).not.toHaveProperty('Access-Control-Allow-Headers');
+    expect(
+      preflightResponse(policy, 'OPTIONS', { ...preflight, 'access-control-request-headers': 'x-debug' })?.headers,
+    ).not.toHaveProperty('Access-Control-Allow-Headers');
   });
 
   test('the local log names a refused preflight and why; an allowed one has no refusal', () => {
     expect(preflightRefusal(policy, preflight)).toBeUndefined();
-    expect(preflightRefusal(policy, { ...preflight, origin: 'http://evil.test' })).toBe('origin http://evil.test is not in allowOrigins');
-    expect(preflightRefusal(policy, { ...preflight, 'access-control-request-method': 'PUT' })).toBe('method PUT is not in allowMethods');
-    expect(preflightRefusal(policy, { ...preflight, 'access-control-request-headers': 'content-type,x-debug' })).toBe('headers x-debug are not in allowHeaders');
+    expect(preflightRefusal(policy, { ...preflight, origin: 'http://evil.test' })).toBe(
+      'origin http://evil.test is not in allowOrigins',
+    );
+    expect(preflightRefusal(policy, { ...preflight, 'access-control-request-method': 'PUT' })).toBe(
+      'method PUT is not in allowMethods',
+    );
+    expect(preflightRefusal(policy, { ...preflight, 'access-control-request-headers': 'content-type,x-debug' })).toBe(
+      'headers x-debug are not in allowHeaders',
+    );
   });
 
   test('an OPTIONS without Origin or Access-Control-Request-Method is no preflight: it goes to the routes (405)', () => {
@@ -55,12 +77,24 @@ describe('CORS under npm start, as API Gateway answers it', () => {
   });
 
   test('no CorsConfiguration in the template (no corsAllowOrigins): no CORS at all', () => {
-    expect(corsPolicyFromTemplate({ Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api', Properties: { ProtocolType: 'HTTP' } } } })).toBeUndefined();
+    expect(
+      corsPolicyFromTemplate({
+        Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api', Properties: { ProtocolType: 'HTTP' } } },
+      }),
+    ).toBeUndefined();
   });
 
   test("API Gateway's wildcards: * and a scheme wildcard", () => {
-    expect(corsResponseHeaders({ ...policy, allowOrigins: ['*'] }, { origin: 'http://a.test' })['Access-Control-Allow-Origin']).toBe('*');
-    expect(corsResponseHeaders({ ...policy, allowOrigins: ['https://*'] }, { origin: 'https://a.test' })['Access-Control-Allow-Origin']).toBe('https://a.test');
+    expect(
+      corsResponseHeaders({ ...policy, allowOrigins: ['*'] }, { origin: 'http://a.test' })[
+        'Access-Control-Allow-Origin'
+      ],
+    ).toBe('*');
+    expect(
+      corsResponseHeaders({ ...policy, allowOrigins: ['https://*'] }, { origin: 'https://a.test' })[
+        'Access-Control-Allow-Origin'
+      ],
+    ).toBe('https://a.test');
     expect(corsResponseHeaders({ ...policy, allowOrigins: ['https://*'] }, { origin: 'http://a.test' })).toEqual({});
   });
 });

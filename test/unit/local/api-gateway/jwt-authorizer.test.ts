@@ -15,7 +15,10 @@ async function setup() {
   };
   const now = Math.floor(Date.now() / 1000);
   const valid = { iss: ISSUER, aud: LOCAL_AUDIENCE, tenant_id: 't1', iat: now, exp: now + 600 };
-  const withToken = (token: string, scheme = 'Bearer ') => ({ ...request('GET', '/api/v1/track/x'), headers: { authorization: `${scheme}${token}` } });
+  const withToken = (token: string, scheme = 'Bearer ') => ({
+    ...request('GET', '/api/v1/track/x'),
+    headers: { authorization: `${scheme}${token}` },
+  });
   return { issuer, authorize, sign, valid, withToken, key, now };
 }
 
@@ -31,7 +34,13 @@ describe('local JWT authorizer (API Gateway HTTP API semantics)', () => {
     // THEN
     expect('event' in result).toBe(true);
     const claims = (result as any).event.requestContext.authorizer.jwt.claims;
-    expect(claims).toMatchObject({ 'custom:tenant_id': 'tenant1', token_use: 'id', iss: ISSUER, aud: LOCAL_AUDIENCE, exp: expect.stringMatching(/^\d+$/) });
+    expect(claims).toMatchObject({
+      'custom:tenant_id': 'tenant1',
+      token_use: 'id',
+      iss: ISSUER,
+      aud: LOCAL_AUDIENCE,
+      exp: expect.stringMatching(/^\d+$/),
+    });
   });
 
   test('without "Bearer " the raw token is accepted too', async () => {
@@ -57,7 +66,14 @@ describe('local JWT authorizer (API Gateway HTTP API semantics)', () => {
     const claims = Object.fromEntries(Object.entries(change(valid)).filter(([, v]) => v !== undefined));
     const result = await authorize(withToken(await sign(claims)));
     expect(result).toEqual({
-      reject: { statusCode: 401, headers: { 'Content-Type': 'application/json', 'www-authenticate': expect.stringMatching(/^Bearer error="invalid_token"/) }, body: '{"message":"Unauthorized"}' },
+      reject: {
+        statusCode: 401,
+        headers: {
+          'Content-Type': 'application/json',
+          'www-authenticate': expect.stringMatching(/^Bearer error="invalid_token"/),
+        },
+        body: '{"message":"Unauthorized"}',
+      },
     });
   });
 

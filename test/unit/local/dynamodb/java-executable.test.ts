@@ -34,7 +34,9 @@ describe('checkJava', () => {
 
     // WHEN / THEN
     expect(() => checkJava(env)).toThrow(LocalSetupError);
-    expect(() => checkJava(env)).toThrow(`\`${path.join('/nonexistent-jdk', 'bin', 'java')}\` (from JAVA_HOME) could not be run`);
+    expect(() => checkJava(env)).toThrow(
+      `\`${path.join('/nonexistent-jdk', 'bin', 'java')}\` (from JAVA_HOME) could not be run`,
+    );
   });
 
   test('GIVEN neither JAVA_HOME nor java on the PATH WHEN checked THEN the error says both', () => {

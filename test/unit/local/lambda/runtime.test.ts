@@ -35,7 +35,10 @@ describe('loadHandler: a function bundle in a worker thread of its own', () => {
     try {
       // WHEN / THEN
       await expect(lambda({ action: 'echo', n: 1 })).resolves.toEqual({ echo: { action: 'echo', n: 1 } });
-      await expect(lambda({ action: 'env' })).resolves.toEqual({ greeting: 'from the template', overridden: 'from the shell' });
+      await expect(lambda({ action: 'env' })).resolves.toEqual({
+        greeting: 'from the template',
+        overridden: 'from the shell',
+      });
     } finally {
       delete process.env.LOCAL_LAMBDA_TEST_OVERRIDE;
       await lambda.stop();

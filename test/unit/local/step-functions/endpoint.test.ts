@@ -8,10 +8,14 @@ describe('local Step Functions endpoint', () => {
     const endpoint = await startSfnEndpoint({} as LocalStepFunctions, () => ({}));
     try {
       const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
-        const req = request(endpoint.url, { method: 'POST', headers: { 'x-amz-target': 'AWSStepFunctions.LocalPing', connection: 'keep-alive' } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.headers['keep-alive'] as string | undefined));
-        });
+        const req = request(
+          endpoint.url,
+          { method: 'POST', headers: { 'x-amz-target': 'AWSStepFunctions.LocalPing', connection: 'keep-alive' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.headers['keep-alive'] as string | undefined));
+          },
+        );
         req.on('error', reject);
         req.end('{}');
       });

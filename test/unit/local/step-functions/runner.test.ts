@@ -17,7 +17,14 @@ const definition = {
       ResultSelector: { 'Payload.$': '$.Payload' },
       ResultPath: '$.analysis',
       Retry: [
-        { ErrorEquals: ['Lambda.TooManyRequestsException'], IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 1, JitterStrategy: 'FULL', MaxAttempts: 600 },
+        {
+          ErrorEquals: ['Lambda.TooManyRequestsException'],
+          IntervalSeconds: 1,
+          BackoffRate: 2,
+          MaxDelaySeconds: 1,
+          JitterStrategy: 'FULL',
+          MaxAttempts: 600,
+        },
         { ErrorEquals: ['States.ALL'], IntervalSeconds: 1, MaxAttempts: 0 },
       ],
       Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Failed' }],
@@ -47,7 +54,9 @@ describe('LocalStepFunctions: Lambda failures as AWS reports them', () => {
     // GIVEN an analysis whose SDK call is refused, with the message AWS writes (the role ARN and the account id)
     const lines: string[] = [];
     const sfn = runner(async () => {
-      throw Object.assign(new Error(`User: ${ROLE_ARN} is not authorized to perform: s3:GetObject`), { name: 'AccessDeniedException' });
+      throw Object.assign(new Error(`User: ${ROLE_ARN} is not authorized to perform: s3:GetObject`), {
+        name: 'AccessDeniedException',
+      });
     }, lines);
 
     // WHEN
@@ -58,7 +67,11 @@ describe('LocalStepFunctions: Lambda failures as AWS reports them', () => {
     const error = JSON.parse(execution.output!).error;
     expect(error.Error).toBe('AccessDeniedException');
     const cause = JSON.parse(error.Cause);
-    expect(cause).toEqual({ errorType: 'AccessDeniedException', errorMessage: expect.stringContaining(ROLE_ARN), trace: expect.any(Array) });
+    expect(cause).toEqual({
+      errorType: 'AccessDeniedException',
+      errorMessage: expect.stringContaining(ROLE_ARN),
+      trace: expect.any(Array),
+    });
     expect(cause.trace.join('\n')).toContain('runner.test.ts');
     // AND the log keeps it
     expect(lines.some((l) => l.includes('Analyse failed: AccessDeniedException') && l.includes(ROLE_ARN))).toBe(true);
@@ -67,7 +80,10 @@ describe('LocalStepFunctions: Lambda failures as AWS reports them', () => {
     expect(seen).not.toContain(ACCOUNT);
     expect(seen).not.toContain('arn:');
     expect(seen).not.toContain('at ');
-    expect(taskError(error.Error)).toEqual({ error: 'AccessDeniedException', message: 'The analysis failed; the operator has the details.' });
+    expect(taskError(error.Error)).toEqual({
+      error: 'AccessDeniedException',
+      message: 'The analysis failed; the operator has the details.',
+    });
   });
 
   test('throttled invocations wait (MaxDelaySeconds, JitterStrategy FULL) and the analysis runs once Lambda accepts it', async () => {
