@@ -45,6 +45,14 @@ export interface PathUnits {
   readonly write: Units;
 }
 
+/** The rows other code picks (bench/cost.ts prices them). */
+export const CostPath = {
+  NewTaskUnderLimit: 'new task under a tenant limit',
+  Duplicate: 'duplicate of an active task',
+  MarkRunning: 'workflow: `MarkRunning`',
+  Finish: 'workflow: `MarkCompleted` (finish)',
+} as const;
+
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 /** The indexes in a fixed column order; an index that is not here still gets a column (after these). */
@@ -206,7 +214,7 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
 
   const created = await measure('new task, no tenant limit', noLimit, post(free, 'a.mp4'));
   const freeId = String(created.body.task_id);
-  await measure('duplicate of an active task', noLimit, post(free, 'a.mp4'));
+  await measure(CostPath.Duplicate, noLimit, post(free, 'a.mp4'));
   await measure('invalid input', noLimit, post(free, ''));
   await measure('`GET` by id, active task', noLimit, get(`/api/v1/track/${freeId}?${q(free)}`));
   await measure('`GET` by video, active task', noLimit, get(`/api/v1/track?${q(free)}&video_filename=a.mp4`));
@@ -214,7 +222,7 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
 
   const first = await send(limited, post(limitedTenant, 'first.mp4'));
   starts.length = 0;
-  const second = await measure('new task under a tenant limit', limited, post(limitedTenant, 'second.mp4'));
+  const second = await measure(CostPath.NewTaskUnderLimit, limited, post(limitedTenant, 'second.mp4'));
   const execution = starts[0];
   if (!execution) throw new Error('cost-units: the new task under a limit started no execution');
   await measure('new task refused by the tenant limit (429)', limited, post(limitedTenant, 'third.mp4'));
@@ -260,6 +268,18 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   return rows;
 }
 
+/** The row of `path`; throws when the measurement has none. */
+export function pathUnits(rows: readonly PathUnits[], path: string): PathUnits {
+  const found = rows.find((r) => r.path === path);
+  if (!found) throw new Error(`cost-units: no row "${path}"`);
+  return found;
+}
+
+/** All units of one side, table and indexes. */
+export function totalUnits(units: Units): number {
+  return Object.values(units).reduce((s, n) => s + n, 0);
+}
+
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
 
 /** The index columns: the known ones in order, then any other index a row names. */
@@ -271,7 +291,7 @@ function indexColumns(rows: readonly PathUnits[]): string[] {
 /** Markdown: one row per path, read and write units for the table and each index. */
 export function costUnitsTable(rows: readonly PathUnits[]): string {
   const indexes = indexColumns(rows);
-  const total = (u: Units) => Object.values(u).reduce((s, n) => s + n, 0);
+  const total = totalUnits;
   const lines = [
     `| path | answer | DynamoDB calls | RRU table | RRU indexes | WRU table | ${indexes.map((i) => `WRU \`${i}\``).join(' | ')} | WRU total |`,
     `|---|---|---|---:|---:|---:|${indexes.map(() => '---:').join('|')}|---:|`,
