@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
@@ -41,7 +42,7 @@ export async function requireBundled<T>(entry: string): Promise<T> {
   try {
     const file = path.join(dir, 'index.js');
     await build(esbuildOptions(entry, file, { sourcemap: false, metafile: false }));
-    return require(file) as T;
+    return createRequire(__filename)(file) as T;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

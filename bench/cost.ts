@@ -1,11 +1,12 @@
 /**
- * Cost per 1M POSTs and at idle, from the measured profile of a request and of a task (bench/run.ts) and the list
- * prices below. Update PRICES (and `recorded`) when AWS changes them; every figure is derived from them.
+ * Cost per 1M POSTs and at idle, from the measured profile of a request and of a task (bench/run.ts), the read and
+ * write units measured per path (bench/cost-units.ts) and the list prices below. Update PRICES (and `recorded`) when AWS changes them; every figure is derived from them.
  */
 import { FUNCTION_DEFAULTS } from '../lib/private/tracking-function';
 import type { CfnTemplate } from '../local/template';
 import { ServiceEvent } from '../lambda/core/ports';
 import { SWEEP_SHARDS } from '../lambda/shared/table';
+import { type PathUnits, totalUnits, type Units } from './cost-units';
 
 /**
  * Public on-demand list prices, us-east-1, beyond any free tier. Written down from the AWS pricing pages of each
@@ -39,31 +40,20 @@ const PLATFORM_LOG_BYTES = 600;
 // One eventually consistent Query per shard of the sweep's index and one of the tenant counters' partition; an
 // empty one still consumes 0.5 RRU.
 const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: (SWEEP_SHARDS + 1) * 0.5, logBytes: 300 };
+/** The Lambda invocations of each state of the workflow (lib/analysis-workflow.ts); its DynamoDB units are measured. */
+const STATE_INVOKES: Record<string, number> = { Analyse: 1 };
+
 /**
- * The sweep's sparse index (active-by-age, projection ALL) mirrors the active item's claim, MarkRunning and delete,
- * and the tenant counter's increment and decrement: 1 WRU each.
+ * Read and write units measured on DynamoDB Local (bench/cost-units.ts): the new task (under the default tenant
+ * limit), the duplicate, and the workflow's DynamoDB states on its success path.
  */
-const INDEX_WRITE_UNITS_PER_TASK = 5;
-/**
- * Write units of each write, items under 1 KB (this app's items are). The handler's transactions (compensation,
- * takeover) are off the measured paths; the workflow's are in STATE_CALLS.
- */
-const WRITE_UNITS: Record<string, number> = { PutItem: 1, UpdateItem: 1, DeleteItem: 1, TransactWriteItems: 6 };
-/** Strongly consistent reads, items under 4 KB. */
-const READ_UNITS: Record<string, number> = { GetItem: 1 };
-/** What each state of the workflow writes or reads (lib/analysis-workflow.ts). */
-const STATE_CALLS: Record<string, { write?: number; read?: number; invoke?: number }> = {
-  MarkRunning: { write: 1 },
-  Analyse: { invoke: 1 },
-  // A transaction of 3 items (final record, active item, tenant counter) at 2 units each.
-  MarkCompleted: { write: 6 },
-  MarkFailed: { write: 6 },
-  CheckStillActive: { read: 1 },
-};
+export interface MeasuredUnits {
+  readonly newTask: PathUnits;
+  readonly duplicate: PathUnits;
+  readonly workflow: readonly PathUnits[];
+}
 
 export interface RequestProfile {
-  /** AWS SDK calls per request, e.g. `dynamodb.PutItem: 2`. */
-  readonly calls: Record<string, number>;
   /** Mean in-handler duration (DynamoDB Local: an upper bound for AWS). */
   readonly handlerMs: number;
   /** Bytes the handler's logger and metrics (EMF) wrote for one request. */
@@ -81,19 +71,25 @@ interface Line {
   readonly perDuplicate: number;
 }
 
-function units(calls: Record<string, number>, table: Record<string, number>): number {
-  return Object.entries(calls)
-    .filter(([k]) => k.startsWith('dynamodb.'))
-    .reduce((sum, [k, n]) => sum + n * (table[k.slice('dynamodb.'.length)] ?? 0), 0);
-}
+const tableUnits = (u: Units) => u.table ?? 0;
+const indexUnits = (u: Units) => totalUnits(u) - tableUnits(u);
+const sumOf = (rows: readonly PathUnits[], f: (r: PathUnits) => number) => rows.reduce((s, r) => s + f(r), 0);
 
-function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskProfile): Line[] {
+function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskProfile, units: MeasuredUnits): Line[] {
   const p = PRICES;
+  const wru = p.dynamoDbPerMillionWriteUnits / 1e6;
+  const rru = p.dynamoDbPerMillionReadUnits / 1e6;
+  const handlerWrite = { perNew: tableUnits(units.newTask.write), perDuplicate: tableUnits(units.duplicate.write) };
+  const handlerRead = { perNew: totalUnits(units.newTask.read), perDuplicate: totalUnits(units.duplicate.read) };
+  const workflowWrite = sumOf(units.workflow, (r) => tableUnits(r.write));
+  const indexWrite = {
+    perNew: indexUnits(units.newTask.write) + sumOf(units.workflow, (r) => indexUnits(r.write)),
+    perDuplicate: indexUnits(units.duplicate.write),
+  };
   const gb = FUNCTION_DEFAULTS.memorySize / 1024;
   // Lambda bills duration rounded up to the millisecond.
   const duration = (r: RequestProfile) => gb * (Math.ceil(r.handlerMs) / 1000) * p.lambdaArmPerGbSecond;
-  const state = (key: 'write' | 'read' | 'invoke') =>
-    task.states.reduce((sum, s) => sum + (STATE_CALLS[s]?.[key] ?? 0), 0);
+  const invokes = task.states.reduce((sum, s) => sum + (STATE_INVOKES[s] ?? 0), 0);
   const logs = (r: RequestProfile) => ((r.logBytes + PLATFORM_LOG_BYTES) / 1024 ** 3) * p.logsPerGbIngested;
   return [
     {
@@ -112,24 +108,24 @@ function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskPro
       perDuplicate: duration(duplicate),
     },
     {
-      item: `DynamoDB writes by the handler (new ${units(newTask.calls, WRITE_UNITS)} WRU, duplicate ${units(duplicate.calls, WRITE_UNITS)} WRU)`,
-      perNew: (units(newTask.calls, WRITE_UNITS) * p.dynamoDbPerMillionWriteUnits) / 1e6,
-      perDuplicate: (units(duplicate.calls, WRITE_UNITS) * p.dynamoDbPerMillionWriteUnits) / 1e6,
+      item: `DynamoDB writes by the handler, table (new ${handlerWrite.perNew} WRU, duplicate ${handlerWrite.perDuplicate} WRU)`,
+      perNew: handlerWrite.perNew * wru,
+      perDuplicate: handlerWrite.perDuplicate * wru,
     },
     {
-      item: `DynamoDB reads by the handler (new ${units(newTask.calls, READ_UNITS)} RRU, duplicate ${units(duplicate.calls, READ_UNITS)} RRU)`,
-      perNew: (units(newTask.calls, READ_UNITS) * p.dynamoDbPerMillionReadUnits) / 1e6,
-      perDuplicate: (units(duplicate.calls, READ_UNITS) * p.dynamoDbPerMillionReadUnits) / 1e6,
+      item: `DynamoDB reads by the handler (new ${handlerRead.perNew} RRU, duplicate ${handlerRead.perDuplicate} RRU)`,
+      perNew: handlerRead.perNew * rru,
+      perDuplicate: handlerRead.perDuplicate * rru,
     },
     {
-      item: `DynamoDB writes by the workflow (${state('write')} WRU per task)`,
-      perNew: (state('write') * p.dynamoDbPerMillionWriteUnits) / 1e6,
+      item: `DynamoDB writes by the workflow, table (${workflowWrite} WRU per task)`,
+      perNew: workflowWrite * wru,
       perDuplicate: 0,
     },
     {
-      item: `DynamoDB writes to the repair sweep's index (${INDEX_WRITE_UNITS_PER_TASK} WRU per task)`,
-      perNew: (INDEX_WRITE_UNITS_PER_TASK * p.dynamoDbPerMillionWriteUnits) / 1e6,
-      perDuplicate: 0,
+      item: `DynamoDB index writes, both indexes (${indexWrite.perNew} WRU per task, duplicate ${indexWrite.perDuplicate})`,
+      perNew: indexWrite.perNew * wru,
+      perDuplicate: indexWrite.perDuplicate * wru,
     },
     {
       item: `Step Functions Standard transitions (${task.states.length} per task)`,
@@ -138,7 +134,7 @@ function lines(newTask: RequestProfile, duplicate: RequestProfile, task: TaskPro
     },
     {
       item: "Lambda request (Analyse; the analysis' own duration is not included)",
-      perNew: (state('invoke') * p.lambdaPerMillionRequests) / 1e6,
+      perNew: (invokes * p.lambdaPerMillionRequests) / 1e6,
       perDuplicate: 0,
     },
     {
@@ -158,8 +154,13 @@ const DUPLICATE_SHARES = [0, 0.5, 0.9, 0.99];
 const usd = (x: number) => `$${x.toFixed(2)}`;
 
 /** Markdown: one row per cost item, one column per duplicate share, per 1M POSTs. */
-export function costTable(newTask: RequestProfile, duplicate: RequestProfile, task: TaskProfile): string {
-  const all = lines(newTask, duplicate, task);
+export function costTable(
+  newTask: RequestProfile,
+  duplicate: RequestProfile,
+  task: TaskProfile,
+  units: MeasuredUnits,
+): string {
+  const all = lines(newTask, duplicate, task, units);
   const cost = (l: Line, d: number) => 1e6 * ((1 - d) * l.perNew + d * l.perDuplicate);
   const out = [
     `| per 1M POSTs | ${DUPLICATE_SHARES.map((d) => `${d * 100} % duplicates`).join(' | ')} |`,

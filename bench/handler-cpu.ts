@@ -68,14 +68,15 @@ function refusingHandler(item: object) {
     }),
   );
   return {
-    handle: async () => ({
-      response: {
-        statusCode: 400,
-        reason: 'Bad Request',
-        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench' },
-        body: Readable.from([body]),
-      },
-    }),
+    handle: () =>
+      Promise.resolve({
+        response: {
+          statusCode: 400,
+          reason: 'Bad Request',
+          headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'bench' },
+          body: Readable.from([body]),
+        },
+      }),
   };
 }
 
@@ -101,7 +102,7 @@ async function main() {
   const event = postEvent({ tenant_id: TENANT, video_filename: VIDEO });
   const duplicate = async () => {
     const res = (await handle(event)) as APIGatewayProxyStructuredResultV2;
-    if (res.statusCode !== 200 || JSON.parse(String(res.body)).task_id !== item.task_id.S)
+    if (res.statusCode !== 200 || (JSON.parse(String(res.body)) as { task_id?: string }).task_id !== item.task_id.S)
       throw new Error(`bench: expected the winner, got ${res.statusCode} ${res.body}`);
   };
   const bare = async () => {

@@ -17,7 +17,9 @@ import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
-import { costTable, idleCost, PRICES, type RequestProfile, type TaskProfile } from './cost';
+import { costTable, idleCost, type MeasuredUnits, PRICES, type RequestProfile, type TaskProfile } from './cost';
+import { CostPath, measureCostUnits, pathUnits } from './cost-units';
+import { LOCAL_TASK_ID_KEY } from '../local/local-aws';
 import { METRICS_NAMESPACE, ServiceName, TASK_ID_KEY_ENV } from '../lambda/shared/names';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { postEvent } from './events';
@@ -94,7 +96,9 @@ async function waitForStatus(
 }
 
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  const value = sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  if (value === undefined) throw new RangeError('percentile of no values');
+  return value;
 }
 
 interface ScenarioResult {
@@ -113,8 +117,9 @@ async function scenario(name: string, apiUrl: string, bodies: object[], concurre
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < bodies.length) {
+      for (;;) {
         const body = bodies[next++];
+        if (body === undefined) break;
         const t0 = performance.now();
         const res = await post(apiUrl, body);
         await res.arrayBuffer();
@@ -149,8 +154,8 @@ async function scenario(name: string, apiUrl: string, bodies: object[], concurre
 /** States entered per execution, from the local runner's transition log (`[sfn] <execution> → <state>`). */
 const entered = new Map<string, string[]>();
 function recordTransitions(line: string): void {
-  const m = /^\[sfn\] (\S+) → (\S+)$/.exec(line);
-  if (m) entered.set(m[1], [...(entered.get(m[1]) ?? []), m[2]]);
+  const [, execution, state] = /^\[sfn\] (\S+) → (\S+)$/.exec(line) ?? [];
+  if (execution && state) entered.set(execution, [...(entered.get(execution) ?? []), state]);
 }
 
 /** Runs tasks to their end with a short analysis and reports the states each entered (the billed transitions). */
@@ -165,7 +170,9 @@ async function transitions(apiUrl: string, tenant: string, prefix: string, count
   const paths = ids.map((id) => (entered.get(id) ?? []).join(' → '));
   const distinct = [...new Set(paths)];
   if (distinct.length !== 1) throw new Error(`tasks of one kind took different paths: ${distinct.join(' | ')}`);
-  return entered.get(ids[0]) ?? [];
+  const [first] = ids;
+  if (first === undefined) throw new Error('transitions: no task to follow');
+  return entered.get(first) ?? [];
 }
 
 /** Bytes the production handler's logger and metrics write for one request (INFO level, EMF on), as in Lambda. */
@@ -193,10 +200,10 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
   let bytes = 0;
   let counting = false;
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  process.stdout.write = (chunk: string | Uint8Array) => {
     if (counting) bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     return true;
-  }) as typeof process.stdout.write;
+  };
   try {
     if (makeDuplicate) await handle(event);
     counting = true;
@@ -313,7 +320,10 @@ async function main() {
     console.log('| function | files |');
     console.log('|---|---|');
     for (const [id, fn] of resourcesOfType(system.template, 'AWS::Lambda::Function')) {
-      const dir = path.join(system.cdkOut, fn.Metadata!['aws:asset:path']);
+      const asset: unknown = fn.Metadata?.['aws:asset:path'];
+      if (typeof asset !== 'string')
+        throw new Error(`bench: ${id} has no asset path; was it synthesized with bundling?`);
+      const dir = path.join(system.cdkOut, asset);
       const files = readdirSync(dir)
         .sort()
         .map((f) => `${f} ${(statSync(path.join(dir, f)).size / 1024).toFixed(1)} KiB`);
@@ -323,13 +333,22 @@ async function main() {
     // While analyses park: the duplicate probe's first request stays active.
     const newLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-new.mp4' }, false);
     const dupLogBytes = await logBytesPerRequest({ tenant_id: tenant, video_filename: 'log-probe-dup.mp4' }, true);
+    const measured = await measureCostUnits({
+      dynamoDbEndpoint: system.dynamoDbEndpoint,
+      tableName: system.tableName,
+      cdkOut: system.cdkOut,
+      taskIdKey: LOCAL_TASK_ID_KEY,
+    });
+    const units: MeasuredUnits = {
+      newTask: pathUnits(measured, CostPath.NewTaskUnderLimit),
+      duplicate: pathUnits(measured, CostPath.Duplicate),
+      workflow: [pathUnits(measured, CostPath.MarkRunning), pathUnits(measured, CostPath.Finish)],
+    };
     const newTask: RequestProfile = {
-      calls: created.perRequest,
       handlerMs: created.handlerMeanMs,
       logBytes: newLogBytes,
     };
     const dup: RequestProfile = {
-      calls: duplicate.perRequest,
       handlerMs: duplicate.handlerMeanMs,
       logBytes: dupLogBytes,
     };
@@ -337,7 +356,7 @@ async function main() {
     console.log(
       `\n### Cost per 1M POSTs (list prices ${PRICES.region}, recorded ${PRICES.recorded}; see bench/cost.ts)\n`,
     );
-    console.log(costTable(newTask, dup, task));
+    console.log(costTable(newTask, dup, task, units));
     console.log('\n### Monthly cost at idle (no requests)\n');
     console.log(idleCost(system.template));
   } finally {
