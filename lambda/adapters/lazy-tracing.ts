@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { ServiceLog } from '../core/task-service';
+import type { ServiceLog } from '../core/ports';
 import { TRACER_MODULE } from '../shared/names';
 
 export type ClientCapture = <C extends object>(client: C) => C;

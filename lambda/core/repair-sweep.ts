@@ -1,5 +1,6 @@
 import type { ActiveTask } from './task';
-import type { RepairOutcome, ServiceLog, TaskRecovery } from './task-recovery';
+import type { ServiceLog } from './ports';
+import type { RepairOutcome, TaskRecovery } from './task-recovery';
 import { TenantTally } from './tenant-counts';
 
 export interface SweepOptions {

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type AuthConfig, type Caller, callerFromClaims, tenantFor } from '../core/caller';
 import { DependencyUnavailable, InvalidRequest, TaskNotFound } from '../core/errors';
-import type { ServiceLog, TaskService } from '../core/task-service';
+import type { ServiceLog } from '../core/ports';
+import type { TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
 import { isTaskId, parseListParameters, parseTrackRequest, parseVideoFilename } from '../core/validation';
 import { AuthMode, DEFAULT_TENANT_CLAIM, RequestOutcome, Route } from '../shared/names';
