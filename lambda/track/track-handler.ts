@@ -13,7 +13,6 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const ITEM = new RegExp(`^${Route.Collection}/([^/]+)$`);
 const LISTING_PARAMETERS = ['limit', 'cursor', 'status'] as const;
 
-/** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
 /** Counts each request's outcome; Powertools Metrics (CloudWatch EMF) in Lambda. */
 export type RecordOutcome = (outcome: RequestOutcome) => void;
 
@@ -28,6 +27,7 @@ export function outcomeOf(status: number): RequestOutcome {
 
 const NO_AUTH: AuthConfig = { mode: AuthMode.None, tenantClaim: DEFAULT_TENANT_CLAIM };
 
+/** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
 export function createTrackHandler(
   service: TaskService,
   log: ServiceLog,
