@@ -8,11 +8,9 @@ import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
 import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
 
-// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
-// X-Ray capture of the SDK clients, loaded on the first sampled invocation (lazy-tracing.ts).
 const tracing = new LazyClientTracing({ serviceName: ServiceName.TaskFinalizer, log: logger });
 let recovery: TaskRecovery | undefined;
 

@@ -8,7 +8,6 @@ import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
 
-// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskSweeper });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskSweeper });

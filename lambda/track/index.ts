@@ -10,11 +10,9 @@ import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-ser
 import { createTrackHandler } from './track-handler';
 import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
 
-// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TrackApi });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
-// X-Ray capture of the SDK clients, loaded on the first sampled invocation; outside Lambda (npm start, tests, sam local) never.
 const tracing = new LazyClientTracing({ serviceName: ServiceName.TrackApi, log: logger });
 
 // Checked at init: without AUTH_MODE the function must not start (it would trust the tenant a request names).
