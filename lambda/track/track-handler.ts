@@ -92,9 +92,9 @@ async function route(
     }
     return { response: methodNotAllowed(method, 'GET, POST') };
   }
-  const item = ITEM.exec(path);
-  if (item) {
-    const id = safeDecode(item[1]);
+  const segment = ITEM.exec(path)?.[1];
+  if (segment !== undefined) {
+    const id = safeDecode(segment);
     if (method !== 'GET' && method !== 'DELETE') return { response: methodNotAllowed(method, 'GET, DELETE') };
     const tenantId = tenantFor(caller, event.queryStringParameters?.tenant_id, 'query');
     if (!isTaskId(id)) throw new TaskNotFound(`task ${id}`);
@@ -182,9 +182,9 @@ async function track(
 }
 
 function taskIdInPath(path: string): string | undefined {
-  const item = ITEM.exec(path);
-  const id = item ? safeDecode(item[1]) : undefined;
-  return isTaskId(id) ? id : undefined;
+  const segment = ITEM.exec(path)?.[1];
+  const id = segment === undefined ? undefined : safeDecode(segment);
+  return id !== undefined && isTaskId(id) ? id : undefined;
 }
 
 /** A malformed escape (e.g. %E0) cannot name a task: treated like any other unknown id. */
