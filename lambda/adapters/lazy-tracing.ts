@@ -1,5 +1,6 @@
+import { isRequestXRaySampled } from '@aws-lambda-powertools/commons/utils/env';
 import * as path from 'node:path';
-import type { ServiceLog } from '../core/task-service';
+import type { ServiceLog } from '../core/ports';
 import { TRACER_MODULE } from '../shared/names';
 
 export type ClientCapture = <C extends object>(client: C) => C;
@@ -22,22 +23,21 @@ export function tracingActive(env: Env): boolean {
   );
 }
 
-/** The current invocation's X-Ray header says `Sampled=1` (the runtime's per-invocation store first, as Powertools reads it). */
-export function invocationSampled(env: Env): boolean {
-  const store = (globalThis as { awslambda?: { InvokeStore?: { getXRayTraceId(): string | undefined } } }).awslambda
-    ?.InvokeStore;
-  const header = store?.getXRayTraceId() ?? env._X_AMZN_TRACE_ID ?? '';
-  return header.split(';').some((part) => part.trim() === 'Sampled=1');
-}
-
 /** Requires xray-tracer beside this code: xray-tracer.js beside the bundled index.js in Lambda, the .ts source under tsx/jest. */
-const loadShippedTracer = (): TracerModule => require(path.join(__dirname, TRACER_MODULE)) as TracerModule;
+const loadShippedTracer = (): TracerModule =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- computed at run time, so esbuild leaves the tracer out of index.js
+  require(path.join(__dirname, TRACER_MODULE)) as TracerModule;
 
 export interface LazyClientTracingOptions {
   readonly serviceName: string;
   readonly log: Pick<ServiceLog, 'warn'>;
-  /** Read at construction (is tracing active) and at each invocation (is it sampled). @default process.env */
+  /** Read at construction: is tracing active. @default process.env */
   readonly env?: Env;
+  /**
+   * Whether the current invocation is sampled, read at its start.
+   * @default - Powertools' `isRequestXRaySampled`: the runtime's per-invocation store, else `_X_AMZN_TRACE_ID`
+   */
+  readonly sampled?: () => boolean;
   /** @default - require xray-tracer beside this module */
   readonly load?: () => TracerModule;
 }
@@ -50,8 +50,8 @@ export interface LazyClientTracingOptions {
 export class LazyClientTracing {
   private readonly serviceName: string;
   private readonly log: Pick<ServiceLog, 'warn'>;
-  private readonly env: Env;
   private readonly load: () => TracerModule;
+  private readonly sampled: () => boolean;
   private readonly waiting: object[] = [];
   private capture: ClientCapture | undefined;
   private active: boolean;
@@ -59,9 +59,9 @@ export class LazyClientTracing {
   constructor(options: LazyClientTracingOptions) {
     this.serviceName = options.serviceName;
     this.log = options.log;
-    this.env = options.env ?? process.env;
     this.load = options.load ?? loadShippedTracer;
-    this.active = tracingActive(this.env);
+    this.sampled = options.sampled ?? isRequestXRaySampled;
+    this.active = tracingActive(options.env ?? process.env);
   }
 
   /** Gives the client back; captured now if the tracer is loaded, else on the first sampled invocation. */
@@ -78,7 +78,7 @@ export class LazyClientTracing {
 
   /** Called at the start of each invocation, once its clients are registered. */
   beforeInvocation(): void {
-    if (!this.active || this.capture || !invocationSampled(this.env)) return;
+    if (!this.active || this.capture || !this.sampled()) return;
     try {
       const capture = this.load().clientCapture(this.serviceName);
       for (const client of this.waiting.splice(0)) capture(client);

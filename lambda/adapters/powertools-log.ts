@@ -1,5 +1,5 @@
 import { type Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
-import type { ServiceLog } from '../core/task-service';
+import type { ServiceLog } from '../core/ports';
 
 /**
  * The core's log port on Powertools Logger, with its per-request line skipped up front when INFO is below the

@@ -1,10 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, type SFNClientConfig } from '@aws-sdk/client-sfn';
-import type { Clock, ServiceMetrics } from '../core/ports';
+import type { Clock, ServiceLog, ServiceMetrics } from '../core/ports';
 import {
   countsTenantTasks,
   DEFAULT_TASK_SERVICE_CONFIG,
-  type ServiceLog,
   type TaskServiceConfig,
   TaskService,
 } from '../core/task-service';

@@ -152,6 +152,13 @@ export interface ServiceMetrics {
   count(event: ServiceEvent): void;
 }
 
+/** Log port: what the rules write; Powertools Logger satisfies it. */
+export interface ServiceLog {
+  info(message: string, extra: Record<string, unknown>): void;
+  warn(message: string, extra: Record<string, unknown>): void;
+  error(message: string, extra: Record<string, unknown>): void;
+}
+
 export interface Clock {
   now(): Date;
 }

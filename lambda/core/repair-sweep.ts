@@ -1,5 +1,6 @@
 import type { ActiveTask } from './task';
-import type { RepairOutcome, ServiceLog, TaskRecovery } from './task-recovery';
+import type { ServiceLog } from './ports';
+import type { RepairOutcome, TaskRecovery } from './task-recovery';
 import { TenantTally } from './tenant-counts';
 
 export interface SweepOptions {
@@ -173,15 +174,15 @@ export class RepairSweep {
     counts: Record<RepairOutcome | 'errors', number>,
     pastDeadline: () => boolean,
   ): Promise<boolean> {
-    let next = 0;
+    // One iterator for all the workers: each takes the next task not taken yet.
+    const queue = tasks.values();
     let stopped = false;
     const worker = async () => {
-      while (next < tasks.length) {
+      for (const task of queue) {
         if (pastDeadline()) {
           stopped = true;
           return;
         }
-        const task = tasks[next++];
         try {
           const outcome = await this.recovery.repair(task);
           counts[outcome]++;

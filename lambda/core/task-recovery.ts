@@ -6,6 +6,7 @@ import {
   type Clock,
   type ExecutionState,
   ServiceEvent,
+  type ServiceLog,
   type ServiceMetrics,
   type TaskStore,
   type Workflow,
@@ -41,13 +42,6 @@ export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
   retentionSeconds: 30 * 24 * 3600,
   tenantActiveTaskLimit: DEFAULT_TENANT_ACTIVE_TASK_LIMIT,
 };
-
-/** Logger surface the rules need; Powertools' Logger satisfies it. */
-export interface ServiceLog {
-  info(message: string, extra: Record<string, unknown>): void;
-  warn(message: string, extra: Record<string, unknown>): void;
-  error(message: string, extra: Record<string, unknown>): void;
-}
 
 /** What the recovery rules run on. */
 export interface RecoveryDeps {

@@ -8,13 +8,19 @@ import {
   TenantQuotaExceeded,
   WorkflowAlreadyStarted,
 } from './errors';
-import { type IdGenerator, ServiceEvent, type ServiceMetrics, type TaskStore, type Workflow } from './ports';
+import {
+  type IdGenerator,
+  ServiceEvent,
+  type ServiceLog,
+  type ServiceMetrics,
+  type TaskStore,
+  type Workflow,
+} from './ports';
 import { type ActiveTask, type ListStatus, type Task, TaskStatus, isActive } from './task';
 import {
   countsTenantTasks,
   MAX_FINISH_ATTEMPTS,
   type RecoveryDeps,
-  type ServiceLog,
   SILENT_LOG,
   type TaskServiceConfig,
   TaskRecovery,
@@ -23,12 +29,9 @@ import {
 } from './task-recovery';
 import type { TrackRequest } from './validation';
 
-export {
-  countsTenantTasks,
-  DEFAULT_TASK_SERVICE_CONFIG,
-  type ServiceLog,
-  type TaskServiceConfig,
-} from './task-recovery';
+export { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from './task-recovery';
+// Until test/support/mocked-handler.ts imports it from the ports.
+export type { ServiceLog } from './ports';
 
 export type TrackOutcome =
   { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };

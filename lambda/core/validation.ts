@@ -110,6 +110,6 @@ export function parseListParameters(query: Record<string, string | undefined>): 
 }
 
 /** True when the id has the shape of a task id; anything else is simply not found. */
-export function isTaskId(taskId: unknown): taskId is string {
+export function isTaskId(taskId: string): boolean {
   return v.is(TaskId, taskId);
 }

@@ -1,18 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { TaskRecovery } from '../core/task-recovery';
 import { LazyClientTracing } from '../adapters/lazy-tracing';
 import { installLazySourceMaps } from '../adapters/lazy-source-maps';
-import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
+import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
 import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
 
-// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });
-const metrics = new FunctionMetrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
-// X-Ray capture of the SDK clients, loaded on the first sampled invocation (lazy-tracing.ts).
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskFinalizer });
 const tracing = new LazyClientTracing({ serviceName: ServiceName.TaskFinalizer, log: logger });
 let recovery: TaskRecovery | undefined;
 
@@ -37,6 +35,7 @@ export async function handler(event: ExecutionStatusChange) {
     });
     return result;
   } finally {
-    metrics.publishStoredMetrics();
+    // A failed event has nothing to count (Powertools would warn about the empty publish).
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 }

@@ -1,17 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-config';
-import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
+import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
 
-// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskSweeper });
-const metrics = new FunctionMetrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskSweeper });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TaskSweeper });
 
 /** Kept across invocations of a warm function (its clients and their connections). */
 let repairSweep: RepairSweep | undefined;

@@ -1,20 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { authConfigFromEnv } from '../core/caller';
 import { LazyClientTracing } from '../adapters/lazy-tracing';
 import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { powertoolsLog } from '../adapters/powertools-log';
-import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
+import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
 import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
 
-// Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TrackApi });
-const metrics = new FunctionMetrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
-// X-Ray capture of the SDK clients, loaded on the first sampled invocation; outside Lambda (npm start, tests, sam local) never.
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ServiceName.TrackApi });
 const tracing = new LazyClientTracing({ serviceName: ServiceName.TrackApi, log: logger });
 
 // Checked at init: without AUTH_MODE the function must not start (it would trust the tenant a request names).

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type AuthConfig, type Caller, callerFromClaims, tenantFor } from '../core/caller';
 import { DependencyUnavailable, InvalidRequest, TaskNotFound } from '../core/errors';
-import type { ServiceLog, TaskService } from '../core/task-service';
+import type { ServiceLog } from '../core/ports';
+import type { TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
 import { isTaskId, parseListParameters, parseTrackRequest, parseVideoFilename } from '../core/validation';
 import { AuthMode, DEFAULT_TENANT_CLAIM, RequestOutcome, Route } from '../shared/names';
@@ -12,7 +13,6 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const ITEM = new RegExp(`^${Route.Collection}/([^/]+)$`);
 const LISTING_PARAMETERS = ['limit', 'cursor', 'status'] as const;
 
-/** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
 /** Counts each request's outcome; Powertools Metrics (CloudWatch EMF) in Lambda. */
 export type RecordOutcome = (outcome: RequestOutcome) => void;
 
@@ -27,6 +27,7 @@ export function outcomeOf(status: number): RequestOutcome {
 
 const NO_AUTH: AuthConfig = { mode: AuthMode.None, tenantClaim: DEFAULT_TENANT_CLAIM };
 
+/** Parses the API Gateway event and maps the outcome to HTTP; the rules live in TaskService. */
 export function createTrackHandler(
   service: TaskService,
   log: ServiceLog,
@@ -91,9 +92,9 @@ async function route(
     }
     return { response: methodNotAllowed(method, 'GET, POST') };
   }
-  const item = ITEM.exec(path);
-  if (item) {
-    const id = safeDecode(item[1]);
+  const segment = ITEM.exec(path)?.[1];
+  if (segment !== undefined) {
+    const id = safeDecode(segment);
     if (method !== 'GET' && method !== 'DELETE') return { response: methodNotAllowed(method, 'GET, DELETE') };
     const tenantId = tenantFor(caller, event.queryStringParameters?.tenant_id, 'query');
     if (!isTaskId(id)) throw new TaskNotFound(`task ${id}`);
@@ -181,9 +182,9 @@ async function track(
 }
 
 function taskIdInPath(path: string): string | undefined {
-  const item = ITEM.exec(path);
-  const id = item ? safeDecode(item[1]) : undefined;
-  return isTaskId(id) ? id : undefined;
+  const segment = ITEM.exec(path)?.[1];
+  const id = segment === undefined ? undefined : safeDecode(segment);
+  return id !== undefined && isTaskId(id) ? id : undefined;
 }
 
 /** A malformed escape (e.g. %E0) cannot name a task: treated like any other unknown id. */

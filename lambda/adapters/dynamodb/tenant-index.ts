@@ -45,9 +45,11 @@ export async function listByTenant(table: TableClient, query: ListQuery): Promis
       }),
     );
     const items = page.Items ?? [];
-    if (items.length > wanted) {
+    // More than the page still needs: it ends at the last item it needs, and the cursor points there.
+    const last = items.length > wanted ? items[wanted - 1] : undefined;
+    if (last) {
       tasks.push(...items.slice(0, wanted).map(toTask));
-      return { tasks, next: positionOf(items[wanted - 1]) };
+      return { tasks, next: positionOf(last) };
     }
     tasks.push(...items.map(toTask));
     if (!page.LastEvaluatedKey) return { tasks };

@@ -30,8 +30,8 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
 
   test('a sampled invocation loads the real tracer, which captures the clients built before it, their document client too, and any built after', () => {
     // GIVEN the function's clients, built (and wrapped in a document client) before any invocation was sampled
-    const env: Record<string, string | undefined> = { ...IN_LAMBDA, [SAMPLED]: header(0) };
-    const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env });
+    process.env[SAMPLED] = header(0);
+    const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env: IN_LAMBDA });
     const dynamodb = tracing.register(new DynamoDBClient({ region: 'us-east-1' }));
     const sfn = tracing.register(new SFNClient({ region: 'us-east-1' }));
     const documents = DynamoDBDocumentClient.from(dynamodb);
@@ -40,7 +40,7 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
     expect(tracing.loaded).toBe(false);
     expect([captured(dynamodb), captured(sfn)]).toEqual([false, false]);
     // WHEN a sampled one starts
-    env[SAMPLED] = header(1);
+    process.env[SAMPLED] = header(1);
     tracing.beforeInvocation();
     // THEN lambda/adapters/xray-tracer.ts was loaded and every client now goes through the X-Ray middleware
     expect(tracing.loaded).toBe(true);
@@ -58,11 +58,12 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
     '%s the tracer is never loaded, even for a sampled invocation, and the clients stay as they are',
     (_where, base) => {
       // GIVEN
+      process.env[SAMPLED] = header(1);
       const { load, marked } = spyLoader();
       const tracing = new LazyClientTracing({
         serviceName: 'test',
         log: log(),
-        env: { ...base, [SAMPLED]: header(1) },
+        env: base,
         load,
       });
       const client = tracing.register(new DynamoDBClient({ region: 'us-east-1' }));
@@ -78,15 +79,14 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
   test('an unsampled invocation loads nothing; the first sampled one loads the tracer once', () => {
     // GIVEN
     const { load, marked } = spyLoader();
-    const env: Record<string, string | undefined> = { ...IN_LAMBDA };
-    const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env, load });
+    const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env: IN_LAMBDA, load });
     const client = tracing.register({});
     // WHEN invocations without a trace header, then unsampled, then sampled twice
     tracing.beforeInvocation();
-    env[SAMPLED] = header(0);
+    process.env[SAMPLED] = header(0);
     tracing.beforeInvocation();
     expect(load).not.toHaveBeenCalled();
-    env[SAMPLED] = header(1);
+    process.env[SAMPLED] = header(1);
     tracing.beforeInvocation();
     tracing.beforeInvocation();
     // THEN one load, the client captured once
@@ -94,19 +94,15 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
     expect(marked).toEqual(new Set([client]));
   });
 
-  test('the per-invocation store of the runtime is read before the environment variable, as Powertools does', () => {
+  test("the runtime's per-invocation store is read before the environment variable (Powertools' isRequestXRaySampled)", () => {
     // GIVEN a runtime whose InvokeStore holds a sampled header while the variable says unsampled
     const { load } = spyLoader();
     const global = globalThis as { awslambda?: unknown };
     const before = global.awslambda;
     global.awslambda = { InvokeStore: { getXRayTraceId: () => header(1) } };
+    process.env[SAMPLED] = header(0);
     try {
-      const tracing = new LazyClientTracing({
-        serviceName: 'test',
-        log: log(),
-        env: { ...IN_LAMBDA, [SAMPLED]: header(0) },
-        load,
-      });
+      const tracing = new LazyClientTracing({ serviceName: 'test', log: log(), env: IN_LAMBDA, load });
       // WHEN
       tracing.beforeInvocation();
       // THEN
@@ -118,6 +114,7 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
 
   test('a bundle shipped without its tracer answers untraced: one warning, no error, no second attempt', () => {
     // GIVEN a loader that fails as a missing xray-tracer.js would
+    process.env[SAMPLED] = header(1);
     const load = jest.fn((): TracerModule => {
       throw Object.assign(new Error("Cannot find module '/var/task/xray-tracer'"), { code: 'MODULE_NOT_FOUND' });
     });
@@ -125,7 +122,7 @@ describe('X-Ray capture of the SDK clients, loaded only for a sampled invocation
     const tracing = new LazyClientTracing({
       serviceName: 'test',
       log: logger,
-      env: { ...IN_LAMBDA, [SAMPLED]: header(1) },
+      env: IN_LAMBDA,
       load,
     });
     const client = tracing.register({});
