@@ -24,6 +24,10 @@ export default tseslint.config(
     },
   },
   {
+    // A rest-omit (`const { a, ...rest } = x`) names `a` only to leave it out.
+    rules: { '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }] },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
   },

@@ -39,7 +39,6 @@ export function epochSeconds(iso: string): number {
 }
 
 export function withoutStoreTimes(task: ActiveTask): Task {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- named only to leave them out of `rest`
   const { leaseExpiresAt: _lease, retainUntil: _retain, ...rest } = task;
   return rest;
 }
