@@ -36,6 +36,8 @@ export class InMemoryTaskStore implements TaskStore {
   readonly finals = new Map<string, Task>();
   /** The tenant counters by tenant id. */
   readonly counters = new Map<string, Omit<TenantCount, 'tenantId'>>();
+  /** Every finish that was written, as the core asked for it. */
+  readonly finishes: FinishTask[] = [];
   /** Calls made, in order, by method name. */
   readonly calls: Method[] = [];
   private readonly failures = new Map<Method, unknown[]>();
@@ -122,6 +124,7 @@ export class InMemoryTaskStore implements TaskStore {
     };
     this.active.delete(finish.taskKey);
     this.finals.set(current.taskId, final);
+    this.finishes.push(finish);
     if (this.countsTenantTasks) this.addToCount(current.tenantId, -1, finish.at);
     return final;
   }
