@@ -248,10 +248,9 @@ export class InMemoryTaskStore implements TaskStore {
 
 /** The task without the store's own times, as its final record holds it. */
 function withoutStoreTimes(task: ActiveTask): Task {
-  const rest: Partial<ActiveTask> = { ...task };
-  delete rest.leaseExpiresAt;
-  delete rest.retainUntil;
-  return rest as Task;
+  return Object.fromEntries(
+    Object.entries(task).filter(([name]) => name !== 'leaseExpiresAt' && name !== 'retainUntil'),
+  ) as Task;
 }
 
 function* pages<T>(items: readonly T[], size: number): Iterable<readonly T[]> {

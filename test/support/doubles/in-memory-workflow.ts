@@ -16,8 +16,8 @@ export class InMemoryWorkflow implements Workflow {
   readonly executions = new Map<string, Execution>();
   readonly stopped: string[] = [];
   private readonly startFailures: unknown[] = [];
-  private readonly describeFailures = new Map<string, unknown>();
-  private readonly listFailures: unknown[] = [];
+  private readonly describeFailures = new Map<string, Error>();
+  private readonly listFailures: Error[] = [];
   /** The task ids described, in order. */
   readonly described: string[] = [];
   /** Pages of running() handed out. */
@@ -33,13 +33,13 @@ export class InMemoryWorkflow implements Workflow {
   }
 
   /** The next describe of `taskId` throws `error` (once). */
-  failDescribeOf(taskId: string, error: unknown): this {
+  failDescribeOf(taskId: string, error: Error): this {
     this.describeFailures.set(taskId, error);
     return this;
   }
 
   /** The next running() throws `error` before its first page. */
-  failNextList(error: unknown): this {
+  failNextList(error: Error): this {
     this.listFailures.push(error);
     return this;
   }
@@ -74,7 +74,7 @@ export class InMemoryWorkflow implements Workflow {
   async describe(taskId: string): Promise<ExecutionState> {
     this.described.push(taskId);
     const failure = this.describeFailures.get(taskId);
-    if (failure !== undefined) {
+    if (failure) {
       this.describeFailures.delete(taskId);
       throw failure;
     }
@@ -86,7 +86,8 @@ export class InMemoryWorkflow implements Workflow {
 
   /** Names of the running executions, `pageSize` a page, each page read when it is asked for. */
   async *running(): AsyncIterable<readonly string[]> {
-    if (this.listFailures.length) throw this.listFailures.shift();
+    const failure = this.listFailures.shift();
+    if (failure) throw failure;
     const names = () => [...this.executions].filter(([, e]) => e.status === 'running').map(([id]) => id);
     for (let from = 0; from === 0 || from < names().length; from += this.listPageSize) {
       this.listPagesRead++;

@@ -4,6 +4,7 @@ import { type ActiveTask, TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
 import { taskError } from '../../../lambda/core/task-errors';
 import { workflowInput } from '../../../lambda/core/task-recovery';
+import { at } from '../../support/at';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 const throttled = () => new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('throttled') });
@@ -140,7 +141,7 @@ describe('TaskService.list on in-memory ports', () => {
       await service.track({ tenantId: 'tenant2', videoFilename: `${i}.mp4` });
       clock.advance(1);
     }
-    await service.cancel('tenant1', ids[1]);
+    await service.cancel('tenant1', at(ids, 1));
 
     const first = await service.list('tenant1', { limit: 3 });
     expect(first.tasks.map((t) => t.taskId)).toEqual([ids[4], ids[3], ids[2]]);
