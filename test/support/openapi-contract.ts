@@ -1,6 +1,6 @@
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 
@@ -90,7 +90,7 @@ export interface Contract {
  * type and shape matching the documented schema.
  */
 export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
-  const document = dereference(parse(readFileSync(file, 'utf8')) as object) as OpenApiDocument;
+  const document = dereference(parse(await readFile(file, 'utf8')) as object) as OpenApiDocument;
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   addFormats(ajv);
   const compiled = new WeakMap<object, ValidateFunction>();
@@ -112,10 +112,12 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
     if (!route) {
       if (observed.status !== 404) return [`${where}: the path matches no documented route`];
       response = document.components.responses.RouteNotFound;
+      if (!response) return [`${where}: the contract documents no RouteNotFound response`];
     } else {
       const method = observed.method.toLowerCase();
       const item = document.paths[route.template];
-      const operation = METHODS.includes(method) ? (item[method] ?? item['x-other-methods']?.[method]) : undefined;
+      const operation =
+        item && METHODS.includes(method) ? (item[method] ?? item['x-other-methods']?.[method]) : undefined;
       if (!operation) return [`${where}: ${observed.method} ${route.template} is not documented`];
       response = operation.responses?.[String(observed.status)] ?? operation.responses?.default;
       if (!response)
@@ -141,7 +143,7 @@ export async function loadContract(file = OPENAPI_FILE): Promise<Contract> {
         problems.push(`${where}: header ${name} is not documented`);
     });
 
-    const mediaType = (observed.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    const mediaType = (observed.headers.get('content-type') ?? '').split(';', 1).join('').trim().toLowerCase();
     if (observed.text === '') {
       if (response.content) problems.push(`${where}: no body, but the contract documents one`);
       return problems;

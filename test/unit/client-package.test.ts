@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
+import { at } from '../support/at';
 
 // client/ as another project gets it: packed, installed from the tarball into an empty project, imported by name.
 const ROOT = path.resolve(__dirname, '../..');
@@ -144,7 +145,7 @@ browserTest('runs in Chromium, bundled by esbuild for the browser', async () => 
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.setContent('<!doctype html><title>app</title>');
-    await page.addScriptTag({ content: bundle.outputFiles[0].text });
+    await page.addScriptTag({ content: at(bundle.outputFiles, 0).text });
     expect(await page.evaluate(() => (globalThis as unknown as { result: Promise<unknown> }).result)).toEqual(EXPECTED);
     expect(errors).toEqual([]);
   } finally {

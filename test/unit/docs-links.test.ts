@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { at } from '../support/at';
 
 const ROOT = path.resolve(__dirname, '../..');
 const DOCS = [
@@ -18,8 +19,8 @@ function prose(markdown: string): string {
 function headingAnchors(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
-  for (const [, heading] of markdown.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
-    const slug = heading
+  for (const match of markdown.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6}\s+(.+?)\s*#*\s*$/gm)) {
+    const slug = at(match, 1)
       .replace(/\[([^\]]*)\]\([^)]*\)/g, '$1')
       .toLowerCase()
       .replace(/[^\p{L}\p{N}\s_-]/gu, '')
@@ -33,7 +34,7 @@ function headingAnchors(markdown: string): Set<string> {
 
 /** Every relative link target in a document (external URLs and mail addresses left out). */
 function relativeLinks(markdown: string): string[] {
-  const targets = [...prose(markdown).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map(([, target]) => target);
+  const targets = [...prose(markdown).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((match) => at(match, 1));
   return targets.filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
 }
 
@@ -55,7 +56,7 @@ describe('links between the documents', () => {
     const markdown = readFileSync(path.join(ROOT, doc), 'utf8');
     const broken: string[] = [];
     for (const link of relativeLinks(markdown)) {
-      const [file, anchor] = link.split('#', 2);
+      const [file = '', anchor] = link.split('#', 2);
       const target =
         file === '' ? path.join(ROOT, doc) : path.resolve(path.dirname(path.join(ROOT, doc)), decodeURI(file));
       if (!existsSync(target)) {

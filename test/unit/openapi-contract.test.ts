@@ -34,9 +34,14 @@ const check = (method: string, path: string, status: number, headers: Record<str
     text: body === undefined ? '' : JSON.stringify(body),
   });
 
+/** `object` without its member `name`. */
+function without<T extends object>(object: T, name: keyof T): Partial<T> {
+  return Object.fromEntries(Object.entries(object).filter(([key]) => key !== name)) as Partial<T>;
+}
+
 describe('the contract test accepts what docs/openapi.yaml documents', () => {
   test("an answer of the function without X-Content-Type-Options: nosniff breaks the contract; API Gateway's own answers may lack it", () => {
-    const { 'x-content-type-options': _n, ...sniffable } = json;
+    const sniffable = without(json, 'x-content-type-options');
     expect(
       check(
         'POST',
@@ -108,7 +113,7 @@ describe('the contract test accepts what docs/openapi.yaml documents', () => {
     expect(
       check('POST', '/api/v1/track', 429, { 'content-type': 'application/json' }, { message: 'Too Many Requests' }),
     ).toEqual([]);
-    const { active_count: _count, ...withoutCount } = quota;
+    const withoutCount = without(quota, 'active_count');
     expect(check('POST', '/api/v1/track', 429, problemJson, withoutCount)).not.toEqual([]);
   });
 

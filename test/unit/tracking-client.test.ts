@@ -2,6 +2,7 @@ import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError,
 import { retryAfterSeconds } from '../../client/internal';
 import { videoStorageKey } from '../../client/video-analyses';
 import { memoryStorage } from '../support/memory-storage';
+import { at } from '../support/at';
 
 const TASK = '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
 const NEXT = '2ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c';
@@ -60,7 +61,7 @@ describe('createTrackingClient', () => {
       status: 'running',
     });
     expect(requests[0]).toMatchObject({ method: 'POST', url: 'http://api.test/api/v1/track' });
-    expect(JSON.parse(requests[0].body)).toEqual({ tenant_id: 't1', video_filename: 'a.mp4' });
+    expect(JSON.parse(at(requests, 0).body)).toEqual({ tenant_id: 't1', video_filename: 'a.mp4' });
   });
 
   test('a 503 is retried after its Retry-After, not before', async () => {
@@ -161,15 +162,15 @@ describe('createTrackingClient', () => {
       { status: 200, body: task('running') },
       { status: 200, body: task('completed') },
     ];
-    const { fetch, requests } = scriptedFetch((_r, i) => replies[i]);
-    const at: number[] = [];
+    const { fetch, requests } = scriptedFetch((_r, i) => at(replies, i));
+    const updatedAt: number[] = [];
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0.5 });
     const done = client.waitForTask({
       tenantId: 't1',
       taskId: TASK,
       initialDelayMs: 1000,
       maxDelayMs: 3000,
-      onUpdate: () => at.push(Date.now()),
+      onUpdate: () => updatedAt.push(Date.now()),
     });
     // WHEN time passes
     await jest.advanceTimersByTimeAsync(60_000);
@@ -177,7 +178,7 @@ describe('createTrackingClient', () => {
     // after its 5 s, then 2000·0.75
     expect(await done).toMatchObject({ status: 'completed' });
     expect(requests).toHaveLength(4);
-    expect(at.map((t) => t - at[0])).toEqual([0, 750 + 5000, 750 + 5000 + 1500]);
+    expect(updatedAt.map((t) => t - at(updatedAt, 0))).toEqual([0, 750 + 5000, 750 + 5000 + 1500]);
   });
 
   test('waitForTask stops when its signal aborts', async () => {
@@ -220,7 +221,7 @@ describe('createTrackingClient', () => {
       tasks: [expect.objectContaining({ taskId: TASK, status: 'failed', error: { error: 'States.Timeout' } })],
       nextCursor: 'c2',
     });
-    const query = new URL(requests[1].url).searchParams;
+    const query = new URL(at(requests, 1).url).searchParams;
     expect(Object.fromEntries(query)).toEqual({ tenant_id: 't1', limit: '10', cursor: 'c1', status: 'finished' });
     expect(await client.cancelTask({ tenantId: 't1', taskId: TASK })).toMatchObject({ taskId: TASK });
   });
@@ -240,7 +241,7 @@ describe('createTrackingClient', () => {
     );
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: () => 'token' });
     expect(await client.listTasks()).toEqual({ tasks: [], nextCursor: null });
-    expect(requests[0].url).toBe('http://api.test/api/v1/track');
+    expect(at(requests, 0).url).toBe('http://api.test/api/v1/track');
     await expect(client.listTasks({ cursor: 'tampered' })).rejects.toMatchObject({
       status: 400,
       body: { field: 'cursor' },
@@ -299,7 +300,8 @@ describe('createTrackingClient', () => {
 
     const controller = new AbortController();
     const { fetch: hanging, requests: sent } = scriptedFetch(
-      (r) => new Promise((_resolve, reject) => r.signal.addEventListener('abort', () => reject(r.signal.reason))),
+      (r) =>
+        new Promise((_resolve, reject) => r.signal.addEventListener('abort', () => reject(r.signal.reason as Error))),
     );
     const pending = createTrackingClient({ baseUrl: 'http://api.test', fetch: hanging }).getTask({
       tenantId: 't1',
@@ -316,7 +318,7 @@ describe('createTrackingClient', () => {
     let status = 'running';
     const { fetch, requests } = scriptedFetch(() => ({ status: 200, body: task(status) }));
     const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
-    const heard: string[][] = [[], []];
+    const heard: [string[], string[]] = [[], []];
     const first = client.waitForTask({
       tenantId: 't1',
       taskId: TASK,

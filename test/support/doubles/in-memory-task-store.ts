@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- the port's methods are async; in memory, nothing is awaited. */
 import { TaskNotInExpectedState } from '../../../lambda/core/errors';
 import { invalidCursor } from '../../../lambda/core/cursor';
 import type {
@@ -35,12 +36,29 @@ export class InMemoryTaskStore implements TaskStore {
   readonly finals = new Map<string, Task>();
   /** The tenant counters by tenant id. */
   readonly counters = new Map<string, Omit<TenantCount, 'tenantId'>>();
+  /** Every finish that was written, as the core asked for it. */
+  readonly finishes: FinishTask[] = [];
   /** Calls made, in order, by method name. */
   readonly calls: Method[] = [];
   private readonly failures = new Map<Method, unknown[]>();
 
-  /** @param countsTenantTasks as the DynamoDB store's option: without, no counter is written. */
-  constructor(private readonly countsTenantTasks = true) {}
+  /** Due tasks (activeCreatedBefore) and counters a page, as DynamoDB pages a query at 1 MB. */
+  private readonly pageSize: number;
+  /** The `createdBefore` of each activeCreatedBefore, in order. */
+  readonly dueQueries: string[] = [];
+  /** Pages of due tasks handed out, counted as they are read. */
+  duePagesRead = 0;
+
+  /**
+   * @param countsTenantTasks as the DynamoDB store's option: without, no counter is written.
+   * @param pageSize items a page of activeCreatedBefore and tenantCounts
+   */
+  constructor(
+    private readonly countsTenantTasks = true,
+    pageSize = 1000,
+  ) {
+    this.pageSize = pageSize;
+  }
 
   /** The next calls of `method` throw `errors`, one each. */
   failNext(method: Method, ...errors: unknown[]): this {
@@ -59,7 +77,7 @@ export class InMemoryTaskStore implements TaskStore {
     return TEST_KEYS.activeKey(tenantId, videoFilename);
   }
 
-  async claim(task: ActiveTask, _replacedRetainUntil: number): Promise<ClaimResult> {
+  async claim(task: ActiveTask): Promise<ClaimResult> {
     this.enter('claim');
     const taskKey = this.keyOf(task.tenantId, task.videoFilename);
     const existing = this.active.get(taskKey);
@@ -69,10 +87,9 @@ export class InMemoryTaskStore implements TaskStore {
     }
     if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt))
       return { won: false, existing };
-    const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = existing;
     const at = task.createdAt;
     this.finals.set(existing.taskId, {
-      ...rest,
+      ...withoutStoreTimes(existing),
       status: TaskStatus.Failed,
       updatedAt: at,
       finishedAt: at,
@@ -107,6 +124,7 @@ export class InMemoryTaskStore implements TaskStore {
     };
     this.active.delete(finish.taskKey);
     this.finals.set(current.taskId, final);
+    this.finishes.push(finish);
     if (this.countsTenantTasks) this.addToCount(current.tenantId, -1, finish.at);
     return final;
   }
@@ -126,8 +144,10 @@ export class InMemoryTaskStore implements TaskStore {
   }
 
   async *tenantCounts(): AsyncIterable<readonly TenantCount[]> {
-    const counts = [...this.counters].map(([tenantId, counter]) => ({ tenantId, ...counter }));
-    if (counts.length) yield counts;
+    yield* pages(
+      [...this.counters].map(([tenantId, counter]) => ({ tenantId, ...counter })),
+      this.pageSize,
+    );
   }
 
   async setTenantCount(seen: TenantCount, activeCount: number, at: string): Promise<boolean> {
@@ -181,11 +201,20 @@ export class InMemoryTaskStore implements TaskStore {
     return this.active.get(this.keyOf(tenantId, videoFilename));
   }
 
+  /** Oldest first, `pageSize` a page; each page is read from the store as it is asked for, as a query resumes. */
   async *activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
-    const due = [...this.active.values()]
-      .filter((t) => t.createdAt < createdBefore)
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-    if (due.length) yield due;
+    this.dueQueries.push(createdBefore);
+    const seen = new Set<string>();
+    for (;;) {
+      const page = [...this.active.values()]
+        .filter((t) => t.createdAt < createdBefore && !seen.has(t.taskId))
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.taskId.localeCompare(b.taskId))
+        .slice(0, this.pageSize);
+      if (!page.length) return;
+      for (const t of page) seen.add(t.taskId);
+      this.duePagesRead++;
+      yield page;
+    }
   }
 
   /** Newest first, ties by task id; the position is the last task listed. */
@@ -215,6 +244,17 @@ export class InMemoryTaskStore implements TaskStore {
     const queued = this.failures.get(method);
     if (queued?.length) throw queued.shift();
   }
+}
+
+/** The task without the store's own times, as its final record holds it. */
+function withoutStoreTimes(task: ActiveTask): Task {
+  return Object.fromEntries(
+    Object.entries(task).filter(([name]) => name !== 'leaseExpiresAt' && name !== 'retainUntil'),
+  ) as Task;
+}
+
+function* pages<T>(items: readonly T[], size: number): Iterable<readonly T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
 function epoch(iso: string): number {

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/require-await -- the port's methods are async; in memory, nothing is awaited. */
 import { WorkflowAlreadyStarted } from '../../../lambda/core/errors';
 import type { ExecutionState, Workflow } from '../../../lambda/core/ports';
 import type { WorkflowInput } from '../../../lambda/core/task';
@@ -15,10 +16,31 @@ export class InMemoryWorkflow implements Workflow {
   readonly executions = new Map<string, Execution>();
   readonly stopped: string[] = [];
   private readonly startFailures: unknown[] = [];
+  private readonly describeFailures = new Map<string, Error>();
+  private readonly listFailures: Error[] = [];
+  /** The task ids described, in order. */
+  readonly described: string[] = [];
+  /** Pages of running() handed out. */
+  listPagesRead = 0;
+
+  /** @param listPageSize names a page of running(), as ListExecutions pages at 1,000 */
+  constructor(private readonly listPageSize = 1000) {}
 
   /** The next starts throw `errors`, one each, before any execution exists. */
   failNextStart(...errors: unknown[]): this {
     this.startFailures.push(...errors);
+    return this;
+  }
+
+  /** The next describe of `taskId` throws `error` (once). */
+  failDescribeOf(taskId: string, error: Error): this {
+    this.describeFailures.set(taskId, error);
+    return this;
+  }
+
+  /** The next running() throws `error` before its first page. */
+  failNextList(error: Error): this {
+    this.listFailures.push(error);
     return this;
   }
 
@@ -50,13 +72,26 @@ export class InMemoryWorkflow implements Workflow {
   }
 
   async describe(taskId: string): Promise<ExecutionState> {
+    this.described.push(taskId);
+    const failure = this.describeFailures.get(taskId);
+    if (failure) {
+      this.describeFailures.delete(taskId);
+      throw failure;
+    }
     const execution = this.executions.get(taskId);
     if (!execution) return { status: 'none' };
     if (execution.status === 'running') return { status: 'running' };
     return { status: execution.status, error: execution.error, cause: execution.cause };
   }
 
+  /** Names of the running executions, `pageSize` a page, each page read when it is asked for. */
   async *running(): AsyncIterable<readonly string[]> {
-    yield [...this.executions].filter(([, e]) => e.status === 'running').map(([id]) => id);
+    const failure = this.listFailures.shift();
+    if (failure) throw failure;
+    const names = () => [...this.executions].filter(([, e]) => e.status === 'running').map(([id]) => id);
+    for (let from = 0; from === 0 || from < names().length; from += this.listPageSize) {
+      this.listPagesRead++;
+      yield names().slice(from, from + this.listPageSize);
+    }
   }
 }

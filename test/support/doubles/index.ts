@@ -23,10 +23,19 @@ export class TestClock {
 }
 
 /** The core on in-memory ports: what a rule test needs, with the counted events and ids derived as in the stack. */
-export function coreOnDoubles(options: { config?: Partial<TaskServiceConfig>; now?: Date } = {}) {
+export function coreOnDoubles(
+  options: {
+    config?: Partial<TaskServiceConfig>;
+    now?: Date;
+    /** Due tasks a page (the store's activeCreatedBefore). */
+    pageSize?: number;
+    /** Running executions a page (the workflow's running()). */
+    listPageSize?: number;
+  } = {},
+) {
   const config = { ...DEFAULT_TASK_SERVICE_CONFIG, ...options.config };
-  const store = new InMemoryTaskStore(countsTenantTasks(config));
-  const workflow = new InMemoryWorkflow();
+  const store = new InMemoryTaskStore(countsTenantTasks(config), options.pageSize);
+  const workflow = new InMemoryWorkflow(options.listPageSize);
   const clock = new TestClock(options.now ?? new Date('2026-01-01T00:00:00.000Z'));
   const counted: ServiceEvent[] = [];
   /** Every log line, as `level message {extra}`. */

@@ -23,6 +23,7 @@ describe('the listing cursor', () => {
   test('another tenant, another key, an edited payload or signature, or garbage are refused', () => {
     const cursor = signCursor(KEY, 't1', POSITION);
     const [payload, signature] = cursor.split('.');
+    if (payload === undefined || signature === undefined) throw new Error(`a cursor is payload.signature: ${cursor}`);
     const edited = Buffer.from(JSON.stringify({ ...POSITION, tenant: 't2' })).toString('base64url');
     expect(refused('t2', cursor)).toBe(true);
     expect(refused('t1', cursor, 'another-stack')).toBe(true);

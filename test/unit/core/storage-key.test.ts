@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { storageKeyOf } from '../../../lambda/core/storage-key';
+import { at } from '../../support/at';
 
 describe('storageKeyOf: the analysis input key, under the tenant prefix whatever the filename', () => {
   test.each([
@@ -22,8 +23,8 @@ describe('storageKeyOf: the analysis input key, under the tenant prefix whatever
           expect(parts).toHaveLength(3);
           expect(parts[0]).toBe('tenants');
           expect(parts.some((p) => p === '.' || p === '..')).toBe(false);
-          expect(decodeURIComponent(parts[1])).toBe(tenant);
-          expect(decodeURIComponent(parts[2])).toBe(filename);
+          expect(decodeURIComponent(at(parts, 1))).toBe(tenant);
+          expect(decodeURIComponent(at(parts, 2))).toBe(filename);
         },
       ),
     );

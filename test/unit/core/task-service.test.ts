@@ -1,9 +1,10 @@
 import { DependencyUnavailable, TaskAlreadyFinished, TaskNotFound } from '../../../lambda/core/errors';
 import { ServiceEvent } from '../../../lambda/core/ports';
-import { TaskStatus } from '../../../lambda/core/task';
+import { type ActiveTask, TaskStatus } from '../../../lambda/core/task';
 import { coreOnDoubles } from '../../support/doubles';
 import { taskError } from '../../../lambda/core/task-errors';
 import { workflowInput } from '../../../lambda/core/task-recovery';
+import { at } from '../../support/at';
 
 const REQUEST = { tenantId: 'tenant1', videoFilename: 'a.mp4' };
 const throttled = () => new DependencyUnavailable('stepfunctions', 'StartExecution', { cause: new Error('throttled') });
@@ -140,7 +141,7 @@ describe('TaskService.list on in-memory ports', () => {
       await service.track({ tenantId: 'tenant2', videoFilename: `${i}.mp4` });
       clock.advance(1);
     }
-    await service.cancel('tenant1', ids[1]);
+    await service.cancel('tenant1', at(ids, 1));
 
     const first = await service.list('tenant1', { limit: 3 });
     expect(first.tasks.map((t) => t.taskId)).toEqual([ids[4], ids[3], ids[2]]);
@@ -161,5 +162,79 @@ describe('TaskService.list on in-memory ports', () => {
       ids[1],
     ]);
     expect((await service.list('tenant1', { limit: 10, status: 'active' })).tasks).toHaveLength(4);
+  });
+});
+
+describe('TaskService.track: what it asks of its ports', () => {
+  const NOW = new Date('2026-11-28T12:00:00.000Z');
+  const EPOCH = Math.floor(NOW.getTime() / 1000);
+
+  test('a new task: leased for the workflow timeout + margin, retained the retention past that; started with that input', async () => {
+    const { service, store, workflow } = coreOnDoubles({ now: NOW });
+    const { task } = await service.track(REQUEST);
+    const stored = await store.getActive('tenant1', 'a.mp4');
+    expect(stored).toMatchObject({ leaseExpiresAt: EPOCH + 3600 + 300, retainUntil: EPOCH + 3600 + 300 + 30 * 86400 });
+    expect(workflow.executions.get(task.taskId)?.input).toEqual(
+      workflowInput(stored as ActiveTask, store.keyOf('tenant1', 'a.mp4')),
+    );
+  });
+
+  test('a not_started task re-driven within the grace period by someone else is left to that re-drive', async () => {
+    // GIVEN a stranded task created a minute ago whose lease was renewed 2 s ago (an overlapping sweep starts it)
+    const { service, store, workflow, clock } = coreOnDoubles({ now: NOW, config: { redriveGraceSeconds: 10 } });
+    workflow.failNextStart(new Error('crash'));
+    store.failNext('finish', new Error('crash'));
+    await expect(service.track(REQUEST)).rejects.toThrow('crash');
+    clock.advance(60);
+    const key = store.keyOf('tenant1', 'a.mp4');
+    const stranded = store.active.get(key) as ActiveTask;
+    store.active.set(key, { ...stranded, leaseExpiresAt: EPOCH + 60 - 2 + 3900 });
+    store.calls.length = 0;
+    // WHEN a duplicate arrives
+    const outcome = await service.track(REQUEST);
+    // THEN it gets the task; no second lease, no start
+    expect(outcome.kind).toBe('existing');
+    expect(store.calls).toEqual(['claim']);
+    expect(workflow.executions.size).toBe(0);
+  });
+
+  test('a re-drive starts the same execution: same name, same input', async () => {
+    const { service, store, workflow, clock } = coreOnDoubles({ now: NOW, config: { redriveGraceSeconds: 10 } });
+    workflow.failNextStart(new Error('crash'));
+    store.failNext('finish', new Error('crash'));
+    await expect(service.track(REQUEST)).rejects.toThrow('crash');
+    const stranded = (await store.getActive('tenant1', 'a.mp4')) as ActiveTask;
+    clock.advance(11);
+    await service.track(REQUEST);
+    expect(store.calls.filter((c) => c === 'renewLease')).toHaveLength(1);
+    expect(workflow.executions.get(stranded.taskId)?.input).toEqual(
+      workflowInput(stranded, store.keyOf('tenant1', 'a.mp4')),
+    );
+  });
+
+  test('a takeover starts the new task and stops the replaced one', async () => {
+    const { service, store, workflow, clock } = coreOnDoubles({ now: NOW });
+    const old = await service.track(REQUEST);
+    clock.advance(3900 + 1);
+    const replacement = await service.track(REQUEST);
+    expect(workflow.stopped).toEqual([old.task.taskId]);
+    expect(workflow.executions.get(replacement.task.taskId)?.status).toBe('running');
+    expect(store.calls.filter((c) => c === 'takeSlot')).toHaveLength(1);
+  });
+
+  test('a failed start ends the task as not_started, failed (WorkflowNotStarted), retained from now', async () => {
+    const { service, store, workflow } = coreOnDoubles({ now: NOW });
+    workflow.failNextStart(throttled());
+    const error = await service.track(REQUEST).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnavailable);
+    expect(store.finishes).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        expected: 'not_started',
+        error: expect.objectContaining({ error: 'WorkflowNotStarted' }),
+        at: NOW.toISOString(),
+        retainUntil: EPOCH + 30 * 86400,
+      }),
+    ]);
   });
 });

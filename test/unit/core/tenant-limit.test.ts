@@ -4,6 +4,7 @@ import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import { TaskStatus } from '../../../lambda/core/task';
 import { DEFAULT_TASK_SERVICE_CONFIG, SILENT_LOG } from '../../../lambda/core/task-recovery';
 import { coreOnDoubles } from '../../support/doubles';
+import { at } from '../../support/at';
 
 const LIMIT = 2;
 const video = (i: number) => ({ tenantId: 'tenant1', videoFilename: `v${i}.mp4` });
@@ -56,7 +57,8 @@ describe('per-tenant active-task limit (core rules on in-memory ports)', () => {
     expect(core.workflow.executions.size).toBe(5);
 
     // Every end path: cancel, the finalizer, a lease takeover, compensation; then a sweep past the grace period.
-    const [first, second, third] = [...core.store.active.values()];
+    const active = [...core.store.active.values()];
+    const [first, second, third] = [at(active, 0), at(active, 1), at(active, 2)];
     await core.service.cancel('tenant1', first.taskId);
     await core.recovery.finalizeExecution(core.workflow.executions.get(second.taskId)!.input, TaskStatus.Failed, {
       error: 'States.Timeout',

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { at } from '../../support/at';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SOURCE_DIRS = ['bin', 'lib', 'lambda', 'local', 'bench'];
@@ -13,7 +14,7 @@ function sources(dir: string): string[] {
 /** Module specifiers a file imports (static imports, re-exports, require and dynamic import). */
 function importsOf(file: string): string[] {
   const text = readFileSync(path.join(ROOT, file), 'utf8');
-  const found = [...text.matchAll(/(?:from|import|require)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]);
+  const found = [...text.matchAll(/(?:from|import|require)\s*\(?\s*'([^']+)'/g)].map((m) => at(m, 1));
   return found.filter((spec) => !spec.startsWith('node:'));
 }
 

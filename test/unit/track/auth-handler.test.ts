@@ -5,6 +5,7 @@ import { createTrackHandler } from '../../../lambda/track/track-handler';
 import { postTrack, request } from '../../support/events';
 import { mockedHandler, NOW, TASK_ID } from '../../support/mocked-handler';
 import { TEST_KEYS } from '../../support/stored-items';
+import { at } from '../../support/at';
 
 /** The handler as the stack configures it under auth=cognito, with the AWS SDK mocked. */
 function cognitoHandler() {
@@ -43,7 +44,7 @@ describe('handler under a token authorizer: the tenant comes from the verified c
     // THEN
     expect(res.statusCode).toBe(201);
     expect(res.headers.Location).toBe(`/api/v1/track/${TASK_ID}`);
-    expect(ddb.commandCalls(PutItemCommand)[0].args[0].input.Item).toMatchObject({
+    expect(at(ddb.commandCalls(PutItemCommand), 0).args[0].input.Item).toMatchObject({
       pk: { S: TEST_KEYS.activeKey('tenant1', 'test.mp4') },
       tenant_id: { S: 'tenant1' },
     });
@@ -96,7 +97,7 @@ describe('handler under a token authorizer: the tenant comes from the verified c
       withClaims(request('GET', '/api/v1/track?video_filename=a.mp4'), { 'custom:tenant_id': 'tenant1' }),
     );
     expect(res.statusCode).toBe(404);
-    expect(ddb.calls()[0].args[0].input).toMatchObject({
+    expect(at(ddb.calls(), 0).args[0].input).toMatchObject({
       Key: { pk: TEST_KEYS.activeKey('tenant1', 'a.mp4') },
       ConsistentRead: true,
     });
@@ -155,12 +156,12 @@ describe('handler without a token (AUTH_MODE none or iam)', () => {
 });
 
 describe('the Lambda entry', () => {
-  test('refuses to initialise without AUTH_MODE, naming the variable', () => {
+  test('refuses to initialise without AUTH_MODE, naming the variable', async () => {
     const saved = process.env.AUTH_MODE;
     delete process.env.AUTH_MODE;
     try {
-      jest.isolateModules(() => {
-        expect(() => require('../../../lambda/track/index')).toThrow(/AUTH_MODE is not set/);
+      await jest.isolateModulesAsync(async () => {
+        await expect(import('../../../lambda/track/index')).rejects.toThrow(/AUTH_MODE is not set/);
       });
     } finally {
       if (saved !== undefined) process.env.AUTH_MODE = saved;

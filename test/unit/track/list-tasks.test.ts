@@ -1,7 +1,7 @@
 import 'aws-sdk-client-mock-jest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { request } from '../../support/events';
-import { mockedHandler, TABLE } from '../../support/mocked-handler';
+import { mockedHandler } from '../../support/mocked-handler';
 import { activeItem, STORED_ID } from '../../support/stored-items';
 
 const ACTIVE = activeItem('2026-11-28T11:00:00.000Z');
@@ -42,26 +42,15 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
       ],
       next_cursor: null,
     });
-    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
-    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-      TableName: TABLE,
-      IndexName: 'by-tenant',
-      KeyConditionExpression: '#tenant = :tenant',
-      FilterExpression: '#type = :type0 OR #type = :type1',
-      ExpressionAttributeValues: { ':tenant': 'tenant1', ':type0': 'active', ':type1': 'final' },
-      ScanIndexForward: false,
-      Limit: 6,
-    });
+    // The Query's shape: test/unit/adapters/dynamodb/tenant-index.test.ts.
   });
 
   test('a page with a successor ends with a cursor at its last task; the cursor starts the next Query there', async () => {
     const { handle, ddb } = mockedHandler();
-    ddb
-      .on(QueryCommand)
-      .resolvesOnce({
-        Items: [ACTIVE, FINAL],
-        LastEvaluatedKey: { pk: FINAL.pk, tenant_id: 'tenant1', created_at: FINAL.created_at },
-      });
+    ddb.on(QueryCommand).resolvesOnce({
+      Items: [ACTIVE, FINAL],
+      LastEvaluatedKey: { pk: FINAL.pk, tenant_id: 'tenant1', created_at: FINAL.created_at },
+    });
     const first = body(await handle(request('GET', '/api/v1/track?tenant_id=tenant1&limit=1')));
     expect(first.tasks.map((t: { task_id: string }) => t.task_id)).toEqual([STORED_ID]);
     expect(first.next_cursor).toEqual(expect.any(String));
@@ -71,11 +60,6 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
       request('GET', `/api/v1/track?tenant_id=tenant1&limit=1&cursor=${encodeURIComponent(first.next_cursor)}`),
     );
     expect(body(second).next_cursor).toBeNull();
-    expect(ddb.commandCalls(QueryCommand)[1].args[0].input.ExclusiveStartKey).toEqual({
-      pk: ACTIVE.pk,
-      tenant_id: 'tenant1',
-      created_at: ACTIVE.created_at,
-    });
 
     const foreign = await handle(
       request('GET', `/api/v1/track?tenant_id=tenant2&cursor=${encodeURIComponent(first.next_cursor)}`),
@@ -96,13 +80,7 @@ describe('GET /api/v1/track without video_filename: the listing', () => {
       .resolves({ Items: [FINAL] });
     const res = body(await handle(request('GET', '/api/v1/track?tenant_id=tenant1&status=finished&limit=2')));
     expect(res).toEqual({ tasks: [expect.objectContaining({ task_id: FINAL.task_id })], next_cursor: null });
-    const [first, second] = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(first).toMatchObject({
-      FilterExpression: '#type = :type0',
-      ExpressionAttributeValues: { ':type0': 'final' },
-      Limit: 100,
-    });
-    expect(second).toMatchObject({ ExclusiveStartKey: { pk: ACTIVE.pk }, Limit: 100 });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
   });
 
   test.each([

@@ -4,6 +4,7 @@ import { injectFault, withFaultInjection, clearFaults } from '../../../local/loc
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { toApiGatewayEvent } from '../../../local/api-gateway/event';
 import { startApiServer } from '../../../local/api-gateway/server';
+import { postTrack, request } from '../../support/events';
 import { mockedHandler } from '../../support/mocked-handler';
 
 const latin1Name = Buffer.concat([
@@ -54,9 +55,9 @@ describe('request body bytes', () => {
   test('the local API server passes invalid UTF-8 through as base64, as API Gateway does, and text as text', async () => {
     const seen: { body?: string; isBase64Encoded: boolean }[] = [];
     const server = await startApiServer(
-      async (event) => {
+      (event) => {
         seen.push({ body: event.body, isBase64Encoded: event.isBase64Encoded });
-        return { statusCode: 204 };
+        return Promise.resolve({ statusCode: 204 });
       },
       0,
       () => undefined,
@@ -77,6 +78,80 @@ describe('request body bytes', () => {
     }
     expect(seen[0]).toEqual({ body: latin1Name.toString('base64'), isBase64Encoded: true });
     expect(seen[1]).toEqual({ body: '{"a":"é"}', isBase64Encoded: false });
+  });
+});
+
+describe('bad input: 4xx problem+json and no AWS call', () => {
+  const valid = { tenant_id: 'tenant1', video_filename: 'test.mp4' };
+  // The field rules themselves are the core's (test/unit/core/validation.test.ts); one case per field here shows
+  // that any InvalidRequest becomes this answer, its detail passed through.
+  const cases: [string, unknown, RegExp, string | undefined][] = [
+    ['body is not JSON', '{"tenant_id": ', /not valid JSON/, undefined],
+    ['body is empty', '', /not valid JSON/, undefined],
+    ['body is an array', [valid], /must be a JSON object/, undefined],
+    ['body is a string', '"x"', /must be a JSON object/, undefined],
+    ['body is null', 'null', /must be a JSON object/, undefined],
+    ['tenant_id with #', { ...valid, tenant_id: 'a#b' }, /^tenant_id may only contain/, 'tenant_id'],
+    [
+      'video_filename with a right-to-left override',
+      { ...valid, video_filename: 'a\u202E.mp4' },
+      /bidirectional/,
+      'video_filename',
+    ],
+    [
+      'video_filename with a lone surrogate',
+      '{"tenant_id":"t","video_filename":"a\\ud800.mp4"}',
+      /well-formed Unicode/,
+      'video_filename',
+    ],
+  ];
+
+  test.each(cases)('%s -> 400', async (_name, input, detail, field) => {
+    const { handle, ddb, sfn } = mockedHandler();
+    const res = await handle(postTrack(input));
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['Content-Type']).toBe('application/problem+json');
+    const problem = JSON.parse(res.body as string);
+    expect(problem).toMatchObject({ type: '/problems/invalid-request', title: 'Invalid request', status: 400 });
+    expect(problem.field).toBe(field);
+    expect(problem.detail).toMatch(detail);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+
+  test('a valid body at the limits (1024 UTF-8 bytes, NFD) is created, answered with the NFC name and its case and spaces', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.onAnyCommand().resolves({});
+    sfn.onAnyCommand().resolves({});
+    const longest = await handle(postTrack({ ...valid, video_filename: 'é'.repeat(512) }));
+    const nfd = await handle(postTrack({ ...valid, video_filename: ' Cafe\u0301.MP4' }));
+    expect(longest.statusCode).toBe(201);
+    expect(nfd.statusCode).toBe(201);
+    expect(JSON.parse(nfd.body as string).video_filename).toBe(' Caf\u00e9.MP4');
+  });
+
+  test('body over 64 KiB -> 413', async () => {
+    const { handle, ddb } = mockedHandler();
+    const res = await handle(postTrack({ ...valid, pad: 'x'.repeat(64 * 1024) }));
+    expect(res.statusCode).toBe(413);
+    expect(res.headers['Content-Type']).toBe('application/problem+json');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  test('a non-JSON content type -> 415', async () => {
+    const { handle, ddb } = mockedHandler();
+    const res = await handle(postTrack('tenant_id=a', { 'content-type': 'application/x-www-form-urlencoded' }));
+    expect(res.statusCode).toBe(415);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  test.each(['PUT', 'PATCH', 'DELETE'])('%s /api/v1/track -> 405 with Allow', async (method) => {
+    const { handle, ddb } = mockedHandler();
+    const res = await handle(request(method, '/api/v1/track'));
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.Allow).toBe('GET, POST');
+    expect(JSON.parse(res.body as string).status).toBe(405);
+    expect(ddb.calls()).toHaveLength(0);
   });
 });
 

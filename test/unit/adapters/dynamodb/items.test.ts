@@ -12,7 +12,8 @@ import type { ActiveTask, Task } from '../../../../lambda/core/task';
 import { sweepShard } from '../../../../lambda/shared/table';
 import { TEST_KEYS } from '../../../support/stored-items';
 
-const ACTIVE: ActiveTask = {
+/** The task's fields that its final record keeps too. */
+const TASK: Task = {
   taskId: TEST_KEYS.newTaskId('tenant1', 'a.mp4'),
   tenantId: 'tenant1',
   videoFilename: 'a.mp4',
@@ -20,9 +21,8 @@ const ACTIVE: ActiveTask = {
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:01.000Z',
   startedAt: '2026-01-01T00:00:01.000Z',
-  leaseExpiresAt: 1_800_000_000,
-  retainUntil: 1_900_000_000,
 };
+const ACTIVE: ActiveTask = { ...TASK, leaseExpiresAt: 1_800_000_000, retainUntil: 1_900_000_000 };
 const KEY = TEST_KEYS.activeKey('tenant1', 'a.mp4');
 
 describe('item mapping', () => {
@@ -38,9 +38,8 @@ describe('item mapping', () => {
   });
 
   test('a final record round-trips, its result stored as a JSON string and its expiry as given', () => {
-    const { leaseExpiresAt: _l, retainUntil: _r, ...rest } = ACTIVE;
     const final: Task = {
-      ...rest,
+      ...TASK,
       status: 'completed',
       finishedAt: '2026-01-01T00:01:00.000Z',
       result: { labels: ['cat'] },
