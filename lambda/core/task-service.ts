@@ -30,8 +30,6 @@ import {
 import type { TrackRequest } from './validation';
 
 export { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from './task-recovery';
-// Until test/support/mocked-handler.ts imports it from the ports.
-export type { ServiceLog } from './ports';
 
 export type TrackOutcome =
   { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };

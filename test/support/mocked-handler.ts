@@ -6,7 +6,8 @@ import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-clien
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { ServiceEvent } from '../../lambda/core/ports';
-import { DEFAULT_TASK_SERVICE_CONFIG, type ServiceLog, TaskService } from '../../lambda/core/task-service';
+import type { ServiceLog } from '../../lambda/core/ports';
+import { DEFAULT_TASK_SERVICE_CONFIG, TaskService } from '../../lambda/core/task-service';
 import { createTrackHandler } from '../../lambda/track/track-handler';
 import { TEST_KEYS } from './stored-items';
 
