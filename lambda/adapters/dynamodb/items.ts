@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { convertToNative } from '@aws-sdk/util-dynamodb';
 import { type ActiveTask, type Task, type TaskStatus } from '../../core/task';
+import { type FinalRecord, finalItem, plainValues } from '../../shared/finish-write';
 import { Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
 import { taskError } from '../../core/task-errors';
 
@@ -39,6 +40,8 @@ export function epochSeconds(iso: string): number {
 }
 
 export function withoutStoreTimes(task: ActiveTask): Task {
+  // Dropped by name, the rest kept (eslint.config.mjs does not yet set no-unused-vars' ignoreRestSiblings).
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { leaseExpiresAt: _lease, retainUntil: _retain, ...rest } = task;
   return rest;
 }
@@ -81,16 +84,26 @@ export function fromActiveItem(item: Item): ActiveTask {
   };
 }
 
-export function toFinalItem(task: Task, expiresAt: number): Item {
+/** An ended task's final record, in the document client's plain values (lambda/shared/finish-write.ts builds it). */
+export function finalRecordOf(task: Task, expiresAt: number): FinalRecord<unknown> {
   return {
-    [Attr.pk]: taskRecordKey(task.taskId),
-    [Attr.itemType]: ItemType.Final,
-    ...statusAttributes(task),
-    [Attr.finishedAt]: task.finishedAt,
-    [Attr.result]: task.result === undefined ? undefined : JSON.stringify(task.result),
-    [Attr.error]: task.error,
-    [Attr.expiresAt]: expiresAt,
+    key: taskRecordKey(task.taskId),
+    taskId: task.taskId,
+    tenantId: task.tenantId,
+    videoFilename: task.videoFilename,
+    status: task.status,
+    createdAt: task.createdAt,
+    updatedAt: task.updatedAt,
+    finishedAt: task.finishedAt,
+    expiresAt,
+    startedAt: task.startedAt,
+    result: task.result === undefined ? undefined : JSON.stringify(task.result),
+    errorName: task.error?.error,
   };
+}
+
+export function toFinalItem(task: Task, expiresAt: number): Item {
+  return finalItem(plainValues, finalRecordOf(task, expiresAt));
 }
 
 export function fromFinalItem(item: Item): Task {

@@ -13,7 +13,8 @@ import type {
 } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { TaskErrorName, taskError } from '../../core/task-errors';
-import { Attr, taskRecordKey } from '../../shared/table';
+import { counterUpdate, finalRecordPut, finishTransactItems, plainValues } from '../../shared/finish-write';
+import { Attr, taskRecordKey, tenantCounterKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
 import { listByTenant } from './tenant-index';
@@ -24,7 +25,7 @@ import {
   fromRawItem,
   type Item,
   toActiveItem,
-  toFinalItem,
+  finalRecordOf,
   toRawItem,
   withoutStoreTimes,
 } from './items';
@@ -37,7 +38,7 @@ import {
   MAX_CONFLICT_ATTEMPTS,
   TableClient,
 } from './table-client';
-import { counterTransactItem, setCount, takeSlot, tenantCounts } from './tenant-counter';
+import { setCount, takeSlot, tenantCounts } from './tenant-counter';
 
 export interface TaskStoreOptions {
   /**
@@ -48,7 +49,11 @@ export interface TaskStoreOptions {
   readonly countsTenantTasks?: boolean;
 }
 
-/** The conditional-write protocol of the task table: the only code that knows its conditions. */
+/**
+ * The conditional-write protocol of the task table. The finishing transaction (finish, and the final record of a
+ * takeover) comes from lambda/shared/finish-write.ts, which the state machine's finishing steps share; every other
+ * condition is spelled only here.
+ */
 export class DynamoDbTaskStore implements TaskStore {
   private readonly table: TableClient;
   private readonly countsTenantTasks: boolean;
@@ -63,9 +68,9 @@ export class DynamoDbTaskStore implements TaskStore {
     this.countsTenantTasks = options.countsTenantTasks ?? true;
   }
 
-  /** The tenant counter's update as a transaction item, when tenants are counted. */
-  private counterItems(tenantId: string, delta: -1 | 0, at: string) {
-    return this.countsTenantTasks ? [counterTransactItem(this.table.tableName, tenantId, delta, at)] : [];
+  /** The tenant counter's key, when tenants are counted (lambda/shared/finish-write.ts writes no counter without). */
+  private counterKey(tenantId: string): string | undefined {
+    return this.countsTenantTasks ? tenantCounterKey(tenantId) : undefined;
   }
 
   keyOf(tenantId: string, videoFilename: string): string {
@@ -121,6 +126,7 @@ export class DynamoDbTaskStore implements TaskStore {
   ): Promise<boolean> {
     const at = task.createdAt;
     const error: TaskError = taskError(TaskErrorName.LeaseExpired);
+    const counterKey = this.counterKey(task.tenantId);
     const final: Task = {
       ...withoutStoreTimes(expired),
       status: TaskStatus.Failed,
@@ -140,9 +146,9 @@ export class DynamoDbTaskStore implements TaskStore {
               ExpressionAttributeValues: { ':expired_id': expired.taskId, ':now': epochSeconds(at) },
             },
           },
-          this.finalRecordPut(final, retainUntil),
+          finalRecordPut(plainValues, this.table.tableName, finalRecordOf(final, retainUntil)),
           // The replaced task's slot passes to the new one: the count stays, its version moves.
-          ...this.counterItems(task.tenantId, 0, at),
+          ...(counterKey === undefined ? [] : [counterUpdate(plainValues, this.table.tableName, counterKey, 0, at)]),
         ],
       }),
       isTransactionLost,
@@ -211,37 +217,19 @@ export class DynamoDbTaskStore implements TaskStore {
     };
     const out = await this.table.attempt(
       new TransactWriteCommand({
-        TransactItems: [
-          this.finalRecordPut(final, finish.retainUntil),
-          {
-            Delete: {
-              TableName: this.table.tableName,
-              Key: { [Attr.pk]: finish.taskKey },
-              ConditionExpression: '#task_id = :task_id AND #status = :expected',
-              ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
-              ExpressionAttributeValues: { ':task_id': finish.task.taskId, ':expected': finish.expected },
-            },
-          },
-          // The slot is given back exactly when the active item goes.
-          ...this.counterItems(finish.task.tenantId, -1, finish.at),
-        ],
+        // The same transaction as the state machine's finishing steps (lib/private/workflow-finish-steps.ts).
+        TransactItems: finishTransactItems(plainValues, {
+          tableName: this.table.tableName,
+          record: finalRecordOf(final, finish.retainUntil),
+          taskKey: finish.taskKey,
+          expected: [finish.expected],
+          counterKey: this.counterKey(finish.task.tenantId),
+        }),
       }),
       isTransactionLost,
     );
     if (isRefused(out)) throw new TaskNotInExpectedState(finish.task.taskId);
     return final;
-  }
-
-  /** Records a task's end; never replaces another final record (a link item an earlier version wrote has no status). */
-  private finalRecordPut(task: Task, expiresAt: number) {
-    return {
-      Put: {
-        TableName: this.table.tableName,
-        Item: toFinalItem(task, expiresAt),
-        ConditionExpression: 'attribute_not_exists(#status)',
-        ExpressionAttributeNames: { '#status': Attr.status },
-      },
-    };
   }
 
   /**

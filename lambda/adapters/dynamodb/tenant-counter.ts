@@ -1,11 +1,11 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SlotResult, TenantCount } from '../../core/ports';
+import { counterValues, plainValues } from '../../shared/finish-write';
 import {
   ACTIVE_BY_AGE_INDEX,
   Attr,
   COUNTER_SHARD,
   COUNTER_UPDATE,
-  ItemType,
   parseTenantCounterKey,
   tenantCounterKey,
 } from '../../shared/table';
@@ -19,24 +19,10 @@ import {
   type TableClient,
 } from './table-client';
 
-/** The tenant counters: the only code that writes them, apart from the state machine's finishing steps. */
-
-function counterValues(delta: number, at: string): Record<string, unknown> {
-  return { ':delta': delta, ':one': 1, ':at': at, ':counter': ItemType.TenantCounter, ':counter_shard': COUNTER_SHARD };
-}
-
-/** The counter update as one item of a transaction: -1 where a task ends, 0 where a takeover hands its slot on. */
-export function counterTransactItem(tableName: string, tenantId: string, delta: -1 | 0, at: string) {
-  return {
-    Update: {
-      TableName: tableName,
-      Key: { [Attr.pk]: tenantCounterKey(tenantId) },
-      UpdateExpression: COUNTER_UPDATE.expression,
-      ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
-      ExpressionAttributeValues: counterValues(delta, at),
-    },
-  };
-}
+/**
+ * The tenant counters: the only code that reads them or writes them on their own. The finishing transactions update
+ * them too, with the same COUNTER_UPDATE and counterValues as takeSlot (lambda/shared/finish-write.ts).
+ */
 
 /**
  * One conditional increment, made only under a limit (`limit` > 0): below it, the task is counted; otherwise the count
@@ -51,7 +37,7 @@ export async function takeSlot(table: TableClient, tenantId: string, limit: numb
       UpdateExpression: COUNTER_UPDATE.expression,
       ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
       ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
-      ExpressionAttributeValues: { ...counterValues(1, at), ':limit': limit },
+      ExpressionAttributeValues: { ...counterValues(plainValues, 1, at), ':limit': limit },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
   let out;

@@ -1,0 +1,165 @@
+/**
+ * The finishing write of a task: one TransactWriteItems that records its end (the final record), frees its video (the
+ * conditional delete of the active item) and gives the tenant's slot back (the counter update). The DynamoDB adapter
+ * (lambda/adapters/dynamodb/task-store.ts) sends it with plain values, the state machine's finishing steps
+ * (lib/private/workflow-finish-steps.ts) with values read from the execution input; both take every condition,
+ * attribute name and constant from here. No SDK or CDK import, so the Lambda code and the CDK app share it.
+ */
+import type { TaskStatus } from '../core/task';
+import { Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType } from './table';
+
+/**
+ * How one side spells attribute values. The builders spell their constants with it; the values a caller passes in
+ * (`V`) are already spelled: literals on the Lambda side, JSONPath references in DynamoDB JSON on the CDK side.
+ */
+export interface ValueSpelling<V> {
+  string(value: string): V;
+  number(value: number): V;
+  map(attributes: Record<string, V>): V;
+}
+
+/** The document client's spelling: plain strings, numbers and objects, which it marshalls itself. */
+export const plainValues: ValueSpelling<unknown> = {
+  string: (value) => value,
+  number: (value) => value,
+  map: (attributes) => attributes,
+};
+
+/** An ended task as its final record holds it. */
+export interface FinalRecord<V> {
+  /** The record's key (`taskRecordKey` of the task id). */
+  readonly key: V;
+  readonly taskId: V;
+  readonly tenantId: V;
+  readonly videoFilename: V;
+  readonly status: TaskStatus;
+  readonly createdAt: V;
+  readonly updatedAt: V;
+  readonly finishedAt: V;
+  /** Epoch seconds after which DynamoDB's TTL may delete the record (`expires_at`). */
+  readonly expiresAt: V;
+  /** @default - not written: the task never ran */
+  readonly startedAt?: V;
+  /** The analysis result as JSON text. @default - not written */
+  readonly result?: V;
+  /**
+   * The error's name. Only the name is stored: every read rebuilds the message from it (lambda/core/task-errors.ts),
+   * and the state machine, which cannot look a message up, writes the very same item.
+   * @default - not written
+   */
+  readonly errorName?: V;
+}
+
+/** Statuses a conditional write accepts: one, or several. */
+export type ExpectedStatuses = readonly [TaskStatus, ...TaskStatus[]];
+
+export interface FinishWrite<V> {
+  readonly tableName: string;
+  readonly record: FinalRecord<V>;
+  /** The active item's key. */
+  readonly taskKey: V;
+  /** The statuses the active item may still have: any other (or another task under the key) cancels the finish. */
+  readonly expected: ExpectedStatuses;
+  /** The tenant counter's key. @default - no counter written (tasks are not counted: no tenant limit) */
+  readonly counterKey?: V;
+}
+
+/** The three items of the finishing transaction (two when tenants are not counted). */
+export function finishTransactItems<V>(spell: ValueSpelling<V>, write: FinishWrite<V>) {
+  const { tableName, record } = write;
+  return [
+    finalRecordPut(spell, tableName, record),
+    activeItemDelete(spell, tableName, write.taskKey, record.taskId, write.expected),
+    // The slot is given back exactly when the active item goes.
+    ...(write.counterKey === undefined
+      ? []
+      : [counterUpdate(spell, tableName, write.counterKey, -1, record.finishedAt)]),
+  ];
+}
+
+/** Records a task's end; never replaces another final record (a link item an earlier version wrote has no status). */
+export function finalRecordPut<V>(spell: ValueSpelling<V>, tableName: string, record: FinalRecord<V>) {
+  return {
+    Put: {
+      TableName: tableName,
+      Item: finalItem(spell, record),
+      ConditionExpression: 'attribute_not_exists(#status)',
+      ExpressionAttributeNames: { '#status': Attr.status },
+    },
+  };
+}
+
+/** The final record's attributes; an optional value left out is not written at all. */
+export function finalItem<V>(spell: ValueSpelling<V>, record: FinalRecord<V>): Record<string, V> {
+  return {
+    [Attr.pk]: record.key,
+    [Attr.itemType]: spell.string(ItemType.Final),
+    [Attr.taskId]: record.taskId,
+    [Attr.tenantId]: record.tenantId,
+    [Attr.videoFilename]: record.videoFilename,
+    [Attr.status]: spell.string(record.status),
+    [Attr.createdAt]: record.createdAt,
+    [Attr.updatedAt]: record.updatedAt,
+    [Attr.finishedAt]: record.finishedAt,
+    [Attr.expiresAt]: record.expiresAt,
+    ...optional(Attr.startedAt, record.startedAt),
+    ...optional(Attr.result, record.result),
+    ...optional(Attr.error, record.errorName === undefined ? undefined : spell.map({ error: record.errorName })),
+  };
+}
+
+/**
+ * Frees the video: deletes the active item only while it is still this task in an expected status, so a late finish
+ * never frees a newer task's key nor ends a task twice. One status is compared with `=`, several with `IN`.
+ */
+export function activeItemDelete<V>(
+  spell: ValueSpelling<V>,
+  tableName: string,
+  taskKey: V,
+  taskId: V,
+  expected: ExpectedStatuses,
+) {
+  const statuses =
+    expected.length === 1
+      ? { ':expected': spell.string(expected[0]) }
+      : Object.fromEntries(expected.map((status, i) => [`:expected${i}`, spell.string(status)]));
+  const placeholders = Object.keys(statuses).join(', ');
+  const statusCondition = expected.length === 1 ? `#status = ${placeholders}` : `#status IN (${placeholders})`;
+  return {
+    Delete: {
+      TableName: tableName,
+      Key: { [Attr.pk]: taskKey },
+      ConditionExpression: `#task_id = :task_id AND ${statusCondition}`,
+      ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
+      ExpressionAttributeValues: { ':task_id': taskId, ...statuses },
+    },
+  };
+}
+
+/** The tenant counter's update (COUNTER_UPDATE) as a transaction item: -1 where a task ends, 0 where a takeover hands its slot on. */
+export function counterUpdate<V>(spell: ValueSpelling<V>, tableName: string, counterKey: V, delta: number, at: V) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { [Attr.pk]: counterKey },
+      UpdateExpression: COUNTER_UPDATE.expression,
+      ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+      ExpressionAttributeValues: counterValues(spell, delta, at),
+    },
+  };
+}
+
+/** COUNTER_UPDATE's values: `delta` is +1 where a task takes a slot, -1 where it ends, 0 where a takeover hands it on. */
+export function counterValues<V>(spell: ValueSpelling<V>, delta: number, at: V): Record<string, V> {
+  return {
+    ':delta': spell.number(delta),
+    ':one': spell.number(1),
+    ':at': at,
+    ':counter': spell.string(ItemType.TenantCounter),
+    ':counter_shard': spell.number(COUNTER_SHARD),
+  };
+}
+
+function optional<V>(name: string, value: V | undefined): Record<string, V> {
+  return value === undefined ? {} : { [name]: value };
+}
