@@ -40,8 +40,6 @@ export function epochSeconds(iso: string): number {
 }
 
 export function withoutStoreTimes(task: ActiveTask): Task {
-  // Dropped by name, the rest kept (eslint.config.mjs does not yet set no-unused-vars' ignoreRestSiblings).
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { leaseExpiresAt: _lease, retainUntil: _retain, ...rest } = task;
   return rest;
 }

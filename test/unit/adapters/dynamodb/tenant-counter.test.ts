@@ -9,7 +9,6 @@ import {
   TableClient,
 } from '../../../../lambda/adapters/dynamodb/table-client';
 import {
-  counterTransactItem,
   setCount,
   takeSlot,
   tenantCounts,
@@ -76,19 +75,6 @@ describe('takeSlot: the tenant counter increment', () => {
       activeCount: 5,
     });
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
-  });
-});
-
-describe('counterTransactItem: the counter update inside a finishing or takeover transaction', () => {
-  test('the same update as the increment, by delta, unconditional', () => {
-    const item = counterTransactItem('Tasks', 'tenant1', -1, AT);
-    expect(item.Update).toMatchObject({
-      TableName: 'Tasks',
-      Key: { pk: 'TENANT#7#tenant1' },
-      UpdateExpression: expect.stringMatching(/^ADD #count :delta, #version :one SET /),
-      ExpressionAttributeValues: expect.objectContaining({ ':delta': -1, ':at': AT }),
-    });
-    expect(item.Update).not.toHaveProperty('ConditionExpression');
   });
 });
 

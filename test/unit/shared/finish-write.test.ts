@@ -1,0 +1,78 @@
+import { counterUpdate, finishTransactItems, plainValues, type FinishWrite } from '../../../lambda/shared/finish-write';
+import { TaskStatus } from '../../../lambda/core/task';
+import { tenantCounterKey } from '../../../lambda/shared/table';
+
+const AT = '2026-01-01T00:00:00.000Z';
+
+describe('counterUpdate: the counter update inside a finishing or takeover transaction', () => {
+  test('the same update as the increment, by delta, unconditional', () => {
+    // WHEN
+    const item = counterUpdate(plainValues, 'Tasks', tenantCounterKey('tenant1'), -1, AT);
+    // THEN
+    expect(item.Update).toMatchObject({
+      TableName: 'Tasks',
+      Key: { pk: 'TENANT#7#tenant1' },
+      UpdateExpression: expect.stringMatching(/^ADD #count :delta, #version :one SET /),
+      ExpressionAttributeValues: expect.objectContaining({ ':delta': -1, ':at': AT }),
+    });
+    expect(item.Update).not.toHaveProperty('ConditionExpression');
+  });
+});
+
+describe('finishTransactItems: the finishing transaction', () => {
+  const write: FinishWrite<unknown> = {
+    tableName: 'Tasks',
+    taskKey: 'ACTIVE#key',
+    expected: [TaskStatus.Running],
+    record: {
+      key: 'TASK#id',
+      taskId: 'id',
+      tenantId: 'tenant1',
+      videoFilename: 'a.mp4',
+      status: TaskStatus.Failed,
+      createdAt: AT,
+      updatedAt: AT,
+      finishedAt: AT,
+      expiresAt: 1_800_000_000,
+      errorName: 'AnalysisFailed',
+    },
+  };
+
+  test('the final record, the active item delete on (task, status), no counter without a counter key', () => {
+    // WHEN
+    const items = finishTransactItems(plainValues, write);
+    // THEN
+    expect(items).toHaveLength(2);
+    expect(items[0]).toEqual({
+      Put: expect.objectContaining({ ConditionExpression: 'attribute_not_exists(#status)' }),
+    });
+    expect(items[0]).toMatchObject({ Put: { Item: { status: 'failed', error: { error: 'AnalysisFailed' } } } });
+    expect(items[1]).toEqual({
+      Delete: {
+        TableName: 'Tasks',
+        Key: { pk: 'ACTIVE#key' },
+        ConditionExpression: '#task_id = :task_id AND #status = :expected',
+        ExpressionAttributeNames: { '#task_id': 'task_id', '#status': 'status' },
+        ExpressionAttributeValues: { ':task_id': 'id', ':expected': 'running' },
+      },
+    });
+  });
+
+  test('several expected statuses are compared with IN; a counter key adds the -1 update', () => {
+    // WHEN
+    const items = finishTransactItems(plainValues, {
+      ...write,
+      expected: [TaskStatus.NotStarted, TaskStatus.Running],
+      counterKey: tenantCounterKey('tenant1'),
+    });
+    // THEN
+    expect(items).toHaveLength(3);
+    expect(items[1]).toMatchObject({
+      Delete: {
+        ConditionExpression: '#task_id = :task_id AND #status IN (:expected0, :expected1)',
+        ExpressionAttributeValues: { ':expected0': 'not_started', ':expected1': 'running' },
+      },
+    });
+    expect(items[2]).toMatchObject({ Update: { ExpressionAttributeValues: { ':delta': -1, ':at': AT } } });
+  });
+});
