@@ -15,8 +15,9 @@ export interface TaskTableProps {
 }
 
 /**
- * The key of task ids and active keys (lambda/shared/task-keys.ts) for every function that derives them: the stack's
- * UUID. Not a secret: its only job is that an id does not reveal its video name.
+ * TASK_ID_KEY, the stack's UUID, for every function that derives task ids and active keys (lambda/shared/task-keys.ts);
+ * the API also signs its listing's cursors with it (lambda/core/cursor.ts). Not a password: it only keeps an id from
+ * revealing its video name and a cursor from being edited or reused by another tenant.
  */
 export function taskIdKeyEnvironment(): Record<string, string> {
   return { [TASK_ID_KEY_ENV]: Fn.select(2, Fn.split('/', Aws.STACK_ID)) };

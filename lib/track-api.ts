@@ -1,4 +1,4 @@
-import { ArnFormat, type CfnResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -110,8 +110,6 @@ export class TrackApi extends Construct {
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
-        // The stack's UUID signs the listing's cursors: not a secret, it only makes a cursor unforgeable per tenant.
-        TASK_ID_KEY: Fn.select(2, Fn.split('/', Stack.of(this).stackId)),
         ...handlerAuthEnvironment(auth),
       },
     });
