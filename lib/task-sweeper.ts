@@ -12,7 +12,9 @@ import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './
 import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
+  /** The task table: the sweep queries its active-by-age index and repairs items. */
   readonly table: dynamodb.ITable;
+  /** The analysis workflow: the sweep describes, lists and starts its executions. */
   readonly stateMachine: sfn.IStateMachine;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;

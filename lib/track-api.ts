@@ -19,7 +19,9 @@ import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shar
 export type ApiAuthorization =
   | {
       readonly mode: typeof AuthMode.Cognito;
+      /** The pool whose ID tokens are accepted. */
       readonly userPool: cognito.IUserPool;
+      /** The app client the tokens must be issued to (their audience). */
       readonly userPoolClient: cognito.IUserPoolClient;
       /** Only `custom:tenant_id` (COGNITO_TENANT_CLAIM), the immutable attribute the app client cannot write (TrackingStack refuses others). @default - COGNITO_TENANT_CLAIM */
       readonly tenantClaim?: string;
@@ -47,7 +49,9 @@ export type ApiAuthorization =
 export interface TrackApiProps {
   /** Authorizer on every route (the HTTP API's default authorizer). There is no default: `none` must be asked for. */
   readonly authorization: ApiAuthorization;
+  /** The task table: the handler reads and writes its items and queries its by-tenant index. */
   readonly table: dynamodb.ITable;
+  /** The analysis workflow: the handler starts its executions and stops them on cancel. */
   readonly stateMachine: sfn.IStateMachine;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;
