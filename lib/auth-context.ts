@@ -16,8 +16,9 @@ export interface AuthChoice {
  * Secure by default: without `auth` the stack gets a Cognito user pool; `none` only when asked for by name.
  */
 export function authFromContext(context: (name: string) => unknown): AuthChoice {
-  const mode = String(context('auth') ?? AuthMode.Cognito);
-  const tenantClaim = optionalString(context('tenantClaim'));
+  const rawMode = context('auth');
+  const mode = rawMode === undefined || rawMode === null ? AuthMode.Cognito : text('auth', rawMode);
+  const tenantClaim = optionalString('tenantClaim', context('tenantClaim'));
   if (tenantClaim !== undefined && !/^[\w:.-]{1,128}$/.test(tenantClaim)) {
     throw new Error(
       `Context "tenantClaim" must be a claim name (letters, digits, _ : . -), got ${JSON.stringify(tenantClaim)}.`,
@@ -28,8 +29,8 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
       if (tenantClaim !== undefined && tenantClaim !== COGNITO_TENANT_CLAIM) throw new Error(COGNITO_CLAIM_ONLY);
       return { auth: { mode, tenantClaim } };
     case AuthMode.Jwt: {
-      const issuer = optionalString(context('jwtIssuer'));
-      const audience = list(context('jwtAudience'));
+      const issuer = optionalString('jwtIssuer', context('jwtIssuer'));
+      const audience = list('jwtAudience', context('jwtAudience'));
       if (!issuer?.startsWith('https://') || audience.length === 0) {
         throw new Error(
           'auth=jwt needs -c jwtIssuer=https://<your provider> and -c jwtAudience=<aud>[,<aud>…] (and -c tenantClaim=<claim> if not tenant_id).',
@@ -59,11 +60,20 @@ export function authFromContext(context: (name: string) => unknown): AuthChoice 
   }
 }
 
-function optionalString(raw: unknown): string | undefined {
-  return raw === undefined || raw === '' ? undefined : String(raw).trim();
+/** A context value as text: `-c` gives strings, cdk.json numbers or booleans too; anything else is refused. */
+function text(name: string, raw: unknown): string {
+  if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return String(raw);
+  throw new Error(`Context "${name}" must be a string, got ${JSON.stringify(raw)}.`);
 }
 
-function list(raw: unknown): string[] {
+function optionalString(name: string, raw: unknown): string | undefined {
+  return raw === undefined || raw === '' ? undefined : text(name, raw).trim();
+}
+
+/** A comma-separated list (`-c jwtAudience=a,b`) or, from cdk.json, an array. */
+function list(name: string, raw: unknown): string[] {
   if (raw === undefined || raw === '') return [];
-  return (Array.isArray(raw) ? raw.map(String) : String(raw).split(',')).map((s) => s.trim()).filter(Boolean);
+  return (Array.isArray(raw) ? raw.map((v) => text(name, v)) : text(name, raw).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

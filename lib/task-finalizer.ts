@@ -12,7 +12,9 @@ import { grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
 
 export interface TaskFinalizerProps {
+  /** The task table: the finalizer records the task and frees its video. */
   readonly table: dynamodb.ITable;
+  /** The analysis workflow whose failed, timed-out and aborted executions the finalizer records. */
   readonly stateMachine: sfn.IStateMachine;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;

@@ -1,17 +1,20 @@
-import { type CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
+import { acknowledgeExecutionsWildcard } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './task-table';
 import { ServiceName } from '../lambda/shared/names';
 
 export interface TaskSweeperProps {
+  /** The task table: the sweep queries its active-by-age index and repairs items. */
   readonly table: dynamodb.ITable;
+  /** The analysis workflow: the sweep describes, lists and starts its executions. */
   readonly stateMachine: sfn.IStateMachine;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;
@@ -62,21 +65,7 @@ export class TaskSweeper extends Construct {
 
   constructor(scope: Construct, id: string, props: TaskSweeperProps) {
     super(scope, id);
-    const schedule = props.schedule ?? Duration.minutes(1);
-    const maxTasks = props.maxTasksPerRun ?? 500;
-    const listThreshold = props.listThreshold ?? 100;
-    if (!Number.isInteger(maxTasks) || maxTasks < 1) throw new Error('maxTasksPerRun must be a positive integer.');
-    if (!Number.isInteger(listThreshold) || listThreshold < 0 || listThreshold > maxTasks) {
-      throw new Error(
-        'listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).',
-      );
-    }
-    const reserved = props.reservedConcurrency;
-    if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
-      throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
-    }
-    if (schedule.toSeconds() < 60)
-      throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
+    const { schedule, maxTasks, listThreshold, reserved } = sweepSettings(props);
     this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
       description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
@@ -116,11 +105,11 @@ export class TaskSweeper extends Construct {
     props.stateMachine.grantStartExecution(this.function);
     props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
     props.stateMachine.grant(this.function, 'states:ListExecutions');
-    Validations.of(this.function).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnResource)}"}]}]}:*]`,
-      reason:
-        'states:DescribeExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
-    });
+    acknowledgeExecutionsWildcard(
+      this.function,
+      props.stateMachine,
+      'states:DescribeExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
+    );
 
     this.rule = new events.Rule(this, 'Schedule', {
       description: 'Runs the task repair sweep',
@@ -129,4 +118,23 @@ export class TaskSweeper extends Construct {
       targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
     });
   }
+}
+
+/** The props with their defaults, validated. */
+function sweepSettings(props: TaskSweeperProps) {
+  const schedule = props.schedule ?? Duration.minutes(1);
+  const maxTasks = props.maxTasksPerRun ?? 500;
+  const listThreshold = props.listThreshold ?? 100;
+  const reserved = props.reservedConcurrency;
+  if (!Number.isInteger(maxTasks) || maxTasks < 1) throw new Error('maxTasksPerRun must be a positive integer.');
+  if (!Number.isInteger(listThreshold) || listThreshold < 0 || listThreshold > maxTasks) {
+    throw new Error(
+      'listThreshold must be an integer from 0 to maxTasksPerRun (a run describes every due task up to it).',
+    );
+  }
+  if (reserved !== undefined && (!Number.isInteger(reserved) || reserved < 1)) {
+    throw new Error('reservedConcurrency must be a positive integer (leave it out for no reservation).');
+  }
+  if (schedule.toSeconds() < 60) throw new Error('schedule must be at least one minute (the EventBridge rate limit).');
+  return { schedule, maxTasks, listThreshold, reserved };
 }

@@ -15,17 +15,18 @@ export interface TaskTableProps {
 }
 
 /**
- * Grants item actions on the table itself. `ITable.grant` would add `<table>/index/*` as soon as the table has an
- * index; each index is granted by name to the one function that reads it.
- */
-/**
- * The key of task ids and active keys (lambda/shared/task-keys.ts) for every function that derives them: the stack's
- * UUID. Not a secret: its only job is that an id does not reveal its video name.
+ * TASK_ID_KEY, the stack's UUID, for every function that derives task ids and active keys (lambda/shared/task-keys.ts);
+ * the API also signs its listing's cursors with it (lambda/core/cursor.ts). Not a password: it only keeps an id from
+ * revealing its video name and a cursor from being edited or reused by another tenant.
  */
 export function taskIdKeyEnvironment(): Record<string, string> {
   return { [TASK_ID_KEY_ENV]: Fn.select(2, Fn.split('/', Aws.STACK_ID)) };
 }
 
+/**
+ * Grants item actions on the table itself. `ITable.grant` would add `<table>/index/*` as soon as the table has an
+ * index; each index is granted by name to the one function that reads it.
+ */
 export function grantTableItems(table: dynamodb.ITable, grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
   return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [table.tableArn] });
 }

@@ -1,4 +1,4 @@
-import { ArnFormat, type CfnResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer, HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
+import { acknowledgeExecutionsWildcard, executionsArn } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryByTenant, grantTableItems, taskIdKeyEnvironment } from './task-table';
@@ -18,7 +19,9 @@ import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shar
 export type ApiAuthorization =
   | {
       readonly mode: typeof AuthMode.Cognito;
+      /** The pool whose ID tokens are accepted. */
       readonly userPool: cognito.IUserPool;
+      /** The app client the tokens must be issued to (their audience). */
       readonly userPoolClient: cognito.IUserPoolClient;
       /** Only `custom:tenant_id` (COGNITO_TENANT_CLAIM), the immutable attribute the app client cannot write (TrackingStack refuses others). @default - COGNITO_TENANT_CLAIM */
       readonly tenantClaim?: string;
@@ -46,7 +49,9 @@ export type ApiAuthorization =
 export interface TrackApiProps {
   /** Authorizer on every route (the HTTP API's default authorizer). There is no default: `none` must be asked for. */
   readonly authorization: ApiAuthorization;
+  /** The task table: the handler reads and writes its items and queries its by-tenant index. */
   readonly table: dynamodb.ITable;
+  /** The analysis workflow: the handler starts its executions and stops them on cancel. */
   readonly stateMachine: sfn.IStateMachine;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;
@@ -83,129 +88,135 @@ export class TrackApi extends Construct {
 
   constructor(scope: Construct, id: string, props: TrackApiProps) {
     super(scope, id);
-    const rateLimit = props.throttleRateLimit ?? 50;
-    const burstLimit = props.throttleBurstLimit ?? 100;
-    if (!(rateLimit > 0) || !Number.isInteger(burstLimit) || burstLimit < 1) {
-      throw new Error(
-        `throttleRateLimit must be > 0 and throttleBurstLimit an integer >= 1, got ${rateLimit} and ${burstLimit}.`,
-      );
-    }
+    const throttle = stageThrottle(props);
+    validateAuthorization(props.authorization);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const auth = props.authorization;
-    if (auth.mode === AuthMode.Jwt && (!/^https:\/\/[^\s]+$/.test(auth.issuer) || auth.audience.length === 0)) {
-      throw new Error(
-        `The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`,
-      );
-    }
 
-    this.handler = new TrackingFunction(this, 'Handler', {
-      entry: path.join(__dirname, '../lambda/track/index.ts'),
-      tracesSdkClients: true,
-      description: 'POST/GET/DELETE /api/v1/track: idempotent analysis tasks',
-      timeout: Duration.seconds(10),
-      removalPolicy,
-      environment: {
-        ...taskRulesEnvironment(props.rules),
-        ...taskIdKeyEnvironment(),
-        TABLE_NAME: props.table.tableName,
-        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
-        POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
-        // The stack's UUID signs the listing's cursors: not a secret, it only makes a cursor unforgeable per tenant.
-        TASK_ID_KEY: Fn.select(2, Fn.split('/', Stack.of(this).stackId)),
-        ...handlerAuthEnvironment(auth),
-      },
-    });
-    // Exactly the calls the handler makes: GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside
-    // transactions, PutItem and DeleteItem.
-    grantTableItems(
-      props.table,
-      this.handler,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    );
-    // The listing (GET without video_filename) reads the by-tenant index and nothing else of it.
-    grantQueryByTenant(props.table, this.handler);
-    props.stateMachine.grantStartExecution(this.handler);
-    this.handler.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['states:StopExecution'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'states',
-            resource: 'execution',
-            resourceName: `${Stack.of(this).splitArn(props.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}:*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
-
-    Validations.of(this.handler).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(props.stateMachine.node.defaultChild as CfnResource)}"}]}]}:*]`,
-      reason:
-        'states:StopExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
-    });
-
-    this.api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'Idempotent video-analysis tasks',
-      createDefaultStage: false,
-      // The default authorizer covers every route, the ANY routes included, and any route added later.
-      defaultAuthorizer: routeAuthorizer(auth),
-      corsPreflight: props.corsAllowOrigins?.length
-        ? {
-            allowOrigins: props.corsAllowOrigins,
-            allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.DELETE],
-            allowHeaders: ['content-type', 'authorization'],
-            exposeHeaders: ['location', 'retry-after'],
-            maxAge: Duration.hours(1),
-          }
-        : undefined,
-    });
+    this.handler = trackHandler(this, props, removalPolicy);
+    grantHandler(this.handler, props.table, props.stateMachine);
+    this.api = httpApi(this, props);
     new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit, burstLimit },
+      throttle,
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(
           new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy }),
         ),
       },
     });
+    addTrackRoutes(this.api, this.handler, props);
+  }
+}
 
-    const integration = new HttpLambdaIntegration('TrackIntegration', this.handler);
-    const routes: [string, apigwv2.HttpMethod[]][] = [
-      [Route.Collection, [apigwv2.HttpMethod.POST, apigwv2.HttpMethod.GET]],
-      [Route.Item, [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE]],
-    ];
-    for (const [routePath, methods] of routes) {
-      this.api.addRoutes({ path: routePath, methods, integration });
-      // Without it API Gateway answers other methods 404; the handler answers 405 with Allow.
-      this.api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.ANY], integration });
-      if (props.corsAllowOrigins?.length && auth.mode !== AuthMode.None) {
-        // Browsers send the preflight without credentials; the ANY route's authorizer would refuse it with 401.
-        const [preflight] = this.api.addRoutes({
-          path: routePath,
-          methods: [apigwv2.HttpMethod.OPTIONS],
-          integration,
-          authorizer: new apigwv2.HttpNoneAuthorizer(),
-        });
-        Validations.of(preflight).acknowledge({
+/** The stage's throttle, validated. */
+function stageThrottle(props: TrackApiProps): apigwv2.ThrottleSettings {
+  const rateLimit = props.throttleRateLimit ?? 50;
+  const burstLimit = props.throttleBurstLimit ?? 100;
+  if (!(rateLimit > 0) || !Number.isInteger(burstLimit) || burstLimit < 1) {
+    throw new Error(
+      `throttleRateLimit must be > 0 and throttleBurstLimit an integer >= 1, got ${rateLimit} and ${burstLimit}.`,
+    );
+  }
+  return { rateLimit, burstLimit };
+}
+
+function validateAuthorization(auth: ApiAuthorization): void {
+  if (auth.mode === AuthMode.Jwt && (!/^https:\/\/[^\s]+$/.test(auth.issuer) || auth.audience.length === 0)) {
+    throw new Error(
+      `The jwt authorizer needs an https issuer URL and at least one audience, got issuer ${JSON.stringify(auth.issuer)} and audience ${JSON.stringify(auth.audience)}.`,
+    );
+  }
+}
+
+function trackHandler(scope: Construct, props: TrackApiProps, removalPolicy: RemovalPolicy): TrackingFunction {
+  return new TrackingFunction(scope, 'Handler', {
+    entry: path.join(__dirname, '../lambda/track/index.ts'),
+    tracesSdkClients: true,
+    description: 'POST/GET/DELETE /api/v1/track: idempotent analysis tasks',
+    timeout: Duration.seconds(10),
+    removalPolicy,
+    environment: {
+      ...taskRulesEnvironment(props.rules),
+      ...taskIdKeyEnvironment(),
+      TABLE_NAME: props.table.tableName,
+      STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+      POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
+      ...handlerAuthEnvironment(props.authorization),
+    },
+  });
+}
+
+/** Exactly the calls the handler makes. */
+function grantHandler(handler: TrackingFunction, table: dynamodb.ITable, stateMachine: sfn.IStateMachine): void {
+  // GetItem, PutItem, UpdateItem (lease renewal on re-drive) and, inside transactions, PutItem and DeleteItem.
+  grantTableItems(table, handler, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+  // The listing (GET without video_filename) reads the by-tenant index and nothing else of it.
+  grantQueryByTenant(table, handler);
+  stateMachine.grantStartExecution(handler);
+  handler.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['states:StopExecution'], resources: [executionsArn(handler, stateMachine)] }),
+  );
+  acknowledgeExecutionsWildcard(
+    handler,
+    stateMachine,
+    'states:StopExecution on the executions of this one state machine (named after task ids, unknown at deploy time).',
+  );
+}
+
+function httpApi(scope: Construct, props: TrackApiProps): apigwv2.HttpApi {
+  const api = new apigwv2.HttpApi(scope, 'Api', {
+    description: 'Idempotent video-analysis tasks',
+    createDefaultStage: false,
+    // The default authorizer covers every route, the ANY routes included, and any route added later.
+    defaultAuthorizer: routeAuthorizer(props.authorization),
+    corsPreflight: props.corsAllowOrigins?.length
+      ? {
+          allowOrigins: props.corsAllowOrigins,
+          allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.DELETE],
+          allowHeaders: ['content-type', 'authorization'],
+          exposeHeaders: ['location', 'retry-after'],
+          maxAge: Duration.hours(1),
+        }
+      : undefined,
+  });
+  if (props.authorization.mode === AuthMode.None) {
+    Validations.of(api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
+    });
+  }
+  return api;
+}
+
+/** The collection and item routes to the handler, each with an ANY route beside it, and preflight routes under CORS. */
+function addTrackRoutes(api: apigwv2.HttpApi, handler: TrackingFunction, props: TrackApiProps): void {
+  const integration = new HttpLambdaIntegration('TrackIntegration', handler);
+  const routes: [string, apigwv2.HttpMethod[]][] = [
+    [Route.Collection, [apigwv2.HttpMethod.POST, apigwv2.HttpMethod.GET]],
+    [Route.Item, [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.DELETE]],
+  ];
+  for (const [routePath, methods] of routes) {
+    api.addRoutes({ path: routePath, methods, integration });
+    // Without it API Gateway answers other methods 404; the handler answers 405 with Allow.
+    api.addRoutes({ path: routePath, methods: [apigwv2.HttpMethod.ANY], integration });
+    if (props.corsAllowOrigins?.length && props.authorization.mode !== AuthMode.None) {
+      // Browsers send the preflight without credentials; the ANY route's authorizer would refuse it with 401.
+      const preflight = api.addRoutes({
+        path: routePath,
+        methods: [apigwv2.HttpMethod.OPTIONS],
+        integration,
+        authorizer: new apigwv2.HttpNoneAuthorizer(),
+      });
+      for (const route of preflight) {
+        Validations.of(route).acknowledge({
           id: 'AwsSolutions-APIG4',
           reason:
             'CORS preflight (OPTIONS) carries no credentials by the Fetch standard; the handler answers it 204 and does nothing else.',
         });
       }
-    }
-
-    if (auth.mode === AuthMode.None) {
-      Validations.of(this.api).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'Deployed with -c auth=none on request (synth warns): the tenant is named in the request and the stage is throttled.',
-      });
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Aws, CfnOutput, type Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AnalysisWorkflow } from './analysis-workflow';
-import { Monitoring } from './monitoring';
+import { type MonitoredFunction, Monitoring } from './monitoring';
 import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
 import { DEFAULT_TASK_RULES, type TaskRules } from './task-rules';
@@ -111,20 +111,8 @@ export class TrackingStack extends Stack {
 
   constructor(scope: Construct, id: string, props: TrackingStackProps = {}) {
     super(scope, id, props);
+    const { retention, tenantLimit } = validateProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const retention = props.taskRetention ?? DEFAULT_TASK_RULES.taskRetention;
-    if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
-    if (
-      props.auth?.mode === AuthMode.Cognito &&
-      props.auth.tenantClaim !== undefined &&
-      props.auth.tenantClaim !== COGNITO_TENANT_CLAIM
-    ) {
-      throw new Error(COGNITO_CLAIM_ONLY);
-    }
-
-    const tenantLimit = props.tenantActiveTaskLimit ?? DEFAULT_TENANT_ACTIVE_TASK_LIMIT;
-    if (!Number.isInteger(tenantLimit) || tenantLimit < 0)
-      throw new Error('tenantActiveTaskLimit must be a whole number, 0 for no limit.');
 
     this.table = new TaskTable(this, 'Tasks', { removalPolicy });
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
@@ -142,19 +130,12 @@ export class TrackingStack extends Stack {
       taskRetention: retention,
       tenantActiveTaskLimit: tenantLimit,
     };
-    const auth = props.auth ?? { mode: AuthMode.Cognito };
-    let authorization: ApiAuthorization;
-    if (auth.mode === AuthMode.Cognito) {
-      this.auth = new TrackAuth(this, 'Auth', { removalPolicy });
-      authorization = {
-        mode: AuthMode.Cognito,
-        userPool: this.auth.userPool,
-        userPoolClient: this.auth.userPoolClient,
-        tenantClaim: auth.tenantClaim,
-      };
-    } else {
-      authorization = auth;
-    }
+    const { authorization, trackAuth } = apiAuthorization(
+      this,
+      props.auth ?? { mode: AuthMode.Cognito },
+      removalPolicy,
+    );
+    this.auth = trackAuth;
     this.api = new TrackApi(this, 'Track', {
       authorization,
       table: this.table.table,
@@ -178,64 +159,111 @@ export class TrackingStack extends Stack {
       reservedConcurrency: props.sweeperReservedConcurrency,
       removalPolicy,
     });
-
-    const executionLogs = this.workflow.executionLogGroup;
     this.monitoring = new Monitoring(this, 'Monitoring', {
       api: this.api.api,
       apiHandler: this.api.handler,
-      functions: [
-        { name: 'Handler', function: this.api.handler, logGroup: this.api.handler.logGroup },
-        { name: 'Finalizer', function: this.finalizer.function, logGroup: this.finalizer.function.logGroup },
-        { name: 'Sweeper', function: this.sweeper.function, logGroup: this.sweeper.function.logGroup },
-        // A rejected video is an Error by contract (AnalysisRejected); only a run of them is worth a page.
-        {
-          name: 'Analyse',
-          function: this.workflow.analyseFunction,
-          logGroup: this.workflow.analyseFunction.logGroup,
-          errorThreshold: 5,
-        },
-      ],
+      functions: monitoredFunctions(this),
       stateMachine: this.workflow.stateMachine,
-      executionLogGroup: executionLogs,
+      executionLogGroup: this.workflow.executionLogGroup,
       table: this.table.table,
       deadLetterQueue: this.finalizer.deadLetterQueue,
       alarmEmail: props.alarmEmail,
     });
-
-    // Outputs sit on the stack itself, so each id is its output key, with no hash suffix (StackOutput).
-    const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
-    output(StackOutput.ApiUrl, this.api.api.apiEndpoint, 'Base URL of the API');
-    if (this.auth) {
-      // npm run token reads these to create a test user and sign it in.
-      output(StackOutput.UserPoolId, this.auth.userPool.userPoolId, 'Cognito user pool of the API users');
-      output(
-        StackOutput.UserPoolClientId,
-        this.auth.userPoolClient.userPoolClientId,
-        'App client for the frontend (no secret)',
-      );
-    }
-    output('TableName', this.table.table.tableName, 'The task table');
-    output('StateMachineArn', this.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
-    output(
-      'DashboardUrl',
-      `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
-      'CloudWatch dashboard',
-    );
-    output('AlarmTopicArn', this.monitoring.topic.topicArn, 'SNS topic every alarm notifies; subscribe to it');
-    output(
-      'FinalizerFunctionName',
-      this.finalizer.function.functionName,
-      'Invoke it with a dead-lettered event to redrive it',
-    );
-    output(
-      'DeadLetterQueueUrl',
-      this.finalizer.deadLetterQueue.queueUrl,
-      'Execution-end events the finalizer could not process',
-    );
-    output('HandlerLogGroup', this.api.handler.logGroup.logGroupName, 'API handler logs (aws logs tail)');
-    output('FinalizerLogGroup', this.finalizer.function.logGroup.logGroupName, 'Finalizer logs');
-    output('SweeperLogGroup', this.sweeper.function.logGroup.logGroupName, 'Repair sweep logs');
-    output('AnalyseLogGroup', this.workflow.analyseFunction.logGroup.logGroupName, 'Analyse function logs');
-    output('ExecutionLogGroup', executionLogs.logGroupName, 'State machine execution logs (ERROR level)');
+    addOutputs(this);
   }
+}
+
+/** Validates the props that no construct below validates; returns the task retention and tenant limit. */
+function validateProps(props: TrackingStackProps): { retention: Duration; tenantLimit: number } {
+  const retention = props.taskRetention ?? DEFAULT_TASK_RULES.taskRetention;
+  if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
+  if (
+    props.auth?.mode === AuthMode.Cognito &&
+    props.auth.tenantClaim !== undefined &&
+    props.auth.tenantClaim !== COGNITO_TENANT_CLAIM
+  ) {
+    throw new Error(COGNITO_CLAIM_ONLY);
+  }
+  const tenantLimit = props.tenantActiveTaskLimit ?? DEFAULT_TENANT_ACTIVE_TASK_LIMIT;
+  if (!Number.isInteger(tenantLimit) || tenantLimit < 0)
+    throw new Error('tenantActiveTaskLimit must be a whole number, 0 for no limit.');
+  return { retention, tenantLimit };
+}
+
+/** The API's authorization; under `cognito` (the default) it creates the stack's user pool and client. */
+function apiAuthorization(
+  scope: Construct,
+  auth: TrackingAuth,
+  removalPolicy: RemovalPolicy,
+): { authorization: ApiAuthorization; trackAuth?: TrackAuth } {
+  if (auth.mode !== AuthMode.Cognito) return { authorization: auth };
+  const trackAuth = new TrackAuth(scope, 'Auth', { removalPolicy });
+  return {
+    trackAuth,
+    authorization: {
+      mode: AuthMode.Cognito,
+      userPool: trackAuth.userPool,
+      userPoolClient: trackAuth.userPoolClient,
+      tenantClaim: auth.tenantClaim,
+    },
+  };
+}
+
+/** Every function of the stack, each alarmed on and searched by the saved queries. */
+function monitoredFunctions(stack: TrackingStack): MonitoredFunction[] {
+  return [
+    { name: 'Handler', function: stack.api.handler, logGroup: stack.api.handler.logGroup },
+    { name: 'Finalizer', function: stack.finalizer.function, logGroup: stack.finalizer.function.logGroup },
+    { name: 'Sweeper', function: stack.sweeper.function, logGroup: stack.sweeper.function.logGroup },
+    // A rejected video is an Error by contract (AnalysisRejected); only a run of them is worth a page.
+    {
+      name: 'Analyse',
+      function: stack.workflow.analyseFunction,
+      logGroup: stack.workflow.analyseFunction.logGroup,
+      errorThreshold: 5,
+    },
+  ];
+}
+
+/** The stack's outputs: the URLs, names and log groups an operator and `npm run token` look up. */
+function addOutputs(stack: TrackingStack): void {
+  // Outputs sit on the stack itself, so each id is its output key, with no hash suffix (StackOutput).
+  const output = (id: string, value: string, description: string) => new CfnOutput(stack, id, { value, description });
+  output(StackOutput.ApiUrl, stack.api.api.apiEndpoint, 'Base URL of the API');
+  if (stack.auth) {
+    // npm run token reads these to create a test user and sign it in.
+    output(StackOutput.UserPoolId, stack.auth.userPool.userPoolId, 'Cognito user pool of the API users');
+    output(
+      StackOutput.UserPoolClientId,
+      stack.auth.userPoolClient.userPoolClientId,
+      'App client for the frontend (no secret)',
+    );
+  }
+  output('TableName', stack.table.table.tableName, 'The task table');
+  output('StateMachineArn', stack.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
+  output(
+    'DashboardUrl',
+    `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${stack.monitoring.dashboard.dashboardName}`,
+    'CloudWatch dashboard',
+  );
+  output('AlarmTopicArn', stack.monitoring.topic.topicArn, 'SNS topic every alarm notifies; subscribe to it');
+  output(
+    'FinalizerFunctionName',
+    stack.finalizer.function.functionName,
+    'Invoke it with a dead-lettered event to redrive it',
+  );
+  output(
+    'DeadLetterQueueUrl',
+    stack.finalizer.deadLetterQueue.queueUrl,
+    'Execution-end events the finalizer could not process',
+  );
+  output('HandlerLogGroup', stack.api.handler.logGroup.logGroupName, 'API handler logs (aws logs tail)');
+  output('FinalizerLogGroup', stack.finalizer.function.logGroup.logGroupName, 'Finalizer logs');
+  output('SweeperLogGroup', stack.sweeper.function.logGroup.logGroupName, 'Repair sweep logs');
+  output('AnalyseLogGroup', stack.workflow.analyseFunction.logGroup.logGroupName, 'Analyse function logs');
+  output(
+    'ExecutionLogGroup',
+    stack.workflow.executionLogGroup.logGroupName,
+    'State machine execution logs (ERROR level)',
+  );
 }

@@ -1,10 +1,10 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { authFromContext } from '../../lib/auth-context';
-import { type TrackingAuth, TrackingStack } from '../../lib/tracking-stack';
+import type { TrackingAuth, TrackingStackProps } from '../../lib/tracking-stack';
+import { defaultTrackingStack, synthTrackingStack } from '../support/synth';
 
 const MODES: Record<string, TrackingAuth> = {
   cognito: { mode: 'cognito' },
@@ -18,11 +18,7 @@ const MODES: Record<string, TrackingAuth> = {
   none: { mode: 'none' },
 };
 
-const synth = (auth?: TrackingAuth, extra = {}) => {
-  // No esbuild bundling: these tests read the template only, and nine stacks would each bundle three functions.
-  const stack = new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Auth', { auth, ...extra });
-  return { stack, template: Template.fromStack(stack) };
-};
+const synth = (auth?: TrackingAuth, extra: TrackingStackProps = {}) => synthTrackingStack({ auth, ...extra }, 'Auth');
 const routes = (t: Template) => Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties);
 const handlerEnv = (t: Template) =>
   Object.values(t.findResources('AWS::Lambda::Function')).find(
@@ -32,7 +28,7 @@ const handlerEnv = (t: Template) =>
 describe('auth: secure by default', () => {
   test('with no auth prop every route, the ANY routes included, has the Cognito JWT authorizer', () => {
     // GIVEN / WHEN
-    const { template } = synth();
+    const { template } = defaultTrackingStack();
 
     // THEN
     const all = routes(template);
@@ -71,7 +67,7 @@ describe('auth: secure by default', () => {
   });
 
   test('the tenant is an immutable custom attribute; the client reads it but cannot write it; no secret, no self sign-up', () => {
-    const { template } = synth();
+    const { template } = defaultTrackingStack();
     template.hasResourceProperties('AWS::Cognito::UserPool', {
       Schema: Match.arrayWith([Match.objectLike({ Name: 'tenant_id', AttributeDataType: 'String', Mutable: false })]),
       AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
@@ -86,7 +82,7 @@ describe('auth: secure by default', () => {
   });
 
   test('the user pool and client ids are stack outputs (npm run token reads them)', () => {
-    const outputs = Object.keys(synth().template.findOutputs('*'));
+    const outputs = Object.keys(defaultTrackingStack().template.findOutputs('*'));
     expect(outputs).toEqual(expect.arrayContaining(['UserPoolId', 'UserPoolClientId']));
   });
 });
@@ -167,11 +163,8 @@ describe('the auth context of bin/app.ts: none only on request', () => {
     });
     for (const claim of ['email', 'name', 'custom:other']) {
       expect(() => authFromContext(ctx({ tenantClaim: claim }))).toThrow(/only from custom:tenant_id/);
-      expect(
-        () =>
-          new TrackingStack(new App(), `Claim${claim.replace(/\W/g, '')}`, {
-            auth: { mode: 'cognito', tenantClaim: claim },
-          }),
+      expect(() =>
+        synthTrackingStack({ auth: { mode: 'cognito', tenantClaim: claim } }, `Claim${claim.replace(/\W/g, '')}`),
       ).toThrow(/only from custom:tenant_id/);
     }
   });

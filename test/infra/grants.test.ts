@@ -1,15 +1,13 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { sweepShard } from '../../lambda/shared/table';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
-import { TrackingStack } from '../../lib/tracking-stack';
 import { postTrack, request } from '../support/events';
 import { mockedHandler, NOW } from '../support/mocked-handler';
 import { activeItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { defaultTrackingStack, only, policyActions, policyStatements } from '../support/synth';
 
 /** IAM actions each SDK command needs (TransactWriteItems is authorised per item action). */
 function actionsOf(name: string, input: any): string[] {
@@ -67,15 +65,13 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed(winner)), post);
   await scenario(
     () =>
-      ddb
-        .on(PutItemCommand)
-        .rejectsOnce(
-          failed({
-            ...winner,
-            created_at: new Date(NOW.getTime() - 60_000).toISOString(),
-            lease_expires_at: epoch - 60 + 3900,
-          }),
-        ),
+      ddb.on(PutItemCommand).rejectsOnce(
+        failed({
+          ...winner,
+          created_at: new Date(NOW.getTime() - 60_000).toISOString(),
+          lease_expires_at: epoch - 60 + 3900,
+        }),
+      ),
     post,
   );
   await scenario(() => ddb.on(PutItemCommand).rejectsOnce(failed({ ...winner, lease_expires_at: epoch - 1 })), post);
@@ -89,19 +85,17 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   );
   await scenario(
     () =>
-      ddb
-        .on(QueryCommand)
-        .resolves({
-          Items: [winner],
-          LastEvaluatedKey: { pk: winner.pk, tenant_id: 'tenant1', created_at: winner.created_at },
-        }),
+      ddb.on(QueryCommand).resolves({
+        Items: [winner],
+        LastEvaluatedKey: { pk: winner.pk, tenant_id: 'tenant1', created_at: winner.created_at },
+      }),
     () => handle(request('GET', '/api/v1/track?tenant_id=tenant1&limit=1')),
   );
 
   // WHEN the stack is synthesized
-  const template = Template.fromStack(new TrackingStack(new App(), 'Grants')).toJSON();
-  const statements = statementsOf(template, 'TrackHandlerServiceRoleDefaultPolicy');
-  const granted = new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+  const { template } = defaultTrackingStack();
+  const statements = policyStatements(template, 'TrackHandlerServiceRoleDefaultPolicy');
+  const granted = new Set(policyActions(statements));
 
   // THEN every call is granted; the listing's Query on the by-tenant index only
   expect([...used].sort()).toEqual([
@@ -114,13 +108,12 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
     'states:StopExecution',
   ]);
   for (const action of used) expect(granted).toContain(action);
-  const query = statements.filter((s) => [s.Action].flat().includes('dynamodb:Query'));
-  expect(query).toHaveLength(1);
-  expect(JSON.stringify(query[0].Resource)).toMatch(/"\/index\/by-tenant"\]/);
+  const query = only(statements.filter((s) => [s.Action].flat().includes('dynamodb:Query')));
+  expect(JSON.stringify(query.Resource)).toMatch(/"\/index\/by-tenant"\]/);
 });
 
 test('only the API function queries the by-tenant index; the API signs its cursors with the stack UUID', () => {
-  const template = Template.fromStack(new TrackingStack(new App(), 'TenantIndex')).toJSON();
+  const { json: template } = defaultTrackingStack();
   const readers = Object.entries(template.Resources as Record<string, any>)
     .filter(
       ([, r]) =>
@@ -128,21 +121,15 @@ test('only the API function queries the by-tenant index; the API signs its curso
     )
     .map(([id]) => id);
   expect(readers).toEqual([expect.stringMatching(/^TrackHandlerServiceRoleDefaultPolicy/)]);
-  const [, fn] = Object.entries(template.Resources as Record<string, any>).find(
-    ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TrackHandler'),
-  )!;
+  const [, fn] = only(
+    Object.entries(template.Resources as Record<string, any>).filter(
+      ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TrackHandler'),
+    ),
+  );
   expect(fn.Properties.Environment.Variables.TASK_ID_KEY).toEqual({
     'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }],
   });
 });
-
-/** The role policy statements of a function, by the logical id prefix of its default policy. */
-function statementsOf(template: any, policyPrefix: string): any[] {
-  const [, policy] = Object.entries(template.Resources as Record<string, any>).find(([id]) =>
-    id.startsWith(policyPrefix),
-  )!;
-  return policy.Properties.PolicyDocument.Statement as any[];
-}
 
 test('every AWS call the repair sweep makes, on every path, is granted to its role, the index query on that index only', async () => {
   // GIVEN the calls of a sweep that finds: a live execution, a lost start, a lost execution, an ended execution,
@@ -194,9 +181,9 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   }
 
   // WHEN the stack is synthesized
-  const template = Template.fromStack(new TrackingStack(new App(), 'SweeperGrants')).toJSON();
-  const statements = statementsOf(template, 'SweeperFunctionServiceRoleDefaultPolicy');
-  const granted = new Set(statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])));
+  const { template, json } = defaultTrackingStack();
+  const statements = policyStatements(template, 'SweeperFunctionServiceRoleDefaultPolicy');
+  const granted = new Set(policyActions(statements));
 
   // THEN every call is granted, and nothing else of the table or the state machine
   expect([...used].sort()).toEqual([
@@ -215,9 +202,9 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
   expect(JSON.stringify(query.Resource)).toContain('/index/active-by-age');
   // ListExecutions on the state machine itself, not on its executions or on every state machine
   const list = statements.find((s) => s.Action === 'states:ListExecutions');
-  const [machine] = Object.entries(template.Resources as Record<string, any>).find(
-    ([, r]) => r.Type === 'AWS::StepFunctions::StateMachine',
-  )!;
+  const [machine] = only(
+    Object.entries(json.Resources).filter(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine'),
+  );
   expect(list.Resource).toEqual({ Ref: machine });
 });
 
@@ -242,10 +229,8 @@ test('every AWS call the finalizer makes is granted to its role, and nothing els
   const used = new Set(ddb.calls().flatMap((c) => actionsOf(c.args[0].constructor.name, c.args[0].input)));
 
   // WHEN the stack is synthesized
-  const template = Template.fromStack(new TrackingStack(new App(), 'FinalizerGrants')).toJSON();
-  const granted = statementsOf(template, 'FinalizerFunctionServiceRoleDefaultPolicy').flatMap((s) =>
-    Array.isArray(s.Action) ? s.Action : [s.Action],
-  );
+  const { template } = defaultTrackingStack();
+  const granted = policyActions(policyStatements(template, 'FinalizerFunctionServiceRoleDefaultPolicy'));
 
   // THEN
   expect([...used].sort()).toEqual([
@@ -255,4 +240,44 @@ test('every AWS call the finalizer makes is granted to its role, and nothing els
     'dynamodb:UpdateItem',
   ]);
   expect(granted.filter((a: string) => a.startsWith('dynamodb:')).sort()).toEqual([...used].sort());
+});
+
+describe('IAM is least privilege', () => {
+  const statements = () =>
+    Object.entries(defaultTrackingStack().template.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (p.Properties.PolicyDocument.Statement as any[]).map((s) => ({ policy: id, ...s })),
+    );
+  const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
+
+  test('no wildcard actions', () => {
+    for (const s of statements()) for (const a of list(s.Action)) expect(a).not.toMatch(/\*/);
+  });
+
+  test('no "*" resource on any DynamoDB or Step Functions action', () => {
+    for (const s of statements()) {
+      if (list(s.Action).some((a: string) => /^(dynamodb|states):/.test(a)))
+        expect(list(s.Resource)).not.toContain('*');
+    }
+  });
+
+  test('the API handler may only Get/Put/Update/Delete items of the table, Query its tenant index, start executions of the state machine and stop its executions', () => {
+    const handlerPolicy = statements().filter((s) => s.policy.startsWith('TrackHandlerServiceRole'));
+    const actions = handlerPolicy
+      .flatMap((s) => list(s.Action))
+      .filter((a: string) => !a.startsWith('xray:'))
+      .sort();
+    expect(actions).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'states:StartExecution',
+      'states:StopExecution',
+    ]);
+    const query = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:Query'));
+    expect(JSON.stringify(query.Resource)).toMatch(/\/index\/by-tenant"\]/);
+    const ddb = handlerPolicy.find((s) => list(s.Action).includes('dynamodb:PutItem'));
+    expect(list(ddb.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^TasksTable/), 'Arn'] }]);
+  });
 });

@@ -1,16 +1,12 @@
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { TrackingStack } from '../../lib/tracking-stack';
-import { type CfnTemplate, stateMachineDefinition } from '../../local/template';
+import { defaultTrackingStack, only, synthTrackingStack, unbundledTrackingStack } from '../support/synth';
 
-let stack: TrackingStack;
 let template: Template;
 
 beforeAll(() => {
   // GIVEN the app as bin/app.ts builds it, with an alarm address
-  stack = new TrackingStack(new App(), 'Test', { alarmEmail: 'ops@example.com' });
-  template = Template.fromStack(stack);
+  ({ template } = synthTrackingStack({ alarmEmail: 'ops@example.com' }));
 });
 
 const TOPIC = () => ({ Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] });
@@ -79,9 +75,7 @@ describe('alarms: each one exists and notifies the alarm topic', () => {
 
   test.each(cases)('%s', (_, spec) => {
     const { metric, namespace, dimensions } = spec();
-    const alarms = alarmsOn(metric, namespace, dimensions);
-    expect(alarms).toHaveLength(1);
-    const p = alarms[0].Properties;
+    const p = only(alarmsOn(metric, namespace, dimensions)).Properties;
     expect(p.AlarmActions).toEqual([TOPIC()]);
     expect(p.OKActions).toEqual([TOPIC()]);
     expect(p.TreatMissingData).toBe('notBreaching');
@@ -94,7 +88,7 @@ describe('alarms: each one exists and notifies the alarm topic', () => {
   });
 
   test('aborts the API asked for (cancel, takeover) do not raise the ExecutionsAborted alarm', () => {
-    const [aborted] = alarmsOn('ExecutionsAborted', 'AWS/States');
+    const aborted = only(alarmsOn('ExecutionsAborted', 'AWS/States'));
     const expression = aborted.Properties.Metrics.find((m: any) => m.Expression);
     expect(expression.Expression).toBe('FILL(aborted, 0) - FILL(stopped, 0)');
     const stopped = aborted.Properties.Metrics.find((m: any) => m.Id === 'stopped');
@@ -102,9 +96,11 @@ describe('alarms: each one exists and notifies the alarm topic', () => {
   });
 
   test('a rejected video (an Analyse Error by contract) alarms only as a run of five', () => {
-    const [analyseErrors] = alarmsOn('Errors', 'AWS/Lambda', { FunctionName: functionRef('AnalysisAnalyseFunction') });
+    const analyseErrors = only(
+      alarmsOn('Errors', 'AWS/Lambda', { FunctionName: functionRef('AnalysisAnalyseFunction') }),
+    );
     expect(analyseErrors.Properties.Threshold).toBe(5);
-    const [handlerErrors] = alarmsOn('Errors', 'AWS/Lambda', { FunctionName: functionRef('TrackHandler') });
+    const handlerErrors = only(alarmsOn('Errors', 'AWS/Lambda', { FunctionName: functionRef('TrackHandler') }));
     expect(handlerErrors.Properties.Threshold).toBe(1);
   });
 });
@@ -116,13 +112,13 @@ describe('alarm topic', () => {
       Endpoint: 'ops@example.com',
       TopicArn: TOPIC(),
     });
-    const plain = Template.fromStack(new TrackingStack(new App(), 'NoEmail'));
+    const { template: plain } = defaultTrackingStack();
     plain.resourceCountIs('AWS::SNS::Subscription', 0);
     plain.resourceCountIs('AWS::SNS::Topic', 1);
   });
 
   test('a malformed address is refused with a message', () => {
-    expect(() => new TrackingStack(new App(), 'Bad', { alarmEmail: 'not-an-address' })).toThrow(
+    expect(() => synthTrackingStack({ alarmEmail: 'not-an-address' }, 'Bad')).toThrow(
       /alarmEmail must be an e-mail address/,
     );
   });
@@ -141,7 +137,7 @@ describe('alarm topic', () => {
 describe('more functions can be monitored', () => {
   test('monitorFunction adds Errors and Throttles alarms on the same topic', () => {
     // GIVEN the stack and one more function
-    const s = new TrackingStack(new App(), 'Plus');
+    const s = unbundledTrackingStack({}, 'Plus');
     const sweep = new lambda.Function(s, 'SweepFunction', {
       runtime: lambda.Runtime.NODEJS_24_X,
       handler: 'index.handler',
@@ -165,7 +161,7 @@ describe('dashboard', () => {
   test('one dashboard with every view the issue names', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify(
-      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody,
+      only(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))).Properties.DashboardBody,
     );
     for (const title of [
       'Requests by outcome',
@@ -207,49 +203,5 @@ describe('saved Logs Insights queries', () => {
       ],
     });
     expect(Object.keys(template.findResources('AWS::Logs::QueryDefinition')).length).toBeGreaterThanOrEqual(3);
-  });
-});
-
-describe('outputs', () => {
-  test.each([
-    'ApiUrl',
-    'TableName',
-    'StateMachineArn',
-    'DashboardUrl',
-    'AlarmTopicArn',
-    'DeadLetterQueueUrl',
-    'FinalizerFunctionName',
-    'HandlerLogGroup',
-    'FinalizerLogGroup',
-    'SweeperLogGroup',
-    'AnalyseLogGroup',
-    'ExecutionLogGroup',
-  ])('%s', (name) => {
-    expect(template.findOutputs(name)).toHaveProperty(name);
-  });
-});
-
-describe('tracing', () => {
-  test('every function runs with active X-Ray tracing, and so does the state machine', () => {
-    const fns = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(fns.length).toBeGreaterThan(0);
-    for (const fn of fns) expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
-    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: true } });
-  });
-});
-
-describe('billed state transitions', () => {
-  test('the success path of the synthesized definition enters at most 3 states and ends at MarkCompleted', () => {
-    const definition = stateMachineDefinition(template.toJSON() as CfnTemplate, {
-      ref: (id) => `<${id}>`,
-      getAtt: (id, a) => `<${id}.${a}>`,
-    });
-    const entered: string[] = [];
-    for (let name: string | undefined = definition.StartAt; name; name = definition.States[name].Next) {
-      entered.push(name);
-      expect(entered.length).toBeLessThanOrEqual(10);
-    }
-    expect(entered).toEqual(['MarkRunning', 'Analyse', 'MarkCompleted']);
-    expect(definition.States.MarkCompleted.End).toBe(true);
   });
 });

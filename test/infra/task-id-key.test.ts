@@ -1,11 +1,7 @@
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { TrackingStack } from '../../lib/tracking-stack';
+import { defaultTrackingStack } from '../support/synth';
 
-// No esbuild bundling: these tests read the template only.
-const template = Template.fromStack(
-  new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Keys'),
-).toJSON();
+// GIVEN the app as bin/app.ts builds it
+const { json: template } = defaultTrackingStack();
 const functions = Object.entries(template.Resources as Record<string, any>).filter(
   ([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment,
 );

@@ -1,15 +1,11 @@
-import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { TaskSweeper } from '../../lib/task-sweeper';
 import { DEFAULT_TASK_RULES } from '../../lib/task-rules';
-import { TrackingStack } from '../../lib/tracking-stack';
+import { defaultTrackingStack, synthTrackingStack, unbundledStack } from '../support/synth';
 
-// No esbuild bundling: these tests read the template only.
-const template = Template.fromStack(
-  new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Sweep'),
-);
+const { template } = defaultTrackingStack();
 
 describe('repair sweeper function', () => {
   test('no reserved concurrency by default (new accounts cannot spare it), sized for a pass over 10^6 running executions, with a list threshold', () => {
@@ -24,21 +20,14 @@ describe('repair sweeper function', () => {
   });
 
   test('a reservation is opt-in (sweeperReservedConcurrency), and must be a positive integer', () => {
-    const reserved = Template.fromStack(
-      new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Reserved', {
-        sweeperReservedConcurrency: 1,
-      }),
-    );
+    const { template: reserved } = synthTrackingStack({ sweeperReservedConcurrency: 1 }, 'Reserved');
     reserved.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('^Repairs active tasks'),
       ReservedConcurrentExecutions: 1,
     });
-    expect(
-      () =>
-        new TrackingStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Bad', {
-          sweeperReservedConcurrency: 0.5,
-        }),
-    ).toThrow(/reservedConcurrency must be a positive integer/);
+    expect(() => synthTrackingStack({ sweeperReservedConcurrency: 0.5 }, 'Bad')).toThrow(
+      /reservedConcurrency must be a positive integer/,
+    );
   });
 
   test('a tick that finds a run in progress is dropped after a minute, never queued behind it', () => {
@@ -50,12 +39,14 @@ describe('repair sweeper function', () => {
   });
 
   test('a list threshold above the describe budget, or not a whole number, is refused', () => {
-    const s = new Stack();
+    // GIVEN a table and a state machine
+    const s = unbundledStack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const stateMachine = new sfn.StateMachine(s, 'M', {
       definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')),
     });
     const props = { table, stateMachine, rules: DEFAULT_TASK_RULES };
+    // WHEN / THEN
     expect(() => new TaskSweeper(s, 'A', { ...props, maxTasksPerRun: 50, listThreshold: 51 })).toThrow(
       /listThreshold must be an integer from 0 to maxTasksPerRun/,
     );
