@@ -16,6 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { analyse, type AnalyseInput } from '../lambda/analyse/analyse';
 import { DEFAULT_TASK_SERVICE_CONFIG, SILENT_LOG } from '../lambda/core/task-recovery';
+import { Route } from '../lambda/shared/names';
+import { ACTIVE_BY_AGE_INDEX, BY_TENANT_INDEX } from '../lambda/shared/table';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { toApiGatewayEvent } from '../local/api-gateway/event';
@@ -56,7 +58,7 @@ export const CostPath = {
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 /** The indexes in a fixed column order; an index that is not here still gets a column (after these). */
-export const INDEXES = ['active-by-age', 'by-tenant'] as const;
+export const INDEXES = [ACTIVE_BY_AGE_INDEX, BY_TENANT_INDEX] as const;
 
 interface Call {
   readonly name: string;
@@ -201,7 +203,7 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   const post = (tenant: string, video: unknown) =>
     toApiGatewayEvent({
       method: 'POST',
-      url: '/api/v1/track',
+      url: Route.Collection,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ tenant_id: tenant, video_filename: video }),
     });
@@ -216,9 +218,9 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   const freeId = String(created.body.task_id);
   await measure(CostPath.Duplicate, noLimit, post(free, 'a.mp4'));
   await measure('invalid input', noLimit, post(free, ''));
-  await measure('`GET` by id, active task', noLimit, get(`/api/v1/track/${freeId}?${q(free)}`));
-  await measure('`GET` by video, active task', noLimit, get(`/api/v1/track?${q(free)}&video_filename=a.mp4`));
-  await measure('cancel (`DELETE`), no tenant limit', noLimit, del(`/api/v1/track/${freeId}?${q(free)}`));
+  await measure('`GET` by id, active task', noLimit, get(`${Route.Collection}/${freeId}?${q(free)}`));
+  await measure('`GET` by video, active task', noLimit, get(`${Route.Collection}?${q(free)}&video_filename=a.mp4`));
+  await measure('cancel (`DELETE`), no tenant limit', noLimit, del(`${Route.Collection}/${freeId}?${q(free)}`));
 
   const first = await send(limited, post(limitedTenant, 'first.mp4'));
   starts.length = 0;
@@ -229,7 +231,7 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   await measure(
     'cancel (`DELETE`) under a tenant limit',
     limited,
-    del(`/api/v1/track/${String(first.body.task_id)}?${q(limitedTenant)}`),
+    del(`${Route.Collection}/${String(first.body.task_id)}?${q(limitedTenant)}`),
   );
 
   // The workflow of the second task: the synthesized definition, its DynamoDB states on a metered client.
@@ -261,8 +263,8 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   );
 
   const secondId = String(second.body.task_id);
-  await measure('`GET` by id, finished task', limited, get(`/api/v1/track/${secondId}?${q(limitedTenant)}`));
-  await measure('listing, one page of 2 finished tasks', limited, get(`/api/v1/track?${q(limitedTenant)}`));
+  await measure('`GET` by id, finished task', limited, get(`${Route.Collection}/${secondId}?${q(limitedTenant)}`));
+  await measure('listing, one page of 2 finished tasks', limited, get(`${Route.Collection}?${q(limitedTenant)}`));
   dynamodb.destroy();
   sfn.destroy();
   return rows;
