@@ -313,7 +313,7 @@ async function main() {
     console.log('| function | files |');
     console.log('|---|---|');
     for (const [id, fn] of resourcesOfType(system.template, 'AWS::Lambda::Function')) {
-      const dir = path.join(system.cdkOut, fn.Metadata!['aws:asset:path']);
+      const dir = path.join(system.cdkOut, String(fn.Metadata?.['aws:asset:path']));
       const files = readdirSync(dir)
         .sort()
         .map((f) => `${f} ${(statSync(path.join(dir, f)).size / 1024).toFixed(1)} KiB`);

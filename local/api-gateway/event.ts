@@ -26,7 +26,7 @@ export function matchRoute(path: string): { routePath: string; pathParameters?: 
     if (m)
       return {
         routePath: route.template,
-        pathParameters: 'param' in route ? { [route.param]: safeDecode(m[1]) } : undefined,
+        pathParameters: 'param' in route && m[1] ? { [route.param]: safeDecode(m[1]) } : undefined,
       };
   }
   return undefined;

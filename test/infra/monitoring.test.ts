@@ -240,7 +240,7 @@ describe('tracing', () => {
 
 describe('billed state transitions', () => {
   test('the success path of the synthesized definition enters at most 3 states and ends at MarkCompleted', () => {
-    const definition = stateMachineDefinition(template.toJSON() as CfnTemplate, {
+    const definition: any = stateMachineDefinition(template.toJSON() as CfnTemplate, {
       ref: (id) => `<${id}>`,
       getAtt: (id, a) => `<${id}.${a}>`,
     });
