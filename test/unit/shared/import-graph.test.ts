@@ -13,7 +13,7 @@ function sources(dir: string): string[] {
 /** Module specifiers a file imports (static imports, re-exports, require and dynamic import). */
 function importsOf(file: string): string[] {
   const text = readFileSync(path.join(ROOT, file), 'utf8');
-  const found = [...text.matchAll(/(?:from|import|require)\s*\(?\s*'([^']+)'/g)].map((m) => m[1]);
+  const found = [...text.matchAll(/(?:from|import|require)\s*\(?\s*'([^']+)'/g)].flatMap(([, spec]) => spec ?? []);
   return found.filter((spec) => !spec.startsWith('node:'));
 }
 
@@ -22,8 +22,7 @@ function closure(entries: string[]): { files: Set<string>; packages: Set<string>
   const files = new Set<string>();
   const packages = new Set<string>();
   const queue = [...entries];
-  while (queue.length) {
-    const file = queue.pop()!;
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     if (files.has(file)) continue;
     files.add(file);
     for (const spec of importsOf(file)) {
