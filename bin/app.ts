@@ -5,7 +5,7 @@ import { authFromContext } from '../lib/auth-context';
 import * as path from 'node:path';
 import { SamLocalEndpoints } from '../lib/sam-local-endpoints';
 import { TrackingStack } from '../lib/tracking-stack';
-import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/deployment-names';
 import { type NumberRule, parseNumber } from '../lambda/shared/parse-number';
 
 /** The output folder of `npm run sam:synth`, the only place a localEndpoints template may be written. */

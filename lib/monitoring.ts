@@ -10,7 +10,13 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, RequestOutcome, ServiceEvent, ServiceName, SweepMetric } from '../lambda/shared/names';
+import {
+  METRICS_NAMESPACE,
+  RequestOutcome,
+  ServiceEvent,
+  ServiceName,
+  SweepMetric,
+} from '../lambda/shared/observability-names';
 
 /** Request outcomes the API handler counts (lambda/track/track-handler.ts). */
 const OUTCOMES = Object.values(RequestOutcome);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './task-table';
-import { ServiceName } from '../lambda/shared/names';
+import { ServiceName } from '../lambda/shared/observability-names';
 
 export interface TaskSweeperProps {
   readonly table: dynamodb.ITable;

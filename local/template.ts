@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { LocalSetupError } from './errors';
 import { LOCAL_ACCOUNT, LOCAL_REGION, localStackId } from './local-aws';
-import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/deployment-names';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 

@@ -15,7 +15,7 @@ import { SAM_LOCAL_ENDPOINTS } from '../lib/sam-local-endpoints';
 import { createTable, type TableDefinition } from '../local/dynamodb/dynamodb-local';
 import { LocalSetupError } from '../local/errors';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_TASK_ID_KEY } from '../local/local-aws';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
 import {
   type CfnTemplate,
   type EventRuleProperties,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { ServiceLog } from '../core/task-service';
-import { TRACER_MODULE } from '../shared/names';
+import { TRACER_MODULE } from '../shared/observability-names';
 
 export type ClientCapture = <C extends object>(client: C) => C;
 

@@ -6,7 +6,7 @@ import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
-import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
+import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/observability-names';
 
 // Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);

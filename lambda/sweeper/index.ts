@@ -6,7 +6,7 @@ import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-confi
 import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
-import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
+import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/observability-names';
 
 // Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);

@@ -8,7 +8,7 @@ import { powertoolsLog } from '../adapters/powertools-log';
 import { FunctionMetrics, powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
-import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
+import { METRICS_NAMESPACE, ServiceName } from '../shared/observability-names';
 
 // Stack traces name the TypeScript sources: the map is read at the first error, not at load (no --enable-source-maps).
 installLazySourceMaps(__filename);

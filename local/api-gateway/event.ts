@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { LOCAL_ACCOUNT } from '../local-aws';
-import { Route, TASK_ID_PARAM } from '../../lambda/shared/names';
+import { Route, TASK_ID_PARAM } from '../../lambda/shared/api-routes';
 
 export interface HttpRequestLike {
   readonly method: string;

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TrackingStack } from '../../lib/tracking-stack';
-import { TASK_ID_KEY_ENV } from '../../lambda/shared/names';
+import { TASK_ID_KEY_ENV } from '../../lambda/shared/deployment-names';
 import { type FunctionProperties, loadStack, resourcesOfType } from '../../local/template';
 
 let outdir: string;

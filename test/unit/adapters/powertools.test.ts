@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { FunctionMetrics, powertoolsServiceMetrics } from '../../../lambda/adapters/powertools-metrics';
 import { powertoolsLog } from '../../../lambda/adapters/powertools-log';
-import { ServiceEvent } from '../../../lambda/shared/names';
+import { ServiceEvent } from '../../../lambda/shared/observability-names';
 
 /** A Logger whose lines land in `lines` (Powertools writes through its own Console on stdout/stderr). */
 function capturedLogger(logLevel: 'INFO' | 'WARN'): { logger: Logger; lines: Record<string, unknown>[] } {
