@@ -17,7 +17,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import { AuthMode, ServiceName, TRACER_MODULE } from '../lambda/shared/names';
+import { AuthMode } from '../lambda/shared/auth-modes';
+import { ServiceName, TRACER_MODULE } from '../lambda/shared/observability-names';
 import { esbuildOptions, ROOT } from './bundle';
 import { median } from './stats';
 

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { analyse, type AnalyseInput } from '../lambda/analyse/analyse';
 import { DEFAULT_TASK_SERVICE_CONFIG, SILENT_LOG } from '../lambda/core/task-recovery';
-import { Route } from '../lambda/shared/names';
+import { Route } from '../lambda/shared/api-routes';
 import { ACTIVE_BY_AGE_INDEX, BY_TENANT_INDEX } from '../lambda/shared/table';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { createTrackHandler } from '../lambda/track/track-handler';
@@ -238,7 +238,7 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   const runnerClient = client();
   const analyseNow = (event: unknown) => analyse(event as AnalyseInput, { delayMs: 0 });
   const runner = new LocalStepFunctions({
-    definition: stateMachineDefinition(template, names) as unknown,
+    definition: stateMachineDefinition(template, names),
     stateMachineArn: names.ref(smId),
     dynamodb: runnerClient,
     lambdas: Object.fromEntries(templateFunctions(template, target.cdkOut, names).map((fn) => [fn.arn, analyseNow])),

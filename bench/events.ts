@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { Route } from '../lambda/shared/names';
+import { Route } from '../lambda/shared/api-routes';
 
 /** The API Gateway event of `POST /api/v1/track` with a JSON body, as the benches hand it to the handler in-process. */
 export function postEvent(body: object): APIGatewayProxyEventV2 {

@@ -9,7 +9,8 @@
 import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Readable } from 'node:stream';
-import { AuthMode, TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { AuthMode } from '../lambda/shared/auth-modes';
+import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { requireBundled } from './bundle';
 import { postEvent } from './events';

@@ -19,7 +19,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { storageKeyOf } from '../lambda/core/storage-key';
-import { Route } from '../lambda/shared/names';
+import { Route } from '../lambda/shared/api-routes';
 import { tenantCounterKey } from '../lambda/shared/table';
 import { requireBundled, ROOT } from './bundle';
 import { postEvent as postTrackEvent } from './events';

@@ -5,42 +5,49 @@ import { authFromContext } from '../lib/auth-context';
 import * as path from 'node:path';
 import { SamLocalEndpoints } from '../lib/sam-local-endpoints';
 import { TrackingStack } from '../lib/tracking-stack';
-import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/deployment-names';
+import { type NumberRule, parseNumber } from '../lambda/shared/parse-number';
 
 /** The output folder of `npm run sam:synth`, the only place a localEndpoints template may be written. */
 const SAM_OUTDIR = 'cdk.out.sam';
 
 const app = new App();
 
-/** Reads a numeric context value (`-c name=value` or cdk.json), with a message the user can act on. */
-function numberContext(name: string): number | undefined {
-  const raw: unknown = app.node.tryGetContext(name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`Context "${name}" must be a positive number, got ${JSON.stringify(raw)}.`);
-  return value;
+/** A context value as the user gave it (`-c name=value`, or any JSON in cdk.json). */
+function context(name: string): unknown {
+  return app.node.tryGetContext(name);
 }
 
-/** A whole-number context value that may be 0. */
-function countContext(name: string): number | undefined {
-  const raw: unknown = app.node.tryGetContext(name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0)
-    throw new Error(`Context "${name}" must be a whole number (0 or more), got ${JSON.stringify(raw)}.`);
-  return value;
+/** A positive amount (fractions allowed). */
+const POSITIVE: NumberRule = { whole: false, exclusive: true };
+/** A whole number that may be 0. */
+const COUNT: NumberRule = {};
+
+/** Reads a numeric context value (`-c name=value` or cdk.json), with a message the user can act on. */
+function numberContext(name: string, rule = POSITIVE): number | undefined {
+  return parseNumber(context(name), `Context "${name}"`, rule);
+}
+
+/** A string context value; '' when it is not set. */
+function stringContext(name: string): string {
+  const raw = context(name);
+  return raw === undefined ? '' : stringOf(raw);
 }
 
 /** A comma-separated context value (`-c name=a,b`) or a JSON list in cdk.json. */
 function stringListContext(name: string): string[] | undefined {
-  const raw: unknown = app.node.tryGetContext(name);
+  const raw = context(name);
   if (raw === undefined || raw === '') return undefined;
-  const list = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+  const list = Array.isArray(raw) ? (raw as unknown[]).map(stringOf) : stringOf(raw).split(',');
   return list.map((s) => s.trim()).filter(Boolean);
 }
 
-const removal: unknown = app.node.tryGetContext('removalPolicy') ?? 'retain';
+/** `-c` gives strings; cdk.json may hold any JSON value. */
+function stringOf(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+const removal = context('removalPolicy') ?? 'retain';
 if (removal !== 'retain' && removal !== 'destroy') {
   throw new Error(`Context "removalPolicy" must be "retain" or "destroy", got ${JSON.stringify(removal)}.`);
 }
@@ -48,7 +55,8 @@ const minutes = numberContext('workflowTimeoutMinutes');
 const days = numberContext('taskRetentionDays');
 const grace = numberContext('redriveGraceSeconds');
 
-const localEndpoints = ['true', true].includes(app.node.tryGetContext('localEndpoints'));
+const localEndpointsContext = context('localEndpoints');
+const localEndpoints = localEndpointsContext === true || localEndpointsContext === 'true';
 // The functions would call the sam local containers' endpoints: such a template must never reach cdk deploy.
 if (localEndpoints && path.basename(app.outdir) !== SAM_OUTDIR) {
   throw new Error(
@@ -56,9 +64,9 @@ if (localEndpoints && path.basename(app.outdir) !== SAM_OUTDIR) {
   );
 }
 
-const { auth, warning } = authFromContext((name) => app.node.tryGetContext(name));
+const { auth, warning } = authFromContext(context);
 
-const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFAULT_STACK_NAME, {
+const stack = new TrackingStack(app, stringContext('stackName') || DEFAULT_STACK_NAME, {
   description: 'Idempotent video-analysis task creation (API Gateway, Lambda, DynamoDB, Step Functions)',
   // Environment-agnostic: synth needs no credentials and makes no lookups.
   removalPolicy: removal === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
@@ -68,11 +76,11 @@ const stack = new TrackingStack(app, app.node.tryGetContext('stackName') ?? DEFA
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   analyseReservedConcurrency: numberContext('analyseReservedConcurrency'),
-  videoBucket: app.node.tryGetContext('videoBucket') || undefined,
+  videoBucket: stringContext('videoBucket') || undefined,
   throttleRateLimit: numberContext('throttleRateLimit'),
   throttleBurstLimit: numberContext('throttleBurstLimit'),
-  tenantActiveTaskLimit: countContext('tenantActiveTaskLimit'),
-  alarmEmail: app.node.tryGetContext('alarmEmail') || undefined,
+  tenantActiveTaskLimit: numberContext('tenantActiveTaskLimit', COUNT),
+  alarmEmail: stringContext('alarmEmail') || undefined,
   auth,
 });
 if (localEndpoints) Aspects.of(app).add(new SamLocalEndpoints());

@@ -1,6 +1,6 @@
 import type { TrackingAuth } from './tracking-stack';
 
-import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/auth-modes';
 
 /** Why any other claim is refused under cognito: users can change standard attributes such as email or name. */
 export const COGNITO_CLAIM_ONLY = `auth=cognito takes the tenant only from ${COGNITO_TENANT_CLAIM}, the attribute the stack makes immutable and unwritable by its app client; a claim such as email or name can be changed by its user, who could then act for any tenant.`;

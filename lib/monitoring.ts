@@ -19,7 +19,7 @@ import {
   tableSystemErrors,
   tableThrottles,
 } from './private/monitoring-metrics';
-import { ServiceEvent } from '../lambda/shared/names';
+import { ServiceEvent } from '../lambda/shared/observability-names';
 
 export interface MonitoredFunction {
   /** Short name used in alarm ids and on the dashboard, e.g. `Handler`. */

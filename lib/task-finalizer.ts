@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantTableItems, taskIdKeyEnvironment } from './task-table';
-import { REPAIRED_EXECUTION_STATUSES, ServiceName } from '../lambda/shared/names';
+import { REPAIRED_EXECUTION_STATUSES } from '../lambda/shared/execution-ends';
+import { ServiceName } from '../lambda/shared/observability-names';
 
 export interface TaskFinalizerProps {
   /** The task table: the finalizer records the task and frees its video. */

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../lambda/shared/names';
+import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../lambda/shared/deployment-names';
 
 /**
  * The task rules' settings, shared by every function that runs them (read back by lambda/adapters/env-config.ts):

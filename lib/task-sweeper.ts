@@ -9,7 +9,7 @@ import { acknowledgeExecutionsWildcard } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './task-table';
-import { ServiceName } from '../lambda/shared/names';
+import { ServiceName } from '../lambda/shared/observability-names';
 
 export interface TaskSweeperProps {
   /** The task table: the sweep queries its active-by-age index and repairs items. */

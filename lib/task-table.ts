@@ -2,7 +2,7 @@ import { Aws, Fn, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
 import { ACTIVE_BY_AGE_INDEX, Attr, BY_TENANT_INDEX } from '../lambda/shared/table';
 
 export interface TaskTableProps {

@@ -13,7 +13,9 @@ import { acknowledgeExecutionsWildcard, executionsArn } from './private/executio
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
 import { grantQueryByTenant, grantTableItems, taskIdKeyEnvironment } from './task-table';
-import { AuthMode, defaultTenantClaim, Route, ServiceName } from '../lambda/shared/names';
+import { Route } from '../lambda/shared/api-routes';
+import { AuthMode, defaultTenantClaim } from '../lambda/shared/auth-modes';
+import { ServiceName } from '../lambda/shared/observability-names';
 
 /** How API Gateway authenticates callers, and where the handler finds the tenant (lambda/core/caller.ts). */
 export type ApiAuthorization =

@@ -8,7 +8,8 @@ import { DEFAULT_TASK_RULES, type TaskRules } from './task-rules';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
-import { AuthMode, COGNITO_TENANT_CLAIM, DEFAULT_TENANT_ACTIVE_TASK_LIMIT, StackOutput } from '../lambda/shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/auth-modes';
+import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT, StackOutput } from '../lambda/shared/deployment-names';
 import { TrackAuth } from './track-auth';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */

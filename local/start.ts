@@ -2,6 +2,7 @@ import { checkPortFree } from './api-gateway/server';
 import { LocalSetupError } from './errors';
 import { parseLocalAuth } from './api-gateway/local-api';
 import { startLocalSystem } from './system';
+import { type NumberRule, parseNumber } from '../lambda/shared/parse-number';
 
 /**
  * `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory),
@@ -15,23 +16,16 @@ async function main(): Promise<void> {
     throw new LocalSetupError(
       `Node.js 22+ is needed (found ${process.version}); run through npm scripts, which use the node@24 devDependency.`,
     );
-  const port = Number(process.env.PORT ?? 8000);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new LocalSetupError(`PORT must be a TCP port number, got "${process.env.PORT}".`);
+  const port = setting('PORT', { max: 65535 }) ?? 8000;
 
   const auth = parseLocalAuth(process.env.AUTH);
 
-  const limit = process.env.TENANT_ACTIVE_TASK_LIMIT;
-  if (limit !== undefined && !/^[0-9]+$/.test(limit))
-    throw new LocalSetupError(`TENANT_ACTIVE_TASK_LIMIT must be a whole number (0: no limit), got "${limit}".`);
+  // Read by the synthesis and the functions (0: no limit); checked here so a typo fails before anything starts.
+  setting('TENANT_ACTIVE_TASK_LIMIT', {});
 
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');
-  const scheduleSeconds = Number(process.env.SWEEP_INTERVAL_SECONDS ?? 20);
-  if (!Number.isFinite(scheduleSeconds) || scheduleSeconds < 0)
-    throw new LocalSetupError(
-      `SWEEP_INTERVAL_SECONDS must be a number of seconds, got "${process.env.SWEEP_INTERVAL_SECONDS}".`,
-    );
+  const scheduleSeconds = setting('SWEEP_INTERVAL_SECONDS', { whole: false }) ?? 20;
   const system = await startLocalSystem({
     port,
     auth,
@@ -88,6 +82,15 @@ async function main(): Promise<void> {
     console.error(error);
     void shutdown('uncaught error', 1);
   });
+}
+
+/** A numeric setting of `npm start`, refused with a setup error (no stack trace) when it is not a number it accepts. */
+function setting(name: string, rule: NumberRule): number | undefined {
+  try {
+    return parseNumber(process.env[name], name, rule);
+  } catch (error) {
+    throw new LocalSetupError((error as Error).message);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -4,10 +4,10 @@ import * as path from 'node:path';
 import { corsPolicyFromTemplate } from './api-gateway/cors';
 import { type LocalApi, type LocalAuth, startLocalApi } from './api-gateway/local-api';
 import type { ApiHandler } from './api-gateway/server';
-import { checkJava, createTable, startDynamoDbLocal } from './dynamodb/dynamodb-local';
+import { checkJava, createTable, startDynamoDbLocal, type TableDefinition } from './dynamodb/dynamodb-local';
 import { LocalSetupError } from './errors';
 import { runSchedules, wireExecutionEvents } from './eventbridge/rules';
-import { loadHandler, type LocalFunction, templateFunctions } from './lambda/runtime';
+import { loadHandler, type LocalFunction, templateFunctions, withoutNodeOptions } from './lambda/runtime';
 import { LOCAL_AWS_ENV, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws';
 import { demoSiteRoutes } from './local-only/demo-site';
 import { withFaultInjection } from './local-only/fault-injection';
@@ -122,8 +122,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       region: LOCAL_REGION,
       credentials: LOCAL_CREDENTIALS,
     });
-    stops.push(async () => dynamodb.destroy());
-    await createTable(dynamodb, tableId, resolve(table.Properties, names));
+    stops.push(() => Promise.resolve(dynamodb.destroy()));
+    await createTable(dynamodb, tableId, resolve(table.Properties, names) as TableDefinition);
 
     const [smId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
     const stateMachineArn = names.ref(smId);
@@ -164,7 +164,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     // Loaded once the environment is set: the handler module reads it at import. Its SDK clients go through fault
     // injection (local-only/fault-injection.ts), idle until a test or demo injects a fault (LocalInjectFault).
-    const { buildTrackHandler } = require('../lambda/track/index') as typeof import('../lambda/track/index');
+    const { buildTrackHandler } = await import('../lambda/track/index');
     const localHandler = (env: Record<string, string | undefined>) =>
       buildTrackHandler(env, { wrapClient: withFaultInjection });
     const handler = options.apiHandler ? options.apiHandler() : localHandler(process.env);
@@ -215,6 +215,5 @@ function trackFunctionEnvironment(functions: LocalFunction[]): Record<string, st
   );
   if (!fn)
     throw new LocalSetupError('The synthesized template has no API handler function with STATE_MACHINE_ARN set.');
-  const { NODE_OPTIONS: _node, ...env } = fn.environment;
-  return env;
+  return withoutNodeOptions(fn.environment);
 }

@@ -1,18 +1,45 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { LocalSetupError } from './errors';
 import { LOCAL_ACCOUNT, LOCAL_REGION, localStackId } from './local-aws';
-import { DEFAULT_STACK_NAME } from '../lambda/shared/names';
+import { DEFAULT_STACK_NAME } from '../lambda/shared/deployment-names';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
-/** The slice of a CloudFormation template the local tools read. */
-export interface CfnTemplate {
-  Resources: Record<string, { Type: string; Properties?: Record<string, any>; Metadata?: Record<string, any> }>;
+/**
+ * One resource of a synthesized template. Properties stay unknown until a reader declares the shape of the part it
+ * reads (the interfaces below), so no reader trusts a path CloudFormation does not promise.
+ */
+export interface TemplateResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  Metadata?: Record<string, unknown>;
 }
 
-export type Intrinsic = { Ref: string } | { 'Fn::GetAtt': [string, string] } | { 'Fn::Join': [string, unknown[]] };
+/** The slice of a CloudFormation template the local tools read. */
+export interface CfnTemplate {
+  Resources: Record<string, TemplateResource>;
+}
+
+/** The properties of an AWS::Lambda::Function the local tools read; variables may still hold intrinsics. */
+export interface FunctionProperties {
+  Handler?: string;
+  Environment?: { Variables?: Record<string, unknown> };
+}
+
+/** The properties of an AWS::Events::Rule the local tools read, once resolved. */
+export interface EventRuleProperties {
+  EventPattern?: {
+    source?: string[];
+    'detail-type'?: string[];
+    detail?: { status?: string[]; stateMachineArn?: string[] };
+  };
+  ScheduleExpression?: string;
+  /** Each target's Arn: a string once resolved, an Fn::GetAtt before. */
+  Targets?: { Arn: unknown }[];
+}
 
 /** Supplies local values for the template's references (the table name, function ARNs, pseudo parameters). */
 export interface LocalNames {
@@ -32,45 +59,75 @@ export function loadStack(cdkOut: string): SynthesizedStack {
     artifacts: Record<string, { type: string; properties?: { templateFile?: string }; displayName?: string }>;
   };
   const stacks = Object.entries(manifest.artifacts).filter(([, a]) => a.type === 'aws:cloudformation:stack');
-  if (stacks.length !== 1) throw new Error(`Expected one stack in ${cdkOut}, found ${stacks.length}`);
-  const [stackName, artifact] = stacks[0];
-  const templateFile = path.join(cdkOut, artifact.properties!.templateFile!);
+  const [stack] = stacks;
+  if (stacks.length !== 1 || !stack) throw new Error(`Expected one stack in ${cdkOut}, found ${stacks.length}`);
+  const [stackName, artifact] = stack;
+  const file = artifact.properties?.templateFile;
+  if (!file) throw new Error(`The manifest in ${cdkOut} names no template file for stack ${stackName}`);
+  const templateFile = path.join(cdkOut, file);
   return { stackName, templateFile, template: JSON.parse(readFileSync(templateFile, 'utf8')) as CfnTemplate };
 }
 
 /** Resolves Ref, Fn::GetAtt, Fn::Join, Fn::Select and Fn::Split, the only intrinsics CDK puts in these properties. */
-export function resolve(value: unknown, names: LocalNames): any {
+export function resolve(value: unknown, names: LocalNames): unknown {
   if (Array.isArray(value)) return value.map((v) => resolve(v, names));
   if (value === null || typeof value !== 'object') return value;
-  const obj = value as Record<string, any>;
-  const keys = Object.keys(obj);
-  if (keys.length === 1) {
-    const [k] = keys;
-    const arg = obj[k];
-    if (k === 'Ref') return names.ref(arg);
-    if (k === 'Fn::GetAtt') return names.getAtt(arg[0], arg[1]);
-    if (k === 'Fn::Join') return (resolve(arg[1], names) as unknown[]).join(arg[0]);
-    if (k === 'Fn::Select') return (resolve(arg[1], names) as unknown[])[Number(arg[0])];
-    if (k === 'Fn::Split') return String(resolve(arg[1], names)).split(arg[0]);
+  const entries = Object.entries(value as Record<string, unknown>);
+  const [intrinsic] = entries;
+  if (entries.length === 1 && intrinsic) {
+    const [k, arg] = intrinsic;
+    if (k === 'Ref') return names.ref(String(arg));
+    if (k === 'Fn::GetAtt') {
+      const [id, attribute] = intrinsicArgs(k, arg);
+      return names.getAtt(String(id), String(attribute));
+    }
+    if (k === 'Fn::Join') {
+      const [separator, parts] = intrinsicArgs(k, arg);
+      return resolveList(k, parts, names).join(String(separator));
+    }
+    if (k === 'Fn::Select') {
+      const [index, list] = intrinsicArgs(k, arg);
+      return resolveList(k, list, names)[Number(index)];
+    }
+    if (k === 'Fn::Split') {
+      const [separator, source] = intrinsicArgs(k, arg);
+      return String(resolve(source, names)).split(String(separator));
+    }
     if (k.startsWith('Fn::')) throw new Error(`Unsupported intrinsic ${k} in the synthesized template`);
   }
-  return Object.fromEntries(keys.map((k) => [k, resolve(obj[k], names)]));
+  return Object.fromEntries(entries.map(([k, v]) => [k, resolve(v, names)]));
 }
 
-export function resourcesOfType(template: CfnTemplate, type: string): [string, CfnTemplate['Resources'][string]][] {
+/** The two arguments every intrinsic above takes, as CloudFormation lists them. */
+function intrinsicArgs(intrinsic: string, arg: unknown): [unknown, unknown] {
+  if (!Array.isArray(arg) || arg.length !== 2) throw new Error(`${intrinsic} takes two arguments in the template`);
+  return [arg[0], arg[1]];
+}
+
+function resolveList(intrinsic: string, value: unknown, names: LocalNames): unknown[] {
+  const list = resolve(value, names);
+  if (!Array.isArray(list)) throw new Error(`${intrinsic} needs a list in the template`);
+  return list;
+}
+
+export function resourcesOfType(template: CfnTemplate, type: string): [string, TemplateResource][] {
   return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 }
 
-export function onlyResource(template: CfnTemplate, type: string): [string, CfnTemplate['Resources'][string]] {
+export function onlyResource(template: CfnTemplate, type: string): [string, TemplateResource] {
   const found = resourcesOfType(template, type);
-  if (found.length !== 1) throw new Error(`Expected exactly one ${type} in the template, found ${found.length}`);
-  return found[0];
+  const [only] = found;
+  if (found.length !== 1 || !only)
+    throw new Error(`Expected exactly one ${type} in the template, found ${found.length}`);
+  return only;
 }
 
 /** The state machine's ASL, with every reference replaced by its local value. */
-export function stateMachineDefinition(template: CfnTemplate, names: LocalNames): any {
+export function stateMachineDefinition(template: CfnTemplate, names: LocalNames): StateMachineDefinition {
   const [, sm] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
-  return JSON.parse(resolve(sm.Properties!.DefinitionString, names));
+  const definition = resolve(sm.Properties?.DefinitionString, names);
+  if (typeof definition !== 'string') throw new Error('The state machine has no DefinitionString in the template');
+  return JSON.parse(definition) as StateMachineDefinition;
 }
 
 export function functionArn(logicalId: string): string {
@@ -89,7 +146,8 @@ export function localNames(template: CfnTemplate, stackName = DEFAULT_STACK_NAME
         'AWS::StackName': stackName,
         'AWS::StackId': localStackId(stackName),
       };
-      if (pseudo[id]) return pseudo[id];
+      const value = pseudo[id];
+      if (value) return value;
       const type = template.Resources[id]?.Type;
       if (type === 'AWS::StepFunctions::StateMachine')
         return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${id}`;

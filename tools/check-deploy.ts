@@ -40,7 +40,21 @@ const DEPLOYED = [
   { name: 'features', stackName: 'CheckDestroy', context: VARIANTS.features, removal: 'destroy' },
 ] as const;
 
-type Json = any;
+/** The sections of a synthesized template this check rewrites; the others are copied as they are. */
+interface DeployTemplate {
+  Resources: Record<string, DeployResource>;
+  Outputs?: Record<string, unknown>;
+  [section: string]: unknown;
+}
+
+interface DeployResource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+  DependsOn?: string | string[];
+  [attribute: string]: unknown;
+}
+
+type Literals = Record<string, { ref: string; arn?: string }>;
 
 interface Pool {
   readonly userPoolId: string;
@@ -49,29 +63,37 @@ interface Pool {
 }
 
 /** Every logical id a value refers to (Ref, Fn::GetAtt, ${X} / ${X.Attr} in Fn::Sub). */
-function referencesOf(value: Json, into = new Set<string>()): Set<string> {
-  if (Array.isArray(value)) value.forEach((v) => referencesOf(v, into));
-  else if (value && typeof value === 'object') {
+function referencesOf(value: unknown, into = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value as unknown[]) referencesOf(v, into);
+  else if (isObject(value)) {
     for (const [key, v] of Object.entries(value)) {
       if (key === 'Ref' && typeof v === 'string') into.add(v);
-      else if (key === 'Fn::GetAtt') into.add(Array.isArray(v) ? String(v[0]) : String(v).split('.')[0]);
+      else if (key === 'Fn::GetAtt') into.add(String(Array.isArray(v) ? v[0] : v).replace(/\..*$/, ''));
       else if (key === 'Fn::Sub') {
-        const text = Array.isArray(v) ? v[0] : v;
-        for (const m of String(text).matchAll(/\$\{([^}!.]+)[^}]*\}/g)) into.add(m[1]);
-        referencesOf(Array.isArray(v) ? v[1] : undefined, into);
+        const [text, variables] = Array.isArray(v) ? (v as unknown[]) : [v];
+        for (const [, id] of String(text).matchAll(/\$\{([^}!.]+)[^}]*\}/g)) if (id) into.add(id);
+        referencesOf(variables, into);
       } else referencesOf(v, into);
     }
   }
   return into;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Replaces references to the Cognito resources by the pool created through moto's API. */
-function substitute(value: Json, literals: Record<string, { ref: string; arn?: string }>): Json {
-  if (Array.isArray(value)) return value.map((v) => substitute(v, literals));
-  if (!value || typeof value !== 'object') return value;
-  if (typeof value.Ref === 'string' && literals[value.Ref]) return literals[value.Ref].ref;
+function substitute(value: unknown, literals: Literals): unknown {
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => substitute(v, literals));
+  if (!isObject(value)) return value;
+  const ref = typeof value.Ref === 'string' ? literals[value.Ref] : undefined;
+  if (ref) return ref.ref;
   const getAtt = value['Fn::GetAtt'];
-  if (Array.isArray(getAtt) && literals[getAtt[0]]?.arn && getAtt[1] === 'Arn') return literals[getAtt[0]].arn;
+  if (Array.isArray(getAtt) && getAtt[1] === 'Arn') {
+    const arn = literals[String(getAtt[0])]?.arn;
+    if (arn) return arn;
+  }
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, literals)]));
 }
 
@@ -79,14 +101,18 @@ function substitute(value: Json, literals: Record<string, { ref: string; arn?: s
  * The template moto can deploy: the Cognito pool and client replaced by `pool`, the other unsupported types left
  * out with everything that refers to them (the dashboard names the alarms), their outputs too.
  */
-function motoTemplate(template: Json, pool?: Pool): { template: Json; removed: string[] } {
-  const resources: Record<string, Json> = { ...template.Resources };
-  const literals: Record<string, { ref: string; arn?: string }> = {};
+function motoTemplate(template: DeployTemplate, pool?: Pool): { template: DeployTemplate; removed: string[] } {
+  const resources = template.Resources;
+  const literals: Literals = {};
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type === 'AWS::Cognito::UserPool' && pool) literals[id] = { ref: pool.userPoolId, arn: pool.userPoolArn };
     if (r.Type === 'AWS::Cognito::UserPoolClient' && pool) literals[id] = { ref: pool.clientId };
   }
-  const removed = new Set(Object.keys(resources).filter((id) => UNSUPPORTED.has(resources[id].Type)));
+  const removed = new Set(
+    Object.entries(resources)
+      .filter(([, r]) => UNSUPPORTED.has(r.Type))
+      .map(([id]) => id),
+  );
   for (let grew = true; grew;) {
     grew = false;
     for (const [id, r] of Object.entries(resources)) {
@@ -98,12 +124,13 @@ function motoTemplate(template: Json, pool?: Pool): { template: Json; removed: s
       }
     }
   }
-  const kept: Record<string, Json> = {};
+  const kept: Record<string, DeployResource> = {};
   for (const [id, r] of Object.entries(resources)) {
     if (removed.has(id)) continue;
-    const copy = substitute(r, literals);
+    // Substitution replaces references by literals and keeps every other member: still a resource.
+    const copy = substitute(r, literals) as DeployResource;
     if (copy.DependsOn) {
-      const deps = [copy.DependsOn].flat().filter((d: string) => !removed.has(d));
+      const deps = [copy.DependsOn].flat().filter((d) => !removed.has(d));
       if (deps.length) copy.DependsOn = deps;
       else delete copy.DependsOn;
     }
@@ -206,11 +233,11 @@ async function checkVariant(
   const pool = await createPool(endpoint, variant.stackName);
   const copy = path.join(work, `${variant.name}.moto`);
   cpSync(synthesized, copy, { recursive: true });
-  const original = JSON.parse(readFileSync(templateFile, 'utf8'));
+  const original = JSON.parse(readFileSync(templateFile, 'utf8')) as DeployTemplate;
   const { template, removed } = motoTemplate(original, pool);
   writeFileSync(path.join(copy, path.basename(templateFile)), JSON.stringify(template, null, 1));
   console.log(
-    `  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id].Type))].join(', ')})`,
+    `  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id]?.Type))].join(', ')})`,
   );
 
   const app = ['--app', copy, '--require-approval', 'never'];
@@ -231,7 +258,7 @@ async function checkVariant(
   expectStep(
     'token command creates the user and prints its ID token',
     first,
-    (s) => s.status === 0 && payloadOf(s.output.split('\n').pop()!)['custom:tenant_id'] === 'tenant1',
+    (s) => s.status === 0 && payloadOf(s.output.split('\n').at(-1) ?? '')['custom:tenant_id'] === 'tenant1',
   );
   expectStep(
     "token command leaves an existing user's password alone",
@@ -325,6 +352,6 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => {
+void main().then((code) => {
   process.exitCode = code;
 });

@@ -5,13 +5,16 @@
  */
 import { chromium } from 'playwright-core';
 import * as path from 'node:path';
+import type { components } from '../client/api-types';
+
+type TrackResponse = components['schemas']['TaskCreated'] | components['schemas']['TaskInProgress'];
 
 const CHROMIUM = '/usr/bin/chromium';
 const base = process.env.DEMO_URL ?? 'http://localhost:8000';
 const out = path.resolve(__dirname, '../docs/demo.png');
 const tenant = `studio-${Date.now().toString(36)}`;
 
-async function call(method: string, route: string, body?: unknown): Promise<any> {
+async function call(method: string, route: string, body?: unknown): Promise<unknown> {
   const res = await fetch(`${base}${route}`, {
     method,
     headers: body ? { 'content-type': 'application/json' } : {},
@@ -22,7 +25,8 @@ async function call(method: string, route: string, body?: unknown): Promise<any>
 }
 
 async function main(): Promise<void> {
-  const post = (video: string) => call('POST', '/api/v1/track', { tenant_id: tenant, video_filename: video });
+  const post = async (video: string) =>
+    (await call('POST', '/api/v1/track', { tenant_id: tenant, video_filename: video })) as TrackResponse;
   await post('interview-take-1.mp4');
   await post('fail-corrupted-upload.mov');
   const cancelled = await post('draft-cut.mp4');
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
   });
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 900 }, deviceScaleFactor: 1 });
-    await page.goto(`${base}/?${new URLSearchParams({ tenant, video: 'product-launch.mp4' })}`);
+    await page.goto(`${base}/?${new URLSearchParams({ tenant, video: 'product-launch.mp4' }).toString()}`);
     await page.locator('body[data-ready="true"]').waitFor();
     await page.getByTestId('task-row').nth(4).waitFor();
     await page.screenshot({ path: out, fullPage: true });

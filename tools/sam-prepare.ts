@@ -12,12 +12,14 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SAM_LOCAL_ENDPOINTS } from '../lib/sam-local-endpoints';
-import { createTable } from '../local/dynamodb/dynamodb-local';
+import { createTable, type TableDefinition } from '../local/dynamodb/dynamodb-local';
 import { LocalSetupError } from '../local/errors';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_TASK_ID_KEY } from '../local/local-aws';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/names';
+import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
 import {
   type CfnTemplate,
+  type EventRuleProperties,
+  type FunctionProperties,
   loadStack,
   localNames,
   onlyResource,
@@ -25,6 +27,7 @@ import {
   resolve,
   resourcesOfType,
   stateMachineDefinition,
+  type TemplateResource,
 } from '../local/template';
 
 /** The cloud assembly of the sam setup: apart from cdk.out/, which npm start, npm test and npm run bench re-synthesize. */
@@ -72,10 +75,12 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
   const [tableId, table] = onlyResource(template, 'AWS::DynamoDB::Table');
   const [smId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
 
+  const variables = ([, fn]: [string, TemplateResource]) =>
+    (fn.Properties as FunctionProperties | undefined)?.Environment?.Variables ?? {};
   const samFunctions = resourcesOfType(template, 'AWS::Lambda::Function').filter(
-    ([, fn]) => fn.Properties?.Environment?.Variables?.STATE_MACHINE_ARN,
+    (fn) => variables(fn).STATE_MACHINE_ARN,
   );
-  const declared = samFunctions.every(([, fn]) => 'AWS_ENDPOINT_URL_DYNAMODB' in fn.Properties!.Environment.Variables);
+  const declared = samFunctions.every((fn) => 'AWS_ENDPOINT_URL_DYNAMODB' in variables(fn));
   if (!declared) {
     throw new LocalSetupError(
       `${options.cdkOut} was not synthesized for sam local invoke (cdk synth -c localEndpoints=true): run \`npm run sam:synth\` first.`,
@@ -86,7 +91,7 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
   const credentials = LOCAL_CREDENTIALS;
   const region = LOCAL_REGION;
   const dynamodb = new DynamoDBClient({ endpoint: options.dynamodbEndpoint, region, credentials });
-  await createTable(dynamodb, tableId, resolve(table.Properties, names));
+  await createTable(dynamodb, tableId, resolve(table.Properties, names) as TableDefinition);
   dynamodb.destroy();
 
   let stateMachineArn: string | undefined;
@@ -132,8 +137,9 @@ export function sampleEvents(template: CfnTemplate): Record<string, string> {
     if (id) events[id] = 'events/post-track.json';
   }
   for (const [, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
-    if (!rule.Properties?.EventPattern?.['detail-type']?.includes(STATUS_CHANGE)) continue;
-    for (const target of rule.Properties.Targets ?? []) {
+    const props = rule.Properties as EventRuleProperties | undefined;
+    if (!props?.EventPattern?.['detail-type']?.includes(STATUS_CHANGE)) continue;
+    for (const target of props.Targets ?? []) {
       const id = getAttTarget(target.Arn);
       if (id) events[id] = 'events/execution-failed.json';
     }
@@ -212,8 +218,8 @@ if (require.main === module) {
     },
   });
   const options: SamPrepareOptions = {
-    cdkOut: path.resolve(values['cdk-out']!),
-    dynamodbEndpoint: values.dynamodb!,
+    cdkOut: path.resolve(values['cdk-out']),
+    dynamodbEndpoint: values.dynamodb,
     sfnEndpoint: values['no-sfn'] ? undefined : values.sfn,
   };
   samPrepare(options)

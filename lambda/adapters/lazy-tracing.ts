@@ -1,7 +1,7 @@
 import { isRequestXRaySampled } from '@aws-lambda-powertools/commons/utils/env';
 import * as path from 'node:path';
 import type { ServiceLog } from '../core/ports';
-import { TRACER_MODULE } from '../shared/names';
+import { TRACER_MODULE } from '../shared/observability-names';
 
 export type ClientCapture = <C extends object>(client: C) => C;
 

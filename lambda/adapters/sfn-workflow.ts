@@ -10,7 +10,7 @@ import type { ExecutionState, Workflow } from '../core/ports';
 import { storageKeyOf } from '../core/storage-key';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
-import { ExecutionEnd } from '../shared/names';
+import { ExecutionEnd } from '../shared/execution-ends';
 import { tenantCounterKey } from '../shared/table';
 
 /** The execution input, as the state machine definition reads it (lib/analysis-workflow.ts). */

@@ -7,7 +7,7 @@ import {
   type TaskServiceConfig,
   TaskService,
 } from '../core/task-service';
-import { TASK_ID_KEY_ENV } from '../shared/names';
+import { TASK_ID_KEY_ENV } from '../shared/deployment-names';
 import { TaskKeys } from '../shared/task-keys';
 import { createDocumentClient } from './dynamodb/table-client';
 import { DynamoDbTaskStore } from './dynamodb/task-store';

@@ -1,5 +1,5 @@
 import { InvalidRequest, TenantClaimInvalid, TenantMismatch } from './errors';
-import { AuthMode, COGNITO_TENANT_CLAIM, DEFAULT_TENANT_CLAIM } from '../shared/names';
+import { AuthMode, COGNITO_TENANT_CLAIM, DEFAULT_TENANT_CLAIM } from '../shared/auth-modes';
 import { parseTenantId } from './validation';
 
 export interface AuthConfig {

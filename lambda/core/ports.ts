@@ -1,4 +1,5 @@
-import type { ExecutionEnd, ServiceEvent } from '../shared/names';
+import type { ExecutionEnd } from '../shared/execution-ends';
+import type { ServiceEvent } from '../shared/observability-names';
 import type { CursorPosition } from './cursor';
 import type { ActiveTask, ListStatus, Task, TaskError, TaskStatus, WorkflowInput } from './task';
 
@@ -145,7 +146,7 @@ export interface Workflow {
   running(): AsyncIterable<readonly string[]>;
 }
 
-export { ServiceEvent } from '../shared/names';
+export { ServiceEvent } from '../shared/observability-names';
 
 /** Metrics port: counts ServiceEvents. Powertools Metrics (CloudWatch EMF) in Lambda, a no-op elsewhere by default. */
 export interface ServiceMetrics {

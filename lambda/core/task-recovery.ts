@@ -1,4 +1,4 @@
-import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../shared/names';
+import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../shared/deployment-names';
 import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { storageKeyOf } from './storage-key';
 import { TaskErrorName, taskError } from './task-errors';

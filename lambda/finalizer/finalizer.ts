@@ -1,7 +1,7 @@
 import { endingOf, type TaskRecovery } from '../core/task-recovery';
 import type { Task } from '../core/task';
 import { type ExecutionInput, fromExecutionInput } from '../adapters/sfn-workflow';
-import { ExecutionEnd, REPAIRED_EXECUTION_STATUSES } from '../shared/names';
+import { ExecutionEnd, REPAIRED_EXECUTION_STATUSES } from '../shared/execution-ends';
 
 /** The part of an EventBridge "Step Functions Execution Status Change" event the finalizer reads. */
 export interface ExecutionStatusChange {

@@ -6,7 +6,7 @@ import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
-import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/names';
+import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/observability-names';
 
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskFinalizer });

@@ -6,7 +6,7 @@ import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-confi
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
-import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/names';
+import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/observability-names';
 
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TaskSweeper });

@@ -8,7 +8,7 @@ import { powertoolsLog } from '../adapters/powertools-log';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
 import { createTrackHandler } from './track-handler';
-import { METRICS_NAMESPACE, ServiceName } from '../shared/names';
+import { METRICS_NAMESPACE, ServiceName } from '../shared/observability-names';
 
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TrackApi });

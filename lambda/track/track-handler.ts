@@ -5,7 +5,9 @@ import type { ServiceLog } from '../core/ports';
 import type { TaskService } from '../core/task-service';
 import type { Task } from '../core/task';
 import { isTaskId, parseListParameters, parseTrackRequest, parseVideoFilename } from '../core/validation';
-import { AuthMode, DEFAULT_TENANT_CLAIM, RequestOutcome, Route } from '../shared/names';
+import { Route } from '../shared/api-routes';
+import { AuthMode, DEFAULT_TENANT_CLAIM } from '../shared/auth-modes';
+import { RequestOutcome } from '../shared/observability-names';
 import { BASE_HEADERS, errorResponse, type HttpResponse, json, problem } from './http';
 
 export const MAX_BODY_BYTES = 64 * 1024;

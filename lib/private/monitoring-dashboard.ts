@@ -1,7 +1,7 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { METRICS_NAMESPACE, RequestOutcome, ServiceEvent, ServiceName } from '../../lambda/shared/names';
+import { METRICS_NAMESPACE, RequestOutcome, ServiceEvent, ServiceName } from '../../lambda/shared/observability-names';
 import type { MonitoringProps } from '../monitoring';
 import { appMetric, FIVE_MINUTES, REPAIR_METRIC, tableSystemErrors, tableThrottles } from './monitoring-metrics';
 

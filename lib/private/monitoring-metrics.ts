@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../../lambda/shared/names';
+import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../../lambda/shared/observability-names';
 
 /** The period of every alarm and graph but the unexpected-aborts alarm's. */
 export const FIVE_MINUTES = Duration.minutes(5);

@@ -4,7 +4,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
-import { TRACER_MODULE } from '../../lambda/shared/names';
+import { TRACER_MODULE } from '../../lambda/shared/observability-names';
 
 /** Settings every function of the app shares: Node.js 24 on Graviton, small esbuild bundles with source maps. */
 export const FUNCTION_DEFAULTS = {

@@ -11,10 +11,20 @@ export interface CorsPolicy {
   readonly allowCredentials?: boolean;
 }
 
+/** AWS::ApiGatewayV2::Api CorsConfiguration, as CloudFormation spells it. */
+interface CorsConfiguration {
+  AllowOrigins?: string[];
+  AllowMethods?: string[];
+  AllowHeaders?: string[];
+  ExposeHeaders?: string[];
+  MaxAge?: number;
+  AllowCredentials?: boolean;
+}
+
 /** The policy the stack deploys (from `corsAllowOrigins`), so `npm start` answers browsers exactly as API Gateway would. */
 export function corsPolicyFromTemplate(template: CfnTemplate): CorsPolicy | undefined {
   const api = Object.values(template.Resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Api');
-  const c = api?.Properties?.CorsConfiguration as Record<string, any> | undefined;
+  const c = api?.Properties?.CorsConfiguration as CorsConfiguration | undefined;
   if (!c) return undefined;
   return {
     allowOrigins: c.AllowOrigins ?? [],

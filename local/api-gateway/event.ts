@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { LOCAL_ACCOUNT } from '../local-aws';
-import { Route, TASK_ID_PARAM } from '../../lambda/shared/names';
+import { Route, TASK_ID_PARAM } from '../../lambda/shared/api-routes';
 
 export interface HttpRequestLike {
   readonly method: string;
@@ -26,7 +26,7 @@ export function matchRoute(path: string): { routePath: string; pathParameters?: 
     if (m)
       return {
         routePath: route.template,
-        pathParameters: 'param' in route ? { [route.param]: safeDecode(m[1]) } : undefined,
+        pathParameters: 'param' in route && m[1] ? { [route.param]: safeDecode(m[1]) } : undefined,
       };
   }
   return undefined;

@@ -54,7 +54,7 @@ export function createJwtAuthorizer(options: JwtAuthorizerOptions): Authorize {
     const audiences = payload.aud === undefined ? [] : Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     const accepted = audiences.length
       ? audiences.some((a) => options.audience.includes(a))
-      : options.audience.includes(String(payload.client_id ?? ''));
+      : typeof payload.client_id === 'string' && options.audience.includes(payload.client_id);
     if (!accepted) return invalid('the token has an invalid audience');
     return { event: withClaims(event, payload) };
   };
@@ -71,18 +71,7 @@ function describe(error: errors.JOSEError): string {
 
 /** Payload 2.0 carries each claim as a string; arrays look like "[a b]" (what API Gateway sends). */
 function withClaims(event: APIGatewayProxyEventV2, payload: JWTPayload): APIGatewayProxyEventV2 {
-  const claims = Object.fromEntries(
-    Object.entries(payload).map(([name, value]) => [
-      name,
-      typeof value === 'string'
-        ? value
-        : Array.isArray(value)
-          ? `[${value.join(' ')}]`
-          : typeof value === 'object'
-            ? JSON.stringify(value)
-            : String(value),
-    ]),
-  );
+  const claims = Object.fromEntries(Object.entries(payload).map(([name, value]) => [name, claimText(value)]));
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : null;
   return {
     ...event,
@@ -91,4 +80,11 @@ function withClaims(event: APIGatewayProxyEventV2, payload: JWTPayload): APIGate
       authorizer: { jwt: { claims, scopes } },
     } as APIGatewayProxyEventV2['requestContext'],
   };
+}
+
+function claimText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return `[${value.join(' ')}]`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
 }

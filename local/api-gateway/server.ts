@@ -121,7 +121,7 @@ async function serve(
     const preflight = hooks.cors && preflightResponse(hooks.cors, method, req.headers);
     if (preflight) {
       status = preflight.statusCode;
-      const refusal = preflightRefusal(hooks.cors!, req.headers);
+      const refusal = preflightRefusal(hooks.cors, req.headers);
       note = refusal ? ` CORS preflight REFUSED: ${refusal}` : ' CORS preflight allowed';
       return send(res, preflight);
     }
@@ -165,7 +165,7 @@ async function serve(
   } catch (error) {
     // What API Gateway answers when the integration fails.
     status = 500;
-    log(`[api] handler threw: ${(error as Error).stack ?? error}`);
+    log(`[api] handler threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     send(res, jsonResponse(500, { message: 'Internal Server Error' }, cors));
   } finally {
     const ms = (performance.now() - started).toFixed(1);

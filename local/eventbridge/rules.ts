@@ -1,8 +1,9 @@
+import type { SweepReport } from '../../lambda/core/repair-sweep';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from '../local-aws';
 import type { Execution, LocalStepFunctions } from '../step-functions/runner';
-import { type CfnTemplate, type LocalNames, resolve, resourcesOfType } from '../template';
+import { type CfnTemplate, type EventRuleProperties, type LocalNames, resolve, resourcesOfType } from '../template';
 
-type Invoke = (event: any) => Promise<unknown>;
+type Invoke = (event: unknown) => Promise<unknown>;
 
 /**
  * EventBridge locally: each rule on "Step Functions Execution Status Change" for this state machine invokes its
@@ -16,15 +17,15 @@ export function wireExecutionEvents(
   log: (line: string) => void,
 ): void {
   for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
-    const props = resolve(rule.Properties, names);
+    const props = resolve(rule.Properties, names) as EventRuleProperties;
     const pattern = props.EventPattern ?? {};
     if (!pattern['detail-type']?.includes('Step Functions Execution Status Change')) continue;
     for (const target of props.Targets ?? []) {
-      const invoke = lambdas[target.Arn];
+      const invoke = lambdas[String(target.Arn)];
       if (!invoke) continue;
       sfn.onExecutionEnd(async (execution: Execution) => {
-        const statuses: string[] | undefined = pattern.detail?.status;
-        const machines: string[] | undefined = pattern.detail?.stateMachineArn;
+        const statuses = pattern.detail?.status;
+        const machines = pattern.detail?.stateMachineArn;
         if (statuses && !statuses.includes(execution.status)) return;
         if (machines && !machines.includes(execution.stateMachineArn)) return;
         log(`[events] ${ruleId}: ${execution.name} ${execution.status} → finalizer`);
@@ -48,10 +49,10 @@ export function runSchedules(
 ): () => Promise<void> {
   const jobs: (() => Promise<void>)[] = [];
   for (const [ruleId, rule] of resourcesOfType(template, 'AWS::Events::Rule')) {
-    const props = resolve(rule.Properties, names);
+    const props = resolve(rule.Properties, names) as EventRuleProperties;
     if (!props.ScheduleExpression) continue;
     for (const target of props.Targets ?? []) {
-      const invoke = lambdas[target.Arn];
+      const invoke = lambdas[String(target.Arn)];
       if (!invoke) continue;
       jobs.push(async () => {
         const report = (await invoke({
@@ -59,7 +60,7 @@ export function runSchedules(
           source: 'aws.events',
           resources: [ruleId],
           detail: {},
-        })) as Record<string, number> | undefined;
+        })) as SweepReport | undefined;
         if (report && (report.started || report.ended || report.errors)) {
           log(
             `[sweep] ${ruleId}: ${report.candidates} checked, ${report.started} started, ${report.ended} ended, ${report.errors} failed`,

@@ -1,6 +1,13 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { type CfnTemplate, functionArn, type LocalNames, resolve, resourcesOfType } from '../template';
+import {
+  type CfnTemplate,
+  functionArn,
+  type FunctionProperties,
+  type LocalNames,
+  resolve,
+  resourcesOfType,
+} from '../template';
 
 export interface LocalFunction {
   readonly logicalId: string;
@@ -15,21 +22,22 @@ export interface LocalFunction {
 export function templateFunctions(template: CfnTemplate, cdkOut: string, names: LocalNames): LocalFunction[] {
   return resourcesOfType(template, 'AWS::Lambda::Function').map(([logicalId, r]) => {
     const assetPath = r.Metadata?.['aws:asset:path'];
-    if (!assetPath)
+    if (typeof assetPath !== 'string')
       throw new Error(`Function ${logicalId} has no asset in ${cdkOut}; was it synthesized with bundling?`);
+    const props = r.Properties as FunctionProperties | undefined;
     return {
       logicalId,
       arn: functionArn(logicalId),
       assetDir: path.resolve(cdkOut, assetPath),
-      handlerName: String(r.Properties!.Handler),
-      environment: resolve(r.Properties!.Environment?.Variables ?? {}, names),
+      handlerName: String(props?.Handler),
+      environment: resolve(props?.Environment?.Variables ?? {}, names) as Record<string, string>,
     };
   });
 }
 
 /** A function's local runtime: invoke it like Lambda does; stop() ends it, abandoning invocations still in flight. */
 export interface LocalLambda {
-  (event: any): Promise<unknown>;
+  (event: unknown): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -77,7 +85,7 @@ export function loadHandler(fn: LocalFunction): LocalLambda {
   };
   const start = (): Worker => {
     const [file, exportName] = fn.handlerName.split('.');
-    const { NODE_OPTIONS: _node, ...environment } = fn.environment;
+    const environment = withoutNodeOptions(fn.environment);
     const w = new Worker(RUNTIME, {
       eval: true,
       execArgv: [],
@@ -101,14 +109,14 @@ export function loadHandler(fn: LocalFunction): LocalLambda {
         else p?.resolve(result === undefined ? undefined : JSON.parse(result));
       },
     );
-    w.on('error', (e) => failAll(lambdaError('Runtime.ExitError', e.message)));
+    w.on('error', (e: Error) => failAll(lambdaError('Runtime.ExitError', e.message)));
     w.on('exit', (code) => {
       if (worker === w) worker = undefined;
       failAll(lambdaError('Runtime.ExitError', `${fn.logicalId} exited (code ${code})`));
     });
     return w;
   };
-  const invoke = (event: any) =>
+  const invoke = (event: unknown) =>
     new Promise<unknown>((resolve, reject) => {
       if (stopped)
         return reject(Object.assign(new Error(`${fn.logicalId} is stopped`), { name: 'Lambda.ServiceException' }));
@@ -125,4 +133,9 @@ export function loadHandler(fn: LocalFunction): LocalLambda {
       if (w) await w.terminate();
     },
   });
+}
+
+/** The function's environment without NODE_OPTIONS: flags for Lambda's node process, not for the local one. */
+export function withoutNodeOptions(environment: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(environment).filter(([k]) => k !== 'NODE_OPTIONS'));
 }

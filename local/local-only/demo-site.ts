@@ -16,7 +16,9 @@ export async function bundleDemoPage(): Promise<string> {
     sourcemap: 'inline',
     logLevel: 'silent',
   });
-  return result.outputFiles[0].text;
+  const [output] = result.outputFiles;
+  if (!output) throw new Error('esbuild wrote no bundle of the demo page');
+  return output.text;
 }
 
 const FAVICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#3b5bdb"/><path d="M12 9.5v13l11-6.5z" fill="#fff"/></svg>`;
@@ -57,7 +59,7 @@ export async function demoSiteRoutes(): Promise<LocalRoutes> {
       body: readFileSync(path.join(ROOT, 'docs/openapi.yaml'), 'utf8'),
     }),
   };
-  return async ({ method, path: requestPath }) => {
+  const respond = (method: string, requestPath: string): LocalResponse | undefined => {
     const file = files[requestPath];
     if (!file) return undefined;
     if (method !== 'GET' && method !== 'HEAD') {
@@ -65,4 +67,5 @@ export async function demoSiteRoutes(): Promise<LocalRoutes> {
     }
     return file();
   };
+  return ({ method, path: requestPath }) => Promise.resolve(respond(method, requestPath));
 }

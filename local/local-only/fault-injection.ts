@@ -36,7 +36,8 @@ export function injectFault(fault: Fault): void {
 
 export function clearFaults(match?: string): void {
   const list = faults();
-  for (let i = list.length - 1; i >= 0; i--) if (match === undefined || list[i].match === match) list.splice(i, 1);
+  const kept = list.filter((f) => match !== undefined && f.match !== match);
+  list.splice(0, list.length, ...kept);
 }
 
 /** The next fault for this call, counted down; undefined when none applies. */

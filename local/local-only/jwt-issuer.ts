@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
-import { COGNITO_TENANT_CLAIM } from '../../lambda/shared/names';
+import { COGNITO_TENANT_CLAIM } from '../../lambda/shared/auth-modes';
 
 /** The local app client's id: the `aud` of every local ID token, as a Cognito ID token's is its app client's id. */
 export const LOCAL_AUDIENCE = 'video-tracking-local';

@@ -1,4 +1,4 @@
-import type { ExtraOperations } from '../step-functions/endpoint';
+import { type ExtraOperations, optionalNumber, optionalString, requiredString } from '../step-functions/endpoint';
 import type { LocalStepFunctions } from '../step-functions/runner';
 import { injectFault } from './fault-injection';
 
@@ -11,29 +11,29 @@ export function testControls(sfn: LocalStepFunctions): ExtraOperations {
   return (operation, input) => {
     switch (operation) {
       case 'LocalHold':
-        sfn.hold(input.field, input.value);
+        sfn.hold(requiredString(input, 'field'), requiredString(input, 'value'));
         return {};
       case 'LocalRelease':
-        return { released: sfn.release(input.field, input.value) };
+        return { released: sfn.release(requiredString(input, 'field'), requiredString(input, 'value')) };
       case 'LocalInjectStateFault':
         sfn.injectFault({
-          state: input.state,
-          error: input.error,
-          cause: input.cause,
-          match: input.match,
-          times: Number(input.times ?? 1),
+          state: requiredString(input, 'state'),
+          error: requiredString(input, 'error'),
+          cause: optionalString(input, 'cause'),
+          match: optionalString(input, 'match'),
+          times: optionalNumber(input, 'times') ?? 1,
         });
         return {};
       case 'LocalDropEndEvents':
-        sfn.dropEndEvents(input.match, Number(input.times ?? 1));
+        sfn.dropEndEvents(requiredString(input, 'match'), optionalNumber(input, 'times') ?? 1);
         return {};
       case 'LocalInjectFault':
         injectFault({
-          command: input.command,
-          error: input.error,
-          reason: input.reason,
-          match: input.match,
-          times: Number(input.times ?? 1),
+          command: requiredString(input, 'command'),
+          error: requiredString(input, 'error'),
+          reason: optionalString(input, 'reason'),
+          match: optionalString(input, 'match'),
+          times: optionalNumber(input, 'times') ?? 1,
         });
         return {};
       default:

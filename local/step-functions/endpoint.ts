@@ -16,7 +16,10 @@ export interface SfnEndpoint {
  * Operations beyond the service's, answered on the same endpoint (the local test controls): the output, or undefined
  * when the operation is not theirs. A thrown error is sent as the service sends its errors.
  */
-export type ExtraOperations = (operation: string, input: any) => unknown;
+export type ExtraOperations = (operation: string, input: OperationInput) => unknown;
+
+/** A request's JSON object; each operation reads its members through the accessors below, which check their types. */
+export type OperationInput = Record<string, unknown>;
 
 class ServiceError extends Error {
   constructor(
@@ -68,7 +71,8 @@ async function handle(
   for await (const chunk of req) body += chunk;
   const operation = String(req.headers['x-amz-target'] ?? '').replace(/^AWSStepFunctions\./, '');
   try {
-    const input = body ? JSON.parse(body) : {};
+    const input: unknown = body ? JSON.parse(body) : {};
+    if (!isObject(input)) throw new ServiceError('SerializationException', 'The request body must be a JSON object');
     const output = extra(operation, input) ?? operate(sfn, operation, input);
     send(res, 200, output);
   } catch (error) {
@@ -77,27 +81,36 @@ async function handle(
   }
 }
 
-function operate(sfn: LocalStepFunctions, operation: string, input: any): unknown {
+function operate(sfn: LocalStepFunctions, operation: string, input: OperationInput): unknown {
   const checkMachine = (arn: string) => {
     if (arn !== sfn.stateMachineArn)
       throw new ServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
   };
   switch (operation) {
     case 'StartExecution': {
-      checkMachine(input.stateMachineArn);
-      if (!input.name) throw new ServiceError('ValidationException', 'name is required locally');
-      const e = sfn.startExecution(input.name, input.input ?? '{}');
+      checkMachine(requiredString(input, 'stateMachineArn'));
+      const name = optionalString(input, 'name');
+      if (!name) throw new ServiceError('ValidationException', 'name is required locally');
+      const e = sfn.startExecution(name, optionalString(input, 'input') ?? '{}');
       return { executionArn: e.executionArn, startDate: seconds(e.startDate) };
     }
     case 'StopExecution': {
-      const e = sfn.stopExecution(input.executionArn, input.error, input.cause);
+      const e = sfn.stopExecution(
+        requiredString(input, 'executionArn'),
+        optionalString(input, 'error'),
+        optionalString(input, 'cause'),
+      );
       return { stopDate: seconds(e.stopDate ?? new Date()) };
     }
     case 'DescribeExecution':
-      return describe(sfn.describeExecution(input.executionArn));
+      return describe(sfn.describeExecution(requiredString(input, 'executionArn')));
     case 'ListExecutions':
-      checkMachine(input.stateMachineArn);
-      return listExecutions(sfn, input);
+      checkMachine(requiredString(input, 'stateMachineArn'));
+      return listExecutions(sfn, {
+        statusFilter: optionalString(input, 'statusFilter'),
+        maxResults: optionalNumber(input, 'maxResults'),
+        nextToken: optionalString(input, 'nextToken'),
+      });
     default:
       throw new ServiceError(
         'UnknownOperationException',
@@ -147,7 +160,7 @@ function listExecutions(
       stopDate: e.stopDate ? seconds(e.stopDate) : undefined,
     })),
     nextToken:
-      from + size < all.length
+      from + size < all.length && last
         ? Buffer.from(
             JSON.stringify({
               statusFilter: input.statusFilter ?? '',
@@ -161,8 +174,12 @@ function listExecutions(
 
 function parseToken(token: string): { statusFilter: string; startDate: number; name: string } | undefined {
   try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-    return typeof parsed?.startDate === 'number' && typeof parsed?.name === 'string' ? parsed : undefined;
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    if (!isObject(parsed)) return undefined;
+    const { statusFilter, startDate, name } = parsed;
+    return typeof statusFilter === 'string' && typeof startDate === 'number' && typeof name === 'string'
+      ? { statusFilter, startDate, name }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -181,6 +198,31 @@ function describe(e: Execution) {
     error: e.error,
     cause: e.cause,
   };
+}
+
+function isObject(value: unknown): value is OperationInput {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A member the operation needs: a string, or the ValidationException the service sends. */
+export function requiredString(input: OperationInput, name: string): string {
+  const value = optionalString(input, name);
+  if (value === undefined) throw new ServiceError('ValidationException', `${name} is required`);
+  return value;
+}
+
+export function optionalString(input: OperationInput, name: string): string | undefined {
+  const value = input[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ServiceError('ValidationException', `${name} must be a string`);
+  return value;
+}
+
+export function optionalNumber(input: OperationInput, name: string): number | undefined {
+  const value = input[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number') throw new ServiceError('ValidationException', `${name} must be a number`);
+  return value;
 }
 
 /** The JSON protocol carries timestamps as epoch seconds. */

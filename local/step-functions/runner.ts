@@ -1,6 +1,13 @@
 import * as ddb from '@aws-sdk/client-dynamodb';
 import type { LambdaError } from '../lambda/runtime';
-import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
+import {
+  ExecutionAbortedError,
+  ExecutionError,
+  ExecutionTimeoutError,
+  type RunOptions,
+  StateMachine,
+  type StateMachineDefinition,
+} from 'aws-local-stepfunctions';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -17,13 +24,21 @@ export interface Execution {
   cause?: string;
 }
 
+type LocalTaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
+/** JSON as aws-local-stepfunctions passes it between states (the library names this type but does not export it). */
+type JsonValue = Parameters<LocalTaskHandlers[string]>[0];
+type States = StateMachineDefinition['States'];
+type RunEvents = ReturnType<StateMachine['run']>['eventLogs'];
+/** Any DynamoDB command; each action's command class is looked up by name. */
+type DynamoDbCommand = Parameters<ddb.DynamoDBClient['send']>[0];
+
 /** A task state's local stand-in: receives the state's resolved Parameters, returns its result or throws a named error. */
-export type TaskHandler = (input: any) => Promise<any>;
-export type LambdaHandler = (event: any) => Promise<unknown>;
+export type TaskHandler = (input: JsonValue) => Promise<JsonValue>;
+export type LambdaHandler = (event: unknown) => Promise<unknown>;
 
 export interface LocalStepFunctionsOptions {
   /** The ASL definition, references already resolved to local names. */
-  readonly definition: any;
+  readonly definition: StateMachineDefinition;
   readonly stateMachineArn: string;
   /** Client for DynamoDB Local; DynamoDB task states run against it with their real parameters. */
   readonly dynamodb: ddb.DynamoDBClient;
@@ -99,7 +114,7 @@ export class LocalStepFunctions {
     this.handlers = Object.fromEntries(
       Object.entries(handlers).map(([state, handler]) => [
         state,
-        async (input: any) => {
+        async (input: JsonValue) => {
           const fault = this.takeFault(state, input);
           if (fault) {
             this.log(`[sfn]   ${state}: injected ${fault.error}`);
@@ -191,7 +206,7 @@ export class LocalStepFunctions {
   private begin(execution: Execution): void {
     const name = execution.name;
     if (execution.status !== 'RUNNING') return;
-    const run = this.machine.run(JSON.parse(execution.input), {
+    const run = this.machine.run(JSON.parse(execution.input) as JsonValue, {
       overrides: { taskResourceLocalHandlers: this.handlers },
       context: {
         Execution: { Id: execution.executionArn, Name: name },
@@ -278,7 +293,7 @@ export class LocalStepFunctions {
   }
 
   /** Logs each transition; resolves with the last state entered. */
-  private async logTransitions(name: string, events: AsyncGenerator<any>): Promise<string | undefined> {
+  private async logTransitions(name: string, events: RunEvents): Promise<string | undefined> {
     let last: string | undefined;
     // A StateCaught event carries the catcher, not the error: the error is on the StateFailed event before it.
     const failed = new Map<string, string>();
@@ -289,14 +304,14 @@ export class LocalStepFunctions {
       } else if (event.type === 'StateFailed') {
         failed.set(event.state.name, event.Error);
         // The raw cause goes to the log (as to the execution history on AWS), never into a task's record.
-        this.log(`[sfn] ${name}   ${event.state.name} failed: ${event.Error}: ${event.Cause}`);
+        this.log(`[sfn] ${name}   ${event.state.name} failed: ${event.Error}: ${String(event.Cause)}`);
       } else if (event.type === 'StateRetried')
         this.log(
-          `[sfn] ${name}   ${event.state.name} retry #${event.retry?.attempt ?? ''} after ${failed.get(event.state.name) ?? 'an error'}`,
+          `[sfn] ${name}   ${event.state.name} retry #${event.retry.attempt} after ${failed.get(event.state.name) ?? 'an error'}`,
         );
       else if (event.type === 'StateCaught')
         this.log(
-          `[sfn] ${name}   ${event.state.name} caught ${failed.get(event.state.name) ?? 'an error'} → ${event.catch?.catcher?.Next ?? ''}`,
+          `[sfn] ${name}   ${event.state.name} caught ${failed.get(event.state.name) ?? 'an error'} → ${event.catch.catcher.Next}`,
         );
     }
     return last;
@@ -304,13 +319,24 @@ export class LocalStepFunctions {
 }
 
 /** What a SUCCEEDED execution did to its task, named by the state it ended in, so a failure never reads as success. */
-async function outcomeOf(lastState: Promise<string | undefined>, output: any): Promise<string> {
+async function outcomeOf(lastState: Promise<string | undefined>, output: JsonValue): Promise<string> {
   const state = await Promise.race([lastState, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
   if (state === 'MarkCompleted') return ': task completed';
-  if (state?.startsWith('MarkFailed')) return `: task recorded failed (${output?.error?.Error ?? 'error'})`;
+  if (state?.startsWith('MarkFailed')) return `: task recorded failed (${caughtErrorName(output)})`;
   if (state === 'NoLongerActive' || state === 'AlreadyFinished')
     return ': task had already ended elsewhere; nothing written';
   return '';
+}
+
+/** The Error of the failure the Catch put under `error` (the workflow's resultPath), for the log. */
+function caughtErrorName(output: JsonValue): string {
+  const caught = isJsonObject(output) ? output.error : undefined;
+  const name = isJsonObject(caught) ? caught.Error : undefined;
+  return typeof name === 'string' ? name : 'error';
+}
+
+function isJsonObject(value: JsonValue | undefined): value is Exclude<JsonValue, unknown[] | null> & object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function ending(error: unknown): [ExecutionStatus, Partial<Execution>] {
@@ -323,17 +349,19 @@ function ending(error: unknown): [ExecutionStatus, Partial<Execution>] {
 
 /** One local handler per Task state, chosen by its Resource, searched through Parallel and Map states too. */
 function taskHandlers(
-  definition: any,
+  definition: StateMachineDefinition,
   client: ddb.DynamoDBClient,
   lambdas: Record<string, LambdaHandler>,
 ): Record<string, TaskHandler> {
   const handlers: Record<string, TaskHandler> = {};
-  const visit = (states: Record<string, any>) => {
+  const visit = (states: States) => {
     for (const [name, state] of Object.entries(states)) {
       if (state.Type === 'Task') handlers[name] = handlerFor(name, state.Resource, client, lambdas);
-      for (const branch of state.Branches ?? []) visit(branch.States);
-      const processor = state.ItemProcessor ?? state.Iterator;
-      if (processor) visit(processor.States);
+      if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch.States);
+      if (state.Type === 'Map') {
+        const processor = state.ItemProcessor ?? state.Iterator;
+        if (processor) visit(processor.States);
+      }
     }
   };
   visit(definition.States);
@@ -346,38 +374,39 @@ function handlerFor(
   client: ddb.DynamoDBClient,
   lambdas: Record<string, LambdaHandler>,
 ): TaskHandler {
-  let m = OPTIMIZED_DYNAMODB.exec(resource);
   // Optimized integrations name errors "DynamoDB.<Exception>"; AWS SDK integrations "DynamoDb.<Exception>".
-  if (m) return dynamoDbCall(client, m[1], 'DynamoDB');
-  m = SDK_DYNAMODB.exec(resource);
-  if (m) return dynamoDbCall(client, m[1], 'DynamoDb');
+  const optimized = OPTIMIZED_DYNAMODB.exec(resource)?.[1];
+  if (optimized) return dynamoDbCall(client, optimized, 'DynamoDB');
+  const sdk = SDK_DYNAMODB.exec(resource)?.[1];
+  if (sdk) return dynamoDbCall(client, sdk, 'DynamoDb');
   if (LAMBDA_INVOKE.test(resource)) {
-    return async (params: { FunctionName: string; Payload?: unknown }) => {
-      const payload = await invokeLambda(lambdas, params.FunctionName, params.Payload);
+    return async (params) => {
+      const { FunctionName: functionName, Payload } = isJsonObject(params) ? params : {};
+      if (typeof functionName !== 'string')
+        throw new NamedError('States.Runtime', `State ${stateName}: lambda:invoke needs Parameters.FunctionName`);
+      const payload = await invokeLambda(lambdas, functionName, Payload);
       return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
     };
   }
   if (LAMBDA_ARN.test(resource)) return (input) => invokeLambda(lambdas, resource, input);
-  return async () => {
-    throw new NamedError('States.Runtime', `State ${stateName}: resource ${resource} has no local implementation`);
-  };
+  return () =>
+    Promise.reject(
+      new NamedError('States.Runtime', `State ${stateName}: resource ${resource} has no local implementation`),
+    );
 }
 
 function dynamoDbCall(client: ddb.DynamoDBClient, action: string, errorPrefix: string): TaskHandler {
-  const commandName = `${action[0].toUpperCase()}${action.slice(1)}Command` as keyof typeof ddb;
-  const Command = ddb[commandName] as unknown as new (input: unknown) => any;
+  const commandName = `${action.charAt(0).toUpperCase()}${action.slice(1)}Command` as keyof typeof ddb;
+  const Command = ddb[commandName] as unknown as new (input: unknown) => DynamoDbCommand;
   if (typeof Command !== 'function') {
-    return async () => {
-      throw new NamedError('States.Runtime', `DynamoDB action ${action} is not supported locally`);
-    };
+    return () => Promise.reject(new NamedError('States.Runtime', `DynamoDB action ${action} is not supported locally`));
   }
   return async (params) => {
     try {
-      const { $metadata: _metadata, ...output } = (await client.send(new Command(params))) as unknown as Record<
-        string,
-        unknown
-      >;
-      return output;
+      const output: Record<string, unknown> = { ...(await client.send(new Command(params))) };
+      delete output.$metadata;
+      // DynamoDB's outputs are plain data (attribute-value maps, counts), what Step Functions hands on as JSON.
+      return output as JsonValue;
     } catch (error) {
       const e = error as Error;
       throw new NamedError(`${errorPrefix}.${e.name}`, e.message);
@@ -388,14 +417,14 @@ function dynamoDbCall(client: ddb.DynamoDBClient, action: string, errorPrefix: s
 async function invokeLambda(
   lambdas: Record<string, LambdaHandler>,
   functionArn: string,
-  payload: unknown,
-): Promise<unknown> {
+  payload: JsonValue | undefined,
+): Promise<JsonValue> {
   const handler = lambdas[functionArn];
   if (!handler) throw new NamedError('Lambda.ResourceNotFoundException', `Function not found: ${functionArn}`);
   try {
     // Through JSON both ways, as the Lambda service does.
     const result = await handler(JSON.parse(JSON.stringify(payload ?? {})));
-    return result === undefined ? null : JSON.parse(JSON.stringify(result));
+    return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as JsonValue);
   } catch (error) {
     const e = error as Partial<LambdaError>;
     // Step Functions reports a function error by its errorType (Node.js runtimes take it from error.name), and its

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TrackingStack } from '../../lib/tracking-stack';
-import { TASK_ID_KEY_ENV } from '../../lambda/shared/names';
-import { loadStack, resourcesOfType } from '../../local/template';
+import { TASK_ID_KEY_ENV } from '../../lambda/shared/deployment-names';
+import { type FunctionProperties, loadStack, resourcesOfType } from '../../local/template';
 
 let outdir: string;
 let assetDir: string;
@@ -25,11 +25,13 @@ beforeAll(() => {
   const { template } = loadStack(outdir);
   // The API handler, found as the local system finds it: the Track function that starts executions.
   const [, api] = resourcesOfType(template, 'AWS::Lambda::Function').find(
-    ([id, fn]) => /Track/.test(id) && fn.Properties?.Environment?.Variables?.WORKFLOW_TIMEOUT_SECONDS,
+    ([id, fn]) =>
+      /Track/.test(id) &&
+      (fn.Properties as FunctionProperties | undefined)?.Environment?.Variables?.WORKFLOW_TIMEOUT_SECONDS,
   )!;
-  assetDir = path.join(outdir, api.Metadata!['aws:asset:path']);
+  assetDir = path.join(outdir, String(api.Metadata?.['aws:asset:path']));
   const [, finalizer] = resourcesOfType(template, 'AWS::Lambda::Function').find(([id]) => /^Finalizer/.test(id))!;
-  finalizerAssetDir = path.join(outdir, finalizer.Metadata!['aws:asset:path']);
+  finalizerAssetDir = path.join(outdir, String(finalizer.Metadata?.['aws:asset:path']));
   bundle = readFileSync(path.join(assetDir, 'index.js'), 'utf8');
   sources = mapSources(path.join(assetDir, 'index.js'));
 }, 120_000);

@@ -4,7 +4,16 @@ import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError 
 import { videoStorageKey } from '../../client/video-analyses';
 import { requestLocalToken } from '../../tools/token/token-command';
 import { memoryStorage } from '../support/memory-storage';
-import { contractFetch, env, executionsOf, holdExecutions, itemsOf, releaseExecutions, uniqueTenant } from './support';
+import {
+  contractFetch,
+  env,
+  executionsOf,
+  holdExecutions,
+  itemsOf,
+  present,
+  releaseExecutions,
+  uniqueTenant,
+} from './support';
 
 // The client (client/) in Node.js against the local API; every answer it gets is checked against docs/openapi.yaml.
 const client = createTrackingClient({ baseUrl: env.apiUrl, fetch: contractFetch });
@@ -65,11 +74,16 @@ describe('the client in Node.js, against the local API', () => {
       const results = await Promise.all([1, 2, 3].map(() => analyses.analyseVideo(video)));
       expect(new Set(results.map((r) => r.taskId)).size).toBe(1);
       expect(await executionsOf(tenantId)).toHaveLength(1);
-      expect(storage.map.get(videoStorageKey(tenantId, 'e.mp4'))).toBe(results[0].taskId);
-      expect((await analyses.resumeVideo(video))?.taskId).toBe(results[0].taskId);
+      expect(storage.map.get(videoStorageKey(tenantId, 'e.mp4'))).toBe(results[0]?.taskId);
+      expect((await analyses.resumeVideo(video))?.taskId).toBe(results[0]?.taskId);
 
       await releaseExecutions(tenantId);
-      await analyses.followVideoTask({ ...video, taskId: results[0].taskId, initialDelayMs: 200, maxDelayMs: 1000 });
+      await analyses.followVideoTask({
+        ...video,
+        taskId: present(results[0], 'a result').taskId,
+        initialDelayMs: 200,
+        maxDelayMs: 1000,
+      });
       expect(storage.map.size).toBe(0);
     } finally {
       analyses.close();

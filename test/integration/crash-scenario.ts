@@ -43,15 +43,16 @@ async function startLocal(dataDir: string, analysisDelayMs: number): Promise<Ins
     },
   });
   let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await eventually(
-    async () => /API on http:\/\/localhost:(\d+)/.exec(output)?.[1],
+    () => /API on http:\/\/localhost:(\d+)/.exec(output)?.[1],
     60_000,
     `npm start to listen:\n${output}`,
   );
-  const sfnEndpoint = /Step Functions endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
+  const sfnEndpoint = /Step Functions endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+  if (!sfnEndpoint) throw new Error(`npm start printed no Step Functions endpoint:\n${output}`);
   return { child, apiUrl: `http://127.0.0.1:${port}`, sfnEndpoint, output: () => output, exited };
 }
 
@@ -84,7 +85,7 @@ function processesUsing(dataDir: string): number[] {
 
 async function noneLeft(dataDir: string): Promise<void> {
   await eventually(
-    async () => (processesUsing(dataDir).length === 0 ? true : undefined),
+    () => (processesUsing(dataDir).length === 0 ? true : undefined),
     15_000,
     `every process using ${dataDir} to exit`,
   );

@@ -1,4 +1,13 @@
-import { env, executionsOf, injectStateFault, itemsOf, post, taskReaches, uniqueTenant } from './support';
+import {
+  env,
+  executionsOf,
+  firstExecutionOf,
+  injectStateFault,
+  itemsOf,
+  post,
+  taskReaches,
+  uniqueTenant,
+} from './support';
 
 describe('the synthesized workflow on the local runner', () => {
   test('a task runs not_started -> running -> completed and frees its video; the next POST creates a new task', async () => {
@@ -47,7 +56,7 @@ describe('the synthesized workflow on the local runner', () => {
     });
     expect((await itemsOf(tenant)).filter((i) => i.item_type === 'active')).toHaveLength(0);
     // The Lambda error payload, stack trace included, stays in the execution (its history on AWS), not in the task.
-    const [execution] = await executionsOf(tenant);
+    const execution = await firstExecutionOf(tenant);
     const cause = JSON.parse(JSON.parse(execution.output!).error.Cause);
     expect(cause).toMatchObject({
       errorType: 'AnalysisRejected',
@@ -91,7 +100,7 @@ describe('the synthesized workflow on the local runner', () => {
       expect(seen).not.toContain('/var/runtime');
     }
     // AND the execution (its history on AWS) keeps the cause for the operator
-    const [execution] = await executionsOf(tenant);
+    const execution = await firstExecutionOf(tenant);
     expect(JSON.parse(execution.output!).error.Cause).toContain(arn);
   }, 40_000);
 
@@ -108,7 +117,7 @@ describe('the synthesized workflow on the local runner', () => {
     // Three fully jittered waits of at most 1 + 2 + 4 s, then the 3 s placeholder.
     const done = await taskReaches(tenant, body.task_id, 'completed', 25_000);
     expect(done.result).toMatchObject({ video_filename: 'busy.mp4' });
-    const [execution] = await executionsOf(tenant);
+    const execution = await firstExecutionOf(tenant);
     expect(execution.status).toBe('SUCCEEDED');
   }, 40_000);
 
@@ -120,7 +129,7 @@ describe('the synthesized workflow on the local runner', () => {
 
     // The placeholder reports the input it was given.
     expect(done.result.storage_key).toBe(`tenants/${tenant}/..%2FtenantB%2Fsecret.mp4`);
-    const [execution] = await executionsOf(tenant);
+    const execution = await firstExecutionOf(tenant);
     expect(JSON.parse(execution.input!).storage_key).toBe(`tenants/${tenant}/..%2FtenantB%2Fsecret.mp4`);
   });
 

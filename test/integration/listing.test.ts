@@ -1,4 +1,4 @@
-import { call, cancel, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
+import { call, cancel, holdExecutions, post, present, releaseExecutions, uniqueTenant } from './support';
 
 const list = (tenant: string, query = '') =>
   call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}${query}`);
@@ -35,7 +35,7 @@ describe("listing a tenant's tasks (GET /api/v1/track without video_filename)", 
       if (i % 5 === 0) await post(other, `v${i}.mp4`);
       if (i % 5 === 2) await post(other, `w${i}.mp4`);
     }
-    cancelled = [created[3], created[11], created[20]];
+    cancelled = [3, 11, 20].map((i) => present(created[i], `task ${i}`));
     for (const id of cancelled) expect((await cancel(tenant, id)).status).toBe(200);
   }, 60_000);
 
@@ -76,8 +76,8 @@ describe("listing a tenant's tasks (GET /api/v1/track without video_filename)", 
 
   test('a tampered cursor, or one issued to another tenant, is 400 problem+json and lists nothing', async () => {
     const { cursors } = await allPages(tenant, '&limit=10');
-    const cursor = cursors[0];
-    const [payload, signature] = cursor.split('.');
+    const cursor = present(cursors[0], 'a cursor');
+    const [payload = '', signature = ''] = cursor.split('.');
     const position = JSON.parse(Buffer.from(payload, 'base64url').toString());
     const forged = Buffer.from(JSON.stringify({ ...position, tenant: other })).toString('base64url');
     const flipped = `${signature.slice(0, -2)}${signature.at(-2) === 'A' ? 'B' : 'A'}${signature.at(-1)}`;

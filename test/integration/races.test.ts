@@ -31,7 +31,7 @@ describe('concurrent POSTs against DynamoDB Local', () => {
       const created = answers.filter((a) => a.status === 201);
       expect(created).toHaveLength(1);
       expect(answers.filter((a) => a.status === 200)).toHaveLength(299);
-      const id = created[0].body.task_id;
+      const id = created[0]?.body.task_id;
       expect(new Set(answers.map((a) => a.body.task_id))).toEqual(new Set([id]));
       for (const a of answers.filter((x) => x.status === 200))
         expect(a.body.message).toBe('Analysis already in progress');
@@ -80,7 +80,7 @@ describe('concurrent POSTs against DynamoDB Local', () => {
       ]);
       const created = answers.filter((x) => x.status === 201);
       expect(created).toHaveLength(2);
-      expect(created[0].body.task_id).not.toBe(created[1].body.task_id);
+      expect(created[0]?.body.task_id).not.toBe(created[1]?.body.task_id);
       expect(new Set(created.map((c) => c.body.tenant_id))).toEqual(new Set([a, b]));
     } finally {
       await Promise.all([releaseExecutions(a), releaseExecutions(b)]);

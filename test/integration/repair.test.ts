@@ -296,7 +296,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     const retryAfter = Number(res.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(Number(process.env.REDRIVE_GRACE_SECONDS ?? 10));
     const [active] = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
-    expect(active.status).toBe('not_started');
+    expect(active?.status).toBe('not_started');
   });
 
   test('cancel: a conflicting transaction is read again and retried; three in a row answer 503 and the task is intact', async () => {

@@ -5,7 +5,15 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { type LocalFunction, templateFunctions } from '../../local/lambda/runtime';
-import { loadStack, localNames, PROJECT_ROOT, resolve, resourcesOfType } from '../../local/template';
+import {
+  type EventRuleProperties,
+  loadStack,
+  localNames,
+  PROJECT_ROOT,
+  resolve,
+  resourcesOfType,
+  type TemplateResource,
+} from '../../local/template';
 import { LocalSetupError } from '../../local/errors';
 import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
 import { freePort } from '../../local/free-port';
@@ -23,12 +31,21 @@ const EVENTS_DIR = path.join(PROJECT_ROOT, 'events');
 const { template, stackName } = loadStack(env.cdkOut);
 const names = localNames(template, stackName);
 const functions = templateFunctions(template, env.cdkOut, names);
-const functionAt = (arn: { 'Fn::GetAtt': [string, string] }) =>
-  functions.find((fn) => fn.logicalId === arn['Fn::GetAtt'][0])!;
-const apiFunction = functionAt(
-  resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')[0][1].Properties!.IntegrationUri,
-);
-const finalizerFunction = functionAt(resourcesOfType(template, 'AWS::Events::Rule')[0][1].Properties!.Targets[0].Arn);
+/** The first resource of a type; the stack's first rule is the one on execution status changes. */
+function firstOfType(type: string): TemplateResource {
+  const [found] = resourcesOfType(template, type);
+  if (!found) throw new Error(`The synthesized stack has no ${type}`);
+  return found[1];
+}
+function functionAt(arn: unknown): LocalFunction {
+  const [logicalId] = (arn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+  const fn = functions.find((f) => f.logicalId === logicalId);
+  if (!fn) throw new Error(`No function ${logicalId} in the synthesized stack`);
+  return fn;
+}
+const statusRule = firstOfType('AWS::Events::Rule').Properties as EventRuleProperties;
+const apiFunction = functionAt(firstOfType('AWS::ApiGatewayV2::Integration').Properties?.IntegrationUri);
+const finalizerFunction = functionAt(statusRule.Targets?.[0]?.Arn);
 
 async function samLocalInvoke(fn: LocalFunction, eventPath: string): Promise<any> {
   const [file, exportName] = fn.handlerName.split('.');
@@ -84,16 +101,15 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
     const routeKeys = resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(
       ([, r]) => r.Properties!.RouteKey as string,
     );
-    const [, rule] = resourcesOfType(template, 'AWS::Events::Rule')[0];
-    const pattern = rule.Properties!.EventPattern;
+    const pattern = statusRule.EventPattern;
     const files = readdirSync(EVENTS_DIR).filter((f) => f.endsWith('.json'));
     for (const file of files) {
       const event = JSON.parse(readFileSync(path.join(EVENTS_DIR, file), 'utf8'));
       if (event['detail-type'] !== undefined) {
         // EventBridge: the rule's source, detail-type and status would match it (its state machine ARN is the container's).
-        expect(pattern.source).toContain(event.source);
-        expect(pattern['detail-type']).toContain(event['detail-type']);
-        expect(pattern.detail.status).toContain(event.detail.status);
+        expect(pattern?.source).toContain(event.source);
+        expect(pattern?.['detail-type']).toContain(event['detail-type']);
+        expect(pattern?.detail?.status).toContain(event.detail.status);
         expect(event.detail.name).toBe(JSON.parse(event.detail.input).task_id);
         continue;
       }
@@ -143,7 +159,7 @@ describe('sam local invoke, equivalent: the built API function with events/*.jso
       .filter((event) => event.version === '2.0');
     expect(apiEvents.length).toBeGreaterThanOrEqual(7);
     for (const event of apiEvents)
-      expect(event.requestContext.authorizer.jwt.claims[apiFunction.environment.TENANT_CLAIM]).toBe('tenant1');
+      expect(event.requestContext.authorizer.jwt.claims[String(apiFunction.environment.TENANT_CLAIM)]).toBe('tenant1');
     const res = await invokeApi('post-track-tenant-mismatch.json');
     expect(res.statusCode).toBe(403);
     expect(res.body).toMatchObject({

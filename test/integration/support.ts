@@ -180,7 +180,7 @@ export const dropEndEvent = (tenant: string) => localControl('LocalDropEndEvents
 
 /** Polls until check() returns a value (not undefined), or fails after timeoutMs. */
 export async function eventually<T>(
-  check: () => Promise<T | undefined>,
+  check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 20_000,
   what = 'condition',
 ): Promise<T> {
@@ -193,16 +193,25 @@ export async function eventually<T>(
   }
 }
 
+/** A value the test needs to go on: the test fails, naming it, when it is missing. */
+export function present<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`expected ${what}, found none`);
+  return value;
+}
+
+/** The first execution listed for a tenant (tests that start one). */
+export async function firstExecutionOf(tenant: string) {
+  return present((await executionsOf(tenant))[0], `an execution of ${tenant}`);
+}
+
 /** Runs fn over items with at most `limit` in flight. */
 export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.entries();
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]);
-      }
+      for (const [i, item] of queue) results[i] = await fn(item);
     }),
   );
   return results;
@@ -216,9 +225,5 @@ export function withHangingStart(workflow: Workflow): Workflow {
 /** Lets `service` (built on withHangingStart) claim the video and die there; returns the active item it left. */
 export async function strandedTask(service: TaskService, tenant: string, video: string): Promise<Record<string, any>> {
   void service.track({ tenantId: tenant, videoFilename: video });
-  const [active] = await eventually(async () => {
-    const items = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
-    return items.length ? items : undefined;
-  });
-  return active;
+  return eventually(async () => (await itemsOf(tenant)).find((i) => i.item_type === 'active'));
 }

@@ -25,6 +25,7 @@ import {
   taskReaches,
   uniqueTenant,
   withHangingStart,
+  present,
 } from './support';
 import { newTestId, TEST_KEYS } from '../support/stored-items';
 import { storageKeyOf } from '../../lambda/core/storage-key';
@@ -51,7 +52,7 @@ describe('reads', () => {
       const answers = await Promise.all(Array.from({ length: 20 }, () => post(tenant, 'r.mp4')));
       const reads = await Promise.all(answers.map((a) => getTask(tenant, a.body.task_id)));
       for (const r of reads) expect(r.status).toBe(200);
-      expect(reads[0].body).toMatchObject({ tenant_id: tenant, video_filename: 'r.mp4', status: 'not_started' });
+      expect(reads[0]?.body).toMatchObject({ tenant_id: tenant, video_filename: 'r.mp4', status: 'not_started' });
     } finally {
       await releaseExecutions(tenant);
     }
@@ -156,11 +157,9 @@ describe('never blocked for good', () => {
   test('StartExecution failing: the task is failed and the video freed at once', async () => {
     const tenant = uniqueTenant('start-fails');
     const failing: Workflow = {
-      start: async () => {
-        throw new DependencyUnavailable('stepfunctions', 'StartExecution');
-      },
-      stop: async () => undefined,
-      describe: async () => ({ status: 'none' }),
+      start: () => Promise.reject(new DependencyUnavailable('stepfunctions', 'StartExecution')),
+      stop: () => Promise.resolve(),
+      describe: () => Promise.resolve({ status: 'none' }),
       running: async function* () {},
     };
     await expect(serviceWith(failing).track({ tenantId: tenant, videoFilename: 'f.mp4' })).rejects.toBeInstanceOf(
@@ -304,7 +303,10 @@ describe('never blocked for good', () => {
     await holdExecutions(tenant);
     try {
       const { body } = await post(tenant, 'e.mp4');
-      const [active] = (await itemsOf(tenant)).filter((i) => i.item_type === 'active');
+      const active = present(
+        (await itemsOf(tenant)).find((i) => i.item_type === 'active'),
+        'the active item',
+      );
       const event = (status: string) => ({
         detail: {
           executionArn: executionArn(env.stateMachineArn, body.task_id),

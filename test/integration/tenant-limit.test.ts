@@ -20,6 +20,7 @@ import {
   releaseExecutions,
   taskReaches,
   uniqueTenant,
+  present,
 } from './support';
 
 // The limit is decided by DynamoDB Local's conditional increment, not by a mock: an API front end of its own runs the
@@ -125,12 +126,12 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
     }
     await countMatchesActive(tenant, 3);
 
-    expect((await cancel(tenant, ids['cancelled.mp4'])).body.status).toBe('cancelled');
+    expect((await cancel(tenant, present(ids['cancelled.mp4'], 'the cancelled task'))).body.status).toBe('cancelled');
     await countMatchesActive(tenant, 2);
     await releaseExecutions(tenant);
 
-    await taskReaches(tenant, ids['completed.mp4'], 'completed', 30_000);
-    await taskReaches(tenant, ids['fail-analysis.mp4'], 'failed', 30_000);
+    await taskReaches(tenant, present(ids['completed.mp4'], 'the completed task'), 'completed', 30_000);
+    await taskReaches(tenant, present(ids['fail-analysis.mp4'], 'the failing task'), 'failed', 30_000);
     await countMatchesActive(tenant, 0);
     // Version: three increments, three ends.
     expect(await counter(tenant)).toMatchObject({ active_count: 0, version: 6 });

@@ -8,7 +8,8 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { randomBytes } from 'node:crypto';
-import { COGNITO_TENANT_CLAIM, StackOutput } from '../../lambda/shared/names';
+import { COGNITO_TENANT_CLAIM } from '../../lambda/shared/auth-modes';
+import { StackOutput } from '../../lambda/shared/deployment-names';
 import { LocalSetupError } from '../../local/errors';
 
 export interface CognitoTokenRequest {

@@ -2,7 +2,7 @@
 import { WorkflowAlreadyStarted } from '../../../lambda/core/errors';
 import type { ExecutionState, Workflow } from '../../../lambda/core/ports';
 import type { WorkflowInput } from '../../../lambda/core/task';
-import type { ExecutionEnd } from '../../../lambda/shared/names';
+import type { ExecutionEnd } from '../../../lambda/shared/execution-ends';
 
 interface Execution {
   readonly input: WorkflowInput;

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { powertoolsServiceMetrics } from '../../../lambda/adapters/powertools-metrics';
 import { powertoolsLog } from '../../../lambda/adapters/powertools-log';
-import { ServiceEvent } from '../../../lambda/shared/names';
+import { ServiceEvent } from '../../../lambda/shared/observability-names';
 
 /** A Logger and the JSON lines it writes: Powertools writes one per call, through a Console on stdout and stderr. */
 function capturedLogger(logLevel: 'INFO' | 'WARN'): { logger: Logger; lines: Record<string, unknown>[] } {

@@ -2,7 +2,7 @@ import { DependencyUnavailable, TaskNotInExpectedState, WorkflowAlreadyStarted }
 import { RepairSweep } from '../../../lambda/core/repair-sweep';
 import type { ActiveTask } from '../../../lambda/core/task';
 import { workflowInput } from '../../../lambda/core/task-recovery';
-import type { ExecutionEnd } from '../../../lambda/shared/names';
+import type { ExecutionEnd } from '../../../lambda/shared/execution-ends';
 import { coreOnDoubles } from '../../support/doubles';
 
 const NOW = new Date('2026-11-28T12:00:00.000Z');

@@ -23,8 +23,7 @@ function closure(entries: string[]): { files: Set<string>; packages: Set<string>
   const files = new Set<string>();
   const packages = new Set<string>();
   const queue = [...entries];
-  while (queue.length) {
-    const file = queue.pop()!;
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
     if (files.has(file)) continue;
     files.add(file);
     for (const spec of importsOf(file)) {

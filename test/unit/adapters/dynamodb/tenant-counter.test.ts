@@ -8,11 +8,7 @@ import {
   MAX_CONFLICT_ATTEMPTS,
   TableClient,
 } from '../../../../lambda/adapters/dynamodb/table-client';
-import {
-  setCount,
-  takeSlot,
-  tenantCounts,
-} from '../../../../lambda/adapters/dynamodb/tenant-counter';
+import { setCount, takeSlot, tenantCounts } from '../../../../lambda/adapters/dynamodb/tenant-counter';
 import type { TenantCount } from '../../../../lambda/core/ports';
 import { COUNTER_SHARD } from '../../../../lambda/shared/table';
 import { DependencyUnavailable } from '../../../../lambda/core/errors';

@@ -16,13 +16,20 @@ const lines: string[] = [];
 
 beforeAll(async () => {
   server = await startApiServer(
-    async () => {
+    () => {
       handled++;
-      return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: '{"task_id":"t"}' };
+      return Promise.resolve({
+        statusCode: 200,
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"task_id":"t"}',
+      });
     },
     0,
     (line) => lines.push(line),
-    { localRoutes: async (r) => (r.path === '/local/token' ? jsonResponse(200, { token: 'minted' }) : undefined) },
+    {
+      localRoutes: (r) =>
+        Promise.resolve(r.path === '/local/token' ? jsonResponse(200, { token: 'minted' }) : undefined),
+    },
   );
   port = Number(new URL(server.url).port);
 });
@@ -78,7 +85,7 @@ describe('the local API answers only loopback Host names with its port (DNS rebi
     const raw = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => socket.write('GET /api/v1/track/t?tenant_id=a HTTP/1.0\r\n\r\n'));
       let data = '';
-      socket.on('data', (c) => (data += c));
+      socket.on('data', (c: Buffer) => (data += c.toString()));
       socket.on('end', () => resolve(data));
       socket.on('error', reject);
     });

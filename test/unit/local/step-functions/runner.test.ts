@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { taskError } from '../../../../lambda/core/task-errors';
 import { type LambdaHandler, LocalStepFunctions } from '../../../../local/step-functions/runner';
 
@@ -7,7 +8,7 @@ const ACCOUNT = '123456789012';
 const ROLE_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/VideoTracking-AnalyseRole/VideoTracking-Analyse`;
 
 /** Analyse as the synthesized workflow has it: throttles retried with capped, fully jittered backoff, errors caught. */
-const definition = {
+const definition: StateMachineDefinition = {
   StartAt: 'Analyse',
   States: {
     Analyse: {
@@ -53,11 +54,15 @@ describe('LocalStepFunctions: Lambda failures as AWS reports them', () => {
   test('a function error is caught with the Lambda error payload as its Cause; the log keeps it; what a tenant sees has no trace, ARN or account id', async () => {
     // GIVEN an analysis whose SDK call is refused, with the message AWS writes (the role ARN and the account id)
     const lines: string[] = [];
-    const sfn = runner(async () => {
-      throw Object.assign(new Error(`User: ${ROLE_ARN} is not authorized to perform: s3:GetObject`), {
-        name: 'AccessDeniedException',
-      });
-    }, lines);
+    const sfn = runner(
+      () =>
+        Promise.reject(
+          Object.assign(new Error(`User: ${ROLE_ARN} is not authorized to perform: s3:GetObject`), {
+            name: 'AccessDeniedException',
+          }),
+        ),
+      lines,
+    );
 
     // WHEN
     sfn.startExecution('denied', JSON.stringify({ task_id: 'denied' }));
@@ -90,9 +95,9 @@ describe('LocalStepFunctions: Lambda failures as AWS reports them', () => {
     // GIVEN Lambda refuses the first four invocations
     const lines: string[] = [];
     let invoked = 0;
-    const sfn = runner(async (event) => {
+    const sfn = runner((event: any) => {
       invoked++;
-      return { analysed: event.task_id };
+      return Promise.resolve({ analysed: event.task_id });
     }, lines);
     sfn.injectFault({ state: 'Analyse', error: 'Lambda.TooManyRequestsException', times: 4 });
 

@@ -1,23 +1,11 @@
 /**
- * Names the Lambda code, the CDK app (lib/), the local system and the benches must agree on. No SDK import: lib/
- * and the browser bundle may import it.
+ * The names under which the functions log, count and trace, shared by the Lambda code and the stack's dashboard and
+ * alarms (lib/monitoring.ts). No SDK import.
  */
+import { APP_NAME } from './deployment-names';
 
-const APP_NAME = 'VideoTracking';
 /** CloudWatch namespace of every application metric (Powertools Metrics, the dashboard, the alarms). */
 export const METRICS_NAMESPACE = APP_NAME;
-/** The stack's name unless `-c stackName=…` names another (bin/app.ts, the local system, the token tool). */
-export const DEFAULT_STACK_NAME = APP_NAME;
-
-/** Ids of the stack outputs that tools read (tools/token/), exactly as they appear in CloudFormation: no hash suffix. */
-export const StackOutput = {
-  ApiUrl: 'ApiUrl',
-  UserPoolId: 'UserPoolId',
-  UserPoolClientId: 'UserPoolClientId',
-} as const;
-
-/** Active tasks one tenant may hold unless the stack's `tenantActiveTaskLimit` says otherwise (0 = no limit). */
-export const DEFAULT_TENANT_ACTIVE_TASK_LIMIT = 100;
 
 /** POWERTOOLS_SERVICE_NAME of each function: the `service` dimension of its metrics and the name in its logs. */
 export const ServiceName = {
@@ -73,43 +61,6 @@ export const ServiceEvent = {
   FinalizerIgnored: 'FinalizerIgnored',
 } as const;
 export type ServiceEvent = (typeof ServiceEvent)[keyof typeof ServiceEvent];
-
-/** The API's routes, as API Gateway is configured with them (lib/track-api.ts) and the local server matches them. */
-export const Route = { Collection: '/api/v1/track', Item: '/api/v1/track/{task_id}' } as const;
-export const TASK_ID_PARAM = 'task_id';
-
-/** The environment variable holding the key of task ids (lambda/shared/task-keys.ts) in every function that derives them. */
-export const TASK_ID_KEY_ENV = 'TASK_ID_KEY';
-
-/** How the API authenticates its callers (the stack's `auth` context; the handler's env `AUTH_MODE`). */
-export const AuthMode = { Cognito: 'cognito', Jwt: 'jwt', Iam: 'iam', None: 'none' } as const;
-export type AuthMode = (typeof AuthMode)[keyof typeof AuthMode];
-
-/** The token claim that holds the caller's tenant, unless the deployment names another. */
-export const DEFAULT_TENANT_CLAIM = 'tenant_id';
-/** Cognito prefixes custom attributes with `custom:` in its tokens. */
-export const COGNITO_TENANT_CLAIM = 'custom:tenant_id';
-
-/** The claim a mode reads the tenant from when the deployment names none. */
-export function defaultTenantClaim(mode: AuthMode): string {
-  return mode === AuthMode.Cognito ? COGNITO_TENANT_CLAIM : DEFAULT_TENANT_CLAIM;
-}
-
-/** Step Functions' status of an ended execution, as the port (core/ports.ts ExecutionState) names it. */
-export const ExecutionEnd = {
-  SUCCEEDED: 'succeeded',
-  FAILED: 'failed',
-  TIMED_OUT: 'timed_out',
-  ABORTED: 'aborted',
-} as const;
-export type ExecutionEnd = (typeof ExecutionEnd)[keyof typeof ExecutionEnd];
-
-/** The ends the execution-status rule delivers to the finalizer: every end but SUCCEEDED, which records itself. */
-export const REPAIRED_EXECUTION_STATUSES = [
-  'FAILED',
-  'TIMED_OUT',
-  'ABORTED',
-] as const satisfies readonly (keyof typeof ExecutionEnd)[];
 
 /**
  * The X-Ray tracer, bundled on its own next to a traced function's index.js (lib/private/tracking-function.ts) and
