@@ -18,7 +18,8 @@ const IGNORABLE = String.raw`[\p{Cf}\p{Default_Ignorable_Code_Point}]`;
 const JOINER = String.raw`[\u200C\u200D]`;
 const SELECTOR = String.raw`\p{Variation_Selector}`;
 const FLAG = String.raw`\u{1F3F4}`;
-const TAG = String.raw`[\u{E0020}-\u{E007E}]`;
+const TAGS = String.raw`\u{E0020}-\u{E007E}`;
+const TAG = `[${TAGS}]`;
 const CANCEL_TAG = String.raw`\u{E007F}`;
 /** Matches an invisible or format character that is not part of one of the sequences real text needs. */
 const STRAY_IGNORABLE_SOURCE = [
@@ -29,10 +30,11 @@ const STRAY_IGNORABLE_SOURCE = [
   `${JOINER}(?!${VISIBLE})`,
   // A variation selector right after a visible character (❤️, 1️⃣).
   `(?<!${VISIBLE})${SELECTOR}`,
-  // Tag characters only in a flag's tag sequence, U+1F3F4 tag… U+E007F (🏴󠁧󠁢󠁥󠁮󠁧󠁿).
-  `(?<!${FLAG}${TAG}*)${TAG}`,
-  `${TAG}(?!${TAG}*${CANCEL_TAG})`,
-  `(?<!${FLAG}${TAG}+)${CANCEL_TAG}`,
+  // Tag characters only in a flag's tag sequence, U+1F3F4 tag… U+E007F (🏴󠁧󠁢󠁥󠁮󠁧󠁿): a run of tags must follow the
+  // flag and end with the cancel tag, which must end such a run. Each look is one character, so a run costs its length.
+  `(?<![${FLAG}${TAGS}])${TAG}`,
+  `${TAG}(?![${TAGS}${CANCEL_TAG}])`,
+  `(?<!${TAG})${CANCEL_TAG}`,
 ].join('|');
 const IGNORABLE_CHARACTER = new RegExp(IGNORABLE, 'u');
 const STRAY_IGNORABLE = new RegExp(STRAY_IGNORABLE_SOURCE, 'u');
@@ -83,15 +85,14 @@ const VideoFilename = v.pipe(
   // macOS clients send NFD; one name typed on two machines must be one video.
   v.transform((s) => s.normalize('NFC')),
   v.check((s) => s.trim().length > 0, 'must not be blank'),
-  // Before the character rules: a run of tag characters costs their regex its length squared, so it must be short.
-  v.check(
-    (s) => s.length <= SURELY_SHORT_ENOUGH || utf8.encode(s).length <= VIDEO_FILENAME_MAX_BYTES,
-    `must be at most ${VIDEO_FILENAME_MAX_BYTES} UTF-8 bytes after Unicode NFC normalisation`,
-  ),
   v.rawCheck(({ dataset, addIssue }) => {
     const message = dataset.typed ? brokenCharacterRule(dataset.value) : undefined;
     if (message) addIssue({ message });
   }),
+  v.check(
+    (s) => s.length <= SURELY_SHORT_ENOUGH || utf8.encode(s).length <= VIDEO_FILENAME_MAX_BYTES,
+    `must be at most ${VIDEO_FILENAME_MAX_BYTES} UTF-8 bytes after Unicode NFC normalisation`,
+  ),
 );
 
 const TaskId = v.pipe(v.string(requiredString), v.regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters'));
