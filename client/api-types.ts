@@ -90,8 +90,13 @@ export interface components {
         TrackRequest: {
             tenant_id?: components["schemas"]["TenantId"];
             /**
-             * @description Not blank, no control characters, at most 1024 UTF-8 bytes after Unicode NFC normalisation (the server
-             *     normalises it; case and spaces are kept).
+             * @description Not blank; no control characters or line and paragraph separators (Unicode Cc, U+2028, U+2029); no
+             *     bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069); no invisible or format
+             *     characters (Unicode Default_Ignorable_Code_Point or Cf) except a variation selector right after a visible
+             *     character, U+200C or U+200D between visible characters (the first may carry a variation selector), and the
+             *     tags of a flag (U+1F3F4, tags U+E0020-U+E007E, U+E007F), visible meaning not whitespace, a control or such
+             *     a character; at most 1024 UTF-8 bytes after Unicode NFC normalisation (the server normalises it; case and
+             *     spaces are kept). `pattern` (ECMA-262, `u` flag) is these character rules, the length and NFC aside.
              * @example test.mp4
              */
             video_filename: string;

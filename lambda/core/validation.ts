@@ -7,8 +7,49 @@ export const VIDEO_FILENAME_MAX_BYTES = 1024;
 
 const utf8 = new TextEncoder();
 // Module-level: esbuild writes a `\p{…}` literal as `new RegExp(…)`, which inside a check would be built per call.
-const CONTROL_CHARACTER = /\p{Cc}/u;
+const CONTROL_CHARACTER = /[\p{Cc}\u2028\u2029]/u;
 const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
+const PRINTABLE_ASCII = /^[\x20-\x7E]*$/;
+
+// The invisible-character rule, as regex source that docs/openapi.yaml carries too (`u` flag, no `v`-only syntax).
+/** Visible: not whitespace (`\s`, U+FEFF and U+2028/U+2029 included), not a control, not invisible or format. */
+const VISIBLE = String.raw`[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]`;
+const IGNORABLE = String.raw`[\p{Cf}\p{Default_Ignorable_Code_Point}]`;
+const JOINER = String.raw`[\u200C\u200D]`;
+const SELECTOR = String.raw`\p{Variation_Selector}`;
+const FLAG = String.raw`\u{1F3F4}`;
+const TAGS = String.raw`\u{E0020}-\u{E007E}`;
+const TAG = `[${TAGS}]`;
+const CANCEL_TAG = String.raw`\u{E007F}`;
+/** Matches an invisible or format character that is not part of one of the sequences real text needs. */
+const STRAY_IGNORABLE_SOURCE = [
+  // Any other one, U+200B, U+2060, U+FEFF, U+00AD, U+3164, U+200E and the bidi controls included.
+  String.raw`(?![\u200C\u200D\p{Variation_Selector}\u{E0020}-\u{E007F}])${IGNORABLE}`,
+  // ZWNJ/ZWJ between visible characters (क्‍ष, می‌خواهم, 👨‍👩‍👧); the first may carry its variation selector (❤️‍🔥).
+  `(?<!${VISIBLE}${SELECTOR}?)${JOINER}`,
+  `${JOINER}(?!${VISIBLE})`,
+  // A variation selector right after a visible character (❤️, 1️⃣).
+  `(?<!${VISIBLE})${SELECTOR}`,
+  // Tag characters only in a flag's tag sequence, U+1F3F4 tag… U+E007F (🏴󠁧󠁢󠁥󠁮󠁧󠁿): a run of tags must follow the
+  // flag and end with the cancel tag, which must end such a run. Each look is one character, so a run costs its length.
+  `(?<![${FLAG}${TAGS}])${TAG}`,
+  `${TAG}(?![${TAGS}${CANCEL_TAG}])`,
+  `(?<!${TAG})${CANCEL_TAG}`,
+].join('|');
+const IGNORABLE_CHARACTER = new RegExp(IGNORABLE, 'u');
+const STRAY_IGNORABLE = new RegExp(STRAY_IGNORABLE_SOURCE, 'u');
+export const INVISIBLE_CHARACTER_RULE =
+  'must not contain invisible or format characters (Unicode Default_Ignorable_Code_Point or Cf) except a variation ' +
+  'selector right after a visible character, U+200C or U+200D between visible characters (the first may carry a ' +
+  'variation selector), and the tags of a flag (U+1F3F4, tags U+E0020-U+E007E, U+E007F); visible means not ' +
+  'whitespace, a control or such a character';
+/**
+ * The character rules of a filename as one ECMA-262 pattern (`u` flag), docs/openapi.yaml's `video_filename`
+ * `pattern`: a visible character, and no control, line separator, lone surrogate or stray invisible character. The
+ * server checks each rule on its own, for its message. NFC adds, removes and reorders none of these characters, so the
+ * name as sent (the contract) and as normalised (the server) break the same rules.
+ */
+export const VIDEO_FILENAME_PATTERN = String.raw`^(?![\s\S]*?(?:[\p{Cc}\p{Cs}\u2028\u2029]|${STRAY_IGNORABLE_SOURCE}))[\s\S]*?\S`;
 /** A UTF-16 code unit is at most 3 UTF-8 bytes, so a name this short needs no encoding to be within the limit. */
 const SURELY_SHORT_ENOUGH = Math.floor(VIDEO_FILENAME_MAX_BYTES / 3);
 
@@ -22,6 +63,21 @@ const TenantId = v.pipe(
   v.regex(/^[A-Za-z0-9._:@-]+$/, 'may only contain letters, digits and the characters . _ : @ -'),
 );
 
+const CONTROL_RULE =
+  'must not contain control characters or line and paragraph separators (Unicode Cc, U+2028, U+2029)';
+// Bidi overrides and isolates make a name display as another (`exe.mp4` shown for `4pm.exe`).
+const BIDI_RULE = 'must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)';
+
+/** The first character rule `name` breaks, if any. Plain printable ASCII, the usual name, breaks none: one scan. */
+function brokenCharacterRule(name: string): string | undefined {
+  if (PRINTABLE_ASCII.test(name)) return undefined;
+  if (CONTROL_CHARACTER.test(name)) return CONTROL_RULE;
+  if (BIDI_CONTROL.test(name)) return BIDI_RULE;
+  // Zero-width and format characters make two names display alike, or a name display as nothing at all.
+  if (IGNORABLE_CHARACTER.test(name) && STRAY_IGNORABLE.test(name)) return INVISIBLE_CHARACTER_RULE;
+  return undefined;
+}
+
 const VideoFilename = v.pipe(
   v.string(requiredString),
   // A lone surrogate cannot be stored as UTF-8, so it could never name a real file.
@@ -29,12 +85,10 @@ const VideoFilename = v.pipe(
   // macOS clients send NFD; one name typed on two machines must be one video.
   v.transform((s) => s.normalize('NFC')),
   v.check((s) => s.trim().length > 0, 'must not be blank'),
-  v.check((s) => !CONTROL_CHARACTER.test(s), 'must not contain control characters'),
-  // Bidi overrides and isolates make a name display as another (`exe.mp4` shown for `4pm.exe`).
-  v.check(
-    (s) => !BIDI_CONTROL.test(s),
-    'must not contain bidirectional override or isolate characters (U+202A-U+202E, U+2066-U+2069)',
-  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const message = dataset.typed ? brokenCharacterRule(dataset.value) : undefined;
+    if (message) addIssue({ message });
+  }),
   v.check(
     (s) => s.length <= SURELY_SHORT_ENOUGH || utf8.encode(s).length <= VIDEO_FILENAME_MAX_BYTES,
     `must be at most ${VIDEO_FILENAME_MAX_BYTES} UTF-8 bytes after Unicode NFC normalisation`,

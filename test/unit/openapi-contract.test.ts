@@ -1,7 +1,9 @@
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { parseTrackRequest, VIDEO_FILENAME_PATTERN } from '../../lambda/core/validation';
 import { type Contract, dereference, loadContract, OPENAPI_FILE } from '../support/openapi-contract';
 
 const TASK_ID = 'wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE';
@@ -218,5 +220,98 @@ describe('docs/openapi.yaml', () => {
     const documented = parse(readFileSync(OPENAPI_FILE, 'utf8')).components.schemas.ProblemType.enum as string[];
     expect(slugs.length).toBeGreaterThan(5);
     for (const slug of slugs) expect(documented).toContain(`/problems/${slug}`);
+  });
+});
+
+describe("docs/openapi.yaml's video_filename: the server's character rules", () => {
+  const schema = dereference(parse(readFileSync(OPENAPI_FILE, 'utf8')) as object).components.schemas.TrackRequest;
+  // As loadContract compiles it: ajv's default `unicodeRegExp`, so the pattern runs with the `u` flag.
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats(ajv);
+  const validate = ajv.compile(schema);
+  const contractAccepts = (name: string) => validate({ tenant_id: 't', video_filename: name });
+  const serverAccepts = (name: string) => {
+    try {
+      parseTrackRequest({ tenant_id: 't', video_filename: name });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('the pattern is the regex the server is built from, character for character', () => {
+    expect(schema.properties.video_filename.pattern).toBe(VIDEO_FILENAME_PATTERN);
+  });
+
+  // Names under the length limit (the pattern says nothing of bytes), each with the verdict both must give.
+  const SAMPLES: [string, string, boolean][] = [
+    ['plain ASCII', 'test.mp4', true],
+    ['spaces kept', ' Test .MP4 ', true],
+    ['NFD', 'cafe\u0301.mp4', true],
+    ['emoji ZWJ sequence', '\u{1F468}\u200D\u{1F469}\u200D\u{1F467}.mp4', true],
+    ['emoji with a variation selector', '\u2764\uFE0F.mp4', true],
+    ['ZWJ after a variation selector', '\u2764\uFE0F\u200D\u{1F525}', true],
+    ['keycap', '1\uFE0F\u20E3.mp4', true],
+    ['subdivision flag', '\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}.mp4', true],
+    ['Devanagari with ZWJ', '\u0915\u094D\u200D\u0937.mp4', true],
+    ['Persian with ZWNJ', '\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645.mp4', true],
+    ['empty', '', false],
+    ['blank', ' \u3000 ', false],
+    ['U+FEFF alone', '\uFEFF', false],
+    ['U+2028 alone', '\u2028', false],
+    ['a line separator inside', 'a\u2028b', false],
+    ['a newline', 'a\nb', false],
+    ['a C1 control', 'a\u0085b', false],
+    ['a right-to-left override', 'a\u202Eb', false],
+    ['a lone surrogate', 'a\uD800b', false],
+    ...[
+      '\u200B',
+      '\u200C',
+      '\u200D',
+      '\u200E',
+      '\u200F',
+      '\u061C',
+      '\u2060',
+      '\uFEFF',
+      '\u{E0041}',
+      '\u00AD',
+      '\u3164',
+      '\u115F',
+      '\u1160',
+      '\uFE0F',
+      '\u{E007F}',
+    ].flatMap((c): [string, string, boolean][] => {
+      const code = `U+${c.codePointAt(0)?.toString(16).toUpperCase()}`;
+      return [
+        [`${code} alone`, c.repeat(c === '\uFEFF' ? 2 : 1), false],
+        [`${code} first`, `${c}a.mp4`, false],
+        [`${code} after a space`, `a ${c}.mp4`, false],
+      ];
+    }),
+    ['a ZWJ at the end', 'a\u200D', false],
+    ['two ZWJs', '\u{1F468}\u200D\u200D\u{1F469}', false],
+    ['a zero width space between letters', 'a\u200Bb', false],
+    ['a soft hyphen between letters', 'a\u00ADb', false],
+    ['tag characters without the flag', 'a\u{E0067}\u{E0062}\u{E007F}', false],
+    ['a flag sequence not cancelled', '\u{1F3F4}\u{E0067}\u{E0062}', false],
+  ];
+
+  test.each(SAMPLES)('%s: the contract and the server agree', (_name, name, accepted) => {
+    expect([contractAccepts(name), serverAccepts(name)]).toEqual([accepted, accepted]);
+  });
+
+  test('any name of letters, spaces, controls, joiners, selectors and tags: the contract and the server agree', () => {
+    const ALPHABET = [
+      ...['a', '\u00E9', '\u0915', '\u094D', '\u06CC', '\u2764', '\u{1F468}', '\u{1F3F4}', ' ', '\u3000'],
+      ...['\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF', '\u00AD', '\u3164', '\u200E', '\u202E'],
+      ...['\uFE0E', '\uFE0F', '\u{E0100}', '\u{E0067}', '\u{E0062}', '\u{E007F}', '\u{E0001}', '\n', '\u2028'],
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...ALPHABET), { maxLength: 12 }), (characters) => {
+        const name = characters.join('');
+        expect(contractAccepts(name)).toBe(serverAccepts(name));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -99,6 +99,12 @@ describe('bad input: 4xx problem+json and no AWS call', () => {
       'video_filename',
     ],
     [
+      'video_filename of a zero width space only',
+      { ...valid, video_filename: '\u200B' },
+      /^video_filename must not contain invisible or format characters \(Unicode Default_Ignorable_Code_Point or Cf\)/,
+      'video_filename',
+    ],
+    [
       'video_filename with a lone surrogate',
       '{"tenant_id":"t","video_filename":"a\\ud800.mp4"}',
       /well-formed Unicode/,
