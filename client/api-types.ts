@@ -134,13 +134,13 @@ export interface components {
             /** @description Pass as `cursor` for the next page; `null` on the last page. */
             next_cursor: string | null;
         };
-        /** @description Why a task failed or was cancelled: a stable name (e.g. `AnalysisRejected`, `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`, `Cancelled`, or the analysis' own error name) and a fixed message for it. Raw causes (stack traces, AWS messages) are never returned: they stay in the operator's logs. */
+        /** @description Why a task failed or was cancelled: a stable name (e.g. `AnalysisRejected`, `States.Timeout`, `WorkflowNotStarted`, `LeaseExpired`, `Cancelled`, `TenantQuotaExceeded`, or the analysis' own error name) and a fixed message for it. `TenantQuotaExceeded`: the task was refused by its tenant's active-task limit and never ran (the POST that created it answered 429); any id handed out for it reads this, and it is not listed. Raw causes (stack traces, AWS messages) are never returned: they stay in the operator's logs. */
         TaskError: {
             error: string;
             message: string;
         };
         /** @enum {string} */
-        ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/tenant-quota-exceeded" | "/problems/service-unavailable" | "/problems/internal-error";
+        ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/admission-pending" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/tenant-quota-exceeded" | "/problems/service-unavailable" | "/problems/internal-error";
         /** @description RFC 9457 problem details. The members after `detail` appear only with the types that name them. */
         Problem: {
             type: components["schemas"]["ProblemType"];
@@ -331,9 +331,11 @@ export interface components {
         /**
          * @description Either API Gateway's stage throttling (`application/json`, as `TooManyRequests`: retry with backoff and
          *     jitter), or `/problems/tenant-quota-exceeded` (`application/problem+json`): the tenant already holds its limit
-         *     of active tasks (`limit`, `active_count`; the stack's `tenantActiveTaskLimit`, default 100). No task was
-         *     created and nothing is left behind. Not transient: retry only after one of the tenant's tasks has ended (or
-         *     was cancelled). Duplicates of an active task are never refused (200).
+         *     of active tasks (`limit`, `active_count`; the stack's `tenantActiveTaskLimit`, default 100). Nothing runs and
+         *     the video is free; the refused claim is recorded `failed` with the error `TenantQuotaExceeded`, readable by its
+         *     id (which a concurrent duplicate or look-up may have been given while the claim waited) and left out of the
+         *     listing. Not transient: retry only after one of the tenant's tasks has ended (or was cancelled). Duplicates of
+         *     an active task are never refused (200).
          */
         TooManyRequestsOrTenantQuota: {
             headers: {
@@ -583,20 +585,33 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description The task already completed or failed; it cannot be cancelled. */
+            /**
+             * @description The task cannot be cancelled now. `/problems/task-finished`: it already completed or failed.
+             *     `/problems/admission-pending`: it is still waiting for a slot under its tenant's active-task limit, which
+             *     is decided within the creating request (a stuck one by the repair after the grace period); retry after
+             *     `Retry-After` seconds: it is then admitted (and cancellable) or refused (`failed`, `TenantQuotaExceeded`).
+             *     Nothing was written either way.
+             */
             409: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControl"];
                     "X-Content-Type-Options": components["headers"]["NoSniff"];
+                    /** @description Seconds to wait; with `/problems/admission-pending` only. */
+                    "Retry-After"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"] & {
+                    "application/problem+json": (components["schemas"]["Problem"] & {
                         /** @constant */
                         type?: "/problems/task-finished";
                         /** @constant */
                         status?: 409;
-                    };
+                    }) | (components["schemas"]["Problem"] & {
+                        /** @constant */
+                        type?: "/problems/admission-pending";
+                        /** @constant */
+                        status?: 409;
+                    });
                 };
             };
             429: components["responses"]["TooManyRequests"];

@@ -38,6 +38,20 @@ export class TaskAlreadyFinished extends Error {
   }
 }
 
+/**
+ * A cancel of a claim whose admission under the tenant's limit is not decided yet: nothing was written. The admission
+ * lands within a request's time; one stuck behind failing writes is decided by a re-drive after the grace period.
+ */
+export class AdmissionPending extends Error {
+  override readonly name = 'AdmissionPending';
+  constructor(
+    readonly taskId: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`task ${taskId} is waiting for a slot under its tenant's limit`);
+  }
+}
+
 export class TaskNotFound extends Error {
   override readonly name = 'TaskNotFound';
   constructor(what: string) {

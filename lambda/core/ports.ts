@@ -51,10 +51,22 @@ export interface TenantCount {
   readonly version: number;
   /** ISO instant of the counter's last write. */
   readonly updatedAt: string;
+  /**
+   * ISO instant of the last write that made a task counted (an admission, a takeover's hand-over), by the Lambda's
+   * clock; `updatedAt` for counters written before it was kept.
+   */
+  readonly takenAt: string;
 }
 
-/** Whether a new task got a slot under its tenant's limit; when not, the count that refused it. */
-export type SlotResult = { readonly taken: true } | { readonly taken: false; readonly activeCount: number };
+/**
+ * What the admission of a pending claim decided: counted (`admitted`), no slot under the limit (`refused`, with the
+ * count that refused it; the claim is still pending, for `refuse`), or the claim was no longer pending (`moved-on`:
+ * another admission or a refusal decided it first, or it is gone).
+ */
+export type Admission =
+  | { readonly outcome: 'admitted' }
+  | { readonly outcome: 'refused'; readonly activeCount: number }
+  | { readonly outcome: 'moved-on' };
 
 export interface ListQuery {
   readonly tenantId: string;
@@ -77,26 +89,33 @@ export interface ListedPage {
 export interface TaskStore {
   /**
    * Conditionally creates the active task for (tenant, video); takes over a task whose lease has expired, recording
-   * it failed with a final record readable until `replacedRetainUntil` (the new task inherits its slot: net 0).
-   * Another active task (its lease not expired) is answered as ClaimLost with that task: the same task when an
-   * earlier attempt of this very claim landed.
+   * it failed with a final record readable until `replacedRetainUntil` (the new task inherits its slot: net 0, and is
+   * written admitted). Another active task (its lease not expired, or a claim still pending admission, which only its
+   * admission or refusal may end) is answered as ClaimLost with that task: the same task when an earlier attempt of
+   * this very claim landed.
    */
   claim(task: ActiveTask, replacedRetainUntil: number): Promise<ClaimResult>;
   /**
-   * Counts a new task against its tenant's limit (`limit` > 0). Called once per created task, after its claim won,
-   * and only under a limit; a duplicate never calls it.
+   * Admits a pending claim under its tenant's limit (`limit` > 0): in one transaction, the counter's increment below
+   * the limit and the claim's admission. Only under a limit, once per created task and by re-drives of a pending
+   * claim; a duplicate never calls it.
    */
-  takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult>;
-  /** Deletes a claim that got no slot: conditional on the task being still this one and `not_started`; no final record. */
-  releaseClaim(task: ActiveTask, taskKey: string): Promise<void>;
+  admit(task: ActiveTask, taskKey: string, limit: number, at: string): Promise<Admission>;
+  /**
+   * Refuses a pending claim: in one transaction, its final record (`failed`, TenantQuotaExceeded, left out of the
+   * listing, readable until `retainUntil`) and its active item's delete; no counter is written.
+   * @throws TaskNotInExpectedState when the claim is no longer pending (admitted or refused meanwhile) or gone.
+   */
+  refuse(task: ActiveTask, taskKey: string, at: string, retainUntil: number): Promise<Task>;
   /** Every tenant counter, a page at a time (read from the index: may lag a write by a moment). */
   tenantCounts(): AsyncIterable<readonly TenantCount[]>;
   /** Sets a drifted counter to `activeCount`; false when it was written since `seen` was read. */
   setTenantCount(seen: TenantCount, activeCount: number, at: string): Promise<boolean>;
   /**
-   * Atomically records the final state, frees the video and gives the tenant's slot back.
-   * @throws TaskNotInExpectedState when the task is no longer active with status `expected` (or a concurrent write
-   * conflicted): read it again.
+   * Atomically records the final state, frees the video and gives the tenant's slot back. Under a limit only an
+   * admitted task ends this way: a claim pending admission is refused (`refuse`), never finished.
+   * @throws TaskNotInExpectedState when the task is no longer active with status `expected`, or is pending admission
+   * (or a concurrent write conflicted): read it again.
    */
   finish(finish: FinishTask): Promise<Task>;
   /** Extends a `not_started` task's lease before its execution is started again; false if it moved on or another re-drive renewed it since `task` was read. */

@@ -1,5 +1,5 @@
 import type { ActiveTask } from './task';
-import type { ServiceLog } from './ports';
+import type { ServiceLog, TenantCount } from './ports';
 import type { RepairOutcome, TaskRecovery } from './task-recovery';
 import { TenantTally } from './tenant-counts';
 
@@ -41,7 +41,10 @@ export type RecordRepair = (outcome: 'started' | 'ended') => void;
 
 export interface RepairSweepDeps {
   /** The repair rules, with the ports they read the candidates from. */
-  readonly recovery: Pick<TaskRecovery, 'repair' | 'dueTasks' | 'runningExecutions' | 'now' | 'reconcileTenantCounts'>;
+  readonly recovery: Pick<
+    TaskRecovery,
+    'repair' | 'dueTasks' | 'runningExecutions' | 'now' | 'tenantCountSnapshot' | 'reconcileTenantCounts'
+  >;
   readonly options: SweepOptions;
   readonly log: ServiceLog;
   /** @default - nothing counted */
@@ -86,6 +89,8 @@ export class RepairSweep {
       'moved-on': 0,
       errors: 0,
     };
+    // The counters first, the tasks after: a write between the two moves a counter's version (tenant-counts.ts).
+    const counters = await this.counterSnapshot();
     const pages = this.recovery.dueTasks(cutoff)[Symbol.asyncIterator]();
     const pastDeadline = () => limits.deadline !== undefined && this.recovery.now().getTime() >= limits.deadline;
 
@@ -105,7 +110,7 @@ export class RepairSweep {
     tally.add(first);
     if (exhausted) {
       const stopped = await this.repairAll(first.slice(0, this.options.maxTasks), counts, pastDeadline);
-      const recounted = stopped ? 0 : await this.recount(tally, cutoff);
+      const recounted = stopped ? 0 : await this.recount(counters, tally, cutoff);
       return {
         ...counts,
         candidates: first.length,
@@ -154,14 +159,28 @@ export class RepairSweep {
       if (page) tally.add(page);
     }
     if (stoppedEarly) await pages.return?.();
-    const recounted = stoppedEarly ? 0 : await this.recount(tally, cutoff);
+    const recounted = stoppedEarly ? 0 : await this.recount(counters, tally, cutoff);
     return { ...counts, candidates, listed: running.size, skipped, stoppedEarly, recounted };
   }
 
-  /** A failed reconciliation is logged; the next run tries again. */
-  private async recount(tally: TenantTally, cutoff: string): Promise<number> {
+  /** A failed read is logged and skips this run's reconciliation; the next run tries again. */
+  private async counterSnapshot(): Promise<readonly TenantCount[] | undefined> {
     try {
-      return await this.recovery.reconcileTenantCounts(tally, cutoff);
+      return await this.recovery.tenantCountSnapshot();
+    } catch (error) {
+      this.log.error('reading the tenant counters failed; the next sweep reconciles them', { error });
+      return undefined;
+    }
+  }
+
+  /** A failed reconciliation is logged; the next run tries again. */
+  private async recount(
+    counters: readonly TenantCount[] | undefined,
+    tally: TenantTally,
+    cutoff: string,
+  ): Promise<number> {
+    try {
+      return await this.recovery.reconcileTenantCounts(counters, tally, cutoff);
     } catch (error) {
       this.log.error('tenant count reconciliation failed; the next sweep tries again', { error });
       return 0;

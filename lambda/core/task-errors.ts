@@ -18,6 +18,7 @@ export const TaskErrorName = {
   LeaseExpired: 'LeaseExpired',
   TaskLost: 'TaskLost',
   Cancelled: 'Cancelled',
+  TenantQuotaExceeded: 'TenantQuotaExceeded',
 } as const;
 
 const MESSAGES: Record<string, string> = {
@@ -30,6 +31,8 @@ const MESSAGES: Record<string, string> = {
   [TaskErrorName.LeaseExpired]: 'The task outlived its lease and a new task for the same video replaced it.',
   [TaskErrorName.TaskLost]: 'The task was replaced before its end could be recorded.',
   [TaskErrorName.Cancelled]: 'The task was cancelled through the API.',
+  [TaskErrorName.TenantQuotaExceeded]:
+    "The tenant's active-task limit had no room for this task; it never ran. Submit the video again once a task ends.",
 };
 /** Errors of the workflow's own steps (its DynamoDB writes, Lambda's service, Step Functions itself). */
 const WORKFLOW_MESSAGE = 'The analysis workflow failed; the operator has the details.';

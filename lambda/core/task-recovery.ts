@@ -3,12 +3,14 @@ import { TaskNotInExpectedState, WorkflowAlreadyStarted } from './errors';
 import { storageKeyOf } from './storage-key';
 import { TaskErrorName, taskError } from './task-errors';
 import {
+  type Admission,
   type Clock,
   type ExecutionState,
   ServiceEvent,
   type ServiceLog,
   type ServiceMetrics,
   type TaskStore,
+  type TenantCount,
   type Workflow,
 } from './ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus, type WorkflowInput, isActive } from './task';
@@ -90,18 +92,69 @@ export class TaskRecovery {
     return this.store.activeCreatedBefore(createdBefore);
   }
 
-  /** Sets each tenant counter that drifted from `tally` (the tenants' active tasks created before `cutoff`). */
-  async reconcileTenantCounts(tally: TenantTally, cutoff: string): Promise<number> {
-    // Without a limit the counters are not kept: there is nothing to reconcile.
-    if (!countsTenantTasks(this.config)) return 0;
-    return reconcileTenantCounts(this.store, tally, cutoff, this.clock.now().toISOString(), (counter, activeCount) => {
-      this.metrics.count(ServiceEvent.TenantCountReconciled);
-      this.log.warn('tenant active-task count had drifted; set to its active tasks', {
-        tenant_id: counter.tenantId,
-        counted: counter.activeCount,
-        active: activeCount,
-      });
+  /**
+   * Every tenant counter as it is now, read before the sweep tallies the tasks: a write that lands after this read
+   * (a new task, an end) moves the counter's version, so the reconciliation leaves that counter for the next run.
+   * Undefined without a limit (no counters are kept).
+   */
+  async tenantCountSnapshot(): Promise<readonly TenantCount[] | undefined> {
+    if (!countsTenantTasks(this.config)) return undefined;
+    const counters: TenantCount[] = [];
+    for await (const page of this.store.tenantCounts()) counters.push(...page);
+    return counters;
+  }
+
+  /**
+   * Sets each counter of `snapshot` that drifted from `tally` (the tenants' admitted tasks created before `cutoff`),
+   * and reports each tenant found over its limit.
+   */
+  async reconcileTenantCounts(
+    snapshot: readonly TenantCount[] | undefined,
+    tally: TenantTally,
+    cutoff: string,
+  ): Promise<number> {
+    if (!snapshot) return 0;
+    const limit = this.config.tenantActiveTaskLimit;
+    return reconcileTenantCounts(this.store, snapshot, tally, cutoff, this.clock.now().toISOString(), {
+      onSet: (counter, activeCount) => {
+        this.metrics.count(ServiceEvent.TenantCountReconciled);
+        this.log.warn('tenant active-task count had drifted; set to its active tasks', {
+          tenant_id: counter.tenantId,
+          counted: counter.activeCount,
+          active: activeCount,
+        });
+      },
+      onCounted: (counter, activeCount) => {
+        if (activeCount <= limit) return;
+        this.metrics.count(ServiceEvent.TenantOverLimit);
+        this.log.warn('tenant holds more active tasks than its limit; they finish, new ones are refused until below', {
+          tenant_id: counter.tenantId,
+          active: activeCount,
+          limit,
+        });
+      },
     });
+  }
+
+  /**
+   * Decides a claim pending admission under the tenant's limit: admitted (a slot taken, in one transaction with the
+   * claim's admission), or refused (recorded failed, TenantQuotaExceeded, and its video freed, in one transaction; no
+   * slot was taken, none is given back). `moved-on`: another admission or refusal decided it first.
+   * @throws DependencyUnavailable (or another failure) with the claim still pending: a re-drive decides it later.
+   */
+  async admitOrRefuse(task: ActiveTask, taskKey: string, now: Date): Promise<Admission> {
+    const limit = this.config.tenantActiveTaskLimit;
+    const admission = await this.store.admit(task, taskKey, limit, now.toISOString());
+    if (admission.outcome !== 'refused') return admission;
+    const { at, retainUntil } = this.endingAt(now);
+    try {
+      await this.store.refuse(task, taskKey, at, retainUntil);
+    } catch (error) {
+      if (error instanceof TaskNotInExpectedState) return { outcome: 'moved-on' };
+      throw error;
+    }
+    this.metrics.count(ServiceEvent.TenantLimitReached);
+    return admission;
   }
 
   /** The names of the executions running now, a page at a time: a filter, never a decision. */
@@ -180,6 +233,18 @@ export class TaskRecovery {
     const drivenAt = task.leaseExpiresAt - this.config.workflowTimeoutSeconds - this.config.leaseMarginSeconds;
     if (now.getTime() / 1000 - drivenAt <= this.config.redriveGraceSeconds) return 'moved-on';
     if (!(await this.store.renewLease(task, lease))) return 'moved-on';
+    if (task.admissionPending) {
+      // Never started uncounted: the claim takes its slot first, or is refused if there is none.
+      const admission = await this.admitOrRefuse(task, taskKey, now);
+      if (admission.outcome === 'moved-on') return 'moved-on';
+      if (admission.outcome === 'refused') {
+        this.log.warn('re-drive found no slot under the tenant limit for a pending claim; recorded failed', {
+          task_id: task.taskId,
+          active_count: admission.activeCount,
+        });
+        return 'ended';
+      }
+    }
     this.metrics.count(ServiceEvent.Redriven);
     this.log.warn('re-driving a task whose execution did not start', {
       task_id: task.taskId,

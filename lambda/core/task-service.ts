@@ -1,6 +1,7 @@
 import { TaskErrorName, taskError } from './task-errors';
 import { openCursor, signCursor } from './cursor';
 import {
+  AdmissionPending,
   DependencyUnavailable,
   TaskAlreadyFinished,
   TaskNotFound,
@@ -16,7 +17,7 @@ import {
   type TaskStore,
   type Workflow,
 } from './ports';
-import { type ActiveTask, type ListStatus, type Task, TaskStatus, isActive } from './task';
+import { type ActiveTask, admitted, type ListStatus, type Task, TaskStatus, isActive } from './task';
 import {
   countsTenantTasks,
   MAX_FINISH_ATTEMPTS,
@@ -42,7 +43,15 @@ export interface TaskServiceDeps extends RecoveryDeps {
    * @default - no listing: `list` throws
    */
   readonly cursorKey?: string;
+  /**
+   * Waits between the reads of a cancel that found its task pending admission.
+   * @default - setTimeout
+   */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** A cancel that finds its task pending admission reads it again after these waits (ms), then answers 409. */
+const ADMISSION_WAITS_MS = [50, 100, 200, 400];
 
 export interface ListRequest {
   readonly limit: number;
@@ -71,6 +80,7 @@ export class TaskService {
   private readonly config: TaskServiceConfig;
   private readonly log: ServiceLog;
   private readonly metrics: ServiceMetrics;
+  private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(deps: TaskServiceDeps) {
     this.recovery = new TaskRecovery(deps);
@@ -82,6 +92,7 @@ export class TaskService {
     this.config = this.recovery.config;
     this.log = deps.log ?? SILENT_LOG;
     this.metrics = deps.metrics ?? UNCOUNTED;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. */
@@ -106,6 +117,8 @@ export class TaskService {
       // its end.
       retainUntil:
         epoch + this.config.workflowTimeoutSeconds + this.config.leaseMarginSeconds + this.config.retentionSeconds,
+      // Under a limit the claim is pending until its admission takes a slot (or its refusal records it failed).
+      ...(countsTenantTasks(this.config) ? { admissionPending: true } : {}),
     };
 
     const claim = await this.store.claim(task, epoch + this.config.retentionSeconds);
@@ -114,7 +127,10 @@ export class TaskService {
       taskKey = claim.taskKey;
       // A takeover hands the replaced task's slot to this one in the same transaction.
       if (claim.replaced) await this.stopReplaced(claim.replaced);
-      else await this.takeSlot(task, taskKey);
+      else {
+        const decided = await this.admitClaim(task, taskKey, now);
+        if (decided) return decided;
+      }
     } else if (claim.existing.taskId !== task.taskId) {
       const freed = await this.answerExisting(claim.existing, now);
       // The stranded task turned out dead and was recorded failed: the video is free, claim it again (once).
@@ -123,11 +139,12 @@ export class TaskService {
     } else {
       // The SDK retried a put whose first attempt had landed: the "winner" is this very request.
       taskKey = this.store.keyOf(task.tenantId, task.videoFilename);
-      await this.takeSlot(task, taskKey);
+      const decided = await this.admitClaim(task, taskKey, now);
+      if (decided) return decided;
     }
 
     await this.startCreated(task, taskKey, now);
-    return { kind: 'created', task };
+    return { kind: 'created', task: admitted(task) };
   }
 
   async get(tenantId: string, taskId: string): Promise<Task> {
@@ -153,9 +170,19 @@ export class TaskService {
 
   /** DELETE: cancelled wins only over an active state; a cancelled task answers the same on every call. */
   async cancel(tenantId: string, taskId: string): Promise<Task> {
+    let waits = 0;
     for (let attempt = 1; ; attempt++) {
       const found = await this.store.getById(tenantId, taskId);
       if (!found || found.task.tenantId !== tenantId) throw new TaskNotFound(`task ${taskId}`);
+      if ((found.task as ActiveTask).admissionPending) {
+        // Not counted yet, so not cancellable: its end would give back a slot it never took. Its admission or refusal
+        // lands within the claiming request; wait for it, a few reads, and leave a stuck one to its re-drive.
+        const wait = ADMISSION_WAITS_MS[waits++];
+        if (wait === undefined) throw new AdmissionPending(taskId, Math.ceil(this.config.redriveGraceSeconds) + 1);
+        await this.sleep(wait);
+        attempt--;
+        continue;
+      }
       if (found.task.status === TaskStatus.Cancelled) {
         // On a second pass our own cancel may have landed with its answer lost: make sure the execution stops.
         if (attempt > 1) await this.recovery.stopQuietly(taskId);
@@ -197,33 +224,34 @@ export class TaskService {
   }
 
   /**
-   * Counts the claimed task against its tenant's limit (no limit: nothing to count, no write). Refused or failed, the
-   * claim is deleted: nothing is left behind, no execution started. An increment whose answer was lost may have
-   * counted it anyway; the sweep reconciles that drift.
+   * Decides the new claim's admission under its tenant's limit (no limit: nothing to count, no write). Admitted: the
+   * caller starts it. Refused: it is recorded failed (TenantQuotaExceeded), so every id handed out for it resolves,
+   * and the answer is 429. Undecided (a write failed): the claim stays pending, never started uncounted, and a re-drive
+   * after the grace period decides it; the answer is 503 with a Retry-After past that grace.
+   * @returns the answer when the claim was decided elsewhere meanwhile; undefined when admitted.
    */
-  private async takeSlot(task: ActiveTask, taskKey: string): Promise<void> {
-    if (!countsTenantTasks(this.config)) return;
+  private async admitClaim(task: ActiveTask, taskKey: string, now: Date): Promise<TrackOutcome | undefined> {
+    if (!countsTenantTasks(this.config)) return undefined;
     const limit = this.config.tenantActiveTaskLimit;
-    let slot;
+    let admission;
     try {
-      slot = await this.store.takeSlot(task.tenantId, limit, task.createdAt);
+      admission = await this.recovery.admitOrRefuse(task, taskKey, now);
     } catch (error) {
-      await this.releaseQuietly(task, taskKey);
-      throw error;
+      if (!(error instanceof DependencyUnavailable)) throw error;
+      throw new DependencyUnavailable(error.dependency, error.operation, {
+        cause: error.cause,
+        retryAfterSeconds: Math.ceil(this.config.redriveGraceSeconds) + 1,
+        taskId: task.taskId,
+      });
     }
-    if (slot.taken) return;
-    await this.store.releaseClaim(task, taskKey);
-    this.metrics.count(ServiceEvent.TenantLimitReached);
-    throw new TenantQuotaExceeded(limit, slot.activeCount);
-  }
-
-  /** Best effort: a claim left behind waits not_started, uncounted, for a re-drive; the sweep then counts it. */
-  private async releaseQuietly(task: ActiveTask, taskKey: string): Promise<void> {
-    try {
-      await this.store.releaseClaim(task, taskKey);
-    } catch (error) {
-      this.log.error('could not delete a claim that got no slot; left for re-drive', { task_id: task.taskId, error });
-    }
+    if (admission.outcome === 'admitted') return undefined;
+    if (admission.outcome === 'refused') throw new TenantQuotaExceeded(limit, admission.activeCount);
+    // A re-drive decided it first (this request outlived the grace period): answer what it decided.
+    const found = await this.store.getById(task.tenantId, task.taskId);
+    if (found?.task.error?.error === TaskErrorName.TenantQuotaExceeded) throw new TenantQuotaExceeded(limit, limit);
+    // Decided means recorded: an admitted task is active or has its final record, a refused one its record.
+    if (!found) throw new Error(`task ${task.taskId} was decided elsewhere and then not found`);
+    return { kind: 'existing', task: found.task };
   }
 
   /**

@@ -45,6 +45,12 @@ export interface ActiveTask extends Task {
   readonly leaseExpiresAt: number;
   /** Epoch seconds until which the finished task stays readable (becomes the TTL of its final record). */
   readonly retainUntil: number;
+  /**
+   * Claimed under a tenant limit and not counted yet: the admission (a slot taken) or the refusal (recorded failed,
+   * TenantQuotaExceeded) is still to land. Such a claim is never started, cancelled or ended any other way.
+   * @default false
+   */
+  readonly admissionPending?: boolean;
 }
 
 /** What the analysis workflow is started with; identical on every start of the same task. */
@@ -58,4 +64,10 @@ export interface WorkflowInput {
   readonly taskKey: string;
   /** The only object the analysis may read for this task (lambda/core/storage-key.ts). */
   readonly storageKey: string;
+}
+
+/** The task once its admission landed (or where no limit applies): no longer pending. */
+export function admitted(task: ActiveTask): ActiveTask {
+  const { admissionPending: _pending, ...rest } = task;
+  return rest;
 }

@@ -6,7 +6,9 @@
  * attribute name and constant from here. No SDK or CDK import, so the Lambda code and the CDK app share it.
  */
 import type { TaskStatus } from '../core/task';
-import { Attr, COUNTER_SHARD, COUNTER_UPDATE, ItemType } from './table';
+import { TaskErrorName } from '../core/task-errors';
+import { TaskStatus as Status } from '../core/task';
+import { ADMISSION_PENDING, Attr, COUNTER_SHARD, COUNTER_TAKE, COUNTER_UPDATE, ItemType } from './table';
 
 /**
  * How one side spells attribute values. The builders spell their constants with it; the values a caller passes in
@@ -48,6 +50,12 @@ export interface FinalRecord<V> {
    * @default - not written
    */
   readonly errorName?: V;
+  /**
+   * Whether the record shows in the tenant's listing. A refused claim's record does not: it keeps its creation time
+   * as `claimed_at` instead of `created_at`, the by-tenant index's sort key, so the sparse index leaves it out.
+   * @default true
+   */
+  readonly listed?: boolean;
 }
 
 /** Statuses a conditional write accepts: one, or several. */
@@ -69,7 +77,15 @@ export function finishTransactItems<V>(spell: ValueSpelling<V>, write: FinishWri
   const { tableName, record } = write;
   return [
     finalRecordPut(spell, tableName, record),
-    activeItemDelete(spell, tableName, write.taskKey, record.taskId, write.expected),
+    // Counted tasks: only an admitted task ends this way, so only a task that took a slot gives one back.
+    activeItemDelete(
+      spell,
+      tableName,
+      write.taskKey,
+      record.taskId,
+      write.expected,
+      write.counterKey === undefined ? undefined : 'admitted',
+    ),
     // The slot is given back exactly when the active item goes.
     ...(write.counterKey === undefined
       ? []
@@ -98,7 +114,7 @@ export function finalItem<V>(spell: ValueSpelling<V>, record: FinalRecord<V>): R
     [Attr.tenantId]: record.tenantId,
     [Attr.videoFilename]: record.videoFilename,
     [Attr.status]: spell.string(record.status),
-    [Attr.createdAt]: record.createdAt,
+    [record.listed === false ? Attr.claimedAt : Attr.createdAt]: record.createdAt,
     [Attr.updatedAt]: record.updatedAt,
     [Attr.finishedAt]: record.finishedAt,
     [Attr.expiresAt]: record.expiresAt,
@@ -109,8 +125,31 @@ export function finalItem<V>(spell: ValueSpelling<V>, record: FinalRecord<V>): R
 }
 
 /**
+ * Refuses a claim the tenant's limit has no slot for, in one transaction: its final record (`failed`,
+ * TenantQuotaExceeded, left out of the listing) and the delete of its active item while it is still this claim,
+ * pending. Every id handed out for the claim then reads that record; no counter is written, as none was taken.
+ */
+export function refusalTransactItems<V>(
+  spell: ValueSpelling<V>,
+  tableName: string,
+  taskKey: V,
+  record: Omit<FinalRecord<V>, 'status' | 'errorName' | 'listed' | 'startedAt' | 'result'>,
+) {
+  return [
+    finalRecordPut(spell, tableName, {
+      ...record,
+      status: Status.Failed,
+      errorName: spell.string(TaskErrorName.TenantQuotaExceeded),
+      listed: false,
+    }),
+    activeItemDelete(spell, tableName, taskKey, record.taskId, [Status.NotStarted], 'pending'),
+  ] as const;
+}
+
+/**
  * Frees the video: deletes the active item only while it is still this task in an expected status, so a late finish
  * never frees a newer task's key nor ends a task twice. One status is compared with `=`, several with `IN`.
+ * `admission`: also only while the task is admitted (counted tasks' ends) or still pending (a refusal).
  */
 export function activeItemDelete<V>(
   spell: ValueSpelling<V>,
@@ -118,6 +157,7 @@ export function activeItemDelete<V>(
   taskKey: V,
   taskId: V,
   expected: ExpectedStatuses,
+  admission?: 'admitted' | 'pending',
 ) {
   const statuses =
     expected.length === 1
@@ -125,31 +165,49 @@ export function activeItemDelete<V>(
       : Object.fromEntries(expected.map((status, i) => [`:expected${i}`, spell.string(status)]));
   const placeholders = Object.keys(statuses).join(', ');
   const statusCondition = expected.length === 1 ? `#status = ${placeholders}` : `#status IN (${placeholders})`;
+  const admissionCondition =
+    admission === 'admitted'
+      ? ' AND attribute_not_exists(#admission)'
+      : admission === 'pending'
+        ? ' AND #admission = :pending'
+        : '';
   return {
     Delete: {
       TableName: tableName,
       Key: { [Attr.pk]: taskKey },
-      ConditionExpression: `#task_id = :task_id AND ${statusCondition}`,
-      ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
-      ExpressionAttributeValues: { ':task_id': taskId, ...statuses },
+      ConditionExpression: `#task_id = :task_id AND ${statusCondition}${admissionCondition}`,
+      ExpressionAttributeNames: {
+        '#task_id': Attr.taskId,
+        '#status': Attr.status,
+        ...(admission === undefined ? {} : { '#admission': Attr.admission }),
+      },
+      ExpressionAttributeValues: {
+        ':task_id': taskId,
+        ...statuses,
+        ...(admission === 'pending' ? { ':pending': spell.string(ADMISSION_PENDING) } : {}),
+      },
     },
   };
 }
 
-/** The tenant counter's update (COUNTER_UPDATE) as a transaction item: -1 where a task ends, 0 where a takeover hands its slot on. */
+/**
+ * The tenant counter's update as a transaction item: -1 where a task ends (COUNTER_UPDATE), 0 where a takeover hands
+ * its slot on and +1 where a claim is admitted (COUNTER_TAKE: both make a task counted).
+ */
 export function counterUpdate<V>(spell: ValueSpelling<V>, tableName: string, counterKey: V, delta: number, at: V) {
+  const update = delta < 0 ? COUNTER_UPDATE : COUNTER_TAKE;
   return {
     Update: {
       TableName: tableName,
       Key: { [Attr.pk]: counterKey },
-      UpdateExpression: COUNTER_UPDATE.expression,
-      ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
+      UpdateExpression: update.expression,
+      ExpressionAttributeNames: { ...update.names },
       ExpressionAttributeValues: counterValues(spell, delta, at),
     },
   };
 }
 
-/** COUNTER_UPDATE's values: `delta` is +1 where a task takes a slot, -1 where it ends, 0 where a takeover hands it on. */
+/** COUNTER_UPDATE's (and COUNTER_TAKE's) values: `delta` is +1 where a task takes a slot, -1 where it ends, 0 where a takeover hands it on. */
 export function counterValues<V>(spell: ValueSpelling<V>, delta: number, at: V): Record<string, V> {
   return {
     ':delta': spell.number(delta),

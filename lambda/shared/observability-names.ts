@@ -57,6 +57,11 @@ export const ServiceEvent = {
   TenantLimitReached: 'TenantLimitReached',
   /** The repair sweep set a tenant's active-task count that had drifted from its active tasks. */
   TenantCountReconciled: 'TenantCountReconciled',
+  /**
+   * The repair sweep found a tenant holding more admitted tasks than its limit (only possible after the limit was
+   * lowered, or from a version before admissions): they finish normally; new tasks are refused until it is below.
+   */
+  TenantOverLimit: 'TenantOverLimit',
   /** The finalizer received an execution end that needed nothing (the task had already ended): counted at its edge. */
   FinalizerIgnored: 'FinalizerIgnored',
 } as const;

@@ -26,7 +26,17 @@ export const Attr = {
   sweepShard: 'sweep_shard',
   activeCount: 'active_count',
   version: 'version',
+  admission: 'admission',
+  claimedAt: 'claimed_at',
+  takenAt: 'taken_at',
 } as const;
+
+/**
+ * `admission` of an active item claimed under a tenant limit and not yet counted. The admission (the counter's
+ * increment, in one transaction with this attribute's removal) or the refusal (a final record, in one transaction with
+ * the item's delete) decides it; nothing else ends or runs a pending claim, and only an admitted task gives a slot back.
+ */
+export const ADMISSION_PENDING = 'pending';
 
 /**
  * Sparse index of active tasks by age, for the repair sweep: only active items carry `sweep_shard`, so final
@@ -90,9 +100,10 @@ export function parseTenantCounterKey(key: string): string | undefined {
 }
 
 /**
- * The one update of a tenant counter, with `:delta` (+1 a new task, -1 a task's end, 0 a takeover) and `:at`; the
- * state machine's finishing steps (lib/analysis-workflow.ts) and the DynamoDB adapter write it alike. It (re)creates
- * a missing counter in the counters' index partition, so the sweep always finds it.
+ * The one update of a tenant counter, with `:delta` (+1 an admission, -1 a task's end, 0 a takeover) and `:at`; the
+ * state machine's finishing steps (lib/private/workflow-finish-steps.ts) and the DynamoDB adapter write it alike
+ * (lambda/shared/finish-write.ts). It (re)creates a missing counter in the counters' index partition, so the sweep
+ * always finds it.
  */
 export const COUNTER_UPDATE = {
   expression:
@@ -105,6 +116,17 @@ export const COUNTER_UPDATE = {
     '#shard': Attr.sweepShard,
     '#created_at': Attr.createdAt,
   },
+} as const;
+
+/**
+ * COUNTER_UPDATE for a write that makes a task counted (an admission, a takeover's hand-over): it also stamps
+ * `taken_at` with the Lambda's clock. The reconciliation compares only counters whose last such write is older than
+ * its cutoff, so every task a counter counts is old enough to be in the sweep's tally; an end (-1, stamped by the
+ * state machine with the time its step was entered) never makes a task counted and leaves `taken_at` alone.
+ */
+export const COUNTER_TAKE = {
+  expression: `${COUNTER_UPDATE.expression}, #taken_at = :at`,
+  names: { ...COUNTER_UPDATE.names, '#taken_at': Attr.takenAt },
 } as const;
 
 export function taskRecordKey(taskId: string): string {

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
+  AdmissionPending,
   DependencyUnavailable,
   InvalidRequest,
   TaskAlreadyFinished,
@@ -67,6 +68,15 @@ export function errorResponse(error: unknown): HttpResponse {
       {
         members: { task_id: error.task.taskId, task_status: error.task.status },
       },
+    );
+  }
+  if (error instanceof AdmissionPending) {
+    return problem(
+      409,
+      'admission-pending',
+      'Admission pending',
+      `Task ${error.taskId} is waiting for a slot under its tenant's active-task limit; retry after Retry-After seconds.`,
+      { members: { task_id: error.taskId }, headers: { 'Retry-After': String(error.retryAfterSeconds) } },
     );
   }
   // No Retry-After: a slot frees only when one of the tenant's tasks ends, which no delay predicts.

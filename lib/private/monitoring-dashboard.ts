@@ -78,6 +78,7 @@ export function serviceDashboardRows(props: MonitoringProps): cloudwatch.IWidget
       ]),
       graph('Tenant limit', [
         appMetric(ServiceEvent.TenantLimitReached, ServiceName.TrackApi, 'new tasks refused (429)'),
+        appMetric(ServiceEvent.TenantOverLimit, ServiceName.TaskSweeper, 'tenants found over their limit'),
       ]),
     ],
     // One expression per graph: both name their per-operation metrics after the operation.

@@ -27,8 +27,11 @@ async function startRunningTask(tenant: string, video: string) {
     retainUntil: Math.floor(now.getTime() / 1000) + 86400,
   };
   const taskKey = store.keyOf(tenant, video);
-  await expect(store.takeSlot(tenant, 10, task.createdAt)).resolves.toEqual({ taken: true });
-  await expect(store.claim(task, task.retainUntil)).resolves.toEqual({ won: true, taskKey });
+  await expect(store.claim({ ...task, admissionPending: true }, task.retainUntil)).resolves.toEqual({
+    won: true,
+    taskKey,
+  });
+  await expect(store.admit(task, taskKey, 10, task.createdAt)).resolves.toEqual({ outcome: 'admitted' });
   const { executionArn } = await sfn.send(
     new StartExecutionCommand({
       stateMachineArn: env.stateMachineArn,
@@ -75,7 +78,7 @@ async function leftBehind(tenant: string, taskId: string, taskKey: string) {
 function withoutIdsAndTimes(item: RawItem | undefined): Record<string, unknown> | undefined {
   if (item === undefined) return undefined;
   const varying = ['pk', 'task_id', 'tenant_id', 'video_filename', 'created_at', 'updated_at', 'started_at'];
-  const moments = ['finished_at', 'expires_at'];
+  const moments = ['finished_at', 'expires_at', 'taken_at'];
   return Object.fromEntries(
     Object.entries(item).map(([name, value]) =>
       [...varying, ...moments].includes(name) ? [name, Object.keys(value)] : [name, value],
@@ -157,5 +160,6 @@ test('the store and the state machine finish a running task into the same final 
     sweep_shard: { N: String(COUNTER_SHARD) },
     created_at: ['S'],
     updated_at: ['S'],
+    taken_at: ['S'],
   });
 }, 60_000);

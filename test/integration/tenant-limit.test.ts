@@ -1,5 +1,6 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
+import type { TenantCount } from '../../lambda/core/ports';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { SILENT_LOG } from '../../lambda/core/task-recovery';
 import { TenantTally, reconcileTenantCounts } from '../../lambda/core/tenant-counts';
@@ -66,7 +67,7 @@ async function countMatchesActive(tenant: string, expected: number): Promise<voi
 }
 
 describe('per-tenant active-task limit against DynamoDB Local', () => {
-  test('50 concurrent POSTs of distinct videos with a limit of 5: exactly 5 tasks; the rest 429 with nothing left behind', async () => {
+  test('50 concurrent POSTs of distinct videos with a limit of 5: exactly 5 tasks; the rest 429, recorded refused and unlisted', async () => {
     const tenant = uniqueTenant('burst');
     await holdExecutions(tenant);
     try {
@@ -93,7 +94,17 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
           .map((i) => i.task_id)
           .sort(),
       ).toEqual(created.map((a) => a.body.task_id).sort());
-      expect(items.filter((i) => i.item_type === 'final')).toHaveLength(0);
+      // Each refused claim is recorded failed (its id, if a racing answer handed it out, resolves), unlisted.
+      const finals = items.filter((i) => i.item_type === 'final');
+      expect(finals).toHaveLength(50 - LIMIT);
+      for (const f of finals) {
+        expect(f).toMatchObject({ status: 'failed', error: { error: 'TenantQuotaExceeded' } });
+        expect(f).not.toHaveProperty('created_at');
+      }
+      const listed = await call('GET', `${api.url}/api/v1/track?tenant_id=${tenant}&limit=100`);
+      expect(listed.body.tasks.map((t: { task_id: string }) => t.task_id).sort()).toEqual(
+        created.map((a) => a.body.task_id).sort(),
+      );
       expect(await executionsOf(tenant)).toHaveLength(LIMIT);
       expect(await counter(tenant)).toMatchObject({ active_count: LIMIT, version: LIMIT });
 
@@ -150,25 +161,29 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
     expect(await counter(tenant)).toMatchObject({ active_count: 0, version: 2 });
   }, 60_000);
 
-  test('a fault on the increment: 503, the claim deleted, nothing started, nothing counted; the retry creates the task', async () => {
+  test('a fault on the admission: 503 past the grace period, the claim left pending, nothing started or counted', async () => {
     const tenant = uniqueTenant('incr-fault');
     await holdExecutions(tenant);
     try {
       injectFault({
-        command: 'UpdateItemCommand',
+        command: 'TransactWriteItemsCommand',
         error: 'ProvisionedThroughputExceededException',
-        match: tenant,
+        match: tenantCounterKey(tenant),
         times: 10,
       });
       const failed = await post(tenant, 'a.mp4');
       clearFaults(tenant);
       expect(failed.status).toBe(503);
-      expect(await itemsOf(tenant)).toEqual([]);
+      expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(
+        Number(process.env.REDRIVE_GRACE_SECONDS ?? 10),
+      );
+      const items = await itemsOf(tenant);
+      expect(items.map((i) => [i.item_type, i.status, i.admission])).toEqual([['active', 'not_started', 'pending']]);
       expect(await executionsOf(tenant)).toHaveLength(0);
       expect((await counter(tenant))?.active_count ?? 0).toBe(0);
 
-      expect((await post(tenant, 'a.mp4')).status).toBe(201);
-      await countMatchesActive(tenant, 1);
+      // A retry within the grace period is told it is in progress, with the same id (a re-drive decides it later).
+      expect(await post(tenant, 'a.mp4')).toMatchObject({ status: 200, body: { task_id: items[0]?.task_id } });
     } finally {
       clearFaults(tenant);
       await releaseExecutions(tenant);
@@ -190,8 +205,8 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
       retainUntil: epoch + 86400,
     });
     const expired = task(epoch - 1, new Date(now.getTime() - 3_600_000).toISOString());
-    await store.claim(expired, epoch + 86400);
-    await store.takeSlot(tenant, LIMIT, expired.createdAt);
+    await store.claim({ ...expired, admissionPending: true }, epoch + 86400);
+    await store.admit(expired, store.keyOf(tenant, 'a.mp4'), LIMIT, expired.createdAt);
 
     const claim = await store.claim(task(epoch + 3900, now.toISOString()), epoch + 86400);
 
@@ -215,24 +230,22 @@ describe('per-tenant active-task limit against DynamoDB Local', () => {
         new UpdateCommand({
           TableName: process.env.TABLE_NAME!,
           Key: { pk: tenantCounterKey(tenant) },
-          UpdateExpression: 'SET active_count = :n, updated_at = :old',
+          UpdateExpression: 'SET active_count = :n, updated_at = :old, taken_at = :old',
           ExpressionAttributeValues: { ':n': 4, ':old': '2000-01-01T00:00:00.000Z' },
         }),
       );
       await new Promise((r) => setTimeout(r, 1500));
       const cutoff = new Date(Date.now() - 1000).toISOString();
+      // The counters first, the tasks after, as the sweep reads them.
+      const snapshot: TenantCount[] = [];
+      for await (const page of store.tenantCounts()) snapshot.push(...page.filter((c) => c.tenantId === tenant));
       const tally = new TenantTally();
       for await (const page of store.activeCreatedBefore(cutoff)) tally.add(page.filter((t) => t.tenantId === tenant));
-      const scoped = {
-        tenantCounts: async function* () {
-          for await (const page of store.tenantCounts()) yield page.filter((c) => c.tenantId === tenant);
-        },
-        setTenantCount: store.setTenantCount.bind(store),
-      };
 
-      const set = await reconcileTenantCounts(scoped, tally, cutoff, new Date().toISOString(), () =>
-        SILENT_LOG.info('', {}),
-      );
+      const set = await reconcileTenantCounts(store, snapshot, tally, cutoff, new Date().toISOString(), {
+        onSet: () => SILENT_LOG.info('', {}),
+        onCounted: () => undefined,
+      });
 
       expect(set).toBe(1);
       expect(await counter(tenant)).toMatchObject({ active_count: 2, version: seen.version + 1 });

@@ -2,7 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { convertToNative } from '@aws-sdk/util-dynamodb';
 import { type ActiveTask, type Task, type TaskStatus } from '../../core/task';
 import { type FinalRecord, finalItem, plainValues } from '../../shared/finish-write';
-import { Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
+import { ADMISSION_PENDING, Attr, ItemType, sweepShard, taskRecordKey } from '../../shared/table';
 import { taskError } from '../../core/task-errors';
 
 /** The table's items and the tasks they hold: the only code that maps one to the other. */
@@ -40,7 +40,7 @@ export function epochSeconds(iso: string): number {
 }
 
 export function withoutStoreTimes(task: ActiveTask): Task {
-  const { leaseExpiresAt: _lease, retainUntil: _retain, ...rest } = task;
+  const { leaseExpiresAt: _lease, retainUntil: _retain, admissionPending: _admission, ...rest } = task;
   return rest;
 }
 
@@ -52,6 +52,7 @@ export function toActiveItem(task: ActiveTask, taskKey: string): Item {
     [Attr.leaseExpiresAt]: task.leaseExpiresAt,
     [Attr.retainUntil]: task.retainUntil,
     [Attr.sweepShard]: sweepShard(task.taskId),
+    [Attr.admission]: task.admissionPending ? ADMISSION_PENDING : undefined,
   };
 }
 
@@ -79,6 +80,7 @@ export function fromActiveItem(item: Item): ActiveTask {
     ...commonFields(item),
     leaseExpiresAt: Number(item[Attr.leaseExpiresAt]),
     retainUntil: Number(item[Attr.retainUntil]),
+    ...(item[Attr.admission] === ADMISSION_PENDING ? { admissionPending: true } : {}),
   };
 }
 
@@ -121,7 +123,8 @@ function commonFields(item: Item): Task {
     tenantId: String(item[Attr.tenantId]),
     videoFilename: String(item[Attr.videoFilename]),
     status: item[Attr.status] as TaskStatus,
-    createdAt: String(item[Attr.createdAt]),
+    // A refused claim's record keeps its creation time apart, out of the listing (lambda/shared/finish-write.ts).
+    createdAt: String(item[Attr.createdAt] ?? item[Attr.claimedAt]),
     updatedAt: String(item[Attr.updatedAt]),
     startedAt: optionalString(item[Attr.startedAt]),
   };

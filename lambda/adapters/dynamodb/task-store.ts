@@ -1,5 +1,5 @@
 import { type ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailable, TaskNotInExpectedState } from '../../core/errors';
 import type {
   ClaimResult,
@@ -7,13 +7,19 @@ import type {
   FoundTask,
   ListedPage,
   ListQuery,
-  SlotResult,
+  Admission,
   TaskStore,
   TenantCount,
 } from '../../core/ports';
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { TaskErrorName, taskError } from '../../core/task-errors';
-import { counterUpdate, finalRecordPut, finishTransactItems, plainValues } from '../../shared/finish-write';
+import {
+  counterUpdate,
+  finalRecordPut,
+  finishTransactItems,
+  plainValues,
+  refusalTransactItems,
+} from '../../shared/finish-write';
 import { Attr, taskRecordKey, tenantCounterKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
@@ -38,7 +44,7 @@ import {
   MAX_CONFLICT_ATTEMPTS,
   TableClient,
 } from './table-client';
-import { setCount, takeSlot, tenantCounts } from './tenant-counter';
+import { admit, setCount, tenantCounts } from './tenant-counter';
 
 export interface TaskStoreOptions {
   /**
@@ -105,7 +111,9 @@ export class DynamoDbTaskStore implements TaskStore {
       const item = raw ? fromRawItem(raw) : await this.getItem(taskKey);
       if (item) {
         const winner = fromActiveItem(item);
-        if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now) return { won: false, existing: winner };
+        // A pending claim is decided by its admission or refusal only, never taken over (it holds no slot to hand on).
+        if (winner.taskId === task.taskId || winner.leaseExpiresAt >= now || winner.admissionPending)
+          return { won: false, existing: winner };
         if (await this.takeOver(task, taskKey, winner, replacedRetainUntil))
           return { won: true, taskKey, replaced: winner };
       }
@@ -140,9 +148,14 @@ export class DynamoDbTaskStore implements TaskStore {
           {
             Put: {
               TableName: this.table.tableName,
-              Item: toActiveItem(task, taskKey),
-              ConditionExpression: '#task_id = :expired_id AND #lease < :now',
-              ExpressionAttributeNames: { '#task_id': Attr.taskId, '#lease': Attr.leaseExpiresAt },
+              // Admitted at once: the replaced task's slot passes to it.
+              Item: toActiveItem({ ...task, admissionPending: false }, taskKey),
+              ConditionExpression: '#task_id = :expired_id AND #lease < :now AND attribute_not_exists(#admission)',
+              ExpressionAttributeNames: {
+                '#task_id': Attr.taskId,
+                '#lease': Attr.leaseExpiresAt,
+                '#admission': Attr.admission,
+              },
               ExpressionAttributeValues: { ':expired_id': expired.taskId, ':now': epochSeconds(at) },
             },
           },
@@ -156,22 +169,27 @@ export class DynamoDbTaskStore implements TaskStore {
     return !isRefused(out);
   }
 
-  takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult> {
-    return takeSlot(this.table, tenantId, limit, at);
+  admit(task: ActiveTask, taskKey: string, limit: number, at: string): Promise<Admission> {
+    return admit(this.table, task, taskKey, limit, at);
   }
 
-  async releaseClaim(task: ActiveTask, taskKey: string): Promise<void> {
-    await this.table.attempt(
-      new DeleteCommand({
-        TableName: this.table.tableName,
-        Key: { [Attr.pk]: taskKey },
-        // Only this very claim, before anything ran it; a refused delete means it is not there to release.
-        ConditionExpression: '#task_id = :task_id AND #status = :not_started',
-        ExpressionAttributeNames: { '#task_id': Attr.taskId, '#status': Attr.status },
-        ExpressionAttributeValues: { ':task_id': task.taskId, ':not_started': TaskStatus.NotStarted },
+  async refuse(task: ActiveTask, taskKey: string, at: string, retainUntil: number): Promise<Task> {
+    const refused: Task = {
+      ...withoutStoreTimes(task),
+      status: TaskStatus.Failed,
+      updatedAt: at,
+      finishedAt: at,
+      error: taskError(TaskErrorName.TenantQuotaExceeded),
+    };
+    const record = finalRecordOf(refused, retainUntil);
+    const out = await this.table.attempt(
+      new TransactWriteCommand({
+        TransactItems: [...refusalTransactItems(plainValues, this.table.tableName, taskKey, record)],
       }),
-      isConditionFailure,
+      isTransactionLost,
     );
+    if (isRefused(out)) throw new TaskNotInExpectedState(task.taskId);
+    return refused;
   }
 
   tenantCounts(): AsyncIterable<readonly TenantCount[]> {

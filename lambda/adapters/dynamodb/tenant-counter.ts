@@ -1,11 +1,12 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { SlotResult, TenantCount } from '../../core/ports';
-import { counterValues, plainValues } from '../../shared/finish-write';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Admission, TenantCount } from '../../core/ports';
+import type { ActiveTask } from '../../core/task';
+import { counterUpdate, plainValues } from '../../shared/finish-write';
 import {
   ACTIVE_BY_AGE_INDEX,
+  ADMISSION_PENDING,
   Attr,
   COUNTER_SHARD,
-  COUNTER_UPDATE,
   parseTenantCounterKey,
   tenantCounterKey,
 } from '../../shared/table';
@@ -14,43 +15,81 @@ import {
   conflictBackoff,
   isConditionFailure,
   isRefused,
-  isTransactionConflict,
   MAX_CONFLICT_ATTEMPTS,
   type TableClient,
 } from './table-client';
 
 /**
  * The tenant counters: the only code that reads them or writes them on their own. The finishing transactions update
- * them too, with the same COUNTER_UPDATE and counterValues as takeSlot (lambda/shared/finish-write.ts).
+ * them too, with the same counterUpdate (lambda/shared/finish-write.ts).
  */
 
+type CancellationReason = { Code?: string; Item?: RawItem };
+
 /**
- * One conditional increment, made only under a limit (`limit` > 0): below it, the task is counted; otherwise the count
- * is returned. A finishing transaction of the same tenant holds the counter for a moment (TransactionConflictException,
- * nothing written): the increment is sent again after a short backoff, as the claim is.
+ * Admits a pending claim (`limit` > 0) in one transaction: the counter's increment, conditional on the count being
+ * below the limit, and the removal of the claim's `admission` mark, conditional on the claim being still this one
+ * and pending. So a slot is taken exactly when a claim is admitted, and never for a claim that a refusal or another
+ * admission decided first. A transaction of the same tenant in flight (TransactionConflict, nothing written): sent
+ * again after a short backoff, as the claim is.
  */
-export async function takeSlot(table: TableClient, tenantId: string, limit: number, at: string): Promise<SlotResult> {
-  const increment = () =>
-    new UpdateCommand({
-      TableName: table.tableName,
-      Key: { [Attr.pk]: tenantCounterKey(tenantId) },
-      UpdateExpression: COUNTER_UPDATE.expression,
-      ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
-      ExpressionAttributeNames: { ...COUNTER_UPDATE.names },
-      ExpressionAttributeValues: { ...counterValues(plainValues, 1, at), ':limit': limit },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+export async function admit(
+  table: TableClient,
+  task: ActiveTask,
+  taskKey: string,
+  limit: number,
+  at: string,
+): Promise<Admission> {
+  const increment = counterUpdate(plainValues, table.tableName, tenantCounterKey(task.tenantId), 1, at).Update;
+  const admission = () =>
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            ...increment,
+            ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
+            ExpressionAttributeValues: { ...increment.ExpressionAttributeValues, ':limit': limit },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        {
+          Update: {
+            TableName: table.tableName,
+            Key: { [Attr.pk]: taskKey },
+            UpdateExpression: 'REMOVE #admission',
+            ConditionExpression: '#task_id = :task_id AND #admission = :pending',
+            ExpressionAttributeNames: { '#task_id': Attr.taskId, '#admission': Attr.admission },
+            ExpressionAttributeValues: { ':task_id': task.taskId, ':pending': ADMISSION_PENDING },
+          },
+        },
+      ],
     });
-  let out;
   for (let attempt = 1; ; attempt++) {
     const retry = attempt < MAX_CONFLICT_ATTEMPTS;
-    out = await table.attempt(increment(), (e) => isConditionFailure(e) || (retry && isTransactionConflict(e)));
-    if (!isRefused(out) || !isTransactionConflict(out.refused)) break;
+    const out = await table.attempt(admission(), (e) => cancellationReasons(e, retry) !== undefined);
+    if (!isRefused(out)) return { outcome: 'admitted' };
+    const [counter, claim] = cancellationReasons(out.refused, retry) ?? [];
+    // The claim was decided elsewhere (or is gone): whatever the counter said, this admission has nothing to count.
+    if (claim?.Code === 'ConditionalCheckFailed') return { outcome: 'moved-on' };
+    if (counter?.Code === 'ConditionalCheckFailed') {
+      // lib-dynamodb leaves a cancellation's item marshalled (DynamoDB JSON).
+      const count = counter.Item ? Number(fromRawItem(counter.Item)[Attr.activeCount]) : limit;
+      return { outcome: 'refused', activeCount: count };
+    }
     await conflictBackoff(attempt);
   }
-  if (!isRefused(out)) return { taken: true };
-  // lib-dynamodb leaves the returned item marshalled (DynamoDB JSON).
-  const raw = (out.refused as { Item?: RawItem }).Item;
-  return { taken: false, activeCount: raw ? Number(fromRawItem(raw)[Attr.activeCount]) : limit };
+}
+
+/**
+ * The cancellation reasons of an admission that a condition refused, or that a conflict cancelled while `retry`
+ * allows another attempt; undefined for anything else (throttling, validation: translated by the table client).
+ */
+function cancellationReasons(error: unknown, retry: boolean): CancellationReason[] | undefined {
+  if ((error as Error | undefined)?.name !== 'TransactionCanceledException') return undefined;
+  const reasons = (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+  const codes = reasons.map((r) => r.Code);
+  if (codes.includes('ConditionalCheckFailed')) return reasons;
+  return retry && codes.includes('TransactionConflict') ? reasons : undefined;
 }
 
 /** Sets a drifted count, conditional on the version read: any write since (a new task, an end) wins over it. */
@@ -92,6 +131,7 @@ export async function* tenantCounts(table: TableClient): AsyncIterable<readonly 
           activeCount: Number(item[Attr.activeCount] ?? 0),
           version: Number(item[Attr.version] ?? 0),
           updatedAt: String(item[Attr.updatedAt]),
+          takenAt: String(item[Attr.takenAt] ?? item[Attr.updatedAt]),
         },
       ];
     });

@@ -7,24 +7,16 @@ import type {
   FoundTask,
   ListedPage,
   ListQuery,
-  SlotResult,
+  Admission,
   TaskStore,
   TenantCount,
 } from '../../../lambda/core/ports';
-import { type ActiveTask, isActive, ListStatus, type Task, TaskStatus } from '../../../lambda/core/task';
+import { type ActiveTask, admitted, isActive, ListStatus, type Task, TaskStatus } from '../../../lambda/core/task';
 import { TaskErrorName, taskError } from '../../../lambda/core/task-errors';
 import { TEST_KEYS } from '../stored-items';
 
 type Method =
-  | 'claim'
-  | 'finish'
-  | 'renewLease'
-  | 'getById'
-  | 'getActive'
-  | 'listByTenant'
-  | 'takeSlot'
-  | 'releaseClaim'
-  | 'setTenantCount';
+  'claim' | 'finish' | 'renewLease' | 'getById' | 'getActive' | 'listByTenant' | 'admit' | 'refuse' | 'setTenantCount';
 
 /**
  * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
@@ -36,6 +28,8 @@ export class InMemoryTaskStore implements TaskStore {
   readonly finals = new Map<string, Task>();
   /** The tenant counters by tenant id. */
   readonly counters = new Map<string, Omit<TenantCount, 'tenantId'>>();
+  /** Final records left out of the listing (refused claims). */
+  readonly unlisted = new Set<string>();
   /** Every finish that was written, as the core asked for it. */
   readonly finishes: FinishTask[] = [];
   /** Calls made, in order, by method name. */
@@ -85,7 +79,11 @@ export class InMemoryTaskStore implements TaskStore {
       this.active.set(taskKey, task);
       return { won: true, taskKey };
     }
-    if (existing.taskId === task.taskId || existing.leaseExpiresAt >= epoch(task.createdAt))
+    if (
+      existing.taskId === task.taskId ||
+      existing.leaseExpiresAt >= epoch(task.createdAt) ||
+      existing.admissionPending
+    )
       return { won: false, existing };
     const at = task.createdAt;
     this.finals.set(existing.taskId, {
@@ -95,8 +93,9 @@ export class InMemoryTaskStore implements TaskStore {
       finishedAt: at,
       error: taskError(TaskErrorName.LeaseExpired),
     });
-    this.active.set(taskKey, task);
-    if (this.countsTenantTasks) this.addToCount(task.tenantId, 0, at);
+    // Admitted at once: the replaced task's slot passes to it.
+    this.active.set(taskKey, admitted(task));
+    if (this.countsTenantTasks) this.addToCount(task.tenantId, 0, at, true);
     return { won: true, taskKey, replaced: existing };
   }
 
@@ -107,6 +106,7 @@ export class InMemoryTaskStore implements TaskStore {
       !current ||
       current.taskId !== finish.task.taskId ||
       current.status !== finish.expected ||
+      (this.countsTenantTasks && current.admissionPending) ||
       this.finals.has(finish.task.taskId)
     ) {
       throw new TaskNotInExpectedState(finish.task.taskId);
@@ -129,18 +129,33 @@ export class InMemoryTaskStore implements TaskStore {
     return final;
   }
 
-  async takeSlot(tenantId: string, limit: number, at: string): Promise<SlotResult> {
-    this.enter('takeSlot');
-    const activeCount = this.counters.get(tenantId)?.activeCount ?? 0;
-    if (activeCount >= limit) return { taken: false, activeCount };
-    this.addToCount(tenantId, 1, at);
-    return { taken: true };
+  async admit(task: ActiveTask, taskKey: string, limit: number, at: string): Promise<Admission> {
+    this.enter('admit');
+    const current = this.active.get(taskKey);
+    if (current?.taskId !== task.taskId || !current.admissionPending) return { outcome: 'moved-on' };
+    const activeCount = this.counters.get(task.tenantId)?.activeCount ?? 0;
+    if (activeCount >= limit) return { outcome: 'refused', activeCount };
+    this.active.set(taskKey, admitted(current));
+    this.addToCount(task.tenantId, 1, at, true);
+    return { outcome: 'admitted' };
   }
 
-  async releaseClaim(task: ActiveTask, taskKey: string): Promise<void> {
-    this.enter('releaseClaim');
+  async refuse(task: ActiveTask, taskKey: string, at: string): Promise<Task> {
+    this.enter('refuse');
     const current = this.active.get(taskKey);
-    if (current?.taskId === task.taskId && current.status === TaskStatus.NotStarted) this.active.delete(taskKey);
+    if (current?.taskId !== task.taskId || !current.admissionPending || current.status !== TaskStatus.NotStarted)
+      throw new TaskNotInExpectedState(task.taskId);
+    const refused: Task = {
+      ...withoutStoreTimes(current),
+      status: TaskStatus.Failed,
+      updatedAt: at,
+      finishedAt: at,
+      error: taskError(TaskErrorName.TenantQuotaExceeded),
+    };
+    this.active.delete(taskKey);
+    this.finals.set(task.taskId, refused);
+    this.unlisted.add(task.taskId);
+    return refused;
   }
 
   async *tenantCounts(): AsyncIterable<readonly TenantCount[]> {
@@ -154,7 +169,7 @@ export class InMemoryTaskStore implements TaskStore {
     this.enter('setTenantCount');
     const current = this.counters.get(seen.tenantId);
     if (current?.version !== seen.version) return false;
-    this.counters.set(seen.tenantId, { activeCount, version: current.version + 1, updatedAt: at });
+    this.counters.set(seen.tenantId, { ...current, activeCount, version: current.version + 1, updatedAt: at });
     return true;
   }
 
@@ -163,12 +178,14 @@ export class InMemoryTaskStore implements TaskStore {
     return this.counters.get(tenantId)?.activeCount ?? 0;
   }
 
-  private addToCount(tenantId: string, delta: number, at: string): void {
-    const current = this.counters.get(tenantId) ?? { activeCount: 0, version: 0, updatedAt: at };
+  /** `taking`: a write that makes a task counted (an admission, a takeover) stamps `takenAt`, as COUNTER_TAKE does. */
+  private addToCount(tenantId: string, delta: number, at: string, taking = false): void {
+    const current = this.counters.get(tenantId) ?? { activeCount: 0, version: 0, updatedAt: at, takenAt: at };
     this.counters.set(tenantId, {
       activeCount: current.activeCount + delta,
       version: current.version + 1,
       updatedAt: at,
+      takenAt: taking ? at : current.takenAt,
     });
   }
 
@@ -225,7 +242,7 @@ export class InMemoryTaskStore implements TaskStore {
     const after = query.after && { createdAt: query.after.created, taskId: query.after.id };
     const wanted = (t: Task) =>
       query.status === undefined || isActive(t.status) === (query.status === ListStatus.Active);
-    const all = [...this.active.values(), ...this.finals.values()]
+    const all = [...this.active.values(), ...[...this.finals.values()].filter((t) => !this.unlisted.has(t.taskId))]
       .filter((t) => t.tenantId === query.tenantId && wanted(t) && (!after || order(after as Task, t) < 0))
       .sort(order);
     const tasks = all.slice(0, query.limit);
@@ -249,7 +266,9 @@ export class InMemoryTaskStore implements TaskStore {
 /** The task without the store's own times, as its final record holds it. */
 function withoutStoreTimes(task: ActiveTask): Task {
   return Object.fromEntries(
-    Object.entries(task).filter(([name]) => name !== 'leaseExpiresAt' && name !== 'retainUntil'),
+    Object.entries(task).filter(
+      ([name]) => name !== 'leaseExpiresAt' && name !== 'retainUntil' && name !== 'admissionPending',
+    ),
   ) as Task;
 }
 

@@ -50,6 +50,8 @@ export function coreOnDoubles(
     cursorKey: 'test-cursor-key',
     config,
     metrics: { count: (event) => counted.push(event) },
+    // A wait moves the test clock: no test sleeps for real.
+    sleep: (ms) => Promise.resolve(clock.advance(ms / 1000)),
     log: { info: line('info'), warn: line('warn'), error: line('error') },
   });
   return { service, recovery: service.recovery, store, workflow, clock, counted, logged };

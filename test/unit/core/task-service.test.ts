@@ -15,7 +15,7 @@ describe('TaskService on in-memory ports', () => {
     const outcome = await service.track(REQUEST);
     expect(outcome.kind).toBe('created');
     expect(outcome.task.status).toBe(TaskStatus.NotStarted);
-    expect(store.calls).toEqual(['claim', 'takeSlot']);
+    expect(store.calls).toEqual(['claim', 'admit']);
     expect((await store.getById('tenant1', outcome.task.taskId))?.task.taskId).toBe(outcome.task.taskId);
     expect([...workflow.executions.keys()]).toEqual([outcome.task.taskId]);
     expect(workflow.executions.get(outcome.task.taskId)!.input).toMatchObject({
@@ -219,7 +219,7 @@ describe('TaskService.track: what it asks of its ports', () => {
     const replacement = await service.track(REQUEST);
     expect(workflow.stopped).toEqual([old.task.taskId]);
     expect(workflow.executions.get(replacement.task.taskId)?.status).toBe('running');
-    expect(store.calls.filter((c) => c === 'takeSlot')).toHaveLength(1);
+    expect(store.calls.filter((c) => c === 'admit')).toHaveLength(1);
   });
 
   test('a failed start ends the task as not_started, failed (WorkflowNotStarted), retained from now', async () => {

@@ -1,4 +1,10 @@
-import { counterUpdate, finishTransactItems, plainValues, type FinishWrite } from '../../../lambda/shared/finish-write';
+import {
+  counterUpdate,
+  finishTransactItems,
+  plainValues,
+  refusalTransactItems,
+  type FinishWrite,
+} from '../../../lambda/shared/finish-write';
 import { TaskStatus } from '../../../lambda/core/task';
 import { tenantCounterKey } from '../../../lambda/shared/table';
 
@@ -69,10 +75,37 @@ describe('finishTransactItems: the finishing transaction', () => {
     expect(items).toHaveLength(3);
     expect(items[1]).toMatchObject({
       Delete: {
-        ConditionExpression: '#task_id = :task_id AND #status IN (:expected0, :expected1)',
+        // Counted: only an admitted task (no `admission` mark) ends this way and gives its slot back.
+        ConditionExpression:
+          '#task_id = :task_id AND #status IN (:expected0, :expected1) AND attribute_not_exists(#admission)',
         ExpressionAttributeValues: { ':expected0': 'not_started', ':expected1': 'running' },
       },
     });
     expect(items[2]).toMatchObject({ Update: { ExpressionAttributeValues: { ':delta': -1, ':at': AT } } });
+  });
+});
+
+describe('refusalTransactItems: a pending claim refused by the tenant limit', () => {
+  test('an unlisted failed record with the quota error, and the delete of the claim only while it is pending', () => {
+    // WHEN
+    const [put, del] = refusalTransactItems(plainValues, 'Tasks', 'ACTIVE#key', {
+      key: 'TASK#id',
+      taskId: 'id',
+      tenantId: 'tenant1',
+      videoFilename: 'a.mp4',
+      createdAt: AT,
+      updatedAt: AT,
+      finishedAt: AT,
+      expiresAt: 1_800_000_000,
+    });
+    // THEN
+    expect(put?.Put.Item).toMatchObject({ status: 'failed', error: { error: 'TenantQuotaExceeded' }, claimed_at: AT });
+    expect(put?.Put.Item).not.toHaveProperty('created_at');
+    expect(del).toMatchObject({
+      Delete: {
+        ConditionExpression: '#task_id = :task_id AND #status = :expected AND #admission = :pending',
+        ExpressionAttributeValues: { ':task_id': 'id', ':expected': 'not_started', ':pending': 'pending' },
+      },
+    });
   });
 });

@@ -199,8 +199,10 @@ describe('POST /api/v1/track', () => {
   test('StartExecution and the compensation both failing: 503, task left not_started for the next POST to re-drive', async () => {
     const { handle, ddb, sfn, lines } = mockedHandler();
     ddb.on(PutItemCommand).resolves({});
+    // The admission under the tenant limit lands; the compensation's transaction is throttled.
     ddb
       .on(TransactWriteCommand)
+      .resolvesOnce({})
       .rejects(
         new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { httpStatusCode: 400 } }),
       );

@@ -120,7 +120,8 @@ describe('what was only logged is counted (metrics port)', () => {
     // GIVEN a compensation that is throttled too
     const failing = mockedHandler();
     failing.ddb.on(PutItemCommand).resolves({});
-    failing.ddb.on(TransactWriteCommand).rejects(throttled());
+    // (the admission under the tenant limit lands; the compensation's transaction is throttled)
+    failing.ddb.on(TransactWriteCommand).resolvesOnce({}).rejects(throttled());
     failing.sfn.on(StartExecutionCommand).rejects(sfnDown());
     // WHEN / THEN
     expect((await failing.handle(postTrack(body))).statusCode).toBe(503);

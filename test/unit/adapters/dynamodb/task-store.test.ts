@@ -7,7 +7,6 @@ import {
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
-  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -198,8 +197,9 @@ describe('claim over an expired lease: the takeover transaction', () => {
     expect(replace?.Put).toMatchObject({
       TableName: TABLE,
       Item: { pk: STORED_KEY, task_id: NEW_ID, status: 'not_started' },
-      ConditionExpression: '#task_id = :expired_id AND #lease < :now',
-      ExpressionAttributeNames: { '#task_id': 'task_id', '#lease': 'lease_expires_at' },
+      // A claim pending admission is never taken over: it holds no slot to hand on.
+      ConditionExpression: '#task_id = :expired_id AND #lease < :now AND attribute_not_exists(#admission)',
+      ExpressionAttributeNames: { '#task_id': 'task_id', '#lease': 'lease_expires_at', '#admission': 'admission' },
       ExpressionAttributeValues: { ':expired_id': STORED_ID, ':now': EPOCH },
     });
     expect(record?.Put).toMatchObject({
@@ -265,16 +265,45 @@ describe('renewLease and releaseClaim', () => {
     expect(await store.renewLease(stranded, EPOCH + 3900)).toBe(false);
   });
 
-  test('releaseClaim: a delete conditional on this very claim, not yet started; refused is not an error', async () => {
-    ddb.on(DeleteCommand).resolvesOnce({}).rejects(conditionFailed());
-    await store.releaseClaim(NEW_TASK, STORED_KEY);
-    await expect(store.releaseClaim(NEW_TASK, STORED_KEY)).resolves.toBeUndefined();
-    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, {
+  test('refuse: the final record (failed, TenantQuotaExceeded, unlisted) and the delete of the pending claim', async () => {
+    // GIVEN
+    ddb.on(TransactWriteCommand).resolves({});
+    const claim = { ...NEW_TASK, admissionPending: true };
+    // WHEN
+    const refused = await store.refuse(claim, STORED_KEY, '2026-01-01T00:00:01.000Z', 1_900_000_000);
+    // THEN
+    expect(refused).toMatchObject({ status: 'failed', error: { error: 'TenantQuotaExceeded' } });
+    expect(refused).not.toHaveProperty('admissionPending');
+    const items = ddb.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(items).toHaveLength(2);
+    expect(items[0]?.Put?.Item).toMatchObject({
+      status: 'failed',
+      error: { error: 'TenantQuotaExceeded' },
+      claimed_at: NEW_TASK.createdAt,
+      expires_at: 1_900_000_000,
+    });
+    // No created_at: the by-tenant index (tenant_id, created_at) leaves the record out of the listing.
+    expect(items[0]?.Put?.Item).not.toHaveProperty('created_at');
+    expect(items[1]?.Delete).toEqual({
       TableName: TABLE,
       Key: { pk: STORED_KEY },
-      ConditionExpression: '#task_id = :task_id AND #status = :not_started',
-      ExpressionAttributeValues: { ':task_id': NEW_ID, ':not_started': 'not_started' },
+      ConditionExpression: '#task_id = :task_id AND #status = :expected AND #admission = :pending',
+      ExpressionAttributeNames: { '#task_id': 'task_id', '#status': 'status', '#admission': 'admission' },
+      ExpressionAttributeValues: { ':task_id': NEW_ID, ':expected': 'not_started', ':pending': 'pending' },
     });
+  });
+
+  test('refuse: a claim decided meanwhile (condition failed) is TaskNotInExpectedState', async () => {
+    ddb.on(TransactWriteCommand).rejects(
+      Object.assign(new Error('cancelled'), {
+        name: 'TransactionCanceledException',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      }),
+    );
+    await expect(
+      store.refuse({ ...NEW_TASK, admissionPending: true }, STORED_KEY, NEW_TASK.createdAt, 1),
+    ).rejects.toBeInstanceOf(TaskNotInExpectedState);
   });
 });
 
@@ -315,8 +344,9 @@ describe('finish: the final record and the end of the active item in one transac
     expect(del?.Delete).toEqual({
       TableName: TABLE,
       Key: { pk: STORED_KEY },
-      ConditionExpression: '#task_id = :task_id AND #status = :expected',
-      ExpressionAttributeNames: { '#task_id': 'task_id', '#status': 'status' },
+      // Counted: only an admitted task gives a slot back.
+      ConditionExpression: '#task_id = :task_id AND #status = :expected AND attribute_not_exists(#admission)',
+      ExpressionAttributeNames: { '#task_id': 'task_id', '#status': 'status', '#admission': 'admission' },
       ExpressionAttributeValues: { ':task_id': NEW_ID, ':expected': 'not_started' },
     });
     expect(counter?.Update).toMatchObject({
