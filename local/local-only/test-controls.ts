@@ -5,7 +5,7 @@ import { injectFault } from './fault-injection';
 /**
  * The local test controls, sent as operations of the local Step Functions endpoint (no AWS SDK sends these): hold and
  * release executions (LocalStepFunctions.hold), fail a Task state of the runner, lose an execution's end event, or
- * fail the API handler's next AWS SDK calls of a command (./fault-injection.ts, wired into the handler by system.ts).
+ * fail or delay the API handler's next AWS SDK calls (./fault-injection.ts, wired into the handler by system.ts).
  */
 export function testControls(sfn: LocalStepFunctions): ExtraOperations {
   return (operation, input) => {
@@ -28,11 +28,14 @@ export function testControls(sfn: LocalStepFunctions): ExtraOperations {
         sfn.dropEndEvents(requiredString(input, 'match'), optionalNumber(input, 'times') ?? 1);
         return {};
       case 'LocalInjectFault':
+        // Without a command: any command that names `match`; without an error: a delay only.
         injectFault({
-          command: requiredString(input, 'command'),
-          error: requiredString(input, 'error'),
+          command: optionalString(input, 'command'),
+          error: optionalString(input, 'error'),
           reason: optionalString(input, 'reason'),
           match: optionalString(input, 'match'),
+          delayMs: optionalNumber(input, 'delayMs'),
+          answerDelayMs: optionalNumber(input, 'answerDelayMs'),
           times: optionalNumber(input, 'times') ?? 1,
         });
         return {};
