@@ -7,7 +7,9 @@
  *
  * One thing is not reported by DynamoDB: a write refused by its condition (a duplicate's claim, the tenant counter
  * at its limit) answers with an error that carries no ConsumedCapacity. AWS charges it the write units of the item
- * (1 for this app's items, all under 1 KB) and writes no index; it is counted so here, and marked in the table.
+ * (1 for this app's items, all under 1 KB) and writes no index; it is counted so here, and marked in the table. A
+ * transaction a condition cancelled (the admission at the tenant limit) is counted by the same rule at the
+ * transactional rate: 2 per item.
  */
 import { type ConsumedCapacity, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -87,6 +89,11 @@ class CapacityMeter {
           // No ConsumedCapacity on a refused condition: AWS charges the item's write units (1: items under 1 KB).
           if ((error as Error).name === 'ConditionalCheckFailedException' && WRITES.has(name))
             this.calls.push({ name, refused: true, read: {}, write: { table: 1 } });
+          // A transaction a condition cancelled: counted by the same rule at the transactional rate (2 per item).
+          if ((error as Error).name === 'TransactionCanceledException') {
+            const items = ((args.input as { TransactItems?: unknown[] }).TransactItems ?? []).length;
+            this.calls.push({ name, refused: true, read: {}, write: { table: 2 * items } });
+          }
           throw error;
         }
       },
