@@ -290,7 +290,13 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
   test('a StartExecution that fails and a compensation that conflicts: 503 whose Retry-After outlasts the grace; the retry re-drives the same task', async () => {
     const tenant = uniqueTenant('retry-after');
     await injectHandlerFault(tenant, 'StartExecutionCommand', 'ServiceUnavailable', 1);
-    await injectHandlerFault(tenant, 'TransactWriteItemsCommand', 'TransactionCanceledException', 1);
+    // The compensation's transaction only (its final record of this task), not the admission before it.
+    await localControl('LocalInjectFault', {
+      command: 'TransactWriteItemsCommand',
+      error: 'TransactionCanceledException',
+      match: `"tenant_id":"${tenant}","video_filename":"r.mp4","status":"failed"`,
+      times: 1,
+    });
     const res = await post(tenant, 'r.mp4');
     expect(res.status).toBe(503);
     const retryAfter = Number(res.headers.get('retry-after'));
