@@ -6,6 +6,12 @@ const UNAVAILABLE_NAMES = new Set([
   'ThrottlingException',
   'Throttling',
   'TooManyRequestsException',
+  // StartExecution: the account's open executions quota (1,000,000) is reached; it frees as executions end.
+  'ExecutionLimitExceeded',
+  // Step Functions throttled by KMS on a customer managed key (StartExecution, StopExecution).
+  'KmsThrottlingException',
+  // DynamoDB multi-Region strong consistency: the item is being written in another Region; a retry can succeed.
+  'ReplicatedWriteConflictException',
   'InternalServerError',
   'InternalServerErrorException',
   'ServiceUnavailable',

@@ -13,7 +13,17 @@ import {
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2 & { statusCode: number; headers: Record<string, string> };
 
+/** The shortest wait a 503 asks for when its failure names none. */
 export const RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The one rule for every Retry-After the service sends: whole seconds drawn per answer from base..2×base, so clients
+ * refused in the same moment do not all come back in the same second. `base` is the shortest wait that can succeed.
+ */
+export function retryAfter(baseSeconds: number, random: () => number = Math.random): string {
+  const base = Math.max(1, Math.ceil(baseSeconds));
+  return String(base + Math.min(base, Math.floor(random() * (base + 1))));
+}
 
 // nosniff: a browser must never read a body (which may echo a filename) as anything but its declared type.
 export const BASE_HEADERS = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' };
@@ -42,7 +52,7 @@ export function problem(
 }
 
 /** The one place a failure becomes an HTTP answer. Internal errors never reach the client. */
-export function errorResponse(error: unknown): HttpResponse {
+export function errorResponse(error: unknown, random: () => number = Math.random): HttpResponse {
   if (error instanceof InvalidRequest) {
     return problem(400, 'invalid-request', 'Invalid request', error.message, {
       members: error.field ? { field: error.field } : {},
@@ -76,7 +86,7 @@ export function errorResponse(error: unknown): HttpResponse {
       'admission-pending',
       'Admission pending',
       `Task ${error.taskId} is waiting for a slot under its tenant's active-task limit; retry after Retry-After seconds.`,
-      { members: { task_id: error.taskId }, headers: { 'Retry-After': String(error.retryAfterSeconds) } },
+      { members: { task_id: error.taskId }, headers: { 'Retry-After': retryAfter(error.retryAfterSeconds, random) } },
     );
   }
   // No Retry-After: a slot frees only when one of the tenant's tasks ends, which no delay predicts.
@@ -98,8 +108,9 @@ export function errorResponse(error: unknown): HttpResponse {
       'A backing service is busy or unavailable. Retry after the delay given in Retry-After.',
       {
         headers: {
-          'Retry-After': String(
+          'Retry-After': retryAfter(
             (error instanceof DependencyUnavailable && error.retryAfterSeconds) || RETRY_AFTER_SECONDS,
+            random,
           ),
         },
       },

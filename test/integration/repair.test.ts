@@ -282,7 +282,7 @@ describe('conflicts, injected (DynamoDB Local never produces them)', () => {
     await injectHandlerFault(tenant, 'PutItemCommand', 'TransactionConflictException', 4);
     const res = await post(tenant, 'c.mp4');
     expect(res.status).toBe(503);
-    expect(res.headers.get('retry-after')).toBe('2');
+    expect(res.headers.get('retry-after')).toMatch(/^[234]$/);
     expect(await itemsOf(tenant)).toEqual([]);
     expect((await post(tenant, 'c.mp4')).status).toBe(201);
   });

@@ -5,7 +5,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ExecutionLimitExceeded, SFNServiceException, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { postTrack, request } from '../../support/events';
 import { mockedHandler, NOW, TASK_ID } from '../../support/mocked-handler';
@@ -171,7 +171,8 @@ describe('POST /api/v1/track', () => {
     const res = await handle(postTrack(body));
 
     expect(res.statusCode).toBe(503);
-    expect(res.headers['Retry-After']).toBe('2');
+    // Jittered per answer (lambda/track/http.ts retryAfter): 2..4 whole seconds.
+    expect(res.headers['Retry-After']).toMatch(/^[234]$/);
     expect(res.headers['Content-Type']).toBe('application/problem+json');
     expect(JSON.parse(res.body as string)).toMatchObject({ status: 503, type: '/problems/service-unavailable' });
     expect(sfn.calls()).toHaveLength(0);
@@ -193,7 +194,30 @@ describe('POST /api/v1/track', () => {
     const res = await handle(postTrack(body));
 
     expect(res.statusCode).toBe(503);
-    expect(res.headers['Retry-After']).toBe('2');
+    expect(res.headers['Retry-After']).toMatch(/^[234]$/);
+  });
+
+  test('StartExecution at the open executions quota (ExecutionLimitExceeded): compensated like any start failure, 503', async () => {
+    const { handle, ddb, sfn } = mockedHandler();
+    ddb.on(PutItemCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    sfn.on(StartExecutionCommand).rejects(
+      new ExecutionLimitExceeded({
+        $metadata: { httpStatusCode: 400 },
+        message: 'Maximum number of running executions',
+      }),
+    );
+
+    const res = await handle(postTrack(body));
+
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['Retry-After']).toMatch(/^[234]$/);
+    // After its admission, the task is recorded failed, its video freed and its slot given back in one transaction:
+    // nothing is left blocked, and the retry claims the video afresh.
+    expect(ddb).toHaveReceivedCommandTimes(TransactWriteCommand, 2);
+    const compensation = JSON.stringify(ddb.commandCalls(TransactWriteCommand)[1]?.args[0].input);
+    expect(compensation).toContain('"error":{"error":"WorkflowNotStarted"}');
+    expect(compensation).toContain('":delta":-1');
   });
 
   test('StartExecution and the compensation both failing: 503, task left not_started for the next POST to re-drive', async () => {
@@ -218,7 +242,9 @@ describe('POST /api/v1/track', () => {
     const res = await handle(postTrack(body));
 
     expect(res.statusCode).toBe(503);
-    expect(res.headers['Retry-After']).toBe('11');
+    // Past the grace period (10 s) whatever the draw: 11..22.
+    expect(Number(res.headers['Retry-After'])).toBeGreaterThanOrEqual(11);
+    expect(Number(res.headers['Retry-After'])).toBeLessThanOrEqual(22);
     expect(lines.some((l) => l.level === 'error' && /left for re-drive/.test(l.message))).toBe(true);
     // The handler's own lines name the task the failed POST created, so one task_id query finds them all.
     expect(lines.find((l) => l.message === 'request failed')?.extra.task_id).toBe(TASK_ID);

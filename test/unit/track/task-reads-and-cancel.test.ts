@@ -159,7 +159,7 @@ describe('DELETE /api/v1/track/{task_id}', () => {
     );
     const res = await handle(request('DELETE', `/api/v1/track/${ID}?tenant_id=tenant1`));
     expect(res.statusCode).toBe(503);
-    expect(res.headers['Retry-After']).toBe('2');
+    expect(res.headers['Retry-After']).toMatch(/^[234]$/);
     expect(sfn.calls()).toHaveLength(0);
   });
 
