@@ -106,8 +106,8 @@ export function report(config: StackConfig, measured: Measured, traffic: Traffic
   const cost: CostLine[] = monthlyCost(config, measured, traffic);
   const binding = rows.filter((r) => r.utilisation >= 1);
   const lines = [
-    `Traffic: ${fmt(traffic.newPerSecond)} new tasks/s, ${fmt(traffic.duplicateShare * 100)} % duplicates (${fmt(postsPerSecond(traffic))} POSTs/s), ${traffic.tenants} tenants, analysis ${fmt(traffic.analysisSeconds)} s, ${traffic.region}; ${fmt(activeTasks(traffic), 0)} tasks active at once.`,
-    `Stack: stage throttle ${fmt(config.throttleRateLimit)}/s (burst ${config.throttleBurstLimit}), tenant limit ${config.tenantActiveTaskLimit || 'none'}, Analyse reserved concurrency ${config.analyseReservedConcurrency ?? 'none'}, ${config.taskShards} task shards, ${config.counterShards} counter shard(s), sweep every ${config.sweep.scheduleSeconds} s.`,
+    `Traffic: ${fmt(traffic.newPerSecond)} new tasks/s, ${fmt(traffic.duplicateShare * 100)} % duplicates (${fmt(postsPerSecond(traffic))} POSTs/s), ${fmt(traffic.tenants)} tenants, analysis ${fmt(traffic.analysisSeconds)} s, ${traffic.region}; ${fmt(activeTasks(traffic), 0)} tasks active at once.`,
+    `Stack: stage throttle ${fmt(config.throttleRateLimit)}/s (burst ${fmt(config.throttleBurstLimit)}), tenant limit ${config.tenantActiveTaskLimit || 'none'}, Analyse reserved concurrency ${config.analyseReservedConcurrency ?? 'none'}, ${config.taskShards} task shards, ${config.counterShards} counter shard(s), sweep every ${config.sweep.scheduleSeconds} s.`,
     '',
     '| limit | ceiling | at this traffic | utilisation | binds at new tasks/s | what clients see then |',
     '|---|---|---|---:|---:|---|',
