@@ -75,7 +75,8 @@ export class TaskTable extends Construct {
       projectionType: dynamodb.ProjectionType.ALL,
     });
     // The listing: a tenant's active items and final records, newest first. INCLUDE the Task's fields only, so the
-    // writes that touch nothing listed (lease renewals) cost the index nothing.
+    // writes that touch nothing listed (lease renewals) cost the index nothing. `result` too: the listing returns it
+    // (the demo page and the client read it from there); bounded by the state machine's 256 KiB payload.
     this.table.addGlobalSecondaryIndex({
       indexName: BY_TENANT_INDEX,
       partitionKey: { name: Attr.tenantId, type: dynamodb.AttributeType.STRING },

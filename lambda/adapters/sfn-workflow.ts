@@ -11,7 +11,7 @@ import { storageKeyOf } from '../core/storage-key';
 import type { WorkflowInput } from '../core/task';
 import { translate } from './aws-errors';
 import { ExecutionEnd } from '../shared/execution-ends';
-import { tenantCounterKey } from '../shared/table';
+import { counterShard, tenantCounterKey } from '../shared/table';
 
 /** The execution input, as the state machine definition reads it (lib/analysis-workflow.ts). */
 export interface ExecutionInput {
@@ -23,6 +23,8 @@ export interface ExecutionInput {
   readonly task_key: string;
   /** The tenant's counter, which the finishing steps give the slot back to (the state machine cannot build a key). */
   readonly tenant_key: string;
+  /** The counter's partition of the sweep index (`counterShard`), which the finishing steps keep it in (no hash in ASL). */
+  readonly counter_shard: number;
   /** Absent from executions started before it existed. */
   readonly storage_key?: string;
 }
@@ -36,6 +38,7 @@ export function toExecutionInput(input: WorkflowInput): ExecutionInput {
     retain_until: input.retainUntil,
     task_key: input.taskKey,
     tenant_key: tenantCounterKey(input.tenantId),
+    counter_shard: counterShard(input.tenantId),
     storage_key: input.storageKey,
   };
 }

@@ -8,7 +8,15 @@
 import type { TaskStatus } from '../core/task';
 import { TaskErrorName } from '../core/task-errors';
 import { TaskStatus as Status } from '../core/task';
-import { ADMISSION_PENDING, Attr, COUNTER_SHARD, COUNTER_TAKE, COUNTER_UPDATE, ItemType } from './table';
+import {
+  ADMISSION_PENDING,
+  Attr,
+  COUNTER_TAKE,
+  COUNTER_UPDATE,
+  counterShard,
+  ItemType,
+  tenantCounterKey,
+} from './table';
 
 /**
  * How one side spells attribute values. The builders spell their constants with it; the values a caller passes in
@@ -26,6 +34,22 @@ export const plainValues: ValueSpelling<unknown> = {
   number: (value) => value,
   map: (attributes) => attributes,
 };
+
+/**
+ * A tenant's counter as a write names it: its key and its partition of the sweep index. The state machine cannot hash,
+ * so it reads both from the execution input (`tenant_key`, `counter_shard`); the Lambda code derives them (counterOf).
+ */
+export interface CounterRef<V> {
+  /** `tenantCounterKey` of the tenant. */
+  readonly key: V;
+  /** `counterShard` of the tenant: the counter's `sweep_shard`. */
+  readonly shard: V;
+}
+
+/** The tenant's counter, spelled for the document client. */
+export function counterOf(tenantId: string): CounterRef<unknown> {
+  return { key: tenantCounterKey(tenantId), shard: counterShard(tenantId) };
+}
 
 /** An ended task as its final record holds it. */
 export interface FinalRecord<V> {
@@ -68,8 +92,8 @@ export interface FinishWrite<V> {
   readonly taskKey: V;
   /** The statuses the active item may still have: any other (or another task under the key) cancels the finish. */
   readonly expected: ExpectedStatuses;
-  /** The tenant counter's key. @default - no counter written (tasks are not counted: no tenant limit) */
-  readonly counterKey?: V;
+  /** The tenant's counter. @default - no counter written (tasks are not counted: no tenant limit) */
+  readonly counter?: CounterRef<V>;
 }
 
 /** The three items of the finishing transaction (two when tenants are not counted). */
@@ -84,12 +108,10 @@ export function finishTransactItems<V>(spell: ValueSpelling<V>, write: FinishWri
       write.taskKey,
       record.taskId,
       write.expected,
-      write.counterKey === undefined ? undefined : 'admitted',
+      write.counter === undefined ? undefined : 'admitted',
     ),
     // The slot is given back exactly when the active item goes.
-    ...(write.counterKey === undefined
-      ? []
-      : [counterUpdate(spell, tableName, write.counterKey, -1, record.finishedAt)]),
+    ...(write.counter === undefined ? [] : [counterUpdate(spell, tableName, write.counter, -1, record.finishedAt)]),
   ];
 }
 
@@ -194,27 +216,36 @@ export function activeItemDelete<V>(
  * The tenant counter's update as a transaction item: -1 where a task ends (COUNTER_UPDATE), 0 where a takeover hands
  * its slot on and +1 where a claim is admitted (COUNTER_TAKE: both make a task counted).
  */
-export function counterUpdate<V>(spell: ValueSpelling<V>, tableName: string, counterKey: V, delta: number, at: V) {
+export function counterUpdate<V>(
+  spell: ValueSpelling<V>,
+  tableName: string,
+  counter: CounterRef<V>,
+  delta: number,
+  at: V,
+) {
   const update = delta < 0 ? COUNTER_UPDATE : COUNTER_TAKE;
   return {
     Update: {
       TableName: tableName,
-      Key: { [Attr.pk]: counterKey },
+      Key: { [Attr.pk]: counter.key },
       UpdateExpression: update.expression,
       ExpressionAttributeNames: { ...update.names },
-      ExpressionAttributeValues: counterValues(spell, delta, at),
+      ExpressionAttributeValues: counterValues(spell, delta, at, counter.shard),
     },
   };
 }
 
-/** COUNTER_UPDATE's (and COUNTER_TAKE's) values: `delta` is +1 where a task takes a slot, -1 where it ends, 0 where a takeover hands it on. */
-export function counterValues<V>(spell: ValueSpelling<V>, delta: number, at: V): Record<string, V> {
+/**
+ * COUNTER_UPDATE's (and COUNTER_TAKE's) values: `delta` is +1 where a task takes a slot, -1 where it ends, 0 where a
+ * takeover hands it on; `shard` the tenant's counter partition (CounterRef).
+ */
+export function counterValues<V>(spell: ValueSpelling<V>, delta: number, at: V, shard: V): Record<string, V> {
   return {
     ':delta': spell.number(delta),
     ':one': spell.number(1),
     ':at': at,
     ':counter': spell.string(ItemType.TenantCounter),
-    ':counter_shard': spell.number(COUNTER_SHARD),
+    ':counter_shard': shard,
   };
 }
 

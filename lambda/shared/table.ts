@@ -49,18 +49,45 @@ export const ACTIVE_BY_AGE_INDEX = 'active-by-age';
  * `created_at`; an item without both (a per-tenant counter) stays out of it.
  */
 export const BY_TENANT_INDEX = 'by-tenant';
+/**
+ * The task shards of `active-by-age` (0 to SWEEP_SHARDS - 1). A task writes its shard about three times (claim,
+ * MarkRunning, end): 16 partitions of 1,000 write units a second carry ~5,000 new tasks a second, far above Step
+ * Functions' StartExecution quota, which bounds new tasks first.
+ */
 export const SWEEP_SHARDS = 16;
 /**
- * The index partition of the tenant counters, apart from the task shards (0 to SWEEP_SHARDS - 1): the sweep lists
- * every counter there to reconcile it, and never mistakes one for a task.
+ * The index partitions of the tenant counters (SWEEP_SHARDS to SWEEP_SHARDS + COUNTER_SHARDS - 1), apart from the task
+ * shards: the sweep lists every counter there to reconcile it, and never mistakes one for a task. Spread so that no
+ * index partition takes a write from every tenant's new task (one partition capped the service at a few hundred new
+ * tasks a second); 16, like the task shards: a task writes its counter twice (admission, end), so 16 partitions carry
+ * ~8,000 new tasks a second, and the sweep's pass over the counters costs 16 queries.
  */
-export const COUNTER_SHARD = SWEEP_SHARDS;
+export const COUNTER_SHARDS = 16;
+
+/** FNV-1a (32 bits) of a string's UTF-16 code units: stable, fast, and even enough to spread keys over shards. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
 
 /** A stable shard per task (FNV-1a of its id), so the index's writes spread evenly. */
 export function sweepShard(taskId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < taskId.length; i++) hash = Math.imul(hash ^ taskId.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % SWEEP_SHARDS;
+  return fnv1a(taskId) % SWEEP_SHARDS;
+}
+
+/**
+ * A tenant counter's index partition, stable per tenant. Any value in the counter range is found by the sweep; the
+ * first (SWEEP_SHARDS, 16) is the one every counter had before they were spread, so counters not written since stay
+ * found.
+ */
+export function counterShard(tenantId: string): number {
+  return SWEEP_SHARDS + (fnv1a(tenantId) % COUNTER_SHARDS);
+}
+
+/** Every counter partition, in order: what the sweep queries. */
+export function counterShards(): number[] {
+  return Array.from({ length: COUNTER_SHARDS }, (_, i) => SWEEP_SHARDS + i);
 }
 
 /**
@@ -102,8 +129,8 @@ export function parseTenantCounterKey(key: string): string | undefined {
 /**
  * The one update of a tenant counter, with `:delta` (+1 an admission, -1 a task's end, 0 a takeover) and `:at`; the
  * state machine's finishing steps (lib/private/workflow-finish-steps.ts) and the DynamoDB adapter write it alike
- * (lambda/shared/finish-write.ts). It (re)creates a missing counter in the counters' index partition, so the sweep
- * always finds it.
+ * (lambda/shared/finish-write.ts). It (re)creates a missing counter in its counter partition of the index
+ * (`:counter_shard`, counterShard of the tenant), so the sweep always finds it.
  */
 export const COUNTER_UPDATE = {
   expression:

@@ -30,6 +30,8 @@ const attributeJson: ValueSpelling<AttributeJson> = {
 
 /** A string of the execution's input or context, by JSONPath. */
 const stringAt = (path: string): AttributeJson => ({ S: sfn.JsonPath.stringAt(path) });
+/** A number of the execution's input, by JSONPath (DynamoDB JSON spells numbers as strings). */
+const numberAt = (path: string): AttributeJson => ({ N: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt(path)) });
 /** When the step was entered: the task's end. */
 const ENTERED = stringAt('$$.State.EnteredTime');
 
@@ -109,12 +111,12 @@ function finishStep(
           createdAt: stringAt('$.created_at'),
           updatedAt: ENTERED,
           finishedAt: ENTERED,
-          expiresAt: { N: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$.retain_until')) },
+          expiresAt: numberAt('$.retain_until'),
           ...outcome,
         },
         taskKey: stringAt('$.task_key'),
         expected,
-        counterKey: countsTenantTasks ? stringAt('$.tenant_key') : undefined,
+        counter: countsTenantTasks ? { key: stringAt('$.tenant_key'), shard: numberAt('$.counter_shard') } : undefined,
       }),
     },
     resultPath: sfn.JsonPath.DISCARD,

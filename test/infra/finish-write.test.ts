@@ -78,7 +78,7 @@ function storeFinish(
     },
     taskKey: s,
     expected,
-    counterKey: s,
+    counter: { key: s, shard: FROM_INPUT.N },
   });
   return inputValuesAsTypes(JSON.parse(JSON.stringify(asSent(items))));
 }
@@ -107,4 +107,9 @@ test("each finishing step sends the store's finishing transaction, its values re
   expect(sent('MarkCompleted')[0].Put.Item.status).toEqual({ S: TaskStatus.Completed });
   expect(sent('MarkCompleted')[2].Update.ExpressionAttributeValues[':delta']).toEqual({ N: '-1' });
   expect(sent('MarkFailed')[0].Put.Item.expires_at).toBe('N from input');
+  // The counter stays in the tenant's own partition of the sweep index, which only the input can tell (no hash in ASL).
+  for (const name of ['MarkCompleted', 'MarkFailed', 'MarkFailedBeforeRunning'])
+    expect(states[name].Parameters.TransactItems[2].Update.ExpressionAttributeValues[':counter_shard']).toEqual({
+      'N.$': 'States.JsonToString($.counter_shard)',
+    });
 });

@@ -4,7 +4,7 @@ import { toExecutionInput } from '../../lambda/adapters/sfn-workflow';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { TaskErrorName, taskError } from '../../lambda/core/task-errors';
 import { workflowInput } from '../../lambda/core/task-recovery';
-import { COUNTER_SHARD, ItemType, taskRecordKey, tenantCounterKey } from '../../lambda/shared/table';
+import { counterShard, ItemType, taskRecordKey, tenantCounterKey } from '../../lambda/shared/table';
 import { newTestId, TEST_KEYS } from '../support/stored-items';
 import { dynamodb, env, eventually, itemsOf, localStore as store, sfn, uniqueTenant } from './support';
 
@@ -77,7 +77,17 @@ async function leftBehind(tenant: string, taskId: string, taskKey: string) {
 /** The item with what names one task (ids, keys) or one moment replaced by its attribute type: S or N stays visible. */
 function withoutIdsAndTimes(item: RawItem | undefined): Record<string, unknown> | undefined {
   if (item === undefined) return undefined;
-  const varying = ['pk', 'task_id', 'tenant_id', 'video_filename', 'created_at', 'updated_at', 'started_at'];
+  // sweep_shard: a counter's partition is its tenant's (checked per tenant below).
+  const varying = [
+    'pk',
+    'task_id',
+    'tenant_id',
+    'video_filename',
+    'created_at',
+    'updated_at',
+    'started_at',
+    'sweep_shard',
+  ];
   const moments = ['finished_at', 'expires_at', 'taken_at'];
   return Object.fromEntries(
     Object.entries(item).map(([name, value]) =>
@@ -150,14 +160,16 @@ test('the store and the state machine finish a running task into the same final 
   expect(viaStore.tenantItems).toBe(1);
   expect(viaStateMachine.tenantItems).toBe(1);
 
-  // The slot taken at the start is given back: counted once, released once.
+  // The slot taken at the start is given back: counted once, released once; each counter stays in its tenant's partition.
+  for (const { task, counter } of [viaStore, viaStateMachine])
+    expect(counter?.sweep_shard).toEqual({ N: String(counterShard(task.tenantId)) });
   expect(withoutIdsAndTimes(viaStore.counter)).toEqual(withoutIdsAndTimes(viaStateMachine.counter));
   expect(withoutIdsAndTimes(viaStore.counter)).toEqual({
     pk: ['S'],
     item_type: { S: ItemType.TenantCounter },
     active_count: { N: '0' },
     version: { N: '2' },
-    sweep_shard: { N: String(COUNTER_SHARD) },
+    sweep_shard: ['N'],
     created_at: ['S'],
     updated_at: ['S'],
     taken_at: ['S'],

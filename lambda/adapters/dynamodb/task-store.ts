@@ -14,13 +14,15 @@ import type {
 import { type ActiveTask, type Task, type TaskError, TaskStatus } from '../../core/task';
 import { TaskErrorName, taskError } from '../../core/task-errors';
 import {
+  counterOf,
   counterUpdate,
+  type CounterRef,
   finalRecordPut,
   finishTransactItems,
   plainValues,
   refusalTransactItems,
 } from '../../shared/finish-write';
-import { Attr, taskRecordKey, tenantCounterKey } from '../../shared/table';
+import { Attr, taskRecordKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
 import { listByTenant } from './tenant-index';
@@ -74,9 +76,9 @@ export class DynamoDbTaskStore implements TaskStore {
     this.countsTenantTasks = options.countsTenantTasks ?? true;
   }
 
-  /** The tenant counter's key, when tenants are counted (lambda/shared/finish-write.ts writes no counter without). */
-  private counterKey(tenantId: string): string | undefined {
-    return this.countsTenantTasks ? tenantCounterKey(tenantId) : undefined;
+  /** The tenant's counter, when tenants are counted (lambda/shared/finish-write.ts writes no counter without). */
+  private counter(tenantId: string): CounterRef<unknown> | undefined {
+    return this.countsTenantTasks ? counterOf(tenantId) : undefined;
   }
 
   keyOf(tenantId: string, videoFilename: string): string {
@@ -134,7 +136,7 @@ export class DynamoDbTaskStore implements TaskStore {
   ): Promise<boolean> {
     const at = task.createdAt;
     const error: TaskError = taskError(TaskErrorName.LeaseExpired);
-    const counterKey = this.counterKey(task.tenantId);
+    const counter = this.counter(task.tenantId);
     const final: Task = {
       ...withoutStoreTimes(expired),
       status: TaskStatus.Failed,
@@ -161,7 +163,7 @@ export class DynamoDbTaskStore implements TaskStore {
           },
           finalRecordPut(plainValues, this.table.tableName, finalRecordOf(final, retainUntil)),
           // The replaced task's slot passes to the new one: the count stays, its version moves.
-          ...(counterKey === undefined ? [] : [counterUpdate(plainValues, this.table.tableName, counterKey, 0, at)]),
+          ...(counter === undefined ? [] : [counterUpdate(plainValues, this.table.tableName, counter, 0, at)]),
         ],
       }),
       isTransactionLost,
@@ -241,7 +243,7 @@ export class DynamoDbTaskStore implements TaskStore {
           record: finalRecordOf(final, finish.retainUntil),
           taskKey: finish.taskKey,
           expected: [finish.expected],
-          counterKey: this.counterKey(finish.task.tenantId),
+          counter: this.counter(finish.task.tenantId),
         }),
       }),
       isTransactionLost,

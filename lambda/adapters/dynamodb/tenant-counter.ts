@@ -1,12 +1,12 @@
 import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Admission, TenantCount } from '../../core/ports';
 import type { ActiveTask } from '../../core/task';
-import { counterUpdate, plainValues } from '../../shared/finish-write';
+import { counterOf, counterUpdate, plainValues } from '../../shared/finish-write';
 import {
   ACTIVE_BY_AGE_INDEX,
   ADMISSION_PENDING,
   Attr,
-  COUNTER_SHARD,
+  counterShards,
   parseTenantCounterKey,
   tenantCounterKey,
 } from '../../shared/table';
@@ -40,7 +40,7 @@ export async function admit(
   limit: number,
   at: string,
 ): Promise<Admission> {
-  const increment = counterUpdate(plainValues, table.tableName, tenantCounterKey(task.tenantId), 1, at).Update;
+  const increment = counterUpdate(plainValues, table.tableName, counterOf(task.tenantId), 1, at).Update;
   const admission = () =>
     new TransactWriteCommand({
       TransactItems: [
@@ -113,13 +113,17 @@ export async function setCount(
   return !isRefused(out);
 }
 
-/** Every counter, from its own partition of the sweep index. */
+/** Every counter, from the counter partitions of the sweep index: one after another, each paged to its end. */
 export async function* tenantCounts(table: TableClient): AsyncIterable<readonly TenantCount[]> {
+  for (const shard of counterShards()) yield* counterPartition(table, shard);
+}
+
+async function* counterPartition(table: TableClient, shard: number): AsyncIterable<readonly TenantCount[]> {
   const pages = table.queryPages({
     IndexName: ACTIVE_BY_AGE_INDEX,
     KeyConditionExpression: '#shard = :shard',
     ExpressionAttributeNames: { '#shard': Attr.sweepShard },
-    ExpressionAttributeValues: { ':shard': COUNTER_SHARD },
+    ExpressionAttributeValues: { ':shard': shard },
   });
   for await (const items of pages) {
     const counts = items.flatMap((item): TenantCount[] => {

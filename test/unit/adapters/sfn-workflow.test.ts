@@ -40,7 +40,7 @@ const throttled = () =>
 beforeEach(() => sfn.reset());
 
 describe('StepFunctionsWorkflow.start', () => {
-  test('one StartExecution named after the task, its input as the state machine reads it (snake_case, tenant key)', async () => {
+  test('one StartExecution named after the task, its input as the state machine reads it (snake_case, tenant key and counter shard)', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION_ARN, startDate: new Date() });
 
     await workflow.start(INPUT);
@@ -57,6 +57,8 @@ describe('StepFunctionsWorkflow.start', () => {
         retain_until: INPUT.retainUntil,
         task_key: STORED_KEY,
         tenant_key: 'TENANT#7#tenant1',
+        // counterShard('tenant1'): the state machine cannot hash, so the shard travels with the key.
+        counter_shard: 28,
         storage_key: 'tenants/tenant1/test.mp4',
       }),
     });

@@ -1,4 +1,5 @@
 import {
+  counterOf,
   counterUpdate,
   finishTransactItems,
   plainValues,
@@ -6,21 +7,29 @@ import {
   type FinishWrite,
 } from '../../../lambda/shared/finish-write';
 import { TaskStatus } from '../../../lambda/core/task';
-import { tenantCounterKey } from '../../../lambda/shared/table';
+import { COUNTER_SHARDS, counterShard, SWEEP_SHARDS } from '../../../lambda/shared/table';
 
 const AT = '2026-01-01T00:00:00.000Z';
 
 describe('counterUpdate: the counter update inside a finishing or takeover transaction', () => {
-  test('the same update as the increment, by delta, unconditional', () => {
+  test("the same update as the increment, by delta, unconditional, in the tenant's counter partition", () => {
     // WHEN
-    const item = counterUpdate(plainValues, 'Tasks', tenantCounterKey('tenant1'), -1, AT);
+    const item = counterUpdate(plainValues, 'Tasks', counterOf('tenant1'), -1, AT);
     // THEN
     expect(item.Update).toMatchObject({
       TableName: 'Tasks',
       Key: { pk: 'TENANT#7#tenant1' },
-      UpdateExpression: expect.stringMatching(/^ADD #count :delta, #version :one SET /),
-      ExpressionAttributeValues: expect.objectContaining({ ':delta': -1, ':at': AT }),
+      UpdateExpression: expect.stringMatching(/^ADD #count :delta, #version :one SET .*#shard = :counter_shard/),
+      ExpressionAttributeNames: expect.objectContaining({ '#shard': 'sweep_shard' }),
+      ExpressionAttributeValues: expect.objectContaining({
+        ':delta': -1,
+        ':at': AT,
+        ':counter_shard': counterShard('tenant1'),
+      }),
     });
+    const shard = item.Update.ExpressionAttributeValues[':counter_shard'] as number;
+    expect(shard).toBeGreaterThanOrEqual(SWEEP_SHARDS);
+    expect(shard).toBeLessThan(SWEEP_SHARDS + COUNTER_SHARDS);
     expect(item.Update).not.toHaveProperty('ConditionExpression');
   });
 });
@@ -44,7 +53,7 @@ describe('finishTransactItems: the finishing transaction', () => {
     },
   };
 
-  test('the final record, the active item delete on (task, status), no counter without a counter key', () => {
+  test('the final record, the active item delete on (task, status), no counter update without a counter', () => {
     // WHEN
     const items = finishTransactItems(plainValues, write);
     // THEN
@@ -64,12 +73,12 @@ describe('finishTransactItems: the finishing transaction', () => {
     });
   });
 
-  test('several expected statuses are compared with IN; a counter key adds the -1 update', () => {
+  test('several expected statuses are compared with IN; a counter adds the -1 update', () => {
     // WHEN
     const items = finishTransactItems(plainValues, {
       ...write,
       expected: [TaskStatus.NotStarted, TaskStatus.Running],
-      counterKey: tenantCounterKey('tenant1'),
+      counter: counterOf('tenant1'),
     });
     // THEN
     expect(items).toHaveLength(3);

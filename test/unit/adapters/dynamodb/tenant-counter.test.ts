@@ -11,7 +11,7 @@ import {
 import { admit, setCount, tenantCounts } from '../../../../lambda/adapters/dynamodb/tenant-counter';
 import { type ActiveTask, TaskStatus } from '../../../../lambda/core/task';
 import type { TenantCount } from '../../../../lambda/core/ports';
-import { COUNTER_SHARD } from '../../../../lambda/shared/table';
+import { COUNTER_SHARDS, counterShard, counterShards } from '../../../../lambda/shared/table';
 import { DependencyUnavailable } from '../../../../lambda/core/errors';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -57,7 +57,14 @@ describe("admit: the counter's increment and the claim's admission in one transa
             Key: { pk: 'TENANT#7#tenant1' },
             UpdateExpression: expect.stringMatching(/^ADD #count :delta, #version :one SET .*#taken_at = :at$/),
             ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
-            ExpressionAttributeValues: expect.objectContaining({ ':delta': 1, ':one': 1, ':at': AT, ':limit': 100 }),
+            ExpressionAttributeValues: expect.objectContaining({
+              ':delta': 1,
+              ':one': 1,
+              ':at': AT,
+              ':limit': 100,
+              // The tenant's own counter partition of the sweep index, not one shared by every tenant.
+              ':counter_shard': counterShard('tenant1'),
+            }),
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         },
@@ -133,9 +140,13 @@ describe('setCount and tenantCounts: the sweep reconciliation', () => {
     });
   });
 
-  test("tenantCounts: the counters' own partition of the sweep index, paged, other items left out", async () => {
+  test('tenantCounts: every counter partition of the sweep index, each paged to its end, other items left out', async () => {
+    // GIVEN: two pages in the first counter shard, one in the last, none in the others
+    const [first, ...rest] = counterShards();
+    const last = rest.at(-1)!;
+    ddb.on(QueryCommand).resolves({ Items: [] });
     ddb
-      .on(QueryCommand)
+      .on(QueryCommand, { ExpressionAttributeValues: { ':shard': first } })
       .resolvesOnce({
         Items: [
           { pk: 'TENANT#7#tenant1', active_count: 2, version: 5, updated_at: AT, taken_at: '2025-12-31T00:00:00.000Z' },
@@ -144,24 +155,35 @@ describe('setCount and tenantCounts: the sweep reconciliation', () => {
         LastEvaluatedKey: { pk: 'TENANT#7#tenant1' },
       })
       .resolvesOnce({ Items: [{ pk: 'TENANT#7#tenant2', updated_at: AT }] });
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':shard': last } })
+      .resolvesOnce({ Items: [{ pk: 'TENANT#7#tenant3', active_count: 1, version: 1, updated_at: AT }] });
 
+    // WHEN
     const pages: (readonly TenantCount[])[] = [];
     for await (const page of tenantCounts(table)) pages.push(page);
 
+    // THEN
     expect(pages).toEqual([
       [{ tenantId: 'tenant1', activeCount: 2, version: 5, updatedAt: AT, takenAt: '2025-12-31T00:00:00.000Z' }],
       // A counter written before taken_at was kept: its last write stands in.
       [{ tenantId: 'tenant2', activeCount: 0, version: 0, updatedAt: AT, takenAt: AT }],
+      [{ tenantId: 'tenant3', activeCount: 1, version: 1, updatedAt: AT, takenAt: AT }],
     ]);
-    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
-      TableName: 'Tasks',
-      IndexName: 'active-by-age',
-      KeyConditionExpression: '#shard = :shard',
-      ExpressionAttributeValues: { ':shard': COUNTER_SHARD },
-    });
-    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ExclusiveStartKey)).toEqual([
-      undefined,
-      { pk: 'TENANT#7#tenant1' },
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    // Each counter shard from its first page (no start key); the first one paged on from its LastEvaluatedKey.
+    expect(queries.map((q) => [q.ExpressionAttributeValues?.[':shard'], q.ExclusiveStartKey])).toEqual([
+      [first, undefined],
+      [first, { pk: 'TENANT#7#tenant1' }],
+      ...rest.map((shard) => [shard, undefined]),
     ]);
+    expect(rest).toHaveLength(COUNTER_SHARDS - 1);
+    for (const query of queries)
+      expect(query).toMatchObject({
+        TableName: 'Tasks',
+        IndexName: 'active-by-age',
+        KeyConditionExpression: '#shard = :shard',
+        ExpressionAttributeNames: { '#shard': 'sweep_shard' },
+      });
   });
 });
