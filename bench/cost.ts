@@ -5,7 +5,7 @@
 import { FUNCTION_DEFAULTS } from '../lib/private/tracking-function';
 import type { CfnTemplate } from '../local/template';
 import { ServiceEvent } from '../lambda/core/ports';
-import { SWEEP_SHARDS } from '../lambda/shared/table';
+import { COUNTER_SHARDS, SWEEP_SHARDS } from '../lambda/shared/table';
 import { type PathUnits, totalUnits, type Units } from './cost-units';
 
 /**
@@ -39,7 +39,7 @@ const PLATFORM_LOG_BYTES = 600;
 /** The repair sweep's idle run (lib/task-sweeper.ts, every minute): an estimate, the bench does not run it. */
 // One eventually consistent Query per shard of the sweep's index and one of the tenant counters' partition; an
 // empty one still consumes 0.5 RRU.
-const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: (SWEEP_SHARDS + 1) * 0.5, logBytes: 300 };
+const SWEEP = { runsPerMonth: 60 * 24 * 30, ms: 100, readUnits: (SWEEP_SHARDS + COUNTER_SHARDS) * 0.5, logBytes: 300 };
 /** The Lambda invocations of each state of the workflow (lib/analysis-workflow.ts); its DynamoDB units are measured. */
 const STATE_INVOKES: Record<string, number> = { Analyse: 1 };
 

@@ -66,8 +66,8 @@ describe('the binding limit', () => {
     expect(names.some((n) => /tenant limit|counter/.test(n))).toBe(false);
   });
 
-  test('a higher stage throttle moves the binding limit to the counters partition', () => {
-    const c = { ...config, throttleRateLimit: 10_000 };
+  test('with one counter partition (before issue 27), a higher stage throttle moves the binding limit to it', () => {
+    const c = { ...config, throttleRateLimit: 10_000, counterShards: 1 };
     const t = traffic({ newPerSecond: 260 });
     expect(first(t, c)?.limit.name).toMatch(/counter shard/);
     // 4 WRU a task (admission + end, measured) on one partition of 1,000 WRU/s.
