@@ -25,6 +25,7 @@ const resultText = $('task-result');
 const notice = $('notice');
 const taskList = $('task-list');
 const listTenant = $('list-tenant');
+const listNote = $('list-note');
 const authMode = document.querySelector<HTMLElement>('[data-testid="auth-mode"]')!;
 
 /** Tenant and video survive a reload; `?tenant=&video=` set them once and are then dropped from the address. */
@@ -79,7 +80,9 @@ const client = createTrackingClient({
   baseUrl,
   getToken,
   onRetry: ({ status, delayMs }) => {
-    notice.textContent = `The service is busy (${status}); retrying in ${Math.round(delayMs / 100) / 10} s`;
+    const seconds = Math.round(delayMs / 100) / 10;
+    if (status === undefined) showUnreachable(`retrying in ${seconds} s`);
+    else notice.textContent = `The service is busy (${status}); retrying in ${seconds} s`;
   },
 });
 const analyses = createVideoAnalyses({ client });
@@ -107,8 +110,22 @@ function showTask(task: Task): void {
 
 const describeError = (error: NonNullable<Task['error']>) => `${error.error}: ${error.message}`;
 
+/** No answer at all (refused, reset, DNS, CORS): fetch rejects with a TypeError, there is no status to show. */
+const isNetworkError = (error: unknown) => !(error instanceof ApiError) && (error as Error).name === 'TypeError';
+
+/** The notice while the API cannot be reached; cleared by the next listing that gets an answer. */
+let unreachable = false;
+function showUnreachable(what: string): void {
+  unreachable = true;
+  notice.textContent = `Cannot reach the API; ${what}`;
+}
+
 function fail(error: unknown): void {
   if ((error as Error).name === 'AbortError') return;
+  if (isNetworkError(error)) {
+    showUnreachable(`try again later (${(error as Error).message})`);
+    return;
+  }
   if (error instanceof ApiError && error.problemType === '/problems/tenant-quota-exceeded') {
     const { limit, active_count } = error.body as { limit?: number; active_count?: number };
     notice.textContent = `Not started: this tenant already has ${active_count} active analyses, its limit is ${limit}. Wait for one to end (or cancel one), then try again.`;
@@ -196,6 +213,11 @@ async function refreshList(): Promise<void> {
     if (tenantId) {
       const { tasks } = await client.listTasks({ tenantId, limit: 20, signal: controller.signal });
       renderList(tasks);
+      listNote.textContent = '';
+      if (unreachable) {
+        unreachable = false;
+        notice.textContent = '';
+      }
       // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up.
       const video = current().videoFilename.normalize('NFC');
       const active = shown ? undefined : tasks.find((t) => !isFinal(t.status) && t.videoFilename === video);
@@ -203,13 +225,21 @@ async function refreshList(): Promise<void> {
         follow(tenantId, active.videoFilename, active.taskId, active.status);
     }
   } catch (error) {
-    fail(error);
+    if (controller.signal.aborted) return;
+    // The rows stay as last listed: a person still sees the tasks, and is told they may have changed since.
+    const when = lastListed ? `as of ${lastListed.toLocaleTimeString()}` : 'not loaded yet';
+    listNote.textContent = `Could not refresh the list (${when}); it may be stale.`;
+    if (isNetworkError(error)) showUnreachable('retrying…');
+    else fail(error);
   } finally {
     if (listing === controller) listTimer = setTimeout(() => void refreshList(), LIST_REFRESH_MS);
   }
 }
 
+let lastListed: Date | undefined;
+
 function renderList(tasks: readonly Task[]): void {
+  lastListed = new Date();
   if (!tasks.length) {
     const empty = element('li', 'empty', 'No tasks yet.');
     taskList.replaceChildren(empty);
