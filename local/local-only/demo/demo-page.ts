@@ -1,6 +1,7 @@
 // The local demo page: the client (client/) and the DOM, nothing else. Bundled by esbuild when npm start starts.
 import {
   ApiError,
+  TaskNotFoundError,
   createTrackingClient,
   createVideoAnalyses,
   isFinal,
@@ -93,8 +94,16 @@ let following: AbortController | undefined;
 
 type Shown = Pick<Task, 'tenantId' | 'videoFilename' | 'taskId' | 'status'> & Partial<Pick<Task, 'result' | 'error'>>;
 
+/**
+ * The last task shown for each (tenant, video), kept by the page: the client forgets a task once it has ended, but a
+ * person who reloads still wants to see how it ended.
+ */
+const lastTaskKey = (tenantId: string, videoFilename: string) =>
+  `video-tracking:demo:last-task:${JSON.stringify([tenantId, videoFilename.normalize('NFC')])}`;
+
 function show(task: Shown | undefined): void {
   shown = task;
+  if (task) localStorage.setItem(lastTaskKey(task.tenantId, task.videoFilename), task.taskId);
   taskIdText.textContent = task?.taskId ?? '';
   statusText.textContent = task?.status ?? '';
   statusText.className = `badge ${task?.status ?? ''}`;
@@ -166,6 +175,22 @@ async function resume(): Promise<void> {
   if (!tenantId || !videoFilename) return;
   const task = await analyses.resumeVideo({ tenantId, videoFilename });
   if (task) follow(tenantId, videoFilename, task.taskId, task.status);
+  else await showLastTask(tenantId, videoFilename);
+}
+
+/** No active task: the video's last task as it ended (result or failure), looked up by the id the page kept. */
+async function showLastTask(tenantId: string, videoFilename: string): Promise<void> {
+  const key = lastTaskKey(tenantId, videoFilename);
+  const taskId = localStorage.getItem(key);
+  if (!taskId) return;
+  const task = await client.getTask({ tenantId, taskId }).catch((error: unknown) => {
+    if (!(error instanceof TaskNotFoundError)) throw error;
+    localStorage.removeItem(key); // past its retention
+  });
+  const stillThisVideo = current().tenantId === tenantId && current().videoFilename === videoFilename;
+  if (!task || shown || !stillThisVideo) return;
+  if (isFinal(task.status)) show(task);
+  else follow(tenantId, videoFilename, task.taskId, task.status);
 }
 
 form.addEventListener('submit', (event) => {
@@ -218,11 +243,16 @@ async function refreshList(): Promise<void> {
         unreachable = false;
         notice.textContent = '';
       }
-      // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up.
+      // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up;
+      // with nothing shown, the video's newest task as it ended.
       const video = current().videoFilename.normalize('NFC');
-      const active = shown ? undefined : tasks.find((t) => !isFinal(t.status) && t.videoFilename === video);
-      if (active && current().tenantId === tenantId)
+      const ofVideo = tasks.filter((t) => t.videoFilename === video);
+      const active = ofVideo.find((t) => !isFinal(t.status));
+      const newest = ofVideo[0];
+      if (current().tenantId !== tenantId) return;
+      if (active && active.taskId !== shown?.taskId && (!shown || isFinal(shown.status)))
         follow(tenantId, active.videoFilename, active.taskId, active.status);
+      else if (newest && !shown) show(newest);
     }
   } catch (error) {
     if (controller.signal.aborted) return;
