@@ -13,6 +13,8 @@ import {
 const params = new URLSearchParams(location.search);
 /** `?api=http://127.0.0.1:8000` lets a page on another origin (a frontend dev server) call the local API (CORS). */
 const baseUrl = params.get('api') ?? '';
+/** `?page_size=N` (1-100): tasks per page of the list. */
+const pageSize = Number(params.get('page_size')) || 20;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('start');
@@ -27,6 +29,10 @@ const notice = $('notice');
 const taskList = $('task-list');
 const listTenant = $('list-tenant');
 const listNote = $('list-note');
+const pager = $('pager');
+const newerButton = $<HTMLButtonElement>('list-newer');
+const olderButton = $<HTMLButtonElement>('list-older');
+const pageText = $('list-page');
 const authMode = document.querySelector<HTMLElement>('[data-testid="auth-mode"]')!;
 
 /** Tenant and video survive a reload; `?tenant=&video=` set them once and are then dropped from the address. */
@@ -225,8 +231,39 @@ cancelButton.addEventListener('click', () => {
 const LIST_REFRESH_MS = 2000;
 let listing: AbortController | undefined;
 let listTimer: ReturnType<typeof setTimeout> | undefined;
+/** The cursor of each page seen so far (the first page has none), the page shown, and the next page's cursor. */
+let cursors: (string | undefined)[] = [undefined];
+let pageIndex = 0;
+let nextCursor: string | null = null;
 
-/** The tenant's newest tasks from the listing (GET /api/v1/track without a video), refreshed every 2 s. */
+function firstPage(): void {
+  cursors = [undefined];
+  pageIndex = 0;
+  nextCursor = null;
+}
+
+newerButton.addEventListener('click', () => {
+  pageIndex = Math.max(0, pageIndex - 1);
+  void refreshList();
+});
+olderButton.addEventListener('click', () => {
+  if (!nextCursor) return;
+  cursors = [...cursors.slice(0, pageIndex + 1), nextCursor];
+  pageIndex += 1;
+  void refreshList();
+});
+
+function renderPager(): void {
+  pager.hidden = pageIndex === 0 && !nextCursor;
+  pageText.textContent = `Page ${pageIndex + 1}`;
+  newerButton.disabled = pageIndex === 0;
+  olderButton.disabled = !nextCursor;
+}
+
+/**
+ * One page of the tenant's tasks from the listing (GET /api/v1/track without a video), newest first, refreshed every
+ * 2 s; Older and Newer move through the listing's cursors.
+ */
 async function refreshList(): Promise<void> {
   clearTimeout(listTimer);
   listing?.abort();
@@ -234,10 +271,14 @@ async function refreshList(): Promise<void> {
   listing = controller;
   const { tenantId } = current();
   listTenant.textContent = tenantId;
+  const cursor = cursors[pageIndex];
   try {
     if (tenantId) {
-      const { tasks } = await client.listTasks({ tenantId, limit: 20, signal: controller.signal });
+      const page = await client.listTasks({ tenantId, limit: pageSize, cursor, signal: controller.signal });
+      const { tasks } = page;
+      nextCursor = page.nextCursor;
       renderList(tasks);
+      renderPager();
       listNote.textContent = '';
       if (unreachable) {
         unreachable = false;
@@ -245,6 +286,7 @@ async function refreshList(): Promise<void> {
       }
       // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up;
       // with nothing shown, the video's newest task as it ended.
+      if (pageIndex > 0) return;
       const video = current().videoFilename.normalize('NFC');
       const ofVideo = tasks.filter((t) => t.videoFilename === video);
       const active = ofVideo.find((t) => !isFinal(t.status));
@@ -256,6 +298,11 @@ async function refreshList(): Promise<void> {
     }
   } catch (error) {
     if (controller.signal.aborted) return;
+    if (cursor && error instanceof ApiError && error.status === 400) {
+      // A cursor the server no longer takes (another tenant's, or edited): start again from the newest tasks.
+      firstPage();
+      return;
+    }
     // The rows stay as last listed: a person still sees the tasks, and is told they may have changed since.
     const when = lastListed ? `as of ${lastListed.toLocaleTimeString()}` : 'not loaded yet';
     listNote.textContent = `Could not refresh the list (${when}); it may be stale.`;
@@ -318,6 +365,7 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', 
 
 const changed = () => {
   saveForm();
+  firstPage();
   notice.textContent = '';
   void resume().catch(fail);
   void refreshList();
