@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { JWK } from 'jose';
 import * as path from 'node:path';
-import { corsPolicyFromTemplate } from './api-gateway/cors';
+import { corsPolicyFromTemplate, localCorsAllowOrigins } from './api-gateway/cors';
 import { type LocalApi, type LocalAuth, startLocalApi } from './api-gateway/local-api';
 import type { ApiHandler } from './api-gateway/server';
 import { checkJava, createTable, startDynamoDbLocal, type TableDefinition } from './dynamodb/dynamodb-local';
@@ -40,7 +40,11 @@ export interface LocalSystemOptions {
    * @default 'none'
    */
   readonly auth?: LocalAuth;
-  /** Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth. */
+  /**
+   * Browser origins allowed to call the API, comma-separated: the `corsAllowOrigins` context of the synth.
+   *
+   * @default - LOCAL_DEV_SERVER_ORIGINS: localhost and 127.0.0.1 on ports 5173, 4173 and 3000
+   */
   readonly corsAllowOrigins?: string;
   /** The API handler; default: lambda/track/index.ts's buildTrackHandler, from source, its AWS clients open to fault injection. */
   readonly apiHandler?: () => ApiHandler;
@@ -97,9 +101,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         `[local] ERROR: DynamoDB Local has exited (${reason}). Every request now fails with 503 and nothing is recorded.\n` +
           `[local] Stop npm start (Ctrl-C) and start it again. DynamoDB Local's last output:\n${lastOutput}`,
       );
-    const context: Record<string, string> = options.corsAllowOrigins
-      ? { corsAllowOrigins: options.corsAllowOrigins }
-      : {};
+    const context: Record<string, string> = { corsAllowOrigins: localCorsAllowOrigins(options.corsAllowOrigins) };
+    if (!options.corsAllowOrigins) log(`[local] CORS for ${context.corsAllowOrigins} (CORS_ALLOW_ORIGINS to change)`);
     // TENANT_ACTIVE_TASK_LIMIT overrides the functions' environment locally; the state machine is synthesized with the
     // same limit, so that without one (0) nothing counts tenants, its finishing steps included.
     if (process.env.TENANT_ACTIVE_TASK_LIMIT !== undefined)

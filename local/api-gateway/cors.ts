@@ -21,6 +21,20 @@ interface CorsConfiguration {
   AllowCredentials?: boolean;
 }
 
+/**
+ * The origins `npm start` allows when CORS_ALLOW_ORIGINS is not set: a frontend dev server on this machine, by either
+ * loopback name, on Vite's dev (5173) and preview (4173) ports and on 3000 (Create React App, Next.js, Remix…).
+ * Local only: the deployed stack has no CORS unless its `corsAllowOrigins` context is set.
+ */
+export const LOCAL_DEV_SERVER_ORIGINS: readonly string[] = ['localhost', '127.0.0.1'].flatMap((host) =>
+  [5173, 4173, 3000].map((port) => `http://${host}:${port}`),
+);
+
+/** The `corsAllowOrigins` context of the local synth: the setting (comma-separated) if any, else the dev servers'. */
+export function localCorsAllowOrigins(setting: string | undefined): string {
+  return setting?.trim() ? setting : LOCAL_DEV_SERVER_ORIGINS.join(',');
+}
+
 /** The policy the stack deploys (from `corsAllowOrigins`), so `npm start` answers browsers exactly as API Gateway would. */
 export function corsPolicyFromTemplate(template: CfnTemplate): CorsPolicy | undefined {
   const api = Object.values(template.Resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Api');

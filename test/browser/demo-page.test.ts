@@ -74,7 +74,13 @@ type Tab = Page & { posts: number[]; consoleErrors: string[] };
  * A tab on the demo page for (tenant, video), ready when the page has checked its stored task. Counts its POSTs and
  * collects what it logs as an error (a 404 for its icon would be one).
  */
-async function openTab(tenant: string, video: string, origin = env.apiUrl, api?: string): Promise<Tab> {
+async function openTab(
+  tenant: string,
+  video: string,
+  origin = env.apiUrl,
+  api?: string,
+  more: Record<string, string> = {},
+): Promise<Tab> {
   const page = (await context.newPage()) as Tab;
   page.posts = [];
   page.consoleErrors = [];
@@ -104,7 +110,7 @@ async function openTab(tenant: string, video: string, origin = env.apiUrl, api?:
       text: body,
     }).catch((error: Error) => contractFailures.push(error.message));
   });
-  const query = new URLSearchParams({ tenant, video, ...(api ? { api } : {}) });
+  const query = new URLSearchParams({ tenant, video, ...(api ? { api } : {}), ...more });
   await page.goto(`${origin}/?${query.toString()}`);
   await page.locator('body[data-ready="true"]').waitFor();
   return page;
@@ -271,7 +277,8 @@ describeInBrowser('the demo page in headless Chromium', () => {
         env.apiUrl,
       );
       await refused.getByTestId('analyse').click();
-      await expectText(refused, 'notice', 'Failed: Failed to fetch');
+      // The browser hides why (no CORS header): to the page, as to fetch, the API cannot be reached.
+      await expectContains(refused, 'notice', 'Cannot reach the API');
       expect(await executionsOf(tenant)).toHaveLength(1);
       await Promise.all([page.close(), refused.close()]);
     } finally {
@@ -384,6 +391,87 @@ describeInBrowser("the demo page: the tenant's tasks", () => {
   });
 });
 
+describeInBrowser('the demo page when the API is down, after a reload, and page by page', () => {
+  test('the API unreachable: the page says so, the list keeps its rows with a note; both clear when it is back', async () => {
+    const tenant = uniqueTenant('browser-down');
+    const id = (await post(tenant, 'listed.mp4')).body.task_id;
+    const page = await openTab(tenant, 'page.mp4');
+    await row(page, id).waitFor();
+
+    // WHEN every API call fails on the network (no answer at all, as with npm start stopped)
+    await page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
+
+    // THEN the person is told the API cannot be reached (no "busy (undefined)"), and the rows stay, marked stale
+    await expectContains(page, 'notice', 'Cannot reach the API; retrying');
+    expect(await text(page, 'notice').textContent()).not.toContain('undefined');
+    await expectContains(page, 'list-note', 'it may be stale');
+    expect(await row(page, id).count()).toBe(1);
+    expect(await page.getByTestId('task-list').textContent()).not.toContain('No tasks yet');
+
+    // WHEN the API answers again THEN the next listing clears both
+    await page.unroute('**/api/v1/**');
+    await eventually(
+      async () => ((await text(page, 'list-note').textContent()) === '' ? true : undefined),
+      15_000,
+      'the stale note cleared',
+    );
+    expect(await text(page, 'notice').textContent()).toBe('');
+    await page.close();
+  });
+
+  test("a reload after the video's task ended shows that task and how it ended", async () => {
+    const tenant = uniqueTenant('browser-outcome');
+    const page = await openTab(tenant, 'fail-outcome.mp4');
+    await page.getByTestId('analyse').click();
+    await expectText(page, 'task-status', 'failed', 30_000);
+    const id = (await text(page, 'task-id').textContent())!;
+    expect(await storedId(page, tenant, 'fail-outcome.mp4')).toBeNull();
+
+    await page.reload();
+    await page.locator('body[data-ready="true"]').waitFor();
+
+    await expectText(page, 'task-id', id);
+    await expectText(page, 'task-status', 'failed');
+    expect(await text(page, 'task-error').textContent()).toMatch(/^AnalysisRejected: The analysis rejected this video/);
+    expect(page.posts).toHaveLength(1);
+    expect(page.consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  test("the list pages through the listing's cursor: Older shows the next page, Newer the one before", async () => {
+    const tenant = uniqueTenant('browser-pages');
+    await holdExecutions(tenant);
+    const [oldest, middle, newest] = [
+      (await post(tenant, 'one.mp4')).body.task_id,
+      (await post(tenant, 'two.mp4')).body.task_id,
+      (await post(tenant, 'three.mp4')).body.task_id,
+    ];
+    const page = await openTab(tenant, 'page.mp4', env.apiUrl, undefined, { page_size: '2' });
+    const listed = () =>
+      page.getByTestId('task-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')));
+
+    // THEN the first page holds the two newest
+    await row(page, middle).waitFor();
+    expect(await listed()).toEqual([newest, middle]);
+    await expectText(page, 'list-page', 'Page 1');
+
+    // WHEN Older THEN the next page: the oldest, and no page after it
+    await page.getByTestId('list-older').click();
+    await expectText(page, 'list-page', 'Page 2');
+    await row(page, oldest).waitFor();
+    expect(await listed()).toEqual([oldest]);
+    expect(await page.getByTestId('list-older').isDisabled()).toBe(true);
+
+    // WHEN Newer THEN the first page again
+    await page.getByTestId('list-newer').click();
+    await row(page, newest).waitFor();
+    expect(await listed()).toEqual([newest, middle]);
+    expect(page.consoleErrors).toEqual([]);
+    await releaseExecutions(tenant);
+    await page.close();
+  });
+});
+
 describeInBrowser('the demo page under AUTH=jwt', () => {
   test('gets a development token from the local issuer and works with it', async () => {
     const jwtApi = process.env.LOCAL_JWT_API_URL!;
@@ -402,6 +490,10 @@ describeInBrowser('the demo page under AUTH=jwt', () => {
 
 async function expectText(page: Page, testId: string, value: string, timeout = 20_000): Promise<void> {
   await expectShown(page.getByTestId(testId), value, timeout);
+}
+
+async function expectContains(page: Page, testId: string, part: string, timeout = 20_000): Promise<void> {
+  await page.getByTestId(testId).filter({ hasText: part }).waitFor({ timeout });
 }
 
 async function expectShown(target: Locator, value: string, timeout = 20_000): Promise<void> {

@@ -1,6 +1,7 @@
 // The local demo page: the client (client/) and the DOM, nothing else. Bundled by esbuild when npm start starts.
 import {
   ApiError,
+  TaskNotFoundError,
   createTrackingClient,
   createVideoAnalyses,
   isFinal,
@@ -12,6 +13,8 @@ import {
 const params = new URLSearchParams(location.search);
 /** `?api=http://127.0.0.1:8000` lets a page on another origin (a frontend dev server) call the local API (CORS). */
 const baseUrl = params.get('api') ?? '';
+/** `?page_size=N` (1-100): tasks per page of the list. */
+const pageSize = Number(params.get('page_size')) || 20;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('start');
@@ -25,6 +28,11 @@ const resultText = $('task-result');
 const notice = $('notice');
 const taskList = $('task-list');
 const listTenant = $('list-tenant');
+const listNote = $('list-note');
+const pager = $('pager');
+const newerButton = $<HTMLButtonElement>('list-newer');
+const olderButton = $<HTMLButtonElement>('list-older');
+const pageText = $('list-page');
 const authMode = document.querySelector<HTMLElement>('[data-testid="auth-mode"]')!;
 
 /** Tenant and video survive a reload; `?tenant=&video=` set them once and are then dropped from the address. */
@@ -79,7 +87,9 @@ const client = createTrackingClient({
   baseUrl,
   getToken,
   onRetry: ({ status, delayMs }) => {
-    notice.textContent = `The service is busy (${status}); retrying in ${Math.round(delayMs / 100) / 10} s`;
+    const seconds = Math.round(delayMs / 100) / 10;
+    if (status === undefined) showUnreachable(`retrying in ${seconds} s`);
+    else notice.textContent = `The service is busy (${status}); retrying in ${seconds} s`;
   },
 });
 const analyses = createVideoAnalyses({ client });
@@ -90,8 +100,16 @@ let following: AbortController | undefined;
 
 type Shown = Pick<Task, 'tenantId' | 'videoFilename' | 'taskId' | 'status'> & Partial<Pick<Task, 'result' | 'error'>>;
 
+/**
+ * The last task shown for each (tenant, video), kept by the page: the client forgets a task once it has ended, but a
+ * person who reloads still wants to see how it ended.
+ */
+const lastTaskKey = (tenantId: string, videoFilename: string) =>
+  `video-tracking:demo:last-task:${JSON.stringify([tenantId, videoFilename.normalize('NFC')])}`;
+
 function show(task: Shown | undefined): void {
   shown = task;
+  if (task) localStorage.setItem(lastTaskKey(task.tenantId, task.videoFilename), task.taskId);
   taskIdText.textContent = task?.taskId ?? '';
   statusText.textContent = task?.status ?? '';
   statusText.className = `badge ${task?.status ?? ''}`;
@@ -107,8 +125,22 @@ function showTask(task: Task): void {
 
 const describeError = (error: NonNullable<Task['error']>) => `${error.error}: ${error.message}`;
 
+/** No answer at all (refused, reset, DNS, CORS): fetch rejects with a TypeError, there is no status to show. */
+const isNetworkError = (error: unknown) => !(error instanceof ApiError) && (error as Error).name === 'TypeError';
+
+/** The notice while the API cannot be reached; cleared by the next listing that gets an answer. */
+let unreachable = false;
+function showUnreachable(what: string): void {
+  unreachable = true;
+  notice.textContent = `Cannot reach the API; ${what}`;
+}
+
 function fail(error: unknown): void {
   if ((error as Error).name === 'AbortError') return;
+  if (isNetworkError(error)) {
+    showUnreachable(`try again later (${(error as Error).message})`);
+    return;
+  }
   if (error instanceof ApiError && error.problemType === '/problems/tenant-quota-exceeded') {
     const { limit, active_count } = error.body as { limit?: number; active_count?: number };
     notice.textContent = `Not started: this tenant already has ${active_count} active analyses, its limit is ${limit}. Wait for one to end (or cancel one), then try again.`;
@@ -149,6 +181,22 @@ async function resume(): Promise<void> {
   if (!tenantId || !videoFilename) return;
   const task = await analyses.resumeVideo({ tenantId, videoFilename });
   if (task) follow(tenantId, videoFilename, task.taskId, task.status);
+  else await showLastTask(tenantId, videoFilename);
+}
+
+/** No active task: the video's last task as it ended (result or failure), looked up by the id the page kept. */
+async function showLastTask(tenantId: string, videoFilename: string): Promise<void> {
+  const key = lastTaskKey(tenantId, videoFilename);
+  const taskId = localStorage.getItem(key);
+  if (!taskId) return;
+  const task = await client.getTask({ tenantId, taskId }).catch((error: unknown) => {
+    if (!(error instanceof TaskNotFoundError)) throw error;
+    localStorage.removeItem(key); // past its retention
+  });
+  const stillThisVideo = current().tenantId === tenantId && current().videoFilename === videoFilename;
+  if (!task || shown || !stillThisVideo) return;
+  if (isFinal(task.status)) show(task);
+  else follow(tenantId, videoFilename, task.taskId, task.status);
 }
 
 form.addEventListener('submit', (event) => {
@@ -183,8 +231,39 @@ cancelButton.addEventListener('click', () => {
 const LIST_REFRESH_MS = 2000;
 let listing: AbortController | undefined;
 let listTimer: ReturnType<typeof setTimeout> | undefined;
+/** The cursor of each page seen so far (the first page has none), the page shown, and the next page's cursor. */
+let cursors: (string | undefined)[] = [undefined];
+let pageIndex = 0;
+let nextCursor: string | null = null;
 
-/** The tenant's newest tasks from the listing (GET /api/v1/track without a video), refreshed every 2 s. */
+function firstPage(): void {
+  cursors = [undefined];
+  pageIndex = 0;
+  nextCursor = null;
+}
+
+newerButton.addEventListener('click', () => {
+  pageIndex = Math.max(0, pageIndex - 1);
+  void refreshList();
+});
+olderButton.addEventListener('click', () => {
+  if (!nextCursor) return;
+  cursors = [...cursors.slice(0, pageIndex + 1), nextCursor];
+  pageIndex += 1;
+  void refreshList();
+});
+
+function renderPager(): void {
+  pager.hidden = pageIndex === 0 && !nextCursor;
+  pageText.textContent = `Page ${pageIndex + 1}`;
+  newerButton.disabled = pageIndex === 0;
+  olderButton.disabled = !nextCursor;
+}
+
+/**
+ * One page of the tenant's tasks from the listing (GET /api/v1/track without a video), newest first, refreshed every
+ * 2 s; Older and Newer move through the listing's cursors.
+ */
 async function refreshList(): Promise<void> {
   clearTimeout(listTimer);
   listing?.abort();
@@ -192,24 +271,52 @@ async function refreshList(): Promise<void> {
   listing = controller;
   const { tenantId } = current();
   listTenant.textContent = tenantId;
+  const cursor = cursors[pageIndex];
   try {
     if (tenantId) {
-      const { tasks } = await client.listTasks({ tenantId, limit: 20, signal: controller.signal });
+      const page = await client.listTasks({ tenantId, limit: pageSize, cursor, signal: controller.signal });
+      const { tasks } = page;
+      nextCursor = page.nextCursor;
       renderList(tasks);
-      // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up.
+      renderPager();
+      listNote.textContent = '';
+      if (unreachable) {
+        unreachable = false;
+        notice.textContent = '';
+      }
+      // The video's active task, started elsewhere (another device, a script): shown above too, without a 404 look-up;
+      // with nothing shown, the video's newest task as it ended.
+      if (pageIndex > 0) return;
       const video = current().videoFilename.normalize('NFC');
-      const active = shown ? undefined : tasks.find((t) => !isFinal(t.status) && t.videoFilename === video);
-      if (active && current().tenantId === tenantId)
+      const ofVideo = tasks.filter((t) => t.videoFilename === video);
+      const active = ofVideo.find((t) => !isFinal(t.status));
+      const newest = ofVideo[0];
+      if (current().tenantId !== tenantId) return;
+      if (active && active.taskId !== shown?.taskId && (!shown || isFinal(shown.status)))
         follow(tenantId, active.videoFilename, active.taskId, active.status);
+      else if (newest && !shown) show(newest);
     }
   } catch (error) {
-    fail(error);
+    if (controller.signal.aborted) return;
+    if (cursor && error instanceof ApiError && error.status === 400) {
+      // A cursor the server no longer takes (another tenant's, or edited): start again from the newest tasks.
+      firstPage();
+      return;
+    }
+    // The rows stay as last listed: a person still sees the tasks, and is told they may have changed since.
+    const when = lastListed ? `as of ${lastListed.toLocaleTimeString()}` : 'not loaded yet';
+    listNote.textContent = `Could not refresh the list (${when}); it may be stale.`;
+    if (isNetworkError(error)) showUnreachable('retrying…');
+    else fail(error);
   } finally {
     if (listing === controller) listTimer = setTimeout(() => void refreshList(), LIST_REFRESH_MS);
   }
 }
 
+let lastListed: Date | undefined;
+
 function renderList(tasks: readonly Task[]): void {
+  lastListed = new Date();
   if (!tasks.length) {
     const empty = element('li', 'empty', 'No tasks yet.');
     taskList.replaceChildren(empty);
@@ -258,6 +365,7 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', 
 
 const changed = () => {
   saveForm();
+  firstPage();
   notice.textContent = '';
   void resume().catch(fail);
   void refreshList();

@@ -2,6 +2,8 @@ import {
   type CorsPolicy,
   corsPolicyFromTemplate,
   corsResponseHeaders,
+  LOCAL_DEV_SERVER_ORIGINS,
+  localCorsAllowOrigins,
   preflightRefusal,
   preflightResponse,
 } from '../../../../local/api-gateway/cors';
@@ -96,5 +98,32 @@ describe('CORS under npm start, as API Gateway answers it', () => {
       ],
     ).toBe('https://a.test');
     expect(corsResponseHeaders({ ...policy, allowOrigins: ['https://*'] }, { origin: 'http://a.test' })).toEqual({});
+  });
+});
+
+describe("npm start's CORS origins without CORS_ALLOW_ORIGINS", () => {
+  // The policy the local synth gets from the default, split the way bin/app.ts splits the corsAllowOrigins context.
+  const local = { ...policy, allowOrigins: localCorsAllowOrigins(undefined).split(',') };
+
+  test.each([
+    'http://localhost:5173',
+    'http://127.0.0.1:5173',
+    'http://localhost:4173',
+    'http://127.0.0.1:4173',
+    'http://localhost:3000',
+    'http://127.0.0.1:3000',
+  ])('a dev server on %s may call the local API', (origin) => {
+    expect(preflightRefusal(local, { ...preflight, origin })).toBeUndefined();
+    expect(corsResponseHeaders(local, { origin })['Access-Control-Allow-Origin']).toBe(origin);
+  });
+
+  test('other ports, hosts and https stay refused', () => {
+    for (const origin of ['http://localhost:8080', 'http://evil.test:5173', 'https://localhost:5173'])
+      expect(preflightRefusal(local, { ...preflight, origin })).toBe(`origin ${origin} is not in allowOrigins`);
+  });
+
+  test('CORS_ALLOW_ORIGINS replaces the default; an empty one keeps it', () => {
+    expect(localCorsAllowOrigins('https://app.test')).toBe('https://app.test');
+    expect(localCorsAllowOrigins(' ')).toBe(LOCAL_DEV_SERVER_ORIGINS.join(','));
   });
 });
