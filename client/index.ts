@@ -10,6 +10,7 @@ export {
   type ListTasksOptions,
   type Problem,
   type RetryNotice,
+  type StartAnalysisOptions,
   type StartedAnalysis,
   type Task,
   type TaskCallOptions,

@@ -1,6 +1,13 @@
 import createClient from 'openapi-fetch';
 import type { components, paths } from './api-types.js';
-import { backoffDelay, retryAfterSeconds, sleep, untilAborted } from './internal.js';
+import {
+  backoffDelay,
+  idempotencyKeyHeader,
+  newIdempotencyKey,
+  retryAfterSeconds,
+  sleep,
+  untilAborted,
+} from './internal.js';
 
 type ApiTask = components['schemas']['Task'];
 export type TaskStatus = components['schemas']['TaskStatus'];
@@ -35,6 +42,11 @@ export interface StartedAnalysis {
   readonly status: TaskStatus;
   /** True when this call created the task (201); false when it joined the active one. */
   readonly created: boolean;
+  /**
+   * True when the server replayed the answer it gave to an earlier request with this call's idempotency key
+   * (`Idempotent-Replayed: true`): an earlier attempt reached it, e.g. one whose answer was lost on the network.
+   */
+  readonly replayed: boolean;
 }
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -89,6 +101,16 @@ export interface TaskCallOptions extends CallOptions {
 
 export interface VideoCallOptions extends CallOptions {
   readonly videoFilename: string;
+}
+
+export interface StartAnalysisOptions extends VideoCallOptions {
+  /**
+   * The user action's idempotency key, sent as `Idempotency-Key` (an RFC 8941 sf-string: quoted). Make one per user
+   * action and pass it again when the same action is repeated (a retry of your own); the server answers the same key
+   * and body within 24 h with its first answer. @default a new crypto.randomUUID() per call, kept across the call's
+   * own retries
+   */
+  readonly idempotencyKey?: string;
 }
 
 export interface ListTasksOptions extends CallOptions {
@@ -251,19 +273,31 @@ export function createTrackingClient(options: TrackingClientOptions) {
 
   return {
     /**
-     * POST: starts the analysis of a video, or joins the task already active for it (`created` false). Safe to
-     * retry: the server keeps one active task per (tenant, video).
+     * POST: starts the analysis of a video, or joins the task already active for it (`created` false). Every
+     * attempt of one call sends one `Idempotency-Key` (`idempotencyKey`, else a new UUID per call), so the call's
+     * own retries never start a second analysis; `replayed` tells an answer the server replayed for the key.
      */
-    async startAnalysis({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<StartedAnalysis> {
+    async startAnalysis({
+      videoFilename,
+      tenantId,
+      signal,
+      idempotencyKey = newIdempotencyKey(),
+    }: StartAnalysisOptions): Promise<StartedAnalysis> {
+      const key = idempotencyKeyHeader(idempotencyKey);
       const { data, error, response } = await send(tenantId, signal, (headers) =>
         api.POST('/api/v1/track', {
           body: { ...tenantQuery(tenantId), video_filename: videoFilename },
-          headers,
+          headers: { ...headers, 'Idempotency-Key': key },
           signal,
         }),
       );
       if (!data) return fail(response, error);
-      return { created: response.status === 201, taskId: data.task_id, status: data.status };
+      return {
+        created: response.status === 201,
+        replayed: /^\s*(true|\?1)\s*$/i.test(response.headers.get('idempotent-replayed') ?? ''),
+        taskId: data.task_id,
+        status: data.status,
+      };
     },
 
     /** GET by id. Rejects with TaskNotFoundError when there is no such task for this tenant. */

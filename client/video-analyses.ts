@@ -7,6 +7,7 @@ import {
   type TrackingClient,
   type WaitOptions,
 } from './tracking-client.js';
+import { newIdempotencyKey } from './internal.js';
 
 /** The slice of the Web Storage API this module uses (window.localStorage in a browser). */
 export interface KeyValueStorage {
@@ -118,8 +119,9 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
 
   async function start(video: VideoOptions): Promise<StartedAnalysis> {
     const active = await resumeVideo(video);
-    if (active) return { taskId: active.taskId, status: active.status, created: false };
-    const started = await client.startAnalysis(video);
+    if (active) return { taskId: active.taskId, status: active.status, created: false, replayed: false };
+    // One key per user action: the call's retries resend it, so they can only ever join this action's task.
+    const started = await client.startAnalysis({ ...video, idempotencyKey: newIdempotencyKey() });
     remember(video.tenantId, video.videoFilename, started.taskId);
     return started;
   }
@@ -129,7 +131,8 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
 
     /**
      * Starts (or joins) the video's analysis, reusing the stored task while it is active. Calls for the same
-     * (tenant, video) while one is in flight share it: a triple click sends one request.
+     * (tenant, video) while one is in flight share it: a triple click sends one request. Each call is one user
+     * action with one idempotency key, kept across the POST's retries.
      */
     analyseVideo(video: VideoOptions): Promise<StartedAnalysis> {
       const key = videoStorageKey(video.tenantId, video.videoFilename);

@@ -1,5 +1,5 @@
 import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError, taskQueryOptions } from '../../client';
-import { retryAfterSeconds } from '../../client/internal';
+import { newIdempotencyKey, retryAfterSeconds } from '../../client/internal';
 import { videoStorageKey } from '../../client/video-analyses';
 import { memoryStorage } from '../support/memory-storage';
 import { at } from '../support/at';
@@ -52,16 +52,64 @@ describe('createTrackingClient', () => {
     // WHEN / THEN
     expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
       created: true,
+      replayed: false,
       taskId: TASK,
       status: 'not_started',
     });
     expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
       created: false,
+      replayed: false,
       taskId: TASK,
       status: 'running',
     });
     expect(requests[0]).toMatchObject({ method: 'POST', url: 'http://api.test/api/v1/track' });
     expect(JSON.parse(at(requests, 0).body)).toEqual({ tenant_id: 't1', video_filename: 'a.mp4' });
+  });
+
+  test('startAnalysis sends one Idempotency-Key (an sf-string) on every retry of a call, a new one per call', async () => {
+    jest.useFakeTimers();
+    // GIVEN a lost answer (the request reached the server), a 503, then the server's replay of its first answer
+    const { fetch, requests } = scriptedFetch((_r, i) => {
+      if (i === 0 || i === 3) throw new TypeError('Failed to fetch');
+      if (i === 1) return unavailable;
+      return {
+        status: 201,
+        body: { task_id: TASK, status: 'not_started' },
+        headers: { 'idempotent-replayed': 'true' },
+      };
+    });
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0 });
+    // WHEN two calls (two user actions) run, each through its retries
+    const first = client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' });
+    await jest.advanceTimersByTimeAsync(10_000);
+    const second = client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' });
+    await jest.advanceTimersByTimeAsync(10_000);
+    // THEN every attempt of a call sent its key, quoted; the calls' keys differ; the replay is told
+    expect(await first).toEqual({ created: true, replayed: true, taskId: TASK, status: 'not_started' });
+    expect(await second).toMatchObject({ created: true, replayed: true });
+    const keys = requests.map((r) => r.headers.get('idempotency-key'));
+    expect(keys).toHaveLength(5);
+    expect(keys[0]).toMatch(/^"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"$/);
+    expect(keys.slice(0, 3)).toEqual([keys[0], keys[0], keys[0]]);
+    expect(keys[3]).toMatch(/^"[0-9a-f-]{36}"$/);
+    expect(keys[4]).toBe(keys[3]);
+    expect(keys[3]).not.toBe(keys[0]);
+  });
+
+  test("startAnalysis sends the caller's idempotencyKey, escaped as an sf-string, and refuses one that is not ASCII", async () => {
+    const { fetch, requests } = scriptedFetch(() => ({
+      status: 200,
+      body: { task_id: TASK, status: 'running', message: 'Analysis already in progress' },
+      headers: { 'idempotent-replayed': '?1' },
+    }));
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    const video = { tenantId: 't1', videoFilename: 'a.mp4' };
+    expect(await client.startAnalysis({ ...video, idempotencyKey: 'click-7' })).toMatchObject({ replayed: true });
+    await client.startAnalysis({ ...video, idempotencyKey: 'say "hi" \\ bye' });
+    expect(requests.map((r) => r.headers.get('idempotency-key'))).toEqual(['"click-7"', '"say \\"hi\\" \\\\ bye"']);
+    await expect(client.startAnalysis({ ...video, idempotencyKey: 'café' })).rejects.toBeInstanceOf(RangeError);
+    await expect(client.startAnalysis({ ...video, idempotencyKey: '' })).rejects.toBeInstanceOf(RangeError);
+    expect(requests).toHaveLength(2);
   });
 
   test('a 503 is retried after its Retry-After, not before', async () => {
@@ -374,6 +422,19 @@ describe('createTrackingClient', () => {
     expect(options.refetchInterval({ state: { data: { ...running, status: 'completed' } } })).toBe(false);
   });
 
+  test('a key is a version-4 UUID also where crypto.randomUUID is missing (a page over plain http)', () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    Object.defineProperty(crypto, 'randomUUID', { value: undefined, configurable: true });
+    try {
+      expect(typeof crypto.randomUUID).toBe('undefined');
+      expect(newIdempotencyKey()).toMatch(uuid);
+      expect(newIdempotencyKey()).not.toBe(newIdempotencyKey());
+    } finally {
+      delete (crypto as { randomUUID?: unknown }).randomUUID;
+    }
+    expect(newIdempotencyKey()).toMatch(uuid);
+  });
+
   test('Retry-After as seconds or as an HTTP date', () => {
     expect(retryAfterSeconds('3')).toBe(3);
     expect(retryAfterSeconds(new Date(Date.now() + 4000).toUTCString())).toBeGreaterThanOrEqual(3);
@@ -409,6 +470,11 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
     expect(new Set(results.map((r) => r.taskId))).toEqual(new Set([TASK]));
     expect(requests.filter((r) => r.method === 'POST')).toHaveLength(1);
     expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(TASK);
+    // AND a later click is another user action: another key
+    await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'b.mp4' });
+    const keys = requests.filter((r) => r.method === 'POST').map((r) => r.headers.get('idempotency-key'));
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
     analyses.close();
   });
 
@@ -431,6 +497,7 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
       taskId: TASK,
       status: 'running',
       created: false,
+      replayed: false,
     });
     expect(requests.map((r) => r.method)).toEqual(['GET']);
     // WHEN it has completed THEN the entry goes and a new task is started
