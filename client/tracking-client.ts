@@ -56,7 +56,9 @@ export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(
  * Supplies the bearer token; undefined sends no Authorization header (auth none / iam). Under the default
  * `auth=cognito` return the signed-in user's Cognito **ID token** (it carries `custom:tenant_id`; the access token
  * does not, and is refused with 403 tenant-claim-invalid); under `auth=jwt`, the token carrying the configured tenant
- * claim. `tenantId` is the call's, if it named one. `refresh` is true after a 401: return a new token, not a cached one.
+ * claim. `tenantId` is the call's, if it named one. Called before every request (retries and polling reads too), so
+ * return a cached token while it is valid (Amplify's `fetchAuthSession()` caches and refreshes by itself). `refresh`
+ * is true after a 401: return a new token, not a cached one.
  */
 export type TokenProvider = (request: {
   readonly tenantId: string | undefined;
