@@ -72,3 +72,19 @@ export function newIdempotencyKey(): string {
   const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/**
+ * A JWT's payload (base64url JSON), **not verified**: for choosing where to keep a page's own state, never for
+ * access (the server verifies the token). Undefined for anything that is not a JWT with a JSON object payload.
+ */
+export function unverifiedClaims(token: string): Readonly<Record<string, unknown>> | undefined {
+  const payload = token.split('.')[1];
+  if (!payload || !/^[A-Za-z0-9_-]+={0,2}$/.test(payload)) return undefined;
+  try {
+    const binary = atob(payload.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, ''));
+    const json: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
+    return json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,6 +7,7 @@ import {
   retryAfterSeconds,
   sleep,
   untilAborted,
+  unverifiedClaims,
 } from './internal.js';
 
 type ApiTask = components['schemas']['Task'];
@@ -304,6 +305,15 @@ export function createTrackingClient(options: TrackingClientOptions) {
 
     /** GET by id. Rejects with TaskNotFoundError when there is no such task for this tenant. */
     getTask,
+
+    /**
+     * The claims of the token the client would send now (the token provider's, decoded, **not verified**), e.g.
+     * `custom:tenant_id` to show the tenant; undefined without a token provider, a token, or a JWT.
+     */
+    async tokenClaims(): Promise<Readonly<Record<string, unknown>> | undefined> {
+      const token = await options.getToken?.({ tenantId: undefined, refresh: false });
+      return token ? unverifiedClaims(token) : undefined;
+    },
 
     /** GET by video: the video's active task, or undefined when none is active (no task is missing then). */
     async findActiveTask({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<Task | undefined> {

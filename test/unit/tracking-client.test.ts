@@ -511,6 +511,46 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
     analyses.close();
   });
 
+  test("with a token the ids are kept under the token's tenant: two tenants signed in one after the other share none", async () => {
+    // GIVEN unsigned JWTs as an identity provider would hand out (the client only decodes them)
+    const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2lnbmF0dXJl`;
+    let token = jwt({ 'custom:tenant_id': 'acme', sub: 'u1', iss: 'https://idp' });
+    let next = TASK;
+    const { fetch, requests } = scriptedFetch((r) =>
+      r.method === 'POST'
+        ? { status: 201, body: { task_id: next, status: 'not_started' } }
+        : { status: 200, body: task('running', r.url.includes(NEXT) ? NEXT : TASK) },
+    );
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: () => token });
+    const storage = memoryStorage();
+    const analyses = createVideoAnalyses({ client, storage, channelName: `t-${Math.random()}` });
+    const video = { videoFilename: 'a.mp4' };
+    // WHEN acme's user starts an analysis
+    await analyses.analyseVideo(video);
+    // THEN it is stored under acme, not under "no tenant"
+    expect([...storage.map.keys()]).toEqual([videoStorageKey('acme', 'a.mp4')]);
+    expect(await analyses.storedTaskId(video)).toBe(TASK);
+    // WHEN another tenant's user (ü: the payload is UTF-8) signs in on the same browser
+    token = jwt({ 'custom:tenant_id': 'globex-ü', sub: 'u2', iss: 'https://idp' });
+    next = NEXT;
+    // THEN acme's id is neither shown nor reused: the click starts globex's own task
+    expect(await analyses.resumeVideo(video)).toBeUndefined();
+    expect(await analyses.analyseVideo(video)).toMatchObject({ taskId: NEXT, created: true });
+    expect(storage.map.get(videoStorageKey('globex-ü', 'a.mp4'))).toBe(NEXT);
+    expect(storage.map.get(videoStorageKey('acme', 'a.mp4'))).toBe(TASK);
+    expect(requests.filter((r) => r.method === 'POST')).toHaveLength(2);
+    expect(await client.tokenClaims()).toMatchObject({ 'custom:tenant_id': 'globex-ü' });
+    // AND a token without the claim keys by its user; a token that is no JWT stores nothing
+    token = jwt({ sub: 'u3', iss: 'https://idp' });
+    await analyses.analyseVideo({ videoFilename: 'b.mp4' });
+    expect(storage.map.get(videoStorageKey({ iss: 'https://idp', sub: 'u3' }, 'b.mp4'))).toBe(NEXT);
+    token = 'opaque-token';
+    await analyses.analyseVideo({ videoFilename: 'c.mp4' });
+    expect(storage.map.size).toBe(3);
+    expect(await analyses.storedTaskId({ videoFilename: 'c.mp4' })).toBeUndefined();
+    analyses.close();
+  });
+
   test('followVideoTask removes the entry when the task ends; other instances (tabs) hear of every change', async () => {
     const channelName = `t-${Math.random()}`;
     const storage = memoryStorage();
