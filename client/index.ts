@@ -4,6 +4,7 @@ export {
   createTrackingClient,
   FINAL_STATUSES,
   isFinal,
+  NetworkError,
   TaskNotFoundError,
   type CallOptions,
   type GatewayMessage,

@@ -154,6 +154,27 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * No answer after the client's attempts: fetch rejected each time (a TypeError such as 'Failed to fetch'). A
+ * browser reports a CORS refusal the same way, so the message names both; `cause` is the last fetch error.
+ */
+export class NetworkError extends TypeError {
+  override readonly name: string = 'NetworkError';
+  constructor(
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+    super(
+      `No answer from the API after ${attempts} attempt(s) (${(cause as Error | undefined)?.message ?? String(cause)}): ` +
+        'the network or the API is down, or, in a browser, the API refused this origin (CORS), which a page cannot ' +
+        `tell apart. If the API is on another origin, allow ${origin && origin !== 'null' ? origin : "this page's origin"}: ` +
+        "the stack's corsAllowOrigins context, or CORS_ALLOW_ORIGINS for npm start.",
+      { cause },
+    );
+  }
+}
+
 /** The task does not exist for this tenant (404): unknown, malformed, or another tenant's. */
 export class TaskNotFoundError extends ApiError {
   override readonly name: string = 'TaskNotFoundError';
@@ -234,8 +255,8 @@ export function createTrackingClient(options: TrackingClientOptions) {
       } catch (error) {
         // fetch rejects with a TypeError when the request never got an answer (refused, reset, DNS); by name, as
         // the error may come from another realm (a test runner's sandbox, an iframe's fetch).
-        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError' || attempt >= maxAttempts)
-          throw error;
+        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError') throw error;
+        if (attempt >= maxAttempts) throw new NetworkError(attempt, error);
       }
       const delayMs = retryAfter !== undefined ? retryAfter * 1000 : backoffDelay(attempt - 1, 500, 8000, random);
       options.onRetry?.({ status, attempt, delayMs });

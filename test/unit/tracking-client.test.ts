@@ -1,4 +1,11 @@
-import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError, taskQueryOptions } from '../../client';
+import {
+  ApiError,
+  createTrackingClient,
+  createVideoAnalyses,
+  NetworkError,
+  TaskNotFoundError,
+  taskQueryOptions,
+} from '../../client';
 import { newIdempotencyKey, retryAfterSeconds } from '../../client/internal';
 import { videoStorageKey } from '../../client/video-analyses';
 import { memoryStorage } from '../support/memory-storage';
@@ -328,7 +335,14 @@ describe('createTrackingClient', () => {
       .cancelTask({ tenantId: 't1', taskId: TASK })
       .catch((e: unknown) => e);
     await jest.advanceTimersByTimeAsync(60_000);
-    expect(await failing).toBeInstanceOf(TypeError);
+    const final = await failing;
+    expect(final).toBeInstanceOf(TypeError);
+    // whose message says a CORS refusal looks the same, and where the allowed origins are set
+    expect(final).toBeInstanceOf(NetworkError);
+    expect(final).toMatchObject({ name: 'NetworkError', attempts: 3, cause: expect.any(TypeError) });
+    expect((final as Error).message).toMatch(
+      /after 3 attempt\(s\) \(fetch failed\).*CORS.*corsAllowOrigins.*CORS_ALLOW_ORIGINS/,
+    );
     expect(tries).toHaveLength(3);
   });
 
