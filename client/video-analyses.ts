@@ -142,17 +142,20 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
     if (read(owner, videoFilename) === taskId) remember(owner, videoFilename, undefined);
   }
 
-  /** The stored task, checked against the server; the entry is removed when the task has ended or is unknown. */
-  async function resumeVideo({ tenantId, videoFilename, signal }: VideoOptions): Promise<Task | undefined> {
+  /**
+   * The stored task, checked against the server, or null (not undefined: a query function's data may not be
+   * undefined); the entry is removed when the task has ended or is unknown.
+   */
+  async function resumeVideo({ tenantId, videoFilename, signal }: VideoOptions): Promise<Task | null> {
     const taskId = read(await ownerOf(tenantId), videoFilename);
-    if (!taskId) return undefined;
+    if (!taskId) return null;
     const task = await client.getTask({ tenantId, taskId, signal }).catch((error: unknown) => {
       if (error instanceof TaskNotFoundError) return undefined;
       throw error;
     });
     if (!task || isFinal(task.status)) {
       await forgetIfCurrent({ tenantId, videoFilename, taskId });
-      return undefined;
+      return null;
     }
     return task;
   }

@@ -548,7 +548,7 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
     token = jwt({ 'custom:tenant_id': 'globex-ü', sub: 'u2', iss: 'https://idp' });
     next = NEXT;
     // THEN acme's id is neither shown nor reused: the click starts globex's own task
-    expect(await analyses.resumeVideo(video)).toBeUndefined();
+    expect(await analyses.resumeVideo(video)).toBeNull();
     expect(await analyses.analyseVideo(video)).toMatchObject({ taskId: NEXT, created: true });
     expect(storage.map.get(videoStorageKey('globex-ü', 'a.mp4'))).toBe(NEXT);
     expect(storage.map.get(videoStorageKey('acme', 'a.mp4'))).toBe(TASK);
