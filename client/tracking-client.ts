@@ -1,6 +1,14 @@
 import createClient from 'openapi-fetch';
 import type { components, paths } from './api-types.js';
-import { backoffDelay, retryAfterSeconds, sleep, untilAborted } from './internal.js';
+import {
+  backoffDelay,
+  idempotencyKeyHeader,
+  newIdempotencyKey,
+  retryAfterSeconds,
+  sleep,
+  untilAborted,
+  unverifiedClaims,
+} from './internal.js';
 
 type ApiTask = components['schemas']['Task'];
 export type TaskStatus = components['schemas']['TaskStatus'];
@@ -35,6 +43,11 @@ export interface StartedAnalysis {
   readonly status: TaskStatus;
   /** True when this call created the task (201); false when it joined the active one. */
   readonly created: boolean;
+  /**
+   * True when the server replayed the answer it gave to an earlier request with this call's idempotency key
+   * (`Idempotent-Replayed: true`): an earlier attempt reached it, e.g. one whose answer was lost on the network.
+   */
+  readonly replayed: boolean;
 }
 
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
@@ -44,7 +57,9 @@ export const isFinal = (status: TaskStatus): boolean => FINAL_STATUSES.includes(
  * Supplies the bearer token; undefined sends no Authorization header (auth none / iam). Under the default
  * `auth=cognito` return the signed-in user's Cognito **ID token** (it carries `custom:tenant_id`; the access token
  * does not, and is refused with 403 tenant-claim-invalid); under `auth=jwt`, the token carrying the configured tenant
- * claim. `tenantId` is the call's, if it named one. `refresh` is true after a 401: return a new token, not a cached one.
+ * claim. `tenantId` is the call's, if it named one. Called before every request (retries and polling reads too), so
+ * return a cached token while it is valid (Amplify's `fetchAuthSession()` caches and refreshes by itself). `refresh`
+ * is true after a 401: return a new token, not a cached one.
  */
 export type TokenProvider = (request: {
   readonly tenantId: string | undefined;
@@ -91,6 +106,16 @@ export interface VideoCallOptions extends CallOptions {
   readonly videoFilename: string;
 }
 
+export interface StartAnalysisOptions extends VideoCallOptions {
+  /**
+   * The user action's idempotency key, sent as `Idempotency-Key` (an RFC 8941 sf-string: quoted). Make one per user
+   * action and pass it again when the same action is repeated (a retry of your own); the server answers the same key
+   * and body within 24 h with its first answer. @default a new crypto.randomUUID() per call, kept across the call's
+   * own retries
+   */
+  readonly idempotencyKey?: string;
+}
+
 export interface ListTasksOptions extends CallOptions {
   /** 1-100. @default 20 (the server's) */
   readonly limit?: number;
@@ -126,6 +151,27 @@ export class ApiError extends Error {
   /** The problem type, e.g. `/problems/task-finished`; undefined for API Gateway's own answers. */
   get problemType(): string | undefined {
     return this.body && 'type' in this.body ? this.body.type : undefined;
+  }
+}
+
+/**
+ * No answer after the client's attempts: fetch rejected each time (a TypeError such as 'Failed to fetch'). A
+ * browser reports a CORS refusal the same way, so the message names both; `cause` is the last fetch error.
+ */
+export class NetworkError extends TypeError {
+  override readonly name: string = 'NetworkError';
+  constructor(
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+    super(
+      `No answer from the API after ${attempts} attempt(s) (${(cause as Error | undefined)?.message ?? String(cause)}): ` +
+        'the network or the API is down, or, in a browser, the API refused this origin (CORS), which a page cannot ' +
+        `tell apart. If the API is on another origin, allow ${origin && origin !== 'null' ? origin : "this page's origin"}: ` +
+        "the stack's corsAllowOrigins context, or CORS_ALLOW_ORIGINS for npm start.",
+      { cause },
+    );
   }
 }
 
@@ -209,8 +255,8 @@ export function createTrackingClient(options: TrackingClientOptions) {
       } catch (error) {
         // fetch rejects with a TypeError when the request never got an answer (refused, reset, DNS); by name, as
         // the error may come from another realm (a test runner's sandbox, an iframe's fetch).
-        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError' || attempt >= maxAttempts)
-          throw error;
+        if (signal?.aborted || (error as Error | undefined)?.name !== 'TypeError') throw error;
+        if (attempt >= maxAttempts) throw new NetworkError(attempt, error);
       }
       const delayMs = retryAfter !== undefined ? retryAfter * 1000 : backoffDelay(attempt - 1, 500, 8000, random);
       options.onRetry?.({ status, attempt, delayMs });
@@ -251,23 +297,44 @@ export function createTrackingClient(options: TrackingClientOptions) {
 
   return {
     /**
-     * POST: starts the analysis of a video, or joins the task already active for it (`created` false). Safe to
-     * retry: the server keeps one active task per (tenant, video).
+     * POST: starts the analysis of a video, or joins the task already active for it (`created` false). Every
+     * attempt of one call sends one `Idempotency-Key` (`idempotencyKey`, else a new UUID per call), so the call's
+     * own retries never start a second analysis; `replayed` tells an answer the server replayed for the key.
      */
-    async startAnalysis({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<StartedAnalysis> {
+    async startAnalysis({
+      videoFilename,
+      tenantId,
+      signal,
+      idempotencyKey = newIdempotencyKey(),
+    }: StartAnalysisOptions): Promise<StartedAnalysis> {
+      const key = idempotencyKeyHeader(idempotencyKey);
       const { data, error, response } = await send(tenantId, signal, (headers) =>
         api.POST('/api/v1/track', {
           body: { ...tenantQuery(tenantId), video_filename: videoFilename },
-          headers,
+          headers: { ...headers, 'Idempotency-Key': key },
           signal,
         }),
       );
       if (!data) return fail(response, error);
-      return { created: response.status === 201, taskId: data.task_id, status: data.status };
+      return {
+        created: response.status === 201,
+        replayed: /^\s*(true|\?1)\s*$/i.test(response.headers.get('idempotent-replayed') ?? ''),
+        taskId: data.task_id,
+        status: data.status,
+      };
     },
 
     /** GET by id. Rejects with TaskNotFoundError when there is no such task for this tenant. */
     getTask,
+
+    /**
+     * The claims of the token the client would send now (the token provider's, decoded, **not verified**), e.g.
+     * `custom:tenant_id` to show the tenant; undefined without a token provider, a token, or a JWT.
+     */
+    async tokenClaims(): Promise<Readonly<Record<string, unknown>> | undefined> {
+      const token = await options.getToken?.({ tenantId: undefined, refresh: false });
+      return token ? unverifiedClaims(token) : undefined;
+    },
 
     /** GET by video: the video's active task, or undefined when none is active (no task is missing then). */
     async findActiveTask({ videoFilename, tenantId, signal }: VideoCallOptions): Promise<Task | undefined> {

@@ -187,3 +187,31 @@ test('the server killed and restarted mid-request: the client retries to the tas
     await proxy.close();
   }
 });
+
+// SKIPPED until the server's Idempotency-Key (issue 28, server part) is merged: without it the retry below starts a
+// second task (the first has finished, the video is free), which is the bug this test pins. Enable after the merge.
+test.skip('the answer to the first POST lost: the retry, with the same key, gets the finished task replayed; one execution', async () => {
+  const tenantId = uniqueTenant('client-replay');
+  let lost: string | undefined;
+  // GIVEN a fetch that performs the first POST, lets its task finish, then loses the answer as a dead connection would
+  const lossy = createTrackingClient({
+    baseUrl: env.apiUrl,
+    random: () => 0,
+    fetch: async (input) => {
+      const request = input as Request;
+      const response = await contractFetch(request);
+      if (request.method !== 'POST' || lost !== undefined) return response;
+      lost = ((await response.json()) as { task_id: string }).task_id;
+      await client.waitForTask({ tenantId, taskId: lost, initialDelayMs: 200, maxDelayMs: 1000 });
+      throw new TypeError('Failed to fetch');
+    },
+  });
+  // WHEN the caller starts the analysis (one call: the client retries it after the network error)
+  const started = await lossy.startAnalysis({ tenantId, videoFilename: 'lost.mp4' });
+  // THEN the retry got the first attempt's answer again, replayed, and only that task ever ran
+  expect(lost).toBeDefined();
+  expect(started).toMatchObject({ taskId: lost, replayed: true });
+  expect(await client.getTask({ tenantId, taskId: started.taskId })).toMatchObject({ status: 'completed' });
+  expect(await executionsOf(tenantId)).toHaveLength(1);
+  expect((await client.listTasks({ tenantId })).tasks).toHaveLength(1);
+});

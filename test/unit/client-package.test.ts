@@ -1,6 +1,15 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -35,7 +44,7 @@ export const run = async () => ({
 });
 `;
 const EXPECTED = {
-  started: { created: true, taskId: '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c', status: 'not_started' },
+  started: { created: true, replayed: false, taskId: '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c', status: 'not_started' },
   read: expect.objectContaining({
     taskId: '1ed83eec-0a4e-4b8f-9c36-7d3c1f1a2b3c',
     videoFilename: 'a.mp4',
@@ -44,14 +53,46 @@ const EXPECTED = {
   notFoundError: 'function',
 };
 
+const MANIFEST = JSON.parse(readFileSync(path.join(ROOT, 'client/package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+
+/**
+ * client/ as a fresh clone has it, alone in a temporary directory (no repository root above it to lend a tsc or
+ * types), and node_modules as `npm install` in it would make: the declared dependencies and devDependencies only,
+ * linked from this repository's install rather than installed (no registry needed, and seconds instead of a
+ * download of typescript), with the `tsc` bin npm would link. A build that needs anything undeclared fails here.
+ */
+function freshClient(work: string): string {
+  const dir = path.join(work, 'clone/client');
+  mkdirSync(path.join(dir, 'node_modules/.bin'), { recursive: true });
+  // What a clone holds: the tracked files, and new ones not ignored (so a file not yet committed counts too).
+  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'client'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  for (const file of files.split('\n').filter(Boolean)) {
+    mkdirSync(path.dirname(path.join(work, 'clone', file)), { recursive: true });
+    copyFileSync(path.join(ROOT, file), path.join(work, 'clone', file));
+  }
+  for (const name of Object.keys({ ...MANIFEST.dependencies, ...MANIFEST.devDependencies })) {
+    mkdirSync(path.dirname(path.join(dir, 'node_modules', name)), { recursive: true });
+    symlinkSync(path.join(ROOT, 'node_modules', name), path.join(dir, 'node_modules', name), 'dir');
+  }
+  symlinkSync('../typescript/bin/tsc', path.join(dir, 'node_modules/.bin/tsc'));
+  return dir;
+}
+
 let work: string;
 let app: string;
 beforeAll(() => {
   work = mkdtempSync(path.join(tmpdir(), 'client-package-'));
-  // GIVEN the client packed (its prepack builds dist/), and its dependencies packed from this repository's install
+  // GIVEN the client packed from a fresh clone's client/ (its prepack builds dist/), and its dependencies packed
+  // from this repository's install
   const packed = (dir: string, ...args: string[]) =>
     path.join(work, JSON.parse(npm(dir, 'pack', '--json', '--pack-destination', work, ...args))[0].filename);
-  const client = packed(path.join(ROOT, 'client'));
+  const client = packed(freshClient(work));
   const fetchLib = packed(path.join(ROOT, 'node_modules/openapi-fetch'), '--ignore-scripts');
   const helpers = packed(path.join(ROOT, 'node_modules/openapi-typescript-helpers'), '--ignore-scripts');
   // WHEN an empty project installs the client's tarball
@@ -65,6 +106,22 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(work, { recursive: true, force: true });
   rmSync(path.join(ROOT, 'client/dist'), { recursive: true, force: true });
+});
+
+test('client/ declares what its build needs: typescript, at a version this repository runs', () => {
+  // `cd client && npm install && npm pack` in a fresh clone installs this range; the build above used the root's.
+  const declared = MANIFEST.devDependencies.typescript;
+  const root = (
+    JSON.parse(readFileSync(path.join(ROOT, 'node_modules/typescript/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  const [major, minor, patch] = root.split('.').map(Number);
+  const range = /^~(\d+)\.(\d+)\.(\d+)$/.exec(declared ?? '');
+  expect(range).not.toBeNull();
+  const [, rMajor, rMinor, rPatch] = (range ?? []).map(Number);
+  expect([major, minor]).toEqual([rMajor, rMinor]);
+  expect(patch).toBeGreaterThanOrEqual(rPatch ?? Infinity);
 });
 
 test('the tarball holds the build, its declarations and the README; nothing of the sources', () => {

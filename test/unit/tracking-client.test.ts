@@ -1,5 +1,12 @@
-import { ApiError, createTrackingClient, createVideoAnalyses, TaskNotFoundError, taskQueryOptions } from '../../client';
-import { retryAfterSeconds } from '../../client/internal';
+import {
+  ApiError,
+  createTrackingClient,
+  createVideoAnalyses,
+  NetworkError,
+  TaskNotFoundError,
+  taskQueryOptions,
+} from '../../client';
+import { newIdempotencyKey, retryAfterSeconds } from '../../client/internal';
 import { videoStorageKey } from '../../client/video-analyses';
 import { memoryStorage } from '../support/memory-storage';
 import { at } from '../support/at';
@@ -52,16 +59,64 @@ describe('createTrackingClient', () => {
     // WHEN / THEN
     expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
       created: true,
+      replayed: false,
       taskId: TASK,
       status: 'not_started',
     });
     expect(await client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' })).toEqual({
       created: false,
+      replayed: false,
       taskId: TASK,
       status: 'running',
     });
     expect(requests[0]).toMatchObject({ method: 'POST', url: 'http://api.test/api/v1/track' });
     expect(JSON.parse(at(requests, 0).body)).toEqual({ tenant_id: 't1', video_filename: 'a.mp4' });
+  });
+
+  test('startAnalysis sends one Idempotency-Key (an sf-string) on every retry of a call, a new one per call', async () => {
+    jest.useFakeTimers();
+    // GIVEN a lost answer (the request reached the server), a 503, then the server's replay of its first answer
+    const { fetch, requests } = scriptedFetch((_r, i) => {
+      if (i === 0 || i === 3) throw new TypeError('Failed to fetch');
+      if (i === 1) return unavailable;
+      return {
+        status: 201,
+        body: { task_id: TASK, status: 'not_started' },
+        headers: { 'idempotent-replayed': 'true' },
+      };
+    });
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, random: () => 0 });
+    // WHEN two calls (two user actions) run, each through its retries
+    const first = client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' });
+    await jest.advanceTimersByTimeAsync(10_000);
+    const second = client.startAnalysis({ tenantId: 't1', videoFilename: 'a.mp4' });
+    await jest.advanceTimersByTimeAsync(10_000);
+    // THEN every attempt of a call sent its key, quoted; the calls' keys differ; the replay is told
+    expect(await first).toEqual({ created: true, replayed: true, taskId: TASK, status: 'not_started' });
+    expect(await second).toMatchObject({ created: true, replayed: true });
+    const keys = requests.map((r) => r.headers.get('idempotency-key'));
+    expect(keys).toHaveLength(5);
+    expect(keys[0]).toMatch(/^"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"$/);
+    expect(keys.slice(0, 3)).toEqual([keys[0], keys[0], keys[0]]);
+    expect(keys[3]).toMatch(/^"[0-9a-f-]{36}"$/);
+    expect(keys[4]).toBe(keys[3]);
+    expect(keys[3]).not.toBe(keys[0]);
+  });
+
+  test("startAnalysis sends the caller's idempotencyKey, escaped as an sf-string, and refuses one that is not ASCII", async () => {
+    const { fetch, requests } = scriptedFetch(() => ({
+      status: 200,
+      body: { task_id: TASK, status: 'running', message: 'Analysis already in progress' },
+      headers: { 'idempotent-replayed': '?1' },
+    }));
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch });
+    const video = { tenantId: 't1', videoFilename: 'a.mp4' };
+    expect(await client.startAnalysis({ ...video, idempotencyKey: 'click-7' })).toMatchObject({ replayed: true });
+    await client.startAnalysis({ ...video, idempotencyKey: 'say "hi" \\ bye' });
+    expect(requests.map((r) => r.headers.get('idempotency-key'))).toEqual(['"click-7"', '"say \\"hi\\" \\\\ bye"']);
+    await expect(client.startAnalysis({ ...video, idempotencyKey: 'café' })).rejects.toBeInstanceOf(RangeError);
+    await expect(client.startAnalysis({ ...video, idempotencyKey: '' })).rejects.toBeInstanceOf(RangeError);
+    expect(requests).toHaveLength(2);
   });
 
   test('a 503 is retried after its Retry-After, not before', async () => {
@@ -280,7 +335,14 @@ describe('createTrackingClient', () => {
       .cancelTask({ tenantId: 't1', taskId: TASK })
       .catch((e: unknown) => e);
     await jest.advanceTimersByTimeAsync(60_000);
-    expect(await failing).toBeInstanceOf(TypeError);
+    const final = await failing;
+    expect(final).toBeInstanceOf(TypeError);
+    // whose message says a CORS refusal looks the same, and where the allowed origins are set
+    expect(final).toBeInstanceOf(NetworkError);
+    expect(final).toMatchObject({ name: 'NetworkError', attempts: 3, cause: expect.any(TypeError) });
+    expect((final as Error).message).toMatch(
+      /after 3 attempt\(s\) \(fetch failed\).*CORS.*corsAllowOrigins.*CORS_ALLOW_ORIGINS/,
+    );
     expect(tries).toHaveLength(3);
   });
 
@@ -374,6 +436,19 @@ describe('createTrackingClient', () => {
     expect(options.refetchInterval({ state: { data: { ...running, status: 'completed' } } })).toBe(false);
   });
 
+  test('a key is a version-4 UUID also where crypto.randomUUID is missing (a page over plain http)', () => {
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    Object.defineProperty(crypto, 'randomUUID', { value: undefined, configurable: true });
+    try {
+      expect(typeof crypto.randomUUID).toBe('undefined');
+      expect(newIdempotencyKey()).toMatch(uuid);
+      expect(newIdempotencyKey()).not.toBe(newIdempotencyKey());
+    } finally {
+      delete (crypto as { randomUUID?: unknown }).randomUUID;
+    }
+    expect(newIdempotencyKey()).toMatch(uuid);
+  });
+
   test('Retry-After as seconds or as an HTTP date', () => {
     expect(retryAfterSeconds('3')).toBe(3);
     expect(retryAfterSeconds(new Date(Date.now() + 4000).toUTCString())).toBeGreaterThanOrEqual(3);
@@ -409,6 +484,11 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
     expect(new Set(results.map((r) => r.taskId))).toEqual(new Set([TASK]));
     expect(requests.filter((r) => r.method === 'POST')).toHaveLength(1);
     expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(TASK);
+    // AND a later click is another user action: another key
+    await analyses.analyseVideo({ tenantId: 't1', videoFilename: 'b.mp4' });
+    const keys = requests.filter((r) => r.method === 'POST').map((r) => r.headers.get('idempotency-key'));
+    expect(keys).toHaveLength(2);
+    expect(new Set(keys).size).toBe(2);
     analyses.close();
   });
 
@@ -431,6 +511,7 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
       taskId: TASK,
       status: 'running',
       created: false,
+      replayed: false,
     });
     expect(requests.map((r) => r.method)).toEqual(['GET']);
     // WHEN it has completed THEN the entry goes and a new task is started
@@ -441,6 +522,46 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
     });
     expect(requests.map((r) => r.method)).toEqual(['GET', 'GET', 'POST']);
     expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(NEXT);
+    analyses.close();
+  });
+
+  test("with a token the ids are kept under the token's tenant: two tenants signed in one after the other share none", async () => {
+    // GIVEN unsigned JWTs as an identity provider would hand out (the client only decodes them)
+    const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2lnbmF0dXJl`;
+    let token = jwt({ 'custom:tenant_id': 'acme', sub: 'u1', iss: 'https://idp' });
+    let next = TASK;
+    const { fetch, requests } = scriptedFetch((r) =>
+      r.method === 'POST'
+        ? { status: 201, body: { task_id: next, status: 'not_started' } }
+        : { status: 200, body: task('running', r.url.includes(NEXT) ? NEXT : TASK) },
+    );
+    const client = createTrackingClient({ baseUrl: 'http://api.test', fetch, getToken: () => token });
+    const storage = memoryStorage();
+    const analyses = createVideoAnalyses({ client, storage, channelName: `t-${Math.random()}` });
+    const video = { videoFilename: 'a.mp4' };
+    // WHEN acme's user starts an analysis
+    await analyses.analyseVideo(video);
+    // THEN it is stored under acme, not under "no tenant"
+    expect([...storage.map.keys()]).toEqual([videoStorageKey('acme', 'a.mp4')]);
+    expect(await analyses.storedTaskId(video)).toBe(TASK);
+    // WHEN another tenant's user (ü: the payload is UTF-8) signs in on the same browser
+    token = jwt({ 'custom:tenant_id': 'globex-ü', sub: 'u2', iss: 'https://idp' });
+    next = NEXT;
+    // THEN acme's id is neither shown nor reused: the click starts globex's own task
+    expect(await analyses.resumeVideo(video)).toBeNull();
+    expect(await analyses.analyseVideo(video)).toMatchObject({ taskId: NEXT, created: true });
+    expect(storage.map.get(videoStorageKey('globex-ü', 'a.mp4'))).toBe(NEXT);
+    expect(storage.map.get(videoStorageKey('acme', 'a.mp4'))).toBe(TASK);
+    expect(requests.filter((r) => r.method === 'POST')).toHaveLength(2);
+    expect(await client.tokenClaims()).toMatchObject({ 'custom:tenant_id': 'globex-ü' });
+    // AND a token without the claim keys by its user; a token that is no JWT stores nothing
+    token = jwt({ sub: 'u3', iss: 'https://idp' });
+    await analyses.analyseVideo({ videoFilename: 'b.mp4' });
+    expect(storage.map.get(videoStorageKey({ iss: 'https://idp', sub: 'u3' }, 'b.mp4'))).toBe(NEXT);
+    token = 'opaque-token';
+    await analyses.analyseVideo({ videoFilename: 'c.mp4' });
+    expect(storage.map.size).toBe(3);
+    expect(await analyses.storedTaskId({ videoFilename: 'c.mp4' })).toBeUndefined();
     analyses.close();
   });
 
