@@ -1,6 +1,7 @@
 // The local demo page: the client (client/) and the DOM, nothing else. Bundled by esbuild when npm start starts.
 import {
   ApiError,
+  NetworkError,
   TaskNotFoundError,
   createTrackingClient,
   createVideoAnalyses,
@@ -126,7 +127,9 @@ function showTask(task: Task): void {
 const describeError = (error: NonNullable<Task['error']>) => `${error.error}: ${error.message}`;
 
 /** No answer at all (refused, reset, DNS, CORS): fetch rejects with a TypeError, there is no status to show. */
-const isNetworkError = (error: unknown) => !(error instanceof ApiError) && (error as Error).name === 'TypeError';
+// The client's final NetworkError after its retries, or a fetch TypeError seen by onRetry while it retries.
+const isNetworkError = (error: unknown) =>
+  error instanceof NetworkError || (!(error instanceof ApiError) && (error as Error).name === 'TypeError');
 
 /** The notice while the API cannot be reached; cleared by the next listing that gets an answer. */
 let unreachable = false;
