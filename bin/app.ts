@@ -54,6 +54,7 @@ if (removal !== 'retain' && removal !== 'destroy') {
 const minutes = numberContext('workflowTimeoutMinutes');
 const days = numberContext('taskRetentionDays');
 const grace = numberContext('redriveGraceSeconds');
+const idempotencyHours = numberContext('idempotencyRetentionHours');
 
 const localEndpointsContext = context('localEndpoints');
 const localEndpoints = localEndpointsContext === true || localEndpointsContext === 'true';
@@ -73,6 +74,7 @@ const stack = new TrackingStack(app, stringContext('stackName') || DEFAULT_STACK
   workflowTimeout: minutes === undefined ? undefined : Duration.minutes(minutes),
   taskRetention: days === undefined ? undefined : Duration.days(days),
   redriveGrace: grace === undefined ? undefined : Duration.seconds(grace),
+  idempotencyRetention: idempotencyHours === undefined ? undefined : Duration.hours(idempotencyHours),
   corsAllowOrigins: stringListContext('corsAllowOrigins'),
   sweeperReservedConcurrency: numberContext('sweeperReservedConcurrency'),
   analyseReservedConcurrency: numberContext('analyseReservedConcurrency'),

@@ -26,7 +26,9 @@ export interface paths {
          * Start the analysis of a video, or join the one already active
          * @description Idempotent per (tenant, video): the first request creates the task (201) and starts its workflow once; every
          *     request while that task is active answers 200 with the same `task_id`. After the task ends, the next request
-         *     creates a new one.
+         *     creates a new one, unless it repeats an `Idempotency-Key`: a retry with the same key and body within the
+         *     key's retention (24 h by default) answers 200 with the key's task whatever its status now, starts nothing and
+         *     carries `Idempotent-Replayed: true`.
          */
         post: operations["startAnalysis"];
         delete?: never;
@@ -140,14 +142,14 @@ export interface components {
             message: string;
         };
         /** @enum {string} */
-        ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/admission-pending" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/tenant-quota-exceeded" | "/problems/service-unavailable" | "/problems/internal-error";
+        ProblemType: "/problems/invalid-request" | "/problems/not-found" | "/problems/method-not-allowed" | "/problems/task-finished" | "/problems/admission-pending" | "/problems/payload-too-large" | "/problems/unsupported-media-type" | "/problems/tenant-mismatch" | "/problems/tenant-claim-invalid" | "/problems/tenant-quota-exceeded" | "/problems/idempotency-key-mismatch" | "/problems/service-unavailable" | "/problems/internal-error";
         /** @description RFC 9457 problem details. The members after `detail` appear only with the types that name them. */
         Problem: {
             type: components["schemas"]["ProblemType"];
             title: string;
             status: number;
             detail: string;
-            /** @description `invalid-request`: the member or parameter that broke a rule. */
+            /** @description `invalid-request`: the member, parameter or header that broke a rule; `idempotency-key-mismatch`: `Idempotency-Key`. */
             field?: string;
             task_id?: components["schemas"]["TaskId"];
             /** @description `task-finished`: the status the task ended with. */
@@ -198,6 +200,22 @@ export interface components {
                     type?: "/problems/invalid-request";
                     /** @constant */
                     status?: 400;
+                };
+            };
+        };
+        /** @description The `Idempotency-Key` was already used with a different body (tenant or video); nothing was changed. */
+        IdempotencyKeyMismatch: {
+            headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                "X-Content-Type-Options": components["headers"]["NoSniff"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    type?: "/problems/idempotency-key-mismatch";
+                    /** @constant */
+                    status?: 422;
                 };
             };
         };
@@ -406,6 +424,14 @@ export interface components {
     };
     parameters: {
         /**
+         * @description A key the client makes unique per request (a UUID), per the IETF httpapi draft "The Idempotency-Key HTTP Header
+         *     Field": an sf-string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or, accepted too, the same value bare; the key
+         *     is the string's content, so both forms are one key. Per tenant, retained 24 h by default. Empty, longer than
+         *     255 characters or malformed: 400 naming the header. Reused with a different body: 422. Without it, nothing
+         *     changes.
+         */
+        IdempotencyKey: string;
+        /**
          * @description The tenant acting. Required without authentication; with a token it may be left out and, when sent, must be
          *     the token's tenant.
          */
@@ -417,6 +443,8 @@ export interface components {
         NoSniff: "nosniff";
         /** @description On API Gateway's own answers (authorizer, throttling, unknown routes) only under `npm start`: the deployed HTTP API cannot add headers to the answers it makes itself (their bodies are fixed JSON). */
         NoSniffGateway: "nosniff";
+        /** @description Present (`true`) when the answer repeats an earlier request's under the same `Idempotency-Key`. */
+        IdempotentReplayed: "true";
         /** @description Every answer of the API function is `no-store`. */
         CacheControl: "no-store";
         /** @description Seconds to wait before retrying. */
@@ -483,7 +511,16 @@ export interface operations {
     startAnalysis: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description A key the client makes unique per request (a UUID), per the IETF httpapi draft "The Idempotency-Key HTTP Header
+                 *     Field": an sf-string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`) or, accepted too, the same value bare; the key
+                 *     is the string's content, so both forms are one key. Per tenant, retained 24 h by default. Empty, longer than
+                 *     255 characters or malformed: 400 naming the header. Reused with a different body: 422. Without it, nothing
+                 *     changes.
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -493,15 +530,19 @@ export interface operations {
             };
         };
         responses: {
-            /** @description A task for this video is already active; its id and status. */
+            /**
+             * @description A task for this video is already active: its id and status (`TaskInProgress`). Or, for a retry under an
+             *     `Idempotency-Key` whose task has ended: the whole task (`Task`), with its result or error.
+             */
             200: {
                 headers: {
                     "Cache-Control": components["headers"]["CacheControl"];
                     "X-Content-Type-Options": components["headers"]["NoSniff"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["TaskInProgress"];
+                    "application/json": components["schemas"]["TaskInProgress"] | components["schemas"]["Task"];
                 };
             };
             /** @description A new task; its workflow has been started. */
@@ -523,6 +564,7 @@ export interface operations {
             404: components["responses"]["RouteNotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["IdempotencyKeyMismatch"];
             429: components["responses"]["TooManyRequestsOrTenantQuota"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

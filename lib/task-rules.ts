@@ -19,6 +19,8 @@ export interface TaskRules {
    * the sweep and the state machine all leave the counters alone).
    */
   readonly tenantActiveTaskLimit: number;
+  /** How long a POST's Idempotency-Key is retained: a retry within it answers with the key's task. */
+  readonly idempotencyRetention: Duration;
 }
 
 /** The stack's defaults (TrackingStackProps). */
@@ -28,6 +30,7 @@ export const DEFAULT_TASK_RULES: TaskRules = {
   leaseMargin: Duration.minutes(5),
   taskRetention: Duration.days(30),
   tenantActiveTaskLimit: DEFAULT_TENANT_ACTIVE_TASK_LIMIT,
+  idempotencyRetention: Duration.hours(24),
 };
 
 /** The environment variables a function reads the rules from. */
@@ -38,5 +41,6 @@ export function taskRulesEnvironment(rules: TaskRules): Record<string, string> {
     LEASE_MARGIN_SECONDS: String(rules.leaseMargin.toSeconds()),
     TASK_RETENTION_DAYS: String(rules.taskRetention.toDays()),
     TENANT_ACTIVE_TASK_LIMIT: String(rules.tenantActiveTaskLimit),
+    IDEMPOTENCY_RETENTION_SECONDS: String(rules.idempotencyRetention.toSeconds()),
   };
 }

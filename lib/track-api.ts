@@ -177,8 +177,8 @@ function httpApi(scope: Construct, props: TrackApiProps): apigwv2.HttpApi {
       ? {
           allowOrigins: props.corsAllowOrigins,
           allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.DELETE],
-          allowHeaders: ['content-type', 'authorization'],
-          exposeHeaders: ['location', 'retry-after'],
+          allowHeaders: ['content-type', 'authorization', 'idempotency-key'],
+          exposeHeaders: ['location', 'retry-after', 'idempotent-replayed'],
           maxAge: Duration.hours(1),
         }
       : undefined,

@@ -43,6 +43,13 @@ export interface TrackingStackProps extends StackProps {
    */
   readonly taskRetention?: Duration;
   /**
+   * How long a POST's Idempotency-Key is retained (`-c idempotencyRetentionHours=…`): a retry with the key within
+   * it answers with the key's task. At most the task retention, so a key never outlives its task's record.
+   *
+   * @default Duration.hours(24)
+   */
+  readonly idempotencyRetention?: Duration;
+  /**
    * Age after which a `not_started` task whose execution never started is started again (by the repair sweep or
    * the next POST).
    *
@@ -130,6 +137,7 @@ export class TrackingStack extends Stack {
       leaseMargin: props.leaseMargin ?? DEFAULT_TASK_RULES.leaseMargin,
       taskRetention: retention,
       tenantActiveTaskLimit: tenantLimit,
+      idempotencyRetention: props.idempotencyRetention ?? DEFAULT_TASK_RULES.idempotencyRetention,
     };
     const { authorization, trackAuth } = apiAuthorization(
       this,
@@ -178,6 +186,9 @@ export class TrackingStack extends Stack {
 function validateProps(props: TrackingStackProps): { retention: Duration; tenantLimit: number } {
   const retention = props.taskRetention ?? DEFAULT_TASK_RULES.taskRetention;
   if (retention.toSeconds() < 86400) throw new Error('taskRetention must be at least one day.');
+  const keys = props.idempotencyRetention ?? DEFAULT_TASK_RULES.idempotencyRetention;
+  if (keys.toSeconds() < 1 || keys.toSeconds() > retention.toSeconds())
+    throw new Error('idempotencyRetention must be positive and at most taskRetention.');
   if (
     props.auth?.mode === AuthMode.Cognito &&
     props.auth.tenantClaim !== undefined &&

@@ -7,7 +7,8 @@ import { type NumberRule, parseNumber } from '../lambda/shared/parse-number';
 /**
  * `npm start`: the whole backend on this machine. PORT (default 8000), DATA_DIR (default: in memory),
  * ANALYSIS_DELAY_MS (default 2000), SWEEP_INTERVAL_SECONDS (repair sweep, default 20), TENANT_ACTIVE_TASK_LIMIT
- * (default the template's; set here, it overrides every function's environment and is the synthesized stack's limit too), CDK_OUT with SKIP_SYNTH=1
+ * (default the template's; set here, it overrides every function's environment and is the synthesized stack's limit too),
+ * IDEMPOTENCY_RETENTION_SECONDS (how long an Idempotency-Key is retained; default the template's 24 h), CDK_OUT with SKIP_SYNTH=1
  * (reuse an assembly; for tests that restart often).
  */
 async function main(): Promise<void> {
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
 
   // Read by the synthesis and the functions (0: no limit); checked here so a typo fails before anything starts.
   setting('TENANT_ACTIVE_TASK_LIMIT', {});
+  // Overrides the functions' IDEMPOTENCY_RETENTION_SECONDS (the template's: 24 h); read by the functions.
+  setting('IDEMPOTENCY_RETENTION_SECONDS', { whole: false });
 
   await checkPortFree(port);
   console.log('[local] starting: cdk synth, DynamoDB Local, local Step Functions…');

@@ -31,6 +31,7 @@ export function serviceConfigFromEnv(env: Env): TaskServiceConfig {
     leaseMarginSeconds: numberVar(env, 'LEASE_MARGIN_SECONDS', d.leaseMarginSeconds, AMOUNT),
     retentionSeconds: numberVar(env, 'TASK_RETENTION_DAYS', d.retentionSeconds / 86400, AMOUNT) * 86400,
     tenantActiveTaskLimit: numberVar(env, 'TENANT_ACTIVE_TASK_LIMIT', d.tenantActiveTaskLimit, COUNT),
+    idempotencyRetentionSeconds: numberVar(env, 'IDEMPOTENCY_RETENTION_SECONDS', d.idempotencyRetentionSeconds, AMOUNT),
   };
 }
 

@@ -52,6 +52,14 @@ export class AdmissionPending extends Error {
   }
 }
 
+/** The Idempotency-Key was first sent with another request body; nothing was touched. */
+export class IdempotencyKeyMismatch extends Error {
+  override readonly name = 'IdempotencyKeyMismatch';
+  constructor() {
+    super('the Idempotency-Key was already used with a different request');
+  }
+}
+
 export class TaskNotFound extends Error {
   override readonly name = 'TaskNotFound';
   constructor(what: string) {

@@ -85,6 +85,28 @@ export interface ListedPage {
   readonly next?: CursorPosition;
 }
 
+/** What an Idempotency-Key of a tenant holds while it is retained. */
+export interface IdempotencyKeyRecord {
+  /** The task the key's request was answered with (or, before its claim, the id its new task takes). */
+  readonly taskId: string;
+  /** Digest of the request the key was first sent with (requestHashOf): another body under the key is refused. */
+  readonly requestHash: string;
+}
+
+export interface ReserveIdempotencyKey extends IdempotencyKeyRecord {
+  readonly tenantId: string;
+  /** The key as the client sent it (the store keeps only its digest). */
+  readonly key: string;
+  /** Epoch seconds: a key whose `expiresAt` is before this is gone, even if its TTL delete has not run yet. */
+  readonly now: number;
+  /** Epoch seconds until which the key is retained. */
+  readonly expiresAt: number;
+}
+
+/** The key was free and now holds this request's task id, or it is held (`existing`): a retry or a reuse. */
+export type KeyReservation =
+  { readonly reserved: true } | { readonly reserved: false; readonly existing: IdempotencyKeyRecord };
+
 /** Persistence port. The DynamoDB adapter is the only implementation that knows keys and conditions. */
 export interface TaskStore {
   /**
@@ -139,6 +161,15 @@ export interface TaskStore {
    * @throws InvalidRequest (field `cursor`) when `after` is not a position of this tenant's listing.
    */
   listByTenant(query: ListQuery): Promise<ListedPage>;
+  /**
+   * Writes the tenant's Idempotency-Key if it is free (absent or expired), in one conditional write; a held key comes
+   * back with what it holds, from the same write.
+   */
+  reserveIdempotencyKey(reservation: ReserveIdempotencyKey): Promise<KeyReservation>;
+  /** Points a key from task `from` to task `to`; false when it no longer points at `from` (or is gone). */
+  repointIdempotencyKey(tenantId: string, key: string, from: string, to: string): Promise<boolean>;
+  /** Consistent read of a task's final record only (one read); undefined while it is active, or unknown. */
+  getFinal(taskId: string): Promise<Task | undefined>;
 }
 
 /** What Step Functions knows of a task's execution. */

@@ -27,6 +27,8 @@ export interface TaskServiceConfig {
   readonly retentionSeconds: number;
   /** Active tasks one tenant may hold; 0 = no limit, and then no tenant is counted (see countsTenantTasks). */
   readonly tenantActiveTaskLimit: number;
+  /** How long a POST's Idempotency-Key is retained: a retry within it answers with the key's task. */
+  readonly idempotencyRetentionSeconds: number;
 }
 
 /**
@@ -43,6 +45,7 @@ export const DEFAULT_TASK_SERVICE_CONFIG: TaskServiceConfig = {
   leaseMarginSeconds: 300,
   retentionSeconds: 30 * 24 * 3600,
   tenantActiveTaskLimit: DEFAULT_TENANT_ACTIVE_TASK_LIMIT,
+  idempotencyRetentionSeconds: 24 * 3600,
 };
 
 /** What the recovery rules run on. */

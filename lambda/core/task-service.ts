@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { TaskErrorName, taskError } from './task-errors';
 import { openCursor, signCursor } from './cursor';
 import {
   AdmissionPending,
   DependencyUnavailable,
+  IdempotencyKeyMismatch,
   TaskAlreadyFinished,
   TaskNotFound,
   TaskNotInExpectedState,
@@ -32,8 +34,27 @@ import type { TrackRequest } from './validation';
 
 export { countsTenantTasks, DEFAULT_TASK_SERVICE_CONFIG, type TaskServiceConfig } from './task-recovery';
 
+/**
+ * `existing`: the video's active task (`replayed` when the request repeats an Idempotency-Key that leads to it);
+ * `replayed`: the Idempotency-Key's task, which has ended since.
+ */
 export type TrackOutcome =
-  { readonly kind: 'created'; readonly task: Task } | { readonly kind: 'existing'; readonly task: Task };
+  | { readonly kind: 'created'; readonly task: Task }
+  | { readonly kind: 'existing'; readonly task: Task; readonly replayed?: true }
+  | { readonly kind: 'replayed'; readonly task: Task };
+
+export interface TrackOptions {
+  /** The request's Idempotency-Key (the header's value, unquoted); none: the video's rules alone. */
+  readonly idempotencyKey?: string;
+}
+
+/** Errors the API answered with a non-2xx before the task ran (503, 429): a retry under the key may start afresh. */
+const NOT_RUN: readonly string[] = [TaskErrorName.WorkflowNotStarted, TaskErrorName.TenantQuotaExceeded];
+
+/** What makes two requests under one Idempotency-Key the same: the tenant and the normalised filename. */
+export function requestHashOf(request: TrackRequest): string {
+  return createHash('sha256').update(`${request.tenantId}\u0000${request.videoFilename}`, 'utf8').digest('base64url');
+}
 
 /** What the API's rules run on: the recovery's ports and an id generator. */
 export interface TaskServiceDeps extends RecoveryDeps {
@@ -95,17 +116,67 @@ export class TaskService {
     this.sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
-  /** POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. */
-  track(request: TrackRequest): Promise<TrackOutcome> {
-    return this.trackAttempt(request, 1);
+  /**
+   * POST /api/v1/track: one conditional put decides the race; only the winner starts the workflow. With an
+   * Idempotency-Key, the key is written first, holding the id the new task will take.
+   */
+  track(request: TrackRequest, options: TrackOptions = {}): Promise<TrackOutcome> {
+    const key = options.idempotencyKey;
+    return key === undefined ? this.trackAttempt(request, 1) : this.trackKeyed(request, key, 1);
   }
 
-  private async trackAttempt(request: TrackRequest, attempt: number): Promise<TrackOutcome> {
+  /**
+   * The key is reserved before the claim, holding the id the new task will take, so a crash between the two leaves
+   * a key whose retry creates that very task. A held key with the same request: its task's final record (one read)
+   * is the answer; none yet, the task is active (or was never claimed) and the ordinary claim answers, with that id.
+   */
+  private async trackKeyed(request: TrackRequest, key: string, attempt: number): Promise<TrackOutcome> {
+    const epoch = Math.floor(this.clock.now().getTime() / 1000);
+    const requestHash = requestHashOf(request);
+    const taskId = this.newId(request.tenantId, request.videoFilename);
+    const reservation = await this.store.reserveIdempotencyKey({
+      tenantId: request.tenantId,
+      key,
+      taskId,
+      requestHash,
+      now: epoch,
+      expiresAt: epoch + this.config.idempotencyRetentionSeconds,
+    });
+    if (reservation.reserved) return this.trackUnderKey(request, key, taskId, false);
+    const held = reservation.existing;
+    if (held.requestHash !== requestHash) throw new IdempotencyKeyMismatch();
+    const final = await this.store.getFinal(held.taskId);
+    if (final?.tenantId !== request.tenantId) return this.trackUnderKey(request, key, held.taskId, true);
+    if (!NOT_RUN.includes(final.error?.error ?? '')) return { kind: 'replayed', task: final };
+    // The key's task never ran and its answer (503, 429) asked for a retry: this one gets a new task. The key moves
+    // first, so a crash after it leaves a key whose next retry creates the new task itself.
+    if (await this.store.repointIdempotencyKey(request.tenantId, key, held.taskId, taskId))
+      return this.trackUnderKey(request, key, taskId, false);
+    // Another retry moved the key meanwhile: answer what it points at now.
+    if (attempt >= 2) throw new DependencyUnavailable('dynamodb', 'UpdateItem');
+    return this.trackKeyed(request, key, attempt + 1);
+  }
+
+  /** The ordinary claim with the key's task id; a key whose request was answered with another task points at it. */
+  private async trackUnderKey(
+    request: TrackRequest,
+    key: string,
+    taskId: string,
+    replay: boolean,
+  ): Promise<TrackOutcome> {
+    const outcome = await this.trackAttempt(request, 1, taskId);
+    if (outcome.task.taskId !== taskId)
+      await this.store.repointIdempotencyKey(request.tenantId, key, taskId, outcome.task.taskId);
+    return replay && outcome.kind === 'existing' ? { ...outcome, replayed: true } : outcome;
+  }
+
+  /** `taskId`: the id an Idempotency-Key holds for the new task; a new one otherwise. */
+  private async trackAttempt(request: TrackRequest, attempt: number, taskId?: string): Promise<TrackOutcome> {
     const now = this.clock.now();
     const epoch = Math.floor(now.getTime() / 1000);
     const at = now.toISOString();
     const task: ActiveTask = {
-      taskId: this.newId(request.tenantId, request.videoFilename),
+      taskId: taskId ?? this.newId(request.tenantId, request.videoFilename),
       tenantId: request.tenantId,
       videoFilename: request.videoFilename,
       status: TaskStatus.NotStarted,
@@ -131,9 +202,11 @@ export class TaskService {
         const decided = await this.admitClaim(task, taskKey, now);
         if (decided) return decided;
       }
-    } else if (claim.existing.taskId !== task.taskId) {
+    } else if (claim.existing.taskId !== task.taskId || claim.existing.createdAt !== task.createdAt) {
+      // (The same id from another request: a retry under an Idempotency-Key claimed the key's task first.)
       const freed = await this.answerExisting(claim.existing, now);
-      // The stranded task turned out dead and was recorded failed: the video is free, claim it again (once).
+      // The stranded task turned out dead and was recorded failed: the video is free, claim it again (once, with a new
+      // id: the dead one has its final record).
       if (freed && attempt === 1) return this.trackAttempt(request, 2);
       return { kind: 'existing', task: claim.existing };
     } else {

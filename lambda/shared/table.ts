@@ -4,7 +4,12 @@
  */
 
 /** Kinds of item in the single table. */
-export const ItemType = { Active: 'active', Final: 'final', TenantCounter: 'tenant_counter' } as const;
+export const ItemType = {
+  Active: 'active',
+  Final: 'final',
+  TenantCounter: 'tenant_counter',
+  IdempotencyKey: 'idempotency_key',
+} as const;
 
 /** Attribute names; the state machine definition (lib/analysis-workflow.ts) writes the same items. */
 export const Attr = {
@@ -29,6 +34,7 @@ export const Attr = {
   admission: 'admission',
   claimedAt: 'claimed_at',
   takenAt: 'taken_at',
+  requestHash: 'request_hash',
 } as const;
 
 /**
@@ -155,6 +161,17 @@ export const COUNTER_TAKE = {
   expression: `${COUNTER_UPDATE.expression}, #taken_at = :at`,
   names: { ...COUNTER_UPDATE.names, '#taken_at': Attr.takenAt },
 } as const;
+
+/**
+ * A tenant's Idempotency-Key: `IDEM#<len(tenant)>#<tenant>#<key digest>` (the digest base64url of SHA-256 of the key,
+ * so a key of any bytes gives a bounded key). It carries neither `tenant_id` and `created_at` nor `sweep_shard`, so
+ * it is in no index.
+ */
+export const IDEMPOTENCY_KEY_PREFIX = 'IDEM#';
+
+export function idempotencyKeyItemKey(tenantId: string, keyDigest: string): string {
+  return `${IDEMPOTENCY_KEY_PREFIX}${tenantId.length}#${tenantId}#${keyDigest}`;
+}
 
 export function taskRecordKey(taskId: string): string {
   return `${TASK_PREFIX}${taskId}`;

@@ -2,6 +2,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   AdmissionPending,
   DependencyUnavailable,
+  IdempotencyKeyMismatch,
   InvalidRequest,
   TaskAlreadyFinished,
   TaskNotFound,
@@ -67,6 +68,15 @@ export function errorResponse(error: unknown, random: () => number = Math.random
     return problem(403, 'tenant-claim-invalid', 'Tenant claim invalid', error.message, {
       members: { claim: error.claim },
     });
+  }
+  if (error instanceof IdempotencyKeyMismatch) {
+    return problem(
+      422,
+      'idempotency-key-mismatch',
+      'Idempotency-Key reused',
+      'This Idempotency-Key was already used with a different request body; use a new key for a new request.',
+      { members: { field: 'Idempotency-Key' } },
+    );
   }
   if (error instanceof TaskNotFound) return problem(404, 'not-found', 'Not found', `There is ${error.message}.`);
   if (error instanceof TaskAlreadyFinished) {

@@ -9,6 +9,10 @@ import { Route } from '../shared/api-routes';
 import { AuthMode, DEFAULT_TENANT_CLAIM } from '../shared/auth-modes';
 import { RequestOutcome } from '../shared/observability-names';
 import { BASE_HEADERS, errorResponse, type HttpResponse, json, problem } from './http';
+import { parseIdempotencyKey } from './idempotency-key-header';
+
+/** Marks an answer that repeats an earlier request's under the same Idempotency-Key. */
+const REPLAYED = { 'Idempotent-Replayed': 'true' };
 
 export const MAX_BODY_BYTES = 64 * 1024;
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -125,6 +129,7 @@ async function track(
       ),
     };
   }
+  const idempotencyKey = parseIdempotencyKey(header(event, 'idempotency-key'));
   const bytes =
     event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   if (bytes.length > MAX_BODY_BYTES) {
@@ -155,7 +160,8 @@ async function track(
   }
   const fields = body as Record<string, unknown>;
   const tenantId = tenantFor(caller, fields.tenant_id, 'body');
-  const outcome = await service.track(parseTrackRequest({ ...fields, tenant_id: tenantId }));
+  const request = parseTrackRequest({ ...fields, tenant_id: tenantId });
+  const outcome = await service.track(request, idempotencyKey === undefined ? undefined : { idempotencyKey });
   const task = outcome.task;
   if (outcome.kind === 'created') {
     return {
@@ -176,8 +182,15 @@ async function track(
       taskId: task.taskId,
     };
   }
+  // The key's task has ended: the whole task, its result or error included, as GET by id shows it.
+  if (outcome.kind === 'replayed')
+    return { response: json(200, taskBody(task), REPLAYED), taskId: task.taskId, duplicate: true };
   return {
-    response: json(200, { task_id: task.taskId, status: task.status, message: 'Analysis already in progress' }),
+    response: json(
+      200,
+      { task_id: task.taskId, status: task.status, message: 'Analysis already in progress' },
+      outcome.replayed ? REPLAYED : {},
+    ),
     taskId: task.taskId,
     duplicate: true,
   };

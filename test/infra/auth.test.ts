@@ -125,7 +125,10 @@ describe('every mode synthesizes, with its authorizer on every route and cdk-nag
   test('CORS allows the Authorization header; preflight gets unauthenticated OPTIONS routes (the ANY routes would refuse it)', () => {
     const { stack, template } = synth(MODES.cognito, { corsAllowOrigins: ['https://app.example.com'] });
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({ AllowHeaders: ['content-type', 'authorization'] }),
+      CorsConfiguration: Match.objectLike({
+        AllowHeaders: ['content-type', 'authorization', 'idempotency-key'],
+        ExposeHeaders: ['location', 'retry-after', 'idempotent-replayed'],
+      }),
     });
     const options = routes(template).filter((r) => r.RouteKey.startsWith('OPTIONS '));
     expect(options.map((r) => r.RouteKey).sort()).toEqual(['OPTIONS /api/v1/track', 'OPTIONS /api/v1/track/{task_id}']);

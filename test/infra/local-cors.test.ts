@@ -9,8 +9,8 @@ describe('CORS under npm start', () => {
     expect(corsPolicyFromTemplate(json)).toEqual({
       allowOrigins: ['http://localhost:5173'],
       allowMethods: ['GET', 'POST', 'DELETE'],
-      allowHeaders: ['content-type', 'authorization'],
-      exposeHeaders: ['location', 'retry-after'],
+      allowHeaders: ['content-type', 'authorization', 'idempotency-key'],
+      exposeHeaders: ['location', 'retry-after', 'idempotent-replayed'],
       maxAge: 3600,
       allowCredentials: undefined,
     });

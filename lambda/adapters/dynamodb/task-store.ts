@@ -5,9 +5,11 @@ import type {
   ClaimResult,
   FinishTask,
   FoundTask,
+  KeyReservation,
   ListedPage,
   ListQuery,
   Admission,
+  ReserveIdempotencyKey,
   TaskStore,
   TenantCount,
 } from '../../core/ports';
@@ -25,6 +27,7 @@ import {
 import { Attr, taskRecordKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
+import { repointKey, reserveKey } from './idempotency-keys';
 import { listByTenant } from './tenant-index';
 import {
   epochSeconds,
@@ -277,6 +280,19 @@ export class DynamoDbTaskStore implements TaskStore {
 
   listByTenant(query: ListQuery): Promise<ListedPage> {
     return listByTenant(this.table, query);
+  }
+
+  reserveIdempotencyKey(reservation: ReserveIdempotencyKey): Promise<KeyReservation> {
+    return reserveKey(this.table, reservation);
+  }
+
+  repointIdempotencyKey(tenantId: string, key: string, from: string, to: string): Promise<boolean> {
+    return repointKey(this.table, tenantId, key, from, to);
+  }
+
+  async getFinal(taskId: string): Promise<Task | undefined> {
+    const record = await this.getItem(taskRecordKey(taskId));
+    return record ? fromFinalItem(record) : undefined;
   }
 
   private async getItem(pk: string): Promise<Item | undefined> {

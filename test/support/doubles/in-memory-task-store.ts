@@ -5,9 +5,12 @@ import type {
   ClaimResult,
   FinishTask,
   FoundTask,
+  IdempotencyKeyRecord,
+  KeyReservation,
   ListedPage,
   ListQuery,
   Admission,
+  ReserveIdempotencyKey,
   TaskStore,
   TenantCount,
 } from '../../../lambda/core/ports';
@@ -16,7 +19,18 @@ import { TaskErrorName, taskError } from '../../../lambda/core/task-errors';
 import { TEST_KEYS } from '../stored-items';
 
 type Method =
-  'claim' | 'finish' | 'renewLease' | 'getById' | 'getActive' | 'listByTenant' | 'admit' | 'refuse' | 'setTenantCount';
+  | 'claim'
+  | 'finish'
+  | 'renewLease'
+  | 'getById'
+  | 'getActive'
+  | 'listByTenant'
+  | 'admit'
+  | 'refuse'
+  | 'setTenantCount'
+  | 'reserveIdempotencyKey'
+  | 'repointIdempotencyKey'
+  | 'getFinal';
 
 /**
  * The TaskStore port in memory, with the DynamoDB adapter's semantics (conditional claim with lease takeover,
@@ -28,6 +42,8 @@ export class InMemoryTaskStore implements TaskStore {
   readonly finals = new Map<string, Task>();
   /** The tenant counters by tenant id. */
   readonly counters = new Map<string, Omit<TenantCount, 'tenantId'>>();
+  /** Idempotency-Keys by tenant and key (keyOfIdempotency), until their `expiresAt`. */
+  readonly idempotencyKeys = new Map<string, IdempotencyKeyRecord & { readonly expiresAt: number }>();
   /** Final records left out of the listing (refused claims). */
   readonly unlisted = new Set<string>();
   /** Every finish that was written, as the core asked for it. */
@@ -256,6 +272,37 @@ export class InMemoryTaskStore implements TaskStore {
     };
   }
 
+  /** Free when absent or past its `expiresAt`, as the adapter's condition. */
+  async reserveIdempotencyKey(reservation: ReserveIdempotencyKey): Promise<KeyReservation> {
+    this.enter('reserveIdempotencyKey');
+    const id = idempotencyId(reservation.tenantId, reservation.key);
+    const held = this.idempotencyKeys.get(id);
+    if (held && held.expiresAt >= reservation.now)
+      return { reserved: false, existing: { taskId: held.taskId, requestHash: held.requestHash } };
+    const { taskId, requestHash, expiresAt } = reservation;
+    this.idempotencyKeys.set(id, { taskId, requestHash, expiresAt });
+    return { reserved: true };
+  }
+
+  async repointIdempotencyKey(tenantId: string, key: string, from: string, to: string): Promise<boolean> {
+    this.enter('repointIdempotencyKey');
+    const id = idempotencyId(tenantId, key);
+    const held = this.idempotencyKeys.get(id);
+    if (held?.taskId !== from) return false;
+    this.idempotencyKeys.set(id, { ...held, taskId: to });
+    return true;
+  }
+
+  async getFinal(taskId: string): Promise<Task | undefined> {
+    this.enter('getFinal');
+    return this.finals.get(taskId);
+  }
+
+  /** What the tenant's key points at now, if it is held. */
+  idempotencyKeyOf(tenantId: string, key: string): (IdempotencyKeyRecord & { expiresAt: number }) | undefined {
+    return this.idempotencyKeys.get(idempotencyId(tenantId, key));
+  }
+
   private enter(method: Method): void {
     this.calls.push(method);
     const queued = this.failures.get(method);
@@ -270,6 +317,10 @@ function withoutStoreTimes(task: ActiveTask): Task {
       ([name]) => name !== 'leaseExpiresAt' && name !== 'retainUntil' && name !== 'admissionPending',
     ),
   ) as Task;
+}
+
+function idempotencyId(tenantId: string, key: string): string {
+  return `${tenantId}\u0000${key}`;
 }
 
 function* pages<T>(items: readonly T[], size: number): Iterable<readonly T[]> {
