@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DependencyUnavailable } from '../../core/errors';
 import type { IdempotencyKeyRecord, KeyReservation, ReserveIdempotencyKey } from '../../core/ports';
 import { Attr, idempotencyKeyItemKey, ItemType } from '../../shared/table';
 import { fromRawItem, type Item, toRawItem } from './items';
@@ -15,7 +16,11 @@ export function keyItemKey(tenantId: string, key: string): string {
  * One conditional PutItem: free (absent, or past `expires_at`: TTL deletes lazily, up to days late) or held, in which
  * case ALL_OLD carries what it holds. The low-level command, like the claim's: no document-client walk.
  */
-export async function reserveKey(table: TableClient, reservation: ReserveIdempotencyKey): Promise<KeyReservation> {
+export async function reserveKey(
+  table: TableClient,
+  reservation: ReserveIdempotencyKey,
+  attempt = 1,
+): Promise<KeyReservation> {
   const pk = keyItemKey(reservation.tenantId, reservation.key);
   const out = await table.attempt(
     new PutItemCommand({
@@ -38,8 +43,10 @@ export async function reserveKey(table: TableClient, reservation: ReserveIdempot
   const raw = (out.refused as ConditionalCheckFailedException).Item;
   // Some emulators leave ALL_OLD out: read the key (a refused condition means it is held).
   const item = raw ? fromRawItem(raw) : await getKey(table, pk);
-  if (!item) return reserveKey(table, reservation);
-  return { reserved: false, existing: recordOf(item) };
+  if (item) return { reserved: false, existing: recordOf(item) };
+  // Refused, yet gone when read (it expired in between): reserve again, a bounded number of times.
+  if (attempt >= 3) throw new DependencyUnavailable('dynamodb', 'PutItem', { cause: out.refused });
+  return reserveKey(table, reservation, attempt + 1);
 }
 
 /** Conditional on the task it points at now: of two requests moving one key, one wins. */
