@@ -188,9 +188,9 @@ test('the server killed and restarted mid-request: the client retries to the tas
   }
 });
 
-// SKIPPED until the server's Idempotency-Key (issue 28, server part) is merged: without it the retry below starts a
-// second task (the first has finished, the video is free), which is the bug this test pins. Enable after the merge.
-test.skip('the answer to the first POST lost: the retry, with the same key, gets the finished task replayed; one execution', async () => {
+// Without the server's Idempotency-Key the retry below would start a second task (the first has finished and the
+// video is free): the bug this test pins.
+test('the answer to the first POST lost: the retry, with the same key, gets the finished task replayed; one execution', async () => {
   const tenantId = uniqueTenant('client-replay');
   let lost: string | undefined;
   // GIVEN a fetch that performs the first POST, lets its task finish, then loses the answer as a dead connection would
