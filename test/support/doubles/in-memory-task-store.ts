@@ -8,6 +8,8 @@ import type {
   ListedPage,
   ListQuery,
   Admission,
+  DuePage,
+  SweepPosition,
   TaskStore,
   TenantCount,
 } from '../../../lambda/core/ports';
@@ -231,6 +233,24 @@ export class InMemoryTaskStore implements TaskStore {
       for (const t of page) seen.add(t.taskId);
       this.duePagesRead++;
       yield page;
+    }
+  }
+
+  /** As activeCreatedBefore; a position is the last task of its page (created_at, task id), resumed after. */
+  async *activeCreatedBeforeFrom(createdBefore: string, from?: SweepPosition): AsyncIterable<DuePage> {
+    this.dueQueries.push(createdBefore);
+    let after = from === undefined ? undefined : (JSON.parse(from) as [string, string]);
+    for (;;) {
+      const page = [...this.active.values()]
+        .filter((t) => t.createdAt < createdBefore)
+        .filter((t) => !after || t.createdAt > after[0] || (t.createdAt === after[0] && t.taskId > after[1]))
+        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.taskId.localeCompare(b.taskId))
+        .slice(0, this.pageSize);
+      const last = page.at(-1);
+      if (!last) return;
+      after = [last.createdAt, last.taskId];
+      this.duePagesRead++;
+      yield { tasks: page, next: JSON.stringify(after) };
     }
   }
 
