@@ -17,10 +17,14 @@ let repairSweep: RepairSweep | undefined;
 
 /** A run stops this long before the function's timeout, so it ends on its own terms and publishes its metrics. */
 const STOP_MARGIN_MS = 15_000;
+/** The lease outlasts the function's timeout by this much: clocks of two invocations may differ by a few seconds. */
+const LEASE_MARGIN_MS = 60_000;
+/** Counted when a run exits because another one holds the lease (a run that lasts longer than the schedule). */
+const LEASE_HELD_METRIC = 'SweepLeaseHeld';
 
 function build(): RepairSweep {
   const env = process.env;
-  const { service } = taskServiceFromEnv(env, {
+  const { service, sweepState } = taskServiceFromEnv(env, {
     log: logger,
     // The service events of its repairs and reconciliations, under the sweeper's service dimension.
     metrics: powertoolsServiceMetrics(metrics),
@@ -31,6 +35,8 @@ function build(): RepairSweep {
     recovery: service.recovery,
     options: sweepOptionsFromEnv(env, serviceConfigFromEnv(env)),
     log: logger,
+    // Runs never overlap (a tick that finds the lease held exits) and a stopped pass resumes at its checkpoint.
+    state: sweepState,
     recordRepair: (outcome) => {
       metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
       metrics.addMetric(
@@ -43,13 +49,23 @@ function build(): RepairSweep {
 }
 
 /** EventBridge schedule target (every minute): one repair sweep over the active tasks older than the grace period. */
-export async function handler(_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
+export async function handler(
+  _event?: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>,
+) {
   repairSweep ??= build();
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
+    const now = Date.now();
     const report = await repairSweep.run(
-      remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS },
+      remaining === undefined
+        ? {}
+        : {
+            deadline: now + remaining - STOP_MARGIN_MS,
+            lease: { holder: context?.awsRequestId ?? `sweep-${now}`, until: now + remaining + LEASE_MARGIN_MS },
+          },
     );
+    if (report.leaseHeld) metrics.addMetric(LEASE_HELD_METRIC, MetricUnit.Count, 1);
     if (report.errors > 0) metrics.addMetric(SweepMetric.RepairFailed, MetricUnit.Count, report.errors);
     logger.info('sweep', { ...report });
     return report;

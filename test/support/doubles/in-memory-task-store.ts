@@ -243,8 +243,8 @@ export class InMemoryTaskStore implements TaskStore {
     for (;;) {
       const page = [...this.active.values()]
         .filter((t) => t.createdAt < createdBefore)
-        .filter((t) => !after || t.createdAt > after[0] || (t.createdAt === after[0] && t.taskId > after[1]))
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.taskId.localeCompare(b.taskId))
+        .filter((t) => !after || byKey(after, [t.createdAt, t.taskId]) < 0)
+        .sort((a, b) => byKey([a.createdAt, a.taskId], [b.createdAt, b.taskId]))
         .slice(0, this.pageSize);
       const last = page.at(-1);
       if (!last) return;
@@ -290,6 +290,12 @@ function withoutStoreTimes(task: ActiveTask): Task {
       ([name]) => name !== 'leaseExpiresAt' && name !== 'retainUntil' && name !== 'admissionPending',
     ),
   ) as Task;
+}
+
+/** (created_at, task id) in code-unit order, as DynamoDB orders a sort key. */
+function byKey(a: readonly [string, string], b: readonly [string, string]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
 }
 
 function* pages<T>(items: readonly T[], size: number): Iterable<readonly T[]> {
