@@ -71,7 +71,7 @@ export class TaskSweeper extends Construct {
       description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
       // At 10^6 active tasks a run lists 1,000 pages of running executions (~180 s at the default ListExecutions
       // quota, ~460 s in the smaller Regions) and streams the index: see docs/ARCHITECTURE.md, "Repair sweep". A run
-      // stops itself 15 s before this and saves where it stopped; its lease outlasts this by a minute.
+      // stops itself 15 s before this and saves where it stopped.
       timeout: Duration.minutes(10),
       // The set of 10^6 running execution names (~100 MB measured) plus one index page.
       memorySize: 512,

@@ -178,6 +178,11 @@ export interface SweepState {
    */
   acquire(holder: string, now: number, until: number): Promise<{ checkpoint?: SweepCheckpoint } | undefined>;
   /**
+   * Extends `holder`'s lease to `until` (epoch ms): a run renews it as it goes, so that a run that died holds it no
+   * longer than one lease period. @returns false when `holder` no longer holds it: the run must stop.
+   */
+  renew(holder: string, until: number): Promise<boolean>;
+  /**
    * Gives the lease up and leaves `checkpoint` for the next run (none: the next run starts a new pass).
    * @returns false when `holder` no longer held the lease (it expired and another run took it): nothing was written.
    */

@@ -72,12 +72,15 @@ export interface RepairSweepDeps {
 export interface RunLimits {
   readonly deadline?: number;
   /**
-   * Who holds the lease and until when (epoch ms): past the function's timeout, so that a run killed before it
-   * gives the lease up blocks the next runs no longer than that. Used only with a sweep state.
-   * @default - holder from the clock, until deadline + 1 minute (or 15 minutes from now)
+   * Who holds the lease, and for how long at a time (ms): the run renews it at each page it reads, so a run that
+   * died (killed at its timeout, a crash) blocks the next ones for at most one period. Used only with a sweep state.
+   * @default - a holder from the clock and a random part, DEFAULT_LEASE_MS
    */
-  readonly lease?: { readonly holder: string; readonly until: number };
+  readonly lease?: { readonly holder: string; readonly periodMs?: number };
 }
+
+/** The lease period: longer than any one call of a run (a ListExecutions page with its adaptive retries). */
+export const DEFAULT_LEASE_MS = 120_000;
 
 /** What one run of a pass starts from. */
 interface RunStart {
@@ -117,21 +120,32 @@ export class RepairSweep {
   }
 
   async run(limits: RunLimits = {}): Promise<SweepReport> {
-    if (!this.state) return (await this.runFrom(this.newPass(), limits)).report;
+    if (!this.state) return (await this.runFrom(this.newPass(), limits, () => Promise.resolve(true))).report;
     const now = this.recovery.now().getTime();
-    const lease = limits.lease ?? {
-      holder: `sweep-${now}-${Math.random().toString(36).slice(2)}`,
-      until: (limits.deadline ?? now + 15 * 60_000) + 60_000,
-    };
-    const taken = await this.state.acquire(lease.holder, now, lease.until);
+    const holder = limits.lease?.holder ?? `sweep-${now}-${Math.random().toString(36).slice(2)}`;
+    const period = limits.lease?.periodMs ?? DEFAULT_LEASE_MS;
+    const state = this.state;
+    const taken = await state.acquire(holder, now, now + period);
     if (!taken) {
-      this.log.info('sweep skipped: another run holds the lease', { holder: lease.holder });
+      this.log.info('sweep skipped: another run holds the lease', { holder });
       return { ...emptyCounts(), candidates: 0, skipped: 0, stoppedEarly: false, recounted: 0, leaseHeld: true };
     }
+    let renewedAt = now;
+    // Renewed once a third of the period has passed: a stalled call leaves two thirds of it to spare.
+    const keepLease = async () => {
+      const at = this.recovery.now().getTime();
+      if (at - renewedAt < period / 3) return true;
+      if (!(await state.renew(holder, at + period))) {
+        this.log.warn('sweep lost its lease (it expired and another run took it); stopping', { holder });
+        return false;
+      }
+      renewedAt = at;
+      return true;
+    };
     const start = taken.checkpoint ? { ...taken.checkpoint } : this.newPass();
     let checkpoint: SweepCheckpoint | undefined = taken.checkpoint;
     try {
-      const { report, resumeAt } = await this.runFrom(start, limits);
+      const { report, resumeAt } = await this.runFrom(start, limits, keepLease);
       checkpoint = resumeAt && {
         cutoff: start.cutoff,
         position: resumeAt.position,
@@ -141,10 +155,8 @@ export class RepairSweep {
       return { ...report, passRun: start.runs + 1, passComplete: !resumeAt };
     } finally {
       // A run that failed leaves the checkpoint it found: the next run repeats its work, it skips nothing.
-      if (!(await this.state.release(lease.holder, checkpoint)))
-        this.log.warn('sweep lease expired before the run ended; its checkpoint was not saved', {
-          holder: lease.holder,
-        });
+      if (!(await state.release(holder, checkpoint)))
+        this.log.warn('sweep lease expired before the run ended; its checkpoint was not saved', { holder });
     }
   }
 
@@ -175,7 +187,7 @@ export class RepairSweep {
    * Only a run that began its pass and read every due task reconciles: the counters are read at the start of the
    * run, before any task is tallied, and the tally is of this run's reads alone (tenant-counts.ts).
    */
-  private async runFrom(start: RunStart, limits: RunLimits): Promise<RunEnd> {
+  private async runFrom(start: RunStart, limits: RunLimits, keepLease: () => Promise<boolean>): Promise<RunEnd> {
     const cutoff = start.cutoff;
     const counts = emptyCounts();
     // The counters first, the tasks after: a write between the two moves a counter's version (tenant-counts.ts).
@@ -214,7 +226,7 @@ export class RepairSweep {
     const running = new Set<string>();
     for await (const names of this.recovery.runningExecutions()) {
       for (const name of names) running.add(name);
-      if (pastDeadline()) {
+      if (pastDeadline() || !(await keepLease())) {
         this.log.warn('sweep stopped while listing running executions; the next run lists again', {
           listed: running.size,
         });
@@ -251,7 +263,7 @@ export class RepairSweep {
         break;
       }
       position = page.next;
-      if (pastDeadline()) {
+      if (pastDeadline() || !(await keepLease())) {
         stoppedEarly = true;
         break;
       }

@@ -17,8 +17,11 @@ let repairSweep: RepairSweep | undefined;
 
 /** A run stops this long before the function's timeout, so it ends on its own terms and publishes its metrics. */
 const STOP_MARGIN_MS = 15_000;
-/** The lease outlasts the function's timeout by this much: clocks of two invocations may differ by a few seconds. */
-const LEASE_MARGIN_MS = 60_000;
+/**
+ * The lease period without a Lambda context (npm start): its runs are short, and a restart after a crash must be able
+ * to sweep within its bound (docs/ARCHITECTURE.md, "Repair sweep").
+ */
+const LOCAL_LEASE_MS = 15_000;
 /** Counted when a run exits because another one holds the lease (a run that lasts longer than the schedule). */
 const LEASE_HELD_METRIC = 'SweepLeaseHeld';
 
@@ -57,13 +60,11 @@ export async function handler(
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
     const now = Date.now();
+    const holder = context?.awsRequestId ?? `sweep-${now}-${process.pid}`;
     const report = await repairSweep.run(
       remaining === undefined
-        ? {}
-        : {
-            deadline: now + remaining - STOP_MARGIN_MS,
-            lease: { holder: context?.awsRequestId ?? `sweep-${now}`, until: now + remaining + LEASE_MARGIN_MS },
-          },
+        ? { lease: { holder, periodMs: LOCAL_LEASE_MS } }
+        : { deadline: now + remaining - STOP_MARGIN_MS, lease: { holder } },
     );
     if (report.leaseHeld) metrics.addMetric(LEASE_HELD_METRIC, MetricUnit.Count, 1);
     if (report.errors > 0) metrics.addMetric(SweepMetric.RepairFailed, MetricUnit.Count, report.errors);

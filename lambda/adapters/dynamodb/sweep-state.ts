@@ -45,6 +45,21 @@ export class DynamoDbSweepState implements SweepState {
     return { checkpoint: checkpointOf((out.output as UpdateCommandOutput).Attributes) };
   }
 
+  async renew(holder: string, until: number): Promise<boolean> {
+    const out = await this.table.attempt(
+      new UpdateCommand({
+        TableName: this.table.tableName,
+        Key: { [Attr.pk]: SWEEP_STATE_KEY },
+        UpdateExpression: 'SET #held_until = :until',
+        ConditionExpression: '#holder = :holder',
+        ExpressionAttributeNames: { '#holder': SweepAttr.holder, '#held_until': SweepAttr.heldUntil },
+        ExpressionAttributeValues: { ':holder': holder, ':until': until },
+      }),
+      isConditionFailure,
+    );
+    return !isRefused(out);
+  }
+
   async release(holder: string, checkpoint: SweepCheckpoint | undefined): Promise<boolean> {
     // The lease goes; the checkpoint is set, or removed when the pass is complete (or has no position yet).
     const removed = ['#holder', '#held_until'];

@@ -18,6 +18,12 @@ export class InMemorySweepState implements SweepState {
     return { checkpoint: this.checkpoint };
   }
 
+  async renew(holder: string, until: number): Promise<boolean> {
+    if (this.holder !== holder) return false;
+    this.heldUntil = until;
+    return true;
+  }
+
   async release(holder: string, checkpoint: SweepCheckpoint | undefined): Promise<boolean> {
     if (this.holder !== holder) return false;
     this.holder = undefined;

@@ -72,15 +72,56 @@ describe('repair sweep with a lease: runs never overlap', () => {
     expect((await s.sweep.run()).leaseHeld).toBeUndefined();
   });
 
-  test('the holder and its expiry come from the caller (the Lambda request and its timeout)', async () => {
+  test('the holder and the lease period come from the caller (the Lambda request id)', async () => {
     const s = await leasedSweep(10);
     let seen: unknown;
     const acquire = s.state.acquire.bind(s.state);
     s.state.acquire = (holder, now, until) => ((seen = { holder, now, until }), acquire(holder, now, until));
 
-    await s.sweep.run({ deadline: 5_000, lease: { holder: 'req-1', until: 9_000 } });
+    await s.sweep.run({ lease: { holder: 'req-1', periodMs: 9_000 } });
 
-    expect(seen).toEqual({ holder: 'req-1', now: s.clock.now().getTime(), until: 9_000 });
+    const now = s.clock.now().getTime();
+    expect(seen).toEqual({ holder: 'req-1', now, until: now + 9_000 });
+  });
+
+  test('a long run renews its lease as it reads (a third of the period gone), so it never lapses while it works', async () => {
+    // 1,000 due tasks a page of 100; each repair moves the clock 1 s (the service's waits): a run of many minutes.
+    const s = await leasedSweep(1_000, { lost: (i) => i % 2 === 0, maxTasks: 500 });
+    const renewed: number[] = [];
+    const renew = s.state.renew.bind(s.state);
+    s.state.renew = (holder, until) => (renewed.push(until), renew(holder, until));
+    const recovery = s.recovery;
+    const repair = recovery.repair.bind(recovery);
+    recovery.repair = async (task) => {
+      s.clock.advance(1);
+      return repair(task);
+    };
+
+    const report = await s.sweep.run({ lease: { holder: 'long', periodMs: 60_000 } });
+
+    expect(report).toMatchObject({ ended: 500, passComplete: true });
+    expect(renewed.length).toBeGreaterThan(2);
+    expect(s.state.holder).toBeUndefined();
+  });
+
+  test('a run whose lease was taken over (it stalled past its period) stops at the next page and writes nothing', async () => {
+    const s = await leasedSweep(1_000, { lost: (i) => i % 2 === 0, maxTasks: 500 });
+    const recovery = s.recovery;
+    const repair = recovery.repair.bind(recovery);
+    recovery.repair = async (task) => {
+      s.clock.advance(30);
+      // Past the period: another run takes the lease.
+      if (s.clock.now().getTime() > s.state.heldUntil) s.state.holder = 'other';
+      return repair(task);
+    };
+
+    const report = await s.sweep.run({ lease: { holder: 'stalled', periodMs: 60_000 } });
+
+    expect(report.stoppedEarly).toBe(true);
+    expect(report.ended).toBeLessThan(500);
+    expect(s.state.holder).toBe('other');
+    expect(s.state.checkpoint).toBeUndefined();
+    expect(s.warned).toContain('sweep lost its lease (it expired and another run took it); stopping');
   });
 
   test('a run that fails gives the lease up and leaves the checkpoint it found', async () => {

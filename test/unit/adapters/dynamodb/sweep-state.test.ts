@@ -79,6 +79,29 @@ describe('acquire: the lease item, taken only when free or expired', () => {
   });
 });
 
+describe('renew: extends the lease, only while holding it', () => {
+  test('one UpdateItem of held_until, conditional on the holder', async () => {
+    ddb.on(UpdateCommand).resolves({});
+
+    await expect(state.renew('run-1', UNTIL)).resolves.toBe(true);
+
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: TABLE,
+      Key: { pk: 'SWEEP#lease' },
+      UpdateExpression: 'SET #held_until = :until',
+      ConditionExpression: '#holder = :holder',
+      ExpressionAttributeNames: { '#holder': 'holder', '#held_until': 'held_until' },
+      ExpressionAttributeValues: { ':holder': 'run-1', ':until': UNTIL },
+    });
+  });
+
+  test('taken over by another run: false, the run stops', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+
+    await expect(state.renew('run-1', UNTIL)).resolves.toBe(false);
+  });
+});
+
 describe('release: gives the lease up and leaves the checkpoint, only while holding it', () => {
   const NAMES = {
     '#holder': 'holder',
