@@ -38,10 +38,10 @@ export interface TaskSweeperProps {
    */
   readonly listThreshold?: number;
   /**
-   * Reserve this many concurrent executions for the sweeper (1: runs never overlap). Lambda refuses a reservation
-   * that leaves the account under its minimum unreserved concurrency, so a new account with a quota of 10 cannot
-   * deploy one: check `aws lambda get-account-settings` first (docs/DEPLOY.md). Overlapping runs are safe without it
-   * (each repair write is conditional, a re-drive takes the lease it read), they only repeat each other's reads.
+   * Reserve this many concurrent executions for the sweeper. Not needed for runs to stay apart: a run takes a lease
+   * item in the table and a tick that finds it held exits at once. Lambda refuses a reservation that leaves the
+   * account under its minimum unreserved concurrency, so a new account with a quota of 10 cannot deploy one: check
+   * `aws lambda get-account-settings` first (docs/DEPLOY.md).
    *
    * @default - no reservation
    */
@@ -69,8 +69,9 @@ export class TaskSweeper extends Construct {
     this.function = new TrackingFunction(this, 'Function', {
       entry: path.join(__dirname, '../lambda/sweeper/index.ts'),
       description: 'Repairs active tasks whose start or end was lost: starts them or records their end',
-      // At 10^6 active tasks a run lists 1,000 pages of running executions (~200 s at the default ListExecutions
-      // quota) and streams the index: see docs/ARCHITECTURE.md, "Repair sweep". A run stops itself 15 s before this.
+      // At 10^6 active tasks a run lists 1,000 pages of running executions (~180 s at the default ListExecutions
+      // quota, ~460 s in the smaller Regions) and streams the index: see docs/ARCHITECTURE.md, "Repair sweep". A run
+      // stops itself 15 s before this and saves where it stopped.
       timeout: Duration.minutes(10),
       // The set of 10^6 running execution names (~100 MB measured) plus one index page.
       memorySize: 512,
@@ -92,7 +93,7 @@ export class TaskSweeper extends Construct {
       },
     });
     // Query on the index; GetItem to re-read a task; PutItem + DeleteItem in the finishing transaction; UpdateItem for
-    // the lease of a re-drive.
+    // the lease of a re-drive and for the sweep's own lease and checkpoint (lambda/adapters/dynamodb/sweep-state.ts).
     grantQueryActiveByAge(props.table, this.function);
     grantTableItems(
       props.table,

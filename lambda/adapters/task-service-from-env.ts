@@ -9,7 +9,8 @@ import {
 } from '../core/task-service';
 import { TASK_ID_KEY_ENV } from '../shared/deployment-names';
 import { TaskKeys } from '../shared/task-keys';
-import { createDocumentClient } from './dynamodb/table-client';
+import { DynamoDbSweepState } from './dynamodb/sweep-state';
+import { createDocumentClient, TableClient } from './dynamodb/table-client';
 import { DynamoDbTaskStore } from './dynamodb/task-store';
 import { requireEnv, serviceConfigFromEnv } from './env-config';
 import { StepFunctionsWorkflow } from './sfn-workflow';
@@ -48,9 +49,12 @@ export interface TaskServiceClients {
 export function taskServiceOn(clients: TaskServiceClients) {
   const clock: Clock = clients.clock ?? { now: () => new Date() };
   const config = clients.config ?? DEFAULT_TASK_SERVICE_CONFIG;
-  const store = new DynamoDbTaskStore(createDocumentClient(clients.dynamodb), clients.tableName, clients.keys, {
+  const doc = createDocumentClient(clients.dynamodb);
+  const store = new DynamoDbTaskStore(doc, clients.tableName, clients.keys, {
     countsTenantTasks: countsTenantTasks(config),
   });
+  // The repair sweep's lease and checkpoint (only the sweeper uses it).
+  const sweepState = new DynamoDbSweepState(new TableClient(doc, clients.tableName));
   const workflow = new StepFunctionsWorkflow(clients.sfn, clients.stateMachineArn);
   const newId = (tenantId: string, videoFilename: string) => clients.keys.newTaskId(tenantId, videoFilename);
   const service = new TaskService({
@@ -63,7 +67,7 @@ export function taskServiceOn(clients: TaskServiceClients) {
     metrics: clients.metrics,
     cursorKey: clients.cursorKey,
   });
-  return { service, store, workflow, clock };
+  return { service, store, workflow, clock, sweepState };
 }
 
 /** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, timings. */

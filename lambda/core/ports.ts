@@ -157,6 +157,11 @@ export interface TaskStore {
    */
   activeCreatedBefore(createdBefore: string): AsyncIterable<readonly ActiveTask[]>;
   /**
+   * As activeCreatedBefore, each page with the position after it, so a sweep that stops can resume there (`from`)
+   * in a later run instead of starting over. The same query must be resumed: the same `createdBefore`.
+   */
+  activeCreatedBeforeFrom(createdBefore: string, from?: SweepPosition): AsyncIterable<DuePage>;
+  /**
    * One page of the tenant's tasks, newest first, from an eventually consistent index: a write may show a moment late.
    * @throws InvalidRequest (field `cursor`) when `after` is not a position of this tenant's listing.
    */
@@ -170,6 +175,49 @@ export interface TaskStore {
   repointIdempotencyKey(tenantId: string, key: string, from: string, to: string): Promise<boolean>;
   /** Consistent read of a task's final record only (one read); undefined while it is active, or unknown. */
   getFinal(taskId: string): Promise<Task | undefined>;
+}
+
+/** Where a query of due tasks resumes: opaque outside the store. */
+export type SweepPosition = string;
+
+/** One page of due tasks and where the query resumes after it (absent after the last page). */
+export interface DuePage {
+  readonly tasks: readonly ActiveTask[];
+  readonly next?: SweepPosition;
+}
+
+/** A repair pass that spans runs: what the next run needs to go on where the last one stopped. */
+export interface SweepCheckpoint {
+  /** The pass's cutoff (ISO instant): every run of the pass reads the due tasks created before it. */
+  readonly cutoff: string;
+  /** Where the due-task query resumes; absent: from its start. */
+  readonly position?: SweepPosition;
+  /** ISO instant the pass began. */
+  readonly passStartedAt: string;
+  /** Runs the pass has taken so far. */
+  readonly runs: number;
+}
+
+/**
+ * The repair sweep's own state: a lease that keeps two runs from overlapping, and the checkpoint of an unfinished
+ * pass. The DynamoDB adapter keeps both on one item, so only the lease's holder can write the checkpoint.
+ */
+export interface SweepState {
+  /**
+   * Takes the lease for `holder` until `until` (epoch ms) if nobody holds one that is unexpired at `now` (epoch ms).
+   * @returns the checkpoint left by the last run (`{}` when none); undefined when another run holds the lease.
+   */
+  acquire(holder: string, now: number, until: number): Promise<{ checkpoint?: SweepCheckpoint } | undefined>;
+  /**
+   * Extends `holder`'s lease to `until` (epoch ms): a run renews it as it goes, so that a run that died holds it no
+   * longer than one lease period. @returns false when `holder` no longer holds it: the run must stop.
+   */
+  renew(holder: string, until: number): Promise<boolean>;
+  /**
+   * Gives the lease up and leaves `checkpoint` for the next run (none: the next run starts a new pass).
+   * @returns false when `holder` no longer held the lease (it expired and another run took it): nothing was written.
+   */
+  release(holder: string, checkpoint: SweepCheckpoint | undefined): Promise<boolean>;
 }
 
 /** What Step Functions knows of a task's execution. */

@@ -5,10 +5,12 @@ import { TaskErrorName, taskError } from './task-errors';
 import {
   type Admission,
   type Clock,
+  type DuePage,
   type ExecutionState,
   ServiceEvent,
   type ServiceLog,
   type ServiceMetrics,
+  type SweepPosition,
   type TaskStore,
   type TenantCount,
   type Workflow,
@@ -93,6 +95,11 @@ export class TaskRecovery {
   /** Active tasks created before `createdBefore`, a page at a time (the repair sweep's candidates). */
   dueTasks(createdBefore: string): AsyncIterable<readonly ActiveTask[]> {
     return this.store.activeCreatedBefore(createdBefore);
+  }
+
+  /** As dueTasks, each page with the position after it; `from` resumes a query an earlier run stopped. */
+  dueTasksFrom(createdBefore: string, from?: SweepPosition): AsyncIterable<DuePage> {
+    return this.store.activeCreatedBeforeFrom(createdBefore, from);
   }
 
   /**

@@ -32,6 +32,8 @@ export const SweepMetric = {
   RepairStarted: 'TaskRepairStarted',
   RepairEnded: 'TaskRepairEnded',
   RepairFailed: 'RepairFailed',
+  /** A run found the sweep's lease held by another run and did nothing. */
+  LeaseHeld: 'SweepLeaseHeld',
 } as const;
 
 /**

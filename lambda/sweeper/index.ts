@@ -17,10 +17,15 @@ let repairSweep: RepairSweep | undefined;
 
 /** A run stops this long before the function's timeout, so it ends on its own terms and publishes its metrics. */
 const STOP_MARGIN_MS = 15_000;
+/**
+ * The lease period without a Lambda context (npm start): its runs are short, and a restart after a crash must be able
+ * to sweep within its bound (docs/ARCHITECTURE.md, "Repair sweep").
+ */
+const LOCAL_LEASE_MS = 15_000;
 
 function build(): RepairSweep {
   const env = process.env;
-  const { service } = taskServiceFromEnv(env, {
+  const { service, sweepState } = taskServiceFromEnv(env, {
     log: logger,
     // The service events of its repairs and reconciliations, under the sweeper's service dimension.
     metrics: powertoolsServiceMetrics(metrics),
@@ -31,6 +36,8 @@ function build(): RepairSweep {
     recovery: service.recovery,
     options: sweepOptionsFromEnv(env, serviceConfigFromEnv(env)),
     log: logger,
+    // Runs never overlap (a tick that finds the lease held exits) and a stopped pass resumes at its checkpoint.
+    state: sweepState,
     recordRepair: (outcome) => {
       metrics.addMetric(SweepMetric.Repaired, MetricUnit.Count, 1);
       metrics.addMetric(
@@ -43,13 +50,21 @@ function build(): RepairSweep {
 }
 
 /** EventBridge schedule target (every minute): one repair sweep over the active tasks older than the grace period. */
-export async function handler(_event?: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) {
+export async function handler(
+  _event?: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>,
+) {
   repairSweep ??= build();
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
+    const now = Date.now();
+    const holder = context?.awsRequestId ?? `sweep-${now}-${process.pid}`;
     const report = await repairSweep.run(
-      remaining === undefined ? {} : { deadline: Date.now() + remaining - STOP_MARGIN_MS },
+      remaining === undefined
+        ? { lease: { holder, periodMs: LOCAL_LEASE_MS } }
+        : { deadline: now + remaining - STOP_MARGIN_MS, lease: { holder } },
     );
+    if (report.leaseHeld) metrics.addMetric(SweepMetric.LeaseHeld, MetricUnit.Count, 1);
     if (report.errors > 0) metrics.addMetric(SweepMetric.RepairFailed, MetricUnit.Count, report.errors);
     logger.info('sweep', { ...report });
     return report;

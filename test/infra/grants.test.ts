@@ -1,7 +1,9 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { DynamoDbSweepState } from '../../lambda/adapters/dynamodb/sweep-state';
+import { createDocumentClient, TableClient } from '../../lambda/adapters/dynamodb/table-client';
 import { sweepShard } from '../../lambda/shared/table';
 import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { postTrack, request } from '../support/events';
@@ -133,8 +135,12 @@ test('only the API function queries the by-tenant index; the API signs its curso
 
 test('every AWS call the repair sweep makes, on every path, is granted to its role, the index query on that index only', async () => {
   // GIVEN the calls of a sweep that finds: a live execution, a lost start, a lost execution, an ended execution,
-  // each describing its few due tasks (threshold 10) and listing the running executions first (threshold 0)
+  // each describing its few due tasks (threshold 10) and listing the running executions first (threshold 0), each
+  // run under the sweep's lease (taken and given up with its checkpoint)
   const { ddb, sfn, service } = mockedHandler();
+  const state = new DynamoDbSweepState(
+    new TableClient(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), 'Tasks'),
+  );
   const created = new Date(NOW.getTime() - 60_000).toISOString();
   const id = STORED_ID;
   const active = {
@@ -174,8 +180,9 @@ test('every AWS call the repair sweep makes, on every path, is granted to its ro
       recovery: service.recovery,
       options: { graceSeconds: 10, maxTasks: 10, concurrency: 1, listThreshold },
       log: { info() {}, warn() {}, error() {} },
+      state,
     }).run();
-    expect(report.errors).toBe(0);
+    expect(report).toMatchObject({ errors: 0, passRun: 1, passComplete: true });
     for (const c of [...ddb.calls(), ...sfn.calls()])
       for (const a of actionsOf(c.args[0].constructor.name, c.args[0].input)) used.add(a);
   }

@@ -1,5 +1,5 @@
 import { type ConditionalCheckFailedException, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DependencyUnavailable, TaskNotInExpectedState } from '../../core/errors';
 import type {
   ClaimResult,
@@ -10,6 +10,8 @@ import type {
   ListQuery,
   Admission,
   ReserveIdempotencyKey,
+  DuePage,
+  SweepPosition,
   TaskStore,
   TenantCount,
 } from '../../core/ports';
@@ -24,7 +26,7 @@ import {
   plainValues,
   refusalTransactItems,
 } from '../../shared/finish-write';
-import { Attr, taskRecordKey } from '../../shared/table';
+import { ACTIVE_BY_AGE_INDEX, Attr, SWEEP_SHARDS, taskRecordKey } from '../../shared/table';
 import type { TaskKeys } from '../../shared/task-keys';
 import { activeCreatedBefore } from './active-index';
 import { repointKey, reserveKey } from './idempotency-keys';
@@ -278,6 +280,30 @@ export class DynamoDbTaskStore implements TaskStore {
     return activeCreatedBefore(this.table, createdBefore);
   }
 
+  /** Shard after shard as activeCreatedBefore; a position is the shard and the query's LastEvaluatedKey in it. */
+  async *activeCreatedBeforeFrom(createdBefore: string, from?: SweepPosition): AsyncIterable<DuePage> {
+    const start = parsePosition(from);
+    for (let shard = start.shard; shard < SWEEP_SHARDS; shard++) {
+      let key = shard === start.shard ? start.key : undefined;
+      do {
+        const page = await this.table.send(
+          new QueryCommand({
+            TableName: this.table.tableName,
+            IndexName: ACTIVE_BY_AGE_INDEX,
+            KeyConditionExpression: '#shard = :shard AND #created_at < :before',
+            ExpressionAttributeNames: { '#shard': Attr.sweepShard, '#created_at': Attr.createdAt },
+            ExpressionAttributeValues: { ':shard': shard, ':before': createdBefore },
+            ExclusiveStartKey: key,
+          }),
+        );
+        key = page.LastEvaluatedKey;
+        const next = key ? { shard, key } : shard + 1 < SWEEP_SHARDS ? { shard: shard + 1 } : undefined;
+        const items = page.Items ?? [];
+        if (items.length) yield { tasks: items.map(fromActiveItem), next: next && JSON.stringify(next) };
+      } while (key);
+    }
+  }
+
   listByTenant(query: ListQuery): Promise<ListedPage> {
     return listByTenant(this.table, query);
   }
@@ -301,4 +327,17 @@ export class DynamoDbTaskStore implements TaskStore {
     );
     return out.Item;
   }
+}
+
+/** A position this store wrote (shard, and the key to resume after); anything else starts from the first shard. */
+function parsePosition(from: SweepPosition | undefined): { shard: number; key?: Record<string, unknown> } {
+  if (from === undefined) return { shard: 0 };
+  try {
+    const parsed = JSON.parse(from) as { shard?: unknown; key?: unknown };
+    if (Number.isInteger(parsed.shard) && (parsed.shard as number) >= 0 && (parsed.shard as number) < SWEEP_SHARDS)
+      return { shard: parsed.shard as number, key: (parsed.key ?? undefined) as Record<string, unknown> | undefined };
+  } catch {
+    // Not JSON: start over, as a run without a checkpoint would.
+  }
+  return { shard: 0 };
 }

@@ -11,6 +11,8 @@ import type {
   ListQuery,
   Admission,
   ReserveIdempotencyKey,
+  DuePage,
+  SweepPosition,
   TaskStore,
   TenantCount,
 } from '../../../lambda/core/ports';
@@ -250,6 +252,24 @@ export class InMemoryTaskStore implements TaskStore {
     }
   }
 
+  /** As activeCreatedBefore; a position is the last task of its page (created_at, task id), resumed after. */
+  async *activeCreatedBeforeFrom(createdBefore: string, from?: SweepPosition): AsyncIterable<DuePage> {
+    this.dueQueries.push(createdBefore);
+    let after = from === undefined ? undefined : (JSON.parse(from) as [string, string]);
+    for (;;) {
+      const page = [...this.active.values()]
+        .filter((t) => t.createdAt < createdBefore)
+        .filter((t) => !after || byKey(after, [t.createdAt, t.taskId]) < 0)
+        .sort((a, b) => byKey([a.createdAt, a.taskId], [b.createdAt, b.taskId]))
+        .slice(0, this.pageSize);
+      const last = page.at(-1);
+      if (!last) return;
+      after = [last.createdAt, last.taskId];
+      this.duePagesRead++;
+      yield { tasks: page, next: JSON.stringify(after) };
+    }
+  }
+
   /** Newest first, ties by task id; the position is the last task listed. */
   async listByTenant(query: ListQuery): Promise<ListedPage> {
     this.enter('listByTenant');
@@ -321,6 +341,12 @@ function withoutStoreTimes(task: ActiveTask): Task {
 
 function idempotencyId(tenantId: string, key: string): string {
   return `${tenantId}\u0000${key}`;
+}
+
+/** (created_at, task id) in code-unit order, as DynamoDB orders a sort key. */
+function byKey(a: readonly [string, string], b: readonly [string, string]): number {
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
 }
 
 function* pages<T>(items: readonly T[], size: number): Iterable<readonly T[]> {

@@ -7,9 +7,10 @@ import {
 } from '../../../lambda/core/task-service';
 import { newTestId } from '../stored-items';
 import { InMemoryTaskStore } from './in-memory-task-store';
+import { InMemorySweepState } from './in-memory-sweep-state';
 import { InMemoryWorkflow } from './in-memory-workflow';
 
-export { InMemoryTaskStore, InMemoryWorkflow };
+export { InMemorySweepState, InMemoryTaskStore, InMemoryWorkflow };
 
 /** A clock the test moves. */
 export class TestClock {

@@ -60,16 +60,14 @@ describe('reserveIdempotencyKey: one conditional put of the key item', () => {
   });
 
   test('a held key answers with what ALL_OLD holds, no read', async () => {
-    ddb
-      .on(PutItemCommand)
-      .rejects(
-        conditionFailed({
-          pk: { S: PK },
-          task_id: { S: 'task-0' },
-          request_hash: { S: 'hash-0' },
-          expires_at: { N: '1' },
-        }),
-      );
+    ddb.on(PutItemCommand).rejects(
+      conditionFailed({
+        pk: { S: PK },
+        task_id: { S: 'task-0' },
+        request_hash: { S: 'hash-0' },
+        expires_at: { N: '1' },
+      }),
+    );
     expect(await store.reserveIdempotencyKey(RESERVATION)).toEqual({
       reserved: false,
       existing: { taskId: 'task-0', requestHash: 'hash-0' },
