@@ -207,11 +207,14 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
     rows.push(row(path, answer.status, meter.take()));
     return answer;
   };
-  const post = (tenant: string, video: unknown) =>
+  const post = (tenant: string, video: unknown, idempotencyKey?: string) =>
     toApiGatewayEvent({
       method: 'POST',
       url: Route.Collection,
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(idempotencyKey === undefined ? {} : { 'idempotency-key': `"${idempotencyKey}"` }),
+      },
       body: JSON.stringify({ tenant_id: tenant, video_filename: video }),
     });
   const get = (url: string) => toApiGatewayEvent({ method: 'GET', url });
@@ -228,6 +231,14 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   await measure('`GET` by id, active task', noLimit, get(`${Route.Collection}/${freeId}?${q(free)}`));
   await measure('`GET` by video, active task', noLimit, get(`${Route.Collection}?${q(free)}&video_filename=a.mp4`));
   await measure('cancel (`DELETE`), no tenant limit', noLimit, del(`${Route.Collection}/${freeId}?${q(free)}`));
+  const keyed = await measure(
+    'new task with an `Idempotency-Key`, no tenant limit',
+    noLimit,
+    post(free, 'k.mp4', 'k1'),
+  );
+  // The task ends (cancelled here: the cheapest end), then its retry under the same key is replayed.
+  await send(noLimit, del(`${Route.Collection}/${String(keyed.body.task_id)}?${q(free)}`));
+  await measure('replay of an `Idempotency-Key` after its task ended', noLimit, post(free, 'k.mp4', 'k1'));
 
   const first = await send(limited, post(limitedTenant, 'first.mp4'));
   starts.length = 0;
