@@ -6,12 +6,10 @@ export interface StartBannerOptions {
   readonly auth: LocalAuth;
   /** The claim the running handler reads the tenant from (its TENANT_CLAIM under AUTH=jwt). */
   readonly tenantClaim: string;
-  /** npm start's PORT, when set: npm run token needs the same. */
-  readonly port?: string;
 }
 
 /** What `npm start` prints once the API is up: how it authenticates and a first request to try. */
-export function startBanner({ api, auth, tenantClaim, port }: StartBannerOptions): string[] {
+export function startBanner({ api, auth, tenantClaim }: StartBannerOptions): string[] {
   if (auth === 'none')
     return [
       `[local] AUTH=none: no authentication; the tenant is trusted from the request (tenant_id in the body or query). AUTH=jwt npm start to require tokens.`,
@@ -21,7 +19,8 @@ export function startBanner({ api, auth, tenantClaim, port }: StartBannerOptions
   return [
     `[local] AUTH=jwt: every API route needs a Bearer token from the local issuer ${api} (audience video-tracking-local); the tenant is the token's ${tenantClaim} claim`,
     `[local] API on ${api}  — try:`,
-    `  TOKEN=$(${port ? `PORT=${port} ` : ''}npm run --silent token -- --tenant tenant1)`,
+    // npm run token finds this server by the URL npm start wrote down (local-only/api-url-file.ts), on any PORT.
+    `  TOKEN=$(npm run --silent token -- --tenant tenant1)`,
     `  curl -X POST ${api}/api/v1/track -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"video_filename": "test.mp4"}'`,
   ];
 }

@@ -3,6 +3,7 @@ import { LocalSetupError } from './errors';
 import { parseLocalAuth } from './api-gateway/local-api';
 import { startLocalSystem } from './system';
 import { startBanner } from './start-banner';
+import { API_URL_FILE, removeApiUrl, writeApiUrl } from './local-only/api-url-file';
 import { authConfigFromEnv } from '../lambda/core/caller';
 import { type NumberRule, parseNumber } from '../lambda/shared/parse-number';
 
@@ -49,13 +50,19 @@ async function main(): Promise<void> {
   );
   // The claim as the handler itself resolves it from the environment it runs with.
   const { tenantClaim } = authConfigFromEnv(system.environment);
-  for (const line of startBanner({ api, auth, tenantClaim, port: process.env.PORT })) console.log(line);
+  try {
+    writeApiUrl(system.apiUrl);
+  } catch (error) {
+    console.log(`[local] could not write ${API_URL_FILE} (${(error as Error).message}): npm run token needs PORT`);
+  }
+  for (const line of startBanner({ api, auth, tenantClaim })) console.log(line);
 
   let stopping = false;
   const shutdown = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
     console.log(`[local] ${reason}: stopping`);
+    removeApiUrl();
     await system.stop();
     process.exit(code);
   };
