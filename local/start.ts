@@ -2,6 +2,9 @@ import { checkPortFree } from './api-gateway/server';
 import { LocalSetupError } from './errors';
 import { parseLocalAuth } from './api-gateway/local-api';
 import { startLocalSystem } from './system';
+import { startBanner } from './start-banner';
+import { API_URL_FILE, removeApiUrl, writeApiUrl } from './local-only/api-url-file';
+import { authConfigFromEnv } from '../lambda/core/caller';
 import { type NumberRule, parseNumber } from '../lambda/shared/parse-number';
 
 /**
@@ -45,32 +48,21 @@ async function main(): Promise<void> {
   console.log(
     `[local] demo page on ${api}/ and the contract on ${api}/openapi.yaml${process.env.CORS_ALLOW_ORIGINS ? `; CORS for ${process.env.CORS_ALLOW_ORIGINS}` : ''}`,
   );
-  if (auth === 'none') {
-    console.log(
-      `[local] AUTH=none: no authentication; the tenant is trusted from the request (tenant_id in the body or query). AUTH=jwt npm start to require tokens.`,
-    );
-    console.log(`[local] API on ${api}  — try:`);
-    console.log(
-      `  curl -X POST ${api}/api/v1/track -H "Content-Type: application/json" -d '{"tenant_id": "tenant1", "video_filename": "test.mp4"}'`,
-    );
-  } else {
-    console.log(
-      `[local] AUTH=jwt: every API route needs a Bearer token from the local issuer ${api} (audience video-tracking-local); the tenant is the token's tenant_id claim`,
-    );
-    console.log(`[local] API on ${api}  — try:`);
-    console.log(
-      `  TOKEN=$(${process.env.PORT ? `PORT=${process.env.PORT} ` : ''}npm run --silent token -- --tenant tenant1)`,
-    );
-    console.log(
-      `  curl -X POST ${api}/api/v1/track -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d '{"video_filename": "test.mp4"}'`,
-    );
+  // The claim as the handler itself resolves it from the environment it runs with.
+  const { tenantClaim } = authConfigFromEnv(system.environment);
+  try {
+    writeApiUrl(system.apiUrl);
+  } catch (error) {
+    console.log(`[local] could not write ${API_URL_FILE} (${(error as Error).message}): npm run token needs PORT`);
   }
+  for (const line of startBanner({ api, auth, tenantClaim })) console.log(line);
 
   let stopping = false;
   const shutdown = async (reason: string, code: number) => {
     if (stopping) return;
     stopping = true;
     console.log(`[local] ${reason}: stopping`);
+    removeApiUrl();
     await system.stop();
     process.exit(code);
   };

@@ -1,6 +1,6 @@
 /**
  * Prepares the containers of the `sam local invoke` setup from the template `npm run sam:synth` wrote to cdk.out.sam/
- * (README, "sam local invoke"): creates the table in DynamoDB Local, creates the state machine in Step Functions
+ * (docs/LOCAL.md, "sam local invoke"): creates the table in DynamoDB Local, creates the state machine in Step Functions
  * Local, and writes cdk.out.sam/sam-env.json, the --env-vars file of the functions.
  *
  *   npm run sam:prepare -- [--dynamodb http://127.0.0.1:8001] [--sfn http://127.0.0.1:8083 | --no-sfn] [--cdk-out cdk.out.sam]
@@ -33,7 +33,10 @@ import {
 /** The cloud assembly of the sam setup: apart from cdk.out/, which npm start, npm test and npm run bench re-synthesize. */
 export const SAM_CDK_OUT = path.join(PROJECT_ROOT, 'cdk.out.sam');
 
-/** The README's containers of the sam setup, each with the line that starts it (a test keeps them equal to the README). */
+/** Where the sam setup is described: the section sam:prepare's messages point to (a test keeps it there). */
+export const SAM_DOCS = { file: 'docs/LOCAL.md', heading: 'sam local invoke' } as const;
+
+/** The containers of the sam setup, each with the line that starts it (a test keeps them equal to SAM_DOCS'). */
 export const SAM_CONTAINERS = {
   dynamodb: {
     name: 'DynamoDB Local',
@@ -165,7 +168,7 @@ async function requireContainers(options: SamPrepareOptions): Promise<void> {
   throw new LocalSetupError(
     [
       ...missing.map((c) => `Nothing answers on ${c.endpoint}: is the ${c.name} container running?`),
-      `Start ${missing.length > 1 ? 'them' : 'it'} (README, "sam local invoke"):`,
+      `Start ${missing.length > 1 ? 'them' : 'it'} (${SAM_DOCS.file}, "${SAM_DOCS.heading}"):`,
       '  docker network create sam-local   # once',
       ...missing.map((c) => `  ${c.run.replace(/\n/g, '\n  ')}`),
       ...(missing.some((c) => c.name === SAM_CONTAINERS.sfn.name)

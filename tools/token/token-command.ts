@@ -3,9 +3,10 @@ import { parseTenantId } from '../../lambda/core/validation';
 import { type CognitoTokenClients, cognitoToken } from './cognito-token';
 import { LocalSetupError } from '../../local/errors';
 import { MAX_TTL_SECONDS } from '../../local/local-only/jwt-issuer';
+import { readApiUrl } from '../../local/local-only/api-url-file';
 
 export const USAGE = `Usage:
-  npm run --silent token -- --tenant <tenant> [--ttl <seconds>]                 a token from the local system (AUTH=jwt npm start; PORT as for npm start)
+  npm run --silent token -- --tenant <tenant> [--ttl <seconds>] [--api <url>]   a token from the local system (AUTH=jwt npm start): at --api, else PORT, else where npm start runs
   npm run --silent token -- --stack <stack> --tenant <tenant> --user <email> [--reset-password]
       a Cognito ID token for the deployed stack: creates the test user; an existing user's password is changed only with --reset-password`;
 
@@ -14,6 +15,7 @@ export async function tokenCommand(
   argv: string[],
   env: Record<string, string | undefined>,
   aws: () => CognitoTokenClients,
+  runningApiUrl: () => string | undefined = readApiUrl,
 ): Promise<string> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -24,6 +26,7 @@ export async function tokenCommand(
         tenant: { type: 'string' },
         user: { type: 'string' },
         ttl: { type: 'string' },
+        api: { type: 'string' },
         'reset-password': { type: 'boolean' },
       },
       strict: true,
@@ -31,7 +34,7 @@ export async function tokenCommand(
   } catch (error) {
     throw new LocalSetupError(`${(error as Error).message}\n${USAGE}`);
   }
-  const { stack, tenant, user, ttl } = values as Record<string, string | undefined>;
+  const { stack, tenant, user, ttl, api } = values as Record<string, string | undefined>;
   const resetPassword = values['reset-password'] === true;
   if (!tenant) throw new LocalSetupError(`--tenant is required.\n${USAGE}`);
   let tenantId: string;
@@ -42,9 +45,9 @@ export async function tokenCommand(
   }
   if (stack !== undefined) {
     if (!user) throw new LocalSetupError(`--user <email> is required with --stack.\n${USAGE}`);
-    if (ttl !== undefined)
+    if (ttl !== undefined || api !== undefined)
       throw new LocalSetupError(
-        '--ttl applies to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).',
+        '--ttl and --api apply to local tokens only; Cognito ID tokens live as long as the app client says (1 hour).',
       );
     return cognitoToken({ stackName: stack, tenantId, user, resetPassword }, aws());
   }
@@ -53,10 +56,27 @@ export async function tokenCommand(
   const ttlSeconds = ttl === undefined ? 3600 : Number(ttl);
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS)
     throw new LocalSetupError(`--ttl must be an integer from 1 to ${MAX_TTL_SECONDS}.`);
-  const port = Number(env.PORT ?? 8000);
-  if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new LocalSetupError(`PORT must be a TCP port number, got "${env.PORT}".`);
-  return requestLocalToken(`http://127.0.0.1:${port}`, tenantId, ttlSeconds);
+  return requestLocalToken(localApiUrl(api, env.PORT, runningApiUrl), tenantId, ttlSeconds);
+}
+
+/** --api, else PORT, else the URL the running `npm start` printed (and wrote down), else npm start's default port. */
+function localApiUrl(
+  api: string | undefined,
+  port: string | undefined,
+  runningApiUrl: () => string | undefined,
+): string {
+  if (api !== undefined) {
+    if (!URL.canParse(api) || !/^https?:$/.test(new URL(api).protocol))
+      throw new LocalSetupError(`--api must be the local API's URL (e.g. http://localhost:8000), got "${api}".`);
+    return api.replace(/\/+$/, '');
+  }
+  if (port !== undefined) {
+    const number = Number(port);
+    if (!Number.isInteger(number) || number < 1 || number > 65535)
+      throw new LocalSetupError(`PORT must be a TCP port number, got "${port}".`);
+    return `http://127.0.0.1:${number}`;
+  }
+  return runningApiUrl() ?? 'http://127.0.0.1:8000';
 }
 
 /** POST /local/token on the running local system (AUTH=jwt): a Cognito-shaped ID token. */
@@ -70,7 +90,7 @@ export async function requestLocalToken(apiUrl: string, tenantId: string, ttlSec
     });
   } catch {
     throw new LocalSetupError(
-      `Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (same PORT).`,
+      `Nothing answers on ${apiUrl}: start the local system with AUTH=jwt npm start (or name its URL with --api).`,
     );
   }
   if (res.status === 404)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { SAM_CDK_OUT, SAM_CONTAINERS } from '../../../tools/sam-prepare';
+import { SAM_CDK_OUT, SAM_CONTAINERS, SAM_DOCS } from '../../../tools/sam-prepare';
 import { PROJECT_ROOT } from '../../../local/template';
 
 const localDocs = readFileSync(path.join(PROJECT_ROOT, 'docs', 'LOCAL.md'), 'utf8');
@@ -10,6 +10,12 @@ const scripts = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'),
 >;
 
 describe('the sam setup: what sam:prepare prints is what docs/LOCAL.md says', () => {
+  test('the section sam:prepare points to is a heading of the file it names', () => {
+    const docs = readFileSync(path.join(PROJECT_ROOT, SAM_DOCS.file), 'utf8');
+    expect(docs).toBe(localDocs);
+    expect(docs.split('\n')).toContain(`## ${SAM_DOCS.heading}`);
+  });
+
   test.each(Object.values(SAM_CONTAINERS))('the docker run line of $name is the docs/LOCAL.md one', ({ run }) => {
     expect(localDocs).toContain(run);
   });

@@ -9,7 +9,13 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { LocalSetupError } from '../../../local/errors';
+import { readApiUrl, removeApiUrl, writeApiUrl } from '../../../local/local-only/api-url-file';
 import { tokenCommand } from '../../../tools/token/token-command';
 
 const OUTPUTS = [
@@ -175,8 +181,86 @@ describe('npm run token -- --stack … (deployed, auth=cognito)', () => {
 });
 
 describe('npm run token -- --tenant … (local)', () => {
+  /** A stand-in for AUTH=jwt npm start's POST /local/token: the token names the server that issued it. */
+  let server: Server;
+  let url: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id_token: `token-from-${req.headers.host}-${req.url}` }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
   test('nothing listening on PORT -> says to start AUTH=jwt npm start', async () => {
     const { aws } = mocks();
     await expect(tokenCommand(['--tenant', 't1'], { PORT: '1' }, aws)).rejects.toThrow(/AUTH=jwt npm start/);
+  });
+
+  test('without PORT or --api: asks the server npm start wrote down, on whatever port it runs', async () => {
+    const { aws } = mocks();
+    const token = await tokenCommand(['--tenant', 't1'], {}, aws, () => url);
+    expect(token).toBe(`token-from-${new URL(url).host}-/local/token`);
+  });
+
+  test('PORT overrides the URL npm start wrote down, and --api overrides PORT', async () => {
+    const { aws } = mocks();
+    const port = new URL(url).port;
+    const elsewhere = () => 'http://127.0.0.1:1';
+    await expect(tokenCommand(['--tenant', 't1'], { PORT: port }, aws, elsewhere)).resolves.toMatch(/^token-from-/);
+    await expect(tokenCommand(['--tenant', 't1', '--api', `${url}/`], { PORT: '1' }, aws, elsewhere)).resolves.toBe(
+      `token-from-${new URL(url).host}-/local/token`,
+    );
+  });
+
+  test.each([
+    [['--tenant', 't1', '--api', 'localhost:8000'], /--api must be the local API's URL/],
+    [
+      ['--stack', 'S', '--tenant', 't1', '--user', 'a@b.c', '--api', 'http://localhost:8000'],
+      /--ttl and --api apply to local tokens only/,
+    ],
+  ])('%j is refused', async (args, message) => {
+    const { cfn, aws } = mocks();
+    await expect(tokenCommand(args, {}, aws, () => url)).rejects.toThrow(message);
+    expect(cfn.calls()).toHaveLength(0);
+  });
+});
+
+describe('the URL npm start writes down for npm run token (local/local-only/api-url-file.ts)', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'api-url-'));
+    file = path.join(dir, '.local-data', 'api-url.json');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('written by a running npm start: read back; removed at its stop', () => {
+    writeApiUrl('http://127.0.0.1:8123', file);
+    expect(readApiUrl(file)).toBe('http://127.0.0.1:8123');
+    removeApiUrl(file);
+    expect(readApiUrl(file)).toBeUndefined();
+  });
+
+  test('left by an npm start that was killed: its process is gone, so it is not read', () => {
+    writeApiUrl('http://127.0.0.1:8123', file);
+    writeFileSync(file, JSON.stringify({ url: 'http://127.0.0.1:8123', pid: 2 ** 22 + 1 }));
+    expect(readApiUrl(file)).toBeUndefined();
+  });
+
+  test('written by another running npm start: not removed by this one', () => {
+    writeApiUrl('http://127.0.0.1:8123', file);
+    writeFileSync(file, JSON.stringify({ url: 'http://127.0.0.1:9000', pid: process.ppid }));
+    removeApiUrl(file);
+    expect(readApiUrl(file)).toBe('http://127.0.0.1:9000');
+  });
+
+  test('no file, or one that is not ours: undefined', () => {
+    expect(readApiUrl(file)).toBeUndefined();
+    writeApiUrl('http://127.0.0.1:8123', file);
+    writeFileSync(file, 'not json');
+    expect(readApiUrl(file)).toBeUndefined();
   });
 });
