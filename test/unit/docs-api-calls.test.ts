@@ -3,7 +3,7 @@ import * as path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** The documents whose commands run against the deployed stack, whose default auth (cognito) answers 401 without a token. */
-const DEPLOYED_DOCS = ['docs/OPERATIONS.md', 'docs/DEPLOY.md', 'README.md'];
+const DEPLOYED_DOCS = ['docs/OPERATIONS.md', 'docs/DEPLOY.md', 'docs/API.md', 'README.md'];
 
 /** Every shell command of a document, fenced or inline, with its backslash-continued lines joined. */
 function commands(markdown: string): string[] {
