@@ -663,30 +663,33 @@ describe('@video-tracking/client/tanstack (against @tanstack/query-core)', () =>
     expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(TASK);
     // Node.js has no window, which TanStack takes for a server, where nothing polls: a browser's behaviour here.
     environmentManager.setIsServer(() => false);
-    const queryClient = new QueryClient();
-    const seen: string[] = [];
-    const observer = new QueryObserver(
-      queryClient,
-      videoTaskQueryOptions(analyses, { ...video, taskId }, { intervalMs: 40 }),
-    );
-    const done = new Promise<void>((resolve) =>
-      observer.subscribe((result) => {
-        if (result.data && seen.at(-1) !== result.data.status) seen.push(result.data.status);
-        if (result.data?.status === 'completed') resolve();
-      }),
-    );
+    try {
+      const queryClient = new QueryClient();
+      const seen: string[] = [];
+      const observer = new QueryObserver(
+        queryClient,
+        videoTaskQueryOptions(analyses, { ...video, taskId }, { intervalMs: 40 }),
+      );
+      const done = new Promise<void>((resolve) =>
+        observer.subscribe((result) => {
+          if (result.data && seen.at(-1) !== result.data.status) seen.push(result.data.status);
+          if (result.data?.status === 'completed') resolve();
+        }),
+      );
 
-    await done;
-    await new Promise((r) => setTimeout(r, 200));
+      await done;
+      await new Promise((r) => setTimeout(r, 200));
 
-    const gets = requests.filter((r) => r.method === 'GET');
-    expect(seen).toEqual(['not_started', 'running', 'completed']);
-    expect(gets).toHaveLength(4);
-    expect(storage.map.has(videoStorageKey('t1', 'a.mp4'))).toBe(false);
-    observer.destroy();
-    queryClient.clear();
-    analyses.close();
-    environmentManager.setIsServer(() => typeof window === 'undefined');
+      const gets = requests.filter((r) => r.method === 'GET');
+      expect(seen).toEqual(['not_started', 'running', 'completed']);
+      expect(gets).toHaveLength(4);
+      expect(storage.map.has(videoStorageKey('t1', 'a.mp4'))).toBe(false);
+      observer.destroy();
+      queryClient.clear();
+      analyses.close();
+    } finally {
+      environmentManager.setIsServer(() => !('window' in globalThis));
+    }
   });
 
   test('videoTaskQueryOptions: an unknown task removes the stored id and is the query error', async () => {
