@@ -9,7 +9,7 @@ const common = {
   transform,
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   // client/ is an ES module package: its relative imports name the emitted .js file, which here is the .ts source.
-  moduleNameMapper: { '^(\\./(?:api-types|internal|tracking-client|video-analyses|task-query))\\.js$': '$1' },
+  moduleNameMapper: { '^(\\./(?:api-types|internal|tracking-client|video-analyses|task-query|tanstack))\\.js$': '$1' },
   setupFilesAfterEnv: ['aws-sdk-client-mock-jest'],
 };
 

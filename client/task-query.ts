@@ -8,6 +8,9 @@ export interface TaskQueryOptions {
 }
 
 /**
+ * @deprecated Use `@video-tracking/client/tanstack`: typed keys, and `videoTaskQueryOptions` also removes the
+ * video's stored id when the task ends. Kept for existing callers.
+ *
  * Options TanStack Query's `useQuery` / `queryClient.fetchQuery` take as they are (no dependency on it): the task
  * read by id, refetched while it is active. A TaskNotFoundError is the query's error.
  */

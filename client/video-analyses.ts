@@ -199,6 +199,22 @@ export function createVideoAnalyses(options: VideoAnalysesOptions) {
       }
     },
 
+    /**
+     * One read of the video's task (one GET, no polling), its entry removed once the task has ended or is unknown:
+     * the query function of `videoTaskQueryOptions` (`@video-tracking/client/tanstack`), whose `refetchInterval` is
+     * then the only polling loop. Rejects like client.getTask.
+     */
+    async readVideoTask(video: VideoTaskOptions): Promise<Task> {
+      try {
+        const task = await client.getTask(video);
+        if (isFinal(task.status)) await forgetIfCurrent(video);
+        return task;
+      } catch (error) {
+        if (error instanceof TaskNotFoundError) await forgetIfCurrent(video);
+        throw error;
+      }
+    },
+
     /** Cancels the video's task and removes its entry; a task that already ended is returned as it ended. */
     async cancelVideoTask(video: VideoTaskOptions): Promise<Task> {
       try {

@@ -137,6 +137,24 @@ test('the tarball holds the build, its declarations and the README; nothing of t
   ).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
 });
 
+test('the TanStack subpath is in the tarball, exported, and runs without @tanstack/query-core (an optional peer)', () => {
+  const installed = path.join(app, 'node_modules/@video-tracking/client');
+  expect(existsSync(path.join(installed, 'dist/tanstack.js'))).toBe(true);
+  expect(readFileSync(path.join(installed, 'dist/tanstack.d.ts'), 'utf8')).toMatch(/DataTag/);
+  const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8'));
+  expect(manifest.peerDependenciesMeta).toEqual({ '@tanstack/query-core': { optional: true } });
+  // npm installs no optional peer: the subpath only takes its types from it.
+  expect(existsSync(path.join(app, 'node_modules/@tanstack/query-core'))).toBe(false);
+  const subpath = `
+    import { createTrackingClient } from '@video-tracking/client';
+    import { taskQueryOptions } from '@video-tracking/client/tanstack';
+    const options = taskQueryOptions(createTrackingClient({ baseUrl: 'http://api.test' }), { taskId: 't' });
+    console.log(JSON.stringify(options.queryKey));`;
+  expect(
+    execFileSync(process.execPath, ['--input-type=module', '-e', subpath], { cwd: app, encoding: 'utf8' }).trim(),
+  ).toBe('["video-tracking","task",null,"t"]');
+});
+
 test('runs in Node.js from the empty project', () => {
   const out = execFileSync(
     process.execPath,

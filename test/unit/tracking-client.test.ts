@@ -7,6 +7,14 @@ import {
   taskQueryOptions,
 } from '../../client';
 import { newIdempotencyKey, retryAfterSeconds } from '../../client/internal';
+import {
+  activeTaskQueryOptions,
+  taskListQueryOptions,
+  taskQueryOptions as typedTaskQueryOptions,
+  videoTaskQueryOptions,
+} from '../../client/tanstack';
+import type { Task, TaskPage } from '../../client';
+import { environmentManager, QueryClient, QueryObserver } from '@tanstack/query-core';
 import { videoStorageKey } from '../../client/video-analyses';
 import { memoryStorage } from '../support/memory-storage';
 import { at } from '../support/at';
@@ -592,5 +600,114 @@ describe("createVideoAnalyses (the guide's localStorage advice)", () => {
     ]);
     tab1.close();
     tab2.close();
+  });
+});
+
+/** true when A and B are the same type, else false (an assignment of `true` then fails to compile). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+
+describe('@video-tracking/client/tanstack (against @tanstack/query-core)', () => {
+  const newClient = (fetch: typeof globalThis.fetch) => createTrackingClient({ baseUrl: 'http://api.test', fetch });
+
+  test('typed keys: the cache answers a Task, a TaskPage, a Task or null; never unknown, never undefined data', async () => {
+    const { fetch, requests } = scriptedFetch((r) => {
+      const url = new URL(r.url);
+      if (url.pathname !== '/api/v1/track') return { status: 200, body: task('completed') };
+      if (url.searchParams.has('video_filename')) return { status: 404, body: { message: 'none' } };
+      return { status: 200, body: { tasks: [task('running')], next_cursor: 'c2' } };
+    });
+    const client = newClient(fetch);
+    const queryClient = new QueryClient();
+    const one = typedTaskQueryOptions(client, { tenantId: 't1', taskId: TASK });
+    const page2 = taskListQueryOptions(client, { tenantId: 't1', limit: 5, cursor: 'c1' });
+    const active = activeTaskQueryOptions(client, { tenantId: 't1', videoFilename: 'a.mp4' });
+
+    await queryClient.fetchQuery(one);
+    await queryClient.fetchQuery(page2);
+    await queryClient.fetchQuery(active);
+
+    // Inferred from the keys alone (an annotation would infer getQueryData's result from itself): each type exactly.
+    const cachedTask = queryClient.getQueryData(one.queryKey);
+    const cachedPage = queryClient.getQueryData(page2.queryKey);
+    const cachedActive = queryClient.getQueryData(active.queryKey);
+    const exact: [Same<typeof cachedTask, Task | undefined>, Same<typeof cachedPage, TaskPage | undefined>] = [
+      true,
+      true,
+    ];
+    const exactActive: Same<typeof cachedActive, Task | null | undefined> = true;
+    void [exact, exactActive];
+    expect(cachedTask).toMatchObject({ taskId: TASK, status: 'completed' });
+    expect(cachedPage).toMatchObject({ nextCursor: 'c2', tasks: [{ status: 'running' }] });
+    expect(cachedActive).toBeNull();
+    // The cursor and the filters are in the key (one cache entry per page), and in the request.
+    expect(page2.queryKey).toEqual(['video-tracking', 'tasks', 't1', { limit: 5, cursor: 'c1', status: null }]);
+    expect(requests.map((r) => new URL(r.url).search)).toContain('?tenant_id=t1&limit=5&cursor=c1');
+    expect(one.queryKey).toEqual(['video-tracking', 'task', 't1', TASK]);
+    // The client retries: TanStack's own retry is off unless the caller says otherwise.
+    expect([one.retry, page2.retry, active.retry]).toEqual([false, false, false]);
+    queryClient.clear();
+  });
+
+  test('videoTaskQueryOptions is the only loop: one GET per interval while active, none after; the stored id removed', async () => {
+    const statuses = ['not_started', 'running', 'running', 'completed'];
+    let reads = 0;
+    const { fetch, requests } = scriptedFetch((r) =>
+      r.method === 'POST'
+        ? { status: 201, body: { task_id: TASK, status: 'not_started' } }
+        : { status: 200, body: task(statuses[Math.min(reads++, statuses.length - 1)]!) },
+    );
+    const storage = memoryStorage();
+    const analyses = createVideoAnalyses({ client: newClient(fetch), storage, channelName: `t-${Math.random()}` });
+    const video = { tenantId: 't1', videoFilename: 'a.mp4' };
+    const { taskId } = await analyses.analyseVideo(video);
+    expect(storage.map.get(videoStorageKey('t1', 'a.mp4'))).toBe(TASK);
+    // Node.js has no window, which TanStack takes for a server, where nothing polls: a browser's behaviour here.
+    environmentManager.setIsServer(() => false);
+    try {
+      const queryClient = new QueryClient();
+      const seen: string[] = [];
+      const observer = new QueryObserver(
+        queryClient,
+        videoTaskQueryOptions(analyses, { ...video, taskId }, { intervalMs: 40 }),
+      );
+      const done = new Promise<void>((resolve) =>
+        observer.subscribe((result) => {
+          if (result.data && seen.at(-1) !== result.data.status) seen.push(result.data.status);
+          if (result.data?.status === 'completed') resolve();
+        }),
+      );
+
+      await done;
+      await new Promise((r) => setTimeout(r, 200));
+
+      const gets = requests.filter((r) => r.method === 'GET');
+      expect(seen).toEqual(['not_started', 'running', 'completed']);
+      expect(gets).toHaveLength(4);
+      expect(storage.map.has(videoStorageKey('t1', 'a.mp4'))).toBe(false);
+      observer.destroy();
+      queryClient.clear();
+      analyses.close();
+    } finally {
+      environmentManager.setIsServer(() => !('window' in globalThis));
+    }
+  });
+
+  test('videoTaskQueryOptions: an unknown task removes the stored id and is the query error', async () => {
+    const { fetch } = scriptedFetch((r) =>
+      r.method === 'POST'
+        ? { status: 201, body: { task_id: TASK, status: 'not_started' } }
+        : { status: 404, body: { type: '/problems/task-not-found', title: 'Not found', status: 404, detail: 'x' } },
+    );
+    const storage = memoryStorage();
+    const analyses = createVideoAnalyses({ client: newClient(fetch), storage, channelName: `t-${Math.random()}` });
+    const video = { tenantId: 't1', videoFilename: 'a.mp4' };
+    const { taskId } = await analyses.analyseVideo(video);
+    const queryClient = new QueryClient();
+    await expect(queryClient.fetchQuery(videoTaskQueryOptions(analyses, { ...video, taskId }))).rejects.toBeInstanceOf(
+      TaskNotFoundError,
+    );
+    expect(storage.map.has(videoStorageKey('t1', 'a.mp4'))).toBe(false);
+    queryClient.clear();
+    analyses.close();
   });
 });
