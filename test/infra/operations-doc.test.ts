@@ -95,7 +95,9 @@ describe('Teardown', () => {
   });
 
   test('the outputs it names exist', () => {
-    const outputs = Object.keys((defaultTrackingStack().json as { Outputs: Record<string, unknown> }).Outputs);
+    const outputs = Object.keys(
+      (defaultTrackingStack().json as unknown as { Outputs: Record<string, unknown> }).Outputs,
+    );
     for (const name of ['TableName', 'DeadLetterQueueUrl']) {
       expect(teardown).toContain(`output \`${name}\``);
       expect(outputs).toContain(name);
