@@ -281,7 +281,9 @@ async function checkVariant(
   console.log(`  left after destroy: ${residue.length ? residue.join(', ') : 'nothing'}`);
   const table = residue.some((r) => r.startsWith('table '));
   if (variant.removal === 'retain' && !table)
-    throw new Error('removalPolicy=retain: the task table should outlive cdk destroy.');
+    throw new Error(
+      'removalPolicy=retain: the task table (like the log groups, dead-letter queue and user pool) should outlive cdk destroy.',
+    );
   if (variant.removal === 'destroy' && residue.length)
     throw new Error(`removalPolicy=destroy: cdk destroy left ${residue.join(', ')}.`);
   console.log(`  ${variant.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
