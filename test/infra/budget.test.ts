@@ -66,6 +66,8 @@ describe('the cost budget (-c budgetUsd=N)', () => {
         );
       for (const type of ['AWS::DynamoDB::Table', 'AWS::Lambda::Function', 'AWS::StepFunctions::StateMachine'])
         expect(tagged(type).length).toBeGreaterThan(0);
+      // AND not the dashboard, whose Tags cfn-lint refuses
+      expect(tagged('AWS::CloudWatch::Dashboard')).toEqual([]);
     });
   });
 
