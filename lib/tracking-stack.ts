@@ -11,6 +11,7 @@ import { COGNITO_CLAIM_ONLY } from './auth-context';
 import { AuthMode, COGNITO_TENANT_CLAIM } from '../lambda/shared/auth-modes';
 import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT, StackOutput } from '../lambda/shared/deployment-names';
 import { TrackAuth } from './track-auth';
+import { Budget, BUDGET_NEEDS_EMAIL } from './budget';
 
 /** How callers authenticate; see ApiAuthorization. `cognito` creates the user pool in this stack. */
 export type TrackingAuth =
@@ -74,6 +75,13 @@ export interface TrackingStackProps extends StackProps {
    * @default - no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * Monthly cost budget in USD (`-c budgetUsd=N`), e-mailed to `alarmEmail` (required with it): see `Budget`, which
+   * tags every resource of the stack `app=<stack name>`.
+   *
+   * @default - no budget
+   */
+  readonly budgetUsd?: number;
   /**
    * Reserved concurrency of the repair sweeper (`-c sweeperReservedConcurrency=1`): see `TaskSweeperProps.reservedConcurrency`.
    *
@@ -178,6 +186,10 @@ export class TrackingStack extends Stack {
       deadLetterQueue: this.finalizer.deadLetterQueue,
       alarmEmail: props.alarmEmail,
     });
+    if (props.budgetUsd !== undefined) {
+      if (!props.alarmEmail) throw new Error(BUDGET_NEEDS_EMAIL);
+      new Budget(this, 'CostBudget', { limitUsd: props.budgetUsd, email: props.alarmEmail });
+    }
     addOutputs(this);
   }
 }

@@ -11,6 +11,7 @@ export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   iam: { auth: 'iam' },
   none: { auth: 'none' },
   features: { corsAllowOrigins: 'https://app.example.com', alarmEmail: 'ops@example.com', removalPolicy: 'destroy' },
+  budget: { alarmEmail: 'ops@example.com', budgetUsd: '25' },
 };
 
 /**
