@@ -83,6 +83,7 @@ const stack = new TrackingStack(app, stringContext('stackName') || DEFAULT_STACK
   throttleBurstLimit: numberContext('throttleBurstLimit'),
   tenantActiveTaskLimit: numberContext('tenantActiveTaskLimit', COUNT),
   alarmEmail: stringContext('alarmEmail') || undefined,
+  tableName: stringContext('tableName') || undefined,
   auth,
 });
 if (localEndpoints) Aspects.of(app).add(new SamLocalEndpoints());
