@@ -4,13 +4,15 @@ import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
 
-/** The stack variants CI checks: every auth mode, and the optional features together. */
+/** The stack variants CI checks: every auth mode, the optional features together, and an existing table. */
 export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   default: {},
   jwt: { auth: 'jwt', jwtIssuer: 'https://login.example.com/', jwtAudience: 'spa,api://tracking' },
   iam: { auth: 'iam' },
   none: { auth: 'none' },
   features: { corsAllowOrigins: 'https://app.example.com', alarmEmail: 'ops@example.com', removalPolicy: 'destroy' },
+  // On an existing table (docs/OPERATIONS.md, Restore): no table resource, every name and grant on this one.
+  existingTable: { tableName: 'VideoTracking-restored' },
 };
 
 /**
