@@ -84,6 +84,7 @@ const stack = new TrackingStack(app, stringContext('stackName') || DEFAULT_STACK
   tenantActiveTaskLimit: numberContext('tenantActiveTaskLimit', COUNT),
   alarmEmail: stringContext('alarmEmail') || undefined,
   budgetUsd: numberContext('budgetUsd'),
+  tableName: stringContext('tableName') || undefined,
   auth,
 });
 if (localEndpoints) Aspects.of(app).add(new SamLocalEndpoints());

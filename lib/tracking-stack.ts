@@ -108,6 +108,13 @@ export interface TrackingStackProps extends StackProps {
    * @default - no bucket access
    */
   readonly videoBucket?: string;
+  /**
+   * Run on an existing table (`-c tableName=…`), e.g. one restored from a point in time: the stack creates no table
+   * and every function, the state machine and the grants name this one. See `TaskTableProps.existingTableName`.
+   *
+   * @default - the stack creates its table
+   */
+  readonly tableName?: string;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -130,7 +137,7 @@ export class TrackingStack extends Stack {
     const { retention, tenantLimit } = validateProps(props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
-    this.table = new TaskTable(this, 'Tasks', { removalPolicy });
+    this.table = new TaskTable(this, 'Tasks', { removalPolicy, existingTableName: props.tableName });
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
       table: this.table.table,
       timeout: props.workflowTimeout,

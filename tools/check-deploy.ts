@@ -1,21 +1,30 @@
 /**
  * `npm run check:deploy`: a deploy-shaped run against moto (moto_server, Python), the only offline emulator of
  * CloudFormation. Per variant: cdk bootstrap (once), cdk deploy, a second deploy that must change nothing, a clean
- * cdk diff, the token command against moto's Cognito, cdk destroy, then what is left. Without moto_server it says
- * how to get it and exits 0. What it cannot prove (quotas, IAM, API Gateway, alarms): docs/DEPLOY.md.
+ * cdk diff, the token command against moto's Cognito, cdk destroy, then what is left. Then, shorter, the stack on a
+ * table created beforehand (`-c tableName=…`): one deploy, no table resource, the functions name it, destroy leaves
+ * it. Without moto_server it says how to get it and exits 0. What it cannot prove (quotas, IAM, API Gateway, alarms): docs/DEPLOY.md.
  */
 import {
   CognitoIdentityProviderClient,
   CreateUserPoolClientCommand,
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../local/free-port';
 import { ROOT, synthVariant, VARIANTS } from './synth-variants';
+import { ACTIVE_BY_AGE_INDEX, Attr, BY_TENANT_INDEX } from '../lambda/shared/table';
 
 /** Resource types moto's CloudFormation skips (measured with moto 5.2); a copy of the assembly leaves them out. */
 const UNSUPPORTED = new Set([
@@ -39,6 +48,9 @@ const DEPLOYED = [
   { name: 'default', stackName: 'CheckRetain', context: VARIANTS.default, removal: 'retain' },
   { name: 'features', stackName: 'CheckDestroy', context: VARIANTS.features, removal: 'destroy' },
 ] as const;
+
+/** The stack run on a table created beforehand, as after a restore (docs/OPERATIONS.md, Restore). */
+const EXISTING = { name: 'existingTable', stackName: 'CheckExisting', context: VARIANTS.existingTable } as const;
 
 /** The sections of a synthesized template this check rewrites; the others are copied as they are. */
 interface DeployTemplate {
@@ -230,15 +242,7 @@ async function checkVariant(
       (s) => s.status === 0,
     );
   }
-  const pool = await createPool(endpoint, variant.stackName);
-  const copy = path.join(work, `${variant.name}.moto`);
-  cpSync(synthesized, copy, { recursive: true });
-  const original = JSON.parse(readFileSync(templateFile, 'utf8')) as DeployTemplate;
-  const { template, removed } = motoTemplate(original, pool);
-  writeFileSync(path.join(copy, path.basename(templateFile)), JSON.stringify(template, null, 1));
-  console.log(
-    `  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id]?.Type))].join(', ')})`,
-  );
+  const copy = await motoAssembly(variant, synthesized, templateFile, endpoint);
 
   const app = ['--app', copy, '--require-approval', 'never'];
   expectStep('cdk deploy --method=direct', cdk(['deploy', ...app, '--method=direct'], env), (s) => s.status === 0);
@@ -287,6 +291,111 @@ async function checkVariant(
   if (variant.removal === 'destroy' && residue.length)
     throw new Error(`removalPolicy=destroy: cdk destroy left ${residue.join(', ')}.`);
   console.log(`  ${variant.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** A copy of the synthesized assembly that moto can deploy (motoTemplate), against a pool created in moto. */
+async function motoAssembly(
+  variant: { readonly name: string; readonly stackName: string },
+  synthesized: string,
+  templateFile: string,
+  endpoint: string,
+): Promise<string> {
+  const pool = await createPool(endpoint, variant.stackName);
+  const copy = path.join(synthesized + '.moto');
+  cpSync(synthesized, copy, { recursive: true });
+  const original = JSON.parse(readFileSync(templateFile, 'utf8')) as DeployTemplate;
+  const { template, removed } = motoTemplate(original, pool);
+  writeFileSync(path.join(copy, path.basename(templateFile)), JSON.stringify(template, null, 1));
+  console.log(
+    `  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id]?.Type))].join(', ')})`,
+  );
+  return copy;
+}
+
+/** The table a restore would leave: the stack's key schema and both indexes, created through moto's API. */
+async function createExistingTable(tableName: string, endpoint: string): Promise<void> {
+  const ddb = new DynamoDBClient({ endpoint });
+  const projection = { ProjectionType: 'ALL' as const };
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: Attr.pk, AttributeType: 'S' },
+        { AttributeName: Attr.sweepShard, AttributeType: 'N' },
+        { AttributeName: Attr.createdAt, AttributeType: 'S' },
+        { AttributeName: Attr.tenantId, AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: Attr.pk, KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: ACTIVE_BY_AGE_INDEX,
+          KeySchema: [
+            { AttributeName: Attr.sweepShard, KeyType: 'HASH' },
+            { AttributeName: Attr.createdAt, KeyType: 'RANGE' },
+          ],
+          Projection: projection,
+        },
+        {
+          IndexName: BY_TENANT_INDEX,
+          KeySchema: [
+            { AttributeName: Attr.tenantId, KeyType: 'HASH' },
+            { AttributeName: Attr.createdAt, KeyType: 'RANGE' },
+          ],
+          Projection: projection,
+        },
+      ],
+    }),
+  );
+  await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: tableName });
+}
+
+/** TABLE_NAME of a deployed function, through Lambda's REST API (moto checks no signature; no SDK client for one call). */
+async function functionTableName(functionName: string, endpoint: string): Promise<string | undefined> {
+  const res = await fetch(`${endpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/configuration`, {
+    headers: { authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request' },
+  });
+  const config = (await res.json()) as { Environment?: { Variables?: Record<string, string> } };
+  return config.Environment?.Variables?.TABLE_NAME;
+}
+
+/**
+ * The stack on a table created beforehand: one deploy (the full variants prove redeploy, diff and token already),
+ * no table among the stack's resources, every function that has TABLE_NAME names it, and destroy leaves it.
+ */
+async function checkExistingTable(work: string, env: NodeJS.ProcessEnv, endpoint: string): Promise<void> {
+  const started = Date.now();
+  const tableName = EXISTING.context?.tableName ?? '';
+  console.log(`${EXISTING.name} (${EXISTING.stackName}, tableName=${tableName}):`);
+  await createExistingTable(tableName, endpoint);
+  console.log(`  ok: created ${tableName} with the stack's key schema and indexes`);
+  const synthesized = path.join(work, EXISTING.name);
+  const templateFile = synthVariant({ ...EXISTING.context, stackName: EXISTING.stackName }, synthesized, {
+    bundle: true,
+  });
+  const copy = await motoAssembly(EXISTING, synthesized, templateFile, endpoint);
+  expectStep(
+    'cdk deploy --method=direct',
+    cdk(['deploy', '--app', copy, '--require-approval', 'never', '--method=direct'], env),
+    (s) => s.status === 0,
+  );
+  const cfn = new CloudFormationClient({ endpoint });
+  const { StackResourceSummaries: resources = [] } = await cfn.send(
+    new ListStackResourcesCommand({ StackName: EXISTING.stackName }),
+  );
+  const tables = resources.filter((r) => r.ResourceType?.startsWith('AWS::DynamoDB::'));
+  if (tables.length) throw new Error(`the stack owns ${tables.map((r) => r.LogicalResourceId).join(', ')}.`);
+  console.log(`  ok: no table among the stack's ${resources.length} resources`);
+  const functions = resources.filter((r) => r.ResourceType === 'AWS::Lambda::Function');
+  const names = await Promise.all(functions.map((f) => functionTableName(f.PhysicalResourceId ?? '', endpoint)));
+  const named = names.filter((n) => n !== undefined);
+  if (named.length < 3 || named.some((n) => n !== tableName))
+    throw new Error(`functions' TABLE_NAME: ${JSON.stringify(names)}, expected ${tableName} on at least 3.`);
+  console.log(`  ok: ${named.length} functions name ${tableName} in TABLE_NAME`);
+  expectStep('cdk destroy', cdk(['destroy', '--app', copy, '--force'], env), (s) => s.status === 0);
+  await new DynamoDBClient({ endpoint }).send(new DescribeTableCommand({ TableName: tableName }));
+  console.log(`  ok: ${tableName} outlives cdk destroy`);
+  console.log(`  ${EXISTING.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 /** The stack's tables and log groups that outlived it (their physical names start with or contain the stack name). */
@@ -343,6 +452,7 @@ async function main(): Promise<number> {
   try {
     await waitForMoto(endpoint);
     for (const variant of DEPLOYED) await checkVariant(variant, work, env, endpoint);
+    await checkExistingTable(work, env, endpoint);
     console.log('check:deploy: passed against moto (it cannot prove quotas, IAM or API Gateway: docs/DEPLOY.md)');
     return 0;
   } catch (error) {

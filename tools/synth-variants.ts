@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
 
-/** The stack variants CI checks: every auth mode, and the optional features together. */
+/** The stack variants CI checks: every auth mode, the optional features together, and an existing table. */
 export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   default: {},
   jwt: { auth: 'jwt', jwtIssuer: 'https://login.example.com/', jwtAudience: 'spa,api://tracking' },
@@ -12,6 +12,8 @@ export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   none: { auth: 'none' },
   features: { corsAllowOrigins: 'https://app.example.com', alarmEmail: 'ops@example.com', removalPolicy: 'destroy' },
   budget: { alarmEmail: 'ops@example.com', budgetUsd: '25' },
+  // On an existing table (docs/OPERATIONS.md, Restore): no table resource, every name and grant on this one.
+  existingTable: { tableName: 'VideoTracking-restored' },
 };
 
 /**
