@@ -251,7 +251,7 @@ export class TaskService {
         // Not counted yet, so not cancellable: its end would give back a slot it never took. Its admission or refusal
         // lands within the claiming request; wait for it, a few reads, and leave a stuck one to its re-drive.
         const wait = ADMISSION_WAITS_MS[waits++];
-        if (wait === undefined) throw new AdmissionPending(taskId, Math.ceil(this.config.redriveGraceSeconds) + 1);
+        if (wait === undefined) throw new AdmissionPending(taskId, this.pastRedriveGrace());
         await this.sleep(wait);
         attempt--;
         continue;
@@ -287,7 +287,7 @@ export class TaskService {
       if (!(error instanceof DependencyUnavailable)) throw error;
       // Not compensated, the task stays not_started until a re-drive after the grace period: a retry any sooner would
       // only be told "in progress" about a task nothing has started yet.
-      const retryAfterSeconds = compensated ? error.retryAfterSeconds : Math.ceil(this.config.redriveGraceSeconds) + 1;
+      const retryAfterSeconds = compensated ? error.retryAfterSeconds : this.pastRedriveGrace();
       throw new DependencyUnavailable(error.dependency, error.operation, {
         cause: error.cause,
         retryAfterSeconds,
@@ -313,7 +313,7 @@ export class TaskService {
       if (!(error instanceof DependencyUnavailable)) throw error;
       throw new DependencyUnavailable(error.dependency, error.operation, {
         cause: error.cause,
-        retryAfterSeconds: Math.ceil(this.config.redriveGraceSeconds) + 1,
+        retryAfterSeconds: this.pastRedriveGrace(),
         taskId: task.taskId,
       });
     }
@@ -336,6 +336,11 @@ export class TaskService {
     const ageSeconds = (now.getTime() - Date.parse(existing.createdAt)) / 1000;
     if (ageSeconds <= this.config.redriveGraceSeconds) return false;
     return ['ended', 'ran-elsewhere'].includes(await this.recovery.redrive(existing, now));
+  }
+
+  /** Seconds until a task left not_started is re-driven: the Retry-After of every answer that leaves one behind. */
+  private pastRedriveGrace(): number {
+    return Math.ceil(this.config.redriveGraceSeconds) + 1;
   }
 
   /** The replaced task is recorded failed already; its execution, if one still runs, has nothing left to do. */
