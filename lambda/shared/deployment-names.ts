@@ -17,3 +17,11 @@ export const DEFAULT_TENANT_ACTIVE_TASK_LIMIT = 100;
 
 /** The environment variable holding the key of task ids (lambda/shared/task-keys.ts) in every function that derives them. */
 export const TASK_ID_KEY_ENV = 'TASK_ID_KEY';
+
+/**
+ * The ARN of the Secrets Manager secret holding the task-id keyring (lambda/shared/keyring.ts), in every function: each
+ * reads it once per cold start.
+ */
+export const TASK_ID_SECRET_ARN_ENV = 'TASK_ID_SECRET_ARN';
+/** The keyring's JSON itself, inline: only the local system and `sam local invoke` set it (never the stack). */
+export const TASK_ID_KEYRING_ENV = 'TASK_ID_KEYRING';
