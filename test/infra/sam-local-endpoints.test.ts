@@ -48,7 +48,9 @@ describe('sam local invoke support', () => {
     const withEndpoints = variables.filter(
       (v) =>
         v.AWS_ENDPOINT_URL_DYNAMODB === 'http://dynamodb:8000' &&
-        v.AWS_ENDPOINT_URL_SFN === 'http://stepfunctions:8083',
+        v.AWS_ENDPOINT_URL_SFN === 'http://stepfunctions:8083' &&
+        // Declared empty, so sam:prepare's --env-vars can give the inline keyring.
+        v.TASK_ID_KEYRING === '',
     );
     expect(withEndpoints).toHaveLength(3);
     expect(variables.filter((v) => 'STATE_MACHINE_ARN' in v)).toEqual(withEndpoints);
