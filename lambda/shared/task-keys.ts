@@ -1,4 +1,12 @@
-import { createCipheriv, createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
+import {
+  type Cipheriv,
+  createCipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import type { Keyring } from './keyring';
 import { activeTaskKey } from './table';
 
@@ -69,7 +77,8 @@ export interface TaskKeysOptions {
 }
 
 interface VersionKeys {
-  readonly id: KeyObject;
+  /** AES-256-ECB under the version's id key: stateless block by block, so one instance serves every id. */
+  readonly id: Cipheriv;
   readonly cursor: KeyObject;
 }
 
@@ -189,7 +198,7 @@ export class TaskKeys implements CursorKeys {
     if (!keyring.keys.has(keyring.current)) throw new Error(`The task id keyring has no key ${keyring.current}.`);
     const versions = new Map<number, VersionKeys>();
     for (const [version, key] of keyring.keys) {
-      versions.set(version, { id: derive(key, ID_KEY_INFO), cursor: derive(key, CURSOR_KEY_INFO) });
+      versions.set(version, { id: blockCipher(derive(key, ID_KEY_INFO)), cursor: derive(key, CURSOR_KEY_INFO) });
     }
     // Imported once: HMAC over a string key would import it again on every digest.
     this.salt = createSecretKey(Buffer.from(keyring.salt, 'utf8'));
@@ -225,9 +234,16 @@ function derive(key: string, info: string): KeyObject {
   return createSecretKey(Buffer.from(hkdfSync('sha256', Buffer.from(key, 'utf8'), Buffer.alloc(0), info, 32)));
 }
 
+/**
+ * AES-256 in ECB mode without padding: each 16-byte update is one block, independent of the ones before, so a single
+ * cipher is reused (creating one per id cost about as much as the id's HMAC).
+ */
+function blockCipher(key: KeyObject): Cipheriv {
+  return createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+}
+
 /** AES-256 of the nonce: one block of keystream (the nonce is random per id, so no two ids share a block). */
-function keystream(key: KeyObject, nonce: Buffer): Buffer {
-  const cipher = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+function keystream(cipher: Cipheriv, nonce: Buffer): Buffer {
   return cipher.update(nonce);
 }
 
