@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TrackingStack } from '../../lib/tracking-stack';
-import { TASK_ID_KEY_ENV } from '../../lambda/shared/deployment-names';
+import { TASK_ID_KEYRING_ENV } from '../../lambda/shared/deployment-names';
+import { formatKeyring } from '../../lambda/shared/keyring';
 import { type FunctionProperties, loadStack, resourcesOfType } from '../../local/template';
 
 let outdir: string;
@@ -69,7 +70,14 @@ function invokeBundle(env: Record<string, string>): { statusCode: number; tracer
       TENANT_CLAIM: 'custom:tenant_id',
       TABLE_NAME: 'tasks',
       STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:analysis',
-      [TASK_ID_KEY_ENV]: 'local-test-key',
+      // The keyring inline, as the local system passes it (the stack's TASK_ID_SECRET_ARN needs Secrets Manager);
+      // TASK_ID_KEY until the functions read the keyring (spelled out: its constant goes with it).
+      TASK_ID_KEY: 'local-test-key',
+      [TASK_ID_KEYRING_ENV]: formatKeyring({
+        salt: 'local-test-salt',
+        current: 1,
+        keys: new Map([[1, 'k'.repeat(64)]]),
+      }),
       ...env,
     },
   });
