@@ -45,8 +45,10 @@ export default tseslint.config(
     },
   },
   {
+    // CommonJS, as jest loads it.
     files: ['jest.config.js'],
-    languageOptions: { globals: { module: 'readonly' } },
+    languageOptions: { globals: { module: 'readonly', require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier,
 );

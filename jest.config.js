@@ -14,6 +14,10 @@ const common = {
 };
 
 module.exports = {
+  // Jest's default is one worker fewer than the cores: one on a 2-core CI machine. Most suites wait on DynamoDB Local,
+  // the local workflow or a child process rather than compute, so two workers there cut the run by about a quarter
+  // (measured in a fresh clone: jest 345 s with 2 workers against 438-485 s with 1).
+  maxWorkers: Math.max(2, require('node:os').availableParallelism() - 1),
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'] },

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { LOCAL_TASK_ID_KEY } from '../local/local-aws';
+import { LOCAL_KEYRING } from '../local/local-aws';
 import { startLocalSystem } from '../local/system';
 import { PROJECT_ROOT } from '../local/template';
 import { costUnitsTable, measureCostUnits, withTable } from './cost-units';
@@ -20,7 +20,7 @@ async function main(): Promise<void> {
         dynamoDbEndpoint: system.dynamoDbEndpoint,
         tableName: system.tableName,
         cdkOut: system.cdkOut,
-        taskIdKey: LOCAL_TASK_ID_KEY,
+        keyring: LOCAL_KEYRING,
       }),
     );
     console.log(table);

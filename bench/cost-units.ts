@@ -20,6 +20,7 @@ import { analyse, type AnalyseInput } from '../lambda/analyse/analyse';
 import { DEFAULT_TASK_SERVICE_CONFIG, SILENT_LOG } from '../lambda/core/task-recovery';
 import { Route } from '../lambda/shared/api-routes';
 import { ACTIVE_BY_AGE_INDEX, BY_TENANT_INDEX } from '../lambda/shared/table';
+import type { Keyring } from '../lambda/shared/keyring';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { toApiGatewayEvent } from '../local/api-gateway/event';
@@ -33,7 +34,8 @@ export interface CostTarget {
   readonly dynamoDbEndpoint: string;
   readonly tableName: string;
   readonly cdkOut: string;
-  readonly taskIdKey: string;
+  /** The keyring the local system's functions use (local/local-aws.ts). */
+  readonly keyring: Keyring;
 }
 
 /** Units one path consumed: `table` and one entry per index, as DynamoDB reports them (the table's name aside). */
@@ -179,15 +181,16 @@ export async function measureCostUnits(target: CostTarget): Promise<PathUnits[]>
   const { template, stackName } = loadStack(target.cdkOut);
   const names = localNames(template, stackName);
   const [smId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
+  const keys = new TaskKeys(target.keyring);
   const handlerWith = (tenantActiveTaskLimit: number) => {
     const { service } = taskServiceOn({
       dynamodb,
       sfn,
       tableName: target.tableName,
       stateMachineArn: names.ref(smId),
-      keys: new TaskKeys(target.taskIdKey),
+      keys,
       config: { ...DEFAULT_TASK_SERVICE_CONFIG, tenantActiveTaskLimit },
-      cursorKey: target.taskIdKey,
+      cursorKeys: keys,
     });
     return createTrackHandler(service, SILENT_LOG);
   };

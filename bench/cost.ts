@@ -30,6 +30,8 @@ export const PRICES = {
   customMetricPerMonth: 0.3,
   alarmMetricPerMonth: 0.1,
   dashboardPerMonth: 3.0,
+  /** aws.amazon.com/secrets-manager/pricing: per secret per month. */
+  secretPerMonth: 0.4,
   /** aws.amazon.com/xray/pricing: traces recorded. */
   xrayPerMillionTracesRecorded: 5.0,
 } as const;
@@ -185,6 +187,7 @@ export function idleCost(template: CfnTemplate): string {
     0,
   );
   const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard').length;
+  const secrets = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SecretsManager::Secret').length;
   const customMetrics = 6 + Object.keys(ServiceEvent).length;
   const p = PRICES;
   const sweeper = Object.values(template.Resources).find(
@@ -203,9 +206,10 @@ export function idleCost(template: CfnTemplate): string {
     `| CloudWatch alarms (standard resolution, per metric read) | ${alarms.length} alarms, ${alarmMetrics} metrics | ${usd(alarmMetrics * p.alarmMetricPerMonth)} |`,
     `| CloudWatch dashboard (free for the account's first 3) | ${dashboards} | ${usd(dashboards * p.dashboardPerMonth)} |`,
     `| repair sweep: scheduled every minute, even at idle (estimate: ${SWEEP.ms} ms, ${SWEEP.readUnits} RRU, ${SWEEP.logBytes} B of logs per run) | ${SWEEP.runsPerMonth.toLocaleString('en-US')} runs | ${usd(sweep)} |`,
+    `| Secrets Manager: the task-id keyring (read once per cold start: a few calls a day at idle, $0.05 per 10,000) | ${secrets} | ${usd(secrets * p.secretPerMonth)} |`,
     '| API Gateway, Step Functions, SQS, SNS, the other functions and DynamoDB requests | 0 requests | $0.00 |',
     '| DynamoDB storage and PITR, log storage | about 0 GB at idle | ~$0.00 |',
-    `| **at idle** | | **${usd(alarmMetrics * p.alarmMetricPerMonth + dashboards * p.dashboardPerMonth + sweep)}** |`,
+    `| **at idle** | | **${usd(alarmMetrics * p.alarmMetricPerMonth + dashboards * p.dashboardPerMonth + secrets * p.secretPerMonth + sweep)}** |`,
     `| custom metrics once traffic flows (billed per hour a metric is published; the API's and the finalizer's; the sweep's 4 only in hours it repairs) | ${customMetrics} | up to ${usd(customMetrics * p.customMetricPerMonth)} |`,
   ].join('\n');
 }

@@ -10,7 +10,8 @@ import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from 
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { Readable } from 'node:stream';
 import { AuthMode } from '../lambda/shared/auth-modes';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
+import { TASK_ID_KEYRING_ENV } from '../lambda/shared/deployment-names';
+import { LOCAL_KEYRING, LOCAL_KEYRING_JSON } from '../local/local-aws';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { requireBundled } from './bundle';
 import { postEvent } from './events';
@@ -20,7 +21,6 @@ const BLOCKS = Number(process.env.BLOCKS ?? 15);
 const PER_BLOCK = 2000;
 const TENANT = 'bench-cpu';
 const VIDEO = 'settled.mp4';
-const KEY = 'bench-cpu-key-'.padEnd(43, 'k');
 
 const ENV = {
   AWS_REGION: 'us-east-1',
@@ -29,7 +29,7 @@ const ENV = {
   AUTH_MODE: AuthMode.None,
   TABLE_NAME: 'Tasks',
   STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:bench',
-  [TASK_ID_KEY_ENV]: KEY,
+  [TASK_ID_KEYRING_ENV]: LOCAL_KEYRING_JSON,
   POWERTOOLS_LOG_LEVEL: 'WARN',
   POWERTOOLS_METRICS_DISABLED: 'true',
   // Never reached: every request is answered by the handler below.
@@ -39,7 +39,7 @@ const ENV = {
 
 /** The settled task's active item, as DynamoDB returns it in ALL_OLD. */
 function winnerItem() {
-  const keys = new TaskKeys(KEY);
+  const keys = new TaskKeys(LOCAL_KEYRING);
   const at = new Date().toISOString();
   const s = (v: string) => ({ S: v });
   const n = (v: number) => ({ N: String(v) });

@@ -63,7 +63,7 @@ const SAME_CALLS_OF = {
 const PAIRED = ['racing', 'settled', 'created', 'createdUnderLimit', 'floorStarted'] as const;
 
 export interface RatioSystem {
-  /** The API function's environment in the local system (TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, endpoints). */
+  /** The API function's environment in the local system (TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEYRING, endpoints). */
   readonly environment: Record<string, string>;
   readonly dynamoDbEndpoint: string;
   readonly sfnEndpoint: string;

@@ -12,15 +12,14 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { powertoolsServiceMetrics } from '../lambda/adapters/powertools-metrics';
-import { requireEnv, serviceConfigFromEnv } from '../lambda/adapters/env-config';
+import { serviceConfigFromEnv } from '../lambda/adapters/env-config';
 import { taskServiceOn } from '../lambda/adapters/task-service-from-env';
 import { createTrackHandler } from '../lambda/track/track-handler';
 import { startLocalSystem } from '../local/system';
 import { resourcesOfType } from '../local/template';
 import { costTable, idleCost, type MeasuredUnits, PRICES, type RequestProfile, type TaskProfile } from './cost';
 import { CostPath, measureCostUnits, pathUnits } from './cost-units';
-import { LOCAL_TASK_ID_KEY } from '../local/local-aws';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
+import { LOCAL_KEYRING } from '../local/local-aws';
 import { METRICS_NAMESPACE, ServiceName } from '../lambda/shared/observability-names';
 import { TaskKeys } from '../lambda/shared/task-keys';
 import { postEvent } from './events';
@@ -59,7 +58,7 @@ function countingHandler() {
     sfn: counted(new SFNClient({ requestHandler }), 'sfn'),
     tableName: process.env.TABLE_NAME!,
     stateMachineArn: process.env.STATE_MACHINE_ARN!,
-    keys: new TaskKeys(requireEnv(process.env, TASK_ID_KEY_ENV)),
+    keys: new TaskKeys(LOCAL_KEYRING),
     config: serviceConfigFromEnv(process.env),
     log: logger,
   });
@@ -188,7 +187,7 @@ async function logBytesPerRequest(body: object, makeDuplicate: boolean): Promise
     sfn: new SFNClient({ requestHandler }),
     tableName: process.env.TABLE_NAME!,
     stateMachineArn: process.env.STATE_MACHINE_ARN!,
-    keys: new TaskKeys(requireEnv(process.env, TASK_ID_KEY_ENV)),
+    keys: new TaskKeys(LOCAL_KEYRING),
     config: serviceConfigFromEnv(process.env),
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
@@ -338,7 +337,7 @@ async function main() {
       dynamoDbEndpoint: system.dynamoDbEndpoint,
       tableName: system.tableName,
       cdkOut: system.cdkOut,
-      taskIdKey: LOCAL_TASK_ID_KEY,
+      keyring: LOCAL_KEYRING,
     });
     const units: MeasuredUnits = {
       newTask: pathUnits(measured, CostPath.NewTaskUnderLimit),

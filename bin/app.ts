@@ -85,6 +85,7 @@ const stack = new TrackingStack(app, stringContext('stackName') || DEFAULT_STACK
   alarmEmail: stringContext('alarmEmail') || undefined,
   budgetUsd: numberContext('budgetUsd'),
   tableName: stringContext('tableName') || undefined,
+  taskIdSecret: stringContext('taskIdSecret') || undefined,
   auth,
 });
 if (localEndpoints) Aspects.of(app).add(new SamLocalEndpoints());

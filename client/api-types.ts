@@ -44,7 +44,7 @@ export interface paths {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
+                 * @example AX-zwdLkpZaHeGlaSzwtHg__aWKM6_w8WUGKxFcnCC-I
                  */
                 task_id: string;
             };
@@ -75,8 +75,8 @@ export interface components {
         /** @example tenant1 */
         TenantId: string;
         /**
-         * @description 43 base64url characters (32 bytes, no padding); opaque to clients.
-         * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
+         * @description 44 base64url characters (33 bytes, no padding); opaque to clients. Ids handed out before key versions have 43 characters and stay valid.
+         * @example AX-zwdLkpZaHeGlaSzwtHg__aWKM6_w8WUGKxFcnCC-I
          */
         TaskId: string;
         /**
@@ -583,7 +583,7 @@ export interface operations {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
+                 * @example AX-zwdLkpZaHeGlaSzwtHg__aWKM6_w8WUGKxFcnCC-I
                  */
                 task_id: string;
             };
@@ -614,7 +614,7 @@ export interface operations {
             path: {
                 /**
                  * @description The task's id. A malformed id is simply not found (404).
-                 * @example wLYbh0rNrk7_bWt9_558S-5SRpu1KovLRd8MZ30flQE
+                 * @example AX-zwdLkpZaHeGlaSzwtHg__aWKM6_w8WUGKxFcnCC-I
                  */
                 task_id: string;
             };

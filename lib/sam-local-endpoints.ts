@@ -1,6 +1,7 @@
 import { type IAspect, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
+import { TASK_ID_KEYRING_ENV, TASK_ID_SECRET_ARN_ENV } from '../lambda/shared/deployment-names';
 
 /** Where the `sam local invoke` setup's containers answer, on its Docker network (docs/LOCAL.md, "sam local invoke"). */
 export const SAM_LOCAL_ENDPOINTS = {
@@ -10,8 +11,10 @@ export const SAM_LOCAL_ENDPOINTS = {
 
 /**
  * Declares SAM_LOCAL_ENDPOINTS on every function that runs the task rules (those given STATE_MACHINE_ARN, the ones
- * `npm run sam:prepare` writes --env-vars for): `sam local invoke --env-vars` can only override variables the
- * template declares. bin/app.ts applies it under `-c localEndpoints=true` only; never deploy such a template.
+ * `npm run sam:prepare` writes --env-vars for), and TASK_ID_KEYRING, empty, on every function that reads the task-id
+ * keyring: `sam local invoke --env-vars` can only override variables the template declares, and there is no Secrets
+ * Manager to read the keyring from. bin/app.ts applies it under `-c localEndpoints=true` only; never deploy such a
+ * template.
  */
 export class SamLocalEndpoints implements IAspect {
   visit(node: IConstruct): void {
@@ -20,5 +23,6 @@ export class SamLocalEndpoints implements IAspect {
       { variables?: Record<string, unknown> } | undefined;
     if (environment?.variables?.STATE_MACHINE_ARN === undefined) return;
     for (const [name, value] of Object.entries(SAM_LOCAL_ENDPOINTS)) node.addEnvironment(name, value);
+    if (environment.variables[TASK_ID_SECRET_ARN_ENV] !== undefined) node.addEnvironment(TASK_ID_KEYRING_ENV, '');
   }
 }

@@ -2,13 +2,15 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
-import { grantTableItems, taskIdKeyEnvironment } from './task-table';
+import { grantReadTaskIdSecret, taskIdSecretEnvironment } from './task-id-secret';
+import { grantTableItems } from './task-table';
 import { REPAIRED_EXECUTION_STATUSES } from '../lambda/shared/execution-ends';
 import { ServiceName } from '../lambda/shared/observability-names';
 
@@ -17,6 +19,8 @@ export interface TaskFinalizerProps {
   readonly table: dynamodb.ITable;
   /** The analysis workflow whose failed, timed-out and aborted executions the finalizer records. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The task-id keyring: the finalizer reads task ids and active keys with it, as every task store does. */
+  readonly taskIdSecret: secretsmanager.ISecret;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;
   /**
@@ -47,7 +51,7 @@ export class TaskFinalizer extends Construct {
       removalPolicy,
       environment: {
         ...taskRulesEnvironment(props.rules),
-        ...taskIdKeyEnvironment(),
+        ...taskIdSecretEnvironment(props.taskIdSecret),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,
@@ -62,6 +66,7 @@ export class TaskFinalizer extends Construct {
       'dynamodb:DeleteItem',
       'dynamodb:UpdateItem',
     );
+    grantReadTaskIdSecret(props.taskIdSecret, this.function);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       retentionPeriod: Duration.days(14),

@@ -2,13 +2,15 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeExecutionsWildcard } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
-import { grantQueryActiveByAge, grantTableItems, taskIdKeyEnvironment } from './task-table';
+import { grantReadTaskIdSecret, taskIdSecretEnvironment } from './task-id-secret';
+import { grantQueryActiveByAge, grantTableItems } from './task-table';
 import { ServiceName } from '../lambda/shared/observability-names';
 
 export interface TaskSweeperProps {
@@ -16,6 +18,8 @@ export interface TaskSweeperProps {
   readonly table: dynamodb.ITable;
   /** The analysis workflow: the sweep describes, lists and starts its executions. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The task-id keyring: the sweep reads task ids and active keys with it, as every task store does. */
+  readonly taskIdSecret: secretsmanager.ISecret;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;
   /**
@@ -84,7 +88,7 @@ export class TaskSweeper extends Construct {
       removalPolicy: props.removalPolicy,
       environment: {
         ...taskRulesEnvironment(props.rules),
-        ...taskIdKeyEnvironment(),
+        ...taskIdSecretEnvironment(props.taskIdSecret),
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         SWEEP_MAX_TASKS: String(maxTasks),
@@ -103,6 +107,7 @@ export class TaskSweeper extends Construct {
       'dynamodb:DeleteItem',
       'dynamodb:UpdateItem',
     );
+    grantReadTaskIdSecret(props.taskIdSecret, this.function);
     props.stateMachine.grantStartExecution(this.function);
     props.stateMachine.grantExecution(this.function, 'states:DescribeExecution');
     props.stateMachine.grant(this.function, 'states:ListExecutions');

@@ -1,8 +1,7 @@
-import { Aws, Fn, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
 import { ACTIVE_BY_AGE_INDEX, Attr, BY_TENANT_INDEX } from '../lambda/shared/table';
 
 export interface TaskTableProps {
@@ -31,15 +30,6 @@ export function validateTableName(name: string): string {
   throw new Error(
     `tableName ${JSON.stringify(name)} is not a DynamoDB table name: use 3 to 255 characters, each a letter, digit, "_", "." or "-" (the name of the existing table, e.g. the target of restore-table-to-point-in-time).`,
   );
-}
-
-/**
- * TASK_ID_KEY, the stack's UUID, for every function that derives task ids and active keys (lambda/shared/task-keys.ts);
- * the API also signs its listing's cursors with it (lambda/core/cursor.ts). Not a password: it only keeps an id from
- * revealing its video name and a cursor from being edited or reused by another tenant.
- */
-export function taskIdKeyEnvironment(): Record<string, string> {
-  return { [TASK_ID_KEY_ENV]: Fn.select(2, Fn.split('/', Aws.STACK_ID)) };
 }
 
 /**

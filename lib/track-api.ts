@@ -6,13 +6,15 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeExecutionsWildcard, executionsArn } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
 import { type TaskRules, taskRulesEnvironment } from './task-rules';
-import { grantQueryByTenant, grantTableItems, taskIdKeyEnvironment } from './task-table';
+import { grantReadTaskIdSecret, taskIdSecretEnvironment } from './task-id-secret';
+import { grantQueryByTenant, grantTableItems } from './task-table';
 import { Route } from '../lambda/shared/api-routes';
 import { AuthMode, defaultTenantClaim } from '../lambda/shared/auth-modes';
 import { ServiceName } from '../lambda/shared/observability-names';
@@ -55,6 +57,8 @@ export interface TrackApiProps {
   readonly table: dynamodb.ITable;
   /** The analysis workflow: the handler starts its executions and stops them on cancel. */
   readonly stateMachine: sfn.IStateMachine;
+  /** The task-id keyring: the handler makes and reads task ids, active keys and listing cursors with it. */
+  readonly taskIdSecret: secretsmanager.ISecret;
   /** The task rules' timings and tenant limit, passed to the function's environment. */
   readonly rules: TaskRules;
   /**
@@ -96,6 +100,7 @@ export class TrackApi extends Construct {
 
     this.handler = trackHandler(this, props, removalPolicy);
     grantHandler(this.handler, props.table, props.stateMachine);
+    grantReadTaskIdSecret(props.taskIdSecret, this.handler);
     this.api = httpApi(this, props);
     new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
@@ -141,7 +146,7 @@ function trackHandler(scope: Construct, props: TrackApiProps, removalPolicy: Rem
     removalPolicy,
     environment: {
       ...taskRulesEnvironment(props.rules),
-      ...taskIdKeyEnvironment(),
+      ...taskIdSecretEnvironment(props.taskIdSecret),
       TABLE_NAME: props.table.tableName,
       STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
       POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,

@@ -5,6 +5,7 @@ import { type MonitoredFunction, Monitoring } from './monitoring';
 import { TaskFinalizer } from './task-finalizer';
 import { TaskSweeper } from './task-sweeper';
 import { DEFAULT_TASK_RULES, type TaskRules } from './task-rules';
+import { TaskIdSecret } from './task-id-secret';
 import { TaskTable } from './task-table';
 import { type ApiAuthorization, TrackApi } from './track-api';
 import { COGNITO_CLAIM_ONLY } from './auth-context';
@@ -26,7 +27,7 @@ export interface TrackingStackProps extends StackProps {
    */
   readonly auth?: TrackingAuth;
   /**
-   * Removal policy of the table and log groups. DESTROY suits a throwaway personal stack.
+   * Removal policy of the table, the task-id secret and the log groups. DESTROY suits a throwaway personal stack.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -115,6 +116,14 @@ export interface TrackingStackProps extends StackProps {
    * @default - the stack creates its table
    */
   readonly tableName?: string;
+  /**
+   * Use an existing task-id keyring secret (`-c taskIdSecret=…`, its complete ARN or name), e.g. the one of the stack
+   * whose table was restored: the stack creates no secret, and its ids, cursors and active items stay readable. See
+   * `TaskIdSecretProps.existingSecret`.
+   *
+   * @default - the stack generates its secret
+   */
+  readonly taskIdSecret?: string;
   /** @default 50 */
   readonly throttleRateLimit?: number;
   /** @default 100 */
@@ -124,6 +133,7 @@ export interface TrackingStackProps extends StackProps {
 /** The whole backend: table, analysis workflow, finalizer and HTTP API. */
 export class TrackingStack extends Stack {
   readonly table: TaskTable;
+  readonly taskIdSecret: TaskIdSecret;
   readonly workflow: AnalysisWorkflow;
   readonly api: TrackApi;
   readonly finalizer: TaskFinalizer;
@@ -138,6 +148,8 @@ export class TrackingStack extends Stack {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     this.table = new TaskTable(this, 'Tasks', { removalPolicy, existingTableName: props.tableName });
+    this.taskIdSecret = new TaskIdSecret(this, 'TaskIds', { removalPolicy, existingSecret: props.taskIdSecret });
+    const taskIdSecret = this.taskIdSecret.secret;
     this.workflow = new AnalysisWorkflow(this, 'Analysis', {
       table: this.table.table,
       timeout: props.workflowTimeout,
@@ -164,6 +176,7 @@ export class TrackingStack extends Stack {
       authorization,
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
+      taskIdSecret,
       rules,
       throttleRateLimit: props.throttleRateLimit,
       throttleBurstLimit: props.throttleBurstLimit,
@@ -173,12 +186,14 @@ export class TrackingStack extends Stack {
     this.finalizer = new TaskFinalizer(this, 'Finalizer', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
+      taskIdSecret,
       rules,
       removalPolicy,
     });
     this.sweeper = new TaskSweeper(this, 'Sweeper', {
       table: this.table.table,
       stateMachine: this.workflow.stateMachine,
+      taskIdSecret,
       rules,
       reservedConcurrency: props.sweeperReservedConcurrency,
       removalPolicy,
@@ -271,6 +286,11 @@ function addOutputs(stack: TrackingStack): void {
     );
   }
   output('TableName', stack.table.table.tableName, 'The task table');
+  output(
+    'TaskIdSecretArn',
+    stack.taskIdSecret.secret.secretArn,
+    'The task-id keyring secret (-c taskIdSecret=… for a stack restored from this one)',
+  );
   output('StateMachineArn', stack.workflow.stateMachine.stateMachineArn, 'The analysis workflow');
   output(
     'DashboardUrl',

@@ -8,7 +8,8 @@ import { checkJava, createTable, startDynamoDbLocal, type TableDefinition } from
 import { LocalSetupError } from './errors';
 import { runSchedules, wireExecutionEvents } from './eventbridge/rules';
 import { loadHandler, type LocalFunction, templateFunctions, withoutNodeOptions } from './lambda/runtime';
-import { LOCAL_AWS_ENV, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws';
+import { LOCAL_AWS_ENV, LOCAL_CREDENTIALS, LOCAL_KEYRING_JSON, LOCAL_REGION } from './local-aws';
+import { TASK_ID_KEYRING_ENV } from '../lambda/shared/deployment-names';
 import { demoSiteRoutes } from './local-only/demo-site';
 import { withFaultInjection } from './local-only/fault-injection';
 import { LOCAL_TENANT_CLAIM } from './local-only/jwt-issuer';
@@ -158,11 +159,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       ...trackFunctionEnvironment(functions),
       ...handlerAuthEnvironment(auth),
+      // The keyring inline: the template's functions read theirs from a secret, which has no local emulator.
+      [TASK_ID_KEYRING_ENV]: LOCAL_KEYRING_JSON,
     };
     // The handlers read their configuration from the environment, as in Lambda; local overrides win.
     // AUTH decides the handler's mode locally, not the template (whose default is cognito).
     const forced = (k: string) =>
-      k in LOCAL_AWS_ENV || k.startsWith('AWS_ENDPOINT_URL') || k === 'AUTH_MODE' || k === 'TENANT_CLAIM';
+      k in LOCAL_AWS_ENV ||
+      k.startsWith('AWS_ENDPOINT_URL') ||
+      k === 'AUTH_MODE' ||
+      k === 'TENANT_CLAIM' ||
+      k === TASK_ID_KEYRING_ENV;
     for (const [k, v] of Object.entries(environment)) process.env[k] = forced(k) ? v : (process.env[k] ?? v);
 
     // Loaded once the environment is set: the handler module reads it at import. Its SDK clients go through fault

@@ -1,16 +1,18 @@
 /**
  * `npm run check:deploy`: a deploy-shaped run against moto (moto_server, Python), the only offline emulator of
  * CloudFormation. Per variant: cdk bootstrap (once), cdk deploy, a second deploy that must change nothing, a clean
- * cdk diff, the token command against moto's Cognito, cdk destroy, then what is left. Then, shorter, the stack on a
- * table created beforehand (`-c tableName=…`): one deploy, no table resource, the functions name it, destroy leaves
- * it. Without moto_server it says how to get it and exits 0. What it cannot prove (quotas, IAM, API Gateway, alarms): docs/DEPLOY.md.
+ * cdk diff, the functions' task-id secret, the token command against moto's Cognito, cdk destroy, then what is left.
+ * Then, shorter, the stack on a table and a keyring created beforehand (`-c tableName=… -c taskIdSecret=…`, a
+ * restore into a new stack): one deploy, no table or secret resource, the functions name both, destroy leaves them.
+ * Without moto_server it says how to get it and exits 0. What it cannot prove (quotas, IAM, API Gateway, alarms):
+ * docs/DEPLOY.md.
  */
 import {
   CognitoIdentityProviderClient,
   CreateUserPoolClientCommand,
   CreateUserPoolCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -18,13 +20,22 @@ import {
   ListTablesCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { freePort } from '../local/free-port';
 import { ROOT, synthVariant, VARIANTS } from './synth-variants';
 import { ACTIVE_BY_AGE_INDEX, Attr, BY_TENANT_INDEX } from '../lambda/shared/table';
+import { TASK_ID_SECRET_ARN_ENV } from '../lambda/shared/deployment-names';
+import { FIRST_KEY_VERSION, formatKeyring, parseKeyring } from '../lambda/shared/keyring';
 
 /** Resource types moto's CloudFormation skips (measured with moto 5.2); a copy of the assembly leaves them out. */
 const UNSUPPORTED = new Set([
@@ -41,7 +52,11 @@ const UNSUPPORTED = new Set([
   'AWS::SNS::TopicPolicy',
   'AWS::Lambda::EventInvokeConfig',
   'AWS::SNS::Subscription',
+  'AWS::SecretsManager::Secret',
 ]);
+
+/** The functions that read the task-id keyring: the API handler, the finalizer and the sweeper (not Analyse). */
+const KEYRING_READERS = 3;
 
 /** The variants deployed: the default (retain) and the one that destroys its data, for the residue check. */
 const DEPLOYED = [
@@ -49,7 +64,7 @@ const DEPLOYED = [
   { name: 'features', stackName: 'CheckDestroy', context: VARIANTS.features, removal: 'destroy' },
 ] as const;
 
-/** The stack run on a table created beforehand, as after a restore (docs/OPERATIONS.md, Restore). */
+/** The stack on a table and a keyring created beforehand: a restore into a new stack (docs/OPERATIONS.md, Restore). */
 const EXISTING = { name: 'existingTable', stackName: 'CheckExisting', context: VARIANTS.existingTable } as const;
 
 /** The sections of a synthesized template this check rewrites; the others are copied as they are. */
@@ -74,6 +89,13 @@ interface Pool {
   readonly clientId: string;
 }
 
+/** What moto deploys in place of the resources its CloudFormation skips, created through its APIs. */
+interface StandIns {
+  readonly pool: Pool;
+  /** The ARN of the task-id secret, when the stack has one. */
+  readonly keyringArn?: string;
+}
+
 /** Every logical id a value refers to (Ref, Fn::GetAtt, ${X} / ${X.Attr} in Fn::Sub). */
 function referencesOf(value: unknown, into = new Set<string>()): Set<string> {
   if (Array.isArray(value)) for (const v of value as unknown[]) referencesOf(v, into);
@@ -95,7 +117,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Replaces references to the Cognito resources by the pool created through moto's API. */
+/** Replaces references to the Cognito resources and the secret by their stand-ins created through moto's APIs. */
 function substitute(value: unknown, literals: Literals): unknown {
   if (Array.isArray(value)) return (value as unknown[]).map((v) => substitute(v, literals));
   if (!isObject(value)) return value;
@@ -110,15 +132,19 @@ function substitute(value: unknown, literals: Literals): unknown {
 }
 
 /**
- * The template moto can deploy: the Cognito pool and client replaced by `pool`, the other unsupported types left
- * out with everything that refers to them (the dashboard names the alarms), their outputs too.
+ * The template moto can deploy: the Cognito pool and client and the task-id secret replaced by their stand-ins, the
+ * other unsupported types left out with everything that refers to them (the dashboard names the alarms), their
+ * outputs too.
  */
-function motoTemplate(template: DeployTemplate, pool?: Pool): { template: DeployTemplate; removed: string[] } {
+function motoTemplate(template: DeployTemplate, standIns?: StandIns): { template: DeployTemplate; removed: string[] } {
   const resources = template.Resources;
   const literals: Literals = {};
+  const { pool, keyringArn } = standIns ?? {};
   for (const [id, r] of Object.entries(resources)) {
     if (r.Type === 'AWS::Cognito::UserPool' && pool) literals[id] = { ref: pool.userPoolId, arn: pool.userPoolArn };
     if (r.Type === 'AWS::Cognito::UserPoolClient' && pool) literals[id] = { ref: pool.clientId };
+    // Ref of a secret is its ARN.
+    if (r.Type === 'AWS::SecretsManager::Secret' && keyringArn) literals[id] = { ref: keyringArn };
   }
   const removed = new Set(
     Object.entries(resources)
@@ -242,7 +268,7 @@ async function checkVariant(
       (s) => s.status === 0,
     );
   }
-  const copy = await motoAssembly(variant, synthesized, templateFile, endpoint);
+  const { copy, original, keyringArn } = await motoAssembly(variant, synthesized, templateFile, endpoint);
 
   const app = ['--app', copy, '--require-approval', 'never'];
   expectStep('cdk deploy --method=direct', cdk(['deploy', ...app, '--method=direct'], env), (s) => s.status === 0);
@@ -256,6 +282,8 @@ async function checkVariant(
     cdk(['diff', '--app', copy, '--fail', '--no-change-set'], env),
     (s) => s.status === 0 && /There were no differences/.test(s.output),
   );
+  if (!keyringArn) throw new Error('the stack has no task-id secret.');
+  await checkKeyringReaders(variant.stackName, keyringArn, endpoint);
 
   const args = ['--stack', variant.stackName, '--tenant', 'tenant1', '--user', 'alice@example.com'];
   const first = tokenCommand(args, env);
@@ -290,26 +318,142 @@ async function checkVariant(
     );
   if (variant.removal === 'destroy' && residue.length)
     throw new Error(`removalPolicy=destroy: cdk destroy left ${residue.join(', ')}.`);
+  reportKeyringRemoval(original, variant.removal);
   console.log(`  ${variant.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-/** A copy of the synthesized assembly that moto can deploy (motoTemplate), against a pool created in moto. */
+/**
+ * What becomes of the task-id secret on AWS, from the template: moto's CloudFormation skips the type, and the stand-in
+ * was created through its API, so what moto leaves says nothing about it.
+ */
+function reportKeyringRemoval(template: DeployTemplate, removal: 'retain' | 'destroy'): void {
+  const [secret] = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SecretsManager::Secret');
+  const expected = removal === 'retain' ? 'Retain' : 'Delete';
+  if (secret?.DeletionPolicy !== expected || secret.UpdateReplacePolicy !== expected)
+    throw new Error(
+      `removalPolicy=${removal}: the task-id secret's DeletionPolicy and UpdateReplacePolicy should be ${expected}, got ${String(secret?.DeletionPolicy)} and ${String(secret?.UpdateReplacePolicy)}.`,
+    );
+  console.log(
+    `  task-id secret: not deployed by moto (stand-in made through its API); the template's DeletionPolicy is ${expected}, so on AWS ${removal === 'retain' ? 'it outlives cdk destroy (docs/OPERATIONS.md, Teardown)' : 'cdk destroy deletes it'}`,
+  );
+}
+
+/** The stack UUID as the template computes it from the stack id (the keyring's salt). */
+const STACK_UUID = { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] };
+
+/** A SecretStringTemplate (literal, or an Fn::Join of literals and STACK_UUID) with `uuid` for the stack's UUID. */
+function withStackUuid(template: unknown, uuid: string): string {
+  if (typeof template === 'string') return template;
+  const join = isObject(template) ? template['Fn::Join'] : undefined;
+  const parts = Array.isArray(join) && join[0] === '' && Array.isArray(join[1]) ? (join[1] as unknown[]) : undefined;
+  if (!parts) throw new Error(`unexpected SecretStringTemplate ${JSON.stringify(template)}`);
+  return parts
+    .map((part) => {
+      if (typeof part === 'string') return part;
+      if (JSON.stringify(part) === JSON.stringify(STACK_UUID)) return uuid;
+      throw new Error(`unexpected part of the SecretStringTemplate: ${JSON.stringify(part)}`);
+    })
+    .join('');
+}
+
+/** Creates a keyring secret in moto, after checking that the functions' own parser accepts it; returns its ARN. */
+async function createKeyring(name: string, secretString: string, endpoint: string): Promise<string> {
+  parseKeyring(secretString);
+  const { ARN } = await new SecretsManagerClient({ endpoint }).send(
+    new CreateSecretCommand({ Name: name, SecretString: secretString }),
+  );
+  if (!ARN) throw new Error(`CreateSecret ${name} returned no ARN.`);
+  return ARN;
+}
+
+/**
+ * The stand-in for the stack's task-id secret, made as CloudFormation would make it from the template's
+ * GenerateSecretString: its template, with a random UUID for the stack's (unknown before the deploy), and its key
+ * from GetRandomPassword with its rules. Undefined when the stack has no secret of its own.
+ */
+async function createGeneratedKeyring(
+  template: DeployTemplate,
+  stackName: string,
+  endpoint: string,
+): Promise<string | undefined> {
+  const secrets = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SecretsManager::Secret');
+  if (secrets.length === 0) return undefined;
+  const generator = secrets[0]?.Properties?.GenerateSecretString as Record<string, unknown> | undefined;
+  if (secrets.length > 1 || !generator) throw new Error('expected one task-id secret with a GenerateSecretString.');
+  const { RandomPassword } = await new SecretsManagerClient({ endpoint }).send(
+    new GetRandomPasswordCommand({
+      PasswordLength: generator.PasswordLength as number,
+      ExcludePunctuation: generator.ExcludePunctuation as boolean,
+      IncludeSpace: generator.IncludeSpace as boolean,
+    }),
+  );
+  const fields = JSON.parse(withStackUuid(generator.SecretStringTemplate, randomUUID())) as Record<string, string>;
+  const secretString = JSON.stringify({ ...fields, [String(generator.GenerateStringKey)]: RandomPassword });
+  const arn = await createKeyring(`${stackName}-task-ids`, secretString, endpoint);
+  console.log(
+    `  ok: the secret's generator makes a keyring the functions accept (its stand-in made through moto's API)`,
+  );
+  return arn;
+}
+
+/** A deployed function's environment, through Lambda's REST API (moto checks no signature; no client for one call). */
+async function functionEnvironment(functionName: string, endpoint: string): Promise<Record<string, string>> {
+  const res = await fetch(`${endpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/configuration`, {
+    headers: { authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request' },
+  });
+  const config = (await res.json()) as { Environment?: { Variables?: Record<string, string> } };
+  return config.Environment?.Variables ?? {};
+}
+
+/** The environments of the stack's deployed functions. */
+async function functionEnvironments(stackName: string, endpoint: string): Promise<Record<string, string>[]> {
+  const { StackResourceSummaries: resources = [] } = await new CloudFormationClient({ endpoint }).send(
+    new ListStackResourcesCommand({ StackName: stackName }),
+  );
+  const functions = resources.filter((r) => r.ResourceType === 'AWS::Lambda::Function');
+  return Promise.all(functions.map((f) => functionEnvironment(f.PhysicalResourceId ?? '', endpoint)));
+}
+
+/** The API handler, the finalizer and the sweeper, only they, name `arn` in TASK_ID_SECRET_ARN; so does the output. */
+async function checkKeyringReaders(stackName: string, arn: string, endpoint: string): Promise<void> {
+  const named = (await functionEnvironments(stackName, endpoint))
+    .map((variables) => variables[TASK_ID_SECRET_ARN_ENV])
+    .filter((value) => value !== undefined);
+  if (named.length !== KEYRING_READERS || named.some((value) => value !== arn))
+    throw new Error(
+      `functions' ${TASK_ID_SECRET_ARN_ENV}: ${JSON.stringify(named)}, expected ${arn} on ${KEYRING_READERS}.`,
+    );
+  const { Stacks: [stack] = [] } = await new CloudFormationClient({ endpoint }).send(
+    new DescribeStacksCommand({ StackName: stackName }),
+  );
+  const output = stack?.Outputs?.find((o) => o.OutputKey === 'TaskIdSecretArn')?.OutputValue;
+  if (output !== arn) throw new Error(`output TaskIdSecretArn: ${String(output)}, expected ${arn}.`);
+  console.log(
+    `  ok: ${named.length} functions name the task-id secret in ${TASK_ID_SECRET_ARN_ENV}, so does the output`,
+  );
+}
+
+/**
+ * A copy of the synthesized assembly that moto can deploy (motoTemplate), against a pool and (when the stack has its
+ * own) a task-id secret created in moto. Also returns the synthesized template and the secret's ARN.
+ */
 async function motoAssembly(
   variant: { readonly name: string; readonly stackName: string },
   synthesized: string,
   templateFile: string,
   endpoint: string,
-): Promise<string> {
+): Promise<{ copy: string; original: DeployTemplate; keyringArn?: string }> {
+  const original = JSON.parse(readFileSync(templateFile, 'utf8')) as DeployTemplate;
   const pool = await createPool(endpoint, variant.stackName);
+  const keyringArn = await createGeneratedKeyring(original, variant.stackName, endpoint);
   const copy = path.join(synthesized + '.moto');
   cpSync(synthesized, copy, { recursive: true });
-  const original = JSON.parse(readFileSync(templateFile, 'utf8')) as DeployTemplate;
-  const { template, removed } = motoTemplate(original, pool);
+  const { template, removed } = motoTemplate(original, { pool, keyringArn });
   writeFileSync(path.join(copy, path.basename(templateFile)), JSON.stringify(template, null, 1));
   console.log(
     `  left out for moto: ${removed.length} resources (${[...new Set(removed.map((id) => original.Resources[id]?.Type))].join(', ')})`,
   );
-  return copy;
+  return { copy, original, keyringArn };
 }
 
 /** The table a restore would leave: the stack's key schema and both indexes, created through moto's API. */
@@ -350,51 +494,52 @@ async function createExistingTable(tableName: string, endpoint: string): Promise
   await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: tableName });
 }
 
-/** TABLE_NAME of a deployed function, through Lambda's REST API (moto checks no signature; no SDK client for one call). */
-async function functionTableName(functionName: string, endpoint: string): Promise<string | undefined> {
-  const res = await fetch(`${endpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/configuration`, {
-    headers: { authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request' },
-  });
-  const config = (await res.json()) as { Environment?: { Variables?: Record<string, string> } };
-  return config.Environment?.Variables?.TABLE_NAME;
-}
-
 /**
- * The stack on a table created beforehand: one deploy (the full variants prove redeploy, diff and token already),
- * no table among the stack's resources, every function that has TABLE_NAME names it, and destroy leaves it.
+ * The stack on a table and a keyring created beforehand, as a restore into a new stack runs: one deploy (the full
+ * variants prove redeploy, diff and token already), no table or secret of its own, every function that has
+ * TABLE_NAME names the table and the three keyring readers name the secret, and destroy leaves both.
  */
 async function checkExistingTable(work: string, env: NodeJS.ProcessEnv, endpoint: string): Promise<void> {
   const started = Date.now();
   const tableName = EXISTING.context?.tableName ?? '';
-  console.log(`${EXISTING.name} (${EXISTING.stackName}, tableName=${tableName}):`);
+  console.log(`${EXISTING.name} (${EXISTING.stackName}, tableName=${tableName}, taskIdSecret=the old stack's):`);
   await createExistingTable(tableName, endpoint);
   console.log(`  ok: created ${tableName} with the stack's key schema and indexes`);
+  const keyringName = `${EXISTING.stackName}-old-keyring`;
+  const keyringArn = await createKeyring(
+    keyringName,
+    formatKeyring({
+      salt: randomUUID(),
+      current: FIRST_KEY_VERSION,
+      keys: new Map([[FIRST_KEY_VERSION, randomBytes(32).toString('hex')]]),
+    }),
+    endpoint,
+  );
+  console.log(`  ok: created ${keyringName}, the old stack's keyring`);
   const synthesized = path.join(work, EXISTING.name);
-  const templateFile = synthVariant({ ...EXISTING.context, stackName: EXISTING.stackName }, synthesized, {
-    bundle: true,
-  });
-  const copy = await motoAssembly(EXISTING, synthesized, templateFile, endpoint);
+  // The variant's taskIdSecret is a sample ARN; here, the secret just created.
+  const context = { ...EXISTING.context, taskIdSecret: keyringArn, stackName: EXISTING.stackName };
+  const templateFile = synthVariant(context, synthesized, { bundle: true });
+  const { copy, original } = await motoAssembly(EXISTING, synthesized, templateFile, endpoint);
+  // moto would skip a secret of the stack's own without a word: the template must have none.
+  const owned = Object.values(original.Resources).filter((r) => /^AWS::(DynamoDB|SecretsManager)::/.test(r.Type));
+  if (owned.length) throw new Error(`the template creates ${owned.map((r) => r.Type).join(', ')}.`);
+  console.log(`  ok: no table or secret among the template's ${Object.keys(original.Resources).length} resources`);
   expectStep(
     'cdk deploy --method=direct',
     cdk(['deploy', '--app', copy, '--require-approval', 'never', '--method=direct'], env),
     (s) => s.status === 0,
   );
-  const cfn = new CloudFormationClient({ endpoint });
-  const { StackResourceSummaries: resources = [] } = await cfn.send(
-    new ListStackResourcesCommand({ StackName: EXISTING.stackName }),
-  );
-  const tables = resources.filter((r) => r.ResourceType?.startsWith('AWS::DynamoDB::'));
-  if (tables.length) throw new Error(`the stack owns ${tables.map((r) => r.LogicalResourceId).join(', ')}.`);
-  console.log(`  ok: no table among the stack's ${resources.length} resources`);
-  const functions = resources.filter((r) => r.ResourceType === 'AWS::Lambda::Function');
-  const names = await Promise.all(functions.map((f) => functionTableName(f.PhysicalResourceId ?? '', endpoint)));
+  const names = (await functionEnvironments(EXISTING.stackName, endpoint)).map((variables) => variables.TABLE_NAME);
   const named = names.filter((n) => n !== undefined);
   if (named.length < 3 || named.some((n) => n !== tableName))
     throw new Error(`functions' TABLE_NAME: ${JSON.stringify(names)}, expected ${tableName} on at least 3.`);
   console.log(`  ok: ${named.length} functions name ${tableName} in TABLE_NAME`);
+  await checkKeyringReaders(EXISTING.stackName, keyringArn, endpoint);
   expectStep('cdk destroy', cdk(['destroy', '--app', copy, '--force'], env), (s) => s.status === 0);
   await new DynamoDBClient({ endpoint }).send(new DescribeTableCommand({ TableName: tableName }));
-  console.log(`  ok: ${tableName} outlives cdk destroy`);
+  await new SecretsManagerClient({ endpoint }).send(new DescribeSecretCommand({ SecretId: keyringArn }));
+  console.log(`  ok: ${tableName} and ${keyringName} outlive cdk destroy`);
   console.log(`  ${EXISTING.name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -8,7 +8,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { toApiGatewayEvent } from '../local/api-gateway/event';
-import { LOCAL_TASK_ID_KEY } from '../local/local-aws';
+import { LOCAL_KEYRING } from '../local/local-aws';
 import { PROJECT_ROOT } from '../local/template';
 import { executionArn, toExecutionInput } from '../lambda/adapters/sfn-workflow';
 import { storageKeyOf } from '../lambda/core/storage-key';
@@ -23,7 +23,7 @@ const VIDEO = 'test.mp4';
 /** 2026-11-28T12:00:00Z: every sample happens at the same instant, so the files only change with the code. */
 const EPOCH_MS = 1795867200000;
 const RETENTION_DAYS = 30;
-const keys = new TaskKeys(LOCAL_TASK_ID_KEY);
+const keys = new TaskKeys(LOCAL_KEYRING);
 /** A well-formed id of (tenant1, test.mp4) that no POST makes (its random half is all zeros): 404 until edited. */
 const SAMPLE_TASK_ID = keys.newTaskId(TENANT, VIDEO, Buffer.alloc(16));
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:AnalysisStateMachine84F41CA0';

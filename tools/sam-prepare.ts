@@ -14,8 +14,8 @@ import { parseArgs } from 'node:util';
 import { SAM_LOCAL_ENDPOINTS } from '../lib/sam-local-endpoints';
 import { createTable, type TableDefinition } from '../local/dynamodb/dynamodb-local';
 import { LocalSetupError } from '../local/errors';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, LOCAL_TASK_ID_KEY } from '../local/local-aws';
-import { TASK_ID_KEY_ENV } from '../lambda/shared/deployment-names';
+import { LOCAL_CREDENTIALS, LOCAL_KEYRING_JSON, LOCAL_REGION } from '../local/local-aws';
+import { TASK_ID_KEYRING_ENV } from '../lambda/shared/deployment-names';
 import {
   type CfnTemplate,
   type EventRuleProperties,
@@ -117,7 +117,8 @@ export async function samPrepare(options: SamPrepareOptions): Promise<SamPrepare
       {
         TABLE_NAME: tableId,
         STATE_MACHINE_ARN: stateMachineArn ?? names.ref(smId),
-        [TASK_ID_KEY_ENV]: LOCAL_TASK_ID_KEY,
+        // The local keyring inline: the template's secret has no local emulator (the sam:synth template declares it).
+        [TASK_ID_KEYRING_ENV]: LOCAL_KEYRING_JSON,
         ...SAM_LOCAL_ENDPOINTS,
       },
     ]),

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
 
-/** The stack variants CI checks: every auth mode, the optional features together, and an existing table. */
+/** The stack variants CI checks: every auth mode, the optional features together, and an existing table and keyring. */
 export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   default: {},
   jwt: { auth: 'jwt', jwtIssuer: 'https://login.example.com/', jwtAudience: 'spa,api://tracking' },
@@ -12,8 +12,12 @@ export const VARIANTS: Readonly<Record<string, Record<string, string>>> = {
   none: { auth: 'none' },
   features: { corsAllowOrigins: 'https://app.example.com', alarmEmail: 'ops@example.com', removalPolicy: 'destroy' },
   budget: { alarmEmail: 'ops@example.com', budgetUsd: '25' },
-  // On an existing table (docs/OPERATIONS.md, Restore): no table resource, every name and grant on this one.
-  existingTable: { tableName: 'VideoTracking-restored' },
+  // A restore into a new stack (docs/OPERATIONS.md, Restore): on an existing table and the old stack's keyring, so no
+  // table or secret resource, every name and grant on these.
+  existingTable: {
+    tableName: 'VideoTracking-restored',
+    taskIdSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:VideoTracking-task-ids-AbCdEf',
+  },
 };
 
 /**

@@ -7,13 +7,14 @@ import {
   type TaskServiceConfig,
   TaskService,
 } from '../core/task-service';
-import { TASK_ID_KEY_ENV } from '../shared/deployment-names';
-import { TaskKeys } from '../shared/task-keys';
+import { TASK_ID_SECRET_ARN_ENV } from '../shared/deployment-names';
+import type { CursorKeys, TaskKeys } from '../shared/task-keys';
 import { DynamoDbSweepState } from './dynamodb/sweep-state';
 import { createDocumentClient, TableClient } from './dynamodb/table-client';
 import { DynamoDbTaskStore } from './dynamodb/task-store';
 import { requireEnv, serviceConfigFromEnv } from './env-config';
 import { StepFunctionsWorkflow } from './sfn-workflow';
+import { inlineTaskKeys } from './task-id-keyring';
 
 export interface TaskServiceWiring {
   readonly log: ServiceLog;
@@ -22,8 +23,13 @@ export interface TaskServiceWiring {
   readonly wrapClient?: <C extends DynamoDBClient | SFNClient>(client: C) => C;
   /** Step Functions client settings (e.g. the sweeper's adaptive retries). */
   readonly sfnConfig?: SFNClientConfig;
-  /** The API lists tasks: its cursors are signed with TASK_ID_KEY, which must then be set. */
+  /** The API lists tasks: its cursors are signed with the keyring's cursor keys. */
   readonly lists?: boolean;
+  /**
+   * The task keys, loaded by the function's entry point (adapters/task-id-keyring.ts: the secret, read once).
+   * @default - the inline keyring of the environment (TASK_ID_KEYRING), which must then be set
+   */
+  readonly keys?: TaskKeys;
 }
 
 export interface TaskServiceClients {
@@ -31,7 +37,7 @@ export interface TaskServiceClients {
   readonly sfn: SFNClient;
   readonly tableName: string;
   readonly stateMachineArn: string;
-  /** Derives task ids and active keys: the stack's key in Lambda, a fixed local key elsewhere. */
+  /** Derives task ids and active keys: the stack's keyring in Lambda, a fixed local one elsewhere. */
   readonly keys: TaskKeys;
   /** @default DEFAULT_TASK_SERVICE_CONFIG */
   readonly config?: TaskServiceConfig;
@@ -42,7 +48,7 @@ export interface TaskServiceClients {
   /** @default - nothing counted */
   readonly metrics?: ServiceMetrics;
   /** @default - no listing (only the API lists) */
-  readonly cursorKey?: string;
+  readonly cursorKeys?: CursorKeys;
 }
 
 /** The task rules on the given AWS clients: the one wiring of store, workflow and service (Lambda, bench, tests). */
@@ -65,24 +71,28 @@ export function taskServiceOn(clients: TaskServiceClients) {
     config,
     log: clients.log,
     metrics: clients.metrics,
-    cursorKey: clients.cursorKey,
+    cursorKeys: clients.cursorKeys,
   });
   return { service, store, workflow, clock, sweepState };
 }
 
-/** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, TASK_ID_KEY, timings. */
+/** The task rules on real AWS clients, configured as every function of the stack is: TABLE_NAME, STATE_MACHINE_ARN, the task keys, timings. */
 export function taskServiceFromEnv(env: Record<string, string | undefined>, wiring: TaskServiceWiring) {
   const wrap = wiring.wrapClient ?? (<C>(client: C) => client);
-  const taskIdKey = requireEnv(env, TASK_ID_KEY_ENV);
+  const keys = wiring.keys ?? inlineTaskKeys(env);
+  if (!keys)
+    throw new Error(
+      `No task keys: pass those loadTaskKeys read from ${TASK_ID_SECRET_ARN_ENV} (adapters/task-id-keyring.ts), or set the inline keyring.`,
+    );
   return taskServiceOn({
     dynamodb: wrap(new DynamoDBClient({})),
     sfn: wrap(new SFNClient(wiring.sfnConfig ?? {})),
     tableName: requireEnv(env, 'TABLE_NAME'),
     stateMachineArn: requireEnv(env, 'STATE_MACHINE_ARN'),
-    keys: new TaskKeys(taskIdKey),
+    keys,
     config: serviceConfigFromEnv(env),
     log: wiring.log,
     metrics: wiring.metrics,
-    cursorKey: wiring.lists ? taskIdKey : undefined,
+    cursorKeys: wiring.lists ? keys : undefined,
   });
 }

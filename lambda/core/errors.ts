@@ -76,7 +76,7 @@ export class WorkflowAlreadyStarted extends Error {
 export class DependencyUnavailable extends Error {
   override readonly name = 'DependencyUnavailable';
   constructor(
-    readonly dependency: 'dynamodb' | 'stepfunctions',
+    readonly dependency: 'dynamodb' | 'stepfunctions' | 'secretsmanager',
     readonly operation: string,
     options?: { cause?: unknown; retryAfterSeconds?: number; taskId?: string },
   ) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TaskErrorName, taskError } from './task-errors';
 import { openCursor, signCursor } from './cursor';
+import type { CursorKeys } from '../shared/task-keys';
 import {
   AdmissionPending,
   DependencyUnavailable,
@@ -60,10 +61,11 @@ export function requestHashOf(request: TrackRequest): string {
 export interface TaskServiceDeps extends RecoveryDeps {
   readonly newId: IdGenerator;
   /**
-   * Signs the listing's cursors (the stack's key, TASK_ID_KEY); not a password, it only makes cursors unforgeable.
+   * Sign and open the listing's cursors (the keyring's cursor keys, lambda/shared/task-keys.ts); they only make cursors
+   * unforgeable and bound to their tenant.
    * @default - no listing: `list` throws
    */
-  readonly cursorKey?: string;
+  readonly cursorKeys?: CursorKeys;
   /**
    * Waits between the reads of a cancel that found its task pending admission.
    * @default - setTimeout
@@ -97,7 +99,7 @@ export class TaskService {
   private readonly workflow: Workflow;
   private readonly clock: RecoveryDeps['clock'];
   private readonly newId: IdGenerator;
-  private readonly cursorKey: string | undefined;
+  private readonly cursorKeys: CursorKeys | undefined;
   private readonly config: TaskServiceConfig;
   private readonly log: ServiceLog;
   private readonly metrics: ServiceMetrics;
@@ -109,7 +111,7 @@ export class TaskService {
     this.workflow = deps.workflow;
     this.clock = deps.clock;
     this.newId = deps.newId;
-    this.cursorKey = deps.cursorKey;
+    this.cursorKeys = deps.cursorKeys;
     this.config = this.recovery.config;
     this.log = deps.log ?? SILENT_LOG;
     this.metrics = deps.metrics ?? UNCOUNTED;
@@ -234,9 +236,9 @@ export class TaskService {
 
   /** GET /api/v1/track without a video: the tenant's tasks, newest first; a cursor is only valid for its tenant. */
   async list(tenantId: string, request: ListRequest): Promise<TaskList> {
-    const key = this.cursorKey;
-    if (!key) throw new Error('TaskService was built without a cursorKey: the listing is not available.');
-    const after = request.cursor === undefined ? undefined : openCursor(key, tenantId, request.cursor);
+    const key = this.cursorKeys;
+    if (!key) throw new Error('TaskService was built without cursorKeys: the listing is not available.');
+    const after = request.cursor === undefined ? undefined : await openCursor(key, tenantId, request.cursor);
     const page = await this.store.listByTenant({ tenantId, limit: request.limit, status: request.status, after });
     return { tasks: page.tasks, nextCursor: page.next ? signCursor(key, tenantId, page.next) : null };
   }

@@ -95,7 +95,11 @@ const VideoFilename = v.pipe(
   ),
 );
 
-const TaskId = v.pipe(v.string(requiredString), v.regex(/^[A-Za-z0-9_-]{43}$/, 'must be 43 base64url characters'));
+// 44 characters since the generated key (lambda/shared/task-keys.ts); ids of 43 made before it stay valid.
+const TaskId = v.pipe(
+  v.string(requiredString),
+  v.regex(/^[A-Za-z0-9_-]{43,44}$/, 'must be 44 base64url characters (or 43, for an id made before key versions)'),
+);
 
 // A missing key is reported by the object schema, with the key in the issue's path.
 const objectMessage = (issue: v.ObjectIssue): string => (issue.path?.length ? 'is required' : 'must be a JSON object');

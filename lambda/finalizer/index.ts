@@ -5,6 +5,7 @@ import { LazyClientTracing } from '../adapters/lazy-tracing';
 import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
+import { loadTaskKeys } from '../adapters/task-id-keyring';
 import { type ExecutionStatusChange, finalizeExecution } from './finalizer';
 import { METRICS_NAMESPACE, ServiceEvent, ServiceName } from '../shared/observability-names';
 
@@ -16,10 +17,12 @@ let recovery: TaskRecovery | undefined;
 
 /** EventBridge target: throws on a transient failure so EventBridge retries (and dead-letters) the event. */
 export async function handler(event: ExecutionStatusChange) {
+  // The keyring is read once per cold start; a failed read throws, and EventBridge retries the event.
   recovery ??= taskServiceFromEnv(process.env, {
     log: logger,
     metrics: powertoolsServiceMetrics(metrics),
     wrapClient: tracing.register,
+    keys: await loadTaskKeys(process.env, { wrapClient: tracing.register }),
   }).service.recovery;
   tracing.beforeInvocation();
   try {

@@ -15,9 +15,6 @@ export const StackOutput = {
 /** Active tasks one tenant may hold unless the stack's `tenantActiveTaskLimit` says otherwise (0 = no limit). */
 export const DEFAULT_TENANT_ACTIVE_TASK_LIMIT = 100;
 
-/** The environment variable holding the key of task ids (lambda/shared/task-keys.ts) in every function that derives them. */
-export const TASK_ID_KEY_ENV = 'TASK_ID_KEY';
-
 /**
  * The ARN of the Secrets Manager secret holding the task-id keyring (lambda/shared/keyring.ts), in every function: each
  * reads it once per cold start.

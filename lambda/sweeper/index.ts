@@ -6,6 +6,7 @@ import { serviceConfigFromEnv, sweepOptionsFromEnv } from '../adapters/env-confi
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { RepairSweep } from '../core/repair-sweep';
 import { taskServiceFromEnv } from '../adapters/task-service-from-env';
+import { loadTaskKeys } from '../adapters/task-id-keyring';
 import { METRICS_NAMESPACE, ServiceName, SweepMetric } from '../shared/observability-names';
 
 installLazySourceMaps(__filename);
@@ -23,9 +24,11 @@ const STOP_MARGIN_MS = 15_000;
  */
 const LOCAL_LEASE_MS = 15_000;
 
-function build(): RepairSweep {
+async function build(): Promise<RepairSweep> {
   const env = process.env;
   const { service, sweepState } = taskServiceFromEnv(env, {
+    // Read once per cold start; a failed read fails this run, and the next minute's tick tries again.
+    keys: await loadTaskKeys(env),
     log: logger,
     // The service events of its repairs and reconciliations, under the sweeper's service dimension.
     metrics: powertoolsServiceMetrics(metrics),
@@ -54,7 +57,7 @@ export async function handler(
   _event?: unknown,
   context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>,
 ) {
-  repairSweep ??= build();
+  repairSweep ??= await build();
   try {
     const remaining = context?.getRemainingTimeInMillis?.();
     const now = Date.now();

@@ -7,6 +7,9 @@ import { installLazySourceMaps } from '../adapters/lazy-source-maps';
 import { powertoolsLog } from '../adapters/powertools-log';
 import { powertoolsServiceMetrics } from '../adapters/powertools-metrics';
 import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-service-from-env';
+import { loadTaskKeys } from '../adapters/task-id-keyring';
+import type { TaskKeys } from '../shared/task-keys';
+import { errorResponse } from './http';
 import { createTrackHandler } from './track-handler';
 import { METRICS_NAMESPACE, ServiceName } from '../shared/observability-names';
 
@@ -20,10 +23,14 @@ authConfigFromEnv(process.env);
 
 /** Built on first use, so a missing table or state machine variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
+/** The keyring's read (the secret, once per cold start); forgotten when it fails, so the next request tries again. */
+let keys: Promise<TaskKeys> | undefined;
 
 export interface TrackHandlerOptions {
   /** Applied to each AWS SDK client before the X-Ray capture: the local system's fault injection, or call counting. */
   readonly wrapClient?: TaskServiceWiring['wrapClient'];
+  /** @default - the environment's inline keyring (TASK_ID_KEYRING) */
+  readonly keys?: TaskKeys;
 }
 
 /** The handler as configured by `env`: what Lambda runs, and what the local system builds with its client wrapper. */
@@ -38,6 +45,7 @@ export function buildTrackHandler(
     metrics: powertoolsServiceMetrics(metrics),
     lists: true,
     wrapClient: (client) => tracing.register(wrap(client)),
+    keys: options.keys,
   });
   return createTrackHandler(
     service,
@@ -51,7 +59,17 @@ export function buildTrackHandler(
 }
 
 export async function handler(event: APIGatewayProxyEventV2) {
-  handle ??= buildTrackHandler(process.env);
+  if (!handle) {
+    try {
+      keys ??= loadTaskKeys(process.env, { wrapClient: tracing.register });
+      handle = buildTrackHandler(process.env, { keys: await keys });
+    } catch (error) {
+      // No keyring, no answer: 503 with Retry-After while Secrets Manager fails, 500 for a deployment fault.
+      keys = undefined;
+      logger.error('the task id keyring could not be read', { error });
+      return errorResponse(error);
+    }
+  }
   tracing.beforeInvocation();
   return handle(event);
 }

@@ -136,7 +136,7 @@ describeInBrowser('the demo page in headless Chromium', () => {
     await expectText(a, 'task-status', 'not_started');
     await expectText(b, 'task-status', 'not_started');
     const id = (await text(a, 'task-id').textContent())!;
-    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{44}$/);
     expect(await text(b, 'task-id').textContent()).toBe(id);
     expect(a.posts.length).toBeLessThanOrEqual(1);
     expect(b.posts.length).toBeLessThanOrEqual(1);

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { TrackingStack } from '../../lib/tracking-stack';
-import { TASK_ID_KEY_ENV } from '../../lambda/shared/deployment-names';
+import { TASK_ID_KEYRING_ENV } from '../../lambda/shared/deployment-names';
+import { LOCAL_KEYRING_JSON } from '../../local/local-aws';
 import { type FunctionProperties, loadStack, resourcesOfType } from '../../local/template';
 
 let outdir: string;
@@ -69,7 +70,7 @@ function invokeBundle(env: Record<string, string>): { statusCode: number; tracer
       TENANT_CLAIM: 'custom:tenant_id',
       TABLE_NAME: 'tasks',
       STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:analysis',
-      [TASK_ID_KEY_ENV]: 'local-test-key',
+      [TASK_ID_KEYRING_ENV]: LOCAL_KEYRING_JSON,
       ...env,
     },
   });

@@ -9,6 +9,7 @@ import { RepairSweep } from '../../lambda/core/repair-sweep';
 import { postTrack, request } from '../support/events';
 import { mockedHandler, NOW } from '../support/mocked-handler';
 import { activeItem, STORED_ID, STORED_KEY } from '../support/stored-items';
+import { TASK_ID_SECRET_ARN_ENV } from '../../lambda/shared/deployment-names';
 import { defaultTrackingStack, only, policyActions, policyStatements } from '../support/synth';
 
 /** IAM actions each SDK command needs (TransactWriteItems is authorised per item action). */
@@ -114,7 +115,7 @@ test('every AWS call the API handler makes, on every path, is granted to its rol
   expect(JSON.stringify(query.Resource)).toMatch(/"\/index\/by-tenant"\]/);
 });
 
-test('only the API function queries the by-tenant index; the API signs its cursors with the stack UUID', () => {
+test('only the API function queries the by-tenant index; the API signs its cursors with the keyring it reads', () => {
   const { json: template } = defaultTrackingStack();
   const readers = Object.entries(template.Resources as Record<string, any>)
     .filter(
@@ -128,9 +129,8 @@ test('only the API function queries the by-tenant index; the API signs its curso
       ([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('TrackHandler'),
     ),
   );
-  expect(fn.Properties.Environment.Variables.TASK_ID_KEY).toEqual({
-    'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }],
-  });
+  const secret = only(Object.keys(template.Resources).filter((id) => id.startsWith('TaskIdsSecret')));
+  expect(fn.Properties.Environment.Variables[TASK_ID_SECRET_ARN_ENV]).toEqual({ Ref: secret });
 });
 
 test('every AWS call the repair sweep makes, on every path, is granted to its role, the index query on that index only', async () => {
@@ -260,14 +260,14 @@ describe('IAM is least privilege', () => {
     for (const s of statements()) for (const a of list(s.Action)) expect(a).not.toMatch(/\*/);
   });
 
-  test('no "*" resource on any DynamoDB or Step Functions action', () => {
+  test('no "*" resource on any DynamoDB, Step Functions or Secrets Manager action', () => {
     for (const s of statements()) {
-      if (list(s.Action).some((a: string) => /^(dynamodb|states):/.test(a)))
+      if (list(s.Action).some((a: string) => /^(dynamodb|states|secretsmanager):/.test(a)))
         expect(list(s.Resource)).not.toContain('*');
     }
   });
 
-  test('the API handler may only Get/Put/Update/Delete items of the table, Query its tenant index, start executions of the state machine and stop its executions', () => {
+  test('the API handler may only Get/Put/Update/Delete items of the table, Query its tenant index, start executions of the state machine, stop its executions and read the keyring', () => {
     const handlerPolicy = statements().filter((s) => s.policy.startsWith('TrackHandlerServiceRole'));
     const actions = handlerPolicy
       .flatMap((s) => list(s.Action))
@@ -279,6 +279,9 @@ describe('IAM is least privilege', () => {
       'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:UpdateItem',
+      // secret.grantRead: GetSecretValue (the one call), DescribeSecret with it; on the keyring only (task-id-secret.test.ts)
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
       'states:StartExecution',
       'states:StopExecution',
     ]);

@@ -40,6 +40,7 @@ const DELETE_COMMAND: Record<string, string> = {
   'AWS::Logs::LogGroup': 'aws logs delete-log-group',
   'AWS::SQS::Queue': 'aws sqs delete-queue',
   'AWS::Cognito::UserPool': 'aws cognito-idp delete-user-pool',
+  'AWS::SecretsManager::Secret': 'aws secretsmanager delete-secret',
 };
 
 describe('Teardown', () => {
@@ -98,7 +99,7 @@ describe('Teardown', () => {
     const outputs = Object.keys(
       (defaultTrackingStack().json as unknown as { Outputs: Record<string, unknown> }).Outputs,
     );
-    for (const name of ['TableName', 'DeadLetterQueueUrl']) {
+    for (const name of ['TableName', 'DeadLetterQueueUrl', 'TaskIdSecretArn']) {
       expect(teardown).toContain(`output \`${name}\``);
       expect(outputs).toContain(name);
     }

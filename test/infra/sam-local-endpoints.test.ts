@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SamLocalEndpoints } from '../../lib/sam-local-endpoints';
 import { TrackingStack } from '../../lib/tracking-stack';
+import { TASK_ID_KEYRING_ENV, TASK_ID_SECRET_ARN_ENV } from '../../lambda/shared/deployment-names';
 import { defaultTrackingStack, unbundledApp } from '../support/synth';
 
 describe('sam local invoke support', () => {
-  test('the deployable template never points the SDK at local endpoints', () => {
+  test('the deployable template never points the SDK at local endpoints, nor declares an inline keyring', () => {
     // GIVEN the app as bin/app.ts builds it THEN
     expect(JSON.stringify(defaultTrackingStack().json)).not.toMatch(/AWS_ENDPOINT_URL/);
+    expect(JSON.stringify(defaultTrackingStack().json)).not.toContain(TASK_ID_KEYRING_ENV);
   });
 
   test('the app refuses -c localEndpoints=true unless the output is cdk.out.sam (so cdk deploy cannot ship it)', () => {
@@ -35,7 +37,7 @@ describe('sam local invoke support', () => {
     expect(existsSync(path.join(parent, 'cdk.out.sam', 'VideoTracking.template.json'))).toBe(true);
   }, 120_000);
 
-  test('the SamLocalEndpoints aspect declares the endpoint variables on each function sam:prepare configures, and only there', () => {
+  test('the SamLocalEndpoints aspect declares the endpoint variables and the inline keyring on each function sam:prepare configures, and only there', () => {
     // GIVEN
     const app = unbundledApp();
     // WHEN
@@ -52,5 +54,10 @@ describe('sam local invoke support', () => {
     );
     expect(withEndpoints).toHaveLength(3);
     expect(variables.filter((v) => 'STATE_MACHINE_ARN' in v)).toEqual(withEndpoints);
+    // … and the inline keyring, declared (sam:prepare sets it) wherever the stack gives the keyring secret's ARN
+    const keyed = variables.filter((v) => TASK_ID_SECRET_ARN_ENV in v);
+    expect(keyed).toHaveLength(3);
+    expect(variables.filter((v) => TASK_ID_KEYRING_ENV in v)).toEqual(keyed);
+    for (const v of keyed) expect(v[TASK_ID_KEYRING_ENV]).toBe('');
   });
 });

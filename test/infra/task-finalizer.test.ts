@@ -29,7 +29,7 @@ describe('finalizer (executions that end outside the Catch)', () => {
     });
   });
 
-  test('the finalizer may only read and finish tasks: GetItem, and PutItem, DeleteItem, UpdateItem (the tenant counter) in its transaction', () => {
+  test('the finalizer may only read and finish tasks: GetItem, and PutItem, DeleteItem, UpdateItem (the tenant counter) in its transaction; and read the keyring', () => {
     const actions = policyActions(policyStatements(template, 'FinalizerFunctionServiceRole')).filter(
       (a) => !a.startsWith('xray:'),
     );
@@ -38,6 +38,9 @@ describe('finalizer (executions that end outside the Catch)', () => {
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
+      // secret.grantRead, on the keyring only (task-id-secret.test.ts)
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
     ]);
   });
 });

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { TaskSweeper } from '../../lib/task-sweeper';
 import { DEFAULT_TASK_RULES } from '../../lib/task-rules';
@@ -39,13 +40,14 @@ describe('repair sweeper function', () => {
   });
 
   test('a list threshold above the describe budget, or not a whole number, is refused', () => {
-    // GIVEN a table and a state machine
+    // GIVEN a table, a state machine and a keyring
     const s = unbundledStack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const stateMachine = new sfn.StateMachine(s, 'M', {
       definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')),
     });
-    const props = { table, stateMachine, rules: DEFAULT_TASK_RULES };
+    const taskIdSecret = new secretsmanager.Secret(s, 'K');
+    const props = { table, stateMachine, taskIdSecret, rules: DEFAULT_TASK_RULES };
     // WHEN / THEN
     expect(() => new TaskSweeper(s, 'A', { ...props, maxTasksPerRun: 50, listThreshold: 51 })).toThrow(
       /listThreshold must be an integer from 0 to maxTasksPerRun/,

@@ -1,5 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { DEFAULT_TASK_RULES } from '../../lib/task-rules';
 import { TrackApi } from '../../lib/track-api';
@@ -47,18 +48,20 @@ describe('TrackApi', () => {
   });
 
   test('invalid throttling is refused with a message', () => {
-    // GIVEN a table and a state machine
+    // GIVEN a table, a state machine and a keyring
     const s = unbundledStack();
     const table = new dynamodb.Table(s, 'T', { partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING } });
     const stateMachine = new sfn.StateMachine(s, 'M', {
       definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(s, 'P')),
     });
+    const taskIdSecret = new secretsmanager.Secret(s, 'K');
     // WHEN / THEN
     expect(
       () =>
         new TrackApi(s, 'A', {
           table,
           stateMachine,
+          taskIdSecret,
           authorization: { mode: 'iam' },
           rules: DEFAULT_TASK_RULES,
           throttleBurstLimit: 0,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { costUnitsTable, measureCostUnits, tableInDoc } from '../../bench/cost-units';
-import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
+import { LOCAL_KEYRING } from '../../local/local-aws';
 import { env } from './support';
 
 const DOC = path.join(__dirname, '..', '..', 'docs', 'ARCHITECTURE.md');
@@ -13,7 +13,7 @@ describe('the cost table in docs/ARCHITECTURE.md', () => {
         dynamoDbEndpoint: env.dynamoDbEndpoint,
         tableName: env.tableName,
         cdkOut: env.cdkOut,
-        taskIdKey: LOCAL_TASK_ID_KEY,
+        keyring: LOCAL_KEYRING,
       }),
     );
     const documented = tableInDoc(readFileSync(DOC, 'utf8'));

@@ -77,15 +77,19 @@ describe("listing a tenant's tasks (GET /api/v1/track without video_filename)", 
   test('a tampered cursor, or one issued to another tenant, is 400 problem+json and lists nothing', async () => {
     const { cursors } = await allPages(tenant, '&limit=10');
     const cursor = present(cursors[0], 'a cursor');
-    const [payload = '', signature = ''] = cursor.split('.');
+    const [version = '', payload = '', signature = ''] = cursor.split('.');
+    expect(version).toBe('1');
     const position = JSON.parse(Buffer.from(payload, 'base64url').toString());
     const forged = Buffer.from(JSON.stringify({ ...position, tenant: other })).toString('base64url');
     const flipped = `${signature.slice(0, -2)}${signature.at(-2) === 'A' ? 'B' : 'A'}${signature.at(-1)}`;
     const attempts = [
-      list(tenant, `&cursor=${encodeURIComponent(`${payload}.${flipped}`)}`),
-      list(tenant, `&cursor=${encodeURIComponent(`${forged}.${signature}`)}`),
+      list(tenant, `&cursor=${encodeURIComponent(`1.${payload}.${flipped}`)}`),
+      list(tenant, `&cursor=${encodeURIComponent(`1.${forged}.${signature}`)}`),
       list(other, `&cursor=${encodeURIComponent(cursor)}`),
-      list(other, `&cursor=${encodeURIComponent(`${forged}.${signature}`)}`),
+      list(other, `&cursor=${encodeURIComponent(`1.${forged}.${signature}`)}`),
+      // Without its version: a cursor of the old format, whose signature (the stack UUID's) this is not.
+      list(tenant, `&cursor=${encodeURIComponent(`${payload}.${signature}`)}`),
+      list(tenant, `&cursor=${encodeURIComponent(`9.${payload}.${signature}`)}`),
       list(tenant, '&cursor=not-a-cursor'),
     ];
     for (const res of await Promise.all(attempts)) {

@@ -15,7 +15,7 @@ import {
   type TemplateResource,
 } from '../../local/template';
 import { LocalSetupError } from '../../local/errors';
-import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
+import { LOCAL_KEYRING_JSON } from '../../local/local-aws';
 import { freePort } from '../../local/free-port';
 import { SAM_CONTAINERS, samPrepare, samPrepareReport } from '../../tools/sam-prepare';
 import { env, getActive, getTask, holdExecutions, post, releaseExecutions, uniqueTenant } from './support';
@@ -67,6 +67,8 @@ async function samLocalInvoke(fn: LocalFunction, eventPath: string): Promise<any
         AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
         AWS_ENDPOINT_URL_DYNAMODB: env.dynamoDbEndpoint,
         AWS_ENDPOINT_URL_SFN: env.sfnEndpoint,
+        // and the keyring inline, as sam:prepare writes it (no Secrets Manager locally).
+        TASK_ID_KEYRING: LOCAL_KEYRING_JSON,
         POWERTOOLS_LOG_LEVEL: 'ERROR',
       },
     });
@@ -264,8 +266,8 @@ describe('npm run sam:prepare', () => {
     expect(prepared.env[trackId]).toEqual({
       TABLE_NAME: env.tableName,
       STATE_MACHINE_ARN: env.stateMachineArn,
-      // The local stack's key, as the local system and the tests derive task ids with.
-      TASK_ID_KEY: LOCAL_TASK_ID_KEY,
+      // The local keyring, as the local system and the tests derive task ids with.
+      TASK_ID_KEYRING: LOCAL_KEYRING_JSON,
       AWS_ENDPOINT_URL_DYNAMODB: 'http://dynamodb:8000',
       AWS_ENDPOINT_URL_SFN: 'http://stepfunctions:8083',
     });

@@ -39,7 +39,7 @@ export function mockedHandler(now: Date = NOW) {
     workflow: new StepFunctionsWorkflow(new SFNClient({ region: 'eu-west-1' }), STATE_MACHINE_ARN),
     clock: { now: () => now },
     newId: () => TASK_ID,
-    cursorKey: 'test-cursor-key',
+    cursorKeys: TEST_KEYS,
     config: DEFAULT_TASK_SERVICE_CONFIG,
     log,
     metrics: { count: (event) => counted.push(event) },

@@ -1,8 +1,8 @@
-import { LOCAL_TASK_ID_KEY } from '../../local/local-aws';
+import { LOCAL_KEYRING } from '../../local/local-aws';
 import { TaskKeys } from '../../lambda/shared/task-keys';
 
-/** The key every test derives ids and active keys with: the local system's, so a test's own store and the local API agree. */
-export const TEST_KEYS = new TaskKeys(LOCAL_TASK_ID_KEY);
+/** The keys every test derives ids and active keys with: the local system's keyring, so a test's own store and the local API agree. */
+export const TEST_KEYS = new TaskKeys(LOCAL_KEYRING);
 /** The id generator the tests give a TaskService. */
 export const newTestId = (tenantId: string, videoFilename: string): string =>
   TEST_KEYS.newTaskId(tenantId, videoFilename);

@@ -263,7 +263,7 @@ export class DynamoDbTaskStore implements TaskStore {
    * transaction wrote its final record in the same step that deleted the active item.
    */
   async getById(tenantId: string, taskId: string): Promise<FoundTask | undefined> {
-    const taskKey = this.keys.activeKeyOfId(tenantId, taskId);
+    const taskKey = await this.keys.resolveActiveKeyOfId(tenantId, taskId);
     if (taskKey === undefined) return undefined;
     const active = await this.getItem(taskKey);
     if (active?.[Attr.taskId] === taskId) return { task: fromActiveItem(active), taskKey };

@@ -5,7 +5,7 @@ import {
   type TaskServiceConfig,
   TaskService,
 } from '../../../lambda/core/task-service';
-import { newTestId } from '../stored-items';
+import { newTestId, TEST_KEYS } from '../stored-items';
 import { InMemoryTaskStore } from './in-memory-task-store';
 import { InMemorySweepState } from './in-memory-sweep-state';
 import { InMemoryWorkflow } from './in-memory-workflow';
@@ -48,7 +48,7 @@ export function coreOnDoubles(
     workflow,
     clock,
     newId: newTestId,
-    cursorKey: 'test-cursor-key',
+    cursorKeys: TEST_KEYS,
     config,
     metrics: { count: (event) => counted.push(event) },
     // A wait moves the test clock: no test sleeps for real.

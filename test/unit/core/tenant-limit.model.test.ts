@@ -7,7 +7,7 @@ import { TaskErrorName } from '../../../lambda/core/task-errors';
 import { DEFAULT_TASK_SERVICE_CONFIG, SILENT_LOG } from '../../../lambda/core/task-recovery';
 import { TaskService } from '../../../lambda/core/task-service';
 import { InMemoryTaskStore, InMemoryWorkflow, TestClock } from '../../support/doubles';
-import { newTestId } from '../../support/stored-items';
+import { newTestId, TEST_KEYS } from '../../support/stored-items';
 
 /**
  * A model-based test of the tenant limit: random rounds of concurrent claims (new and duplicate), refusals, cancels,
@@ -68,7 +68,7 @@ function system(s: fc.Scheduler) {
     workflow,
     clock,
     newId: newTestId,
-    cursorKey: 'model-key',
+    cursorKeys: TEST_KEYS,
     config: CONFIG,
     log: SILENT_LOG,
     // The scheduler decides when a cancel's wait ends, as it decides every store call.

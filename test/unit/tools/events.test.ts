@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { TaskKeys, videoDigestOfId } from '../../../lambda/shared/task-keys';
-import { LOCAL_TASK_ID_KEY } from '../../../local/local-aws';
+import { TaskKeys } from '../../../lambda/shared/task-keys';
+import { LOCAL_KEYRING } from '../../../local/local-aws';
 import { EVENTS_DIR, eventFileText, sampleEvents } from '../../../tools/events';
 
 const events = sampleEvents();
@@ -23,10 +23,10 @@ describe('events/*.json: what npm run events writes from the code', () => {
     },
   );
 
-  test("the sample task is a real id of (tenant1, test.mp4) under the local key, with that video's active key", () => {
-    const keys = new TaskKeys(LOCAL_TASK_ID_KEY);
+  test("the sample task is a real id of (tenant1, test.mp4) under the local keyring, with that video's active key", () => {
+    const keys = new TaskKeys(LOCAL_KEYRING);
     const input = JSON.parse((events['execution-failed'] as { detail: { input: string } }).detail.input);
-    expect(videoDigestOfId(input.task_id)).toBe(keys.videoDigest('tenant1', 'test.mp4'));
+    expect(keys.videoDigestOfId(input.task_id)).toBe(keys.videoDigest('tenant1', 'test.mp4'));
     expect(input.task_key).toBe(keys.activeKey('tenant1', 'test.mp4'));
     expect(input.storage_key).toBe('tenants/tenant1/test.mp4');
     expect((events['get-task'] as { pathParameters: { task_id: string } }).pathParameters.task_id).toBe(input.task_id);

@@ -1,0 +1,46 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { TASK_ID_KEYRING_ENV, TASK_ID_SECRET_ARN_ENV } from '../shared/deployment-names';
+import { type Keyring, parseKeyring } from '../shared/keyring';
+import { TaskKeys } from '../shared/task-keys';
+import { translate } from './aws-errors';
+import { requireEnv } from './env-config';
+
+type Env = Record<string, string | undefined>;
+
+/** The task keys of an environment that holds its keyring inline (TASK_ID_KEYRING: the local system, sam local). */
+export function inlineTaskKeys(env: Env): TaskKeys | undefined {
+  const inline = env[TASK_ID_KEYRING_ENV];
+  return inline ? new TaskKeys(parseKeyring(inline)) : undefined;
+}
+
+export interface LoadTaskKeysOptions {
+  /** Applied to the Secrets Manager client (X-Ray capture). */
+  readonly wrapClient?: (client: SecretsManagerClient) => SecretsManagerClient;
+}
+
+/**
+ * A function's task keys: the inline keyring if the environment has one, else the secret TASK_ID_SECRET_ARN names,
+ * read now (once per cold start: callers keep the result) and again only when an id or cursor names a key version
+ * this one lacks (TaskKeys' reload, at most once per 30 s).
+ * @throws DependencyUnavailable (dependency secretsmanager) when Secrets Manager fails in a way a retry can fix;
+ *   anything else (no such secret, access denied, a malformed keyring) as it is: a deployment fault.
+ */
+export async function loadTaskKeys(env: Env, options: LoadTaskKeysOptions = {}): Promise<TaskKeys> {
+  const inline = inlineTaskKeys(env);
+  if (inline) return inline;
+  const secretId = requireEnv(env, TASK_ID_SECRET_ARN_ENV);
+  const plain = new SecretsManagerClient({});
+  const client = options.wrapClient ? options.wrapClient(plain) : plain;
+  const read = async (): Promise<Keyring> => {
+    let secretString: string | undefined;
+    try {
+      ({ SecretString: secretString } = await client.send(new GetSecretValueCommand({ SecretId: secretId })));
+    } catch (error) {
+      throw translate(error, 'secretsmanager', 'GetSecretValue');
+    }
+    if (secretString === undefined)
+      throw new Error(`The secret ${secretId} has no SecretString: the task id keyring is a JSON string.`);
+    return parseKeyring(secretString);
+  };
+  return new TaskKeys(await read(), { reload: read });
+}
