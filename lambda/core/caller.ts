@@ -1,5 +1,5 @@
 import { InvalidRequest, TenantClaimInvalid, TenantMismatch } from './errors';
-import { AuthMode, COGNITO_TENANT_CLAIM, DEFAULT_TENANT_CLAIM } from '../shared/auth-modes';
+import { AuthMode, defaultTenantClaim } from '../shared/auth-modes';
 import { parseTenantId } from './validation';
 
 export interface AuthConfig {
@@ -34,8 +34,8 @@ export function authConfigFromEnv(env: Env): AuthConfig {
       `Environment variable AUTH_MODE must be one of ${Object.values(AuthMode).join(', ')}, got "${mode}".`,
     );
   }
-  const tenantClaim = env.TENANT_CLAIM || (mode === AuthMode.Cognito ? COGNITO_TENANT_CLAIM : DEFAULT_TENANT_CLAIM);
-  return { mode: mode as AuthMode, tenantClaim };
+  const checked = mode as AuthMode;
+  return { mode: checked, tenantClaim: env.TENANT_CLAIM || defaultTenantClaim(checked) };
 }
 
 /**
