@@ -66,14 +66,12 @@ export interface CursorKeys {
 export interface TaskKeysOptions {
   /**
    * Reads the keyring again: called when an id or a cursor names a version this keyring does not have (a rotation
-   * after this instance started; docs/OPERATIONS.md, "The task id key").
+   * after this instance started; docs/OPERATIONS.md, "The task id key"); concurrent callers share one call. It decides
+   * how often it really reads, and throws when it will not (lambda/adapters/task-id-keyring.ts: a 503 within 30 s of
+   * the last read), so a version it has not read yet is never answered as unknown.
    * @default - none: an unknown version stays unknown
    */
   readonly reload?: () => Promise<Keyring>;
-  /** @default 30_000: at most one reload per period, so ids naming made-up versions cannot call the secret per request. */
-  readonly minReloadIntervalMs?: number;
-  /** @default Date.now */
-  readonly now?: () => number;
 }
 
 interface VersionKeys {
@@ -87,7 +85,6 @@ export class TaskKeys implements CursorKeys {
   private saltText!: string;
   private current!: number;
   private versions!: ReadonlyMap<number, VersionKeys>;
-  private lastReloadAt = Number.NEGATIVE_INFINITY;
   private reloading?: Promise<void>;
   /** The last digest computed: a POST derives its new task id and its active key from the same (tenant, video). */
   private last?: { tenantId: string; videoFilename: string; digest: Buffer };
@@ -131,7 +128,10 @@ export class TaskKeys implements CursorKeys {
     return digest === undefined ? undefined : activeTaskKey(tenantId, digest);
   }
 
-  /** As activeKeyOfId, reading the keyring again (at most once a period) when the id names a version it lacks. */
+  /**
+   * As activeKeyOfId, reading the keyring again when the id names a version it lacks.
+   * @throws what `reload` throws (a 503 for the API: Secrets Manager failed, or was read less than 30 s ago)
+   */
   async resolveActiveKeyOfId(tenantId: string, taskId: string): Promise<string | undefined> {
     const opened = this.openId(taskId);
     if (opened && 'unknownVersion' in opened && !(await this.reloadFor(opened.unknownVersion))) return undefined;
@@ -174,13 +174,11 @@ export class TaskKeys implements CursorKeys {
     return this.saltText;
   }
 
-  /** True once the keyring holds `version`; reads it again at most once a period (concurrent callers share one read). */
+  /** True once the keyring holds `version`, after reading it again (concurrent callers share one read). */
   private async reloadFor(version: number): Promise<boolean> {
-    const { reload, minReloadIntervalMs = 30_000, now = Date.now } = this.options;
+    const { reload } = this.options;
     if (!reload) return false;
     if (!this.reloading) {
-      if (now() - this.lastReloadAt < minReloadIntervalMs) return this.versions.has(version);
-      this.lastReloadAt = now();
       this.reloading = reload()
         .then((keyring) => this.use(keyring))
         .finally(() => {

@@ -2,7 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { inlineTaskKeys, loadTaskKeys } from '../../../lambda/adapters/task-id-keyring';
 import { DependencyUnavailable } from '../../../lambda/core/errors';
-import { formatKeyring } from '../../../lambda/shared/keyring';
+import { formatKeyring, parseKeyring } from '../../../lambda/shared/keyring';
 import { TaskKeys } from '../../../lambda/shared/task-keys';
 import { LOCAL_KEYRING, LOCAL_KEYRING_JSON } from '../../../local/local-aws';
 
@@ -36,15 +36,28 @@ describe('loadTaskKeys', () => {
     expect(sm.calls()).toHaveLength(1);
   });
 
-  test('an id of a version added after the read (a rotation) reads the secret again, and then resolves', async () => {
+  test('a read again within 30 s of the last is refused with the wait as Retry-After (a 503), not answered unknown', async () => {
+    let clock = 1_000_000;
     sm.on(GetSecretValueCommand).resolvesOnce({ SecretString: LOCAL_KEYRING_JSON }).resolves({ SecretString: rotated });
-    const keys = await loadTaskKeys(ENV);
-    const idOfVersion2 = new TaskKeys({
-      ...LOCAL_KEYRING,
-      current: 2,
-      keys: new Map([...LOCAL_KEYRING.keys, [2, 'rotated-key-'.padEnd(64, 'r')]]),
-    }).newTaskId('t', 'a.mp4');
+    const keys = await loadTaskKeys(ENV, { now: () => clock });
+    const idOfVersion2 = new TaskKeys(parseKeyring(rotated)).newTaskId('t', 'a.mp4');
+    // A rotation 10 s after the cold start: the id of version 2 is a 503 for 20 s more, then resolves.
+    clock += 10_000;
+    await expect(keys.resolveActiveKeyOfId('t', idOfVersion2)).rejects.toMatchObject({
+      constructor: DependencyUnavailable,
+      dependency: 'secretsmanager',
+      retryAfterSeconds: 20,
+    });
+    expect(sm.calls()).toHaveLength(1);
+    clock += 20_000;
     await expect(keys.resolveActiveKeyOfId('t', idOfVersion2)).resolves.toBe(keys.activeKey('t', 'a.mp4'));
+    expect(sm.calls()).toHaveLength(2);
+    // A made-up version right after: refused without a read.
+    const version9 = Buffer.from(idOfVersion2, 'base64url');
+    version9[0] = 9;
+    await expect(keys.resolveActiveKeyOfId('t', version9.toString('base64url'))).rejects.toMatchObject({
+      retryAfterSeconds: 30,
+    });
     expect(sm.calls()).toHaveLength(2);
   });
 

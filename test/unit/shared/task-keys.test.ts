@@ -154,40 +154,41 @@ describe('key versions', () => {
     expect(keys.activeKeyOfId('tenant1', v2)).toBeUndefined();
   });
 
-  test('an id of an unknown version reads the keyring again, once a period, with concurrent callers sharing the read', async () => {
+  test('an id of an unknown version reads the keyring again, concurrent callers sharing the read; a version still unknown is undefined', async () => {
     const v2 = new TaskKeys(keyring(2, { 1: KEY_1, 2: KEY_2 })).newTaskId('tenant1', 'a.mp4');
-    let clock = 1_000_000;
     let reads = 0;
     let next = keyring(1, { 1: KEY_1 });
     const stale = new TaskKeys(keyring(1, { 1: KEY_1 }), {
-      now: () => clock,
-      minReloadIntervalMs: 30_000,
       reload: async () => {
         reads++;
         await new Promise((resolve) => setTimeout(resolve, 5));
         return next;
       },
     });
-    // Not rotated yet: one read for three concurrent requests, then none within the period.
+    // Not rotated yet: one read for three concurrent requests, and the version stays unknown.
     await expect(Promise.all([1, 2, 3].map(() => stale.resolveActiveKeyOfId('tenant1', v2)))).resolves.toEqual([
       undefined,
       undefined,
       undefined,
     ]);
     expect(reads).toBe(1);
+    // Rotated: the next read finds version 2, the id resolves, and later ones need no read; new ids use version 2.
     next = keyring(2, { 1: KEY_1, 2: KEY_2 });
-    await expect(stale.resolveActiveKeyOfId('tenant1', v2)).resolves.toBeUndefined();
-    expect(reads).toBe(1);
-    // A period later the rotated keyring is read, and the id resolves; then the version is known, no read.
-    clock += 30_000;
     await expect(stale.resolveActiveKeyOfId('tenant1', v2)).resolves.toBe(keys.activeKey('tenant1', 'a.mp4'));
     await expect(stale.resolveActiveKeyOfId('tenant1', v2)).resolves.toBe(keys.activeKey('tenant1', 'a.mp4'));
     expect(reads).toBe(2);
     expect(stale.currentVersion).toBe(2);
-    // Malformed ids never read it.
-    clock += 30_000;
+    // Malformed ids and known versions never read it.
     await expect(stale.resolveActiveKeyOfId('tenant1', 'not-an-id')).resolves.toBeUndefined();
+    await expect(stale.resolveActiveKeyOfId('tenant1', keys.newTaskId('t', 'b.mp4'))).resolves.toBeDefined();
     expect(reads).toBe(2);
+  });
+
+  test('a reload that refuses (too soon, Secrets Manager down) fails the request rather than calling the id unknown', async () => {
+    const v2 = new TaskKeys(keyring(2, { 1: KEY_1, 2: KEY_2 })).newTaskId('tenant1', 'a.mp4');
+    const stale = new TaskKeys(keyring(1, { 1: KEY_1 }), { reload: () => Promise.reject(new Error('not now')) });
+    await expect(stale.resolveActiveKeyOfId('tenant1', v2)).rejects.toThrow('not now');
+    await expect(stale.cursorKey(2)).rejects.toThrow('not now');
   });
 
   test('a keyring read again with another salt is refused: every active key would change', async () => {
