@@ -10,8 +10,8 @@ import { taskServiceFromEnv, type TaskServiceWiring } from '../adapters/task-ser
 import { loadTaskKeys } from '../adapters/task-id-keyring';
 import type { TaskKeys } from '../shared/task-keys';
 import { errorResponse } from './http';
-import { createTrackHandler } from './track-handler';
-import { METRICS_NAMESPACE, ServiceName } from '../shared/observability-names';
+import { createTrackHandler, outcomeOf } from './track-handler';
+import { METRICS_NAMESPACE, type RequestOutcome, ServiceName } from '../shared/observability-names';
 
 installLazySourceMaps(__filename);
 const logger = new Logger({ serviceName: ServiceName.TrackApi });
@@ -20,6 +20,12 @@ const tracing = new LazyClientTracing({ serviceName: ServiceName.TrackApi, log: 
 
 // Checked at init: without AUTH_MODE the function must not start (it would trust the tenant a request names).
 authConfigFromEnv(process.env);
+
+/** One metric per answer, by its outcome (the handler alarms read them). */
+function recordOutcome(outcome: RequestOutcome): void {
+  metrics.addMetric(outcome, MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+}
 
 /** Built on first use, so a missing table or state machine variable fails loudly in the log instead of at import. */
 let handle: ReturnType<typeof createTrackHandler> | undefined;
@@ -47,15 +53,7 @@ export function buildTrackHandler(
     wrapClient: (client) => tracing.register(wrap(client)),
     keys: options.keys,
   });
-  return createTrackHandler(
-    service,
-    log,
-    (outcome) => {
-      metrics.addMetric(outcome, MetricUnit.Count, 1);
-      metrics.publishStoredMetrics();
-    },
-    authConfigFromEnv(env),
-  );
+  return createTrackHandler(service, log, recordOutcome, authConfigFromEnv(env));
 }
 
 export async function handler(event: APIGatewayProxyEventV2) {
@@ -67,7 +65,10 @@ export async function handler(event: APIGatewayProxyEventV2) {
       // No keyring, no answer: 503 with Retry-After while Secrets Manager fails, 500 for a deployment fault.
       keys = undefined;
       logger.error('the task id keyring could not be read', { error });
-      return errorResponse(error);
+      const response = errorResponse(error);
+      // Counted as any answer is, so HandlerDependencyUnavailable / HandlerInternalErrors see it.
+      recordOutcome(outcomeOf(response.statusCode));
+      return response;
     }
   }
   tracing.beforeInvocation();

@@ -2,7 +2,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { mockClient } from 'aws-sdk-client-mock';
+import { RequestOutcome } from '../../../lambda/shared/observability-names';
 import { LOCAL_KEYRING_JSON } from '../../../local/local-aws';
 import { postTrack } from '../../support/events';
 
@@ -25,6 +27,7 @@ const sfn = mockClient(SFNClient);
 
 describe('the API function reads its keyring once, on its first request', () => {
   test('Secrets Manager throttled: 503 problem with Retry-After, nothing written; the next request reads it again', async () => {
+    const addMetric = jest.spyOn(Metrics.prototype, 'addMetric');
     const { handler } = await import('../../../lambda/track/index');
     sm.on(GetSecretValueCommand)
       .rejectsOnce(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }))
@@ -38,6 +41,8 @@ describe('the API function reads its keyring once, on its first request', () => 
     expect(refused.headers['Content-Type']).toBe('application/problem+json');
     expect(Number(refused.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
     expect(ddb.calls()).toHaveLength(0);
+    // Counted as a dependency failure, so the HandlerDependencyUnavailable alarm sees it.
+    expect(addMetric).toHaveBeenCalledWith(RequestOutcome.DependencyUnavailable, 'Count', 1);
 
     const created = await handler(event);
     expect(created.statusCode).toBe(201);
