@@ -1,4 +1,5 @@
 import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { MAX_KEY_VERSION } from '../shared/keyring';
 import type { CursorKeys } from '../shared/task-keys';
 import { InvalidRequest } from './errors';
 
@@ -34,7 +35,8 @@ export async function openCursor(keys: CursorKeys, tenantId: string, cursor: str
     expected = mac(keys.legacyCursorKey(), tenantId, payload ?? '');
   } else {
     const [version, versionPayload, versionSignature, extra] = parts;
-    if (extra !== undefined || version === undefined || !VERSION.test(version)) throw invalidCursor();
+    if (extra !== undefined || version === undefined || !VERSION.test(version) || Number(version) > MAX_KEY_VERSION)
+      throw invalidCursor();
     const key = await keys.cursorKey(Number(version));
     if (!key) throw invalidCursor();
     [payload, signature] = [versionPayload, versionSignature];

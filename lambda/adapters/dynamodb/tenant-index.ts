@@ -68,13 +68,22 @@ function positionOf(item: Item): CursorPosition {
   return { pk: String(item[Attr.pk]), tenant: String(item[Attr.tenantId]), created: String(item[Attr.createdAt]) };
 }
 
+/** The table keys a listed item can have: an active item's or a final record's. */
+const LISTED_PK = /^(?:ACTIVE|TASK)#.{1,1024}$/s;
+/** `created_at` as the service writes it (Date.toISOString). */
+const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 function startKey(tenantId: string, position: CursorPosition): Item {
   const { pk, tenant, created } = position;
-  // Signed for this tenant already; checked again so a position can never start another tenant's partition.
+  // Signed for this tenant already; checked again so a position can never start another tenant's partition. And
+  // shaped as a listed item's keys: a cursor of the old format is signed with a public key (lambda/core/cursor.ts),
+  // so a forged one must be a 400, never a key DynamoDB refuses (a 500).
   if (
     tenant !== tenantId ||
     typeof pk !== 'string' ||
     typeof created !== 'string' ||
+    !LISTED_PK.test(pk) ||
+    !CREATED_AT.test(created) ||
     Object.keys(position).length !== 3
   )
     throw invalidCursor();

@@ -49,6 +49,22 @@ describe('the listing cursor', () => {
       expect(await refused('t1', garbage)).toBe(true);
   });
 
+  test('a version no keyring can hold (above 255) is refused without reading the keyring again', async () => {
+    let reads = 0;
+    const counting = new TaskKeys(keyring(1, { 1: 'one'.padEnd(64, '1') }), {
+      reload: () => {
+        reads++;
+        return Promise.resolve(keyring(1, { 1: 'one'.padEnd(64, '1') }));
+      },
+    });
+    const [, payload, signature] = signCursor(KEYS, 't1', POSITION).split('.');
+    expect(await refused('t1', `256.${payload}.${signature}`, counting)).toBe(true);
+    expect(await refused('t1', `999.${payload}.${signature}`, counting)).toBe(true);
+    expect(reads).toBe(0);
+    expect(await refused('t1', `7.${payload}.${signature}`, counting)).toBe(true);
+    expect(reads).toBe(1);
+  });
+
   test('a validly signed payload that is not an object of strings is refused', async () => {
     const cursor = signCursor(KEYS, 't1', { n: 1 } as never);
     expect(await refused('t1', cursor)).toBe(true);

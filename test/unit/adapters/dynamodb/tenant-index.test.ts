@@ -89,6 +89,21 @@ describe('listByTenant: the by-tenant index, newest first', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
+  test("a position in the caller's partition but not shaped as a listed item's keys is refused before any Query", async () => {
+    // A cursor of the old format is signed with the public stack UUID: whatever it holds must be a 400, never a
+    // key DynamoDB refuses (a ValidationException, a 500).
+    for (const after of [
+      { pk: '', tenant: 'tenant1', created: '' },
+      { pk: ACTIVE.pk, tenant: 'tenant1', created: '' },
+      { pk: 'OTHER#x', tenant: 'tenant1', created: ACTIVE.created_at },
+      { pk: ACTIVE.pk, tenant: 'tenant1', created: 'yesterday' },
+    ]) {
+      const error = await listByTenant(table, { tenantId: 'tenant1', limit: 1, after }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: 'InvalidRequest', field: 'cursor' });
+    }
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
   test('status=finished reads final records only, 100 at a time; a filtered short page queries on from where DynamoDB stopped', async () => {
     ddb
       .on(QueryCommand)
