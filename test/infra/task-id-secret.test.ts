@@ -68,15 +68,18 @@ describe('the generated task-id keyring (default stack)', () => {
     expect(environmentOf(json, ANALYSE)).not.toHaveProperty(TASK_ID_SECRET_ARN_ENV);
   });
 
-  test('Secrets Manager generates key_1: 64 letters and digits', () => {
-    const generate = secret.Properties.GenerateSecretString;
-    expect(generate).toMatchObject({
-      GenerateStringKey: keyField(FIRST_KEY_VERSION),
-      PasswordLength: GENERATED_KEY_LENGTH,
+  test('Secrets Manager generates key_1: 64 letters and digits; the generator is pinned whole', () => {
+    // Any change to GenerateSecretString makes CloudFormation generate a new value over the keyring, rotated keys and
+    // all (every id and cursor then unreadable): this test must fail on any change, even one a CDK upgrade makes.
+    const { SecretStringTemplate: _, ...generate } = secret.Properties.GenerateSecretString;
+    expect(generate).toEqual({
+      GenerateStringKey: 'key_1',
+      PasswordLength: 64,
       ExcludePunctuation: true,
+      IncludeSpace: false,
     });
-    expect(generate.IncludeSpace ?? false).toBe(false);
     expect(keyField(FIRST_KEY_VERSION)).toBe('key_1');
+    expect(GENERATED_KEY_LENGTH).toBe(64);
   });
 
   test('its template is JSON once resolved: exactly the salt (the stack UUID) and current "1"', () => {
@@ -92,6 +95,8 @@ describe('the generated task-id keyring (default stack)', () => {
     const resolved = (join[1] as unknown[]).map((part) => (typeof part === 'string' ? part : uuid)).join('');
     // THEN
     expect(JSON.parse(resolved)).toEqual({ [KeyringField.salt]: uuid, [KeyringField.current]: '1' });
+    // Pinned as written, for the same reason as the generator: a respelling would regenerate the value.
+    expect(join[1]).toEqual(['{"active_key_salt":"', STACK_UUID, '","current":"1"}']);
     expect(KeyringField).toMatchObject({ salt: 'active_key_salt', current: 'current' });
   });
 
