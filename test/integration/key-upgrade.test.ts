@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { LOCAL_KEYRING } from '../../local/local-aws';
-import { legacySignCursor, legacyTaskId } from '../support/legacy-keys';
+import { activeTaskKey } from '../../lambda/shared/table';
+import { legacyDigest, legacySignCursor, legacyTaskId } from '../support/legacy-keys';
 import {
   call,
   cancel,
   executionsOf,
   getActive,
+  itemsOf,
   getTask,
   holdExecutions,
   localTaskService,
@@ -27,7 +29,7 @@ const list = (tenant: string, query: string) =>
   call('GET', `/api/v1/track?tenant_id=${encodeURIComponent(tenant)}${query}`);
 
 describe('an upgrade from the stack-UUID key keeps every id and cursor working', () => {
-  test('ids of finished and active tasks read, dedupe, look up, cancel and finish; their cursors still page', async () => {
+  test('ids of a finished and an active task read, dedupe, look up and cancel; their cursors still page', async () => {
     const tenant = uniqueTenant('key-upgrade');
     // GIVEN, before the upgrade: one task that ran to its end and one still active (its execution held).
     const done = await before.track({ tenantId: tenant, videoFilename: 'done.mp4' });
@@ -38,6 +40,9 @@ describe('an upgrade from the stack-UUID key keeps every id and cursor working',
     const oldId = active.task.taskId;
     expect(active.kind).toBe('created');
     expect(oldId).toHaveLength(43);
+    // The active item's key is the one the old code wrote, computed here by the frozen old code, not today's.
+    const activeItem = (await itemsOf(tenant)).find((item) => item.task_id === oldId);
+    expect(activeItem?.pk).toBe(activeTaskKey(tenant, legacyDigest(SALT, tenant, 'active.mp4').toString('base64url')));
 
     try {
       // WHEN the new code serves them, THEN reads by id find both.
