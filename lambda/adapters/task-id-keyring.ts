@@ -43,7 +43,6 @@ export async function loadTaskKeys(env: Env, options: LoadTaskKeysOptions = {}):
   const plain = new SecretsManagerClient({});
   const client = options.wrapClient ? options.wrapClient(plain) : plain;
   const now = options.now ?? Date.now;
-  let readAt = now();
   const read = async (): Promise<Keyring> => {
     let secretString: string | undefined;
     try {
@@ -55,6 +54,8 @@ export async function loadTaskKeys(env: Env, options: LoadTaskKeysOptions = {}):
       throw new Error(`The secret ${secretId} has no SecretString: the task id keyring is a JSON string.`);
     return parseKeyring(secretString);
   };
+  const first = await read();
+  let readAt = now();
   const reload = (): Promise<Keyring> => {
     const waitMs = readAt + MIN_RELOAD_INTERVAL_MS - now();
     if (waitMs > 0)
@@ -66,7 +67,5 @@ export async function loadTaskKeys(env: Env, options: LoadTaskKeysOptions = {}):
     readAt = now();
     return read();
   };
-  const keys = new TaskKeys(await read(), { reload });
-  readAt = now();
-  return keys;
+  return new TaskKeys(first, { reload });
 }
