@@ -283,7 +283,12 @@ async function checkVariant(
     (s) => s.status === 0 && /There were no differences/.test(s.output),
   );
   if (!keyringArn) throw new Error('the stack has no task-id secret.');
-  await checkKeyringReaders(variant.stackName, keyringArn, endpoint);
+  await checkKeyringReaders(
+    variant.stackName,
+    keyringArn,
+    await functionEnvironments(variant.stackName, endpoint),
+    endpoint,
+  );
 
   const args = ['--stack', variant.stackName, '--tenant', 'tenant1', '--user', 'alice@example.com'];
   const first = tokenCommand(args, env);
@@ -414,9 +419,17 @@ async function functionEnvironments(stackName: string, endpoint: string): Promis
   return Promise.all(functions.map((f) => functionEnvironment(f.PhysicalResourceId ?? '', endpoint)));
 }
 
-/** The API handler, the finalizer and the sweeper, only they, name `arn` in TASK_ID_SECRET_ARN; so does the output. */
-async function checkKeyringReaders(stackName: string, arn: string, endpoint: string): Promise<void> {
-  const named = (await functionEnvironments(stackName, endpoint))
+/**
+ * The API handler, the finalizer and the sweeper, only they, name `arn` in TASK_ID_SECRET_ARN (of `environments`, the
+ * stack's functions'); so does the output.
+ */
+async function checkKeyringReaders(
+  stackName: string,
+  arn: string,
+  environments: Record<string, string>[],
+  endpoint: string,
+): Promise<void> {
+  const named = environments
     .map((variables) => variables[TASK_ID_SECRET_ARN_ENV])
     .filter((value) => value !== undefined);
   if (named.length !== KEYRING_READERS || named.some((value) => value !== arn))
@@ -530,12 +543,13 @@ async function checkExistingTable(work: string, env: NodeJS.ProcessEnv, endpoint
     cdk(['deploy', '--app', copy, '--require-approval', 'never', '--method=direct'], env),
     (s) => s.status === 0,
   );
-  const names = (await functionEnvironments(EXISTING.stackName, endpoint)).map((variables) => variables.TABLE_NAME);
+  const environments = await functionEnvironments(EXISTING.stackName, endpoint);
+  const names = environments.map((variables) => variables.TABLE_NAME);
   const named = names.filter((n) => n !== undefined);
   if (named.length < 3 || named.some((n) => n !== tableName))
     throw new Error(`functions' TABLE_NAME: ${JSON.stringify(names)}, expected ${tableName} on at least 3.`);
   console.log(`  ok: ${named.length} functions name ${tableName} in TABLE_NAME`);
-  await checkKeyringReaders(EXISTING.stackName, keyringArn, endpoint);
+  await checkKeyringReaders(EXISTING.stackName, keyringArn, environments, endpoint);
   expectStep('cdk destroy', cdk(['destroy', '--app', copy, '--force'], env), (s) => s.status === 0);
   await new DynamoDBClient({ endpoint }).send(new DescribeTableCommand({ TableName: tableName }));
   await new SecretsManagerClient({ endpoint }).send(new DescribeSecretCommand({ SecretId: keyringArn }));
