@@ -8,8 +8,8 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { TrackingFunction } from './private/tracking-function';
-import { type TaskRules, taskRulesEnvironment } from './task-rules';
-import { grantReadTaskIdSecret, taskIdSecretEnvironment } from './task-id-secret';
+import { type TaskRules, taskServiceEnvironment } from './task-rules';
+import { grantReadTaskIdSecret } from './task-id-secret';
 import { grantTableItems } from './task-table';
 import { REPAIRED_EXECUTION_STATUSES } from '../lambda/shared/execution-ends';
 import { ServiceName } from '../lambda/shared/observability-names';
@@ -50,10 +50,7 @@ export class TaskFinalizer extends Construct {
       logGroupId: 'Logs',
       removalPolicy,
       environment: {
-        ...taskRulesEnvironment(props.rules),
-        ...taskIdSecretEnvironment(props.taskIdSecret),
-        TABLE_NAME: props.table.tableName,
-        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        ...taskServiceEnvironment(props),
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskFinalizer,
       },
     });

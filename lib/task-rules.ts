@@ -1,5 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { DEFAULT_TENANT_ACTIVE_TASK_LIMIT } from '../lambda/shared/deployment-names';
+import { taskIdSecretEnvironment } from './task-id-secret';
 
 /**
  * The task rules' settings, shared by every function that runs them (read back by lambda/adapters/env-config.ts):
@@ -33,8 +37,26 @@ export const DEFAULT_TASK_RULES: TaskRules = {
   idempotencyRetention: Duration.hours(24),
 };
 
+/**
+ * What every function running the task rules reads (lambda/adapters/task-service-from-env.ts): the rules, the keyring
+ * secret's ARN, TABLE_NAME and STATE_MACHINE_ARN.
+ */
+export function taskServiceEnvironment(props: {
+  readonly rules: TaskRules;
+  readonly taskIdSecret: secretsmanager.ISecret;
+  readonly table: dynamodb.ITable;
+  readonly stateMachine: sfn.IStateMachine;
+}): Record<string, string> {
+  return {
+    ...taskRulesEnvironment(props.rules),
+    ...taskIdSecretEnvironment(props.taskIdSecret),
+    TABLE_NAME: props.table.tableName,
+    STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+  };
+}
+
 /** The environment variables a function reads the rules from. */
-export function taskRulesEnvironment(rules: TaskRules): Record<string, string> {
+function taskRulesEnvironment(rules: TaskRules): Record<string, string> {
   return {
     WORKFLOW_TIMEOUT_SECONDS: String(rules.workflowTimeout.toSeconds()),
     REDRIVE_GRACE_SECONDS: String(rules.redriveGrace.toSeconds()),

@@ -8,8 +8,8 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeExecutionsWildcard } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
-import { type TaskRules, taskRulesEnvironment } from './task-rules';
-import { grantReadTaskIdSecret, taskIdSecretEnvironment } from './task-id-secret';
+import { type TaskRules, taskServiceEnvironment } from './task-rules';
+import { grantReadTaskIdSecret } from './task-id-secret';
 import { grantQueryActiveByAge, grantTableItems } from './task-table';
 import { ServiceName } from '../lambda/shared/observability-names';
 
@@ -87,10 +87,7 @@ export class TaskSweeper extends Construct {
       logGroupId: 'Logs',
       removalPolicy: props.removalPolicy,
       environment: {
-        ...taskRulesEnvironment(props.rules),
-        ...taskIdSecretEnvironment(props.taskIdSecret),
-        TABLE_NAME: props.table.tableName,
-        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        ...taskServiceEnvironment(props),
         SWEEP_MAX_TASKS: String(maxTasks),
         SWEEP_LIST_THRESHOLD: String(listThreshold),
         POWERTOOLS_SERVICE_NAME: ServiceName.TaskSweeper,

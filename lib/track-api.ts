@@ -12,8 +12,8 @@ import { Construct } from 'constructs';
 import * as path from 'node:path';
 import { acknowledgeExecutionsWildcard, executionsArn } from './private/executions';
 import { TrackingFunction } from './private/tracking-function';
-import { type TaskRules, taskRulesEnvironment } from './task-rules';
-import { grantReadTaskIdSecret, taskIdSecretEnvironment } from './task-id-secret';
+import { type TaskRules, taskServiceEnvironment } from './task-rules';
+import { grantReadTaskIdSecret } from './task-id-secret';
 import { grantQueryByTenant, grantTableItems } from './task-table';
 import { Route } from '../lambda/shared/api-routes';
 import { AuthMode, defaultTenantClaim } from '../lambda/shared/auth-modes';
@@ -145,10 +145,7 @@ function trackHandler(scope: Construct, props: TrackApiProps, removalPolicy: Rem
     timeout: Duration.seconds(10),
     removalPolicy,
     environment: {
-      ...taskRulesEnvironment(props.rules),
-      ...taskIdSecretEnvironment(props.taskIdSecret),
-      TABLE_NAME: props.table.tableName,
-      STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+      ...taskServiceEnvironment(props),
       POWERTOOLS_SERVICE_NAME: ServiceName.TrackApi,
       ...handlerAuthEnvironment(props.authorization),
     },
