@@ -28,3 +28,19 @@ export function activeItem<E extends Record<string, unknown>>(createdAt: string,
     ...extra,
   };
 }
+
+/**
+ * A finished (failed) task of tenant1 as the listing reads it: a final record, created an hour before activeItem's
+ * `createdAt` of 11:00 in the listing tests.
+ */
+export function finalItem(active: ReturnType<typeof activeItem>) {
+  return {
+    ...active,
+    pk: 'TASK#0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
+    task_id: '0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
+    item_type: 'final',
+    status: 'failed',
+    created_at: '2026-11-28T10:00:00.000Z',
+    error: { error: 'States.Timeout' },
+  };
+}

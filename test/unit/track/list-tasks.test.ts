@@ -2,18 +2,10 @@ import 'aws-sdk-client-mock-jest';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { request } from '../../support/events';
 import { mockedHandler } from '../../support/mocked-handler';
-import { activeItem, STORED_ID } from '../../support/stored-items';
+import { activeItem, finalItem, STORED_ID } from '../../support/stored-items';
 
 const ACTIVE = activeItem('2026-11-28T11:00:00.000Z');
-const FINAL = {
-  ...ACTIVE,
-  pk: 'TASK#0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
-  task_id: '0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
-  item_type: 'final',
-  status: 'failed',
-  created_at: '2026-11-28T10:00:00.000Z',
-  error: { error: 'States.Timeout' },
-};
+const FINAL = finalItem(ACTIVE);
 const body = (res: { body?: string }) => JSON.parse(res.body as string);
 
 describe('GET /api/v1/track without video_filename: the listing', () => {

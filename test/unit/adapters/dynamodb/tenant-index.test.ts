@@ -5,20 +5,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createDocumentClient, TableClient } from '../../../../lambda/adapters/dynamodb/table-client';
 import { listByTenant } from '../../../../lambda/adapters/dynamodb/tenant-index';
 import { ListStatus } from '../../../../lambda/core/task';
-import { activeItem, STORED_ID } from '../../../support/stored-items';
+import { activeItem, finalItem, STORED_ID } from '../../../support/stored-items';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const table = new TableClient(createDocumentClient(new DynamoDBClient({ region: 'eu-west-1' })), 'tasks');
 const ACTIVE = activeItem('2026-11-28T11:00:00.000Z');
-const FINAL = {
-  ...ACTIVE,
-  pk: 'TASK#0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
-  task_id: '0d2a7c8e-6a3b-4b7e-9c1d-2e3f4a5b6c7d',
-  item_type: 'final',
-  status: 'failed',
-  created_at: '2026-11-28T10:00:00.000Z',
-  error: { error: 'States.Timeout' },
-};
+const FINAL = finalItem(ACTIVE);
 /** A position in the by-tenant index: the table key and the index key of an item. */
 const positionOf = (item: typeof ACTIVE) => ({ pk: item.pk, tenant: item.tenant_id, created: item.created_at });
 const queries = () => ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
