@@ -5,8 +5,8 @@ import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { TaskErrorName, taskError } from '../../lambda/core/task-errors';
 import { workflowInput } from '../../lambda/core/task-recovery';
 import { counterShard, ItemType, taskRecordKey, tenantCounterKey } from '../../lambda/shared/table';
-import { newTestId, TEST_KEYS } from '../support/stored-items';
-import { dynamodb, env, eventually, itemsOf, localStore as store, sfn, uniqueTenant } from './support';
+import { TEST_KEYS } from '../support/stored-items';
+import { dynamodb, env, eventually, itemsOf, localStore as store, newTask, sfn, uniqueTenant } from './support';
 
 // One finishing transaction (lambda/shared/finish-write.ts), two senders: the DynamoDB adapter's finish and the state
 // machine's MarkFailed. Both end a running task of the same shape; what they leave must be the same items.
@@ -15,17 +15,7 @@ type RawItem = Record<string, AttributeValue>;
 
 /** A running task whose analysis ends (`fail-` names are rejected by the local placeholder, ANALYSIS_FAIL_PATTERN). */
 async function startRunningTask(tenant: string, video: string) {
-  const now = new Date();
-  const task: ActiveTask = {
-    taskId: newTestId(tenant, video),
-    tenantId: tenant,
-    videoFilename: video,
-    status: TaskStatus.NotStarted,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    leaseExpiresAt: Math.floor(now.getTime() / 1000) + 3900,
-    retainUntil: Math.floor(now.getTime() / 1000) + 86400,
-  };
+  const task = newTask(tenant, video);
   const taskKey = store.keyOf(tenant, video);
   await expect(store.claim({ ...task, admissionPending: true }, task.retainUntil)).resolves.toEqual({
     won: true,

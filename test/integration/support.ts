@@ -6,6 +6,7 @@ import { createDocumentClient } from '../../lambda/adapters/dynamodb/table-clien
 import { DynamoDbTaskStore } from '../../lambda/adapters/dynamodb/task-store';
 import { StepFunctionsWorkflow } from '../../lambda/adapters/sfn-workflow';
 import type { Workflow } from '../../lambda/core/ports';
+import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
 import { TaskService, type TaskServiceDeps } from '../../lambda/core/task-service';
 import { newTestId, TEST_KEYS } from '../support/stored-items';
 import { assertMatchesContract } from '../support/openapi-contract';
@@ -226,4 +227,19 @@ export function withHangingStart(workflow: Workflow): Workflow {
 export async function strandedTask(service: TaskService, tenant: string, video: string): Promise<Record<string, any>> {
   void service.track({ tenantId: tenant, videoFilename: video });
   return eventually(async () => (await itemsOf(tenant)).find((i) => i.item_type === 'active'));
+}
+
+/** A new task of (tenant, video) as the service would claim it now: not started, the default lease (3600 + 300 s). */
+export function newTask(tenant: string, video: string): ActiveTask {
+  const now = new Date();
+  return {
+    taskId: newTestId(tenant, video),
+    tenantId: tenant,
+    videoFilename: video,
+    status: TaskStatus.NotStarted,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    leaseExpiresAt: Math.floor(now.getTime() / 1000) + 3900,
+    retainUntil: Math.floor(now.getTime() / 1000) + 86400,
+  };
 }

@@ -1,27 +1,13 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionArn, toExecutionInput } from '../../lambda/adapters/sfn-workflow';
 import { type ActiveTask, TaskStatus } from '../../lambda/core/task';
-import { env, eventually, localStore as store, uniqueTenant } from './support';
+import { env, eventually, localStore as store, newTask, uniqueTenant } from './support';
 import { workflowInput } from '../../lambda/core/task-recovery';
-import { newTestId, TEST_KEYS } from '../support/stored-items';
+import { TEST_KEYS } from '../support/stored-items';
 
 // The synthesized definition's Catch clauses name errors as Step Functions does on AWS: "DynamoDB.*" for the
 // optimized integration (MarkRunning), "DynamoDb.*" for the AWS SDK integration (MarkCompleted/MarkFailed).
 const sfn = new SFNClient({ endpoint: env.sfnEndpoint });
-
-function newTask(tenant: string, video: string): ActiveTask {
-  const now = new Date();
-  return {
-    taskId: newTestId(tenant, video),
-    tenantId: tenant,
-    videoFilename: video,
-    status: TaskStatus.NotStarted,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
-    leaseExpiresAt: Math.floor(now.getTime() / 1000) + 3900,
-    retainUntil: Math.floor(now.getTime() / 1000) + 86400,
-  };
-}
 
 async function start(task: ActiveTask) {
   const input = toExecutionInput(workflowInput(task, TEST_KEYS.activeKey(task.tenantId, task.videoFilename)));
